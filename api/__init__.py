@@ -1,0 +1,1 @@
+"""Transport: the Litestar app, HTTP and WebSocket routes, the command line and settings."""

@@ -1,0 +1,128 @@
+"""The app factory: one Litestar app from one Settings object."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+from litestar import Litestar, Response, get
+from litestar.datastructures import State
+from litestar.exceptions import HTTPException
+from litestar.types import ASGIApp
+
+from api.bootstrap import load_keyring
+from api.errors import http_exception_handler, internal_error_handler
+from api.graphql import SERVICES_STATE_KEY, graphql_controller
+from api.logs import configure_logging
+from api.metrics import Metrics
+from api.middleware import SecurityMiddleware
+from api.settings import Settings, load_settings
+from crypto.passwords import Argon2Params, PasswordHasher
+from persistence.sqlite.engine import SqliteStore
+from persistence.store import Store
+from resolvers.passwords import PasswordService
+from resolvers.services import Services
+from schema.build import SchemaOptions, build_schema
+
+log = logging.getLogger("cove")
+
+
+@get("/health", sync_to_thread=False)
+def health() -> dict[str, str]:
+    """Liveness: the process serves."""
+    return {"status": "ok"}
+
+
+@get("/ready")
+async def ready(state: State) -> Response[dict[str, Any]]:
+    """Readiness: every configured backend answers; 503 names the ones that do not."""
+    failed: list[str] = []
+    store: Store = state[SERVICES_STATE_KEY].store
+    try:
+        await store.ping()
+    except Exception:
+        log.warning("readiness: store did not answer", exc_info=True)
+        failed.append("store")
+    if failed:
+        return Response({"status": "unavailable", "failed": failed}, status_code=503)
+    return Response({"status": "ready"})
+
+
+@get("/metrics", media_type="text/plain; version=0.0.4; charset=utf-8")
+async def metrics_route(state: State) -> bytes:
+    """Prometheus text format."""
+    metrics: Metrics = state["metrics"]
+    return metrics.render()
+
+
+def create_app(settings: Settings) -> Litestar:
+    """Build the app; backends open on start-up and close on shut-down."""
+    configure_logging(settings.log_level)
+    keyring = load_keyring(settings)  # fails fast on a readable or missing key
+    metrics = Metrics()
+    schema = build_schema(
+        SchemaOptions(
+            introspection=settings.allow_introspection,
+            field_suggestions=settings.dev,
+            max_depth=settings.max_query_depth,
+            max_tokens=settings.max_query_tokens,
+            max_aliases=settings.max_aliases,
+            extra_extensions=(metrics.extension()(),),
+        )
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        store = await SqliteStore.open(settings.database_file)
+        hasher = PasswordHasher(
+            Argon2Params(
+                time_cost=settings.argon2_time_cost,
+                memory_kib=settings.argon2_memory_kib,
+                parallelism=settings.argon2_parallelism,
+            )
+        )
+        services = Services.build(
+            store=store,
+            keyring=keyring,
+            passwords=PasswordService(hasher, settings.password_hash_concurrency),
+            session_ttl=timedelta(seconds=settings.session_ttl_seconds),
+        )
+        app.state[SERVICES_STATE_KEY] = services
+        try:
+            yield
+        finally:
+            services.close()
+            await store.close()
+
+    def security(app: ASGIApp) -> ASGIApp:
+        return SecurityMiddleware(app, dev=settings.dev)
+
+    def count_requests(app: ASGIApp) -> ASGIApp:
+        return metrics.http_middleware(app)
+
+    return Litestar(
+        route_handlers=[
+            graphql_controller(schema, dev=settings.dev, max_body_bytes=settings.max_body_bytes),
+            health,
+            ready,
+            metrics_route,
+        ],
+        lifespan=[lifespan],
+        middleware=[security, count_requests],
+        exception_handlers={
+            HTTPException: http_exception_handler,
+            Exception: internal_error_handler,
+        },
+        state=State({"metrics": metrics, "settings": settings}),
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=None,
+        debug=False,
+    )
+
+
+def create_app_from_environment() -> Litestar:
+    """Entry point for uvicorn workers: settings come from `COVE_*` variables."""
+    return create_app(load_settings())

@@ -1,0 +1,130 @@
+"""The `cove` command: init, serve, check."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from api.bootstrap import InitError, init_data_dir, is_initialised, load_keyring
+from api.settings import Settings, SettingsError, load_settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {
+        name: getattr(args, name, None)
+        for name in ("data_dir", "host", "port", "workers", "ssl_certfile", "ssl_keyfile")
+    }
+    if getattr(args, "dev", False):
+        overrides["dev"] = True
+    return load_settings(config_file=args.config, overrides=overrides)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    made = init_data_dir(settings)
+    for path in made:
+        print(f"created {path}")
+    print(f"Cove data directory ready: {settings.data_dir}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = _settings(args)
+    if not is_initialised(settings):
+        for path in init_data_dir(settings):
+            print(f"created {path}", file=sys.stderr)
+    load_keyring(settings)  # refuse to start on a key others can read, before any worker runs
+    # Workers rebuild the same settings from the environment.
+    os.environ.update(settings.as_environment())
+    scheme = "https" if settings.ssl_certfile else "http"
+    print(f"Cove serving on {scheme}://{settings.host}:{settings.port}/graphql", file=sys.stderr)
+    uvicorn.run(
+        "api.app:create_app_from_environment",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        ssl_certfile=str(settings.ssl_certfile) if settings.ssl_certfile else None,
+        ssl_keyfile=str(settings.ssl_keyfile) if settings.ssl_keyfile else None,
+        proxy_headers=False,
+        server_header=False,
+        log_level=settings.log_level.lower(),
+        ws="websockets-sansio",
+    )
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from persistence.sqlite.engine import SqliteStore
+
+    settings = _settings(args)
+    load_keyring(settings)
+    print(
+        "keys: ok",
+        f"({'environment' if settings.root_key else settings.resolved_root_key_file})",
+    )
+
+    async def reach_store() -> None:
+        store = await SqliteStore.open(settings.database_file)
+        try:
+            await store.ping()
+        finally:
+            await store.close()
+
+    asyncio.run(reach_store())
+    print(f"store: ok (sqlite {settings.database_file})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cove", description="Cove: secure team collaboration.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def common(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--config", type=Path, default=None, help="TOML configuration file")
+        sub.add_argument(
+            "--data-dir", type=Path, default=None, help="data directory (default ./.cove)"
+        )
+
+    init = commands.add_parser("init", help="create the data dir, root key and install salt")
+    common(init)
+    init.set_defaults(run=cmd_init)
+
+    serve = commands.add_parser("serve", help="run the API")
+    common(serve)
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--workers", type=int, default=None)
+    serve.add_argument("--dev", action="store_true", help="GraphiQL, introspection, suggestions")
+    serve.add_argument("--ssl-certfile", type=Path, default=None, help="TLS certificate (PEM)")
+    serve.add_argument("--ssl-keyfile", type=Path, default=None, help="TLS private key (PEM)")
+    serve.set_defaults(run=cmd_serve)
+
+    check = commands.add_parser("check", help="validate configuration and reach every backend")
+    common(check)
+    check.set_defaults(run=cmd_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except (SettingsError, InitError) as exc:
+        print(f"cove: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # a backend that does not answer, reported without a traceback
+        if args.command != "check":
+            raise
+        print(f"cove check: failed: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

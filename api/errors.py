@@ -1,0 +1,52 @@
+"""HTTP-level errors in the same JSON shape as GraphQL errors, each with a code."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException
+
+from api.middleware import request_id_of
+from resolvers.errors import ErrorCode
+
+log = logging.getLogger("cove.http")
+
+
+def code_for_status(status: int) -> ErrorCode:
+    if status == 401:
+        return ErrorCode.UNAUTHENTICATED
+    if status == 403:
+        return ErrorCode.FORBIDDEN
+    if status == 404:
+        return ErrorCode.NOT_FOUND
+    if status == 429:
+        return ErrorCode.RATE_LIMITED
+    if status >= 500:
+        return ErrorCode.INTERNAL
+    return ErrorCode.BAD_USER_INPUT
+
+
+def error_response(status: int, message: str, request_id: str) -> Response[Any]:
+    extensions: dict[str, str] = {"code": code_for_status(status).value}
+    if status >= 500:
+        extensions["requestId"] = request_id
+    body = {"errors": [{"message": message, "extensions": extensions}]}
+    return Response(body, status_code=status, media_type="application/json")
+
+
+def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    detail = exc.detail if isinstance(exc.detail, str) and exc.detail else "Request refused."
+    if exc.status_code == 413:
+        detail = "The request body is larger than the server accepts."
+    response = error_response(exc.status_code, detail, request_id_of(request.scope))
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    request_id = request_id_of(request.scope)
+    log.error("unhandled error (request %s)", request_id, exc_info=exc)
+    return error_response(500, f"Internal error; quote request id {request_id}.", request_id)

@@ -1,0 +1,68 @@
+"""The GraphQL route: strawberry's Litestar controller with Cove's context and HTTP errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cross_web import HTTPException as ViewHTTPException
+from litestar import Request, Response
+from litestar.connection import ASGIConnection
+from litestar.datastructures import State
+from litestar.types import Scope
+from strawberry import Schema
+from strawberry.litestar import make_graphql_controller
+
+from api.errors import error_response
+from api.middleware import request_id_of
+from resolvers.context import RequestContext
+from resolvers.services import Services
+from schema.context import CONTEXT_KEY
+
+SERVICES_STATE_KEY = "services"
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+async def cove_context(scope: Scope, state: State) -> dict[str, Any]:
+    services: Services = state[SERVICES_STATE_KEY]
+    connection: ASGIConnection[Any, Any, Any, Any] = ASGIConnection(scope)
+    return {
+        CONTEXT_KEY: RequestContext(
+            services=services,
+            request_id=request_id_of(scope),
+            bearer_token=bearer_token(connection.headers.get("authorization")),
+        )
+    }
+
+
+def graphql_controller(schema: Schema, *, dev: bool, max_body_bytes: int) -> type[Any]:
+    """The `/graphql` controller: GET for queries only, POST with JSON, GraphiQL in dev."""
+    base = make_graphql_controller(
+        schema,
+        path="/graphql",
+        graphql_ide="graphiql" if dev else None,
+        allow_queries_via_get=True,
+        context_getter=cove_context,
+        multipart_uploads_enabled=False,
+    )
+
+    class CoveGraphQLController(base):  # type: ignore[valid-type,misc]
+        request_max_body_size = max_body_bytes
+
+        async def execute_request(
+            self, request: Request[Any, Any, Any], context: Any, root_value: Any
+        ) -> Response[Any]:
+            try:
+                return await self.run(request, context=context, root_value=root_value)  # type: ignore[no-any-return]
+            except ViewHTTPException as exc:
+                status = exc.status_code
+                if exc.reason == "Unsupported content type":
+                    status = 415
+                return error_response(status, exc.reason, request_id_of(request.scope))
+
+    return CoveGraphQLController

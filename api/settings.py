@@ -1,0 +1,263 @@
+"""One typed settings object, read once from defaults, a TOML file, `COVE_*` variables and flags.
+
+Precedence, lowest first: field defaults, the TOML file, environment variables, command-line
+flags. A secret setting may also be given as a path in `COVE_<NAME>_FILE`. A bad value stops the
+start with a `SettingsError` that names the setting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_args, get_type_hints
+
+ENV_PREFIX = "COVE_"
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+class SettingsError(ValueError):
+    """A setting is missing, malformed or out of range; the message names it."""
+
+    def __init__(self, setting: str, problem: str) -> None:
+        super().__init__(f"setting {setting!r}: {problem}")
+        self.setting = setting
+
+
+def _doc(text: str, *, secret: bool = False) -> dict[str, Any]:
+    return {"doc": text, "secret": secret}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything Cove reads at start. Every field has a doc string in its metadata."""
+
+    data_dir: Path = field(
+        default=Path(".cove"), metadata=_doc("Data directory (embedded store, keys).")
+    )
+    host: str = field(default="127.0.0.1", metadata=_doc("Address to listen on."))
+    port: int = field(default=8000, metadata=_doc("TCP port to listen on."))
+    workers: int = field(default=1, metadata=_doc("Number of uvicorn worker processes."))
+    dev: bool = field(
+        default=False, metadata=_doc("Development mode: GraphiQL, introspection, suggestions.")
+    )
+    introspection: bool | None = field(
+        default=None, metadata=_doc("Allow schema introspection; defaults to the value of `dev`.")
+    )
+    ssl_certfile: Path | None = field(
+        default=None, metadata=_doc("TLS certificate (PEM); enables HTTPS/WSS.")
+    )
+    ssl_keyfile: Path | None = field(default=None, metadata=_doc("TLS private key (PEM)."))
+    store: Literal["sqlite"] = field(
+        default="sqlite",
+        metadata=_doc("Record store engine; `sqlite` (embedded, in the data dir)."),
+    )
+    root_key_file: Path | None = field(
+        default=None,
+        metadata=_doc("Root key file (mode 0600); default `<data_dir>/keys/root.key`."),
+    )
+    root_key: str | None = field(
+        default=None,
+        metadata=_doc(
+            "Root key as base64 (env COVE_ROOT_KEY only); overrides the key file.", secret=True
+        ),
+    )
+    install_salt: str | None = field(
+        default=None,
+        metadata=_doc(
+            "Install salt as base64; default read from `<data_dir>/keys/install.salt`.", secret=True
+        ),
+    )
+    session_ttl_seconds: int = field(
+        default=14 * 24 * 3600, metadata=_doc("Lifetime of a login session, in seconds.")
+    )
+    argon2_time_cost: int = field(default=3, metadata=_doc("Argon2id passes (at least 2)."))
+    argon2_memory_kib: int = field(
+        default=65536, metadata=_doc("Argon2id memory in KiB (at least 19456).")
+    )
+    argon2_parallelism: int = field(default=4, metadata=_doc("Argon2id lanes (at least 1)."))
+    password_hash_concurrency: int = field(
+        default=4, metadata=_doc("Password hashes computed at once; bounds memory under load.")
+    )
+    max_body_bytes: int = field(
+        default=1024 * 1024, metadata=_doc("Largest GraphQL request body, bytes.")
+    )
+    max_query_depth: int = field(default=12, metadata=_doc("Deepest selection nesting allowed."))
+    max_query_tokens: int = field(
+        default=2000, metadata=_doc("Most lexical tokens in one document.")
+    )
+    max_aliases: int = field(default=20, metadata=_doc("Most field aliases in one document."))
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = field(
+        default="INFO", metadata=_doc("Log level.")
+    )
+
+    @property
+    def allow_introspection(self) -> bool:
+        return self.dev if self.introspection is None else self.introspection
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @property
+    def resolved_root_key_file(self) -> Path:
+        return self.root_key_file or self.keys_dir / "root.key"
+
+    @property
+    def install_salt_file(self) -> Path:
+        return self.keys_dir / "install.salt"
+
+    @property
+    def database_file(self) -> Path:
+        return self.data_dir / "cove.db"
+
+    def validate(self) -> Settings:
+        """Check ranges and combinations; return self so calls chain."""
+        _at_least("port", self.port, 1)
+        _at_most("port", self.port, 65535)
+        _at_least("workers", self.workers, 1)
+        _at_least("session_ttl_seconds", self.session_ttl_seconds, 60)
+        _at_most("session_ttl_seconds", self.session_ttl_seconds, 366 * 24 * 3600)
+        _at_least("argon2_time_cost", self.argon2_time_cost, 2)
+        _at_least("argon2_memory_kib", self.argon2_memory_kib, 19456)
+        _at_least("argon2_parallelism", self.argon2_parallelism, 1)
+        _at_least("password_hash_concurrency", self.password_hash_concurrency, 1)
+        _at_least("max_body_bytes", self.max_body_bytes, 1024)
+        _at_least("max_query_depth", self.max_query_depth, 2)
+        _at_least("max_query_tokens", self.max_query_tokens, 50)
+        _at_least("max_aliases", self.max_aliases, 1)
+        if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
+            raise SettingsError("ssl_certfile", "ssl_certfile and ssl_keyfile go together")
+        for name in ("ssl_certfile", "ssl_keyfile"):
+            path = getattr(self, name)
+            if path is not None and not Path(path).is_file():
+                raise SettingsError(name, f"no such file: {path}")
+        return self
+
+    def as_environment(self) -> dict[str, str]:
+        """Render as `COVE_*` variables, so worker processes rebuild the same settings."""
+        env: dict[str, str] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+            env[ENV_PREFIX + f.name.upper()] = text
+        return env
+
+
+def _at_least(name: str, value: int, low: int) -> None:
+    if value < low:
+        raise SettingsError(name, f"must be at least {low}, got {value}")
+
+
+def _at_most(name: str, value: int, high: int) -> None:
+    if value > high:
+        raise SettingsError(name, f"must be at most {high}, got {value}")
+
+
+def _convert(name: str, annotation: Any, raw: object) -> object:
+    """Turn a TOML or environment value into the field's type, or raise naming the field."""
+    options = get_args(annotation)
+    if raw is None or (isinstance(raw, str) and raw == "" and type(None) in options):
+        if type(None) in options:
+            return None
+        raise SettingsError(name, "a value is required")
+    base = annotation
+    if type(None) in options:
+        base = next(o for o in options if o is not type(None))
+    literal_options = get_args(base) if getattr(base, "__origin__", None) is Literal else ()
+    if literal_options:
+        if raw not in literal_options:
+            raise SettingsError(name, f"must be one of {', '.join(map(str, literal_options))}")
+        return raw
+    if base is bool:
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise SettingsError(name, f"expected true or false, got {raw!r}")
+    if base is int:
+        if isinstance(raw, bool):
+            raise SettingsError(name, "expected an integer")
+        try:
+            return int(str(raw).strip())
+        except ValueError:
+            raise SettingsError(name, f"expected an integer, got {raw!r}") from None
+    if base is Path:
+        if not isinstance(raw, str):
+            raise SettingsError(name, "expected a path")
+        return Path(raw).expanduser()
+    if base is str:
+        if not isinstance(raw, str):
+            raise SettingsError(name, "expected a string")
+        return raw
+    raise SettingsError(name, f"unsupported type {base!r}")  # pragma: no cover - declaration bug
+
+
+def load_settings(
+    config_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, object] | None = None,
+) -> Settings:
+    """Build and validate the settings from a TOML file, the environment and explicit overrides."""
+    env = os.environ if environ is None else environ
+    if config_file is None and env.get(ENV_PREFIX + "CONFIG"):
+        config_file = Path(env[ENV_PREFIX + "CONFIG"])
+    fields = {f.name: f for f in dataclasses.fields(Settings)}
+    hints = get_type_hints(Settings)
+    values: dict[str, object] = {}
+
+    if config_file is not None:
+        try:
+            document = tomllib.loads(Path(config_file).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise SettingsError("config", f"cannot read {config_file}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError("config", f"{config_file} is not valid TOML: {exc}") from None
+        for key, raw in document.items():
+            if key not in fields:
+                raise SettingsError(key, f"unknown setting in {config_file}")
+            if fields[key].metadata.get("secret"):
+                raise SettingsError(
+                    key, f"secrets are not read from the config file; use COVE_{key.upper()}_FILE"
+                )
+            values[key] = _convert(key, hints[key], raw)
+
+    for name, f in fields.items():
+        variable = ENV_PREFIX + name.upper()
+        if variable in env:
+            values[name] = _convert(name, hints[name], env[variable])
+        file_variable = variable + "_FILE"
+        has_file_field = name + "_file" in fields
+        if f.metadata.get("secret") and not has_file_field and file_variable in env:
+            secret_path = Path(env[file_variable])
+            try:
+                values[name] = secret_path.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise SettingsError(name, f"cannot read {secret_path}: {exc.strerror}") from None
+
+    for name, raw in (overrides or {}).items():
+        if raw is None:
+            continue
+        if name not in fields:
+            raise SettingsError(name, "unknown setting")
+        values[name] = raw if not isinstance(raw, str) else _convert(name, hints[name], raw)
+
+    return Settings(**values).validate()  # type: ignore[arg-type]
+
+
+def describe_settings() -> list[tuple[str, str, str]]:
+    """Name, default and documentation of every setting, for the docs and `cove --help`."""
+    rows = []
+    for f in dataclasses.fields(Settings):
+        default = f.default if f.default is not dataclasses.MISSING else ""
+        rows.append((f.name, str(default), str(f.metadata["doc"])))
+    return rows

@@ -1,0 +1,1 @@
+"""Benchmarks you can rerun; each prints ratios against a baseline measured in the same run."""

@@ -1,0 +1,169 @@
+"""Accounts benchmark: sign-up / log-in latency, viewer latency under log-in load, GraphQL overhead.
+
+Runs `cove serve` in a subprocess on a free loopback port with the production Argon2 defaults,
+then drives it over HTTP. Every loop is bounded in count. Run: `python -m bench.accounts`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import httpx
+
+SIGN_UP = """mutation($e: String!) { signUp(input: {email: $e, password: "bench password 1",
+  displayName: "Bench"}) { token } }"""
+LOG_IN = """mutation($e: String!) { logIn(input: {email: $e, password: "bench password 1"}) { token } }"""
+VIEWER = "{ viewer { id } }"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+async def timed(fn: Callable[[], Awaitable[object]]) -> float:
+    started = time.perf_counter()
+    await fn()
+    return time.perf_counter() - started
+
+
+async def throughput(
+    client: httpx.AsyncClient,
+    request: Callable[[], Awaitable[httpx.Response]],
+    total: int,
+    concurrency: int,
+) -> float:
+    """Requests per second for `total` requests with `concurrency` in flight."""
+    remaining = total
+
+    async def worker() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            response = await request()
+            response.raise_for_status()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return total / (time.perf_counter() - started)
+
+
+async def run(url: str, users: int, load: int) -> None:
+    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+
+        async def gql(
+            query: str, variables: dict[str, str] | None = None, token: str | None = None
+        ) -> httpx.Response:
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            response = await client.post(
+                "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+            )
+            assert "errors" not in response.json(), response.text
+            return response
+
+        emails = [f"bench{i}@example.org" for i in range(users)]
+        sign_ups = [await timed(lambda e=e: gql(SIGN_UP, {"e": e})) for e in emails]  # type: ignore[misc]
+        log_ins = [await timed(lambda e=e: gql(LOG_IN, {"e": e})) for e in emails]  # type: ignore[misc]
+        token = (await gql(LOG_IN, {"e": emails[0]})).json()["data"]["logIn"]["token"]
+
+        idle = [await timed(lambda: gql(VIEWER, token=token)) for _ in range(200)]
+
+        stop = asyncio.Event()
+
+        async def keep_logging_in(i: int) -> None:
+            while not stop.is_set():
+                await gql(LOG_IN, {"e": emails[i % len(emails)]})
+
+        loaders = [asyncio.create_task(keep_logging_in(i)) for i in range(20)]
+        await asyncio.sleep(0.5)
+        under_load = [await timed(lambda: gql(VIEWER, token=token)) for _ in range(200)]
+        stop.set()
+        await asyncio.gather(*loaders)
+
+        plain = await throughput(client, lambda: client.get("/health"), load, 16)
+        graphql = await throughput(
+            client,
+            lambda: client.post(
+                "/graphql", json={"query": VIEWER}, headers={"Authorization": f"Bearer {token}"}
+            ),
+            load,
+            16,
+        )
+
+    print(
+        f"sign-up      p50 {ms(statistics.median(sign_ups))}  p99 {ms(percentile(sign_ups, 0.99))}  (n={users})"
+    )
+    print(
+        f"log-in       p50 {ms(statistics.median(log_ins))}  p99 {ms(percentile(log_ins, 0.99))}  (n={users})"
+    )
+    print(
+        f"viewer idle  p50 {ms(statistics.median(idle))}  p99 {ms(percentile(idle, 0.99))}  (n=200)"
+    )
+    print(
+        f"viewer while 20 log-ins run: p50 {ms(statistics.median(under_load))}  p99 {ms(percentile(under_load, 0.99))}  (bar: p99 < 100 ms)"
+    )
+    print(
+        f"plain Litestar route /health: {plain:.0f} req/s; GraphQL {{ viewer {{ id }} }}: {graphql:.0f} req/s"
+    )
+    print(f"ratio GraphQL / plain route: {graphql / plain:.2f}")
+
+
+def main() -> None:
+    users = int(os.environ.get("BENCH_USERS", "30"))
+    load = int(os.environ.get("BENCH_REQUESTS", "3000"))
+    with tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        env = {**os.environ, "COVE_LOG_LEVEL": "WARNING"}
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "api.cli",
+                "serve",
+                "--data-dir",
+                str(Path(tmp) / "data"),
+                "--port",
+                str(port),
+            ],
+            env=env,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(url + "/ready").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise SystemExit("server did not start")
+                time.sleep(0.1)
+            asyncio.run(run(url, users, load))
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()

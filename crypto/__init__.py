@@ -1,0 +1,1 @@
+"""Cove's cryptography: keyring, field sealing, grants, root keys, passwords and tokens."""

@@ -1,0 +1,96 @@
+"""The keyring: wraps data keys under the root key, seals fields, opens them for a Grant."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+
+from cryptography.hazmat.primitives import hashes, hmac
+
+from crypto import _primitives as p
+from crypto.constants import CODE_PEPPER, WRAP_FORMAT_V1
+from crypto.errors import CryptoError, SealError
+from crypto.field_seal import DataKey, FieldRef, _open_field, seal_field
+from crypto.grants import Grant, GrantMinter, _new_minter, minted_by
+
+_WRAP_FORMAT = bytes([WRAP_FORMAT_V1])
+_WRAPPED_BYTES = 1 + p.NONCE_BYTES + p.KEY_BYTES + p.TAG_BYTES
+_MIN_SALT_BYTES = 16
+
+
+def _wrap_aad(scope: str, version: int) -> bytes:
+    return p.length_prefixed(b"cove/wrap/v1", scope.encode(), p.u32(version))
+
+
+class Keyring:
+    """Every key operation that needs the root key, and the only way to open a sealed field."""
+
+    def __init__(self, root_key: bytes, install_salt: bytes) -> None:
+        if len(root_key) != p.KEY_BYTES:
+            raise CryptoError(f"root key must be {p.KEY_BYTES} bytes")
+        if len(install_salt) < _MIN_SALT_BYTES:
+            raise CryptoError(f"install salt must be at least {_MIN_SALT_BYTES} bytes")
+        self._root_key = root_key
+        self._salt = install_salt
+        self._kek = p.hkdf_sha256(root_key, install_salt, CODE_PEPPER + b"cove/kek/v1")
+        self._minter = _new_minter()
+        self._minter_taken = False
+        self._minter_lock = threading.Lock()
+
+    def take_minter(self) -> GrantMinter:
+        """Hand out this keyring's minter once; a second call means two authorizers."""
+        with self._minter_lock:
+            if self._minter_taken:
+                raise CryptoError("minter already taken")
+            self._minter_taken = True
+        return self._minter
+
+    def new_data_key(self, scope: str, version: int) -> tuple[DataKey, bytes]:
+        """Make a random data key and return it with its blob wrapped under the root key."""
+        key = DataKey(scope, version, secrets.token_bytes(p.KEY_BYTES))
+        nonce = p.new_nonce()
+        body = p.gcm_encrypt(self._kek, nonce, key.secret, _wrap_aad(scope, version))
+        return key, _WRAP_FORMAT + nonce + body
+
+    def unwrap(self, scope: str, version: int, wrapped: bytes) -> DataKey:
+        """Open a wrapped data key; refuses another scope, version, root key or any tamper."""
+        if len(wrapped) != _WRAPPED_BYTES or wrapped[:1] != _WRAP_FORMAT:
+            raise SealError("wrapped key is malformed")
+        nonce, body = wrapped[1 : 1 + p.NONCE_BYTES], wrapped[1 + p.NONCE_BYTES :]
+        secret = p.gcm_decrypt(self._kek, nonce, body, _wrap_aad(scope, version))
+        return DataKey(scope, version, secret)
+
+    def seal(self, key: DataKey, ref: FieldRef, plaintext: bytes) -> bytes:
+        """Seal bytes for the field `ref`."""
+        return seal_field(key, ref, plaintext)
+
+    def seal_text(self, key: DataKey, ref: FieldRef, text: str) -> bytes:
+        """Seal text (UTF-8) for the field `ref`."""
+        return seal_field(key, ref, text.encode())
+
+    def open(self, grant: Grant, key: DataKey, ref: FieldRef, sealed: bytes) -> bytes:
+        """Open a sealed field, but only for a grant this keyring's minter made for its row."""
+        if not minted_by(grant, self._minter):
+            raise SealError("grant was not minted by this keyring")
+        if grant.resource_id != ref.row_id or grant.workspace_id != ref.workspace_id:
+            raise SealError("grant does not cover this row")
+        return _open_field(key, ref, sealed)
+
+    def open_text(self, grant: Grant, key: DataKey, ref: FieldRef, sealed: bytes) -> str:
+        """Open a sealed text field; see `open`."""
+        try:
+            return self.open(grant, key, ref, sealed).decode()
+        except UnicodeDecodeError:
+            raise SealError("sealed value is not text") from None
+
+    def blind_index(self, purpose: str, value: str) -> bytes:
+        """Keyed hash of `value` for equality lookups; callers normalise the value first."""
+        info = CODE_PEPPER + b"cove/blind/" + purpose.encode()
+        mac = hmac.HMAC(p.hkdf_sha256(self._root_key, self._salt, info), hashes.SHA256())
+        mac.update(value.encode())
+        return mac.finalize()
+
+    def derive(self, purpose: bytes, length: int = 32) -> bytes:
+        """Derive a key from the root key for another subsystem (e.g. the broker)."""
+        info = CODE_PEPPER + b"cove/derive/" + purpose
+        return p.hkdf_sha256(self._root_key, self._salt, info, length)

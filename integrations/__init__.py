@@ -1,0 +1,1 @@
+"""The outside world behind protocols: blob stores, search engines, brokers, Jitsi, ONLYOFFICE."""

@@ -1,0 +1,1 @@
+"""Storage engines behind one `Store` protocol, and the repositories built on it."""

@@ -1,0 +1,65 @@
+"""Numbered schema migrations, each creating declared tables, applied in order at open."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from persistence.declare import Table
+from persistence.store import StoreError
+from persistence.tables import ACCOUNT_TABLES
+
+
+@dataclass(frozen=True)
+class Migration:
+    """Migration `number` creates the tables in `creates`."""
+
+    number: int
+    name: str
+    creates: tuple[Table, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (Migration(1, "accounts", ACCOUNT_TABLES),)
+
+
+def check_migrations(migrations: Sequence[Migration]) -> None:
+    """Refuse migrations not numbered 1, 2, 3... or creating one table name twice."""
+    names: set[str] = set()
+    for position, migration in enumerate(migrations, start=1):
+        if migration.number != position:
+            raise ValueError(
+                f"migration {migration.name!r} is number {migration.number}, "
+                f"expected {position}: numbers run 1, 2, 3... without gaps"
+            )
+        for table in migration.creates:
+            if table.name in names:
+                raise ValueError(f"migration {migration.number} creates {table.name!r} again")
+            names.add(table.name)
+
+
+def pending(
+    migrations: Sequence[Migration], applied: Sequence[tuple[int, str]]
+) -> tuple[Migration, ...]:
+    """The migrations still to apply, given the (number, name) pairs already recorded."""
+    check_migrations(migrations)
+    known = len(migrations)
+    newest = max((number for number, _ in applied), default=0)
+    if newest > known:
+        raise StoreError(
+            f"the database is at schema version {newest} but this Cove knows only up to "
+            f"{known}: it was written by a newer Cove; upgrade instead of downgrading"
+        )
+    for position, (number, name) in enumerate(sorted(applied), start=1):
+        # The first mismatch comes at a position <= known, as no number exceeds known.
+        expected = migrations[position - 1].name
+        if number != position or name != expected:
+            raise StoreError(
+                f"the database records migration {number} {name!r} where this Cove has "
+                f"migration {position} {expected!r}: the database belongs to another history"
+            )
+    return tuple(migrations[len(applied) :])
+
+
+def declared_tables(migrations: Sequence[Migration]) -> tuple[Table, ...]:
+    """Every table the migrations create, in the order they create them."""
+    return tuple(table for migration in migrations for table in migration.creates)

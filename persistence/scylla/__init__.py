@@ -1,0 +1,1 @@
+"""The distributed engine for ScyllaDB or Cassandra; for now its CQL compiler."""

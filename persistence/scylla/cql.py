@@ -1,0 +1,107 @@
+"""CQL compiled from table declarations, for prepared statements; pure, with no driver.
+
+Only identifiers from declarations (checked when declared) are interpolated; every value
+is a bind marker. Reads address one partition, so nothing needs ALLOW FILTERING.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from persistence.declare import Column, ColumnType, Order, Table, check_name
+
+CQL_TYPES = {
+    ColumnType.TEXT: "text",
+    ColumnType.BLOB: "blob",
+    ColumnType.BIGINT: "bigint",
+    ColumnType.BOOLEAN: "boolean",
+    ColumnType.TIMESTAMP: "timestamp",
+}
+
+
+def _names(columns: Sequence[Column]) -> str:
+    return ", ".join(column.name for column in columns)
+
+
+def _equal(columns: Sequence[Column]) -> str:
+    return " AND ".join(f"{column.name} = ?" for column in columns)
+
+
+def _compare(columns: Sequence[Column], operator: str) -> str:
+    # Several clustering columns make a multi-column slice, compared in tuple order.
+    if len(columns) == 1:
+        return f"{columns[0].name} {operator} ?"
+    return f"({_names(columns)}) {operator} ({', '.join('?' for _ in columns)})"
+
+
+def _qualified(table: Table, keyspace: str) -> str:
+    check_name(keyspace, "keyspace")
+    return f"{keyspace}.{table.name}"
+
+
+def create_table_cql(table: Table, keyspace: str) -> str:
+    """CREATE TABLE IF NOT EXISTS, with the partition key and clustering order declared."""
+    columns = ", ".join(f"{column.name} {CQL_TYPES[column.type]}" for column in table.columns)
+    key = ", ".join((f"({_names(table.partition_key)})", *(c.name for c in table.clustering)))
+    statement = (
+        f"CREATE TABLE IF NOT EXISTS {_qualified(table, keyspace)} ({columns}, PRIMARY KEY ({key}))"
+    )
+    if table.clustering:
+        order = ", ".join(f"{column.name} {table.order.value}" for column in table.clustering)
+        statement += f" WITH CLUSTERING ORDER BY ({order})"
+    return statement
+
+
+# S608 below warns of interpolated values; only declared identifiers are interpolated.
+def _select(table: Table, keyspace: str, where: str, tail: str = "") -> str:
+    columns = _names(table.columns)
+    return f"SELECT {columns} FROM {_qualified(table, keyspace)} WHERE {where}{tail}"  # noqa: S608
+
+
+def _delete(table: Table, keyspace: str, where: str) -> str:
+    return f"DELETE FROM {_qualified(table, keyspace)} WHERE {where}"  # noqa: S608
+
+
+def insert_cql(table: Table, keyspace: str, if_not_exists: bool = False) -> str:
+    """INSERT of every column (an upsert), or a lightweight transaction if asked."""
+    marks = ", ".join("?" for _ in table.columns)
+    tail = " IF NOT EXISTS" if if_not_exists else ""
+    into = f"{_qualified(table, keyspace)} ({_names(table.columns)})"
+    return f"INSERT INTO {into} VALUES ({marks}){tail}"  # noqa: S608
+
+
+def select_by_key_cql(table: Table, keyspace: str) -> str:
+    """SELECT every column of the row with a full primary key."""
+    return _select(table, keyspace, _equal(table.key))
+
+
+def scan_cql(
+    table: Table, keyspace: str, bound_after: bool, bound_before: bool, reverse: bool
+) -> str:
+    """SELECT one partition's rows between exclusive bounds, in iteration order, LIMIT ?.
+
+    Bind: the partition key, then the `after` tuple, the `before` tuple, the limit.
+    """
+    if not table.clustering and (bound_after or bound_before):
+        raise ValueError(f"{table.name} has no clustering columns to bound a scan by")
+    ascending = (table.order is Order.ASC) != reverse
+    where = [_equal(table.partition_key)]
+    # "after" means later in iteration order: greater when ascending, smaller otherwise.
+    if bound_after:
+        where.append(_compare(table.clustering, ">" if ascending else "<"))
+    if bound_before:
+        where.append(_compare(table.clustering, "<" if ascending else ">"))
+    direction = "ASC" if ascending else "DESC"
+    order = ", ".join(f"{column.name} {direction}" for column in table.clustering)
+    tail = f" ORDER BY {order} LIMIT ?" if order else " LIMIT ?"
+    return _select(table, keyspace, " AND ".join(where), tail)
+
+
+def delete_cql(table: Table, keyspace: str) -> str:
+    """DELETE the row with a full primary key."""
+    return _delete(table, keyspace, _equal(table.key))
+
+
+def delete_partition_cql(table: Table, keyspace: str) -> str:
+    """DELETE every row of one partition."""
+    return _delete(table, keyspace, _equal(table.partition_key))

@@ -1,0 +1,267 @@
+"""SqliteStore: the embedded Store, with one writer thread and a pool of reader threads."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+from persistence.declare import Order, Row, Table
+from persistence.migrations import MIGRATIONS, Migration, check_migrations, declared_tables
+from persistence.sqlite.codec import decode, encode
+from persistence.sqlite.compile import Statements, compile_table
+from persistence.sqlite.connect import connect_reader, connect_writer, restrict_side_files
+from persistence.sqlite.migrate import MIGRATIONS_TABLE, check_schema, migrate
+from persistence.sqlite.threads import ConnectionThreads
+from persistence.store import Delete, Put, StoreError
+from persistence.validate import (
+    bound_values,
+    check_limit,
+    key_values,
+    partition_values,
+    row_values,
+)
+
+T = TypeVar("T")
+Step = tuple[str, tuple[Any, ...]]
+# Row values (3.15), upsert clauses (3.24) and pragma functions (3.16) are needed.
+_MIN_SQLITE = (3, 24, 0)
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    table: Table
+    statements: Statements
+
+
+def _known_tables(
+    migrations: Sequence[Migration], extra: Sequence[Table]
+) -> tuple[dict[str, _Compiled], tuple[Table, ...]]:
+    check_migrations(migrations)
+    known: dict[str, _Compiled] = {}
+    added: list[Table] = []
+    for table in (*declared_tables(migrations), *extra):
+        if table.name == MIGRATIONS_TABLE or table.name.startswith("sqlite_"):
+            raise ValueError(f"table name {table.name!r} is reserved by the SQLite engine")
+        if table.name in known:
+            if known[table.name].table != table:
+                raise ValueError(f"table {table.name!r} is declared twice, differently")
+            continue
+        known[table.name] = _Compiled(table, compile_table(table))
+        if table in extra:
+            added.append(table)
+    return known, tuple(added)
+
+
+def _transaction(connection: sqlite3.Connection, steps: Sequence[Step]) -> None:
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        for sql, parameters in steps:
+            connection.execute(sql, parameters)
+        connection.execute("COMMIT")
+    except BaseException:
+        # Some errors (disk full, I/O) make SQLite roll back on its own.
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+
+
+class SqliteStore:
+    """The embedded engine: one SQLite file in WAL mode, sqlite3 calls run in threads.
+
+    Writes, batches and migrations go through one writer thread and connection, so they
+    never wait on each other inside SQLite; reads use a pool of reader connections that
+    WAL lets run alongside the writer.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        tables: Mapping[str, _Compiled],
+        writer: ConnectionThreads,
+        readers: ConnectionThreads,
+    ) -> None:
+        self._path = path
+        self._tables = dict(tables)
+        self._writer = writer
+        self._readers = readers
+        self._closed = False
+
+    @classmethod
+    async def open(
+        cls,
+        path: Path,
+        tables: Sequence[Table] | None = None,
+        migrations: Sequence[Migration] = MIGRATIONS,
+        *,
+        readers: int = 4,
+        busy_timeout: float = 5.0,
+    ) -> SqliteStore:
+        """Open (creating if need be) the database at `path` and apply pending migrations.
+
+        `tables` are created if absent without a migration (tests, scratch tables).
+        """
+        if sqlite3.sqlite_version_info < _MIN_SQLITE:
+            raise StoreError(f"SQLite {sqlite3.sqlite_version} is too old: Cove needs 3.24+")
+        if readers < 1:
+            raise ValueError(f"readers must be at least 1, got {readers}")
+        path = Path(path)
+        known, extra = _known_tables(migrations, tables or ())
+        writer = ConnectionThreads(
+            partial(connect_writer, path, busy_timeout), workers=1, name="cove-sqlite-writer"
+        )
+        reader_threads = ConnectionThreads(
+            partial(connect_reader, path, busy_timeout), workers=readers, name="cove-sqlite-reader"
+        )
+        store = cls(path, known, writer, reader_threads)
+
+        def prepare(connection: sqlite3.Connection) -> None:
+            migrate(connection, migrations, extra, time.time_ns() // 1_000_000)
+            check_schema(connection, [compiled.table for compiled in known.values()])
+            restrict_side_files(path)
+
+        try:
+            await store._write("open", prepare)
+        except BaseException:
+            # The writer connection may be what failed, so skip close()'s last query.
+            await asyncio.to_thread(store._shutdown)
+            raise
+        return store
+
+    async def get(self, table: Table, key: Mapping[str, Any]) -> Row | None:
+        """The row with this full primary key, or None."""
+        sql = self._statements(table).select
+        parameters = encode(table.key, key_values(table, key))
+
+        def read(connection: sqlite3.Connection) -> Row | None:
+            stored = connection.execute(sql, parameters).fetchone()
+            return None if stored is None else decode(table.columns, stored)
+
+        return await self._read(f"get from {table.name}", read)
+
+    async def scan(
+        self,
+        table: Table,
+        partition: Mapping[str, Any],
+        *,
+        limit: int,
+        after: Sequence[Any] | None = None,
+        before: Sequence[Any] | None = None,
+        reverse: bool = False,
+    ) -> list[Row]:
+        """Up to `limit` rows of one partition, between exclusive bounds in iteration order."""
+        statements = self._statements(table)
+        check_limit(limit)
+        parameters = [*encode(table.partition_key, partition_values(table, partition))]
+        for bound in (after, before):
+            if bound is not None:
+                parameters += encode(table.clustering, bound_values(table, bound))
+        parameters.append(limit)
+        ascending = (table.order is Order.ASC) != reverse
+        sql = statements.scan(
+            after=after is not None, before=before is not None, ascending=ascending
+        )
+
+        def read(connection: sqlite3.Connection) -> list[Row]:
+            rows = connection.execute(sql, parameters).fetchall()
+            return [decode(table.columns, stored) for stored in rows]
+
+        return await self._read(f"scan of {table.name}", read)
+
+    async def put(self, table: Table, row: Mapping[str, Any]) -> None:
+        """Insert or overwrite a row; value columns left out become None."""
+        step = self._put_step(table, row)
+        await self._write(f"put into {table.name}", partial(_execute, step=step))
+
+    async def put_if_absent(self, table: Table, row: Mapping[str, Any]) -> bool:
+        """Insert a row unless its key exists (a primary-key conflict); True if inserted."""
+        sql = self._statements(table).insert_if_absent
+        step = (sql, encode(table.columns, row_values(table, row)))
+        changed = await self._write(f"insert into {table.name}", partial(_execute, step=step))
+        return changed == 1
+
+    async def delete(self, table: Table, key: Mapping[str, Any]) -> None:
+        """Delete the row with this full primary key, if any."""
+        step = self._delete_step(table, key)
+        await self._write(f"delete in {table.name}", partial(_execute, step=step))
+
+    async def delete_partition(self, table: Table, partition: Mapping[str, Any]) -> None:
+        """Delete every row of one partition."""
+        sql = self._statements(table).delete_partition
+        step = (sql, encode(table.partition_key, partition_values(table, partition)))
+        await self._write(f"partition delete in {table.name}", partial(_execute, step=step))
+
+    async def batch(self, ops: Sequence[Put | Delete]) -> None:
+        """Apply puts and deletes in one transaction: all of them or none."""
+        # Every op is checked before the first runs, so bad input never half-applies.
+        steps = []
+        for op in ops:
+            if isinstance(op, Put):
+                steps.append(self._put_step(op.table, op.row))
+            elif isinstance(op, Delete):
+                steps.append(self._delete_step(op.table, op.key))
+            else:
+                raise TypeError(f"a batch holds Put and Delete, got {type(op).__name__}")
+        if steps:
+            await self._write("batch", partial(_transaction, steps=steps))
+
+    async def ping(self) -> None:
+        """Return when a reader connection answers a query."""
+        await self._read("ping", lambda connection: connection.execute("SELECT 1").fetchone())
+
+    async def close(self) -> None:
+        """Finish queued work, then close every connection; later calls raise StoreError."""
+        if self._closed:
+            return
+        self._closed = True
+        # Keeps the query planner's statistics fresh for the next open; best effort.
+        with suppress(sqlite3.Error):
+            await self._writer.run(lambda connection: connection.execute("PRAGMA optimize"))
+        await asyncio.to_thread(self._shutdown)
+
+    def _shutdown(self) -> None:
+        self._closed = True
+        self._readers.shutdown()
+        self._writer.shutdown()
+
+    def _statements(self, table: Table) -> Statements:
+        compiled = self._tables.get(table.name)
+        if compiled is None or (compiled.table is not table and compiled.table != table):
+            raise StoreError(f"table {table.name} is not declared in the store at {self._path}")
+        return compiled.statements
+
+    def _put_step(self, table: Table, row: Mapping[str, Any]) -> Step:
+        sql = self._statements(table).upsert
+        return sql, encode(table.columns, row_values(table, row))
+
+    def _delete_step(self, table: Table, key: Mapping[str, Any]) -> Step:
+        sql = self._statements(table).delete
+        return sql, encode(table.key, key_values(table, key))
+
+    async def _read(self, what: str, work: Callable[[sqlite3.Connection], T]) -> T:
+        return await self._run(self._readers, what, work)
+
+    async def _write(self, what: str, work: Callable[[sqlite3.Connection], T]) -> T:
+        return await self._run(self._writer, what, work)
+
+    async def _run(
+        self, threads: ConnectionThreads, what: str, work: Callable[[sqlite3.Connection], T]
+    ) -> T:
+        # Checked and submitted with no await between, so close() cannot slip in.
+        if self._closed:
+            raise StoreError(f"the SQLite store at {self._path} is closed")
+        try:
+            return await threads.run(work)
+        except (sqlite3.Error, OSError) as error:
+            raise StoreError(f"SQLite {what} at {self._path} failed: {error}") from error
+
+
+def _execute(connection: sqlite3.Connection, step: Step) -> int:
+    sql, parameters = step
+    return connection.execute(sql, parameters).rowcount

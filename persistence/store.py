@@ -1,0 +1,88 @@
+"""The one protocol every storage engine implements, in the access patterns it allows."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from persistence.declare import Row, Table
+
+__all__ = ["Delete", "Put", "Row", "Store", "StoreError"]
+
+
+class StoreError(Exception):
+    """The engine failed or refused: unreachable, locked, closed, or a schema mismatch."""
+
+
+@dataclass(frozen=True)
+class Put:
+    """Upsert `row` into `table`, as part of a batch."""
+
+    table: Table
+    row: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Delete:
+    """Delete the row with primary key `key` from `table`, as part of a batch."""
+
+    table: Table
+    key: Mapping[str, Any]
+
+
+class Store(Protocol):
+    """Rows of declared tables, read by key or by partition slice: no joins, no filtering.
+
+    Malformed input (unknown or missing columns, wrong types, naive datetimes) raises
+    ValueError or TypeError before anything is written; engine failures raise StoreError.
+    """
+
+    async def get(self, table: Table, key: Mapping[str, Any]) -> Row | None:
+        """The row with this full primary key, or None."""
+        ...
+
+    async def scan(
+        self,
+        table: Table,
+        partition: Mapping[str, Any],
+        *,
+        limit: int,
+        after: Sequence[Any] | None = None,
+        before: Sequence[Any] | None = None,
+        reverse: bool = False,
+    ) -> list[Row]:
+        """Up to `limit` rows of one partition in clustering order (reversed if asked).
+
+        `after` and `before` are exclusive bounds on the whole clustering tuple, in the
+        order rows come back: `after` the last row of a page gives the next page.
+        """
+        ...
+
+    async def put(self, table: Table, row: Mapping[str, Any]) -> None:
+        """Insert or overwrite a row; value columns left out become None."""
+        ...
+
+    async def put_if_absent(self, table: Table, row: Mapping[str, Any]) -> bool:
+        """Insert a row unless its key exists; True when it was inserted."""
+        ...
+
+    async def delete(self, table: Table, key: Mapping[str, Any]) -> None:
+        """Delete the row with this full primary key, if any."""
+        ...
+
+    async def delete_partition(self, table: Table, partition: Mapping[str, Any]) -> None:
+        """Delete every row of one partition."""
+        ...
+
+    async def batch(self, ops: Sequence[Put | Delete]) -> None:
+        """Apply puts and deletes all together or not at all."""
+        ...
+
+    async def ping(self) -> None:
+        """Return when the backend answers; raise StoreError when it does not."""
+        ...
+
+    async def close(self) -> None:
+        """Finish pending work and release connections; later calls raise StoreError."""
+        ...

@@ -1,0 +1,111 @@
+"""Checks that rows, keys and bounds fit a declaration, before any engine sees them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from persistence.declare import Column, ColumnType, Table
+
+_BIGINT_MIN = -(2**63)
+_BIGINT_MAX = 2**63 - 1
+
+
+def check_value(table: Table, column: Column, value: Any) -> None:
+    """Refuse a value of the wrong Python type for its column; None passes."""
+    if value is None:
+        return
+    where = f"{table.name}.{column.name}"
+    match column.type:
+        case ColumnType.TEXT:
+            ok = isinstance(value, str)
+        case ColumnType.BLOB:
+            ok = isinstance(value, bytes)
+        case ColumnType.BOOLEAN:
+            ok = isinstance(value, bool)
+        case ColumnType.BIGINT:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+            if ok and not _BIGINT_MIN <= value <= _BIGINT_MAX:
+                raise ValueError(f"{where}: {value} does not fit a signed 64-bit integer")
+        case ColumnType.TIMESTAMP:
+            ok = isinstance(value, datetime)
+            if ok and value.utcoffset() is None:
+                raise ValueError(f"{where}: naive datetime {value.isoformat()}; give an aware one")
+    if not ok:
+        raise TypeError(f"{where} is {column.type.value}, got {type(value).__name__}")
+
+
+def _check_key_value(table: Table, column: Column, value: Any, *, partition: bool) -> None:
+    if value is None:
+        raise ValueError(f"{table.name}.{column.name} is a key column and cannot be None")
+    check_value(table, column, value)
+    # Cassandra refuses an empty partition key, so no engine may accept one.
+    if partition and isinstance(value, str | bytes) and not value:
+        raise ValueError(f"{table.name}.{column.name} is a partition key and cannot be empty")
+
+
+def _check_names(table: Table, given: Iterable[str], expected: Sequence[Column], what: str) -> None:
+    names = {column.name for column in expected}
+    present = set(given)
+    if present != names:
+        missing = sorted(names - present)
+        extra = sorted(present - names)
+        raise ValueError(f"{what} for {table.name} is missing {missing}, has unknown {extra}")
+
+
+def _key_tuple(
+    table: Table, values: Mapping[str, Any], columns: Sequence[Column]
+) -> tuple[Any, ...]:
+    partition = len(table.partition_key)
+    for position, column in enumerate(columns):
+        _check_key_value(table, column, values[column.name], partition=position < partition)
+    return tuple(values[column.name] for column in columns)
+
+
+def row_values(table: Table, row: Mapping[str, Any]) -> tuple[Any, ...]:
+    """A full row's values in column order; value columns left out are None."""
+    unknown = sorted(set(row) - set(table.by_name))
+    if unknown:
+        raise ValueError(f"row for {table.name} has unknown columns {unknown}")
+    missing = [name for name in table.key_names if name not in row]
+    if missing:
+        raise ValueError(f"row for {table.name} is missing key columns {missing}")
+    key = _key_tuple(table, row, table.key)
+    values = tuple(row.get(column.name) for column in table.values)
+    for column, value in zip(table.values, values, strict=True):
+        check_value(table, column, value)
+    return key + values
+
+
+def key_values(table: Table, key: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The full primary key's values in key order."""
+    _check_names(table, key, table.key, "key")
+    return _key_tuple(table, key, table.key)
+
+
+def partition_values(table: Table, partition: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The partition key's values in key order."""
+    _check_names(table, partition, table.partition_key, "partition")
+    return _key_tuple(table, partition, table.partition_key)
+
+
+def bound_values(table: Table, bound: Sequence[Any]) -> tuple[Any, ...]:
+    """A clustering bound: one value for every clustering column, in order."""
+    if not table.clustering:
+        raise ValueError(f"{table.name} has no clustering columns to bound a scan by")
+    # Values stay out of the message: keys may be blind indexes or token hashes.
+    if isinstance(bound, str | bytes) or len(bound) != len(table.clustering):
+        raise ValueError(
+            f"a bound for {table.name} is a sequence of {len(table.clustering)} values, "
+            f"one per clustering column, not a {type(bound).__name__} of {len(bound)}"
+        )
+    for column, value in zip(table.clustering, bound, strict=True):
+        _check_key_value(table, column, value, partition=False)
+    return tuple(bound)
+
+
+def check_limit(limit: int) -> None:
+    """A scan returns at least one row per call."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ValueError(f"limit must be an integer of at least 1, got {limit!r}")

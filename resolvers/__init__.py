@@ -1,0 +1,1 @@
+"""Domain logic: load sealed records, authorise (authz mints a Grant), open, change, publish."""

@@ -1,0 +1,40 @@
+"""The request context, built once per request: who is calling, services, request id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from resolvers.authz import Principal
+from resolvers.errors import unauthenticated
+from resolvers.services import Services
+from resolvers.sessions import authenticate
+
+
+@dataclass
+class RequestContext:
+    """Per-request state; the principal is looked up lazily, once, from the bearer token."""
+
+    services: Services
+    request_id: str
+    bearer_token: str | None = None
+    _principal: Principal | None = field(default=None, init=False)
+    _authenticated: bool = field(default=False, init=False)
+
+    async def principal(self) -> Principal | None:
+        if not self._authenticated:
+            self._principal = await authenticate(self.services, self.bearer_token)
+            self._authenticated = True
+        return self._principal
+
+    async def require_user(self) -> Principal:
+        principal = await self.principal()
+        if principal is None:
+            if self.bearer_token:
+                raise unauthenticated("The session has expired or was revoked; sign in again.")
+            raise unauthenticated()
+        return principal
+
+    def forget_principal(self) -> None:
+        """After log-out or log-in within the same request, look the caller up afresh."""
+        self._authenticated = False
+        self._principal = None

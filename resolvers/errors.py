@@ -1,0 +1,39 @@
+"""Domain errors: one exception type carrying an enum code that clients see as `extensions.code`."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    """The error codes of the outside contract; every GraphQL error carries one."""
+
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+    NOT_FOUND = "NOT_FOUND"
+    BAD_USER_INPUT = "BAD_USER_INPUT"
+    RATE_LIMITED = "RATE_LIMITED"
+    INTERNAL = "INTERNAL"
+
+
+class CoveError(Exception):
+    """An expected failure whose message is safe to show to the caller."""
+
+    def __init__(self, code: ErrorCode, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+def not_found(what: str = "object") -> CoveError:
+    """The one answer for unknown, malformed and invisible ids alike."""
+    return CoveError(ErrorCode.NOT_FOUND, f"No such {what}.")
+
+
+def bad_input(message: str, *, field: str | None = None) -> CoveError:
+    return CoveError(ErrorCode.BAD_USER_INPUT, message, field=field)
+
+
+def unauthenticated(message: str = "Sign in first.") -> CoveError:
+    return CoveError(ErrorCode.UNAUTHENTICATED, message)

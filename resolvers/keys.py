@@ -1,0 +1,81 @@
+"""Data keys: loaded from the store wrapped, unwrapped by the keyring, cached per process."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+
+from crypto.field_seal import DataKey, FieldRef, sealed_key_version
+from crypto.grants import Grant
+from crypto.keyring import Keyring
+from persistence.keys import DataKeyRepository
+from persistence.records import DataKeyRecord
+
+ACCOUNT_SCOPE = "account"
+
+
+def scope_of(ref: FieldRef) -> str:
+    """Account data has no workspace and lives under the account key."""
+    return ref.workspace_id or ACCOUNT_SCOPE
+
+
+class KeyService:
+    """Seals and opens fields with the right data key; creates a scope's first key on demand."""
+
+    def __init__(
+        self, keyring: Keyring, repo: DataKeyRepository, clock: Callable[[], datetime]
+    ) -> None:
+        self._keyring = keyring
+        self._repo = repo
+        self._clock = clock
+        self._keys: dict[tuple[str, int], DataKey] = {}
+        self._current: dict[str, int] = {}
+        self._lock = asyncio.Lock()
+
+    async def current(self, scope: str) -> DataKey:
+        version = self._current.get(scope)
+        if version is not None:
+            return self._keys[(scope, version)]
+        async with self._lock:
+            if scope not in self._current:
+                await self._load(scope)
+            if scope not in self._current:
+                key, wrapped = self._keyring.new_data_key(scope, 1)
+                record = DataKeyRecord(
+                    scope=scope, version=1, wrapped=wrapped, created_at=self._clock()
+                )
+                if not await self._repo.add_if_absent(record):
+                    # Another node made the first key at the same moment: use theirs.
+                    await self._load(scope)
+                else:
+                    self._keys[(scope, 1)] = key
+                    self._current[scope] = 1
+        return self._keys[(scope, self._current[scope])]
+
+    async def version(self, scope: str, version: int) -> DataKey:
+        key = self._keys.get((scope, version))
+        if key is None:
+            async with self._lock:
+                await self._load(scope)
+            key = self._keys.get((scope, version))
+            if key is None:
+                raise LookupError(f"no data key {scope} v{version}")
+        return key
+
+    async def _load(self, scope: str) -> None:
+        records = await self._repo.list_versions(scope)
+        for record in records:
+            if (scope, record.version) not in self._keys:
+                self._keys[(scope, record.version)] = self._keyring.unwrap(
+                    scope, record.version, record.wrapped
+                )
+        if records:
+            self._current[scope] = max(r.version for r in records)
+
+    async def seal_text(self, ref: FieldRef, text: str) -> bytes:
+        return self._keyring.seal_text(await self.current(scope_of(ref)), ref, text)
+
+    async def open_text(self, grant: Grant, ref: FieldRef, sealed: bytes) -> str:
+        key = await self.version(scope_of(ref), sealed_key_version(sealed))
+        return self._keyring.open_text(grant, key, ref, sealed)

@@ -1,0 +1,54 @@
+"""Keyset pagination: opaque cursors over clustering keys, so pages never shift as items arrive."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from resolvers.errors import bad_input
+
+MAX_PAGE_SIZE = 100
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a connection: (cursor, item) pairs and whether more follow."""
+
+    edges: list[tuple[str, T]]
+    has_next_page: bool
+
+    @property
+    def end_cursor(self) -> str | None:
+        return self.edges[-1][0] if self.edges else None
+
+
+def check_first(first: int) -> int:
+    """`first` must lie in 1..100; outside that range is an error, never a silent clamp."""
+    if not 1 <= first <= MAX_PAGE_SIZE:
+        raise bad_input(f"`first` must be between 1 and {MAX_PAGE_SIZE}.", field="first")
+    return first
+
+
+def encode_cursor(key: Sequence[str | int]) -> str:
+    raw = json.dumps(list(key), separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, arity: int) -> list[str | int] | None:
+    """Parse a cursor made by `encode_cursor`; anything else is BAD_USER_INPUT."""
+    if cursor is None:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        key = json.loads(raw)
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise bad_input("Malformed cursor.", field="after") from None
+    valid = isinstance(key, list) and len(key) == arity
+    if not valid or not all(isinstance(k, str | int) and not isinstance(k, bool) for k in key):
+        raise bad_input("Malformed cursor.", field="after")
+    return list(key)

@@ -1,0 +1,56 @@
+"""The services a request needs, built once by the app factory and shared by all requests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from crypto.keyring import Keyring
+from persistence.accounts import AccountRepository
+from persistence.keys import DataKeyRepository
+from persistence.store import Store
+from resolvers.authz import Authorizer
+from resolvers.keys import KeyService
+from resolvers.passwords import PasswordService
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Services:
+    """Long-lived collaborators: the store and its repositories, keys, authorisation, hashing."""
+
+    store: Store
+    keyring: Keyring
+    accounts: AccountRepository
+    keys: KeyService
+    authz: Authorizer
+    passwords: PasswordService
+    session_ttl: timedelta
+    clock: Callable[[], datetime] = utc_now
+
+    @classmethod
+    def build(
+        cls,
+        store: Store,
+        keyring: Keyring,
+        passwords: PasswordService,
+        session_ttl: timedelta,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> Services:
+        return cls(
+            store=store,
+            keyring=keyring,
+            accounts=AccountRepository(store),
+            keys=KeyService(keyring, DataKeyRepository(store), clock),
+            authz=Authorizer(keyring),
+            passwords=passwords,
+            session_ttl=session_ttl,
+            clock=clock,
+        )
+
+    def close(self) -> None:
+        self.passwords.close()

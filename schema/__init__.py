@@ -1,0 +1,1 @@
+"""GraphQL types, inputs, payloads and extensions; resolvers do the work; never touches storage."""

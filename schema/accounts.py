@@ -1,0 +1,179 @@
+"""Accounts and sessions: the User and Session types and their mutations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from resolvers import accounts, sessions
+from resolvers.accounts import UserView
+from resolvers.errors import not_found
+from resolvers.sessions import SessionView
+from schema.context import request_context
+from schema.relay import Connection, Node, connection_from_page, raw_id_of, to_global_id
+
+DEFAULT_PAGE = 20
+
+
+@strawberry.type(description="A login session of the signed-in user.")
+class Session(Node):
+    created_at: datetime
+    expires_at: datetime
+    current: bool = strawberry.field(description="True for the session this request came through.")
+
+    @classmethod
+    def from_view(cls, view: SessionView) -> Session:
+        return cls(
+            id=to_global_id("Session", view.id),
+            created_at=view.created_at,
+            expires_at=view.expires_at,
+            current=view.current,
+        )
+
+
+@strawberry.type(description="A person with an account.")
+class User(Node):
+    display_name: str
+    email: str | None = strawberry.field(
+        description="The sign-in email; visible only to the user themselves."
+    )
+    created_at: datetime
+    raw_id: strawberry.Private[str]
+
+    @classmethod
+    def from_view(cls, view: UserView) -> User:
+        return cls(
+            id=to_global_id("User", view.id),
+            raw_id=view.id,
+            display_name=view.display_name,
+            email=view.email,
+            created_at=view.created_at,
+        )
+
+    @strawberry.field(description="The user's live sessions, newest first. Only your own.")
+    async def sessions(
+        self, info: Info[Any, Any], first: int = DEFAULT_PAGE, after: str | None = None
+    ) -> Connection[Session]:
+        ctx = request_context(info)
+        caller = await ctx.require_user()
+        if caller.user_id != self.raw_id:
+            raise not_found("sessions")
+        page = await sessions.list_sessions(ctx, first, after)
+        return connection_from_page(page, Session.from_view)
+
+
+async def load_user(info: Info[Any, Any], raw_id: str) -> User:
+    return User.from_view(await accounts.get_user(request_context(info), raw_id))
+
+
+async def load_session(info: Info[Any, Any], raw_id: str) -> Session:
+    return Session.from_view(await sessions.get_session(request_context(info), raw_id))
+
+
+async def resolve_viewer(info: Info[Any, Any]) -> User | None:
+    return User.from_view(await accounts.viewer(request_context(info)))
+
+
+@strawberry.input
+class SignUpInput:
+    email: str
+    password: str = strawberry.field(description="10 to 1,024 characters.")
+    display_name: str = strawberry.field(description="1 to 100 characters.")
+
+
+@strawberry.input
+class LogInInput:
+    email: str
+    password: str
+
+
+@strawberry.input
+class ChangePasswordInput:
+    current_password: str
+    new_password: str
+
+
+@strawberry.input
+class RevokeSessionInput:
+    session_id: strawberry.ID
+
+
+@strawberry.input
+class UpdateProfileInput:
+    display_name: str
+
+
+@strawberry.type
+class AuthPayload:
+    token: str = strawberry.field(description="Bearer token for `Authorization: Bearer <token>`.")
+    user: User
+
+
+@strawberry.type
+class LogOutPayload:
+    ok: bool
+
+
+@strawberry.type
+class ChangePasswordPayload:
+    ok: bool
+    revoked_sessions: int = strawberry.field(description="How many other sessions were ended.")
+
+
+@strawberry.type
+class RevokeSessionPayload:
+    revoked_session_id: strawberry.ID
+
+
+@strawberry.type
+class UpdateProfilePayload:
+    user: User
+
+
+async def sign_up(info: Info[Any, Any], input: SignUpInput) -> AuthPayload | None:
+    result = await accounts.sign_up(
+        request_context(info), input.email, input.password, input.display_name
+    )
+    return AuthPayload(token=result.token, user=User.from_view(result.user))
+
+
+async def log_in(info: Info[Any, Any], input: LogInInput) -> AuthPayload | None:
+    result = await accounts.log_in(request_context(info), input.email, input.password)
+    return AuthPayload(token=result.token, user=User.from_view(result.user))
+
+
+async def log_out(info: Info[Any, Any]) -> LogOutPayload | None:
+    await sessions.log_out(request_context(info))
+    return LogOutPayload(ok=True)
+
+
+async def change_password(
+    info: Info[Any, Any],
+    input: ChangePasswordInput,
+) -> ChangePasswordPayload | None:
+    revoked = await accounts.change_password(
+        request_context(info), input.current_password, input.new_password
+    )
+    return ChangePasswordPayload(ok=True, revoked_sessions=revoked)
+
+
+async def revoke_session(
+    info: Info[Any, Any],
+    input: RevokeSessionInput,
+) -> RevokeSessionPayload | None:
+    raw_id = raw_id_of(input.session_id, "Session")
+    if raw_id is None:
+        raise not_found("session")
+    await sessions.revoke_session(request_context(info), raw_id)
+    return RevokeSessionPayload(revoked_session_id=input.session_id)
+
+
+async def update_profile(
+    info: Info[Any, Any],
+    input: UpdateProfileInput,
+) -> UpdateProfilePayload | None:
+    view = await accounts.update_profile(request_context(info), input.display_name)
+    return UpdateProfilePayload(user=User.from_view(view))

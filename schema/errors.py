@@ -1,0 +1,66 @@
+"""Every error leaves with `extensions.code`; unexpected ones are masked and logged with an id."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from resolvers.errors import CoveError, ErrorCode
+from schema.context import CONTEXT_KEY
+
+log = logging.getLogger("cove.graphql")
+
+
+def _request_id(context: Any) -> str:
+    found = context.get(CONTEXT_KEY) if isinstance(context, dict) else None
+    return str(getattr(found, "request_id", "-"))
+
+
+def coded_error(error: GraphQLError, request_id: str) -> GraphQLError:
+    """The client-facing form of one error."""
+    original = error.original_error
+    if isinstance(original, GraphQLError) and original is not error:
+        return coded_error(original, request_id)
+    extensions: dict[str, Any] = {}
+    if isinstance(original, CoveError):
+        extensions["code"] = original.code.value
+        if original.field:
+            extensions["field"] = original.field
+        message = original.message
+    elif original is None:
+        # Parse, validation, limit and variable-coercion errors: the document was at fault.
+        extensions["code"] = (error.extensions or {}).get("code", ErrorCode.BAD_USER_INPUT.value)
+        message = error.message
+    else:
+        log.error(
+            "unexpected error in %s (request %s)",
+            ".".join(map(str, error.path or [])) or "operation",
+            request_id,
+            exc_info=original,
+        )
+        extensions = {"code": ErrorCode.INTERNAL.value, "requestId": request_id}
+        message = f"Internal error; quote request id {request_id} when reporting it."
+    return GraphQLError(
+        message=message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions=extensions,
+    )
+
+
+class ErrorCodes(SchemaExtension):
+    """Adds the contract's error codes to every error and masks internal ones."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        errors = getattr(result, "errors", None)
+        if result is not None and errors:
+            request_id = _request_id(self.execution_context.context)
+            result.errors = [coded_error(e, request_id) for e in errors]

@@ -1,0 +1,138 @@
+"""Test helpers: a real uvicorn server on a loopback port, and a small GraphQL client."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from api.app import create_app
+from api.bootstrap import init_data_dir, is_initialised
+from api.settings import Settings, load_settings
+
+FAST_ARGON2 = {"argon2_time_cost": 2, "argon2_memory_kib": 19456, "argon2_parallelism": 1}
+PASSWORD = "correct horse battery"
+
+
+def make_settings(data_dir: Path, **overrides: object) -> Settings:
+    """Settings for tests: a temporary data dir, OWASP-minimum Argon2 to keep the suite quick."""
+    values: dict[str, object] = {"data_dir": data_dir, **FAST_ARGON2, **overrides}
+    settings = load_settings(environ={}, overrides=values)
+    if not is_initialised(settings):
+        init_data_dir(settings)
+    return settings
+
+
+@dataclass
+class Server:
+    url: str
+    server: uvicorn.Server
+    thread: threading.Thread
+    verify: Any = True
+    clients: list[httpx.Client] = field(default_factory=list)
+
+    def client(self, token: str | None = None) -> GraphQLClient:
+        http = httpx.Client(base_url=self.url, verify=self.verify, timeout=30)
+        self.clients.append(http)
+        return GraphQLClient(http, token)
+
+
+@contextmanager
+def serve(settings: Settings, **ssl: str) -> Iterator[Server]:
+    """Run Cove in a thread on a free 127.0.0.1 port until the block ends."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        create_app(settings),
+        log_level="warning",
+        lifespan="on",
+        ws="websockets-sansio",
+        server_header=False,
+        **ssl,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("test server did not start")
+        time.sleep(0.01)
+    scheme = "https" if ssl else "http"
+    handle = Server(url=f"{scheme}://127.0.0.1:{port}", server=server, thread=thread)
+    try:
+        yield handle
+    finally:
+        for client in handle.clients:
+            client.close()
+        server.should_exit = True
+        thread.join(timeout=15)
+        sock.close()
+
+
+class GraphQLClient:
+    """Posts GraphQL documents as JSON, optionally with a bearer token."""
+
+    def __init__(self, http: httpx.Client, token: str | None = None) -> None:
+        self.http = http
+        self.token = token
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    def post(self, query: str, variables: Mapping[str, Any] | None = None) -> httpx.Response:
+        body: dict[str, Any] = {"query": query}
+        if variables is not None:
+            body["variables"] = dict(variables)
+        return self.http.post("/graphql", json=body, headers=self.headers())
+
+    def run(self, query: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        response = self.post(query, variables)
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    def data(self, query: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Run and insist there were no errors."""
+        result = self.run(query, variables)
+        assert not result.get("errors"), result
+        data: dict[str, Any] = result["data"]
+        return data
+
+    def as_user(self, token: str) -> GraphQLClient:
+        return GraphQLClient(self.http, token)
+
+
+SIGN_UP = """
+mutation($email: String!, $password: String!, $name: String!) {
+  signUp(input: {email: $email, password: $password, displayName: $name}) {
+    token user { id email displayName }
+  }
+}"""
+
+LOG_IN = """
+mutation($email: String!, $password: String!) {
+  logIn(input: {email: $email, password: $password}) { token user { id email displayName } }
+}"""
+
+
+def sign_up(
+    client: GraphQLClient, email: str, name: str = "Ann", password: str = PASSWORD
+) -> tuple[str, dict[str, Any]]:
+    data = client.data(SIGN_UP, {"email": email, "password": password, "name": name})
+    payload = data["signUp"]
+    return payload["token"], payload["user"]
+
+
+def error_codes(result: Mapping[str, Any]) -> list[str]:
+    return [e["extensions"]["code"] for e in result.get("errors") or []]
