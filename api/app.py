@@ -70,7 +70,7 @@ def create_app(settings: Settings) -> Litestar:
             max_depth=settings.max_query_depth,
             max_tokens=settings.max_query_tokens,
             max_aliases=settings.max_aliases,
-            extra_extensions=(metrics.extension()(),),
+            extra_extensions=(metrics.extension(),),
         )
     )
 
@@ -119,6 +119,7 @@ def create_app(settings: Settings) -> Litestar:
         state=State({"metrics": metrics, "settings": settings}),
         request_max_body_size=settings.max_body_bytes,
         openapi_config=None,
+        logging_config=None,  # Cove configures its own JSON logs (api/logs.py)
         debug=False,
     )
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from cross_web import HTTPException as ViewHTTPException
 from litestar import Request, Response
+from litestar.background_tasks import BackgroundTasks
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
-from litestar.types import Scope
+from litestar.di import Provide
+from litestar.types import Dependencies, Scope
 from strawberry import Schema
 from strawberry.litestar import make_graphql_controller
 
@@ -40,6 +42,10 @@ async def cove_context(scope: Scope, state: State) -> dict[str, Any]:
     }
 
 
+async def _new_sub_response() -> Response[Any]:
+    return Response({}, background=BackgroundTasks([]))
+
+
 def graphql_controller(schema: Schema, *, dev: bool, max_body_bytes: int) -> type[Any]:
     """The `/graphql` controller: GET for queries only, POST with JSON, GraphiQL in dev."""
     base = make_graphql_controller(
@@ -53,6 +59,11 @@ def graphql_controller(schema: Schema, *, dev: bool, max_body_bytes: int) -> typ
 
     class CoveGraphQLController(base):  # type: ignore[valid-type,misc]
         request_max_body_size = max_body_bytes
+        # Strawberry makes the sub-response in a worker thread; it is trivial, so make it inline.
+        dependencies: ClassVar[Dependencies] = {
+            **base.dependencies,
+            "response": Provide(_new_sub_response),
+        }
 
         async def execute_request(
             self, request: Request[Any, Any, Any], context: Any, root_value: Any

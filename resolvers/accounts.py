@@ -20,14 +20,45 @@ EMAIL_INDEX = "email"
 _BAD_CREDENTIALS = "The email or password is incorrect."
 
 
-@dataclass(frozen=True)
 class UserView:
-    """A user as the caller may see it; `email` only for the user themselves."""
+    """A user the caller may see. Sealed fields are opened only when asked for, with the grant
+    authorisation minted for this caller; the email only for the user themselves."""
 
-    id: str
-    display_name: str
-    email: str | None
-    created_at: datetime
+    def __init__(
+        self,
+        services: Services,
+        user_id: str,
+        grant: Grant,
+        *,
+        with_email: bool,
+        record: UserRecord | None = None,
+    ) -> None:
+        self.id = user_id
+        self._services = services
+        self._grant = grant
+        self._with_email = with_email
+        self._record = record
+
+    async def record(self) -> UserRecord:
+        if self._record is None:
+            self._record = await _load_user(self._services, self.id)
+        return self._record
+
+    async def display_name(self) -> str:
+        record = await self.record()
+        ref = display_name_ref(self.id)
+        return await self._services.keys.open_text(self._grant, ref, record.display_name_sealed)
+
+    async def email(self) -> str | None:
+        if not self._with_email:
+            return None
+        record = await self.record()
+        return await self._services.keys.open_text(
+            self._grant, email_ref(self.id), record.email_sealed
+        )
+
+    async def created_at(self) -> datetime:
+        return (await self.record()).created_at
 
 
 @dataclass(frozen=True)
@@ -71,7 +102,7 @@ async def sign_up(ctx: RequestContext, email: str, password: str, display_name: 
         raise
     ctx.forget_principal()
     grant = services.authz.proven_account(user_id)
-    return AuthResult(token=token, user=await _view(services, record, grant, with_email=True))
+    return AuthResult(token=token, user=_own_view(services, record, grant))
 
 
 async def log_in(ctx: RequestContext, email: str, password: str) -> AuthResult:
@@ -99,7 +130,7 @@ async def log_in(ctx: RequestContext, email: str, password: str) -> AuthResult:
     token, _ = await open_session(services, record.user_id)
     ctx.forget_principal()
     grant = services.authz.proven_account(record.user_id)
-    return AuthResult(token=token, user=await _view(services, record, grant, with_email=True))
+    return AuthResult(token=token, user=_own_view(services, record, grant))
 
 
 async def change_password(ctx: RequestContext, current_password: str, new_password: str) -> int:
@@ -122,13 +153,16 @@ async def update_profile(ctx: RequestContext, display_name: str) -> UserView:
     grant = services.authz.own_account(caller, caller.user_id, Action.WRITE)
     name = clean_name(display_name, field="displayName")
     sealed = await services.keys.seal_text(display_name_ref(caller.user_id), name)
-    await services.accounts.set_display_name(caller.user_id, sealed, services.clock())
-    return await _view(services, await _load_user(services, caller.user_id), grant, with_email=True)
+    if not await services.accounts.set_display_name(caller.user_id, sealed, services.clock()):
+        raise not_found("user")
+    return UserView(services, caller.user_id, grant, with_email=True)
 
 
 async def viewer(ctx: RequestContext) -> UserView:
+    """The signed-in user; nothing is read or opened until a field asks for it."""
     caller = await ctx.require_user()
-    return await get_user(ctx, caller.user_id)
+    grant = ctx.services.authz.own_account(caller, caller.user_id, Action.READ)
+    return UserView(ctx.services, caller.user_id, grant, with_email=True)
 
 
 async def get_user(ctx: RequestContext, user_id: str) -> UserView:
@@ -136,10 +170,9 @@ async def get_user(ctx: RequestContext, user_id: str) -> UserView:
     services = ctx.services
     caller: Principal | None = await ctx.principal()
     grant = services.authz.own_account(caller, user_id, Action.READ)
-    record = await services.accounts.get_user(user_id)
-    if record is None:
-        raise not_found("user")
-    return await _view(services, record, grant, with_email=True)
+    view = UserView(services, user_id, grant, with_email=True)
+    await view.record()  # NOT_FOUND now, not when a field is read
+    return view
 
 
 async def _load_user(services: Services, user_id: str) -> UserRecord:
@@ -149,14 +182,5 @@ async def _load_user(services: Services, user_id: str) -> UserRecord:
     return record
 
 
-async def _view(
-    services: Services, record: UserRecord, grant: Grant, *, with_email: bool
-) -> UserView:
-    keys = services.keys
-    name = await keys.open_text(grant, display_name_ref(record.user_id), record.display_name_sealed)
-    email = (
-        await keys.open_text(grant, email_ref(record.user_id), record.email_sealed)
-        if with_email
-        else None
-    )
-    return UserView(id=record.user_id, display_name=name, email=email, created_at=record.created_at)
+def _own_view(services: Services, record: UserRecord, grant: Grant) -> UserView:
+    return UserView(services, record.user_id, grant, with_email=True, record=record)

@@ -36,22 +36,23 @@ class Session(Node):
 
 @strawberry.type(description="A person with an account.")
 class User(Node):
-    display_name: str
-    email: str | None = strawberry.field(
-        description="The sign-in email; visible only to the user themselves."
-    )
-    created_at: datetime
-    raw_id: strawberry.Private[str]
+    view: strawberry.Private[UserView]
 
     @classmethod
     def from_view(cls, view: UserView) -> User:
-        return cls(
-            id=to_global_id("User", view.id),
-            raw_id=view.id,
-            display_name=view.display_name,
-            email=view.email,
-            created_at=view.created_at,
-        )
+        return cls(id=to_global_id("User", view.id), view=view)
+
+    @strawberry.field
+    async def display_name(self) -> str:
+        return await self.view.display_name()
+
+    @strawberry.field(description="The sign-in email; visible only to the user themselves.")
+    async def email(self) -> str | None:
+        return await self.view.email()
+
+    @strawberry.field
+    async def created_at(self) -> datetime:
+        return await self.view.created_at()
 
     @strawberry.field(description="The user's live sessions, newest first. Only your own.")
     async def sessions(
@@ -59,7 +60,7 @@ class User(Node):
     ) -> Connection[Session]:
         ctx = request_context(info)
         caller = await ctx.require_user()
-        if caller.user_id != self.raw_id:
+        if caller.user_id != self.view.id:
             raise not_found("sessions")
         page = await sessions.list_sessions(ctx, first, after)
         return connection_from_page(page, Session.from_view)

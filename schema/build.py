@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -36,7 +36,7 @@ class SchemaOptions:
     max_depth: int = 12
     max_tokens: int = 2000
     max_aliases: int = 20
-    extra_extensions: Sequence[SchemaExtension] = field(default_factory=tuple)
+    extra_extensions: Sequence[Callable[[], SchemaExtension]] = field(default_factory=tuple)
 
 
 class CoveSchema(strawberry.Schema):
@@ -49,18 +49,25 @@ class CoveSchema(strawberry.Schema):
 
 def build_schema(options: SchemaOptions | None = None) -> strawberry.Schema:
     opts = options or SchemaOptions()
-    extensions: list[Any] = [
-        # Order matters: errors are coded last, so the ErrorCodes extension wraps the rest.
-        ErrorCodes(),
-        *opts.extra_extensions,
-        MaxTokensLimiter(max_token_count=opts.max_tokens),
-        SafeParserCache(maxsize=CACHE_SIZE),
-        ValidationCache(maxsize=CACHE_SIZE),
-        QueryDepthLimiter(max_depth=opts.max_depth),
-        MaxAliasesLimiter(max_alias_count=opts.max_aliases),
+    # Validation rules are made once: they are classes, and the validation cache keys on them,
+    # so rules rebuilt per request would miss the cache every time.
+    rules = [
+        *QueryDepthLimiter(max_depth=opts.max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=opts.max_aliases).validation_rules,
     ]
     if not opts.introspection:
-        extensions.append(DisableIntrospection())
+        rules += DisableIntrospection().validation_rules
+    # Factories, not instances: an extension holds its request's execution context, so each
+    # request must get its own (the parse and validation caches are shared inside strawberry).
+    extensions: list[Callable[[], SchemaExtension]] = [
+        # Order matters: errors are coded last, so the ErrorCodes extension wraps the rest.
+        ErrorCodes,
+        *opts.extra_extensions,
+        lambda: MaxTokensLimiter(max_token_count=opts.max_tokens),
+        lambda: SafeParserCache(maxsize=CACHE_SIZE),
+        lambda: ValidationCache(maxsize=CACHE_SIZE),
+        lambda: AddValidationRules(rules),
+    ]
     return CoveSchema(
         query=Query,
         mutation=Mutation,

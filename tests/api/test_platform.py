@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 from pathlib import Path
 
 import httpx
+import pytest
 
 from support import Server, error_codes, make_settings, serve, sign_up
 
@@ -154,13 +156,25 @@ def test_ready_and_metrics(shared_server: Server, email: str) -> None:
     )
 
 
-def test_ready_names_a_failed_store(tmp_path: Path) -> None:
+def test_a_failed_store_is_masked_logged_and_named_by_ready(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     with serve(make_settings(tmp_path / "data")) as server:
+        token, _ = sign_up(server.client(), "masked@example.org")
         store = server.server.config.app.state["services"].store
         asyncio.run(store.close())  # the store stops answering, as a lost disk or database would
-        response = httpx.get(server.url + "/ready")
-        assert response.status_code == 503
-        assert response.json() == {"status": "unavailable", "failed": ["store"]}
+        with caplog.at_level(logging.ERROR, logger="cove"):
+            response = server.client(token).post("{ viewer { id } }")
+        error = response.json()["errors"][0]
+        request_id = response.headers["x-request-id"]
+        assert error["extensions"] == {"code": "INTERNAL", "requestId": request_id}
+        assert request_id in error["message"]
+        assert "store" not in error["message"].lower() and "Error" not in error["message"]
+        logged = [r for r in caplog.records if request_id in r.getMessage()]
+        assert logged and logged[0].exc_info is not None
+        ready = httpx.get(server.url + "/ready")
+        assert ready.status_code == 503
+        assert ready.json() == {"status": "unavailable", "failed": ["store"]}
 
 
 def test_dev_mode_serves_graphiql_and_introspection(tmp_path: Path) -> None:

@@ -1,0 +1,61 @@
+"""`cove serve` as a user runs it: a real process, two workers, an empty data dir."""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from support import FAST_ARGON2, LOG_IN, PASSWORD, SIGN_UP
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_first_serve_initialises_and_two_workers_share_one_store(tmp_path: Path) -> None:
+    data = tmp_path / "fresh"
+    port = free_port()
+    env = {**os.environ, **{f"COVE_{k.upper()}": str(v) for k, v in FAST_ARGON2.items()}}
+    command = [sys.executable, "-m", "api.cli", "serve", "--data-dir", str(data)]
+    command += ["--port", str(port), "--workers", "2"]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(url + "/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert server.poll() is None, server.stdout.read().decode() if server.stdout else ""
+            assert time.monotonic() < deadline, "cove serve did not become ready"
+            time.sleep(0.1)
+        assert stat.S_IMODE((data / "keys" / "root.key").stat().st_mode) == 0o600
+        variables = {"email": "proc@example.org", "password": PASSWORD, "name": "Proc"}
+        with httpx.Client(base_url=url) as http:
+            signed = http.post("/graphql", json={"query": SIGN_UP, "variables": variables})
+            assert signed.json()["data"]["signUp"]["user"]["email"] == "proc@example.org"
+            # New connections land on either worker; every one sees the same accounts.
+            for _ in range(6):
+                with httpx.Client(base_url=url) as fresh:
+                    logged = fresh.post(
+                        "/graphql",
+                        json={
+                            "query": LOG_IN,
+                            "variables": {k: variables[k] for k in ("email", "password")},
+                        },
+                    )
+                    assert logged.json()["data"]["logIn"]["token"].startswith("cove_")
+    finally:
+        server.terminate()
+        server.wait(timeout=20)

@@ -1,0 +1,119 @@
+"""Account logic against the real SQLite store and real Argon2, with a controllable clock."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from crypto.keyring import Keyring
+from crypto.passwords import Argon2Params, PasswordHasher, VerifyResult
+from crypto.root_key import generate_install_salt, generate_root_key
+from crypto.tokens import hash_token
+from persistence.sqlite.engine import SqliteStore
+from resolvers import accounts, sessions
+from resolvers.context import RequestContext
+from resolvers.errors import CoveError, ErrorCode
+from resolvers.passwords import PasswordService
+from resolvers.services import Services
+
+PASSWORD = "correct horse battery"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class CountingHasher(PasswordHasher):
+    """The real hasher, counting how many full verifications each path pays for."""
+
+    def __init__(self) -> None:
+        super().__init__(Argon2Params.minimum())
+        self.verifications = 0
+
+    def verify(self, stored: str, password: str) -> VerifyResult:
+        self.verifications += 1
+        return super().verify(stored, password)
+
+    def verify_dummy(self, password: str) -> None:
+        self.verifications += 1
+        super().verify_dummy(password)
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[tuple[Services, Clock, CountingHasher]]:
+    store = await SqliteStore.open(tmp_path / "cove.db")
+    clock = Clock()
+    hasher = CountingHasher()
+    services = Services.build(
+        store=store,
+        keyring=Keyring(generate_root_key(), generate_install_salt()),
+        passwords=PasswordService(hasher, 2),
+        session_ttl=timedelta(hours=1),
+        clock=clock,
+    )
+    yield services, clock, hasher
+    services.close()
+    await store.close()
+
+
+def context(services: Services, token: str | None = None) -> RequestContext:
+    return RequestContext(services=services, request_id="test", bearer_token=token)
+
+
+async def test_unknown_email_costs_one_verification_like_a_wrong_password(
+    world: tuple[Services, Clock, CountingHasher],
+) -> None:
+    services, _, hasher = world
+    await accounts.sign_up(context(services), "known@example.org", PASSWORD, "Known")
+    outcomes = []
+    for email in ("known@example.org", "unknown@example.org", "not an email"):
+        hasher.verifications = 0
+        with pytest.raises(CoveError) as caught:
+            await accounts.log_in(context(services), email, "wrong password!")
+        outcomes.append((caught.value.code, caught.value.message, hasher.verifications))
+    assert outcomes[0] == outcomes[1] == outcomes[2]
+    assert outcomes[0][0] == ErrorCode.UNAUTHENTICATED
+    assert outcomes[0][2] == 1
+
+
+async def test_sessions_expire_after_the_configured_lifetime(
+    world: tuple[Services, Clock, CountingHasher],
+) -> None:
+    services, clock, _ = world
+    result = await accounts.sign_up(context(services), "ttl@example.org", PASSWORD, "T")
+    assert await sessions.authenticate(services, result.token) is not None
+    clock.now += timedelta(minutes=59)
+    assert await sessions.authenticate(services, result.token) is not None
+    clock.now += timedelta(minutes=2)
+    assert await sessions.authenticate(services, result.token) is None
+    # The expired session is gone from storage, not only refused.
+    assert await services.accounts.get_session_by_token(hash_token(result.token)) is None
+    page = await services.accounts.list_sessions(result.user.id, limit=10)
+    assert page == []
+    with pytest.raises(CoveError) as caught:
+        await accounts.viewer(context(services, result.token))
+    assert caught.value.code == ErrorCode.UNAUTHENTICATED
+
+
+async def test_failed_session_creation_removes_the_new_account(
+    world: tuple[Services, Clock, CountingHasher], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services, _, _ = world
+
+    async def broken_create_session(session: object) -> None:
+        raise RuntimeError("disk full")  # a store failure after the user row was written
+
+    monkeypatch.setattr(services.accounts, "create_session", broken_create_session)
+    with pytest.raises(RuntimeError):
+        await accounts.sign_up(context(services), "trace@example.org", PASSWORD, "T")
+    monkeypatch.undo()
+    # No trace: the email is free again and a new sign-up succeeds.
+    result = await accounts.sign_up(context(services), "trace@example.org", PASSWORD, "T")
+    assert await result.user.email() == "trace@example.org"
