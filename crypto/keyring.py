@@ -33,6 +33,7 @@ class Keyring:
         self._root_key = root_key
         self._salt = install_salt
         self._kek = p.hkdf_sha256(root_key, install_salt, CODE_PEPPER + b"cove/kek/v1")
+        self._blind_keys: dict[str, bytes] = {}  # derived once per purpose, on first use
         self._minter = _new_minter()
         self._minter_taken = False
         self._minter_lock = threading.Lock()
@@ -85,8 +86,11 @@ class Keyring:
 
     def blind_index(self, purpose: str, value: str) -> bytes:
         """Keyed hash of `value` for equality lookups; callers normalise the value first."""
-        info = CODE_PEPPER + b"cove/blind/" + purpose.encode()
-        mac = hmac.HMAC(p.hkdf_sha256(self._root_key, self._salt, info), hashes.SHA256())
+        key = self._blind_keys.get(purpose)
+        if key is None:
+            info = CODE_PEPPER + b"cove/blind/" + purpose.encode()
+            key = self._blind_keys[purpose] = p.hkdf_sha256(self._root_key, self._salt, info)
+        mac = hmac.HMAC(key, hashes.SHA256())
         mac.update(value.encode())
         return mac.finalize()
 

@@ -122,12 +122,12 @@ class AccountRepository:
         )
 
     async def _update_user(self, user_id: str, changes: Row) -> bool:
-        # The Store writes whole rows, so this reads then rewrites: concurrent updates of
-        # one user resolve as last writer wins for the whole row.
-        row = await self._store.get(USERS, {"user_id": user_id})
-        if row is None:
+        # Only the changed columns are written, so a password change and a profile change
+        # racing on one user both land. The existence check keeps an update from creating a
+        # bare row for an unknown id.
+        if await self._store.get(USERS, {"user_id": user_id}) is None:
             return False
-        await self._store.put(USERS, {**row, **changes})
+        await self._store.update(USERS, {"user_id": user_id}, changes)
         return True
 
     async def create_session(self, session: SessionRecord) -> None:

@@ -63,6 +63,12 @@ class Store(Protocol):
         """Insert or overwrite a row; value columns left out become None."""
         ...
 
+    async def update(self, table: Table, key: Mapping[str, Any], values: Mapping[str, Any]) -> None:
+        """Set some value columns of one row, creating the row if absent; the other columns
+        keep what they held (CQL UPDATE semantics), so writers of different columns of one
+        row never undo each other."""
+        ...
+
     async def put_if_absent(self, table: Table, row: Mapping[str, Any]) -> bool:
         """Insert a row unless its key exists; True when it was inserted."""
         ...

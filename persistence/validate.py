@@ -78,6 +78,21 @@ def row_values(table: Table, row: Mapping[str, Any]) -> tuple[Any, ...]:
     return key + values
 
 
+def update_values(
+    table: Table, key: Mapping[str, Any], values: Mapping[str, Any]
+) -> tuple[tuple[Column, ...], tuple[Any, ...]]:
+    """The value columns an update sets, in declared order, and key then value parameters."""
+    if not values:
+        raise ValueError(f"no columns to set in {table.name}")
+    not_values = sorted(set(values) - {column.name for column in table.values})
+    if not_values:
+        raise ValueError(f"only value columns of {table.name} can be set, not {not_values}")
+    columns = tuple(column for column in table.values if column.name in values)
+    for column in columns:
+        check_value(table, column, values[column.name])
+    return columns, key_values(table, key) + tuple(values[column.name] for column in columns)
+
+
 def key_values(table: Table, key: Mapping[str, Any]) -> tuple[Any, ...]:
     """The full primary key's values in key order."""
     _check_names(table, key, table.key, "key")

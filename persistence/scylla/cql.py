@@ -70,6 +70,13 @@ def insert_cql(table: Table, keyspace: str, if_not_exists: bool = False) -> str:
     return f"INSERT INTO {into} VALUES ({marks}){tail}"  # noqa: S608
 
 
+def update_cql(table: Table, keyspace: str, columns: Sequence[Column]) -> str:
+    """UPDATE of some value columns (an upsert of just those). Binds: the values, then the key."""
+    sets = ", ".join(f"{column.name} = ?" for column in columns)
+    where = _equal(table.key)
+    return f"UPDATE {_qualified(table, keyspace)} SET {sets} WHERE {where}"  # noqa: S608
+
+
 def select_by_key_cql(table: Table, keyspace: str) -> str:
     """SELECT every column of the row with a full primary key."""
     return _select(table, keyspace, _equal(table.key))

@@ -63,6 +63,15 @@ def create_table_sql(table: Table, *, if_not_exists: bool = False) -> str:
     )
 
 
+def update_sql(table: Table, columns: Sequence[Column]) -> str:
+    """Set `columns` of one row, inserting it if absent. Parameters: the key, then the values."""
+    into = (*table.key, *columns)
+    marks = ", ".join("?" for _ in into)
+    sets = ", ".join(f'"{column.name}" = excluded."{column.name}"' for column in columns)
+    conflict = f"ON CONFLICT ({_names(table.key)}) DO UPDATE SET {sets}"
+    return f'INSERT INTO "{table.name}" ({_names(into)}) VALUES ({marks}) {conflict}'  # noqa: S608
+
+
 def scan_sql(table: Table, *, after: bool, before: bool, ascending: bool) -> str:
     """SELECT one partition's rows between exclusive bounds, in iteration order, LIMIT ?.
 

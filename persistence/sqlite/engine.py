@@ -12,10 +12,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from persistence.declare import Order, Row, Table
+from persistence.declare import Column, Order, Row, Table
 from persistence.migrations import MIGRATIONS, Migration, check_migrations, declared_tables
 from persistence.sqlite.codec import decode, encode
-from persistence.sqlite.compile import Statements, compile_table
+from persistence.sqlite.compile import Statements, compile_table, update_sql
 from persistence.sqlite.connect import connect_reader, connect_writer, restrict_side_files
 from persistence.sqlite.migrate import MIGRATIONS_TABLE, check_schema, migrate
 from persistence.sqlite.threads import ConnectionThreads
@@ -26,6 +26,7 @@ from persistence.validate import (
     key_values,
     partition_values,
     row_values,
+    update_values,
 )
 
 T = TypeVar("T")
@@ -89,6 +90,8 @@ class SqliteStore:
     ) -> None:
         self._path = path
         self._tables = dict(tables)
+        # Update statements depend on which columns are set: compiled on first use.
+        self._updates: dict[tuple[str, tuple[Column, ...]], str] = {}
         self._writer = writer
         self._readers = readers
         self._closed = False
@@ -178,6 +181,16 @@ class SqliteStore:
         """Insert or overwrite a row; value columns left out become None."""
         step = self._put_step(table, row)
         await self._write(f"put into {table.name}", partial(_execute, step=step))
+
+    async def update(self, table: Table, key: Mapping[str, Any], values: Mapping[str, Any]) -> None:
+        """Set some value columns of one row, creating it if absent; others keep their values."""
+        self._statements(table)  # refuses a table the store was not opened with
+        columns, parameters = update_values(table, key, values)
+        sql = self._updates.get((table.name, columns))
+        if sql is None:
+            sql = self._updates[(table.name, columns)] = update_sql(table, columns)
+        step = (sql, encode((*table.key, *columns), parameters))
+        await self._write(f"update of {table.name}", partial(_execute, step=step))
 
     async def put_if_absent(self, table: Table, row: Mapping[str, Any]) -> bool:
         """Insert a row unless its key exists (a primary-key conflict); True if inserted."""

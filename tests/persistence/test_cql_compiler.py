@@ -14,6 +14,7 @@ from persistence.scylla.cql import (
     insert_cql,
     scan_cql,
     select_by_key_cql,
+    update_cql,
 )
 from persistence.tables import (
     ACCOUNT_TABLES,
@@ -63,6 +64,13 @@ def test_create_table() -> None:
         "CREATE TABLE IF NOT EXISTS ks.events (tenant text, bucket bigint, day bigint, "
         "event_id text, done boolean, PRIMARY KEY ((tenant, bucket), day, event_id)) "
         "WITH CLUSTERING ORDER BY (day ASC, event_id ASC)"
+    )
+
+
+def test_update_sets_only_the_named_columns() -> None:
+    password, updated = USERS.by_name["password_hash"], USERS.by_name["updated_at"]
+    assert update_cql(USERS, KS, (password, updated)) == (
+        "UPDATE cove.users SET password_hash = ?, updated_at = ? WHERE user_id = ?"
     )
 
 

@@ -418,3 +418,55 @@ async def test_concurrent_reads_and_writes(store: Store) -> None:
     await asyncio.gather(*(store.put(EVERY_TYPE, full_row(f"u{n}")) for n in range(50)))
     reads = await asyncio.gather(*(store.get(EVERY_TYPE, {"id": f"u{n}"}) for n in range(50)))
     assert reads == [full_row(f"u{n}") for n in range(50)]
+
+
+async def test_update_sets_only_the_named_columns(store: Store) -> None:
+    await store.put(EVERY_TYPE, full_row())
+    await store.update(EVERY_TYPE, {"id": "a"}, {"bigint_value": 7})
+    await store.update(EVERY_TYPE, {"id": "a"}, {"text_value": "new", "boolean_value": True})
+    assert await store.get(EVERY_TYPE, {"id": "a"}) == full_row(
+        bigint_value=7, text_value="new", boolean_value=True
+    )
+
+
+async def test_concurrent_updates_of_different_columns_both_land(store: Store) -> None:
+    await store.put(EVERY_TYPE, full_row())
+    await asyncio.gather(
+        *(store.update(EVERY_TYPE, {"id": "a"}, {"bigint_value": n}) for n in range(10)),
+        store.update(EVERY_TYPE, {"id": "a"}, {"text_value": "kept"}),
+    )
+    row = await store.get(EVERY_TYPE, {"id": "a"})
+    assert row is not None
+    assert row["text_value"] == "kept"
+    assert row["blob_value"] == full_row()["blob_value"]
+
+
+async def test_update_of_a_missing_row_creates_it_with_only_those_columns(store: Store) -> None:
+    await store.update(EVERY_TYPE, {"id": "new"}, {"bigint_value": 1})
+    assert await store.get(EVERY_TYPE, {"id": "new"}) == {
+        "id": "new",
+        "text_value": None,
+        "blob_value": None,
+        "bigint_value": 1,
+        "boolean_value": None,
+        "timestamp_value": None,
+    }
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {},
+        {"id": "b"},
+        {"nope": 1},
+        {"bigint_value": "seven"},
+        {"timestamp_value": datetime(2026, 1, 1)},
+    ],
+)
+async def test_update_refuses_bad_input_and_writes_nothing(
+    store: Store, values: dict[str, Any]
+) -> None:
+    await store.put(EVERY_TYPE, full_row())
+    with pytest.raises((ValueError, TypeError)):
+        await store.update(EVERY_TYPE, {"id": "a"}, values)
+    assert await store.get(EVERY_TYPE, {"id": "a"}) == full_row()
