@@ -13,6 +13,7 @@ from litestar.di import Provide
 from litestar.types import Dependencies, Scope
 from strawberry import Schema
 from strawberry.litestar import make_graphql_controller
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from api.errors import error_response
 from api.middleware import request_id_of
@@ -55,6 +56,8 @@ def graphql_controller(schema: Schema, *, dev: bool, max_body_bytes: int) -> typ
         allow_queries_via_get=True,
         context_getter=cove_context,
         multipart_uploads_enabled=False,
+        # The contract's one subscription protocol; the legacy graphql-ws is not offered.
+        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
     )
 
     class CoveGraphQLController(base):  # type: ignore[valid-type,misc]

@@ -1,4 +1,4 @@
-"""Emails and display names never reach the disk in plaintext."""
+"""Emails, display names, passwords and bearer tokens never reach the disk in plaintext."""
 
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ def test_canary_absent_from_every_file_of_the_data_dir(tmp_path: Path) -> None:
     canary_name = "Canary Xylophone Quokka"
     with serve(make_settings(data_dir)) as server:
         client = server.client()
-        sign_up(client, canary_email, name=canary_name)
-        client.data(LOG_IN, {"email": canary_email, "password": PASSWORD})
+        first_token, _ = sign_up(client, canary_email, name=canary_name)
+        second = client.data(LOG_IN, {"email": canary_email, "password": PASSWORD})
+        tokens = [first_token, second["logIn"]["token"]]
         files = all_bytes(data_dir)  # while running: database, WAL and shared memory
     files += all_bytes(data_dir)  # after shut-down and checkpoint
     names = {p.name for p, _ in files}
@@ -31,6 +32,9 @@ def test_canary_absent_from_every_file_of_the_data_dir(tmp_path: Path) -> None:
         b"Xylophone",
         canary_name.encode("utf-16-le"),
         PASSWORD.encode(),
+        # Bearer tokens are stored only as hashes: neither the token nor its random part.
+        *(token.encode() for token in tokens),
+        *(token.removeprefix("cove_").encode() for token in tokens),
     ]
     for path, content in files:
         for needle in needles:
