@@ -24,6 +24,7 @@ from crypto.passwords import Argon2Params, PasswordHasher
 from persistence.sqlite.engine import SqliteStore
 from persistence.store import Store
 from resolvers.passwords import PasswordService
+from resolvers.ratelimit import AuthLimits
 from resolvers.services import Services
 from schema.build import SchemaOptions, build_schema
 
@@ -89,6 +90,12 @@ def create_app(settings: Settings) -> Litestar:
             keyring=keyring,
             passwords=PasswordService(hasher, settings.password_hash_concurrency),
             session_ttl=timedelta(seconds=settings.session_ttl_seconds),
+            limits=AuthLimits.build(
+                logins_per_ip_per_minute=settings.login_attempts_per_ip_per_minute,
+                failures_per_account=settings.login_failures_per_account,
+                failure_window_seconds=settings.login_failure_window_seconds,
+                signups_per_ip_per_hour=settings.signups_per_ip_per_hour,
+            ),
         )
         app.state[SERVICES_STATE_KEY] = services
         try:

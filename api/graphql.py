@@ -39,6 +39,7 @@ async def cove_context(scope: Scope, state: State) -> dict[str, Any]:
             services=services,
             request_id=request_id_of(scope),
             bearer_token=bearer_token(connection.headers.get("authorization")),
+            client_address=connection.client.host if connection.client else "unknown",
         )
     }
 

@@ -83,6 +83,18 @@ class Settings:
     password_hash_concurrency: int = field(
         default=4, metadata=_doc("Password hashes computed at once; bounds memory under load.")
     )
+    login_attempts_per_ip_per_minute: int = field(
+        default=30, metadata=_doc("Sign-in attempts allowed per client address per minute.")
+    )
+    login_failures_per_account: int = field(
+        default=10, metadata=_doc("Failed sign-ins per email before it is paused for the window.")
+    )
+    login_failure_window_seconds: int = field(
+        default=900, metadata=_doc("Window over which failed sign-ins per email are counted.")
+    )
+    signups_per_ip_per_hour: int = field(
+        default=20, metadata=_doc("Accounts created per client address per hour.")
+    )
     max_body_bytes: int = field(
         default=1024 * 1024, metadata=_doc("Largest GraphQL request body, bytes.")
     )
@@ -126,6 +138,10 @@ class Settings:
         _at_least("argon2_memory_kib", self.argon2_memory_kib, 19456)
         _at_least("argon2_parallelism", self.argon2_parallelism, 1)
         _at_least("password_hash_concurrency", self.password_hash_concurrency, 1)
+        _at_least("login_attempts_per_ip_per_minute", self.login_attempts_per_ip_per_minute, 1)
+        _at_least("login_failures_per_account", self.login_failures_per_account, 1)
+        _at_least("login_failure_window_seconds", self.login_failure_window_seconds, 1)
+        _at_least("signups_per_ip_per_hour", self.signups_per_ip_per_hour, 1)
         _at_least("max_body_bytes", self.max_body_bytes, 1024)
         _at_least("max_query_depth", self.max_query_depth, 2)
         _at_least("max_query_tokens", self.max_query_tokens, 50)

@@ -81,6 +81,7 @@ async def sign_up(ctx: RequestContext, email: str, password: str, display_name: 
     normalized = normalize_email(email)
     check_password(password)
     name = clean_name(display_name, field="displayName")
+    services.limits.signups_per_ip.hit(ctx.client_address)
     password_hash = await services.passwords.hash(password)
     user_id = new_id()
     now = services.clock()
@@ -108,21 +109,29 @@ async def sign_up(ctx: RequestContext, email: str, password: str, display_name: 
 async def log_in(ctx: RequestContext, email: str, password: str) -> AuthResult:
     """Unknown email and wrong password give the same error after the same amount of work."""
     services = ctx.services
+    limits = services.limits
+    limits.logins_per_ip.hit(ctx.client_address)
     try:
         normalized = normalize_email(email)
     except CoveError:
         normalized = None
-    user_id = None
-    if normalized is not None:
-        index = services.keyring.blind_index(EMAIL_INDEX, normalized)
-        user_id = await services.accounts.find_user_id_by_email(index)
+    index = services.keyring.blind_index(EMAIL_INDEX, normalized or email.strip().lower())
+    # Failures are counted per address given, whether or not an account has it, so the
+    # limit itself reveals nothing about which accounts exist; keyed by the blind index so
+    # no email sits in memory longer than the request.
+    account_key = index.hex()
+    limits.failures_per_account.ensure_open(account_key)
+    user_id = await services.accounts.find_user_id_by_email(index) if normalized else None
     record = await services.accounts.get_user(user_id) if user_id else None
     if record is None:
         await services.passwords.verify_dummy(password)
+        limits.failures_per_account.record(account_key)
         raise CoveError(ErrorCode.UNAUTHENTICATED, _BAD_CREDENTIALS)
     outcome = await services.passwords.verify(record.password_hash, password)
     if not outcome.ok:
+        limits.failures_per_account.record(account_key)
         raise CoveError(ErrorCode.UNAUTHENTICATED, _BAD_CREDENTIALS)
+    limits.failures_per_account.clear(account_key)
     if outcome.needs_rehash:
         # Parameters changed, or a legacy PBKDF2 hash: upgrade it now that we hold the password.
         new_hash = await services.passwords.hash(password)

@@ -17,6 +17,7 @@ class RequestContext:
     services: Services
     request_id: str
     bearer_token: str | None = None
+    client_address: str = "unknown"
     _principal: Principal | None = field(default=None, init=False)
     _authenticated: bool = field(default=False, init=False)
 

@@ -19,11 +19,19 @@ class ErrorCode(StrEnum):
 class CoveError(Exception):
     """An expected failure whose message is safe to show to the caller."""
 
-    def __init__(self, code: ErrorCode, message: str, *, field: str | None = None) -> None:
+    def __init__(
+        self,
+        code: ErrorCode,
+        message: str,
+        *,
+        field: str | None = None,
+        retry_after: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.field = field
+        self.retry_after = retry_after
 
 
 def not_found(what: str = "object") -> CoveError:

@@ -13,6 +13,7 @@ from persistence.store import Store
 from resolvers.authz import Authorizer
 from resolvers.keys import KeyService
 from resolvers.passwords import PasswordService
+from resolvers.ratelimit import AuthLimits
 
 
 def utc_now() -> datetime:
@@ -30,15 +31,18 @@ class Services:
     authz: Authorizer
     passwords: PasswordService
     session_ttl: timedelta
+    limits: AuthLimits
     clock: Callable[[], datetime] = utc_now
 
     @classmethod
     def build(
         cls,
+        *,
         store: Store,
         keyring: Keyring,
         passwords: PasswordService,
         session_ttl: timedelta,
+        limits: AuthLimits,
         clock: Callable[[], datetime] = utc_now,
     ) -> Services:
         return cls(
@@ -49,6 +53,7 @@ class Services:
             authz=Authorizer(keyring),
             passwords=passwords,
             session_ttl=session_ttl,
+            limits=limits,
             clock=clock,
         )
 

@@ -30,6 +30,8 @@ def coded_error(error: GraphQLError, request_id: str) -> GraphQLError:
         extensions["code"] = original.code.value
         if original.field:
             extensions["field"] = original.field
+        if original.retry_after is not None:
+            extensions["retryAfterSeconds"] = original.retry_after
         message = original.message
     elif original is None:
         # Parse, validation, limit and variable-coercion errors: the document was at fault.

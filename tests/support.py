@@ -19,12 +19,23 @@ from api.bootstrap import init_data_dir, is_initialised
 from api.settings import Settings, load_settings
 
 FAST_ARGON2 = {"argon2_time_cost": 2, "argon2_memory_kib": 19456, "argon2_parallelism": 1}
+# Every test signs up and in from 127.0.0.1; the rate-limit tests set their own small limits.
+GENEROUS_LIMITS = {
+    "login_attempts_per_ip_per_minute": 100_000,
+    "login_failures_per_account": 1_000,
+    "signups_per_ip_per_hour": 100_000,
+}
 PASSWORD = "correct horse battery"
 
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
     """Settings for tests: a temporary data dir, OWASP-minimum Argon2 to keep the suite quick."""
-    values: dict[str, object] = {"data_dir": data_dir, **FAST_ARGON2, **overrides}
+    values: dict[str, object] = {
+        "data_dir": data_dir,
+        **FAST_ARGON2,
+        **GENEROUS_LIMITS,
+        **overrides,
+    }
     settings = load_settings(environ={}, overrides=values)
     if not is_initialised(settings):
         init_data_dir(settings)

@@ -1,7 +1,7 @@
 """CQL compiled from table declarations, for prepared statements; pure, with no driver.
 
 Only identifiers from declarations (checked when declared) are interpolated; every value
-is a bind marker. Reads address one partition, so nothing needs ALLOW FILTERING.
+is a bind marker. Every read addresses one partition, so no statement filters rows.
 """
 
 from __future__ import annotations

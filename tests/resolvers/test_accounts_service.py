@@ -17,6 +17,7 @@ from resolvers import accounts, sessions
 from resolvers.context import RequestContext
 from resolvers.errors import CoveError, ErrorCode
 from resolvers.passwords import PasswordService
+from resolvers.ratelimit import AuthLimits
 from resolvers.services import Services
 
 PASSWORD = "correct horse battery"
@@ -56,6 +57,12 @@ async def world(tmp_path: Path) -> AsyncIterator[tuple[Services, Clock, Counting
         keyring=Keyring(generate_root_key(), generate_install_salt()),
         passwords=PasswordService(hasher, 2),
         session_ttl=timedelta(hours=1),
+        limits=AuthLimits.build(
+            logins_per_ip_per_minute=100,
+            failures_per_account=100,
+            failure_window_seconds=900,
+            signups_per_ip_per_hour=100,
+        ),
         clock=clock,
     )
     yield services, clock, hasher
