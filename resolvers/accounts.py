@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -38,10 +39,14 @@ class UserView:
         self._grant = grant
         self._with_email = with_email
         self._record = record
+        self._loading: asyncio.Task[UserRecord] | None = None
 
     async def record(self) -> UserRecord:
+        """The sealed record, read once however many fields ask for it at the same time."""
         if self._record is None:
-            self._record = await _load_user(self._services, self.id)
+            if self._loading is None:
+                self._loading = asyncio.ensure_future(_load_user(self._services, self.id))
+            self._record = await self._loading
         return self._record
 
     async def display_name(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,6 +13,7 @@ from crypto.keyring import Keyring
 from crypto.passwords import Argon2Params, PasswordHasher, VerifyResult
 from crypto.root_key import generate_install_salt, generate_root_key
 from crypto.tokens import hash_token
+from persistence.accounts import AccountRepository
 from persistence.sqlite.engine import SqliteStore
 from resolvers import accounts, sessions
 from resolvers.context import RequestContext
@@ -19,6 +21,8 @@ from resolvers.errors import CoveError, ErrorCode
 from resolvers.passwords import PasswordService
 from resolvers.ratelimit import AuthLimits
 from resolvers.services import Services
+from schema.build import build_schema
+from schema.context import CONTEXT_KEY
 
 PASSWORD = "correct horse battery"
 
@@ -124,3 +128,43 @@ async def test_failed_session_creation_removes_the_new_account(
     # No trace: the email is free again and a new sign-up succeeds.
     result = await accounts.sign_up(context(services), "trace@example.org", PASSWORD, "T")
     assert await result.user.email() == "trace@example.org"
+
+
+class CountingStore:
+    """The real store, counting reads: a regression in store calls per query fails a test."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        self._store = store
+        self.reads = 0
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._store, name)
+        if name in ("get", "scan"):
+
+            async def counted(*args: Any, **kwargs: Any) -> Any:
+                self.reads += 1
+                return await attribute(*args, **kwargs)
+
+            return counted
+        return attribute
+
+
+async def test_store_reads_per_viewer_query(world: tuple[Services, Clock, CountingHasher]) -> None:
+    services, _, _ = world
+    counting = CountingStore(services.store)  # type: ignore[arg-type]
+    services.accounts = AccountRepository(counting)  # type: ignore[arg-type]
+    result = await accounts.sign_up(context(services), "reads@example.org", PASSWORD, "R")
+    schema = build_schema()
+
+    async def reads_for(document: str) -> int:
+        counting.reads = 0
+        answer = await schema.execute(
+            document, context_value={CONTEXT_KEY: context(services, result.token)}
+        )
+        assert answer.errors is None, answer.errors
+        return counting.reads
+
+    # The session lookup only: nothing sealed is read or opened for an id.
+    assert await reads_for("{ viewer { id } }") == 1
+    # Then one read of the user row, however many of its fields are asked for.
+    assert await reads_for("{ viewer { id email displayName createdAt } }") == 2
