@@ -25,7 +25,7 @@ from persistence.sqlite.engine import SqliteStore
 from persistence.store import Store
 from resolvers.passwords import PasswordService
 from resolvers.ratelimit import AuthLimits
-from resolvers.services import Services
+from resolvers.services import Policy, Services
 from schema.build import SchemaOptions, build_schema
 
 log = logging.getLogger("cove")
@@ -95,6 +95,10 @@ def create_app(settings: Settings) -> Litestar:
                 failures_per_account=settings.login_failures_per_account,
                 failure_window_seconds=settings.login_failure_window_seconds,
                 signups_per_ip_per_hour=settings.signups_per_ip_per_hour,
+            ),
+            policy=Policy(
+                max_message_length=settings.max_message_length,
+                invitation_ttl=timedelta(seconds=settings.invitation_ttl_seconds),
             ),
         )
         app.state[SERVICES_STATE_KEY] = services

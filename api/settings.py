@@ -95,6 +95,12 @@ class Settings:
     signups_per_ip_per_hour: int = field(
         default=20, metadata=_doc("Accounts created per client address per hour.")
     )
+    max_message_length: int = field(
+        default=40_000, metadata=_doc("Longest message text, in characters.")
+    )
+    invitation_ttl_seconds: int = field(
+        default=7 * 24 * 3600, metadata=_doc("How long an invitation to a workspace stays valid.")
+    )
     max_body_bytes: int = field(
         default=1024 * 1024, metadata=_doc("Largest GraphQL request body, bytes.")
     )
@@ -142,6 +148,9 @@ class Settings:
         _at_least("login_failures_per_account", self.login_failures_per_account, 1)
         _at_least("login_failure_window_seconds", self.login_failure_window_seconds, 1)
         _at_least("signups_per_ip_per_hour", self.signups_per_ip_per_hour, 1)
+        _at_least("max_message_length", self.max_message_length, 1)
+        _at_most("max_message_length", self.max_message_length, 1_000_000)
+        _at_least("invitation_ttl_seconds", self.invitation_ttl_seconds, 60)
         _at_least("max_body_bytes", self.max_body_bytes, 1024)
         _at_least("max_query_depth", self.max_query_depth, 2)
         _at_least("max_query_tokens", self.max_query_tokens, 50)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from persistence.declare import Row
@@ -98,6 +99,11 @@ class AccountRepository:
         """The user with this id, or None."""
         row = await self._store.get(USERS, {"user_id": user_id})
         return None if row is None else _user(row)
+
+    async def get_users(self, user_ids: Sequence[str]) -> list[UserRecord | None]:
+        """Users by id, in order (None where there is none), in one read."""
+        rows = await self._store.get_many(USERS, [{"user_id": u} for u in user_ids])
+        return [None if row is None else _user(row) for row in rows]
 
     async def find_user_id_by_email(self, email_index: bytes) -> str | None:
         """The id of the user who claimed this email's blind index, or None."""

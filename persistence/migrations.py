@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from persistence.collab_tables import COLLABORATION_TABLES
 from persistence.declare import Table
 from persistence.store import StoreError
 from persistence.tables import ACCOUNT_TABLES
@@ -19,7 +20,10 @@ class Migration:
     creates: tuple[Table, ...]
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "accounts", ACCOUNT_TABLES),)
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "accounts", ACCOUNT_TABLES),
+    Migration(2, "workspaces, channels and messages", COLLABORATION_TABLES),
+)
 
 
 def check_migrations(migrations: Sequence[Migration]) -> None:

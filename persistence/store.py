@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from persistence.declare import Row, Table
 
-__all__ = ["Delete", "Put", "Row", "Store", "StoreError"]
+__all__ = ["Delete", "Put", "Row", "Store", "StoreError", "Update"]
 
 
 class StoreError(Exception):
@@ -31,6 +31,15 @@ class Delete:
     key: Mapping[str, Any]
 
 
+@dataclass(frozen=True)
+class Update:
+    """Set some value columns of one row, creating it if absent (`Store.update`), in a batch."""
+
+    table: Table
+    key: Mapping[str, Any]
+    values: Mapping[str, Any]
+
+
 class Store(Protocol):
     """Rows of declared tables, read by key or by partition slice: no joins, no filtering.
 
@@ -40,6 +49,11 @@ class Store(Protocol):
 
     async def get(self, table: Table, key: Mapping[str, Any]) -> Row | None:
         """The row with this full primary key, or None."""
+        ...
+
+    async def get_many(self, table: Table, keys: Sequence[Mapping[str, Any]]) -> list[Row | None]:
+        """The row for each full primary key, in the order given (None where there is none);
+        keys may repeat. Every key is checked before any is read."""
         ...
 
     async def scan(
@@ -57,6 +71,31 @@ class Store(Protocol):
         `after` and `before` are exclusive bounds on the whole clustering tuple, in the
         order rows come back: `after` the last row of a page gives the next page.
         """
+        ...
+
+    async def scan_many(
+        self,
+        table: Table,
+        partitions: Sequence[Mapping[str, Any]],
+        *,
+        limit_per_partition: int,
+        reverse: bool = False,
+    ) -> list[list[Row]]:
+        """For each partition, in the order given, what `scan` would return with this limit
+        and no bounds; partitions may repeat."""
+        ...
+
+    async def count(
+        self,
+        table: Table,
+        partition: Mapping[str, Any],
+        *,
+        limit: int,
+        after: Sequence[Any] | None = None,
+        before: Sequence[Any] | None = None,
+    ) -> int:
+        """How many rows `scan` (not reversed) would return with these bounds, up to `limit`:
+        the limit keeps counts such as "99+" cheap."""
         ...
 
     async def put(self, table: Table, row: Mapping[str, Any]) -> None:
@@ -81,8 +120,8 @@ class Store(Protocol):
         """Delete every row of one partition."""
         ...
 
-    async def batch(self, ops: Sequence[Put | Delete]) -> None:
-        """Apply puts and deletes all together or not at all."""
+    async def batch(self, ops: Sequence[Put | Delete | Update]) -> None:
+        """Apply puts, deletes and updates all together or not at all."""
         ...
 
     async def ping(self) -> None:

@@ -120,7 +120,27 @@ def bound_values(table: Table, bound: Sequence[Any]) -> tuple[Any, ...]:
     return tuple(bound)
 
 
-def check_limit(limit: int) -> None:
-    """A scan returns at least one row per call."""
+def many_keys(table: Table, keys: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+    """Every full primary key's values, in the order given; one bad key refuses them all."""
+    return [key_values(table, key) for key in _mappings(keys, "keys")]
+
+
+def many_partitions(table: Table, partitions: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+    """Every partition key's values, in the order given; one bad partition refuses them all."""
+    return [partition_values(table, partition) for partition in _mappings(partitions, "partitions")]
+
+
+def _mappings(given: Sequence[Mapping[str, Any]], what: str) -> Sequence[Mapping[str, Any]]:
+    # A lone mapping would iterate as its column names and fail with a baffling message.
+    if not isinstance(given, Sequence) or isinstance(given, str | bytes):
+        raise TypeError(f"{what} must be a sequence of mappings, got {type(given).__name__}")
+    for item in given:
+        if not isinstance(item, Mapping):
+            raise TypeError(f"each of {what} must be a mapping, got {type(item).__name__}")
+    return given
+
+
+def check_limit(limit: int, name: str = "limit") -> None:
+    """A read returns or counts at least one row per call."""
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise ValueError(f"limit must be an integer of at least 1, got {limit!r}")
+        raise ValueError(f"{name} must be an integer of at least 1, got {limit!r}")

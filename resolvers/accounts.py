@@ -6,6 +6,8 @@ import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
+from strawberry.dataloader import DataLoader
+
 from crypto.field_seal import FieldRef
 from crypto.grants import Grant
 from persistence.ids import new_id
@@ -33,6 +35,7 @@ class UserView:
         *,
         with_email: bool,
         record: UserRecord | None = None,
+        loader: DataLoader[str, UserRecord | None] | None = None,
     ) -> None:
         self.id = user_id
         self._services = services
@@ -40,14 +43,23 @@ class UserView:
         self._with_email = with_email
         self._record = record
         self._loading: asyncio.Task[UserRecord] | None = None
+        self._loader = loader
 
     async def record(self) -> UserRecord:
         """The sealed record, read once however many fields ask for it at the same time."""
         if self._record is None:
             if self._loading is None:
-                self._loading = asyncio.ensure_future(_load_user(self._services, self.id))
+                self._loading = asyncio.ensure_future(self._load())
             self._record = await self._loading
         return self._record
+
+    async def _load(self) -> UserRecord:
+        if self._loader is None:
+            return await _load_user(self._services, self.id)
+        record = await self._loader.load(self.id)
+        if record is None:
+            raise not_found("user")
+        return record
 
     async def display_name(self) -> str:
         record = await self.record()

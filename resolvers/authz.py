@@ -1,4 +1,9 @@
-"""Authorisation: the only place that mints the Grants `crypto` needs to open sealed fields."""
+"""Authorisation: the only place that mints the Grants `crypto` needs to open sealed fields.
+
+Every decision here answers one question about one object. A refusal for an object the
+caller may not see is NOT_FOUND, so its existence does not leak; FORBIDDEN is kept for
+objects the caller can see but may not change.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,14 @@ from enum import StrEnum
 
 from crypto.grants import Grant
 from crypto.keyring import Keyring
-from resolvers.errors import not_found, unauthenticated
+from persistence.collab_records import (
+    ChannelMemberRecord,
+    ChannelRecord,
+    InvitationRecord,
+    MembershipRecord,
+)
+from resolvers.errors import CoveError, ErrorCode, not_found, unauthenticated
+from resolvers.roles import Role, Visibility
 
 
 class Action(StrEnum):
@@ -23,24 +35,171 @@ class Principal:
     session_id: str
 
 
+@dataclass(frozen=True)
+class WorkspaceAccess:
+    """Proof that the principal belongs to a workspace, with the role it holds there."""
+
+    principal: Principal
+    workspace_id: str
+    role: Role
+
+
+@dataclass(frozen=True)
+class ChannelAccess:
+    """Proof that the principal may read a channel; `member` says whether it joined."""
+
+    workspace: WorkspaceAccess
+    channel: ChannelRecord
+    member: bool
+
+    @property
+    def channel_id(self) -> str:
+        return self.channel.channel_id
+
+
+def forbidden(message: str) -> CoveError:
+    return CoveError(ErrorCode.FORBIDDEN, message)
+
+
 class Authorizer:
     """Checks a principal's right to an object and, when it holds, mints a Grant for it."""
 
     def __init__(self, keyring: Keyring) -> None:
         self._minter = keyring.take_minter()
 
+    def _mint(self, principal: Principal, action: Action, row_id: str, workspace_id: str) -> Grant:
+        return self._minter.mint(principal.user_id, action.value, row_id, workspace_id)
+
     def require_user(self, principal: Principal | None) -> Principal:
         if principal is None:
             raise unauthenticated()
         return principal
+
+    # Accounts
 
     def own_account(self, principal: Principal | None, user_id: str, action: Action) -> Grant:
         """A user reads and changes their own account data; anyone else gets NOT_FOUND."""
         caller = self.require_user(principal)
         if caller.user_id != user_id:
             raise not_found("user")
-        return self._minter.mint(caller.user_id, action.value, user_id, "")
+        return self._mint(caller, action, user_id, "")
 
     def proven_account(self, user_id: str) -> Grant:
         """The caller has just proved possession (password checked, or account just created)."""
         return self._minter.mint(user_id, Action.READ.value, user_id, "")
+
+    def fellow_name(self, proof: WorkspaceAccess, user_id: str) -> Grant:
+        """Display names are visible to anyone who shares a workspace with their owner.
+
+        `proof` is the caller's access to a workspace in which `user_id` was seen (as a
+        member, an author or a mention); callers establish that before asking.
+        """
+        return self._mint(proof.principal, Action.READ, user_id, "")
+
+    # Workspaces
+
+    def workspace(
+        self, principal: Principal | None, workspace_id: str, membership: MembershipRecord | None
+    ) -> WorkspaceAccess:
+        caller = self.require_user(principal)
+        if membership is None or membership.user_id != caller.user_id:
+            raise not_found("workspace")
+        return WorkspaceAccess(caller, workspace_id, Role(membership.role))
+
+    def workspace_grant(self, access: WorkspaceAccess, action: Action = Action.READ) -> Grant:
+        return self._mint(access.principal, action, access.workspace_id, access.workspace_id)
+
+    def manage_members(self, access: WorkspaceAccess) -> None:
+        if not access.role.manages_members:
+            raise forbidden("Only owners and admins manage members.")
+
+    def assign_role(self, access: WorkspaceAccess, current: Role | None, wanted: Role) -> None:
+        """May the caller give `wanted` to someone who now holds `current` (None: invitee)?"""
+        self.manage_members(access)
+        if access.role is not Role.OWNER and (
+            wanted.rank > Role.ADMIN.rank or (current is not None and current is Role.OWNER)
+        ):
+            raise forbidden("Admins cannot grant or change the owner role.")
+
+    def invitation_for_invitee(
+        self, principal: Principal | None, invitation: InvitationRecord, email_index: bytes | None
+    ) -> Grant:
+        """The invitee (matched by the blind index of their email) reads their invitation."""
+        caller = self.require_user(principal)
+        if email_index is None or invitation.email_index != email_index:
+            raise not_found("invitation")
+        return self._mint(caller, Action.READ, invitation.invitation_id, invitation.workspace_id)
+
+    def invitee_workspace_grant(self, principal: Principal, invitation: InvitationRecord) -> Grant:
+        """An invitee may read the name of the workspace it is invited to."""
+        return self._mint(principal, Action.READ, invitation.workspace_id, invitation.workspace_id)
+
+    def invitation_for_manager(
+        self, access: WorkspaceAccess, invitation: InvitationRecord
+    ) -> Grant:
+        self.manage_members(access)
+        if invitation.workspace_id != access.workspace_id:
+            raise not_found("invitation")
+        return self._mint(
+            access.principal, Action.READ, invitation.invitation_id, access.workspace_id
+        )
+
+    # Channels
+
+    def channel(
+        self,
+        access: WorkspaceAccess,
+        channel: ChannelRecord,
+        membership: ChannelMemberRecord | None,
+    ) -> ChannelAccess:
+        """Members see the public channels and those they belong to; guests only the latter."""
+        if channel.workspace_id != access.workspace_id:
+            raise not_found("channel")
+        member = membership is not None and membership.user_id == access.principal.user_id
+        public = channel.visibility == Visibility.PUBLIC
+        if not member and not (public and access.role is not Role.GUEST):
+            raise not_found("channel")
+        return ChannelAccess(access, channel, member)
+
+    def channel_grant(self, access: ChannelAccess, action: Action = Action.READ) -> Grant:
+        return self._mint(
+            access.workspace.principal, action, access.channel_id, access.workspace.workspace_id
+        )
+
+    def post(self, access: ChannelAccess) -> None:
+        """Posting, reacting and pinning need a joined, unarchived channel."""
+        if not access.member:
+            raise forbidden("Join the channel first.")
+        if access.channel.archived:
+            raise CoveError(ErrorCode.BAD_USER_INPUT, "The channel is archived.")
+
+    def manage_channel(self, access: ChannelAccess) -> None:
+        """Renaming, topics and adding people: a member who is not a guest."""
+        if not access.member or access.workspace.role is Role.GUEST:
+            raise forbidden("Only channel members who are not guests change the channel.")
+
+    def administer_channel(self, access: ChannelAccess) -> None:
+        """Archiving and removing others: the channel's creator, or a workspace manager."""
+        is_creator = access.channel.created_by == access.workspace.principal.user_id
+        if not (is_creator or access.workspace.role.manages_members):
+            raise forbidden("Only the channel's creator or a workspace admin may do this.")
+
+    # Messages
+
+    def message_grant(
+        self, access: ChannelAccess, message_id: str, action: Action = Action.READ
+    ) -> Grant:
+        """A message (and its reactions) is readable by whoever may read its channel."""
+        return self._mint(
+            access.workspace.principal, action, message_id, access.workspace.workspace_id
+        )
+
+    def edit_message(self, access: ChannelAccess, author_id: str) -> None:
+        if author_id != access.workspace.principal.user_id:
+            raise forbidden("Only the author edits a message.")
+        self.post(access)
+
+    def delete_message(self, access: ChannelAccess, author_id: str) -> None:
+        is_author = author_id == access.workspace.principal.user_id
+        if not (is_author or access.workspace.role.manages_members):
+            raise forbidden("Only the author or a workspace admin deletes a message.")

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from resolvers.authz import Principal
 from resolvers.errors import unauthenticated
+from resolvers.loaders import Loaders
 from resolvers.services import Services
 from resolvers.sessions import authenticate
 
@@ -19,6 +20,7 @@ class RequestContext:
     bearer_token: str | None = None
     client_address: str = "unknown"
     _principal: Principal | None = field(default=None, init=False)
+    _loaders: Loaders | None = field(default=None, init=False)
     _authenticated: bool = field(default=False, init=False)
 
     async def principal(self) -> Principal | None:
@@ -35,7 +37,22 @@ class RequestContext:
             raise unauthenticated()
         return principal
 
+    def principal_now(self) -> Principal:
+        """The caller that an earlier `require_user` in this request found."""
+        if self._principal is None:
+            raise unauthenticated()
+        return self._principal
+
+    @property
+    def loaders(self) -> Loaders:
+        """This request's loaders, for the caller found by `require_user` (call that first)."""
+        if self._loaders is None:
+            user_id = self._principal.user_id if self._principal else None
+            self._loaders = Loaders(self.services, user_id)
+        return self._loaders
+
     def forget_principal(self) -> None:
         """After log-out or log-in within the same request, look the caller up afresh."""
         self._authenticated = False
         self._principal = None
+        self._loaders = None

@@ -8,8 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 from crypto.keyring import Keyring
 from persistence.accounts import AccountRepository
+from persistence.channels import ChannelRepository
 from persistence.keys import DataKeyRepository
+from persistence.messages import MessageRepository
 from persistence.store import Store
+from persistence.workspaces import WorkspaceRepository
 from resolvers.authz import Authorizer
 from resolvers.keys import KeyService
 from resolvers.passwords import PasswordService
@@ -20,6 +23,14 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True)
+class Policy:
+    """Product limits that are settings (see docs/configuration.md)."""
+
+    max_message_length: int = 40_000
+    invitation_ttl: timedelta = timedelta(days=7)
+
+
 @dataclass
 class Services:
     """Long-lived collaborators: the store and its repositories, keys, authorisation, hashing."""
@@ -27,11 +38,15 @@ class Services:
     store: Store
     keyring: Keyring
     accounts: AccountRepository
+    workspaces: WorkspaceRepository
+    channels: ChannelRepository
+    messages: MessageRepository
     keys: KeyService
     authz: Authorizer
     passwords: PasswordService
     session_ttl: timedelta
     limits: AuthLimits
+    policy: Policy
     clock: Callable[[], datetime] = utc_now
 
     @classmethod
@@ -43,17 +58,22 @@ class Services:
         passwords: PasswordService,
         session_ttl: timedelta,
         limits: AuthLimits,
+        policy: Policy | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> Services:
         return cls(
             store=store,
             keyring=keyring,
             accounts=AccountRepository(store),
+            workspaces=WorkspaceRepository(store),
+            channels=ChannelRepository(store),
+            messages=MessageRepository(store),
             keys=KeyService(keyring, DataKeyRepository(store), clock),
             authz=Authorizer(keyring),
             passwords=passwords,
             session_ttl=session_ttl,
             limits=limits,
+            policy=policy or Policy(),
             clock=clock,
         )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.types import Info
@@ -14,6 +14,10 @@ from resolvers.errors import not_found
 from resolvers.sessions import SessionView
 from schema.context import request_context
 from schema.relay import Connection, Node, connection_from_page, raw_id_of, to_global_id
+
+if TYPE_CHECKING:
+    from schema.messages import Message
+    from schema.workspaces import Invitation, Workspace
 
 DEFAULT_PAGE = 20
 
@@ -58,16 +62,54 @@ class User(Node):
     async def sessions(
         self, info: Info[Any, Any], first: int = DEFAULT_PAGE, after: str | None = None
     ) -> Connection[Session]:
-        ctx = request_context(info)
-        caller = await ctx.require_user()
-        if caller.user_id != self.view.id:
-            raise not_found("sessions")
-        page = await sessions.list_sessions(ctx, first, after)
+        await self._own(info, "sessions")
+        page = await sessions.list_sessions(request_context(info), first, after)
         return connection_from_page(page, Session.from_view)
+
+    async def _own(self, info: Info[Any, Any], what: str) -> None:
+        caller = await request_context(info).require_user()
+        if caller.user_id != self.view.id:
+            raise not_found(what)
+
+    @strawberry.field(description="Your workspaces, in the order you joined. Only your own.")
+    async def workspaces(
+        self, info: Info[Any, Any], first: int = DEFAULT_PAGE, after: str | None = None
+    ) -> Connection[Annotated[Workspace, strawberry.lazy("schema.workspaces")]]:
+        from resolvers import workspaces
+        from schema.workspaces import Workspace
+
+        await self._own(info, "workspaces")
+        page = await workspaces.my_workspaces(request_context(info), first, after)
+        return connection_from_page(page, Workspace.from_view)
+
+    @strawberry.field(description="Live invitations to your email, newest first. Only your own.")
+    async def invitations(
+        self, info: Info[Any, Any]
+    ) -> list[Annotated[Invitation, strawberry.lazy("schema.workspaces")]]:
+        from resolvers import workspaces
+        from schema.workspaces import Invitation
+
+        await self._own(info, "invitations")
+        return [
+            Invitation.from_view(v) for v in await workspaces.my_invitations(request_context(info))
+        ]
+
+    @strawberry.field(description="Messages that mention you, newest first. Only your own.")
+    async def mentions(
+        self, info: Info[Any, Any], first: int = DEFAULT_PAGE, after: str | None = None
+    ) -> Connection[Annotated[Message, strawberry.lazy("schema.messages")]]:
+        from resolvers import messages
+        from schema.messages import Message
+
+        await self._own(info, "mentions")
+        page = await messages.my_mentions(request_context(info), first, after)
+        return connection_from_page(page, Message.from_view)
 
 
 async def load_user(info: Info[Any, Any], raw_id: str) -> User:
-    return User.from_view(await accounts.get_user(request_context(info), raw_id))
+    from resolvers import users
+
+    return User.from_view(await users.get_user(request_context(info), raw_id))
 
 
 async def load_session(info: Info[Any, Any], raw_id: str) -> Session:

@@ -20,9 +20,12 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from schema.accounts import Session, User
+from schema.channels import Channel
 from schema.errors import ErrorCodes
+from schema.messages import Message
 from schema.parser_cache import SafeParserCache
 from schema.root import Mutation, Query
+from schema.workspaces import Invitation, Workspace
 
 CACHE_SIZE = 1024
 
@@ -71,7 +74,7 @@ def build_schema(options: SchemaOptions | None = None) -> strawberry.Schema:
     return CoveSchema(
         query=Query,
         mutation=Mutation,
-        types=[User, Session],
+        types=[User, Session, Workspace, Invitation, Channel, Message],
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=not opts.field_suggestions),
     )

@@ -9,6 +9,7 @@ from typing import Generic, TypeVar
 
 import strawberry
 
+from resolvers.errors import not_found
 from resolvers.pagination import Page
 
 T = TypeVar("T")
@@ -79,3 +80,11 @@ def connection_from_page(page: Page[N], convert: Callable[[N], T]) -> Connection
             end_cursor=page.end_cursor,
         ),
     )
+
+
+def expect_id(global_id: str, type_name: str) -> str:
+    """The raw id of an input id that must name a `type_name`; anything else is NOT_FOUND."""
+    raw_id = raw_id_of(global_id, type_name)
+    if raw_id is None:
+        raise not_found(type_name.lower())
+    return raw_id

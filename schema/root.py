@@ -9,7 +9,7 @@ import strawberry
 from strawberry.types import Info
 
 from resolvers.errors import CoveError, ErrorCode, not_found
-from schema import accounts
+from schema import accounts, channels, messages, workspaces
 from schema.relay import Node, from_global_id
 
 NodeLoader = Callable[[Info[Any, Any], str], Awaitable[Node]]
@@ -18,6 +18,9 @@ NodeLoader = Callable[[Info[Any, Any], str], Awaitable[Node]]
 NODE_LOADERS: dict[str, NodeLoader] = {
     "User": accounts.load_user,
     "Session": accounts.load_session,
+    "Workspace": workspaces.load_workspace,
+    "Channel": channels.load_channel,
+    "Message": messages.load_message,
 }
 
 
@@ -65,4 +68,90 @@ class Mutation:
     )
     update_profile: accounts.UpdateProfilePayload | None = strawberry.mutation(
         resolver=accounts.update_profile, description="Change your display name."
+    )
+
+    create_workspace: workspaces.WorkspacePayload | None = strawberry.mutation(
+        resolver=workspaces.create_workspace, description="Create a workspace; you own it."
+    )
+    rename_workspace: workspaces.WorkspacePayload | None = strawberry.mutation(
+        resolver=workspaces.rename_workspace, description="Rename a workspace (owners, admins)."
+    )
+    invite_member: workspaces.InvitationPayload | None = strawberry.mutation(
+        resolver=workspaces.invite_member, description="Invite an email address (owners, admins)."
+    )
+    accept_invitation: workspaces.WorkspacePayload | None = strawberry.mutation(
+        resolver=workspaces.accept_invitation, description="Join the workspace of an invitation."
+    )
+    decline_invitation: workspaces.DeclineInvitationPayload | None = strawberry.mutation(
+        resolver=workspaces.decline_invitation, description="Refuse an invitation."
+    )
+    revoke_invitation: workspaces.RevokeInvitationPayload | None = strawberry.mutation(
+        resolver=workspaces.revoke_invitation,
+        description="Withdraw an invitation (owners, admins).",
+    )
+    change_member_role: workspaces.MemberPayload | None = strawberry.mutation(
+        resolver=workspaces.change_member_role, description="Change a member's role."
+    )
+    remove_member: workspaces.RemoveMemberPayload | None = strawberry.mutation(
+        resolver=workspaces.remove_member, description="Remove a member (owners, admins)."
+    )
+    leave_workspace: workspaces.LeaveWorkspacePayload | None = strawberry.mutation(
+        resolver=workspaces.leave_workspace, description="Leave a workspace."
+    )
+
+    create_channel: channels.ChannelPayload | None = strawberry.mutation(
+        resolver=channels.create_channel, description="Create a public or private channel."
+    )
+    create_direct_channel: channels.ChannelPayload | None = strawberry.mutation(
+        resolver=channels.create_direct_channel,
+        description="The direct channel of you and these people (the existing one if any).",
+    )
+    rename_channel: channels.ChannelPayload | None = strawberry.mutation(
+        resolver=channels.rename_channel, description="Rename a channel."
+    )
+    set_channel_topic: channels.ChannelPayload | None = strawberry.mutation(
+        resolver=channels.set_channel_topic, description="Set or clear a channel's topic."
+    )
+    archive_channel: channels.ChannelPayload | None = strawberry.mutation(
+        resolver=channels.archive_channel, description="Archive a channel: readable, frozen."
+    )
+    unarchive_channel: channels.ChannelPayload | None = strawberry.mutation(
+        resolver=channels.unarchive_channel, description="Bring an archived channel back."
+    )
+    join_channel: channels.ChannelPayload | None = strawberry.mutation(
+        resolver=channels.join_channel, description="Join a public channel."
+    )
+    leave_channel: channels.LeaveChannelPayload | None = strawberry.mutation(
+        resolver=channels.leave_channel, description="Leave a channel."
+    )
+    add_channel_member: channels.ChannelPayload | None = strawberry.mutation(
+        resolver=channels.add_channel_member, description="Add a workspace member to a channel."
+    )
+    remove_channel_member: channels.ChannelPayload | None = strawberry.mutation(
+        resolver=channels.remove_channel_member, description="Remove someone from a channel."
+    )
+    mark_read: channels.ChannelPayload | None = strawberry.mutation(
+        resolver=channels.mark_read, description="Move your read position in a channel."
+    )
+
+    post_message: messages.MessagePayload | None = strawberry.mutation(
+        resolver=messages.post_message, description="Post a message, or a reply in a thread."
+    )
+    edit_message: messages.MessagePayload | None = strawberry.mutation(
+        resolver=messages.edit_message, description="Change your message's text."
+    )
+    delete_message: messages.DeleteMessagePayload | None = strawberry.mutation(
+        resolver=messages.delete_message, description="Erase a message (author or admin)."
+    )
+    add_reaction: messages.MessagePayload | None = strawberry.mutation(
+        resolver=messages.add_reaction, description="React to a message with an emoji."
+    )
+    remove_reaction: messages.MessagePayload | None = strawberry.mutation(
+        resolver=messages.remove_reaction, description="Take back your reaction."
+    )
+    pin_message: messages.MessagePayload | None = strawberry.mutation(
+        resolver=messages.pin_message, description="Pin a message to its channel."
+    )
+    unpin_message: messages.MessagePayload | None = strawberry.mutation(
+        resolver=messages.unpin_message, description="Unpin a message."
     )

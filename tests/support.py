@@ -147,3 +147,33 @@ def sign_up(
 
 def error_codes(result: Mapping[str, Any]) -> list[str]:
     return [e["extensions"]["code"] for e in result.get("errors") or []]
+
+
+class CountingStore:
+    """The real store, counting reads by method: a regression in store calls fails a test."""
+
+    READS = ("get", "get_many", "scan", "scan_many", "count")
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+        self.calls: dict[str, int] = {}
+
+    @property
+    def reads(self) -> int:
+        return sum(self.calls.values())
+
+    @reads.setter
+    def reads(self, value: int) -> None:
+        assert value == 0, "only a reset to zero makes sense"
+        self.calls = {}
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._store, name)
+        if name not in self.READS:
+            return attribute
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            self.calls[name] = self.calls.get(name, 0) + 1
+            return await attribute(*args, **kwargs)
+
+        return counted

@@ -1,7 +1,8 @@
 """CQL compiled from table declarations, for prepared statements; pure, with no driver.
 
 Only identifiers from declarations (checked when declared) are interpolated; every value
-is a bind marker. Every read addresses one partition, so no statement filters rows.
+is a bind marker. Every read names its partitions (one, or an IN list of them), so no
+statement filters rows.
 """
 
 from __future__ import annotations
@@ -9,6 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from persistence.declare import Column, ColumnType, Order, Table, check_name
+
+# ScyllaDB's default max_partition_key_restrictions_per_query: longer IN lists are refused,
+# so the engine splits scan_many into statements of at most this many partitions.
+MAX_IN_PARTITIONS = 100
 
 CQL_TYPES = {
     ColumnType.TEXT: "text",
@@ -78,8 +83,31 @@ def update_cql(table: Table, keyspace: str, columns: Sequence[Column]) -> str:
 
 
 def select_by_key_cql(table: Table, keyspace: str) -> str:
-    """SELECT every column of the row with a full primary key."""
+    """SELECT every column of the row with a full primary key.
+
+    get_many runs it once per key, concurrently: token-aware routing sends each to a replica
+    of its row, where one multi-partition IN would load a single coordinator with them all.
+    """
     return _select(table, keyspace, _equal(table.key))
+
+
+def _slice(table: Table, bound_after: bool, bound_before: bool, ascending: bool) -> str:
+    # The WHERE of one partition between exclusive bounds, in iteration order.
+    if not table.clustering and (bound_after or bound_before):
+        raise ValueError(f"{table.name} has no clustering columns to bound a scan by")
+    where = [_equal(table.partition_key)]
+    # "after" means later in iteration order: greater when ascending, smaller otherwise.
+    if bound_after:
+        where.append(_compare(table.clustering, ">" if ascending else "<"))
+    if bound_before:
+        where.append(_compare(table.clustering, "<" if ascending else ">"))
+    return " AND ".join(where)
+
+
+def _order(table: Table, ascending: bool) -> str:
+    direction = "ASC" if ascending else "DESC"
+    order = ", ".join(f"{column.name} {direction}" for column in table.clustering)
+    return f" ORDER BY {order}" if order else ""
 
 
 def scan_cql(
@@ -89,19 +117,39 @@ def scan_cql(
 
     Bind: the partition key, then the `after` tuple, the `before` tuple, the limit.
     """
-    if not table.clustering and (bound_after or bound_before):
-        raise ValueError(f"{table.name} has no clustering columns to bound a scan by")
     ascending = (table.order is Order.ASC) != reverse
-    where = [_equal(table.partition_key)]
-    # "after" means later in iteration order: greater when ascending, smaller otherwise.
-    if bound_after:
-        where.append(_compare(table.clustering, ">" if ascending else "<"))
-    if bound_before:
-        where.append(_compare(table.clustering, "<" if ascending else ">"))
-    direction = "ASC" if ascending else "DESC"
-    order = ", ".join(f"{column.name} {direction}" for column in table.clustering)
-    tail = f" ORDER BY {order} LIMIT ?" if order else " LIMIT ?"
-    return _select(table, keyspace, " AND ".join(where), tail)
+    where = _slice(table, bound_after, bound_before, ascending)
+    return _select(table, keyspace, where, f"{_order(table, ascending)} LIMIT ?")
+
+
+def scan_many_cql(table: Table, keyspace: str, partitions: int, reverse: bool) -> str:
+    """SELECT up to PER PARTITION LIMIT ? rows of each of `partitions` partitions.
+
+    Bind: each partition key, then the limit. Run unpaged: with an IN on the partition key
+    Scylla and Cassandra refuse ORDER BY on a paged query; partitions x limit bound the rows.
+    """
+    if len(table.partition_key) != 1:
+        # CQL has no multi-column IN on partition key columns ("Multi-column relations can
+        # only be applied to clustering columns"), and per-column INs would cross-multiply.
+        raise ValueError(f"{table.name} has a composite partition key: scan each partition")
+    if not 1 <= partitions <= MAX_IN_PARTITIONS:
+        raise ValueError(
+            f"scan_many_cql covers 1 to {MAX_IN_PARTITIONS} partitions, not {partitions}"
+        )
+    marks = ", ".join("?" for _ in range(partitions))
+    where = f"{table.partition_key[0].name} IN ({marks})"
+    # Rows of different partitions may interleave; the engine groups them by partition key.
+    ascending = (table.order is Order.ASC) != reverse
+    return _select(table, keyspace, where, f"{_order(table, ascending)} PER PARTITION LIMIT ?")
+
+
+def count_cql(table: Table, keyspace: str, bound_after: bool, bound_before: bool) -> str:
+    """SELECT the keys of up to LIMIT ? rows of one partition between exclusive bounds
+    (declared order); the engine counts them. Bind: as scan_cql."""
+    # COUNT(*) would ignore LIMIT (it limits the one result row) and read the whole slice.
+    where = _slice(table, bound_after, bound_before, table.order is Order.ASC)
+    keys = _names(table.key)
+    return f"SELECT {keys} FROM {_qualified(table, keyspace)} WHERE {where} LIMIT ?"  # noqa: S608
 
 
 def delete_cql(table: Table, keyspace: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from persistence.declare import Column, ColumnType, Table
+from persistence.declare import Column, ColumnType, Order, Table
 
 SQL_TYPES = {
     ColumnType.TEXT: "TEXT",
@@ -22,6 +22,15 @@ SQL_TYPES = {
 
 def _names(columns: Sequence[Column]) -> str:
     return ", ".join(f'"{column.name}"' for column in columns)
+
+
+def _check_count(count: int, what: str) -> None:
+    if count < 1:
+        raise ValueError(f"a statement for {count} {what} would select nothing")
+
+
+def _marks(count: int) -> str:
+    return ", ".join("?" for _ in range(count))
 
 
 def _equal(columns: Sequence[Column]) -> str:
@@ -72,11 +81,8 @@ def update_sql(table: Table, columns: Sequence[Column]) -> str:
     return f'INSERT INTO "{table.name}" ({_names(into)}) VALUES ({marks}) {conflict}'  # noqa: S608
 
 
-def scan_sql(table: Table, *, after: bool, before: bool, ascending: bool) -> str:
-    """SELECT one partition's rows between exclusive bounds, in iteration order, LIMIT ?.
-
-    Parameters: the partition key, then `after`'s tuple, `before`'s tuple, the limit.
-    """
+def _slice(table: Table, *, after: bool, before: bool, ascending: bool) -> str:
+    # The WHERE of one partition between exclusive bounds, in iteration order.
     if not table.clustering and (after or before):
         raise ValueError(f"{table.name} has no clustering columns to bound a scan by")
     where = [_equal(table.partition_key)]
@@ -85,10 +91,63 @@ def scan_sql(table: Table, *, after: bool, before: bool, ascending: bool) -> str
         where.append(_compare(table.clustering, ">" if ascending else "<"))
     if before:
         where.append(_compare(table.clustering, "<" if ascending else ">"))
+    return " AND ".join(where)
+
+
+def _order(table: Table, *, ascending: bool) -> str:
     direction = "ASC" if ascending else "DESC"
-    order = ", ".join(f'"{column.name}" {direction}' for column in table.clustering)
+    return ", ".join(f'"{column.name}" {direction}' for column in table.clustering)
+
+
+def scan_sql(table: Table, *, after: bool, before: bool, ascending: bool) -> str:
+    """SELECT one partition's rows between exclusive bounds, in iteration order, LIMIT ?.
+
+    Parameters: the partition key, then `after`'s tuple, `before`'s tuple, the limit.
+    """
+    where = _slice(table, after=after, before=before, ascending=ascending)
+    order = _order(table, ascending=ascending)
     tail = f" ORDER BY {order} LIMIT ?" if order else " LIMIT ?"
-    return _select(table, " AND ".join(where), tail)
+    return _select(table, where, tail)
+
+
+def count_sql(table: Table, *, after: bool, before: bool) -> str:
+    """COUNT up to LIMIT ? rows of one partition between exclusive bounds, in declared order.
+
+    Parameters: the partition key, then `after`'s tuple, `before`'s tuple, the limit.
+    """
+    ascending = table.order is Order.ASC
+    where = _slice(table, after=after, before=before, ascending=ascending)
+    # The inner LIMIT stops the count early; COUNT(*) ... LIMIT would limit the one result row.
+    return f'SELECT COUNT(*) FROM (SELECT 1 FROM "{table.name}" WHERE {where} LIMIT ?)'  # noqa: S608
+
+
+def get_many_sql(table: Table, keys: int) -> str:
+    """SELECT the rows with any of `keys` full primary keys. Parameters: each key in turn."""
+    _check_count(keys, "keys")
+    if len(table.key) == 1:
+        return _select(table, f'"{table.key[0].name}" IN ({_marks(keys)})')
+    rows = ", ".join(f"({_marks(len(table.key))})" for _ in range(keys))
+    # Row values IN (VALUES ...) scan the whole table (SQLite 3.40); IN a subquery they search
+    # the primary key, once casts give each column its affinity (a no-op on checked values).
+    casts = ", ".join(
+        f'CAST("column{n}" AS {SQL_TYPES[column.type]})' for n, column in enumerate(table.key, 1)
+    )
+    subquery = f"SELECT {casts} FROM (VALUES {rows})"  # noqa: S608
+    return _select(table, f"({_names(table.key)}) IN ({subquery})")
+
+
+def scan_many_sql(table: Table, partitions: int, *, ascending: bool) -> str:
+    """Up to LIMIT ? rows of each of `partitions` partitions, in iteration order per partition.
+
+    Parameters: each partition key followed by the limit, in turn.
+    """
+    _check_count(partitions, "partitions")
+    # One LIMITed primary-key search per partition: a ROW_NUMBER() window over an IN list
+    # would read and sort every row of every partition before dropping all but the first few.
+    scan = scan_sql(table, after=False, before=False, ascending=ascending)
+    union = " UNION ALL ".join(f"SELECT * FROM ({scan})" for _ in range(partitions))  # noqa: S608
+    order = _order(table, ascending=ascending)
+    return f"{union} ORDER BY {order}" if order else union
 
 
 @dataclass(frozen=True)
@@ -101,10 +160,15 @@ class Statements:
     delete: str
     delete_partition: str
     scans: Mapping[tuple[bool, bool, bool], str]
+    counts: Mapping[tuple[bool, bool], str]
 
     def scan(self, *, after: bool, before: bool, ascending: bool) -> str:
         """The scan statement for this combination of bounds and direction."""
         return self.scans[after, before, ascending]
+
+    def count(self, *, after: bool, before: bool) -> str:
+        """The count statement for this combination of bounds."""
+        return self.counts[after, before]
 
 
 def compile_table(table: Table) -> Statements:
@@ -123,5 +187,10 @@ def compile_table(table: Table) -> Statements:
             for after in bounds
             for before in bounds
             for ascending in (True, False)
+        },
+        counts={
+            (after, before): count_sql(table, after=after, before=before)
+            for after in bounds
+            for before in bounds
         },
     )

@@ -10,7 +10,8 @@ from persistence.store import StoreError
 
 _PRIVATE = 0o600
 _SIDE_FILES = ("-wal", "-shm")
-# Statements cached per connection; readers hold a select and eight scans per table.
+# Statements cached per connection; readers hold a select, eight scans and four counts per
+# table, and batched reads in a few sizes each.
 _CACHED_STATEMENTS = 512
 
 
@@ -40,6 +41,11 @@ def connect_writer(path: Path, busy_timeout: float) -> sqlite3.Connection:
     if mode != "wal":
         connection.close()
         raise StoreError(f"SQLite at {path} refused WAL mode (journal mode is {mode})")
+    # Zeroes the bytes of deleted rows in place, so once checkpointed a deleted message's
+    # ciphertext is provably gone from the files. Only this connection ever deletes.
+    if connection.execute("PRAGMA secure_delete = ON").fetchone() != (1,):
+        connection.close()
+        raise StoreError(f"SQLite at {path} cannot zero deleted rows (secure_delete)")
     return connection
 
 

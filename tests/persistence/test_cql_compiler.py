@@ -6,13 +6,16 @@ import itertools
 
 import pytest
 
-from persistence.declare import Column, ColumnType, Table
+from persistence.declare import Column, ColumnType, Order, Table
 from persistence.scylla.cql import (
+    MAX_IN_PARTITIONS,
+    count_cql,
     create_table_cql,
     delete_cql,
     delete_partition_cql,
     insert_cql,
     scan_cql,
+    scan_many_cql,
     select_by_key_cql,
     update_cql,
 )
@@ -33,6 +36,14 @@ EVENTS = Table(
     partition_key=(Column("tenant", ColumnType.TEXT), Column("bucket", ColumnType.BIGINT)),
     clustering=(Column("day", ColumnType.BIGINT), Column("event_id", ColumnType.TEXT)),
     values=(Column("done", ColumnType.BOOLEAN),),
+)
+# One partition key column and two clustering columns, declared newest first.
+POSTS = Table(
+    name="posts",
+    partition_key=(Column("feed", ColumnType.TEXT),),
+    clustering=(Column("day", ColumnType.BIGINT), Column("post_id", ColumnType.TEXT)),
+    order=Order.DESC,
+    values=(Column("body", ColumnType.TEXT),),
 )
 
 
@@ -183,3 +194,87 @@ def test_no_statement_needs_allow_filtering() -> None:
 def test_keyspace_names_are_checked(keyspace: str) -> None:
     with pytest.raises(ValueError):
         create_table_cql(USERS, keyspace)
+
+
+# --- scan_many and count ---------------------------------------------------------------
+
+
+def test_scan_many_is_an_in_list_with_a_per_partition_limit() -> None:
+    assert scan_many_cql(SESSIONS_BY_USER, KS, 3, False) == (
+        f"SELECT {SESSION_COLUMNS} FROM cove.sessions_by_user WHERE user_id IN (?, ?, ?) "
+        "ORDER BY session_id DESC PER PARTITION LIMIT ?"
+    )
+    assert scan_many_cql(SESSIONS_BY_USER, KS, 1, True) == (
+        f"SELECT {SESSION_COLUMNS} FROM cove.sessions_by_user WHERE user_id IN (?) "
+        "ORDER BY session_id ASC PER PARTITION LIMIT ?"
+    )
+    assert scan_many_cql(POSTS, "ks", 2, False) == (
+        "SELECT feed, day, post_id, body FROM ks.posts WHERE feed IN (?, ?) "
+        "ORDER BY day DESC, post_id DESC PER PARTITION LIMIT ?"
+    )
+    assert scan_many_cql(POSTS, "ks", 2, True) == (
+        "SELECT feed, day, post_id, body FROM ks.posts WHERE feed IN (?, ?) "
+        "ORDER BY day ASC, post_id ASC PER PARTITION LIMIT ?"
+    )
+
+
+def test_scan_many_of_a_table_without_clustering() -> None:
+    assert scan_many_cql(USERS, KS, 2, True) == (
+        f"SELECT {USER_COLUMNS} FROM cove.users WHERE user_id IN (?, ?) PER PARTITION LIMIT ?"
+    )
+
+
+def test_scan_many_refuses_what_cql_cannot_run() -> None:
+    # CQL has no multi-column IN on partition key columns: such tables scan per partition.
+    with pytest.raises(ValueError, match="composite partition key"):
+        scan_many_cql(EVENTS, KS, 2, False)
+    assert scan_many_cql(USERS, KS, MAX_IN_PARTITIONS, False).count("?") == MAX_IN_PARTITIONS + 1
+    for partitions in (0, MAX_IN_PARTITIONS + 1):
+        with pytest.raises(ValueError, match="partitions"):
+            scan_many_cql(USERS, KS, partitions, False)
+
+
+@pytest.mark.parametrize(
+    ("after", "before", "where"),
+    [
+        (False, False, ""),
+        (True, False, " AND session_id < ?"),
+        (False, True, " AND session_id > ?"),
+        (True, True, " AND session_id < ? AND session_id > ?"),
+    ],
+)
+def test_count_selects_keys_in_the_declared_order(after: bool, before: bool, where: str) -> None:
+    assert count_cql(SESSIONS_BY_USER, KS, after, before) == (
+        f"SELECT user_id, session_id FROM cove.sessions_by_user WHERE user_id = ?{where} LIMIT ?"
+    )
+
+
+def test_count_with_several_clustering_columns_and_none() -> None:
+    assert count_cql(EVENTS, "ks", True, True) == (
+        "SELECT tenant, bucket, day, event_id FROM ks.events WHERE tenant = ? AND bucket = ? "
+        "AND (day, event_id) > (?, ?) AND (day, event_id) < (?, ?) LIMIT ?"
+    )
+    assert count_cql(POSTS, "ks", True, False) == (
+        "SELECT feed, day, post_id FROM ks.posts WHERE feed = ? AND (day, post_id) < (?, ?) LIMIT ?"
+    )
+    assert (
+        count_cql(USERS, KS, False, False)
+        == "SELECT user_id FROM cove.users WHERE user_id = ? LIMIT ?"
+    )
+    with pytest.raises(ValueError, match="no clustering"):
+        count_cql(USERS, KS, False, True)
+
+
+def test_no_batched_read_needs_allow_filtering() -> None:
+    statements = [
+        scan_many_cql(table, KS, partitions, reverse)
+        for table in (*ACCOUNT_TABLES, POSTS)
+        for partitions in (1, 2, MAX_IN_PARTITIONS)
+        for reverse in (False, True)
+    ]
+    statements += [
+        count_cql(table, KS, after, before)
+        for table in (SESSIONS_BY_USER, DATA_KEYS, EVENTS, POSTS)
+        for after, before in itertools.product((False, True), repeat=2)
+    ]
+    assert not [statement for statement in statements if "ALLOW FILTERING" in statement.upper()]

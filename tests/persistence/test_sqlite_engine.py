@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from persistence.declare import Column, ColumnType, Order, Table
-from persistence.migrations import MIGRATIONS, Migration
+from persistence.migrations import MIGRATIONS, Migration, declared_tables
 from persistence.sqlite import SqliteStore
 from persistence.sqlite.compile import compile_table, create_table_sql
 from persistence.store import Put, StoreError
@@ -26,7 +26,9 @@ NOTES = Table(
     order=Order.DESC,
     values=(Column("text", ColumnType.TEXT),),
 )
-LATER = Migration(2, "notes", (NOTES,))
+NEXT = len(MIGRATIONS) + 1
+LATER = Migration(NEXT, "notes", (NOTES,))
+HISTORY = [(migration.number, migration.name) for migration in MIGRATIONS]
 
 
 def note(page: int, line: int = 0, book: str = "b", text: str = "x") -> dict[str, object]:
@@ -118,10 +120,14 @@ async def test_a_file_that_is_not_a_database_is_a_store_error(db: Path) -> None:
 async def test_migrations_are_recorded_once(db: Path) -> None:
     await (await SqliteStore.open(db)).close()
     first = recorded(db)
-    assert [(number, name) for number, name, _ in first] == [(1, "accounts")]
+    assert [(number, name) for number, name, _ in first] == HISTORY
     await (await SqliteStore.open(db)).close()
     assert recorded(db) == first
-    assert tables_in(db) == {"cove_migrations", *(table.name for table in ACCOUNT_TABLES)}
+    assert tables_in(db) == {
+        "cove_migrations",
+        *(table.name for table in declared_tables(MIGRATIONS)),
+    }
+    assert {table.name for table in ACCOUNT_TABLES} <= tables_in(db)
 
 
 async def test_a_later_migration_adds_its_tables(db: Path) -> None:
@@ -132,7 +138,7 @@ async def test_a_later_migration_adds_its_tables(db: Path) -> None:
         assert await store.get(NOTES, {"book": "b", "page": 1, "line": 0}) == note(1)
     finally:
         await store.close()
-    assert [(number, name) for number, name, _ in recorded(db)] == [(1, "accounts"), (2, "notes")]
+    assert [(number, name) for number, name, _ in recorded(db)] == [*HISTORY, (NEXT, "notes")]
 
 
 async def test_a_database_from_a_newer_cove_is_refused(db: Path) -> None:
@@ -143,7 +149,7 @@ async def test_a_database_from_a_newer_cove_is_refused(db: Path) -> None:
 
 async def test_a_database_with_another_history_is_refused(db: Path) -> None:
     await (await SqliteStore.open(db)).close()
-    renamed = (Migration(1, "something-else", MIGRATIONS[0].creates),)
+    renamed = (Migration(1, "something-else", MIGRATIONS[0].creates), *MIGRATIONS[1:])
     with pytest.raises(StoreError, match="something-else"):
         await SqliteStore.open(db, migrations=renamed)
 
@@ -173,8 +179,8 @@ async def test_a_table_that_drifted_from_its_declaration_is_refused(db: Path) ->
     "migrations",
     [
         (Migration(2, "two", ()),),
-        (*MIGRATIONS, Migration(3, "three", ())),
-        (*MIGRATIONS, Migration(2, "again", (USERS,))),
+        (*MIGRATIONS, Migration(NEXT + 1, "skipped one", ())),
+        (*MIGRATIONS, Migration(NEXT, "again", (USERS,))),
     ],
     ids=["not-from-1", "gap", "table-twice"],
 )

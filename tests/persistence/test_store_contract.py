@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from persistence.declare import Column, ColumnType, Order, Table
-from persistence.store import Delete, Put, Store, StoreError
+from persistence.store import Delete, Put, Store, StoreError, Update
 
 TEXT, BLOB, BIGINT = ColumnType.TEXT, ColumnType.BLOB, ColumnType.BIGINT
 BOOLEAN, TIMESTAMP = ColumnType.BOOLEAN, ColumnType.TIMESTAMP
@@ -470,3 +470,85 @@ async def test_update_refuses_bad_input_and_writes_nothing(
     with pytest.raises((ValueError, TypeError)):
         await store.update(EVERY_TYPE, {"id": "a"}, values)
     assert await store.get(EVERY_TYPE, {"id": "a"}) == full_row()
+
+
+# --- updates in a batch ----------------------------------------------------------------
+
+
+async def test_a_batched_update_sets_only_its_columns_beside_puts_and_deletes(
+    store: Store,
+) -> None:
+    await store.put(EVERY_TYPE, full_row("kept"))
+    await store.put(EVERY_TYPE, full_row("gone"))
+    await store.batch(
+        [
+            Update(EVERY_TYPE, {"id": "kept"}, {"bigint_value": 7, "text_value": None}),
+            Update(EVERY_TYPE, {"id": "new"}, {"boolean_value": True}),
+            Delete(EVERY_TYPE, {"id": "gone"}),
+            Put(FEED_ASC, {"feed": "f", "day": 1, "seq": "a"}),
+            Update(FEED_ASC, {"feed": "f", "day": 1, "seq": "a"}, {"body": "set after the put"}),
+        ]
+    )
+    assert await store.get(EVERY_TYPE, {"id": "kept"}) == full_row(
+        "kept", bigint_value=7, text_value=None
+    )
+    assert await store.get(EVERY_TYPE, {"id": "new"}) == {
+        "id": "new",
+        "text_value": None,
+        "blob_value": None,
+        "bigint_value": None,
+        "boolean_value": True,
+        "timestamp_value": None,
+    }
+    assert await store.get(EVERY_TYPE, {"id": "gone"}) is None
+    feed = await store.get(FEED_ASC, {"feed": "f", "day": 1, "seq": "a"})
+    assert feed is not None
+    assert feed["body"] == "set after the put"
+
+
+async def test_batched_updates_of_different_columns_both_land(store: Store) -> None:
+    await store.put(EVERY_TYPE, full_row())
+    await asyncio.gather(
+        *(store.batch([Update(EVERY_TYPE, {"id": "a"}, {"bigint_value": n})]) for n in range(10)),
+        store.batch([Update(EVERY_TYPE, {"id": "a"}, {"text_value": "kept"})]),
+    )
+    row = await store.get(EVERY_TYPE, {"id": "a"})
+    assert row is not None
+    assert row["text_value"] == "kept"
+    assert row["blob_value"] == full_row()["blob_value"]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        Update(EVERY_TYPE, {"id": "a"}, {}),
+        Update(EVERY_TYPE, {"id": "a"}, {"id": "b"}),
+        Update(EVERY_TYPE, {"id": "a"}, {"nope": 1}),
+        Update(EVERY_TYPE, {"id": "a"}, {"bigint_value": "seven"}),
+        Update(EVERY_TYPE, {"id": "a"}, {"timestamp_value": datetime(2026, 1, 1)}),
+        Update(EVERY_TYPE, {}, {"bigint_value": 1}),
+        Update(FEED_ASC, {"feed": "f", "day": 1}, {"body": "partial key"}),
+    ],
+    ids=["no-columns", "key-column", "unknown", "wrong-type", "naive", "no-key", "partial-key"],
+)
+async def test_a_batch_with_one_bad_update_writes_nothing(store: Store, bad: Update) -> None:
+    await store.put(EVERY_TYPE, full_row("a"))
+    await store.put(FEED_ASC, {"feed": "f", "day": 1, "seq": "kept"})
+    with pytest.raises((ValueError, TypeError)):
+        await store.batch(
+            [
+                Update(EVERY_TYPE, {"id": "a"}, {"bigint_value": 1}),
+                Put(EVERY_TYPE, full_row("b")),
+                bad,
+                Delete(FEED_ASC, {"feed": "f", "day": 1, "seq": "kept"}),
+            ]
+        )
+    assert await store.get(EVERY_TYPE, {"id": "a"}) == full_row("a")
+    assert await store.get(EVERY_TYPE, {"id": "b"}) is None
+    assert await store.get(FEED_ASC, {"feed": "f", "day": 1, "seq": "kept"}) is not None
+
+
+async def test_a_batch_refuses_what_is_not_an_op(store: Store) -> None:
+    with pytest.raises(TypeError):
+        await store.batch([Put(EVERY_TYPE, full_row("a")), ("update", EVERY_TYPE)])  # type: ignore[list-item]
+    assert await store.get(EVERY_TYPE, {"id": "a"}) is None

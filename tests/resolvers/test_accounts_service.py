@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -23,6 +22,7 @@ from resolvers.ratelimit import AuthLimits
 from resolvers.services import Services
 from schema.build import build_schema
 from schema.context import CONTEXT_KEY
+from support import CountingStore
 
 PASSWORD = "correct horse battery"
 
@@ -130,29 +130,10 @@ async def test_failed_session_creation_removes_the_new_account(
     assert await result.user.email() == "trace@example.org"
 
 
-class CountingStore:
-    """The real store, counting reads: a regression in store calls per query fails a test."""
-
-    def __init__(self, store: SqliteStore) -> None:
-        self._store = store
-        self.reads = 0
-
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self._store, name)
-        if name in ("get", "scan"):
-
-            async def counted(*args: Any, **kwargs: Any) -> Any:
-                self.reads += 1
-                return await attribute(*args, **kwargs)
-
-            return counted
-        return attribute
-
-
 async def test_store_reads_per_viewer_query(world: tuple[Services, Clock, CountingHasher]) -> None:
     services, _, _ = world
-    counting = CountingStore(services.store)  # type: ignore[arg-type]
-    services.accounts = AccountRepository(counting)  # type: ignore[arg-type]
+    counting = CountingStore(services.store)
+    services.accounts = AccountRepository(counting)
     result = await accounts.sign_up(context(services), "reads@example.org", PASSWORD, "R")
     schema = build_schema()
 

@@ -1,0 +1,304 @@
+"""Messages and thread replies, where each lives, reactions, pins and mentions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from persistence.collab_records import (
+    MentionRecord,
+    MessageLocation,
+    MessageRecord,
+    PinRecord,
+    ReactionRecord,
+    from_row,
+    to_row,
+)
+from persistence.collab_tables import (
+    MENTIONS_BY_USER,
+    MESSAGE_LOCATIONS,
+    MESSAGES_BY_CHANNEL,
+    PINS_BY_CHANNEL,
+    REACTIONS,
+    REPLIES_BY_THREAD,
+)
+from persistence.declare import Row, Table
+from persistence.store import Delete, Put, Store, Update
+
+# Reactions read per message at most this many (people x emoji) rows.
+MAX_REACTION_ROWS = 2000
+_PAGE = 100
+
+
+def _table_and_key(location: MessageLocation) -> tuple[Table, dict[str, str]]:
+    if location.thread_id:
+        return REPLIES_BY_THREAD, {
+            "thread_id": location.thread_id,
+            "message_id": location.message_id,
+        }
+    return MESSAGES_BY_CHANNEL, {
+        "channel_id": location.channel_id,
+        "message_id": location.message_id,
+    }
+
+
+def _message(location: MessageLocation, row: Row) -> MessageRecord:
+    mentions = tuple((row.get("mentions") or "").split())
+    return from_row(
+        MessageRecord,
+        {**row, "mentions": mentions, "reply_count": row.get("reply_count") or 0},
+        channel_id=location.channel_id,
+        workspace_id=location.workspace_id,
+        thread_id=location.thread_id,
+    )
+
+
+def _message_row(message: MessageRecord) -> Row:
+    row: Row = {
+        "message_id": message.message_id,
+        "author_id": message.author_id,
+        "text_sealed": message.text_sealed,
+        "mentions": " ".join(message.mentions),
+        "created_at": message.created_at,
+        "edited_at": message.edited_at,
+    }
+    if message.thread_id:
+        return {**row, "thread_id": message.thread_id}
+    return {
+        **row,
+        "channel_id": message.channel_id,
+        "reply_count": message.reply_count,
+        "last_reply_at": message.last_reply_at,
+    }
+
+
+def _mention_ops(
+    message: MessageRecord, user_ids: Sequence[str], *, delete: bool
+) -> list[Put | Delete | Update]:
+    ops: list[Put | Delete | Update] = []
+    for user_id in user_ids:
+        key = {"user_id": user_id, "message_id": message.message_id}
+        if delete:
+            ops.append(Delete(MENTIONS_BY_USER, key))
+        else:
+            ops.append(
+                Put(
+                    MENTIONS_BY_USER,
+                    {**key, "channel_id": message.channel_id, "workspace_id": message.workspace_id},
+                )
+            )
+    return ops
+
+
+class MessageRepository:
+    """Messages stay sealed bytes here; deleting one removes every copy of its text."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def post(self, message: MessageRecord) -> None:
+        """The message, where it lives, and its mentions, in one batch."""
+        table = REPLIES_BY_THREAD if message.thread_id else MESSAGES_BY_CHANNEL
+        await self._store.batch(
+            [
+                Put(table, _message_row(message)),
+                Put(MESSAGE_LOCATIONS, to_row(message.location)),
+                *_mention_ops(message, message.mentions, delete=False),
+            ]
+        )
+
+    async def location(self, message_id: str) -> MessageLocation | None:
+        row = await self._store.get(MESSAGE_LOCATIONS, {"message_id": message_id})
+        return None if row is None else from_row(MessageLocation, row)
+
+    async def locations(self, message_ids: Sequence[str]) -> list[MessageLocation | None]:
+        rows = await self._store.get_many(
+            MESSAGE_LOCATIONS, [{"message_id": m} for m in message_ids]
+        )
+        return [None if row is None else from_row(MessageLocation, row) for row in rows]
+
+    async def get(self, location: MessageLocation) -> MessageRecord | None:
+        table, key = _table_and_key(location)
+        row = await self._store.get(table, key)
+        return None if row is None else _message(location, row)
+
+    async def get_many(self, locations: Sequence[MessageLocation]) -> list[MessageRecord | None]:
+        """Messages at these locations, in order; top-level and replies in two reads at most."""
+        found: list[MessageRecord | None] = [None] * len(locations)
+        for table in (MESSAGES_BY_CHANNEL, REPLIES_BY_THREAD):
+            picked = [
+                (i, loc) for i, loc in enumerate(locations) if _table_and_key(loc)[0] is table
+            ]
+            if not picked:
+                continue
+            rows = await self._store.get_many(table, [_table_and_key(loc)[1] for _, loc in picked])
+            for (i, loc), row in zip(picked, rows, strict=True):
+                found[i] = None if row is None else _message(loc, row)
+        return found
+
+    async def list_channel(
+        self,
+        channel_id: str,
+        workspace_id: str,
+        *,
+        limit: int,
+        after_id: str | None = None,
+    ) -> list[MessageRecord]:
+        """Top-level messages, newest first."""
+        rows = await self._store.scan(
+            MESSAGES_BY_CHANNEL,
+            {"channel_id": channel_id},
+            limit=limit,
+            after=None if after_id is None else (after_id,),
+        )
+        return [
+            _message(MessageLocation(row["message_id"], channel_id, workspace_id, ""), row)
+            for row in rows
+        ]
+
+    async def list_replies(
+        self, parent: MessageLocation, *, limit: int, after_id: str | None = None
+    ) -> list[MessageRecord]:
+        """A thread's replies, oldest first."""
+        rows = await self._store.scan(
+            REPLIES_BY_THREAD,
+            {"thread_id": parent.message_id},
+            limit=limit,
+            after=None if after_id is None else (after_id,),
+        )
+        return [
+            _message(
+                MessageLocation(
+                    row["message_id"], parent.channel_id, parent.workspace_id, parent.message_id
+                ),
+                row,
+            )
+            for row in rows
+        ]
+
+    async def count_newer(self, channel_id: str, than_id: str | None, *, limit: int) -> int:
+        """How many top-level messages are newer than `than_id` (all if None), up to `limit`."""
+        # The table runs newest first, so "newer" rows come before `than_id`.
+        return await self._store.count(
+            MESSAGES_BY_CHANNEL,
+            {"channel_id": channel_id},
+            limit=limit,
+            before=None if than_id is None else (than_id,),
+        )
+
+    async def refresh_thread(self, parent: MessageLocation, now: datetime) -> int:
+        """Recount a thread's replies onto its parent; returns the count.
+
+        Recounting (rather than incrementing) makes the stored count right again after any
+        race, at the next reply or delete in the thread.
+        """
+        count = await self._store.count(
+            REPLIES_BY_THREAD, {"thread_id": parent.message_id}, limit=1_000_000
+        )
+        table, key = _table_and_key(parent)
+        await self._store.update(table, key, {"reply_count": count, "last_reply_at": now})
+        return count
+
+    async def edit(
+        self,
+        message: MessageRecord,
+        text_sealed: bytes,
+        mentions: tuple[str, ...],
+        edited_at: datetime,
+    ) -> None:
+        table, key = _table_and_key(message.location)
+        removed = [u for u in message.mentions if u not in mentions]
+        added = [u for u in mentions if u not in message.mentions]
+        await self._store.batch(
+            [
+                Update(
+                    table,
+                    key,
+                    {
+                        "text_sealed": text_sealed,
+                        "mentions": " ".join(mentions),
+                        "edited_at": edited_at,
+                    },
+                ),
+                *_mention_ops(message, removed, delete=True),
+                *_mention_ops(message, added, delete=False),
+            ]
+        )
+
+    async def delete(self, message: MessageRecord) -> None:
+        """Delete a message with its reactions, pin and mentions; a parent takes its replies."""
+        if not message.thread_id:
+            while replies := await self.list_replies(message.location, limit=_PAGE):
+                for reply in replies:
+                    await self._delete_one(reply)
+        await self._delete_one(message)
+
+    async def _delete_one(self, message: MessageRecord) -> None:
+        table, key = _table_and_key(message.location)
+        await self._store.batch(
+            [
+                Delete(table, key),
+                Delete(MESSAGE_LOCATIONS, {"message_id": message.message_id}),
+                Delete(
+                    PINS_BY_CHANNEL,
+                    {"channel_id": message.channel_id, "message_id": message.message_id},
+                ),
+                *_mention_ops(message, message.mentions, delete=True),
+            ]
+        )
+        await self._store.delete_partition(REACTIONS, {"message_id": message.message_id})
+
+    async def add_reaction(self, reaction: ReactionRecord) -> bool:
+        """False when this person already reacted with this emoji."""
+        return await self._store.put_if_absent(REACTIONS, to_row(reaction))
+
+    async def remove_reaction(self, message_id: str, emoji_index: bytes, user_id: str) -> None:
+        await self._store.delete(
+            REACTIONS, {"message_id": message_id, "emoji_index": emoji_index, "user_id": user_id}
+        )
+
+    async def reactions_many(self, message_ids: Sequence[str]) -> list[list[ReactionRecord]]:
+        """Each message's reactions, grouped by emoji index, in one read."""
+        groups = await self._store.scan_many(
+            REACTIONS,
+            [{"message_id": m} for m in message_ids],
+            limit_per_partition=MAX_REACTION_ROWS,
+        )
+        return [[from_row(ReactionRecord, row) for row in rows] for rows in groups]
+
+    async def pin(self, pin: PinRecord) -> None:
+        await self._store.put(PINS_BY_CHANNEL, to_row(pin))
+
+    async def unpin(self, channel_id: str, message_id: str) -> None:
+        await self._store.delete(
+            PINS_BY_CHANNEL, {"channel_id": channel_id, "message_id": message_id}
+        )
+
+    async def pins_many(self, keys: Sequence[tuple[str, str]]) -> list[PinRecord | None]:
+        """Pins for (channel id, message id) pairs, in order."""
+        rows = await self._store.get_many(
+            PINS_BY_CHANNEL, [{"channel_id": c, "message_id": m} for c, m in keys]
+        )
+        return [None if row is None else from_row(PinRecord, row) for row in rows]
+
+    async def list_pins(
+        self, channel_id: str, *, limit: int, after_id: str | None = None
+    ) -> list[PinRecord]:
+        rows = await self._store.scan(
+            PINS_BY_CHANNEL,
+            {"channel_id": channel_id},
+            limit=limit,
+            after=None if after_id is None else (after_id,),
+        )
+        return [from_row(PinRecord, row) for row in rows]
+
+    async def list_mentions(
+        self, user_id: str, *, limit: int, after_id: str | None = None
+    ) -> list[MentionRecord]:
+        rows = await self._store.scan(
+            MENTIONS_BY_USER,
+            {"user_id": user_id},
+            limit=limit,
+            after=None if after_id is None else (after_id,),
+        )
+        return [from_row(MentionRecord, row) for row in rows]

@@ -1,0 +1,203 @@
+"""Workspaces, their members (both ways, and owners apart) and invitations."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from persistence.collab_records import (
+    InvitationRecord,
+    MembershipRecord,
+    WorkspaceRecord,
+    from_row,
+    to_row,
+)
+from persistence.collab_tables import (
+    INVITATIONS,
+    INVITATIONS_BY_EMAIL,
+    INVITATIONS_BY_WORKSPACE,
+    MEMBERS_BY_WORKSPACE,
+    OWNERS_BY_WORKSPACE,
+    WORKSPACES,
+    WORKSPACES_BY_USER,
+)
+from persistence.store import Delete, Put, Store, Update
+
+OWNER = "OWNER"
+
+
+def _membership_ops(member: MembershipRecord) -> list[Put | Delete | Update]:
+    ops: list[Put | Delete | Update] = [
+        Put(MEMBERS_BY_WORKSPACE, to_row(member)),
+        Put(WORKSPACES_BY_USER, to_row(member)),
+    ]
+    owner_key = {"workspace_id": member.workspace_id, "user_id": member.user_id}
+    if member.role == OWNER:
+        ops.append(Put(OWNERS_BY_WORKSPACE, {**owner_key, "since": member.joined_at}))
+    else:
+        ops.append(Delete(OWNERS_BY_WORKSPACE, owner_key))
+    return ops
+
+
+def _invitation_deletes(invitation: InvitationRecord) -> list[Put | Delete | Update]:
+    invitation_id = invitation.invitation_id
+    return [
+        Delete(INVITATIONS, {"invitation_id": invitation_id}),
+        Delete(
+            INVITATIONS_BY_WORKSPACE,
+            {"workspace_id": invitation.workspace_id, "invitation_id": invitation_id},
+        ),
+        Delete(
+            INVITATIONS_BY_EMAIL,
+            {"email_index": invitation.email_index, "invitation_id": invitation_id},
+        ),
+    ]
+
+
+class WorkspaceRepository:
+    """Workspaces and memberships; names and invitation emails stay sealed bytes."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def create(self, workspace: WorkspaceRecord, owner: MembershipRecord) -> None:
+        """The workspace and its first owner, in one batch."""
+        await self._store.batch([Put(WORKSPACES, to_row(workspace)), *_membership_ops(owner)])
+
+    async def get(self, workspace_id: str) -> WorkspaceRecord | None:
+        row = await self._store.get(WORKSPACES, {"workspace_id": workspace_id})
+        return None if row is None else from_row(WorkspaceRecord, row)
+
+    async def get_many(self, workspace_ids: Sequence[str]) -> list[WorkspaceRecord | None]:
+        rows = await self._store.get_many(WORKSPACES, [{"workspace_id": w} for w in workspace_ids])
+        return [None if row is None else from_row(WorkspaceRecord, row) for row in rows]
+
+    async def rename(self, workspace_id: str, name_sealed: bytes, now: datetime) -> None:
+        await self._store.update(
+            WORKSPACES,
+            {"workspace_id": workspace_id},
+            {"name_sealed": name_sealed, "updated_at": now},
+        )
+
+    async def membership(self, workspace_id: str, user_id: str) -> MembershipRecord | None:
+        key = {"workspace_id": workspace_id, "user_id": user_id}
+        row = await self._store.get(MEMBERS_BY_WORKSPACE, key)
+        return None if row is None else from_row(MembershipRecord, row)
+
+    async def memberships(
+        self, workspace_id: str, user_ids: Sequence[str]
+    ) -> list[MembershipRecord | None]:
+        keys = [{"workspace_id": workspace_id, "user_id": u} for u in user_ids]
+        rows = await self._store.get_many(MEMBERS_BY_WORKSPACE, keys)
+        return [None if row is None else from_row(MembershipRecord, row) for row in rows]
+
+    async def memberships_of(
+        self, user_id: str, workspace_ids: Sequence[str]
+    ) -> list[MembershipRecord | None]:
+        """One user's memberships in these workspaces, in order, in one read."""
+        keys = [{"workspace_id": w, "user_id": user_id} for w in workspace_ids]
+        rows = await self._store.get_many(MEMBERS_BY_WORKSPACE, keys)
+        return [None if row is None else from_row(MembershipRecord, row) for row in rows]
+
+    async def list_members(
+        self, workspace_id: str, *, limit: int, after_user_id: str | None = None
+    ) -> list[MembershipRecord]:
+        rows = await self._store.scan(
+            MEMBERS_BY_WORKSPACE,
+            {"workspace_id": workspace_id},
+            limit=limit,
+            after=None if after_user_id is None else (after_user_id,),
+        )
+        return [from_row(MembershipRecord, row) for row in rows]
+
+    async def list_for_user(
+        self, user_id: str, *, limit: int, after_workspace_id: str | None = None
+    ) -> list[MembershipRecord]:
+        rows = await self._store.scan(
+            WORKSPACES_BY_USER,
+            {"user_id": user_id},
+            limit=limit,
+            after=None if after_workspace_id is None else (after_workspace_id,),
+        )
+        return [from_row(MembershipRecord, row) for row in rows]
+
+    async def put_member(self, member: MembershipRecord) -> None:
+        """Add a member, or change a member's role, in every copy at once."""
+        await self._store.batch(_membership_ops(member))
+
+    async def remove_member(self, workspace_id: str, user_id: str) -> None:
+        key = {"workspace_id": workspace_id, "user_id": user_id}
+        await self._store.batch(
+            [
+                Delete(MEMBERS_BY_WORKSPACE, key),
+                Delete(WORKSPACES_BY_USER, key),
+                Delete(OWNERS_BY_WORKSPACE, key),
+            ]
+        )
+
+    async def count_owners(self, workspace_id: str, *, limit: int = 2) -> int:
+        return await self._store.count(
+            OWNERS_BY_WORKSPACE, {"workspace_id": workspace_id}, limit=limit
+        )
+
+    async def add_invitation(self, invitation: InvitationRecord) -> None:
+        await self._store.batch(
+            [
+                Put(INVITATIONS, to_row(invitation)),
+                Put(
+                    INVITATIONS_BY_WORKSPACE,
+                    to_row(invitation, "workspace_id", "invitation_id", "expires_at"),
+                ),
+                Put(
+                    INVITATIONS_BY_EMAIL,
+                    to_row(
+                        invitation, "email_index", "invitation_id", "workspace_id", "expires_at"
+                    ),
+                ),
+            ]
+        )
+
+    async def get_invitation(self, invitation_id: str) -> InvitationRecord | None:
+        row = await self._store.get(INVITATIONS, {"invitation_id": invitation_id})
+        return None if row is None else from_row(InvitationRecord, row)
+
+    async def get_invitations(self, invitation_ids: Sequence[str]) -> list[InvitationRecord | None]:
+        keys = [{"invitation_id": i} for i in invitation_ids]
+        rows = await self._store.get_many(INVITATIONS, keys)
+        return [None if row is None else from_row(InvitationRecord, row) for row in rows]
+
+    async def invitation_ids_for_email(
+        self, email_index: bytes, *, limit: int, after_id: str | None = None
+    ) -> list[str]:
+        rows = await self._store.scan(
+            INVITATIONS_BY_EMAIL,
+            {"email_index": email_index},
+            limit=limit,
+            after=None if after_id is None else (after_id,),
+        )
+        return [row["invitation_id"] for row in rows]
+
+    async def invitation_ids_for_workspace(
+        self, workspace_id: str, *, limit: int, after_id: str | None = None
+    ) -> list[str]:
+        rows = await self._store.scan(
+            INVITATIONS_BY_WORKSPACE,
+            {"workspace_id": workspace_id},
+            limit=limit,
+            after=None if after_id is None else (after_id,),
+        )
+        return [row["invitation_id"] for row in rows]
+
+    async def remove_invitation(self, invitation: InvitationRecord) -> None:
+        await self._store.batch(_invitation_deletes(invitation))
+
+    async def accept_invitation(
+        self, invitation: InvitationRecord, member: MembershipRecord
+    ) -> None:
+        """Make the invitee a member and consume the invitation, in one batch."""
+        await self._store.batch(
+            [
+                *_membership_ops(member),
+                *_invitation_deletes(invitation),
+            ]
+        )

@@ -1,0 +1,383 @@
+"""Messages: posting, editing, erasing, threads, reactions, pins and mentions."""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from crypto.field_seal import FieldRef
+from crypto.grants import Grant
+from persistence.collab_records import MessageLocation, MessageRecord, PinRecord, ReactionRecord
+from persistence.ids import new_id
+from resolvers.accounts import UserView
+from resolvers.authz import ChannelAccess
+from resolvers.channels import ChannelView, channel_access
+from resolvers.context import RequestContext
+from resolvers.errors import CoveError, bad_input, not_found
+from resolvers.pagination import Page, check_first, decode_cursor, encode_cursor
+
+MAX_MENTIONS = 50
+MAX_EMOJI = 32
+EMOJI_INDEX = "emoji"
+_MENTIONS_SCAN_ROUNDS = 10
+
+
+def text_ref(message_id: str, workspace_id: str) -> FieldRef:
+    return FieldRef(entity="message", field="text", row_id=message_id, workspace_id=workspace_id)
+
+
+def emoji_ref(message_id: str, workspace_id: str) -> FieldRef:
+    return FieldRef(entity="reaction", field="emoji", row_id=message_id, workspace_id=workspace_id)
+
+
+@dataclass(frozen=True)
+class ReactionGroup:
+    emoji: str
+    count: int
+    viewer_reacted: bool
+
+
+class MessageView:
+    """A message as one caller sees it; text and emoji open with that caller's grant."""
+
+    def __init__(self, ctx: RequestContext, access: ChannelAccess, record: MessageRecord) -> None:
+        self.access = access
+        self.record = record
+        self._ctx = ctx
+        self._grant: Grant = ctx.services.authz.message_grant(access, record.message_id)
+
+    @property
+    def id(self) -> str:
+        return self.record.message_id
+
+    @property
+    def created_at(self) -> datetime:
+        return self.record.created_at
+
+    @property
+    def edited_at(self) -> datetime | None:
+        return self.record.edited_at
+
+    @property
+    def reply_count(self) -> int:
+        return self.record.reply_count
+
+    @property
+    def thread_id(self) -> str | None:
+        return self.record.thread_id or None
+
+    async def text(self) -> str:
+        ref = text_ref(self.id, self.record.workspace_id)
+        return await self._ctx.services.keys.open_text(self._grant, ref, self.record.text_sealed)
+
+    def _user(self, user_id: str) -> UserView:
+        grant = self._ctx.services.authz.fellow_name(self.access.workspace, user_id)
+        return UserView(
+            self._ctx.services, user_id, grant, with_email=False, loader=self._ctx.loaders.users
+        )
+
+    def author(self) -> UserView:
+        return self._user(self.record.author_id)
+
+    def mentions(self) -> list[UserView]:
+        return [self._user(user_id) for user_id in self.record.mentions]
+
+    def channel(self) -> ChannelView:
+        return ChannelView(self._ctx, self.access)
+
+    async def reactions(self) -> list[ReactionGroup]:
+        rows = await self._ctx.loaders.reactions.load(self.id)
+        me = self.access.workspace.principal.user_id
+        groups: dict[bytes, list[ReactionRecord]] = {}
+        for row in rows:
+            groups.setdefault(row.emoji_index, []).append(row)
+        keys = self._ctx.services.keys
+        ref = emoji_ref(self.id, self.record.workspace_id)
+        result = []
+        for members in groups.values():
+            emoji = await keys.open_text(self._grant, ref, members[0].emoji_sealed)
+            mine = any(r.user_id == me for r in members)
+            result.append(ReactionGroup(emoji=emoji, count=len(members), viewer_reacted=mine))
+        result.sort(key=lambda g: (-g.count, g.emoji))
+        return result
+
+    async def pinned(self) -> bool:
+        if self.record.thread_id:
+            return False
+        return await self._ctx.loaders.pins.load((self.record.channel_id, self.id)) is not None
+
+    async def parent(self) -> MessageView | None:
+        if not self.record.thread_id:
+            return None
+        return await _view_at(self._ctx, self.access, self.record.thread_id)
+
+
+async def _view_at(ctx: RequestContext, access: ChannelAccess, message_id: str) -> MessageView:
+    location = await ctx.loaders.locations.load(message_id)
+    if location is None or location.channel_id != access.channel_id:
+        raise not_found("message")
+    record = await ctx.loaders.messages.load(location)
+    if record is None:
+        raise not_found("message")
+    return MessageView(ctx, access, record)
+
+
+async def get_message(ctx: RequestContext, message_id: str) -> MessageView:
+    """A message the caller may read (through its channel), or NOT_FOUND."""
+    await ctx.require_user()
+    location = await ctx.loaders.locations.load(message_id)
+    if location is None:
+        raise not_found("message")
+    try:
+        access = await channel_access(ctx, location.channel_id)
+    except CoveError:
+        raise not_found("message") from None
+    return await _view_at(ctx, access, message_id)
+
+
+def _clean_text(ctx: RequestContext, text: str) -> str:
+    limit = ctx.services.policy.max_message_length
+    if not text.strip():
+        raise bad_input("The message must not be empty.", field="text")
+    if len(text) > limit:
+        raise bad_input(f"The message must be at most {limit:,} characters long.", field="text")
+    if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in text):
+        raise bad_input("The message must not contain control characters.", field="text")
+    return text
+
+
+async def _check_mentions(
+    ctx: RequestContext, access: ChannelAccess, user_ids: list[str]
+) -> tuple[str, ...]:
+    unique = tuple(dict.fromkeys(user_ids))
+    if len(unique) > MAX_MENTIONS:
+        raise bad_input(f"A message mentions at most {MAX_MENTIONS} people.", field="mentionIds")
+    if unique:
+        found = await ctx.services.workspaces.memberships(
+            access.workspace.workspace_id, list(unique)
+        )
+        if any(m is None for m in found):
+            raise bad_input("Only members of the workspace can be mentioned.", field="mentionIds")
+    return unique
+
+
+async def post_message(
+    ctx: RequestContext,
+    channel_id: str,
+    text: str,
+    reply_to_id: str | None,
+    mention_ids: list[str],
+) -> MessageView:
+    services = ctx.services
+    access = await channel_access(ctx, channel_id)
+    services.authz.post(access)
+    clean = _clean_text(ctx, text)
+    mentions = await _check_mentions(ctx, access, mention_ids)
+    thread_id = ""
+    parent: MessageRecord | None = None
+    if reply_to_id is not None:
+        parent_view = await _view_at(ctx, access, reply_to_id)
+        # A reply to a reply joins the same thread: threads are one level deep.
+        thread_id = parent_view.record.thread_id or parent_view.id
+        parent = parent_view.record if not parent_view.record.thread_id else None
+        if parent is None:
+            parent = (await _view_at(ctx, access, thread_id)).record
+    message_id = new_id()
+    workspace_id = access.workspace.workspace_id
+    now = services.clock()
+    record = MessageRecord(
+        message_id=message_id,
+        channel_id=channel_id,
+        workspace_id=workspace_id,
+        thread_id=thread_id,
+        author_id=access.workspace.principal.user_id,
+        text_sealed=await services.keys.seal_text(text_ref(message_id, workspace_id), clean),
+        mentions=mentions,
+        created_at=now,
+        edited_at=None,
+    )
+    await services.messages.post(record)
+    if parent is not None:
+        await services.messages.refresh_thread(parent.location, now)
+    return MessageView(ctx, access, record)
+
+
+async def edit_message(
+    ctx: RequestContext, message_id: str, text: str, mention_ids: list[str] | None
+) -> MessageView:
+    services = ctx.services
+    current = await get_message(ctx, message_id)
+    services.authz.edit_message(current.access, current.record.author_id)
+    clean = _clean_text(ctx, text)
+    mentions = (
+        current.record.mentions
+        if mention_ids is None
+        else await _check_mentions(ctx, current.access, mention_ids)
+    )
+    now = services.clock()
+    ref = text_ref(message_id, current.record.workspace_id)
+    sealed = await services.keys.seal_text(ref, clean)
+    await services.messages.edit(current.record, sealed, mentions, now)
+    record = replace(current.record, text_sealed=sealed, mentions=mentions, edited_at=now)
+    return MessageView(ctx, current.access, record)
+
+
+async def delete_message(ctx: RequestContext, message_id: str) -> None:
+    """Erase a message: its text leaves storage, with its reactions, pin and mentions."""
+    services = ctx.services
+    current = await get_message(ctx, message_id)
+    services.authz.delete_message(current.access, current.record.author_id)
+    await services.messages.delete(current.record)
+    ctx.loaders.locations.clear(message_id)
+    if current.record.thread_id:
+        parent = MessageLocation(
+            current.record.thread_id, current.record.channel_id, current.record.workspace_id, ""
+        )
+        await services.messages.refresh_thread(parent, services.clock())
+
+
+def _clean_emoji(emoji: str) -> str:
+    clean = unicodedata.normalize("NFC", emoji.strip())
+    if not clean or len(clean) > MAX_EMOJI:
+        raise bad_input(f"An emoji is 1 to {MAX_EMOJI} characters.", field="emoji")
+    if any(ch.isspace() or unicodedata.category(ch) in {"Cc", "Zl", "Zp"} for ch in clean):
+        raise bad_input("An emoji has no spaces or control characters.", field="emoji")
+    return clean
+
+
+def _emoji_index(ctx: RequestContext, workspace_id: str, emoji: str) -> bytes:
+    # One keyed hash over (workspace, emoji): equal emoji group, nothing readable is stored.
+    return ctx.services.keyring.blind_index(EMOJI_INDEX, f"{workspace_id}\x00{emoji}")
+
+
+async def add_reaction(ctx: RequestContext, message_id: str, emoji: str) -> MessageView:
+    services = ctx.services
+    current = await get_message(ctx, message_id)
+    services.authz.post(current.access)
+    clean = _clean_emoji(emoji)
+    workspace_id = current.record.workspace_id
+    reaction = ReactionRecord(
+        message_id=message_id,
+        emoji_index=_emoji_index(ctx, workspace_id, clean),
+        user_id=current.access.workspace.principal.user_id,
+        emoji_sealed=await services.keys.seal_text(emoji_ref(message_id, workspace_id), clean),
+        created_at=services.clock(),
+    )
+    await services.messages.add_reaction(reaction)  # a repeat is a no-op
+    ctx.loaders.reactions.clear(message_id)
+    return current
+
+
+async def remove_reaction(ctx: RequestContext, message_id: str, emoji: str) -> MessageView:
+    services = ctx.services
+    current = await get_message(ctx, message_id)
+    clean = _clean_emoji(emoji)
+    index = _emoji_index(ctx, current.record.workspace_id, clean)
+    await services.messages.remove_reaction(
+        message_id, index, current.access.workspace.principal.user_id
+    )
+    ctx.loaders.reactions.clear(message_id)
+    return current
+
+
+async def set_pinned(ctx: RequestContext, message_id: str, pinned: bool) -> MessageView:
+    services = ctx.services
+    current = await get_message(ctx, message_id)
+    services.authz.post(current.access)
+    if current.record.thread_id:
+        raise bad_input("Only messages in the channel itself can be pinned.", field="messageId")
+    if pinned:
+        pin = PinRecord(
+            channel_id=current.record.channel_id,
+            message_id=message_id,
+            pinned_by=current.access.workspace.principal.user_id,
+            pinned_at=services.clock(),
+        )
+        await services.messages.pin(pin)
+    else:
+        await services.messages.unpin(current.record.channel_id, message_id)
+    ctx.loaders.pins.clear((current.record.channel_id, message_id))
+    return current
+
+
+async def channel_messages(
+    ctx: RequestContext, access: ChannelAccess, first: int, after: str | None
+) -> Page[MessageView]:
+    """Top-level messages, newest first, by keyset: posting between pages shifts nothing."""
+    check_first(first)
+    start = decode_cursor(after, 1)
+    rows = await ctx.services.messages.list_channel(
+        access.channel_id,
+        access.workspace.workspace_id,
+        limit=first + 1,
+        after_id=str(start[0]) if start else None,
+    )
+    edges = [(encode_cursor([r.message_id]), MessageView(ctx, access, r)) for r in rows[:first]]
+    return Page(edges=edges, has_next_page=len(rows) > first)
+
+
+async def replies(
+    ctx: RequestContext, parent: MessageView, first: int, after: str | None
+) -> Page[MessageView]:
+    """A thread's replies, oldest first."""
+    check_first(first)
+    if parent.record.thread_id:
+        return Page(edges=[], has_next_page=False)
+    start = decode_cursor(after, 1)
+    rows = await ctx.services.messages.list_replies(
+        parent.record.location, limit=first + 1, after_id=str(start[0]) if start else None
+    )
+    access = parent.access
+    edges = [(encode_cursor([r.message_id]), MessageView(ctx, access, r)) for r in rows[:first]]
+    return Page(edges=edges, has_next_page=len(rows) > first)
+
+
+async def pinned_messages(
+    ctx: RequestContext, access: ChannelAccess, first: int, after: str | None
+) -> Page[MessageView]:
+    """Pinned messages, newest message first."""
+    check_first(first)
+    start = decode_cursor(after, 1)
+    pins = await ctx.services.messages.list_pins(
+        access.channel_id, limit=first + 1, after_id=str(start[0]) if start else None
+    )
+    locations = [
+        MessageLocation(p.message_id, access.channel_id, access.workspace.workspace_id, "")
+        for p in pins[:first]
+    ]
+    records = await ctx.loaders.messages.load_many(locations)
+    edges = [
+        (encode_cursor([record.message_id]), MessageView(ctx, access, record))
+        for record in records
+        if record is not None
+    ]
+    return Page(edges=edges, has_next_page=len(pins) > first)
+
+
+async def my_mentions(ctx: RequestContext, first: int, after: str | None) -> Page[MessageView]:
+    """Messages that mention the caller, newest first, among those it may still read."""
+    check_first(first)
+    caller = await ctx.require_user()
+    start = decode_cursor(after, 1)
+    cursor = str(start[0]) if start else None
+    edges: list[tuple[str, MessageView]] = []
+    more = False
+    # Mentions in channels the caller has since left are skipped; read until the page fills.
+    for _ in range(_MENTIONS_SCAN_ROUNDS):
+        rows = await ctx.services.messages.list_mentions(
+            caller.user_id, limit=first + 1, after_id=cursor
+        )
+        for row in rows:
+            if len(edges) == first:
+                more = True
+                break
+            try:
+                message = await get_message(ctx, row.message_id)
+            except CoveError:
+                continue
+            edges.append((encode_cursor([row.message_id]), message))
+        if more or len(rows) <= first:
+            break
+        cursor = rows[-1].message_id
+    return Page(edges=edges, has_next_page=more)

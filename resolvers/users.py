@@ -1,0 +1,29 @@
+"""Other people: a user is visible to the people it shares a workspace with."""
+
+from __future__ import annotations
+
+from resolvers.accounts import UserView
+from resolvers.accounts import get_user as get_own_account
+from resolvers.context import RequestContext
+from resolvers.errors import not_found
+
+# How many of the caller's workspaces are searched for one shared with the other user.
+MAX_WORKSPACES_SEARCHED = 1000
+
+
+async def get_user(ctx: RequestContext, user_id: str) -> UserView:
+    """Yourself (with your email), or someone sharing a workspace with you (name only)."""
+    caller = await ctx.require_user()
+    if user_id == caller.user_id:
+        return await get_own_account(ctx, user_id)
+    services = ctx.services
+    mine = await services.workspaces.list_for_user(caller.user_id, limit=MAX_WORKSPACES_SEARCHED)
+    theirs = await services.workspaces.memberships_of(user_id, [m.workspace_id for m in mine])
+    for membership, shared in zip(mine, theirs, strict=True):
+        if shared is not None:
+            access = services.authz.workspace(caller, membership.workspace_id, membership)
+            grant = services.authz.fellow_name(access, user_id)
+            view = UserView(services, user_id, grant, with_email=False, loader=ctx.loaders.users)
+            await view.record()
+            return view
+    raise not_found("user")

@@ -1,0 +1,380 @@
+"""Workspaces: creation, names, members and their roles, invitations by email."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from crypto.field_seal import FieldRef
+from crypto.grants import Grant
+from persistence.collab_records import InvitationRecord, MembershipRecord, WorkspaceRecord
+from persistence.ids import new_id
+from resolvers.accounts import EMAIL_INDEX, UserView, email_ref
+from resolvers.authz import Action, WorkspaceAccess
+from resolvers.context import RequestContext
+from resolvers.errors import bad_input, not_found
+from resolvers.pagination import Page, check_first, decode_cursor, encode_cursor
+from resolvers.roles import Role
+from resolvers.validation import clean_name, normalize_email
+
+MAX_WORKSPACE_NAME = 80
+MAX_PENDING_INVITATIONS_SHOWN = 100
+_PAGE = 100
+
+
+def name_ref(workspace_id: str) -> FieldRef:
+    return FieldRef(
+        entity="workspace", field="name", row_id=workspace_id, workspace_id=workspace_id
+    )
+
+
+def invitation_email_ref(invitation: InvitationRecord) -> FieldRef:
+    return FieldRef(
+        entity="invitation",
+        field="email",
+        row_id=invitation.invitation_id,
+        workspace_id=invitation.workspace_id,
+    )
+
+
+class WorkspaceView:
+    """A workspace as one caller sees it; the name opens only with that caller's grant."""
+
+    def __init__(
+        self,
+        ctx: RequestContext,
+        workspace_id: str,
+        grant: Grant,
+        access: WorkspaceAccess | None,
+        record: WorkspaceRecord | None = None,
+    ) -> None:
+        self.id = workspace_id
+        self.access = access  # None for an invitee, who may read the name and nothing more
+        self._ctx = ctx
+        self._grant = grant
+        self._record = record
+
+    async def record(self) -> WorkspaceRecord:
+        if self._record is None:
+            self._record = await self._ctx.loaders.workspaces.load(self.id)
+            if self._record is None:
+                raise not_found("workspace")
+        return self._record
+
+    async def name(self) -> str:
+        record = await self.record()
+        return await self._ctx.services.keys.open_text(
+            self._grant, name_ref(self.id), record.name_sealed
+        )
+
+    async def created_at(self) -> datetime:
+        return (await self.record()).created_at
+
+
+@dataclass(frozen=True)
+class MemberView:
+    user: UserView
+    role: Role
+    joined_at: datetime
+
+
+class InvitationView:
+    """An invitation, readable by the workspace's managers and by the invitee."""
+
+    def __init__(
+        self, ctx: RequestContext, record: InvitationRecord, grant: Grant, workspace: WorkspaceView
+    ) -> None:
+        self.record = record
+        self.workspace = workspace
+        self._ctx = ctx
+        self._grant = grant
+
+    @property
+    def id(self) -> str:
+        return self.record.invitation_id
+
+    async def email(self) -> str:
+        ref = invitation_email_ref(self.record)
+        return await self._ctx.services.keys.open_text(self._grant, ref, self.record.email_sealed)
+
+
+async def access(ctx: RequestContext, workspace_id: str) -> WorkspaceAccess:
+    """The caller's access to a workspace, or NOT_FOUND when it is not a member."""
+    caller = await ctx.require_user()
+    membership = await ctx.loaders.my_memberships.load(workspace_id)
+    return ctx.services.authz.workspace(caller, workspace_id, membership)
+
+
+def view(
+    ctx: RequestContext, granted: WorkspaceAccess, record: WorkspaceRecord | None = None
+) -> WorkspaceView:
+    grant = ctx.services.authz.workspace_grant(granted)
+    return WorkspaceView(ctx, granted.workspace_id, grant, granted, record)
+
+
+def member_view(
+    ctx: RequestContext, granted: WorkspaceAccess, member: MembershipRecord
+) -> MemberView:
+    grant = ctx.services.authz.fellow_name(granted, member.user_id)
+    user = UserView(ctx.services, member.user_id, grant, with_email=False, loader=ctx.loaders.users)
+    return MemberView(user=user, role=Role(member.role), joined_at=member.joined_at)
+
+
+async def get_workspace(ctx: RequestContext, workspace_id: str) -> WorkspaceView:
+    granted = await access(ctx, workspace_id)
+    workspace = view(ctx, granted)
+    await workspace.record()
+    return workspace
+
+
+async def create_workspace(ctx: RequestContext, name: str) -> WorkspaceView:
+    services = ctx.services
+    caller = await ctx.require_user()
+    clean = clean_name(name, field="name", max_length=MAX_WORKSPACE_NAME)
+    workspace_id = new_id()
+    now = services.clock()
+    record = WorkspaceRecord(
+        workspace_id=workspace_id,
+        name_sealed=await services.keys.seal_text(name_ref(workspace_id), clean),
+        created_by=caller.user_id,
+        created_at=now,
+        updated_at=now,
+    )
+    owner = MembershipRecord(workspace_id, caller.user_id, Role.OWNER.value, now)
+    await services.workspaces.create(record, owner)
+    ctx.loaders.my_memberships.prime(workspace_id, owner)
+    return view(ctx, services.authz.workspace(caller, workspace_id, owner), record)
+
+
+async def rename_workspace(ctx: RequestContext, workspace_id: str, name: str) -> WorkspaceView:
+    services = ctx.services
+    granted = await access(ctx, workspace_id)
+    services.authz.manage_members(granted)
+    clean = clean_name(name, field="name", max_length=MAX_WORKSPACE_NAME)
+    sealed = await services.keys.seal_text(name_ref(workspace_id), clean)
+    await services.workspaces.rename(workspace_id, sealed, services.clock())
+    ctx.loaders.workspaces.clear(workspace_id)
+    return view(ctx, granted)
+
+
+async def my_workspaces(ctx: RequestContext, first: int, after: str | None) -> Page[WorkspaceView]:
+    check_first(first)
+    caller = await ctx.require_user()
+    start = decode_cursor(after, 1)
+    rows = await ctx.services.workspaces.list_for_user(
+        caller.user_id, limit=first + 1, after_workspace_id=str(start[0]) if start else None
+    )
+    views = []
+    for membership in rows[:first]:
+        ctx.loaders.my_memberships.prime(membership.workspace_id, membership)
+        granted = ctx.services.authz.workspace(caller, membership.workspace_id, membership)
+        views.append((encode_cursor([membership.workspace_id]), view(ctx, granted)))
+    return Page(edges=views, has_next_page=len(rows) > first)
+
+
+async def members(
+    ctx: RequestContext, workspace_id: str, first: int, after: str | None
+) -> Page[MemberView]:
+    check_first(first)
+    granted = await access(ctx, workspace_id)
+    start = decode_cursor(after, 1)
+    rows = await ctx.services.workspaces.list_members(
+        workspace_id, limit=first + 1, after_user_id=str(start[0]) if start else None
+    )
+    edges = [(encode_cursor([m.user_id]), member_view(ctx, granted, m)) for m in rows[:first]]
+    return Page(edges=edges, has_next_page=len(rows) > first)
+
+
+async def _target_member(ctx: RequestContext, workspace_id: str, user_id: str) -> MembershipRecord:
+    membership = await ctx.services.workspaces.membership(workspace_id, user_id)
+    if membership is None:
+        raise not_found("member")
+    return membership
+
+
+async def change_member_role(
+    ctx: RequestContext, workspace_id: str, user_id: str, role: Role
+) -> MemberView:
+    services = ctx.services
+    granted = await access(ctx, workspace_id)
+    target = await _target_member(ctx, workspace_id, user_id)
+    current = Role(target.role)
+    services.authz.assign_role(granted, current, role)
+    if current is Role.OWNER and role is not Role.OWNER:
+        await _keep_an_owner(ctx, workspace_id)
+    changed = MembershipRecord(workspace_id, user_id, role.value, target.joined_at)
+    await services.workspaces.put_member(changed)
+    return member_view(ctx, granted, changed)
+
+
+async def _keep_an_owner(ctx: RequestContext, workspace_id: str) -> None:
+    if await ctx.services.workspaces.count_owners(workspace_id) < 2:
+        raise bad_input("A workspace keeps at least one owner: make someone else owner first.")
+
+
+async def remove_member(ctx: RequestContext, workspace_id: str, user_id: str) -> None:
+    services = ctx.services
+    granted = await access(ctx, workspace_id)
+    if user_id == granted.principal.user_id:
+        raise bad_input("Use leaveWorkspace to leave.", field="userId")
+    target = await _target_member(ctx, workspace_id, user_id)
+    services.authz.assign_role(granted, Role(target.role), Role.GUEST)
+    await _drop_member(ctx, workspace_id, user_id)
+
+
+async def leave_workspace(ctx: RequestContext, workspace_id: str) -> None:
+    granted = await access(ctx, workspace_id)
+    if granted.role is Role.OWNER:
+        await _keep_an_owner(ctx, workspace_id)
+    await _drop_member(ctx, workspace_id, granted.principal.user_id)
+
+
+async def _drop_member(ctx: RequestContext, workspace_id: str, user_id: str) -> None:
+    """Remove the membership first (access ends at once), then every channel membership."""
+    services = ctx.services
+    await services.workspaces.remove_member(workspace_id, user_id)
+    ctx.loaders.my_memberships.clear(workspace_id)
+    while refs := await services.channels.list_for_member(workspace_id, user_id, limit=_PAGE):
+        for ref in refs:
+            await services.channels.remove_member(workspace_id, ref.channel_id, user_id)
+
+
+# Invitations
+
+
+async def invite_member(
+    ctx: RequestContext, workspace_id: str, email: str, role: Role
+) -> InvitationView:
+    services = ctx.services
+    granted = await access(ctx, workspace_id)
+    services.authz.assign_role(granted, None, role)
+    normalized = normalize_email(email)
+    index = services.keyring.blind_index(EMAIL_INDEX, normalized)
+    existing_user = await services.accounts.find_user_id_by_email(index)
+    if existing_user and await services.workspaces.membership(workspace_id, existing_user):
+        raise bad_input("That person is already a member.", field="email")
+    now = services.clock()
+    invitation_id = new_id()
+    record = InvitationRecord(
+        invitation_id=invitation_id,
+        workspace_id=workspace_id,
+        email_sealed=b"",
+        email_index=index,
+        role=role.value,
+        invited_by=granted.principal.user_id,
+        created_at=now,
+        expires_at=now + services.policy.invitation_ttl,
+    )
+    sealed = await services.keys.seal_text(invitation_email_ref(record), normalized)
+    record = replace(record, email_sealed=sealed)
+    await services.workspaces.add_invitation(record)
+    grant = services.authz.invitation_for_manager(granted, record)
+    return InvitationView(ctx, record, grant, view(ctx, granted))
+
+
+async def _my_email_index(ctx: RequestContext) -> bytes:
+    services = ctx.services
+    caller = await ctx.require_user()
+    grant = services.authz.own_account(caller, caller.user_id, Action.READ)
+    user = await services.accounts.get_user(caller.user_id)
+    if user is None:
+        raise not_found("user")
+    email = await services.keys.open_text(grant, email_ref(caller.user_id), user.email_sealed)
+    return services.keyring.blind_index(EMAIL_INDEX, email)
+
+
+def _invitee_view(ctx: RequestContext, record: InvitationRecord, grant: Grant) -> InvitationView:
+    services = ctx.services
+    caller = ctx.principal_now()
+    workspace_grant = services.authz.invitee_workspace_grant(caller, record)
+    workspace = WorkspaceView(ctx, record.workspace_id, workspace_grant, None)
+    return InvitationView(ctx, record, grant, workspace)
+
+
+async def my_invitations(ctx: RequestContext) -> list[InvitationView]:
+    """Live invitations addressed to the caller's email, newest first."""
+    services = ctx.services
+    caller = await ctx.require_user()
+    index = await _my_email_index(ctx)
+    ids = await services.workspaces.invitation_ids_for_email(
+        index, limit=MAX_PENDING_INVITATIONS_SHOWN
+    )
+    now = services.clock()
+    views = []
+    for record in await services.workspaces.get_invitations(ids):
+        if record is None or record.expires_at <= now:
+            continue
+        grant = services.authz.invitation_for_invitee(caller, record, index)
+        views.append(_invitee_view(ctx, record, grant))
+    return views
+
+
+async def workspace_invitations(
+    ctx: RequestContext, workspace_id: str, first: int, after: str | None
+) -> Page[InvitationView]:
+    """Pending invitations of a workspace, for its managers; expired ones are left out."""
+    check_first(first)
+    services = ctx.services
+    granted = await access(ctx, workspace_id)
+    services.authz.manage_members(granted)
+    start = decode_cursor(after, 1)
+    ids = await services.workspaces.invitation_ids_for_workspace(
+        workspace_id, limit=first + 1, after_id=str(start[0]) if start else None
+    )
+    now = services.clock()
+    edges = []
+    for invitation_id, record in zip(
+        ids[:first], await services.workspaces.get_invitations(ids[:first]), strict=True
+    ):
+        if record is None or record.expires_at <= now:
+            continue
+        grant = services.authz.invitation_for_manager(granted, record)
+        edges.append(
+            (encode_cursor([invitation_id]), InvitationView(ctx, record, grant, view(ctx, granted)))
+        )
+    return Page(edges=edges, has_next_page=len(ids) > first)
+
+
+async def _invitation_for_me(ctx: RequestContext, invitation_id: str) -> InvitationRecord:
+    services = ctx.services
+    caller = await ctx.require_user()
+    record = await services.workspaces.get_invitation(invitation_id)
+    if record is None:
+        raise not_found("invitation")
+    services.authz.invitation_for_invitee(caller, record, await _my_email_index(ctx))
+    if record.expires_at <= services.clock():
+        raise bad_input("This invitation has expired; ask for a new one.", field="invitationId")
+    return record
+
+
+async def accept_invitation(ctx: RequestContext, invitation_id: str) -> WorkspaceView:
+    services = ctx.services
+    record = await _invitation_for_me(ctx, invitation_id)
+    caller = ctx.principal_now()
+    existing = await services.workspaces.membership(record.workspace_id, caller.user_id)
+    role = Role(record.role)
+    if existing is not None and Role(existing.role).rank >= role.rank:
+        # Already a member with at least this role: the invitation is simply used up.
+        await services.workspaces.remove_invitation(record)
+        member = existing
+    else:
+        member = MembershipRecord(record.workspace_id, caller.user_id, role.value, services.clock())
+        await services.workspaces.accept_invitation(record, member)
+    ctx.loaders.my_memberships.prime(record.workspace_id, member, force=True)
+    return view(ctx, services.authz.workspace(caller, record.workspace_id, member))
+
+
+async def decline_invitation(ctx: RequestContext, invitation_id: str) -> None:
+    record = await _invitation_for_me(ctx, invitation_id)
+    await ctx.services.workspaces.remove_invitation(record)
+
+
+async def revoke_invitation(ctx: RequestContext, invitation_id: str) -> None:
+    services = ctx.services
+    await ctx.require_user()
+    record = await services.workspaces.get_invitation(invitation_id)
+    if record is None:
+        raise not_found("invitation")
+    granted = await access(ctx, record.workspace_id)
+    services.authz.invitation_for_manager(granted, record)
+    await services.workspaces.remove_invitation(record)

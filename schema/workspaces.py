@@ -1,0 +1,282 @@
+"""Workspaces, their members and invitations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from strawberry.types import Info
+
+from resolvers import workspaces
+from resolvers.roles import Role as RoleValue
+from resolvers.workspaces import InvitationView, MemberView, WorkspaceView
+from schema.accounts import User
+from schema.context import request_context
+from schema.relay import Connection, Node, connection_from_page, expect_id, to_global_id
+
+if TYPE_CHECKING:
+    from schema.channels import Channel
+
+DEFAULT_PAGE = 20
+
+Role = strawberry.enum(RoleValue, name="Role", description="A member's role in a workspace.")
+
+
+@strawberry.type(description="A team: its members, channels and conversations.")
+class Workspace(Node):
+    view: strawberry.Private[WorkspaceView]
+
+    @classmethod
+    def from_view(cls, view: WorkspaceView) -> Workspace:
+        return cls(id=to_global_id("Workspace", view.id), view=view)
+
+    @strawberry.field
+    async def name(self) -> str:
+        return await self.view.name()
+
+    @strawberry.field
+    async def created_at(self) -> datetime:
+        return await self.view.created_at()
+
+    @strawberry.field(description="Your role here; null when you are only invited.")
+    def viewer_role(self) -> Role | None:  # type: ignore[valid-type]
+        return self.view.access.role if self.view.access else None
+
+    @strawberry.field(description="Members, in the order they joined.")
+    async def members(
+        self, info: Info[Any, Any], first: int = DEFAULT_PAGE, after: str | None = None
+    ) -> Connection[Member]:
+        page = await workspaces.members(request_context(info), self.view.id, first, after)
+        return connection_from_page(page, Member.from_view)
+
+    @strawberry.field(description="The channels you may see: public ones and those you are in.")
+    async def channels(
+        self, info: Info[Any, Any], first: int = DEFAULT_PAGE, after: str | None = None
+    ) -> Connection[Annotated[Channel, strawberry.lazy("schema.channels")]]:
+        from resolvers import channels
+        from schema.channels import Channel
+
+        page = await channels.workspace_channels(request_context(info), self.view.id, first, after)
+        return connection_from_page(page, Channel.from_view)
+
+    @strawberry.field(description="Pending invitations, newest first; owners and admins only.")
+    async def invitations(
+        self, info: Info[Any, Any], first: int = DEFAULT_PAGE, after: str | None = None
+    ) -> Connection[Invitation]:
+        page = await workspaces.workspace_invitations(
+            request_context(info), self.view.id, first, after
+        )
+        return connection_from_page(page, Invitation.from_view)
+
+
+@strawberry.type(description="A person's membership of a workspace.")
+class Member:
+    view: strawberry.Private[MemberView]
+
+    @classmethod
+    def from_view(cls, view: MemberView) -> Member:
+        return cls(view=view)
+
+    @strawberry.field
+    def user(self) -> User:
+        return User.from_view(self.view.user)
+
+    @strawberry.field
+    def role(self) -> Role:  # type: ignore[valid-type]
+        return self.view.role
+
+    @strawberry.field
+    def joined_at(self) -> datetime:
+        return self.view.joined_at
+
+
+@strawberry.type(description="An invitation to join a workspace, sent to an email address.")
+class Invitation(Node):
+    view: strawberry.Private[InvitationView]
+
+    @classmethod
+    def from_view(cls, view: InvitationView) -> Invitation:
+        return cls(id=to_global_id("Invitation", view.id), view=view)
+
+    @strawberry.field
+    def workspace(self) -> Workspace:
+        return Workspace.from_view(self.view.workspace)
+
+    @strawberry.field
+    async def email(self) -> str:
+        return await self.view.email()
+
+    @strawberry.field
+    def role(self) -> Role:  # type: ignore[valid-type]
+        return RoleValue(self.view.record.role)
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self.view.record.created_at
+
+    @strawberry.field
+    def expires_at(self) -> datetime:
+        return self.view.record.expires_at
+
+
+async def load_workspace(info: Info[Any, Any], raw_id: str) -> Workspace:
+    return Workspace.from_view(await workspaces.get_workspace(request_context(info), raw_id))
+
+
+# Mutations
+
+
+@strawberry.input
+class CreateWorkspaceInput:
+    name: str = strawberry.field(description="1 to 80 characters.")
+
+
+@strawberry.input
+class RenameWorkspaceInput:
+    workspace_id: strawberry.ID
+    name: str
+
+
+@strawberry.type
+class WorkspacePayload:
+    workspace: Workspace
+
+
+@strawberry.input
+class InviteMemberInput:
+    workspace_id: strawberry.ID
+    email: str
+    role: Role = RoleValue.MEMBER  # type: ignore[valid-type]
+
+
+@strawberry.type
+class InvitationPayload:
+    invitation: Invitation
+
+
+@strawberry.input
+class InvitationInput:
+    invitation_id: strawberry.ID
+
+
+@strawberry.type
+class DeclineInvitationPayload:
+    declined_invitation_id: strawberry.ID
+
+
+@strawberry.type
+class RevokeInvitationPayload:
+    revoked_invitation_id: strawberry.ID
+
+
+@strawberry.input
+class ChangeMemberRoleInput:
+    workspace_id: strawberry.ID
+    user_id: strawberry.ID
+    role: Role  # type: ignore[valid-type]
+
+
+@strawberry.type
+class MemberPayload:
+    member: Member
+
+
+@strawberry.input
+class RemoveMemberInput:
+    workspace_id: strawberry.ID
+    user_id: strawberry.ID
+
+
+@strawberry.type
+class RemoveMemberPayload:
+    removed_user_id: strawberry.ID
+
+
+@strawberry.input
+class LeaveWorkspaceInput:
+    workspace_id: strawberry.ID
+
+
+@strawberry.type
+class LeaveWorkspacePayload:
+    left_workspace_id: strawberry.ID
+
+
+async def create_workspace(
+    info: Info[Any, Any], input: CreateWorkspaceInput
+) -> WorkspacePayload | None:
+    view = await workspaces.create_workspace(request_context(info), input.name)
+    return WorkspacePayload(workspace=Workspace.from_view(view))
+
+
+async def rename_workspace(
+    info: Info[Any, Any], input: RenameWorkspaceInput
+) -> WorkspacePayload | None:
+    ws = expect_id(input.workspace_id, "Workspace")
+    view = await workspaces.rename_workspace(request_context(info), ws, input.name)
+    return WorkspacePayload(workspace=Workspace.from_view(view))
+
+
+async def invite_member(info: Info[Any, Any], input: InviteMemberInput) -> InvitationPayload | None:
+    ws = expect_id(input.workspace_id, "Workspace")
+    view = await workspaces.invite_member(request_context(info), ws, input.email, input.role)
+    return InvitationPayload(invitation=Invitation.from_view(view))
+
+
+async def accept_invitation(
+    info: Info[Any, Any], input: InvitationInput
+) -> WorkspacePayload | None:
+    invitation = expect_id(input.invitation_id, "Invitation")
+    view = await workspaces.accept_invitation(request_context(info), invitation)
+    return WorkspacePayload(workspace=Workspace.from_view(view))
+
+
+async def decline_invitation(
+    info: Info[Any, Any], input: InvitationInput
+) -> DeclineInvitationPayload | None:
+    await workspaces.decline_invitation(
+        request_context(info), expect_id(input.invitation_id, "Invitation")
+    )
+    return DeclineInvitationPayload(declined_invitation_id=input.invitation_id)
+
+
+async def revoke_invitation(
+    info: Info[Any, Any], input: InvitationInput
+) -> RevokeInvitationPayload | None:
+    await workspaces.revoke_invitation(
+        request_context(info), expect_id(input.invitation_id, "Invitation")
+    )
+    return RevokeInvitationPayload(revoked_invitation_id=input.invitation_id)
+
+
+async def change_member_role(
+    info: Info[Any, Any], input: ChangeMemberRoleInput
+) -> MemberPayload | None:
+    view = await workspaces.change_member_role(
+        request_context(info),
+        expect_id(input.workspace_id, "Workspace"),
+        expect_id(input.user_id, "User"),
+        input.role,
+    )
+    return MemberPayload(member=Member.from_view(view))
+
+
+async def remove_member(
+    info: Info[Any, Any], input: RemoveMemberInput
+) -> RemoveMemberPayload | None:
+    await workspaces.remove_member(
+        request_context(info),
+        expect_id(input.workspace_id, "Workspace"),
+        expect_id(input.user_id, "User"),
+    )
+    return RemoveMemberPayload(removed_user_id=input.user_id)
+
+
+async def leave_workspace(
+    info: Info[Any, Any], input: LeaveWorkspaceInput
+) -> LeaveWorkspacePayload | None:
+    await workspaces.leave_workspace(
+        request_context(info), expect_id(input.workspace_id, "Workspace")
+    )
+    return LeaveWorkspacePayload(left_workspace_id=input.workspace_id)

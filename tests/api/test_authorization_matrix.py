@@ -1,0 +1,477 @@
+"""Every root field and mutation, called as every kind of caller, against an expected table.
+
+A field of Query or Mutation with no row here fails `test_every_root_field_has_a_row`, so a
+new operation cannot ship without saying who may call it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from graphql import GraphQLObjectType
+
+from schema.build import build_schema
+from support import LOG_IN, PASSWORD, GraphQLClient, Server, make_settings, serve, sign_up
+
+CALLERS = ("anonymous", "stranger", "guest", "member", "admin", "owner")
+OK = "ok"
+NF, FORBIDDEN, UNAUTH, BAD = "NOT_FOUND", "FORBIDDEN", "UNAUTHENTICATED", "BAD_USER_INPUT"
+_serial = itertools.count()
+
+
+def fresh(prefix: str) -> str:
+    return f"{prefix}{next(_serial)}"
+
+
+@dataclass
+class World:
+    server: Server
+    clients: dict[str, GraphQLClient]
+    ids: dict[str, str]
+    emails: dict[str, str]
+
+    def gql(self, who: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        return self.clients[who].data(query, variables)
+
+    def new_member(self, role: str = "MEMBER") -> tuple[str, GraphQLClient]:
+        """Someone new who joined the workspace with `role`; returns (user id, client)."""
+        email = fresh("joiner") + "@example.org"
+        token, user = sign_up(self.server.client(), email, name="Joiner")
+        self.invite_and_accept(self.ids["workspace"], email, role, token)
+        return user["id"], self.server.client(token)
+
+    def invite_and_accept(self, workspace: str, email: str, role: str, token: str) -> None:
+        invitation = self.gql(
+            "owner",
+            "mutation($w: ID!, $e: String!, $r: Role!) { inviteMember(input: "
+            "{workspaceId: $w, email: $e, role: $r}) { invitation { id } } }",
+            {"w": workspace, "e": email, "r": role},
+        )["inviteMember"]["invitation"]["id"]
+        self.server.client(token).data(
+            "mutation($i: ID!) { acceptInvitation(input: {invitationId: $i}) "
+            "{ workspace { id } } }",
+            {"i": invitation},
+        )
+
+    def channel(self, visibility: str = "PUBLIC", *, add: tuple[str, ...] = ()) -> str:
+        channel = self.gql(
+            "owner",
+            "mutation($w: ID!, $n: String!, $v: ChannelVisibility!) { createChannel(input: "
+            "{workspaceId: $w, name: $n, visibility: $v}) { channel { id } } }",
+            {"w": self.ids["workspace"], "n": fresh("room"), "v": visibility},
+        )["createChannel"]["channel"]["id"]
+        for who in add:
+            if who in ("guest", "member", "admin"):  # the owner made it; others cannot join
+                self.add_to_channel(channel, self.ids[who])
+        return channel
+
+    def add_to_channel(self, channel: str, user: str) -> None:
+        self.gql(
+            "owner",
+            "mutation($c: ID!, $u: ID!) { addChannelMember(input: {channelId: $c, userId: $u}) "
+            "{ channel { id } } }",
+            {"c": channel, "u": user},
+        )
+
+    def post(self, who: str, channel: str, text: str = "hello") -> str:
+        return self.gql(
+            who,
+            "mutation($c: ID!, $t: String!) { postMessage(input: {channelId: $c, text: $t}) "
+            "{ message { id } } }",
+            {"c": channel, "t": text},
+        )["postMessage"]["message"]["id"]
+
+    def invitation(self) -> str:
+        return self.gql(
+            "owner",
+            "mutation($w: ID!, $e: String!) { inviteMember(input: {workspaceId: $w, email: $e, "
+            "role: MEMBER}) { invitation { id } } }",
+            {"w": self.ids["workspace"], "e": fresh("someone") + "@example.org"},
+        )["inviteMember"]["invitation"]["id"]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    with serve(make_settings(tmp_path_factory.mktemp("matrix") / "data")) as server:
+        clients: dict[str, GraphQLClient] = {"anonymous": server.client()}
+        ids: dict[str, str] = {}
+        emails: dict[str, str] = {}
+        for who in ("owner", "admin", "member", "guest", "stranger", "maker"):
+            emails[who] = f"{who}@matrix.example"
+            token, user = sign_up(server.client(), emails[who], name=who.title())
+            clients[who], ids[who] = server.client(token), user["id"]
+        w = World(server, clients, ids, emails)
+        create = "mutation($n: String!) { createWorkspace(input: {name: $n}) { workspace { id } } }"
+        ids["workspace"] = w.gql("owner", create, {"n": "Acme"})["createWorkspace"]["workspace"][
+            "id"
+        ]
+        ids["other"] = w.gql("stranger", create, {"n": "Other"})["createWorkspace"]["workspace"][
+            "id"
+        ]
+        for who, role in (("admin", "ADMIN"), ("member", "MEMBER"), ("guest", "GUEST")):
+            w.invite_and_accept(ids["workspace"], emails[who], role, clients[who].token or "")
+        ids["public"] = w.channel("PUBLIC", add=("admin", "member"))
+        ids["private"] = w.channel("PRIVATE", add=("member",))
+        ids["guest_room"] = w.channel("PUBLIC", add=("guest",))
+        ids["message"] = w.post("member", ids["public"])
+        yield w
+
+
+@dataclass(frozen=True)
+class Row:
+    """One operation: its document, how to make its variables, and the expected outcomes."""
+
+    field: str
+    document: str
+    expect: dict[str, str]
+    variables: Callable[[World, str], dict[str, Any]] = lambda world, who: {}
+
+
+def expect(
+    anonymous: str, stranger: str, guest: str, member: str, admin: str, owner: str
+) -> dict[str, str]:
+    return dict(zip(CALLERS, (anonymous, stranger, guest, member, admin, owner), strict=True))
+
+
+# Queries: an anonymous caller sees nothing, so every object is NOT_FOUND to it.
+SIGNED_IN = expect(UNAUTH, OK, OK, OK, OK, OK)
+WORKSPACE_READERS = expect(NF, NF, OK, OK, OK, OK)
+CHANNEL_READERS = expect(NF, NF, NF, OK, OK, OK)
+MANAGERS_READ = expect(NF, NF, FORBIDDEN, FORBIDDEN, OK, OK)
+# Mutations: an anonymous caller is told to sign in before any object is looked up.
+MANAGERS = expect(UNAUTH, NF, FORBIDDEN, FORBIDDEN, OK, OK)
+MEMBERS_NOT_GUESTS = expect(UNAUTH, NF, FORBIDDEN, OK, OK, OK)
+CHANNEL_WRITERS = expect(UNAUTH, NF, NF, OK, OK, OK)
+
+
+def _fresh_session(world: World, who: str) -> dict[str, Any]:
+    """Revoking one of the caller's sessions: a second one, made for the purpose."""
+    if who == "anonymous":
+        return {"id": "U2Vzc2lvbjp4"}
+    world.server.client().data(LOG_IN, {"email": world.emails[who], "password": PASSWORD})
+    sessions = world.gql(who, "{ viewer { sessions(first: 5) { edges { node { id current } } } } }")
+    edges = sessions["viewer"]["sessions"]["edges"]
+    return {"id": next(e["node"]["id"] for e in edges if not e["node"]["current"])}
+
+
+def _fresh_workspace_to_leave(world: World, who: str) -> dict[str, Any]:
+    workspace = world.gql(
+        "maker",
+        'mutation { createWorkspace(input: {name: "Leave me"}) { workspace { id } } }',
+    )["createWorkspace"]["workspace"]["id"]
+    if who != "anonymous":
+        token = world.clients[who].token or ""
+        invitation = world.gql(
+            "maker",
+            "mutation($w: ID!, $e: String!) { inviteMember(input: {workspaceId: $w, email: $e, "
+            "role: MEMBER}) { invitation { id } } }",
+            {"w": workspace, "e": world.emails[who]},
+        )["inviteMember"]["invitation"]["id"]
+        world.server.client(token).data(
+            "mutation($i: ID!) { acceptInvitation(input: {invitationId: $i}) { workspace { id } } }",
+            {"i": invitation},
+        )
+    return {"w": workspace}
+
+
+def _channel_with_caller(world: World, who: str) -> dict[str, Any]:
+    return {"c": world.channel("PUBLIC", add=(who,))}
+
+
+def _archived_channel_with_caller(world: World, who: str) -> dict[str, Any]:
+    channel = world.channel("PUBLIC", add=(who,))
+    world.gql(
+        "owner",
+        "mutation($c: ID!) { archiveChannel(input: {channelId: $c}) { channel { id } } }",
+        {"c": channel},
+    )
+    return {"c": channel}
+
+
+def _channel_with_caller_and_member(world: World, who: str) -> dict[str, Any]:
+    target, _ = world.new_member()
+    channel = world.channel("PUBLIC", add=(who,))
+    world.add_to_channel(channel, target)
+    return {"c": channel, "u": target}
+
+
+def _message_by_member(world: World, who: str) -> dict[str, Any]:
+    return {"m": world.post("member", world.ids["public"])}
+
+
+ROWS = [
+    # Query
+    Row("viewer", "{ viewer { id } }", SIGNED_IN),
+    Row(
+        "node",
+        "query($id: ID!) { node(id: $id) { id ... on Workspace { name } } }",
+        WORKSPACE_READERS,
+        lambda w, who: {"id": w.ids["workspace"]},
+    ),
+    Row(
+        "node",
+        "query($id: ID!) { node(id: $id) { id ... on Channel { name } } }",
+        CHANNEL_READERS,
+        lambda w, who: {"id": w.ids["public"]},
+    ),
+    Row(
+        "node",
+        "query($id: ID!) { node(id: $id) { id ... on Channel { name } } }",
+        expect(NF, NF, NF, OK, NF, OK),
+        lambda w, who: {"id": w.ids["private"]},
+    ),
+    Row(
+        "node",
+        "query($id: ID!) { node(id: $id) { id ... on Channel { name } } }",
+        WORKSPACE_READERS,
+        lambda w, who: {"id": w.ids["guest_room"]},
+    ),
+    Row(
+        "node",
+        "query($id: ID!) { node(id: $id) { id ... on Message { text author { displayName } } } }",
+        CHANNEL_READERS,
+        lambda w, who: {"id": w.ids["message"]},
+    ),
+    Row(
+        "node",
+        "query($id: ID!) { node(id: $id) { id ... on User { displayName } } }",
+        WORKSPACE_READERS,
+        lambda w, who: {"id": w.ids["owner"]},
+    ),
+    Row(
+        "node",
+        "query($id: ID!) { node(id: $id) { ... on Workspace { invitations(first: 5) { edges { node { email } } } } } }",
+        MANAGERS_READ,
+        lambda w, who: {"id": w.ids["workspace"]},
+    ),
+    # Mutation: accounts
+    Row(
+        "signUp",
+        'mutation($e: String!) { signUp(input: {email: $e, password: "long password 1", displayName: "N"}) { token } }',
+        expect(OK, OK, OK, OK, OK, OK),
+        lambda w, who: {"e": fresh("new") + "@example.org"},
+    ),
+    Row(
+        "logIn",
+        'mutation($e: String!) { logIn(input: {email: $e, password: "correct horse battery"}) { token } }',
+        expect(OK, OK, OK, OK, OK, OK),
+        lambda w, who: {"e": w.emails["maker"]},
+    ),
+    Row("logOut", "mutation { logOut { ok } }", SIGNED_IN),
+    Row(
+        "changePassword",
+        'mutation { changePassword(input: {currentPassword: "not it at all", newPassword: "whatever 1234"}) { ok } }',
+        expect(UNAUTH, BAD, BAD, BAD, BAD, BAD),
+    ),
+    Row(
+        "revokeSession",
+        "mutation($id: ID!) { revokeSession(input: {sessionId: $id}) { revokedSessionId } }",
+        SIGNED_IN,
+        _fresh_session,
+    ),
+    Row(
+        "updateProfile",
+        "mutation($n: String!) { updateProfile(input: {displayName: $n}) { user { id } } }",
+        SIGNED_IN,
+        lambda w, who: {"n": who.title()},
+    ),
+    # Mutation: workspaces
+    Row(
+        "createWorkspace",
+        'mutation { createWorkspace(input: {name: "Mine"}) { workspace { id } } }',
+        SIGNED_IN,
+    ),
+    Row(
+        "renameWorkspace",
+        'mutation($w: ID!) { renameWorkspace(input: {workspaceId: $w, name: "Acme"}) { workspace { id } } }',
+        MANAGERS,
+        lambda w, who: {"w": w.ids["workspace"]},
+    ),
+    Row(
+        "inviteMember",
+        "mutation($w: ID!, $e: String!) { inviteMember(input: {workspaceId: $w, email: $e, role: MEMBER}) { invitation { id } } }",
+        MANAGERS,
+        lambda w, who: {"w": w.ids["workspace"], "e": fresh("inv") + "@example.org"},
+    ),
+    Row(
+        "acceptInvitation",
+        "mutation($i: ID!) { acceptInvitation(input: {invitationId: $i}) { workspace { id } } }",
+        expect(UNAUTH, NF, NF, NF, NF, NF),
+        lambda w, who: {"i": w.invitation()},
+    ),
+    Row(
+        "declineInvitation",
+        "mutation($i: ID!) { declineInvitation(input: {invitationId: $i}) { declinedInvitationId } }",
+        expect(UNAUTH, NF, NF, NF, NF, NF),
+        lambda w, who: {"i": w.invitation()},
+    ),
+    Row(
+        "revokeInvitation",
+        "mutation($i: ID!) { revokeInvitation(input: {invitationId: $i}) { revokedInvitationId } }",
+        MANAGERS,
+        lambda w, who: {"i": w.invitation()},
+    ),
+    Row(
+        "changeMemberRole",
+        "mutation($w: ID!, $u: ID!) { changeMemberRole(input: {workspaceId: $w, userId: $u, role: GUEST}) { member { role } } }",
+        MANAGERS,
+        lambda w, who: {"w": w.ids["workspace"], "u": w.new_member()[0]},
+    ),
+    Row(
+        "removeMember",
+        "mutation($w: ID!, $u: ID!) { removeMember(input: {workspaceId: $w, userId: $u}) { removedUserId } }",
+        MANAGERS,
+        lambda w, who: {"w": w.ids["workspace"], "u": w.new_member()[0]},
+    ),
+    Row(
+        "leaveWorkspace",
+        "mutation($w: ID!) { leaveWorkspace(input: {workspaceId: $w}) { leftWorkspaceId } }",
+        expect(UNAUTH, OK, OK, OK, OK, OK),
+        _fresh_workspace_to_leave,
+    ),
+    # Mutation: channels
+    Row(
+        "createChannel",
+        "mutation($w: ID!, $n: String!) { createChannel(input: {workspaceId: $w, name: $n}) { channel { id } } }",
+        MEMBERS_NOT_GUESTS,
+        lambda w, who: {"w": w.ids["workspace"], "n": fresh("c")},
+    ),
+    Row(
+        "createDirectChannel",
+        "mutation($w: ID!, $u: ID!) { createDirectChannel(input: {workspaceId: $w, userIds: [$u]}) { channel { id } } }",
+        expect(UNAUTH, NF, OK, OK, OK, BAD),
+        lambda w, who: {"w": w.ids["workspace"], "u": w.ids["owner"]},
+    ),
+    Row(
+        "renameChannel",
+        'mutation($c: ID!) { renameChannel(input: {channelId: $c, name: "renamed"}) { channel { id } } }',
+        MEMBERS_NOT_GUESTS,
+        _channel_with_caller,
+    ),
+    Row(
+        "setChannelTopic",
+        'mutation($c: ID!) { setChannelTopic(input: {channelId: $c, topic: "t"}) { channel { id } } }',
+        MEMBERS_NOT_GUESTS,
+        _channel_with_caller,
+    ),
+    Row(
+        "archiveChannel",
+        "mutation($c: ID!) { archiveChannel(input: {channelId: $c}) { channel { archived } } }",
+        MANAGERS,
+        _channel_with_caller,
+    ),
+    Row(
+        "unarchiveChannel",
+        "mutation($c: ID!) { unarchiveChannel(input: {channelId: $c}) { channel { archived } } }",
+        MANAGERS,
+        _archived_channel_with_caller,
+    ),
+    Row(
+        "joinChannel",
+        "mutation($c: ID!) { joinChannel(input: {channelId: $c}) { channel { id } } }",
+        expect(UNAUTH, NF, NF, OK, OK, OK),
+        lambda w, who: {"c": w.channel("PUBLIC")},
+    ),
+    Row(
+        "leaveChannel",
+        "mutation($c: ID!) { leaveChannel(input: {channelId: $c}) { leftChannelId } }",
+        expect(UNAUTH, NF, OK, OK, OK, OK),
+        _channel_with_caller,
+    ),
+    Row(
+        "addChannelMember",
+        "mutation($c: ID!, $u: ID!) { addChannelMember(input: {channelId: $c, userId: $u}) { channel { id } } }",
+        MEMBERS_NOT_GUESTS,
+        lambda w, who: {**_channel_with_caller(w, who), "u": w.ids["member"]},
+    ),
+    Row(
+        "removeChannelMember",
+        "mutation($c: ID!, $u: ID!) { removeChannelMember(input: {channelId: $c, userId: $u}) { channel { id } } }",
+        MANAGERS,
+        _channel_with_caller_and_member,
+    ),
+    Row(
+        "markRead",
+        "mutation($c: ID!) { markRead(input: {channelId: $c}) { channel { unreadCount } } }",
+        CHANNEL_WRITERS,
+        lambda w, who: {"c": w.ids["public"]},
+    ),
+    # Mutation: messages
+    Row(
+        "postMessage",
+        'mutation($c: ID!) { postMessage(input: {channelId: $c, text: "hi"}) { message { id } } }',
+        CHANNEL_WRITERS,
+        lambda w, who: {"c": w.ids["public"]},
+    ),
+    Row(
+        "editMessage",
+        'mutation($m: ID!) { editMessage(input: {messageId: $m, text: "changed"}) { message { editedAt } } }',
+        expect(UNAUTH, NF, NF, OK, FORBIDDEN, FORBIDDEN),
+        _message_by_member,
+    ),
+    Row(
+        "deleteMessage",
+        "mutation($m: ID!) { deleteMessage(input: {messageId: $m}) { deletedMessageId } }",
+        CHANNEL_WRITERS,
+        _message_by_member,
+    ),
+    Row(
+        "addReaction",
+        'mutation($m: ID!) { addReaction(input: {messageId: $m, emoji: "+1"}) { message { id } } }',
+        CHANNEL_WRITERS,
+        _message_by_member,
+    ),
+    Row(
+        "removeReaction",
+        'mutation($m: ID!) { removeReaction(input: {messageId: $m, emoji: "+1"}) { message { id } } }',
+        CHANNEL_WRITERS,
+        _message_by_member,
+    ),
+    Row(
+        "pinMessage",
+        "mutation($m: ID!) { pinMessage(input: {messageId: $m}) { message { pinned } } }",
+        CHANNEL_WRITERS,
+        _message_by_member,
+    ),
+    Row(
+        "unpinMessage",
+        "mutation($m: ID!) { unpinMessage(input: {messageId: $m}) { message { pinned } } }",
+        CHANNEL_WRITERS,
+        _message_by_member,
+    ),
+]
+
+
+def outcome(result: dict[str, Any]) -> str:
+    errors = result.get("errors") or []
+    return errors[0]["extensions"]["code"] if errors else OK
+
+
+def test_every_root_field_has_a_row() -> None:
+    graphql_schema = build_schema()._schema
+    root_fields: set[str] = set()
+    for root in (graphql_schema.query_type, graphql_schema.mutation_type):
+        assert isinstance(root, GraphQLObjectType)
+        root_fields |= set(root.fields)
+    covered = {row.field for row in ROWS}
+    assert root_fields - covered == set(), "add a row for each new root field"
+    assert covered - root_fields == set()
+
+
+@pytest.mark.parametrize("row", ROWS, ids=lambda row: row.field)
+def test_each_caller_gets_the_expected_answer(world: World, row: Row) -> None:
+    answers = {}
+    for who in CALLERS:
+        client = world.clients[who]
+        if row.field == "logOut" and who != "anonymous":
+            # Log out a second session, so the caller's own stays for the other rows.
+            token = world.server.client().data(
+                LOG_IN, {"email": world.emails[who], "password": PASSWORD}
+            )["logIn"]["token"]
+            client = world.server.client(token)
+        answers[who] = outcome(client.run(row.document, row.variables(world, who)))
+    assert answers == row.expect

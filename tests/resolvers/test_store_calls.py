@@ -1,0 +1,137 @@
+"""No N+1: a page of messages with authors, reactions and pins costs a fixed number of reads."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crypto.keyring import Keyring
+from crypto.passwords import Argon2Params, PasswordHasher
+from crypto.root_key import generate_install_salt, generate_root_key
+from persistence.sqlite.engine import SqliteStore
+from resolvers import accounts, channels, messages, workspaces
+from resolvers.context import RequestContext
+from resolvers.passwords import PasswordService
+from resolvers.ratelimit import AuthLimits
+from resolvers.roles import Role, Visibility
+from resolvers.services import Services
+from schema.build import build_schema
+from schema.context import CONTEXT_KEY
+from schema.relay import to_global_id
+from support import CountingStore
+
+PASSWORD = "correct horse battery"
+PAGE = """query($c: ID!, $first: Int!) { node(id: $c) { ... on Channel { messages(first: $first) {
+  edges { node { id text createdAt author { id displayName } reactions { emoji count viewerReacted }
+  pinned replyCount } } } } } }"""
+
+
+@pytest.fixture
+async def services(tmp_path: Path) -> AsyncIterator[tuple[Services, CountingStore]]:
+    store = await SqliteStore.open(tmp_path / "cove.db")
+    counting = CountingStore(store)
+    built = Services.build(
+        store=counting,  # type: ignore[arg-type]
+        keyring=Keyring(generate_root_key(), generate_install_salt()),
+        passwords=PasswordService(PasswordHasher(Argon2Params.minimum()), 2),
+        session_ttl=timedelta(hours=1),
+        limits=AuthLimits.build(
+            logins_per_ip_per_minute=1000,
+            failures_per_account=1000,
+            failure_window_seconds=60,
+            signups_per_ip_per_hour=1000,
+        ),
+    )
+    yield built, counting
+    built.close()
+    await store.close()
+
+
+def ctx(services: Services, token: str | None) -> RequestContext:
+    return RequestContext(services=services, request_id="t", bearer_token=token)
+
+
+async def test_a_page_of_messages_costs_the_same_reads_at_10_and_50(
+    services: tuple[Services, CountingStore],
+) -> None:
+    svc, counting = services
+    people = [
+        await accounts.sign_up(ctx(svc, None), f"p{i}@example.org", PASSWORD, f"Person {i}")
+        for i in range(5)
+    ]
+    owner = people[0].token
+    ws = await workspaces.create_workspace(ctx(svc, owner), "Acme")
+    for person in people[1:]:
+        email = await person.user.email()
+        assert email is not None
+        invitation = await workspaces.invite_member(ctx(svc, owner), ws.id, email, Role.MEMBER)
+        await workspaces.accept_invitation(ctx(svc, person.token), invitation.id)
+    room = await channels.create_channel(ctx(svc, owner), ws.id, "general", Visibility.PUBLIC, None)
+    for person in people[1:]:
+        await channels.join_channel(ctx(svc, person.token), room.id)
+    for i in range(60):
+        author = people[i % 5].token
+        posted = await messages.post_message(ctx(svc, author), room.id, f"message {i}", None, [])
+        if i % 3 == 0:
+            await messages.add_reaction(ctx(svc, people[(i + 1) % 5].token), posted.id, "👍")
+        if i % 7 == 0:
+            await messages.set_pinned(ctx(svc, owner), posted.id, True)
+
+    schema = build_schema()
+
+    async def reads(first: int) -> dict[str, int]:
+        counting.reads = 0
+        answer = await schema.execute(
+            PAGE,
+            variable_values={"c": to_global_id("Channel", room.id), "first": first},
+            context_value={CONTEXT_KEY: ctx(svc, people[1].token)},
+        )
+        assert answer.errors is None, answer.errors
+        assert answer.data is not None
+        edges = answer.data["node"]["messages"]["edges"]
+        assert len(edges) == first
+        assert all(e["node"]["author"]["displayName"].startswith("Person") for e in edges)
+        return dict(counting.calls)
+
+    at_ten, at_fifty = await reads(10), await reads(50)
+    assert at_fifty == at_ten
+    # session; channel, its workspace membership and channel membership; the page;
+    # its authors, reactions and pins: each one batched read.
+    assert at_fifty == {"get": 1, "get_many": 5, "scan": 1, "scan_many": 1}
+
+
+async def test_page_size_does_not_change_reads_for_members_either(
+    services: tuple[Services, CountingStore],
+) -> None:
+    svc, counting = services
+    people = [
+        await accounts.sign_up(ctx(svc, None), f"m{i}@example.org", PASSWORD, f"M {i}")
+        for i in range(12)
+    ]
+    ws = await workspaces.create_workspace(ctx(svc, people[0].token), "Big")
+    for person in people[1:]:
+        email = await person.user.email()
+        assert email is not None
+        invitation = await workspaces.invite_member(
+            ctx(svc, people[0].token), ws.id, email, Role.MEMBER
+        )
+        await workspaces.accept_invitation(ctx(svc, person.token), invitation.id)
+    schema = build_schema()
+    query = """query($w: ID!, $first: Int!) { node(id: $w) { ... on Workspace {
+      members(first: $first) { edges { node { role user { displayName } } } } } } }"""
+
+    async def reads(first: int) -> dict[str, Any]:
+        counting.reads = 0
+        answer = await schema.execute(
+            query,
+            variable_values={"w": to_global_id("Workspace", ws.id), "first": first},
+            context_value={CONTEXT_KEY: ctx(svc, people[3].token)},
+        )
+        assert answer.errors is None, answer.errors
+        return dict(counting.calls)
+
+    assert await reads(3) == await reads(12)
