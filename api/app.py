@@ -20,6 +20,7 @@ from api.logs import configure_logging
 from api.metrics import Metrics
 from api.middleware import SecurityMiddleware
 from api.settings import Settings, load_settings
+from crypto.keyring import Keyring
 from crypto.passwords import Argon2Params, PasswordHasher
 from persistence.sqlite.engine import SqliteStore
 from persistence.store import Store
@@ -59,6 +60,40 @@ async def metrics_route(state: State) -> bytes:
     return metrics.render()
 
 
+@asynccontextmanager
+async def running_services(settings: Settings, keyring: Keyring) -> AsyncIterator[Services]:
+    """Open the store and build the services from settings; close them on the way out."""
+    store = await SqliteStore.open(settings.database_file)
+    hasher = PasswordHasher(
+        Argon2Params(
+            time_cost=settings.argon2_time_cost,
+            memory_kib=settings.argon2_memory_kib,
+            parallelism=settings.argon2_parallelism,
+        )
+    )
+    services = Services.build(
+        store=store,
+        keyring=keyring,
+        passwords=PasswordService(hasher, settings.password_hash_concurrency),
+        session_ttl=timedelta(seconds=settings.session_ttl_seconds),
+        limits=AuthLimits.build(
+            logins_per_ip_per_minute=settings.login_attempts_per_ip_per_minute,
+            failures_per_account=settings.login_failures_per_account,
+            failure_window_seconds=settings.login_failure_window_seconds,
+            signups_per_ip_per_hour=settings.signups_per_ip_per_hour,
+        ),
+        policy=Policy(
+            max_message_length=settings.max_message_length,
+            invitation_ttl=timedelta(seconds=settings.invitation_ttl_seconds),
+        ),
+    )
+    try:
+        yield services
+    finally:
+        services.close()
+        await store.close()
+
+
 def create_app(settings: Settings) -> Litestar:
     """Build the app; backends open on start-up and close on shut-down."""
     configure_logging(settings.log_level)
@@ -77,36 +112,9 @@ def create_app(settings: Settings) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        store = await SqliteStore.open(settings.database_file)
-        hasher = PasswordHasher(
-            Argon2Params(
-                time_cost=settings.argon2_time_cost,
-                memory_kib=settings.argon2_memory_kib,
-                parallelism=settings.argon2_parallelism,
-            )
-        )
-        services = Services.build(
-            store=store,
-            keyring=keyring,
-            passwords=PasswordService(hasher, settings.password_hash_concurrency),
-            session_ttl=timedelta(seconds=settings.session_ttl_seconds),
-            limits=AuthLimits.build(
-                logins_per_ip_per_minute=settings.login_attempts_per_ip_per_minute,
-                failures_per_account=settings.login_failures_per_account,
-                failure_window_seconds=settings.login_failure_window_seconds,
-                signups_per_ip_per_hour=settings.signups_per_ip_per_hour,
-            ),
-            policy=Policy(
-                max_message_length=settings.max_message_length,
-                invitation_ttl=timedelta(seconds=settings.invitation_ttl_seconds),
-            ),
-        )
-        app.state[SERVICES_STATE_KEY] = services
-        try:
+        async with running_services(settings, keyring) as services:
+            app.state[SERVICES_STATE_KEY] = services
             yield
-        finally:
-            services.close()
-            await store.close()
 
     def security(app: ASGIApp) -> ASGIApp:
         return SecurityMiddleware(app, dev=settings.dev)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import struct
+from functools import lru_cache
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -23,15 +24,22 @@ def new_nonce() -> bytes:
     return secrets.token_bytes(NONCE_BYTES)
 
 
+@lru_cache(maxsize=4096)
+def _cipher(key: bytes) -> AESGCM:
+    # Setting up the key schedule costs as much as sealing a short field; keys are few and
+    # long-lived (data keys, the KEK), so each one's cipher is built once.
+    return AESGCM(key)
+
+
 def gcm_encrypt(key: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
     """AES-256-GCM encrypt; returns ciphertext with the 16-byte tag appended."""
-    return AESGCM(key).encrypt(nonce, plaintext, aad)
+    return _cipher(key).encrypt(nonce, plaintext, aad)
 
 
 def gcm_decrypt(key: bytes, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes:
     """AES-256-GCM decrypt; any authentication failure becomes a SealError."""
     try:
-        return AESGCM(key).decrypt(nonce, ciphertext, aad)
+        return _cipher(key).decrypt(nonce, ciphertext, aad)
     except InvalidTag:
         raise SealError("sealed value does not authenticate") from None
 
@@ -50,4 +58,10 @@ def u32(value: int) -> bytes:
 
 def length_prefixed(label: bytes, *parts: bytes) -> bytes:
     """Encode `label` then each part as 4-byte length + bytes, so no two inputs collide."""
-    return label + b"".join(u32(len(part)) + part for part in parts)
+    for part in parts:
+        if len(part) > MAX_U32:
+            raise CryptoError("a part longer than 4 GiB cannot be length-prefixed")
+    return label + b"".join(_U32.pack(len(part)) + part for part in parts)
+
+
+_U32 = struct.Struct(">I")

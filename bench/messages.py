@@ -1,0 +1,240 @@
+"""Messages benchmark: a page of 50 messages with authors through GraphQL, against a plain
+Litestar JSON route doing the same reads and decryption on the same server; the share of time
+spent in cryptography; and postMessage throughput on one worker.
+
+Run: `python -m bench.messages` (BENCH_MESSAGES=10000 seeded by default). Every loop is
+bounded in count; the server binds 127.0.0.1 on a free port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from litestar import Litestar, Request, get
+
+from api.app import create_app, running_services
+from api.bootstrap import init_data_dir, load_keyring
+from api.graphql import SERVICES_STATE_KEY, bearer_token
+from api.settings import Settings, load_settings
+from bench.accounts import free_port, throughput
+from crypto.keyring import Keyring
+from resolvers import accounts, channels, messages, workspaces
+from resolvers.context import RequestContext
+from resolvers.roles import Role, Visibility
+from resolvers.services import Services
+from schema.build import build_schema
+from schema.context import CONTEXT_KEY
+from schema.relay import to_global_id
+
+PASSWORD = "bench password 1"
+PAGE = """query($c: ID!) { node(id: $c) { ... on Channel { messages(first: 50) {
+  edges { node { id text createdAt author { id displayName } } } } } } }"""
+POST = """mutation($c: ID!) { postMessage(input: {channelId: $c, text: "benchmark message"})
+  { message { id } } }"""
+BENCH_ENV = {
+    "COVE_LOG_LEVEL": "WARNING",
+    "COVE_ARGON2_TIME_COST": "2",
+    "COVE_ARGON2_MEMORY_KIB": "19456",
+    "COVE_ARGON2_PARALLELISM": "1",
+    "COVE_LOGIN_ATTEMPTS_PER_IP_PER_MINUTE": "1000000",
+    "COVE_SIGNUPS_PER_IP_PER_HOUR": "1000000",
+}
+
+
+@get("/bench/messages/{channel_id:str}")
+async def plain_page(request: Request[Any, Any, Any], channel_id: str) -> list[dict[str, Any]]:
+    """The same 50 messages with authors, read and decrypted without GraphQL."""
+    services: Services = request.app.state[SERVICES_STATE_KEY]
+    ctx = RequestContext(services, "bench", bearer_token(request.headers.get("authorization")))
+    access = await channels.channel_access(ctx, channel_id)
+    page = await messages.channel_messages(ctx, access, 50, None)
+    out = []
+    for _, message in page.edges:
+        author = message.author()
+        out.append(
+            {
+                "id": message.id,
+                "text": await message.text(),
+                "createdAt": message.created_at.isoformat(),
+                "author": {"id": author.id, "displayName": await author.display_name()},
+            }
+        )
+    return out
+
+
+def bench_app() -> Litestar:
+    """Cove's app plus the plain route, for the server process of this benchmark."""
+    app = create_app(load_settings())
+    app.register(plain_page)
+    return app
+
+
+def ctx(services: Services, token: str | None) -> RequestContext:
+    return RequestContext(services=services, request_id="seed", bearer_token=token)
+
+
+async def seed(settings: Settings, keyring: Keyring, count: int) -> tuple[str, str]:
+    """Five people, a workspace, a channel and `count` messages; returns (token, channel id)."""
+    async with running_services(settings, keyring) as services:
+        people = [
+            await accounts.sign_up(
+                ctx(services, None), f"p{i}@bench.example", PASSWORD, f"Person {i}"
+            )
+            for i in range(5)
+        ]
+        owner = people[0].token
+        ws = await workspaces.create_workspace(ctx(services, owner), "Bench")
+        for person in people[1:]:
+            email = await person.user.email()
+            assert email is not None
+            invitation = await workspaces.invite_member(
+                ctx(services, owner), ws.id, email, Role.MEMBER
+            )
+            await workspaces.accept_invitation(ctx(services, person.token), invitation.id)
+        room = await channels.create_channel(
+            ctx(services, owner), ws.id, "general", Visibility.PUBLIC, None
+        )
+        for person in people[1:]:
+            await channels.join_channel(ctx(services, person.token), room.id)
+        for i in range(count):
+            author = people[i % 5].token
+            await messages.post_message(
+                ctx(services, author), room.id, f"message {i} " + "x" * 80, None, []
+            )
+        return people[1].token, room.id
+
+
+async def crypto_share(
+    settings: Settings, keyring: Keyring, token: str, channel_id: str, runs: int
+) -> float:
+    """Share of GraphQL execution time spent opening sealed fields, measured in-process."""
+    spent = 0.0
+    original = Keyring.open
+
+    def timed_open(self: Keyring, *args: Any) -> bytes:
+        nonlocal spent
+        started = time.perf_counter()
+        try:
+            return original(self, *args)
+        finally:
+            spent += time.perf_counter() - started
+
+    schema = build_schema()
+    variables = {"c": to_global_id("Channel", channel_id)}
+    async with running_services(settings, keyring) as services:
+        Keyring.open = timed_open  # type: ignore[method-assign]
+        try:
+            for _ in range(20):  # warm caches first
+                await schema.execute(
+                    PAGE,
+                    variable_values=variables,
+                    context_value={CONTEXT_KEY: ctx(services, token)},
+                )
+            spent = 0.0
+            started = time.perf_counter()
+            for _ in range(runs):
+                result = await schema.execute(
+                    PAGE,
+                    variable_values=variables,
+                    context_value={CONTEXT_KEY: ctx(services, token)},
+                )
+                assert result.errors is None, result.errors
+            total = time.perf_counter() - started
+        finally:
+            Keyring.open = original  # type: ignore[method-assign]
+    return spent / total
+
+
+def main() -> None:
+    count = int(os.environ.get("BENCH_MESSAGES", "10000"))
+    requests = int(os.environ.get("BENCH_REQUESTS", "1000"))
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, **BENCH_ENV, "COVE_DATA_DIR": str(Path(tmp) / "data")}
+        settings = load_settings(environ=env)
+        init_data_dir(settings)
+        keyring = load_keyring(settings)
+        started = time.perf_counter()
+        token, channel_id = asyncio.run(seed(settings, keyring, count))
+        print(f"seeded {count} messages in {time.perf_counter() - started:.1f} s")
+        share = asyncio.run(crypto_share(settings, load_keyring(settings), token, channel_id, 200))
+
+        port = free_port()
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "bench.messages:bench_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            env=env,
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(url + "/ready").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise SystemExit("server did not start")
+                time.sleep(0.1)
+            auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+            gid = to_global_id("Channel", channel_id)
+            page_body = json.dumps({"query": PAGE, "variables": {"c": gid}}).encode()
+            check = httpx.post(url + "/graphql", content=page_body, headers=auth).json()
+            assert len(check["data"]["node"]["messages"]["edges"]) == 50, check
+            plain_check = httpx.get(f"{url}/bench/messages/{channel_id}", headers=auth).json()
+            graphql_ids = [e["node"]["id"] for e in check["data"]["node"]["messages"]["edges"]]
+            assert [to_global_id("Message", m["id"]) for m in plain_check] == graphql_ids
+
+            async def measure() -> tuple[float, float, float]:
+                plain_runs, graphql_runs = [], []
+                for _ in range(3):
+                    plain_runs.append(
+                        await throughput(
+                            port, "GET", f"/bench/messages/{channel_id}", b"", auth, requests, 8
+                        )
+                    )
+                    graphql_runs.append(
+                        await throughput(port, "POST", "/graphql", page_body, auth, requests, 8)
+                    )
+                post_body = json.dumps({"query": POST, "variables": {"c": gid}}).encode()
+                posts = await throughput(port, "POST", "/graphql", post_body, auth, 2000, 16)
+                return statistics.median(plain_runs), statistics.median(graphql_runs), posts
+
+            plain, graphql, posts = asyncio.run(measure())
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+    print(
+        f"messages(first: 50) with authors: GraphQL {graphql:.0f} req/s, plain route {plain:.0f} req/s"
+    )
+    print(f"ratio GraphQL / plain route: {graphql / plain:.2f}  (bar: at least 0.10)")
+    print(
+        f"share of GraphQL execution time spent opening sealed fields: {share * 100:.1f}%  (expected under 5%)"
+    )
+    print(f"postMessage throughput, one worker, 16 in flight: {posts:.0f}/s  (bar: 300/s)")
+
+
+if __name__ == "__main__":
+    main()
