@@ -12,7 +12,7 @@ from persistence.ids import new_id
 from resolvers.accounts import EMAIL_INDEX, UserView, email_ref
 from resolvers.authz import Action, WorkspaceAccess
 from resolvers.context import RequestContext
-from resolvers.errors import bad_input, not_found
+from resolvers.errors import CoveError, bad_input, not_found
 from resolvers.pagination import Page, check_first, decode_cursor, encode_cursor
 from resolvers.roles import Role
 from resolvers.validation import clean_name, normalize_email
@@ -333,6 +333,26 @@ async def workspace_invitations(
             (encode_cursor([invitation_id]), InvitationView(ctx, record, grant, view(ctx, granted)))
         )
     return Page(edges=edges, has_next_page=len(ids) > first)
+
+
+async def get_invitation(ctx: RequestContext, invitation_id: str) -> InvitationView:
+    """An invitation, for its invitee or the managers of its workspace; else NOT_FOUND."""
+    services = ctx.services
+    caller = await ctx.require_user()
+    record = await services.workspaces.get_invitation(invitation_id)
+    if record is None or record.expires_at <= services.clock():
+        raise not_found("invitation")
+    index = await _my_email_index(ctx)
+    if record.email_index == index:
+        return _invitee_view(
+            ctx, record, services.authz.invitation_for_invitee(caller, record, index)
+        )
+    try:
+        granted = await access(ctx, record.workspace_id)
+        grant = services.authz.invitation_for_manager(granted, record)
+    except CoveError:
+        raise not_found("invitation") from None
+    return InvitationView(ctx, record, grant, view(ctx, granted))
 
 
 async def _invitation_for_me(ctx: RequestContext, invitation_id: str) -> InvitationRecord:

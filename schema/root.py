@@ -19,6 +19,7 @@ NODE_LOADERS: dict[str, NodeLoader] = {
     "User": accounts.load_user,
     "Session": accounts.load_session,
     "Workspace": workspaces.load_workspace,
+    "Invitation": workspaces.load_invitation,
     "Channel": channels.load_channel,
     "Message": messages.load_message,
 }

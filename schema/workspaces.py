@@ -120,6 +120,10 @@ class Invitation(Node):
         return self.view.record.expires_at
 
 
+async def load_invitation(info: Info[Any, Any], raw_id: str) -> Invitation:
+    return Invitation.from_view(await workspaces.get_invitation(request_context(info), raw_id))
+
+
 async def load_workspace(info: Info[Any, Any], raw_id: str) -> Workspace:
     return Workspace.from_view(await workspaces.get_workspace(request_context(info), raw_id))
 

@@ -244,6 +244,12 @@ ROWS = [
     ),
     Row(
         "node",
+        "query($id: ID!) { node(id: $id) { id ... on Invitation { email workspace { name } } } }",
+        expect(NF, NF, NF, NF, OK, OK),
+        lambda w, who: {"id": w.invitation()},
+    ),
+    Row(
+        "node",
         "query($id: ID!) { node(id: $id) { ... on Workspace { invitations(first: 5) { edges { node { email } } } } } }",
         MANAGERS_READ,
         lambda w, who: {"id": w.ids["workspace"]},

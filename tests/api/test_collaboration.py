@@ -93,6 +93,11 @@ def test_invitation_is_found_by_email_after_sign_up(tmp_path: Any) -> None:
         invitations = later.data("{ viewer { invitations { id role workspace { id name } } } }")
         [invitation] = invitations["viewer"]["invitations"]
         assert invitation["workspace"] == {"id": ws["id"], "name": "Acme"}
+        by_id = later.data(
+            "query($id: ID!) { node(id: $id) { ... on Invitation { email role } } }",
+            {"id": invitation["id"]},
+        )
+        assert by_id["node"] == {"email": "later@example.org", "role": "MEMBER"}
         # Nobody else sees it, or can accept it.
         other_token, _ = sign_up(server.client(), "other@example.org")
         other = server.client(other_token)
