@@ -44,6 +44,7 @@ class UserView:
         self._record = record
         self._loading: asyncio.Task[UserRecord] | None = None
         self._loader = loader
+        self._display_name: str | None = None  # opened once, however often it is shown
 
     async def record(self) -> UserRecord:
         """The sealed record, read once however many fields ask for it at the same time."""
@@ -61,10 +62,21 @@ class UserView:
             raise not_found("user")
         return record
 
+    def display_name_ready(self) -> str | None:
+        """The name when it opens without waiting (record read, key loaded); else None."""
+        if self._display_name is None and self._record is not None:
+            ref = display_name_ref(self.id)
+            sealed = self._record.display_name_sealed
+            self._display_name = self._services.keys.open_text_now(self._grant, ref, sealed)
+        return self._display_name
+
     async def display_name(self) -> str:
-        record = await self.record()
-        ref = display_name_ref(self.id)
-        return await self._services.keys.open_text(self._grant, ref, record.display_name_sealed)
+        if self._display_name is None:
+            record = await self.record()
+            ref = display_name_ref(self.id)
+            sealed = record.display_name_sealed
+            self._display_name = await self._services.keys.open_text(self._grant, ref, sealed)
+        return self._display_name
 
     async def email(self) -> str | None:
         if not self._with_email:

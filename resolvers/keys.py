@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from crypto.field_seal import DataKey, FieldRef, sealed_key_version
@@ -79,3 +79,15 @@ class KeyService:
     async def open_text(self, grant: Grant, ref: FieldRef, sealed: bytes) -> str:
         key = await self.version(scope_of(ref), sealed_key_version(sealed))
         return self._keyring.open_text(grant, key, ref, sealed)
+
+    def open_text_now(self, grant: Grant, ref: FieldRef, sealed: bytes) -> str | None:
+        """Open without waiting when the key is already loaded; None when it is not."""
+        key = self._keys.get((scope_of(ref), sealed_key_version(sealed)))
+        return None if key is None else self._keyring.open_text(grant, key, ref, sealed)
+
+    async def preload(self, scope: str, sealed_values: Iterable[bytes | None]) -> None:
+        """Load the keys these values were sealed under, so they open without waiting."""
+        versions = {sealed_key_version(v) for v in sealed_values if v}
+        for version in versions:
+            if (scope, version) not in self._keys:
+                await self.version(scope, version)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -15,6 +16,7 @@ from resolvers.authz import ChannelAccess
 from resolvers.channels import ChannelView, channel_access
 from resolvers.context import RequestContext
 from resolvers.errors import CoveError, bad_input, not_found
+from resolvers.keys import ACCOUNT_SCOPE
 from resolvers.pagination import Page, check_first, decode_cursor, encode_cursor
 
 MAX_MENTIONS = 50
@@ -41,11 +43,18 @@ class ReactionGroup:
 class MessageView:
     """A message as one caller sees it; text and emoji open with that caller's grant."""
 
-    def __init__(self, ctx: RequestContext, access: ChannelAccess, record: MessageRecord) -> None:
+    def __init__(
+        self,
+        ctx: RequestContext,
+        access: ChannelAccess,
+        record: MessageRecord,
+        people: Mapping[str, UserView] | None = None,
+    ) -> None:
         self.access = access
         self.record = record
         self._ctx = ctx
         self._grant: Grant = ctx.services.authz.message_grant(access, record.message_id)
+        self._people = people or {}
 
     @property
     def id(self) -> str:
@@ -67,11 +76,19 @@ class MessageView:
     def thread_id(self) -> str | None:
         return self.record.thread_id or None
 
+    def text_ready(self) -> str | None:
+        """The text when it opens without waiting (its key loaded); else None."""
+        ref = text_ref(self.id, self.record.workspace_id)
+        return self._ctx.services.keys.open_text_now(self._grant, ref, self.record.text_sealed)
+
     async def text(self) -> str:
         ref = text_ref(self.id, self.record.workspace_id)
         return await self._ctx.services.keys.open_text(self._grant, ref, self.record.text_sealed)
 
     def _user(self, user_id: str) -> UserView:
+        known = self._people.get(user_id)
+        if known is not None:
+            return known
         grant = self._ctx.services.authz.fellow_name(self.access.workspace, user_id)
         return UserView(
             self._ctx.services, user_id, grant, with_email=False, loader=self._ctx.loaders.users
@@ -111,6 +128,32 @@ class MessageView:
         if not self.record.thread_id:
             return None
         return await _view_at(self._ctx, self.access, self.record.thread_id)
+
+
+async def page_views(
+    ctx: RequestContext, access: ChannelAccess, records: Sequence[MessageRecord]
+) -> list[MessageView]:
+    """Views of a page of messages with everything their plain fields need loaded at once:
+    the keys of their texts, their authors' rows and the keys of the authors' names."""
+    keys = ctx.services.keys
+    await keys.preload(access.workspace.workspace_id, (r.text_sealed for r in records))
+    author_ids = list(dict.fromkeys(r.author_id for r in records))
+    found = await ctx.loaders.users.load_many(author_ids)
+    authors = [user for user in found if user is not None]
+    await keys.preload(ACCOUNT_SCOPE, (user.display_name_sealed for user in authors))
+    # One view per author for the whole page, so each name is opened once.
+    fellow = ctx.services.authz.fellow_name
+    people = {
+        user.user_id: UserView(
+            ctx.services,
+            user.user_id,
+            fellow(access.workspace, user.user_id),
+            with_email=False,
+            record=user,
+        )
+        for user in authors
+    }
+    return [MessageView(ctx, access, record, people) for record in records]
 
 
 async def _view_at(ctx: RequestContext, access: ChannelAccess, message_id: str) -> MessageView:
@@ -313,7 +356,8 @@ async def channel_messages(
         limit=first + 1,
         after_id=str(start[0]) if start else None,
     )
-    edges = [(encode_cursor([r.message_id]), MessageView(ctx, access, r)) for r in rows[:first]]
+    views = await page_views(ctx, access, rows[:first])
+    edges = [(encode_cursor([v.id]), v) for v in views]
     return Page(edges=edges, has_next_page=len(rows) > first)
 
 
@@ -329,7 +373,8 @@ async def replies(
         parent.record.location, limit=first + 1, after_id=str(start[0]) if start else None
     )
     access = parent.access
-    edges = [(encode_cursor([r.message_id]), MessageView(ctx, access, r)) for r in rows[:first]]
+    views = await page_views(ctx, access, rows[:first])
+    edges = [(encode_cursor([v.id]), v) for v in views]
     return Page(edges=edges, has_next_page=len(rows) > first)
 
 
@@ -347,11 +392,8 @@ async def pinned_messages(
         for p in pins[:first]
     ]
     records = await ctx.loaders.messages.load_many(locations)
-    edges = [
-        (encode_cursor([record.message_id]), MessageView(ctx, access, record))
-        for record in records
-        if record is not None
-    ]
+    views = await page_views(ctx, access, [r for r in records if r is not None])
+    edges = [(encode_cursor([v.id]), v) for v in views]
     return Page(edges=edges, has_next_page=len(pins) > first)
 
 

@@ -47,8 +47,11 @@ class User(Node):
         return cls(id=to_global_id("User", view.id), view=view)
 
     @strawberry.field
-    async def display_name(self) -> str:
-        return await self.view.display_name()
+    def display_name(self) -> str:
+        # Lists load authors and keys up front, so the name usually opens at once; otherwise
+        # graphql-core awaits the coroutine returned here.
+        ready = self.view.display_name_ready()
+        return ready if ready is not None else self.view.display_name()  # type: ignore[return-value]
 
     @strawberry.field(description="The sign-in email; visible only to the user themselves.")
     async def email(self) -> str | None:
