@@ -192,13 +192,28 @@ async def create_direct_channel(
     members_key = " ".join(people)
     existing = await services.channels.direct(workspace_id, members_key)
     if existing is not None:
-        return await get_channel(ctx, existing)
+        return await _rejoin_direct(ctx, existing, people)
     view = await _create(
         ctx, granted, visibility=Visibility.DIRECT, name="", topic=None, member_ids=people
     )
     won = await services.channels.claim_direct(workspace_id, members_key, view.id)
     # Another request made the same channel at the same moment: use the one that won.
-    return view if won == view.id else await get_channel(ctx, won)
+    return view if won == view.id else await _rejoin_direct(ctx, won, people)
+
+
+async def _rejoin_direct(ctx: RequestContext, channel_id: str, people: list[str]) -> ChannelView:
+    """The existing direct channel of these people, with anyone who left a workspace and
+    came back added again: all of them are members of the workspace now."""
+    services = ctx.services
+    channel = await services.channels.get(channel_id)
+    if channel is None:
+        raise not_found("channel")
+    found = await services.channels.members_many([(channel_id, person) for person in people])
+    for person, membership in zip(people, found, strict=True):
+        if membership is None:
+            await services.channels.add_member(channel, person, services.clock())
+    _refresh(ctx, channel_id)
+    return await get_channel(ctx, channel_id)
 
 
 async def rename_channel(ctx: RequestContext, channel_id: str, name: str) -> ChannelView:

@@ -218,7 +218,11 @@ async def remove_member(ctx: RequestContext, workspace_id: str, user_id: str) ->
     if user_id == granted.principal.user_id:
         raise bad_input("Use leaveWorkspace to leave.", field="userId")
     target = await _target_member(ctx, workspace_id, user_id)
+    # Removing is taking every role away: the same rule as changing it (an admin cannot
+    # touch an owner).
     services.authz.assign_role(granted, Role(target.role), Role.GUEST)
+    if Role(target.role) is Role.OWNER:
+        await _keep_an_owner(ctx, workspace_id)
     await _drop_member(ctx, workspace_id, user_id)
 
 

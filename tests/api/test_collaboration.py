@@ -370,3 +370,28 @@ def test_bad_input_is_refused_and_nothing_is_written(team: Team) -> None:
     assert error_codes(team.member.run(CREATE_CH, {"w": ws, "n": "dm", "v": "DIRECT"})) == [
         "BAD_USER_INPUT"
     ]
+
+
+def test_a_direct_channel_survives_leaving_and_coming_back(team: Team) -> None:
+    ws = team.ids["workspace"]
+    direct = "mutation($w: ID!, $u: [ID!]!) { createDirectChannel(input: {workspaceId: $w, userIds: $u}) { channel { id } } }"
+    dm = team.owner.data(direct, {"w": ws, "u": [team.ids["member"]]})["createDirectChannel"][
+        "channel"
+    ]["id"]
+    team.post(team.owner, dm, "before")
+    team.owner.data(
+        "mutation($w: ID!, $u: ID!) { removeMember(input: {workspaceId: $w, userId: $u}) { removedUserId } }",
+        {"w": ws, "u": team.ids["member"]},
+    )
+    assert error_codes(team.member.run(MESSAGES, {"c": dm, "first": 5})) == ["NOT_FOUND"]
+    invitation = team.owner.data(INVITE, {"w": ws, "e": "member@team.example", "r": "MEMBER"})
+    team.member.data(ACCEPT, {"i": invitation["inviteMember"]["invitation"]["id"]})
+    again = team.member.data(direct, {"w": ws, "u": [team.ids["owner"]]})["createDirectChannel"][
+        "channel"
+    ]["id"]
+    assert again == dm
+    texts = [
+        e["node"]["text"]
+        for e in team.member.data(MESSAGES, {"c": dm, "first": 5})["node"]["messages"]["edges"]
+    ]
+    assert texts == ["before"]
