@@ -29,8 +29,9 @@ lint: $(STAMP) ## ruff, mypy --strict and the layer contract
 test: lint ## lint, then the whole test suite
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-bench: $(STAMP) ## run the benchmarks in bench/
+bench: $(STAMP) ## run the benchmarks in bench/ (figures are ratios measured in the same run)
 	$(BIN)/python -m bench.accounts
+	$(BIN)/python -m bench.messages
 
 schema: $(STAMP) ## rewrite schema/schema.graphql from the code
 	$(BIN)/python -m schema.export > schema/schema.graphql

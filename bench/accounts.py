@@ -9,28 +9,21 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import h11
 import httpx
+
+from bench.load import free_port, server_process, throughput
 
 SIGN_UP = """mutation($e: String!) { signUp(input: {email: $e, password: "bench password 1",
   displayName: "Bench"}) { token } }"""
 LOG_IN = """mutation($e: String!) { logIn(input: {email: $e, password: "bench password 1"}) { token } }"""
 VIEWER = "{ viewer { id } }"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -46,54 +39,6 @@ async def timed(fn: Callable[[], Awaitable[object]]) -> float:
     started = time.perf_counter()
     await fn()
     return time.perf_counter() - started
-
-
-async def throughput(
-    port: int,
-    method: str,
-    path: str,
-    body: bytes,
-    headers: dict[str, str],
-    total: int,
-    concurrency: int,
-) -> float:
-    """Requests per second for `total` keep-alive requests over `concurrency` connections.
-
-    A lean client (asyncio streams with h11 framing) so that the client is not the bottleneck.
-    """
-    remaining = total
-    head = [("Host", "127.0.0.1"), ("Content-Length", str(len(body))), *headers.items()]
-
-    async def connection() -> None:
-        nonlocal remaining
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        http = h11.Connection(h11.CLIENT)
-        try:
-            while remaining > 0:
-                remaining -= 1
-                writer.write(
-                    http.send(h11.Request(method=method, target=path, headers=head))
-                    + http.send(h11.Data(data=body))
-                    + http.send(h11.EndOfMessage())
-                )
-                status = 0
-                while True:
-                    event = http.next_event()
-                    if event is h11.NEED_DATA:
-                        http.receive_data(await reader.read(65536))
-                    elif isinstance(event, h11.Response):
-                        status = event.status_code
-                    elif isinstance(event, h11.EndOfMessage):
-                        break
-                if status != 200:
-                    raise RuntimeError(f"{path} answered {status}")
-                http.start_next_cycle()
-        finally:
-            writer.close()
-
-    started = time.perf_counter()
-    await asyncio.gather(*(connection() for _ in range(concurrency)))
-    return total / (time.perf_counter() - started)
 
 
 async def run(url: str, users: int, load: int) -> None:
@@ -170,36 +115,9 @@ def main() -> None:
             "COVE_LOGIN_ATTEMPTS_PER_IP_PER_MINUTE": "1000000",
             "COVE_SIGNUPS_PER_IP_PER_HOUR": "1000000",
         }
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "api.cli",
-                "serve",
-                "--data-dir",
-                str(Path(tmp) / "data"),
-                "--port",
-                str(port),
-            ],
-            env=env,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            url = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(url + "/ready").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise SystemExit("server did not start")
-                time.sleep(0.1)
+        command = [sys.executable, "-m", "api.cli", "serve", "--data-dir", str(Path(tmp) / "data")]
+        with server_process([*command, "--port", str(port)], env, port) as url:
             asyncio.run(run(url, users, load))
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
 
 
 if __name__ == "__main__":

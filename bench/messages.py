@@ -12,7 +12,6 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,7 +25,7 @@ from api.app import create_app, running_services
 from api.bootstrap import init_data_dir, load_keyring
 from api.graphql import SERVICES_STATE_KEY, bearer_token
 from api.settings import Settings, load_settings
-from bench.accounts import free_port, throughput
+from bench.load import free_port, server_process, throughput
 from crypto.keyring import Keyring
 from resolvers import accounts, channels, messages, workspaces
 from resolvers.context import RequestContext
@@ -169,35 +168,9 @@ def main() -> None:
         share = asyncio.run(crypto_share(settings, load_keyring(settings), token, channel_id, 200))
 
         port = free_port()
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "bench.messages:bench_app",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ],
-            env=env,
-        )
-        try:
-            url = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(url + "/ready").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise SystemExit("server did not start")
-                time.sleep(0.1)
+        command = [sys.executable, "-m", "uvicorn", "bench.messages:bench_app", "--factory"]
+        command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+        with server_process([*command, "--no-access-log"], env, port) as url:
             auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
             gid = to_global_id("Channel", channel_id)
             page_body = json.dumps({"query": PAGE, "variables": {"c": gid}}).encode()
@@ -223,9 +196,6 @@ def main() -> None:
                 return statistics.median(plain_runs), statistics.median(graphql_runs), posts
 
             plain, graphql, posts = asyncio.run(measure())
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
     print(
         f"messages(first: 50) with authors: GraphQL {graphql:.0f} req/s, plain route {plain:.0f} req/s"
     )
