@@ -91,13 +91,6 @@ async def load_message(info: Info[Any, Any], raw_id: str) -> Message:
     return Message.from_view(await messages.get_message(request_context(info), raw_id))
 
 
-async def resolve_mentions(
-    info: Info[Any, Any], first: int = DEFAULT_PAGE, after: str | None = None
-) -> Connection[Message]:
-    page = await messages.my_mentions(request_context(info), first, after)
-    return connection_from_page(page, Message.from_view)
-
-
 @strawberry.input
 class PostMessageInput:
     channel_id: strawberry.ID
