@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
@@ -22,11 +22,11 @@ from api.middleware import SecurityMiddleware
 from api.settings import Settings, load_settings
 from crypto.keyring import Keyring
 from crypto.passwords import Argon2Params, PasswordHasher
+from integrations.broker import broker_from_url
 from persistence.sqlite.engine import SqliteStore
-from persistence.store import Store
 from resolvers.passwords import PasswordService
 from resolvers.ratelimit import AuthLimits
-from resolvers.services import Policy, Services
+from resolvers.services import Policy, RealtimePolicy, Services
 from schema.build import SchemaOptions, build_schema
 
 log = logging.getLogger("cove")
@@ -42,12 +42,17 @@ def health() -> dict[str, str]:
 async def ready(state: State) -> Response[dict[str, Any]]:
     """Readiness: every configured backend answers; 503 names the ones that do not."""
     failed: list[str] = []
-    store: Store = state[SERVICES_STATE_KEY].store
-    try:
-        await store.ping()
-    except Exception:
-        log.warning("readiness: store did not answer", exc_info=True)
-        failed.append("store")
+    services: Services = state[SERVICES_STATE_KEY]
+    backends: dict[str, Callable[[], Awaitable[None]]] = {
+        "store": services.store.ping,
+        "broker": services.broker.ping,
+    }
+    for name, ping in backends.items():
+        try:
+            await ping()
+        except Exception:
+            log.warning("readiness: %s did not answer", name, exc_info=True)
+            failed.append(name)
     if failed:
         return Response({"status": "unavailable", "failed": failed}, status_code=503)
     return Response({"status": "ready"})
@@ -64,6 +69,7 @@ async def metrics_route(state: State) -> bytes:
 async def running_services(settings: Settings, keyring: Keyring) -> AsyncIterator[Services]:
     """Open the store and build the services from settings; close them on the way out."""
     store = await SqliteStore.open(settings.database_file)
+    broker = broker_from_url(settings.broker_url)
     hasher = PasswordHasher(
         Argon2Params(
             time_cost=settings.argon2_time_cost,
@@ -85,11 +91,21 @@ async def running_services(settings: Settings, keyring: Keyring) -> AsyncIterato
         policy=Policy(
             max_message_length=settings.max_message_length,
             invitation_ttl=timedelta(seconds=settings.invitation_ttl_seconds),
+            realtime=RealtimePolicy(
+                rotate_seconds=settings.realtime_rotate_seconds,
+                rotate_events=settings.realtime_rotate_events,
+                queue_limit=settings.realtime_queue_limit,
+                max_topics=settings.realtime_max_topics,
+                max_sessions_per_user=settings.realtime_max_sessions_per_user,
+            ),
         ),
+        broker=broker,
     )
+    await broker.start(services.hub.on_payload)
     try:
         yield services
     finally:
+        await broker.close()
         services.close()
         await store.close()
 

@@ -12,8 +12,10 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.types import Dependencies, Scope
 from strawberry import Schema
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.litestar import make_graphql_controller
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UNSET
 
 from api.errors import error_response
 from api.middleware import request_id_of
@@ -79,5 +81,19 @@ def graphql_controller(schema: Schema, *, dev: bool, max_body_bytes: int) -> typ
                 if exc.reason == "Unsupported content type":
                     status = 415
                 return error_response(status, exc.reason, request_id_of(request.scope))
+
+        async def on_ws_connect(self, context: Any) -> Any:
+            """Authenticate a socket from `connection_init` {"authorization": "Bearer <token>"};
+            refusing closes it with 4403 before any subscription."""
+            params = context.get("connection_params") if isinstance(context, dict) else None
+            raw = params.get("authorization") if isinstance(params, dict) else None
+            token = bearer_token(raw) if isinstance(raw, str) else None
+            ctx: RequestContext = context[CONTEXT_KEY]
+            ctx.transport = "websocket"
+            ctx.bearer_token = token
+            ctx.forget_principal()
+            if token is None or await ctx.principal() is None:
+                raise ConnectionRejectionError
+            return UNSET
 
     return CoveGraphQLController

@@ -101,6 +101,26 @@ class Settings:
     invitation_ttl_seconds: int = field(
         default=7 * 24 * 3600, metadata=_doc("How long an invitation to a workspace stays valid.")
     )
+    broker_url: str | None = field(
+        default=None,
+        metadata=_doc(
+            "Realtime broker: unset for in-process (one node), `redis://host:6379/0` for many.",
+            secret=True,
+        ),
+    )
+    realtime_rotate_seconds: int = field(
+        default=300, metadata=_doc("A subscriber's key changes after this many seconds.")
+    )
+    realtime_rotate_events: int = field(
+        default=10_000, metadata=_doc("A subscriber's key changes after this many events.")
+    )
+    realtime_queue_limit: int = field(
+        default=1_000, metadata=_doc("Events queued for one subscriber before it is closed.")
+    )
+    realtime_max_topics: int = field(default=100, metadata=_doc("Topics in one subscription."))
+    realtime_max_sessions_per_user: int = field(
+        default=20, metadata=_doc("Open realtime sessions per user.")
+    )
     max_body_bytes: int = field(
         default=1024 * 1024, metadata=_doc("Largest GraphQL request body, bytes.")
     )
@@ -151,6 +171,15 @@ class Settings:
         _at_least("max_message_length", self.max_message_length, 1)
         _at_most("max_message_length", self.max_message_length, 1_000_000)
         _at_least("invitation_ttl_seconds", self.invitation_ttl_seconds, 60)
+        _at_least("realtime_rotate_seconds", self.realtime_rotate_seconds, 10)
+        _at_least("realtime_rotate_events", self.realtime_rotate_events, 1)
+        _at_least("realtime_queue_limit", self.realtime_queue_limit, 10)
+        _at_least("realtime_max_topics", self.realtime_max_topics, 1)
+        _at_least("realtime_max_sessions_per_user", self.realtime_max_sessions_per_user, 1)
+        if self.broker_url is not None and not self.broker_url.startswith(
+            ("memory://", "redis://", "rediss://", "unix://")
+        ):
+            raise SettingsError("broker_url", "must start with redis://, rediss:// or memory://")
         _at_least("max_body_bytes", self.max_body_bytes, 1024)
         _at_least("max_query_depth", self.max_query_depth, 2)
         _at_least("max_query_tokens", self.max_query_tokens, 50)
@@ -286,3 +315,17 @@ def describe_settings() -> list[tuple[str, str, str]]:
         default = f.default if f.default is not dataclasses.MISSING else ""
         rows.append((f.name, str(default), str(f.metadata["doc"])))
     return rows
+
+
+def settings_table() -> str:
+    """The settings as the Markdown table of docs/configuration.md (`make docs` rewrites it)."""
+    secret = {f.name for f in dataclasses.fields(Settings) if f.metadata.get("secret")}
+    rows = ["| setting | default | meaning |", "|---|---|---|"]
+    for name, default, doc in describe_settings():
+        shown = default if default not in ("", "None") else "—"
+        rows.append(f"| `{name}` | `{shown}` | {doc}{' *secret*' if name in secret else ''} |")
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    print(settings_table(), end="")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from crypto.field_seal import FieldRef
 from crypto.grants import Grant
 from crypto.keyring import Keyring
 from persistence.collab_records import (
@@ -95,6 +96,12 @@ class Authorizer:
         member, an author or a mention); callers establish that before asking.
         """
         return self._mint(proof.principal, Action.READ, user_id, "")
+
+    def own_realtime_key(self, principal: Principal, owner_id: str, ref: FieldRef) -> Grant:
+        """A realtime key opens only for the user whose session it belongs to."""
+        if principal.user_id != owner_id:
+            raise not_found("realtime key")
+        return self._mint(principal, Action.READ, ref.row_id, ref.workspace_id)
 
     # Workspaces
 

@@ -12,6 +12,7 @@ from resolvers.accounts import UserView
 from resolvers.authz import ChannelAccess, WorkspaceAccess, forbidden
 from resolvers.context import RequestContext
 from resolvers.errors import CoveError, bad_input, not_found
+from resolvers.global_ids import to_global_id as gid
 from resolvers.pagination import Page, check_first, decode_cursor, encode_cursor
 from resolvers.roles import Role, Visibility
 from resolvers.validation import clean_name
@@ -135,6 +136,13 @@ async def _create(
     )
     await services.channels.create(record, member_ids, now)
     ctx.loaders.channels.prime(channel_id, record)
+    data = {"id": gid("Channel", channel_id), "name": name, "visibility": visibility.value}
+    if visibility is Visibility.PUBLIC:
+        await services.events.publish(gid("Workspace", ws), "channel.created", data)
+    else:
+        # Only its members learn that a private or direct channel exists.
+        for user_id in member_ids:
+            await services.events.publish(gid("User", user_id), "channel.created", data)
     return await get_channel(ctx, channel_id)
 
 
@@ -230,6 +238,7 @@ async def rename_channel(ctx: RequestContext, channel_id: str, name: str) -> Cha
         channel_id, {"name_sealed": sealed, "updated_at": services.clock()}
     )
     _refresh(ctx, channel_id)
+    await _announce(ctx, granted, "channel.renamed", {"name": clean})
     return await get_channel(ctx, channel_id)
 
 
@@ -250,6 +259,7 @@ async def set_topic(ctx: RequestContext, channel_id: str, topic: str | None) -> 
         channel_id, {"topic_sealed": sealed, "updated_at": services.clock()}
     )
     _refresh(ctx, channel_id)
+    await _announce(ctx, granted, "channel.topic_changed", {"topic": clean}, workspace=False)
     return await get_channel(ctx, channel_id)
 
 
@@ -262,7 +272,36 @@ async def set_archived(ctx: RequestContext, channel_id: str, archived: bool) -> 
         channel_id, {"archived": archived, "updated_at": services.clock()}
     )
     _refresh(ctx, channel_id)
+    await _announce(ctx, granted, "channel.archived", {"archived": archived})
     return await get_channel(ctx, channel_id)
+
+
+async def _announce(
+    ctx: RequestContext,
+    granted: ChannelAccess,
+    type_: str,
+    data: dict[str, object],
+    *,
+    workspace: bool = True,
+) -> None:
+    """Tell the channel's subscribers, and the workspace's when the channel is public."""
+    channel_gid = gid("Channel", granted.channel_id)
+    payload = {"id": channel_gid, **data}
+    await ctx.services.events.publish(channel_gid, type_, payload)
+    if workspace and granted.channel.visibility == Visibility.PUBLIC:
+        workspace_gid = gid("Workspace", granted.workspace.workspace_id)
+        await ctx.services.events.publish(workspace_gid, type_, payload)
+
+
+async def _member_event(ctx: RequestContext, channel_id: str, type_: str, user_id: str) -> None:
+    data = {"channelId": gid("Channel", channel_id), "userId": gid("User", user_id)}
+    await ctx.services.events.publish(gid("Channel", channel_id), type_, data)
+
+
+async def _left(ctx: RequestContext, channel_id: str, user_id: str) -> None:
+    """Access first: the leaver's subscriptions are checked before anything else arrives."""
+    await ctx.services.events.access_changed(user_id)
+    await _member_event(ctx, channel_id, "member.left", user_id)
 
 
 def _not_direct(granted: ChannelAccess, what: str) -> None:
@@ -280,10 +319,10 @@ async def join_channel(ctx: RequestContext, channel_id: str) -> ChannelView:
     granted = await channel_access(ctx, channel_id)  # a private channel is NOT_FOUND here
     _not_archived(granted)
     if not granted.member:
-        await services.channels.add_member(
-            granted.channel, granted.workspace.principal.user_id, services.clock()
-        )
+        me = granted.workspace.principal.user_id
+        await services.channels.add_member(granted.channel, me, services.clock())
         _refresh(ctx, channel_id)
+        await _member_event(ctx, channel_id, "member.joined", me)
     return await get_channel(ctx, channel_id)
 
 
@@ -293,10 +332,10 @@ async def leave_channel(ctx: RequestContext, channel_id: str) -> None:
     _not_direct(granted, "left")
     if not granted.member:
         raise bad_input("You are not in this channel.", field="channelId")
-    await services.channels.remove_member(
-        granted.workspace.workspace_id, channel_id, granted.workspace.principal.user_id
-    )
+    me = granted.workspace.principal.user_id
+    await services.channels.remove_member(granted.workspace.workspace_id, channel_id, me)
     _refresh(ctx, channel_id)
+    await _left(ctx, channel_id, me)
 
 
 async def add_channel_member(ctx: RequestContext, channel_id: str, user_id: str) -> ChannelView:
@@ -309,6 +348,7 @@ async def add_channel_member(ctx: RequestContext, channel_id: str, user_id: str)
         raise not_found("user")
     if await services.channels.member(channel_id, user_id) is None:
         await services.channels.add_member(granted.channel, user_id, services.clock())
+        await _member_event(ctx, channel_id, "member.joined", user_id)
     _refresh(ctx, channel_id)
     return await get_channel(ctx, channel_id)
 
@@ -323,6 +363,7 @@ async def remove_channel_member(ctx: RequestContext, channel_id: str, user_id: s
     if await services.channels.member(channel_id, user_id) is None:
         raise not_found("member")
     await services.channels.remove_member(granted.workspace.workspace_id, channel_id, user_id)
+    await _left(ctx, channel_id, user_id)
     return await get_channel(ctx, channel_id)
 
 

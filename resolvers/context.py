@@ -19,6 +19,7 @@ class RequestContext:
     request_id: str
     bearer_token: str | None = None
     client_address: str = "unknown"
+    transport: str = "http"  # "websocket" for the sockets subscriptions run on
     _principal: Principal | None = field(default=None, init=False)
     _loaders: Loaders | None = field(default=None, init=False)
     _authenticated: bool = field(default=False, init=False)
@@ -36,6 +37,16 @@ class RequestContext:
                 raise unauthenticated("The session has expired or was revoked; sign in again.")
             raise unauthenticated()
         return principal
+
+    @classmethod
+    def for_principal(
+        cls, services: Services, principal: Principal, request_id: str
+    ) -> RequestContext:
+        """A context for a caller already authenticated elsewhere (a WebSocket, a hub check)."""
+        ctx = cls(services=services, request_id=request_id)
+        ctx._principal = principal
+        ctx._authenticated = True
+        return ctx
 
     def principal_now(self) -> Principal:
         """The caller that an earlier `require_user` in this request found."""

@@ -16,6 +16,7 @@ from resolvers.authz import ChannelAccess
 from resolvers.channels import ChannelView, channel_access
 from resolvers.context import RequestContext
 from resolvers.errors import CoveError, bad_input, not_found
+from resolvers.global_ids import to_global_id as gid
 from resolvers.keys import ACCOUNT_SCOPE
 from resolvers.pagination import Page, check_first, decode_cursor, encode_cursor
 
@@ -179,6 +180,37 @@ async def get_message(ctx: RequestContext, message_id: str) -> MessageView:
     return await _view_at(ctx, access, message_id)
 
 
+def _message_data(record: MessageRecord, text: str) -> dict[str, object]:
+    return {
+        "id": gid("Message", record.message_id),
+        "text": text,
+        "authorId": gid("User", record.author_id),
+        "createdAt": record.created_at.isoformat(),
+        "editedAt": record.edited_at.isoformat() if record.edited_at else None,
+        "threadId": gid("Message", record.thread_id) if record.thread_id else None,
+        "mentionIds": [gid("User", u) for u in record.mentions],
+    }
+
+
+async def _publish(
+    ctx: RequestContext, record: MessageRecord, type_: str, data: dict[str, object]
+) -> None:
+    """Tell the channel's subscribers; its readers are exactly those who may read the data."""
+    await ctx.services.events.publish(gid("Channel", record.channel_id), type_, data)
+
+
+async def _publish_reaction(
+    ctx: RequestContext, message: MessageView, emoji: str, *, reacted: bool
+) -> None:
+    data = {
+        "messageId": gid("Message", message.id),
+        "emoji": emoji,
+        "userId": gid("User", message.access.workspace.principal.user_id),
+        "reacted": reacted,
+    }
+    await _publish(ctx, message.record, "reaction.changed", data)
+
+
 def _clean_text(ctx: RequestContext, text: str) -> str:
     limit = ctx.services.policy.max_message_length
     if not text.strip():
@@ -243,6 +275,7 @@ async def post_message(
     await services.messages.post(record)
     if parent is not None:
         await services.messages.refresh_thread(parent.location, now)
+    await _publish(ctx, record, "message.created", _message_data(record, clean))
     return MessageView(ctx, access, record)
 
 
@@ -263,6 +296,7 @@ async def edit_message(
     sealed = await services.keys.seal_text(ref, clean)
     await services.messages.edit(current.record, sealed, mentions, now)
     record = replace(current.record, text_sealed=sealed, mentions=mentions, edited_at=now)
+    await _publish(ctx, record, "message.edited", _message_data(record, clean))
     return MessageView(ctx, current.access, record)
 
 
@@ -278,6 +312,7 @@ async def delete_message(ctx: RequestContext, message_id: str) -> None:
             current.record.thread_id, current.record.channel_id, current.record.workspace_id, ""
         )
         await services.messages.refresh_thread(parent, services.clock())
+    await _publish(ctx, current.record, "message.deleted", {"id": gid("Message", message_id)})
 
 
 def _clean_emoji(emoji: str) -> str:
@@ -307,7 +342,8 @@ async def add_reaction(ctx: RequestContext, message_id: str, emoji: str) -> Mess
         emoji_sealed=await services.keys.seal_text(emoji_ref(message_id, workspace_id), clean),
         created_at=services.clock(),
     )
-    await services.messages.add_reaction(reaction)  # a repeat is a no-op
+    if await services.messages.add_reaction(reaction):  # a repeat changes nothing
+        await _publish_reaction(ctx, current, clean, reacted=True)
     ctx.loaders.reactions.clear(message_id)
     return current
 
@@ -320,6 +356,7 @@ async def remove_reaction(ctx: RequestContext, message_id: str, emoji: str) -> M
     await services.messages.remove_reaction(
         message_id, index, current.access.workspace.principal.user_id
     )
+    await _publish_reaction(ctx, current, clean, reacted=False)
     ctx.loaders.reactions.clear(message_id)
     return current
 
@@ -341,6 +378,8 @@ async def set_pinned(ctx: RequestContext, message_id: str, pinned: bool) -> Mess
     else:
         await services.messages.unpin(current.record.channel_id, message_id)
     ctx.loaders.pins.clear((current.record.channel_id, message_id))
+    data = {"messageId": gid("Message", message_id), "pinned": pinned}
+    await _publish(ctx, current.record, "pin.changed", data)
     return current
 
 

@@ -11,9 +11,12 @@ from persistence.accounts import AccountRepository
 from persistence.channels import ChannelRepository
 from persistence.keys import DataKeyRepository
 from persistence.messages import MessageRepository
+from persistence.realtime import RealtimeRepository
 from persistence.store import Store
 from persistence.workspaces import WorkspaceRepository
-from resolvers.authz import Authorizer
+from resolvers.authz import Authorizer, Principal
+from resolvers.events import Broker, Events
+from resolvers.hub import Hub
 from resolvers.keys import KeyService
 from resolvers.passwords import PasswordService
 from resolvers.ratelimit import AuthLimits
@@ -24,11 +27,23 @@ def utc_now() -> datetime:
 
 
 @dataclass(frozen=True)
+class RealtimePolicy:
+    """Realtime limits and key rotation (settings `realtime_*`)."""
+
+    rotate_seconds: int = 300
+    rotate_events: int = 10_000
+    queue_limit: int = 1_000
+    max_topics: int = 100
+    max_sessions_per_user: int = 20
+
+
+@dataclass(frozen=True)
 class Policy:
     """Product limits that are settings (see docs/configuration.md)."""
 
     max_message_length: int = 40_000
     invitation_ttl: timedelta = timedelta(days=7)
+    realtime: RealtimePolicy = RealtimePolicy()
 
 
 @dataclass
@@ -41,12 +56,16 @@ class Services:
     workspaces: WorkspaceRepository
     channels: ChannelRepository
     messages: MessageRepository
+    realtime: RealtimeRepository
     keys: KeyService
     authz: Authorizer
     passwords: PasswordService
     session_ttl: timedelta
     limits: AuthLimits
     policy: Policy
+    events: Events
+    hub: Hub
+    broker: Broker
     clock: Callable[[], datetime] = utc_now
 
     @classmethod
@@ -59,23 +78,47 @@ class Services:
         session_ttl: timedelta,
         limits: AuthLimits,
         policy: Policy | None = None,
+        broker: Broker | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> Services:
-        return cls(
+        broker_key = keyring.derive(b"realtime broker")
+        services: Services
+
+        async def can_read(principal: Principal, topic: str) -> bool:
+            from resolvers.topics import can_read as check  # topics needs the services built
+
+            return await check(services, principal, topic)
+
+        services = cls(
             store=store,
             keyring=keyring,
             accounts=AccountRepository(store),
             workspaces=WorkspaceRepository(store),
             channels=ChannelRepository(store),
             messages=MessageRepository(store),
+            realtime=RealtimeRepository(store),
             keys=KeyService(keyring, DataKeyRepository(store), clock),
             authz=Authorizer(keyring),
             passwords=passwords,
             session_ttl=session_ttl,
             limits=limits,
             policy=policy or Policy(),
+            events=Events(broker or _NoBroker(), broker_key),
+            broker=broker or _NoBroker(),
+            hub=Hub(broker_key, can_read),
             clock=clock,
         )
+        return services
 
     def close(self) -> None:
         self.passwords.close()
+
+
+class _NoBroker:
+    """Used where no broker is wired (scripts, some tests): events go nowhere."""
+
+    async def publish(self, payload: bytes) -> None:
+        return None
+
+    async def ping(self) -> None:
+        return None

@@ -91,14 +91,14 @@ async def revoke_session(ctx: RequestContext, session_id: str) -> None:
     record = await ctx.services.accounts.get_session(caller.user_id, session_id)
     if record is None:
         raise not_found("session")
-    await ctx.services.accounts.delete_session(record)
+    await end_login(ctx.services, record)
 
 
 async def log_out(ctx: RequestContext) -> None:
     caller = await ctx.require_user()
     record = await ctx.services.accounts.get_session(caller.user_id, caller.session_id)
     if record is not None:
-        await ctx.services.accounts.delete_session(record)
+        await end_login(ctx.services, record)
     ctx.forget_principal()
 
 
@@ -110,7 +110,7 @@ async def revoke_other_sessions(services: Services, user_id: str, keep_session_i
         batch = await services.accounts.list_sessions(user_id, limit=100, after_session_id=cursor)
         for record in batch:
             if record.session_id != keep_session_id:
-                await services.accounts.delete_session(record)
+                await end_login(services, record)
                 ended += 1
         if len(batch) < 100:
             return ended
@@ -129,3 +129,16 @@ async def get_session(ctx: RequestContext, session_id: str) -> SessionView:
         expires_at=record.expires_at,
         current=record.session_id == caller.session_id,
     )
+
+
+async def end_login(services: Services, record: SessionRecord) -> None:
+    """End a login session and the realtime sessions opened with it, on every node."""
+    await services.accounts.delete_session(record)
+    opened = await services.realtime.list_for_user(
+        record.user_id, limit=services.policy.realtime.max_sessions_per_user
+    )
+    for session in opened:
+        if session.login_session_id == record.session_id:
+            await services.realtime.delete(session)
+    # Every node ends the subscriptions of this login when this reaches it.
+    await services.events.login_ended(record.session_id)

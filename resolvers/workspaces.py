@@ -13,6 +13,7 @@ from resolvers.accounts import EMAIL_INDEX, UserView, email_ref
 from resolvers.authz import Action, WorkspaceAccess
 from resolvers.context import RequestContext
 from resolvers.errors import CoveError, bad_input, not_found
+from resolvers.global_ids import to_global_id as gid
 from resolvers.pagination import Page, check_first, decode_cursor, encode_cursor
 from resolvers.roles import Role
 from resolvers.validation import clean_name, normalize_email
@@ -154,6 +155,8 @@ async def rename_workspace(ctx: RequestContext, workspace_id: str, name: str) ->
     sealed = await services.keys.seal_text(name_ref(workspace_id), clean)
     await services.workspaces.rename(workspace_id, sealed, services.clock())
     ctx.loaders.workspaces.clear(workspace_id)
+    data = {"id": gid("Workspace", workspace_id), "name": clean}
+    await services.events.publish(gid("Workspace", workspace_id), "workspace.renamed", data)
     return view(ctx, granted)
 
 
@@ -204,6 +207,8 @@ async def change_member_role(
         await _keep_an_owner(ctx, workspace_id)
     changed = MembershipRecord(workspace_id, user_id, role.value, target.joined_at)
     await services.workspaces.put_member(changed)
+    await services.events.access_changed(user_id)  # a guest sees fewer channels than a member
+    await _member_event(ctx, workspace_id, "member.role_changed", user_id, role=role.value)
     return member_view(ctx, granted, changed)
 
 
@@ -238,9 +243,19 @@ async def _drop_member(ctx: RequestContext, workspace_id: str, user_id: str) -> 
     services = ctx.services
     await services.workspaces.remove_member(workspace_id, user_id)
     ctx.loaders.my_memberships.clear(workspace_id)
+    # Before anything else is published, the leaver's subscriptions are checked again.
+    await services.events.access_changed(user_id)
     while refs := await services.channels.list_for_member(workspace_id, user_id, limit=_PAGE):
         for ref in refs:
             await services.channels.remove_member(workspace_id, ref.channel_id, user_id)
+    await _member_event(ctx, workspace_id, "member.removed", user_id)
+
+
+async def _member_event(
+    ctx: RequestContext, workspace_id: str, type_: str, user_id: str, **extra: str
+) -> None:
+    data = {"workspaceId": gid("Workspace", workspace_id), "userId": gid("User", user_id), **extra}
+    await ctx.services.events.publish(gid("Workspace", workspace_id), type_, data)
 
 
 # Invitations
@@ -272,6 +287,15 @@ async def invite_member(
     sealed = await services.keys.seal_text(invitation_email_ref(record), normalized)
     record = replace(record, email_sealed=sealed)
     await services.workspaces.add_invitation(record)
+    if existing_user:
+        # The invitee learns of it live; the name is theirs to read as an invitee.
+        data = {
+            "invitationId": gid("Invitation", invitation_id),
+            "workspaceId": gid("Workspace", workspace_id),
+            "workspaceName": await view(ctx, granted).name(),
+            "role": role.value,
+        }
+        await services.events.publish(gid("User", existing_user), "invitation.received", data)
     grant = services.authz.invitation_for_manager(granted, record)
     return InvitationView(ctx, record, grant, view(ctx, granted))
 
@@ -384,6 +408,9 @@ async def accept_invitation(ctx: RequestContext, invitation_id: str) -> Workspac
     else:
         member = MembershipRecord(record.workspace_id, caller.user_id, role.value, services.clock())
         await services.workspaces.accept_invitation(record, member)
+        await _member_event(
+            ctx, record.workspace_id, "member.added", caller.user_id, role=role.value
+        )
     ctx.loaders.my_memberships.prime(record.workspace_id, member, force=True)
     return view(ctx, services.authz.workspace(caller, record.workspace_id, member))
 

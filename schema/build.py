@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
@@ -17,14 +18,17 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.schema import StreamResult
 from strawberry.types import ExecutionContext
+from strawberry.types.graphql import OperationType
 
 from schema.accounts import Session, User
 from schema.channels import Channel
+from schema.context import CONTEXT_KEY
 from schema.errors import ErrorCodes
 from schema.messages import Message
 from schema.parser_cache import SafeParserCache
-from schema.root import Mutation, Query
+from schema.root import Mutation, Query, Subscription
 from schema.workspaces import Invitation, Workspace
 
 CACHE_SIZE = 1024
@@ -43,6 +47,15 @@ class SchemaOptions:
 
 
 class CoveSchema(strawberry.Schema):
+    async def stream(self, query: str | None, *args: Any, **kwargs: Any) -> StreamResult:
+        # A WebSocket carries subscriptions only: queries and mutations go over HTTP, where
+        # each request reads memberships afresh (a socket's context lives for hours).
+        context = kwargs.get("context_value")
+        found = context.get(CONTEXT_KEY) if isinstance(context, dict) else None
+        if getattr(found, "transport", None) == "websocket":
+            kwargs["allowed_operation_types"] = (OperationType.SUBSCRIPTION,)
+        return await super().stream(query, *args, **kwargs)
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -74,6 +87,7 @@ def build_schema(options: SchemaOptions | None = None) -> strawberry.Schema:
     return CoveSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[User, Session, Workspace, Invitation, Channel, Message],
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=not opts.field_suggestions),

@@ -8,6 +8,8 @@ from typing import Any
 
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types.execution import StreamExecutionResult
 
 from resolvers.errors import CoveError, ErrorCode
 from schema.context import CONTEXT_KEY
@@ -33,6 +35,14 @@ def coded_error(error: GraphQLError, request_id: str) -> GraphQLError:
         if original.retry_after is not None:
             extensions["retryAfterSeconds"] = original.retry_after
         message = original.message
+    elif isinstance(original, InvalidOperationTypeError):
+        extensions["code"] = ErrorCode.BAD_USER_INPUT.value
+        # Raised where a transport allows only some operation types (the WebSocket carries
+        # subscriptions only).
+        message = (
+            f"A {original.operation_type.value} cannot run here: the WebSocket carries "
+            "subscriptions only; send queries and mutations over HTTP."
+        )
     elif original is None:
         # Parse, validation, limit and variable-coercion errors: the document was at fault.
         extensions["code"] = (error.extensions or {}).get("code", ErrorCode.BAD_USER_INPUT.value)
@@ -59,10 +69,17 @@ def coded_error(error: GraphQLError, request_id: str) -> GraphQLError:
 class ErrorCodes(SchemaExtension):
     """Adds the contract's error codes to every error and masks internal ones."""
 
-    def on_operation(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
+    def _code(self, result: object) -> None:
         errors = getattr(result, "errors", None)
         if result is not None and errors:
             request_id = _request_id(self.execution_context.context)
-            result.errors = [coded_error(e, request_id) for e in errors]
+            result.errors = [coded_error(e, request_id) for e in errors]  # type: ignore[attr-defined]
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        self._code(self.execution_context.result)
+
+    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
+        # Subscriptions (and anything streamed over the socket) leave result by result.
+        self._code(result)
+        yield None

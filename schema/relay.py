@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
 import strawberry
 
+from resolvers import global_ids
 from resolvers.errors import not_found
 from resolvers.pagination import Page
 
@@ -22,22 +21,10 @@ class Node:
 
 
 def to_global_id(type_name: str, raw_id: str) -> strawberry.ID:
-    encoded = base64.urlsafe_b64encode(f"{type_name}:{raw_id}".encode()).decode().rstrip("=")
-    return strawberry.ID(encoded)
+    return strawberry.ID(global_ids.to_global_id(type_name, raw_id))
 
 
-def from_global_id(global_id: str) -> tuple[str, str] | None:
-    """Split a global id into (type name, raw id); None when it is not one of ours."""
-    if not global_id or len(global_id) > 200:
-        return None
-    try:
-        decoded = base64.urlsafe_b64decode(global_id + "=" * (-len(global_id) % 4)).decode()
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        return None
-    type_name, sep, raw_id = decoded.partition(":")
-    if not sep or not type_name or not raw_id:
-        return None
-    return type_name, raw_id
+from_global_id = global_ids.from_global_id
 
 
 def raw_id_of(global_id: str, type_name: str) -> str | None:

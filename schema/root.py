@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 import strawberry
 from strawberry.types import Info
 
 from resolvers.errors import CoveError, ErrorCode, not_found
-from schema import accounts, channels, messages, workspaces
+from schema import accounts, channels, messages, realtime, workspaces
 from schema.relay import Node, from_global_id
 
 NodeLoader = Callable[[Info[Any, Any], str], Awaitable[Node]]
@@ -156,3 +156,31 @@ class Mutation:
     unpin_message: messages.MessagePayload | None = strawberry.mutation(
         resolver=messages.unpin_message, description="Unpin a message."
     )
+
+    open_realtime_session: realtime.OpenRealtimeSessionPayload | None = strawberry.mutation(
+        resolver=realtime.open_realtime_session,
+        description="Open a realtime session; its first key comes with it.",
+    )
+    realtime_key: realtime.RealtimeKeyPayload | None = strawberry.mutation(
+        resolver=realtime.realtime_key,
+        description="Fetch a key of your realtime session (after a rotation), access permitting.",
+    )
+    close_realtime_session: realtime.CloseRealtimeSessionPayload | None = strawberry.mutation(
+        resolver=realtime.close_realtime_session,
+        description="End a realtime session: its keys are refused from then on.",
+    )
+    typing: realtime.TypingPayload | None = strawberry.mutation(
+        resolver=realtime.typing, description="Tell a channel you are typing (never stored)."
+    )
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        description="Sealed events of the topics; see docs/realtime.md for the format."
+    )
+    async def events(
+        self, info: Info[Any, Any], session_id: strawberry.ID, topics: list[strawberry.ID]
+    ) -> AsyncGenerator[realtime.RealtimeEvent, None]:
+        async for event in realtime.events(info, session_id, topics):
+            yield event

@@ -85,6 +85,13 @@ class World:
             {"c": channel, "t": text},
         )["postMessage"]["message"]["id"]
 
+    def realtime_session(self, who: str) -> dict[str, Any]:
+        """A realtime session of `who` (anyone's, for the anonymous caller: the owner's)."""
+        opener = "owner" if who == "anonymous" else who
+        session = self.gql(opener, "mutation { openRealtimeSession { session { id key { id } } } }")
+        opened = session["openRealtimeSession"]["session"]
+        return {"s": opened["id"], "k": opened["key"]["id"]}
+
     def invitation(self) -> str:
         return self.gql(
             "owner",
@@ -403,6 +410,36 @@ ROWS = [
     Row(
         "markRead",
         "mutation($c: ID!) { markRead(input: {channelId: $c}) { channel { unreadCount } } }",
+        CHANNEL_WRITERS,
+        lambda w, who: {"c": w.ids["public"]},
+    ),
+    # Mutation: realtime
+    Row(
+        "openRealtimeSession",
+        "mutation { openRealtimeSession { session { id key { id secret } } } }",
+        SIGNED_IN,
+    ),
+    Row(
+        "realtimeKey",
+        "mutation($s: ID!, $k: ID!) { realtimeKey(input: {sessionId: $s, keyId: $k}) { key { secret } } }",
+        SIGNED_IN,
+        lambda w, who: w.realtime_session(who),
+    ),
+    Row(
+        "realtimeKey",
+        "mutation($s: ID!, $k: ID!) { realtimeKey(input: {sessionId: $s, keyId: $k}) { key { secret } } }",
+        expect(UNAUTH, NF, NF, NF, NF, OK),
+        lambda w, who: w.realtime_session("owner"),
+    ),
+    Row(
+        "closeRealtimeSession",
+        "mutation($s: ID!) { closeRealtimeSession(input: {sessionId: $s}) { closedSessionId } }",
+        SIGNED_IN,
+        lambda w, who: {"s": w.realtime_session(who)["s"]},
+    ),
+    Row(
+        "typing",
+        "mutation($c: ID!) { typing(input: {channelId: $c}) { ok } }",
         CHANNEL_WRITERS,
         lambda w, who: {"c": w.ids["public"]},
     ),

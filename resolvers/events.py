@@ -1,0 +1,47 @@
+"""Publishing to the realtime broker: every payload is sealed before it leaves the process.
+
+Three kinds travel on the one broker channel, in order: `event` (delivered to subscribers of
+its topic), `access` (someone's memberships changed: their subscriptions are checked again
+before anything after it is delivered), `login_ended` and `session_ended` (a login or a
+realtime session ended: its subscriptions complete).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Protocol
+
+from crypto.realtime import seal_for_broker
+
+
+class Broker(Protocol):
+    """What resolvers need of a broker (integrations/broker implements it)."""
+
+    async def publish(self, payload: bytes) -> None: ...
+
+    async def ping(self) -> None: ...
+
+
+class Events:
+    """What resolvers use to tell subscribers something happened."""
+
+    def __init__(self, broker: Broker, broker_key: bytes) -> None:
+        self._broker = broker
+        self._key = broker_key
+
+    async def _send(self, payload: dict[str, Any]) -> None:
+        data = json.dumps(payload, separators=(",", ":"), default=str).encode()
+        await self._broker.publish(seal_for_broker(self._key, data))
+
+    async def publish(self, topic: str, type_: str, data: dict[str, Any]) -> None:
+        """An event on `topic` (a global id); `data` must be fit for every reader of it."""
+        await self._send({"kind": "event", "topic": topic, "type": type_, "data": data})
+
+    async def access_changed(self, user_id: str) -> None:
+        await self._send({"kind": "access", "user": user_id})
+
+    async def login_ended(self, login_session_id: str) -> None:
+        await self._send({"kind": "login_ended", "login": login_session_id})
+
+    async def session_ended(self, session_id: str) -> None:
+        await self._send({"kind": "session_ended", "session": session_id})

@@ -1,0 +1,26 @@
+"""Opaque global ids: base64url of "<Type>:<raw id>". Clients must not parse them."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+MAX_GLOBAL_ID_LENGTH = 200
+
+
+def to_global_id(type_name: str, raw_id: str) -> str:
+    return base64.urlsafe_b64encode(f"{type_name}:{raw_id}".encode()).decode().rstrip("=")
+
+
+def from_global_id(global_id: str) -> tuple[str, str] | None:
+    """Split a global id into (type name, raw id); None when it is not one of ours."""
+    if not global_id or len(global_id) > MAX_GLOBAL_ID_LENGTH:
+        return None
+    try:
+        decoded = base64.urlsafe_b64decode(global_id + "=" * (-len(global_id) % 4)).decode()
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+    type_name, sep, raw_id = decoded.partition(":")
+    if not sep or not type_name or not raw_id:
+        return None
+    return type_name, raw_id

@@ -1,0 +1,154 @@
+"""This node's realtime hub: it receives every sealed broker payload and fans each event out
+to the local subscriptions of its topic, each with a bounded queue of its own.
+
+The hub never seals for subscribers (their own streams do, so a slow one delays no one) and
+never blocks on a subscriber: a full queue ends that subscription instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from crypto.errors import SealError
+from crypto.realtime import open_from_broker
+from resolvers.authz import Principal
+from resolvers.errors import CoveError, ErrorCode
+
+log = logging.getLogger("cove.realtime")
+
+CanRead = Callable[[Principal, str], Awaitable[bool]]
+
+
+class _End:
+    """Queued to end a stream: `error` None completes it, otherwise it fails with that."""
+
+    def __init__(self, error: CoveError | None) -> None:
+        self.error = error
+
+
+@dataclass(eq=False)
+class Subscription:
+    """One live `events` subscription: its caller, its topics and its queue of events."""
+
+    session_id: str
+    login_session_id: str
+    principal: Principal
+    topics: set[str]
+    queue_limit: int
+    _queue: asyncio.Queue[dict[str, Any] | _End] = field(default_factory=asyncio.Queue)
+    _ended: bool = False
+
+    def offer(self, event: dict[str, Any]) -> None:
+        """Queue an event without waiting; a subscriber that fell too far behind is ended."""
+        if self._ended:
+            return
+        if self._queue.qsize() >= self.queue_limit:
+            self.end(
+                CoveError(
+                    ErrorCode.RATE_LIMITED,
+                    "The subscription fell behind and was closed; read the channel's messages "
+                    "after the last one you saw, then subscribe again.",
+                )
+            )
+            return
+        self._queue.put_nowait(event)
+
+    def end(self, error: CoveError | None = None) -> None:
+        if not self._ended:
+            self._ended = True
+            self._queue.put_nowait(_End(error))
+
+    async def stream(self) -> AsyncIterator[dict[str, Any]]:
+        while True:
+            item = await self._queue.get()
+            if isinstance(item, _End):
+                if item.error is not None:
+                    raise item.error
+                return
+            yield item
+
+    @property
+    def backlog(self) -> int:
+        return self._queue.qsize()
+
+
+class Hub:
+    """Local subscriptions by topic, user and login session; fed by the broker."""
+
+    def __init__(self, broker_key: bytes, can_read: CanRead) -> None:
+        self._key = broker_key
+        self._can_read = can_read
+        self._by_topic: dict[str, set[Subscription]] = {}
+        self._by_user: dict[str, set[Subscription]] = {}
+        self._by_login: dict[str, set[Subscription]] = {}
+        self._by_session: dict[str, Subscription] = {}
+
+    def has_session(self, session_id: str) -> bool:
+        return session_id in self._by_session
+
+    def add(self, subscription: Subscription) -> None:
+        self._by_session[subscription.session_id] = subscription
+        self._by_user.setdefault(subscription.principal.user_id, set()).add(subscription)
+        self._by_login.setdefault(subscription.login_session_id, set()).add(subscription)
+        for topic in subscription.topics:
+            self._by_topic.setdefault(topic, set()).add(subscription)
+
+    def remove(self, subscription: Subscription) -> None:
+        if self._by_session.get(subscription.session_id) is subscription:
+            del self._by_session[subscription.session_id]
+        _discard(self._by_user, subscription.principal.user_id, subscription)
+        _discard(self._by_login, subscription.login_session_id, subscription)
+        for topic in subscription.topics:
+            _discard(self._by_topic, topic, subscription)
+
+    def end_session(self, session_id: str) -> None:
+        subscription = self._by_session.get(session_id)
+        if subscription is not None:
+            subscription.end()
+
+    @property
+    def subscriptions(self) -> int:
+        return len(self._by_session)
+
+    async def on_payload(self, envelope: bytes) -> None:
+        """Handle one broker payload; anything that does not open is dropped and logged."""
+        try:
+            payload = json.loads(open_from_broker(self._key, envelope))
+        except (SealError, ValueError):
+            log.warning("dropped a broker payload that does not open with this node's key")
+            return
+        kind = payload.get("kind")
+        if kind == "event":
+            for subscription in list(self._by_topic.get(payload["topic"], ())):
+                subscription.offer(payload)
+        elif kind == "access":
+            # Checked before the next payload is handled, so nothing published after a
+            # removal reaches the removed member.
+            for subscription in list(self._by_user.get(payload["user"], ())):
+                await self._recheck(subscription)
+        elif kind == "login_ended":
+            for subscription in list(self._by_login.get(payload["login"], ())):
+                subscription.end()
+        elif kind == "session_ended":
+            self.end_session(payload["session"])
+
+    async def _recheck(self, subscription: Subscription) -> None:
+        for topic in list(subscription.topics):
+            if not await self._can_read(subscription.principal, topic):
+                subscription.topics.discard(topic)
+                _discard(self._by_topic, topic, subscription)
+        if not subscription.topics:
+            subscription.end()
+
+
+def _discard(index: dict[str, set[Subscription]], key: str, subscription: Subscription) -> None:
+    members = index.get(key)
+    if members is not None:
+        members.discard(subscription)
+        if not members:
+            del index[key]

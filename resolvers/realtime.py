@@ -1,0 +1,205 @@
+"""Realtime sessions: keys handed out over HTTPS after an access check, and the event stream
+each subscriber receives sealed under its own rotating key (CONTRACT.md, realtime format)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from crypto.field_seal import FieldRef
+from crypto.realtime import new_realtime_key, seal_event
+from persistence.ids import new_id
+from persistence.realtime import RealtimeKeyRecord, RealtimeSessionRecord
+from resolvers.authz import Principal
+from resolvers.channels import channel_access
+from resolvers.context import RequestContext
+from resolvers.errors import bad_input, not_found
+from resolvers.global_ids import to_global_id
+from resolvers.hub import Subscription
+from resolvers.topics import can_read, is_topic
+
+
+@dataclass(frozen=True)
+class KeyView:
+    id: str
+    secret: str  # standard base64
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Envelope:
+    key_id: str
+    seq: int
+    nonce: str
+    ciphertext: str
+
+
+def secret_ref(session_id: str, key_id: str) -> FieldRef:
+    return FieldRef(
+        entity="realtime_key", field="secret", row_id=f"{session_id}/{key_id}", workspace_id=""
+    )
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+async def _new_key(
+    ctx: RequestContext, session_id: str, now: datetime
+) -> tuple[RealtimeKeyRecord, bytes]:
+    policy = ctx.services.policy.realtime
+    key_id = new_id()
+    secret = new_realtime_key()
+    sealed = await ctx.services.keys.seal_text(secret_ref(session_id, key_id), _b64(secret))
+    record = RealtimeKeyRecord(
+        session_id=session_id,
+        key_id=key_id,
+        secret_sealed=sealed,
+        created_at=now,
+        expires_at=now + timedelta(seconds=policy.rotate_seconds),
+    )
+    return record, secret
+
+
+async def open_session(ctx: RequestContext) -> tuple[str, KeyView]:
+    """A new realtime session with its first key, for any signed-in user."""
+    services = ctx.services
+    caller = await ctx.require_user()
+    limit = services.policy.realtime.max_sessions_per_user
+    if await services.realtime.count_for_user(caller.user_id, limit=limit) >= limit:
+        raise bad_input(
+            f"At most {limit} realtime sessions per user; close one with closeRealtimeSession."
+        )
+    login = await services.accounts.get_session(caller.user_id, caller.session_id)
+    if login is None:
+        raise not_found("session")
+    now = services.clock()
+    session_id = new_id()
+    key, secret = await _new_key(ctx, session_id, now)
+    session = RealtimeSessionRecord(
+        session_id=session_id,
+        user_id=caller.user_id,
+        login_session_id=caller.session_id,
+        topics="",
+        created_at=now,
+        expires_at=login.expires_at,
+    )
+    await services.realtime.create(session, key)
+    return session_id, KeyView(key.key_id, _b64(secret), key.expires_at)
+
+
+async def _live_session(ctx: RequestContext, session_id: str) -> RealtimeSessionRecord:
+    """The caller's own session while its login lives; any other answer is NOT_FOUND."""
+    services = ctx.services
+    caller = await ctx.require_user()
+    session = await services.realtime.get(session_id) if len(session_id) <= 64 else None
+    if session is None or session.user_id != caller.user_id:
+        raise not_found("realtime session")
+    login = await services.accounts.get_session(caller.user_id, session.login_session_id)
+    if login is None or login.expires_at <= services.clock():
+        raise not_found("realtime session")
+    return session
+
+
+async def realtime_key(ctx: RequestContext, session_id: str, key_id: str) -> KeyView:
+    """A key of the caller's session, while it may still read one of the session's topics."""
+    services = ctx.services
+    session = await _live_session(ctx, session_id)
+    caller = ctx.principal_now()
+    topics = session.topics.split()
+    if topics and not any([await can_read(services, caller, topic) for topic in topics]):
+        raise not_found("realtime key")
+    key = await services.realtime.get_key(session_id, key_id) if len(key_id) <= 64 else None
+    if key is None:
+        raise not_found("realtime key")
+    grant = services.authz.own_realtime_key(caller, session.user_id, secret_ref(session_id, key_id))
+    secret = await services.keys.open_text(grant, secret_ref(session_id, key_id), key.secret_sealed)
+    return KeyView(key.key_id, secret, key.expires_at)
+
+
+async def close_session(ctx: RequestContext, session_id: str) -> None:
+    """End a realtime session: its keys are deleted and its subscription completes."""
+    session = await _live_session(ctx, session_id)
+    await ctx.services.realtime.delete(session)
+    await ctx.services.events.session_ended(session_id)
+
+
+async def subscribe(
+    ctx: RequestContext, session_id: str, topics: list[str]
+) -> AsyncIterator[Envelope]:
+    """The session's stream: each event sealed under the session's current key, numbered."""
+    services = ctx.services
+    policy = services.policy.realtime
+    session = await _live_session(ctx, session_id)
+    caller = ctx.principal_now()
+    wanted = list(dict.fromkeys(topics))
+    if not 1 <= len(wanted) <= policy.max_topics:
+        raise bad_input(f"Subscribe to 1 to {policy.max_topics} topics.", field="topics")
+    for topic in wanted:
+        if not is_topic(topic) or not await can_read(services, caller, topic):
+            raise not_found("topic")
+    if services.hub.has_session(session_id):
+        raise bad_input("This session already has a subscription; open another session.")
+    await services.realtime.set_topics(session_id, " ".join(wanted))
+    subscription = Subscription(
+        session_id=session_id,
+        login_session_id=session.login_session_id,
+        principal=caller,
+        topics=set(wanted),
+        queue_limit=policy.queue_limit,
+    )
+    services.hub.add(subscription)
+    try:
+        async for envelope in _sealed(ctx, caller, session, subscription):
+            yield envelope
+    finally:
+        services.hub.remove(subscription)
+
+
+async def _sealed(
+    ctx: RequestContext,
+    caller: Principal,
+    session: RealtimeSessionRecord,
+    subscription: Subscription,
+) -> AsyncIterator[Envelope]:
+    services = ctx.services
+    policy = services.policy.realtime
+    # The first stream uses the key handed out with the session; a later one (after a
+    # reconnect) starts a fresh key, so no (key, seq) pair is ever used twice.
+    first = await services.realtime.latest_key(session.session_id) if not session.topics else None
+    if first is not None:
+        ref = secret_ref(session.session_id, first.key_id)
+        grant = services.authz.own_realtime_key(caller, session.user_id, ref)
+        secret = base64.b64decode(await services.keys.open_text(grant, ref, first.secret_sealed))
+        key = first
+    else:
+        key, secret = await _new_key(ctx, session.session_id, services.clock())
+        await services.realtime.add_key(key)
+    used = 0
+    seq = 0
+    async for event in subscription.stream():
+        now = services.clock()
+        if used >= policy.rotate_events or now >= key.expires_at:
+            key, secret = await _new_key(ctx, session.session_id, now)
+            await services.realtime.add_key(key)
+            used = 0
+        seq += 1
+        used += 1
+        body = {"type": event["type"], "topic": event["topic"], "data": event["data"]}
+        plaintext = json.dumps(body, separators=(",", ":")).encode()
+        nonce, ciphertext = seal_event(secret, session.session_id, seq, plaintext)
+        yield Envelope(key.key_id, seq, _b64(nonce), _b64(ciphertext))
+
+
+async def typing(ctx: RequestContext, channel_id: str) -> None:
+    """Tell the channel that the caller is typing; nothing is stored."""
+    access = await channel_access(ctx, channel_id)
+    ctx.services.authz.post(access)
+    await ctx.services.events.publish(
+        to_global_id("Channel", channel_id),
+        "typing",
+        {"userId": to_global_id("User", access.workspace.principal.user_id)},
+    )

@@ -1,0 +1,50 @@
+"""The realtime topic registry: which objects can be subscribed to, and who may read them.
+
+A topic is the global id of an object. Each kind registers the check that decides whether a
+principal may read it; the transport knows nothing of kinds, so later features (drive
+folders, calendars, boards) add a line here and nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from resolvers import channels, workspaces
+from resolvers.authz import Principal
+from resolvers.context import RequestContext
+from resolvers.errors import CoveError, not_found
+from resolvers.global_ids import from_global_id
+from resolvers.services import Services
+
+Check = Callable[[RequestContext, str], Awaitable[object]]
+
+
+async def _own_user(ctx: RequestContext, user_id: str) -> None:
+    if ctx.principal_now().user_id != user_id:
+        raise not_found("user")
+
+
+TOPIC_KINDS: dict[str, Check] = {
+    "Channel": channels.channel_access,
+    "Workspace": workspaces.access,
+    "User": _own_user,  # personal events, such as an invitation received
+}
+
+
+def is_topic(topic: str) -> bool:
+    parsed = from_global_id(topic)
+    return parsed is not None and parsed[0] in TOPIC_KINDS
+
+
+async def can_read(services: Services, principal: Principal, topic: str) -> bool:
+    """Whether the principal may read the topic now (read fresh from the store, not cached)."""
+    parsed = from_global_id(topic)
+    check = TOPIC_KINDS.get(parsed[0]) if parsed else None
+    if parsed is None or check is None:
+        return False
+    ctx = RequestContext.for_principal(services, principal, "realtime")
+    try:
+        await check(ctx, parsed[1])
+    except CoveError:
+        return False
+    return True

@@ -1,0 +1,125 @@
+"""Realtime: sessions and keys over HTTPS, and the sealed event stream over WebSocket."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from resolvers import realtime
+from resolvers.realtime import Envelope, KeyView
+from schema.context import request_context
+from schema.relay import expect_id
+
+
+@strawberry.type(description="A subscriber key: AES-256-GCM, 32 bytes, standard base64.")
+class RealtimeKey:
+    id: strawberry.ID
+    secret: str
+    expires_at: datetime = strawberry.field(description="When the stream moves to a new key.")
+
+    @classmethod
+    def from_view(cls, view: KeyView) -> RealtimeKey:
+        return cls(id=strawberry.ID(view.id), secret=view.secret, expires_at=view.expires_at)
+
+
+@strawberry.type(description="A realtime session: subscribe with its id, decrypt with its keys.")
+class RealtimeSession:
+    id: strawberry.ID
+    key: RealtimeKey
+
+
+@strawberry.type(
+    description=(
+        "One event, sealed for this subscriber: AES-256-GCM under key `keyId`, associated data "
+        '"<sessionId>:<seq>"; `nonce` (12 bytes) and `ciphertext` (with its 16-byte tag) in '
+        "standard base64. The plaintext is JSON {type, topic, data}."
+    )
+)
+class RealtimeEvent:
+    key_id: strawberry.ID
+    seq: int
+    nonce: str
+    ciphertext: str
+
+    @classmethod
+    def from_envelope(cls, envelope: Envelope) -> RealtimeEvent:
+        return cls(
+            key_id=strawberry.ID(envelope.key_id),
+            seq=envelope.seq,
+            nonce=envelope.nonce,
+            ciphertext=envelope.ciphertext,
+        )
+
+
+@strawberry.type
+class OpenRealtimeSessionPayload:
+    session: RealtimeSession
+
+
+@strawberry.input
+class RealtimeKeyInput:
+    session_id: strawberry.ID
+    key_id: strawberry.ID
+
+
+@strawberry.type
+class RealtimeKeyPayload:
+    key: RealtimeKey
+
+
+@strawberry.input
+class CloseRealtimeSessionInput:
+    session_id: strawberry.ID
+
+
+@strawberry.type
+class CloseRealtimeSessionPayload:
+    closed_session_id: strawberry.ID
+
+
+@strawberry.input
+class TypingInput:
+    channel_id: strawberry.ID
+
+
+@strawberry.type
+class TypingPayload:
+    ok: bool
+
+
+async def open_realtime_session(info: Info[Any, Any]) -> OpenRealtimeSessionPayload | None:
+    session_id, key = await realtime.open_session(request_context(info))
+    return OpenRealtimeSessionPayload(
+        session=RealtimeSession(id=strawberry.ID(session_id), key=RealtimeKey.from_view(key))
+    )
+
+
+async def realtime_key(info: Info[Any, Any], input: RealtimeKeyInput) -> RealtimeKeyPayload | None:
+    key = await realtime.realtime_key(request_context(info), input.session_id, input.key_id)
+    return RealtimeKeyPayload(key=RealtimeKey.from_view(key))
+
+
+async def close_realtime_session(
+    info: Info[Any, Any],
+    input: CloseRealtimeSessionInput,
+) -> CloseRealtimeSessionPayload | None:
+    await realtime.close_session(request_context(info), input.session_id)
+    return CloseRealtimeSessionPayload(closed_session_id=input.session_id)
+
+
+async def typing(info: Info[Any, Any], input: TypingInput) -> TypingPayload | None:
+    await realtime.typing(request_context(info), expect_id(input.channel_id, "Channel"))
+    return TypingPayload(ok=True)
+
+
+async def events(
+    info: Info[Any, Any], session_id: strawberry.ID, topics: list[strawberry.ID]
+) -> AsyncGenerator[RealtimeEvent, None]:
+    """Events of the topics (channel, workspace or your own user ids), sealed for you."""
+    stream = realtime.subscribe(request_context(info), session_id, [str(t) for t in topics])
+    async for envelope in stream:
+        yield RealtimeEvent.from_envelope(envelope)
