@@ -177,7 +177,7 @@ class Settings:
         _at_least("realtime_max_topics", self.realtime_max_topics, 1)
         _at_least("realtime_max_sessions_per_user", self.realtime_max_sessions_per_user, 1)
         if self.broker_url is not None and not self.broker_url.startswith(
-            ("memory://", "redis://", "rediss://", "unix://")
+            ("memory://", "redis://", "rediss://")
         ):
             raise SettingsError("broker_url", "must start with redis://, rediss:// or memory://")
         _at_least("max_body_bytes", self.max_body_bytes, 1024)

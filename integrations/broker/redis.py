@@ -166,7 +166,9 @@ class RedisBroker:
             except Exception:
                 log.exception("broker listener failed: retrying")
             finally:
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                # Closing a connection that just broke may fail too; that must not end the loop.
+                with contextlib.suppress(*_DOWN):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
             self._first_attempt.set()
             await asyncio.sleep(backoff.next_delay())
 

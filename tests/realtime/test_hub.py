@@ -1,0 +1,91 @@
+"""The hub: fan-out that no slow subscriber can hold up, and access checked in order."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+
+from crypto.realtime import new_realtime_key, seal_for_broker
+from resolvers.authz import Principal
+from resolvers.errors import CoveError, ErrorCode
+from resolvers.hub import Hub, Subscription
+
+KEY = new_realtime_key()
+
+
+def payload(**fields: Any) -> bytes:
+    return seal_for_broker(KEY, json.dumps(fields).encode())
+
+
+def subscription(user: str, topics: set[str], limit: int = 5) -> Subscription:
+    return Subscription(
+        session_id=f"s-{user}-{sorted(topics)}",
+        login_session_id=f"login-{user}",
+        principal=Principal(user, f"login-{user}"),
+        topics=set(topics),
+        queue_limit=limit,
+    )
+
+
+async def drain(sub: Subscription) -> list[dict[str, Any]]:
+    got: list[dict[str, Any]] = []
+    async with asyncio.timeout(2):
+        async for event in sub.stream():
+            got.append(event)
+    return got
+
+
+async def test_a_slow_subscriber_is_closed_and_the_others_keep_receiving() -> None:
+    readable = {"t"}
+
+    async def can_read(principal: Principal, topic: str) -> bool:
+        return topic in readable
+
+    hub = Hub(KEY, can_read)
+    slow, fast = subscription("slow", {"t"}, limit=3), subscription("fast", {"t"}, limit=100)
+    hub.add(slow)
+    hub.add(fast)
+    for n in range(10):
+        await hub.on_payload(payload(kind="event", topic="t", type="x", data={"n": n}))
+    fast.end()
+    assert [e["data"]["n"] for e in await drain(fast)] == list(range(10))
+    with pytest.raises(CoveError) as closed:
+        await drain(slow)
+    assert closed.value.code == ErrorCode.RATE_LIMITED
+
+
+async def test_access_is_checked_before_later_events() -> None:
+    readable = {"a", "b"}
+
+    async def can_read(principal: Principal, topic: str) -> bool:
+        return topic in readable
+
+    hub = Hub(KEY, can_read)
+    sub = subscription("u", {"a", "b"}, limit=100)
+    hub.add(sub)
+    await hub.on_payload(payload(kind="event", topic="a", type="x", data={"n": 1}))
+    readable.discard("a")
+    await hub.on_payload(payload(kind="access", user="u"))
+    await hub.on_payload(payload(kind="event", topic="a", type="x", data={"n": 2}))
+    await hub.on_payload(payload(kind="event", topic="b", type="x", data={"n": 3}))
+    readable.clear()
+    await hub.on_payload(payload(kind="access", user="u"))
+    await hub.on_payload(payload(kind="event", topic="b", type="x", data={"n": 4}))
+    # Losing every topic completes the stream; nothing after the losses arrives.
+    assert [e["data"]["n"] for e in await drain(sub)] == [1, 3]
+
+
+async def test_payloads_that_do_not_open_are_dropped() -> None:
+    async def can_read(principal: Principal, topic: str) -> bool:
+        return True
+
+    hub = Hub(KEY, can_read)
+    sub = subscription("u", {"t"})
+    hub.add(sub)
+    await hub.on_payload(seal_for_broker(new_realtime_key(), b'{"kind": "event"}'))
+    await hub.on_payload(b"garbage")
+    await hub.on_payload(payload(kind="login_ended", login="login-u"))
+    assert await drain(sub) == []
