@@ -56,6 +56,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         server_header=False,
         log_level=settings.log_level.lower(),
         ws="websockets-sansio",
+        # Events are ciphertext: compressing them costs CPU per frame and saves nothing.
+        ws_per_message_deflate=False,
     )
     return 0
 

@@ -116,7 +116,8 @@ def main() -> None:
             "COVE_SIGNUPS_PER_IP_PER_HOUR": "1000000",
         }
         command = [sys.executable, "-m", "api.cli", "serve", "--data-dir", str(Path(tmp) / "data")]
-        with server_process([*command, "--port", str(port)], env, port) as url:
+        with server_process([*command, "--port", str(port)], env, port) as running:
+            url = running.url
             asyncio.run(run(url, users, load))
 
 

@@ -8,6 +8,7 @@ import subprocess
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import h11
 import httpx
@@ -19,9 +20,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class Running:
+    url: str
+    pid: int
+
+
 @contextmanager
-def server_process(command: Sequence[str], env: Mapping[str, str], port: int) -> Iterator[str]:
-    """Run a server until the block ends; yields its URL once /ready answers 200."""
+def server_process(command: Sequence[str], env: Mapping[str, str], port: int) -> Iterator[Running]:
+    """Run a server until the block ends; yields its URL and pid once /ready answers 200."""
     server = subprocess.Popen(list(command), env=dict(env), stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -35,7 +42,7 @@ def server_process(command: Sequence[str], env: Mapping[str, str], port: int) ->
             if server.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit("the server did not start")
             time.sleep(0.1)
-        yield url
+        yield Running(url, server.pid)
     finally:
         server.terminate()
         server.wait(timeout=10)

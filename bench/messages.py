@@ -170,7 +170,8 @@ def main() -> None:
         port = free_port()
         command = [sys.executable, "-m", "uvicorn", "bench.messages:bench_app", "--factory"]
         command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-        with server_process([*command, "--no-access-log"], env, port) as url:
+        with server_process([*command, "--no-access-log"], env, port) as running:
+            url = running.url
             auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
             gid = to_global_id("Channel", channel_id)
             page_body = json.dumps({"query": PAGE, "variables": {"c": gid}}).encode()

@@ -69,6 +69,7 @@ def serve(settings: Settings, **ssl: str) -> Iterator[Server]:
         lifespan="on",
         ws="websockets-sansio",
         server_header=False,
+        ws_per_message_deflate=False,
         **ssl,
     )
     server = uvicorn.Server(config)

@@ -1,0 +1,225 @@
+"""Realtime benchmark: N subscribers on one channel of one node.
+
+Post-to-delivery latency (p50, p99, posts spaced by BENCH_GAP) and deliveries per second (posts
+all at once) through Cove, against a raw
+`websockets` server broadcasting frames of the same size to the same number of clients in the
+same run; and the server's memory per idle subscription. Every loop is bounded in count.
+Run: `python -m bench.realtime` (BENCH_SUBSCRIBERS=1000, BENCH_POSTS=20 by default).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.server import broadcast, serve
+
+from bench.accounts import ms, percentile
+from bench.load import free_port, server_process
+
+EVENTS = """subscription($s: ID!, $t: [ID!]!) {
+  events(sessionId: $s, topics: $t) { keyId seq nonce ciphertext } }"""
+POST = "mutation($c: ID!, $t: String!) { postMessage(input: {channelId: $c, text: $t}) { message { id } } }"
+OPEN = "mutation { openRealtimeSession { session { id } } }"
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+async def gql(
+    http: httpx.AsyncClient,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    token: str | None = None,
+) -> Any:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    body = (
+        await http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
+    ).json()
+    if body.get("errors"):
+        raise RuntimeError(body["errors"])
+    return body["data"]
+
+
+async def measure(
+    sockets: list[ClientConnection], send: Callable[[int], Awaitable[None]], posts: int, gap: float
+) -> tuple[list[float], float, int]:
+    """Latencies of every delivery, deliveries per second, and the frame size seen.
+
+    Events arrive in the order sent, so a subscriber's k-th frame answers the k-th send.
+    """
+    sent_at: list[float] = []
+    latencies: list[float] = []
+    size = 0
+
+    async def reader(socket: ClientConnection) -> None:
+        nonlocal size
+        for k in range(posts):
+            raw = await socket.recv()
+            latencies.append(time.perf_counter() - sent_at[k])
+            size = len(raw)
+
+    readers = [asyncio.create_task(reader(s)) for s in sockets]
+    started = time.perf_counter()
+    if gap > 0:
+        for n in range(posts):
+            sent_at.append(time.perf_counter())
+            await send(n)
+            await asyncio.sleep(gap)
+    else:  # all at once: what the fan-out can carry, not how fast one client posts
+        sent_at.extend([started] * posts)
+        await asyncio.gather(*(send(n) for n in range(posts)))
+    async with asyncio.timeout(120):
+        await asyncio.gather(*readers)
+    elapsed = time.perf_counter() - started
+    return latencies, len(latencies) / elapsed, size
+
+
+async def cove_run(
+    url: str, port: int, server_pid: int, subscribers: int, posts: int, gap: float
+) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+        signed = await gql(
+            http,
+            'mutation { signUp(input: {email: "bench@rt.example", password: "bench password 1", displayName: "B"}) { token } }',
+        )
+        token = signed["signUp"]["token"]
+        ws = (
+            await gql(
+                http,
+                'mutation { createWorkspace(input: {name: "RT"}) { workspace { id } } }',
+                token=token,
+            )
+        )["createWorkspace"]["workspace"]["id"]
+        channel = (
+            await gql(
+                http,
+                'mutation($w: ID!) { createChannel(input: {workspaceId: $w, name: "live"}) { channel { id } } }',
+                {"w": ws},
+                token,
+            )
+        )["createChannel"]["channel"]["id"]
+        before = rss_kib(server_pid)
+        sockets: list[ClientConnection] = []
+        for i in range(subscribers):
+            session = (await gql(http, OPEN, token=token))["openRealtimeSession"]["session"]["id"]
+            socket = await connect(
+                f"ws://127.0.0.1:{port}/graphql",
+                subprotocols=["graphql-transport-ws"],
+                max_queue=None,
+            )
+            await socket.send(
+                json.dumps(
+                    {"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}
+                )
+            )
+            await socket.recv()
+            payload = {"query": EVENTS, "variables": {"s": session, "t": [channel]}}
+            await socket.send(json.dumps({"id": str(i), "type": "subscribe", "payload": payload}))
+            sockets.append(socket)
+        await asyncio.sleep(2)
+        per_subscription = (rss_kib(server_pid) - before) / subscribers
+
+        async def send(n: int) -> None:
+            await gql(
+                http, POST, {"c": channel, "t": f"benchmark message {n:04d} " + "x" * 60}, token
+            )
+
+        latencies, rate, size = await measure(sockets, send, posts, gap)
+        for socket in sockets:
+            await socket.close()
+    return {
+        "latencies": latencies,
+        "rate": rate,
+        "size": size,
+        "kib_per_subscription": per_subscription,
+    }
+
+
+async def raw_run(subscribers: int, posts: int, gap: float, size: int) -> dict[str, Any]:
+    """The same fan-out with nothing but `websockets`: the ceiling on this machine."""
+    clients: set[Any] = set()
+    ready = asyncio.Event()
+
+    async def handler(connection: Any) -> None:
+        clients.add(connection)
+        if len(clients) == subscribers:
+            ready.set()
+        try:
+            await connection.wait_closed()
+        finally:
+            clients.discard(connection)
+
+    port = free_port()
+    async with serve(handler, "127.0.0.1", port, max_queue=None):
+        sockets = [
+            await connect(f"ws://127.0.0.1:{port}", max_queue=None) for _ in range(subscribers)
+        ]
+        await asyncio.wait_for(ready.wait(), 30)
+        frame = "x" * size
+
+        async def send(n: int) -> None:
+            broadcast(clients, frame)
+
+        latencies, _, _ = await measure(sockets, send, posts, gap)
+        _, rate, _ = await measure(sockets, send, posts, 0.0)
+        for socket in sockets:
+            await socket.close()
+    return {"latencies": latencies, "rate": rate}
+
+
+def main() -> None:
+    subscribers = int(os.environ.get("BENCH_SUBSCRIBERS", "1000"))
+    posts = int(os.environ.get("BENCH_POSTS", "20"))
+    gap = float(os.environ.get("BENCH_GAP", "0.1"))
+    with tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        env = {
+            **os.environ,
+            "COVE_LOG_LEVEL": "WARNING",
+            "COVE_REALTIME_MAX_SESSIONS_PER_USER": str(subscribers + 10),
+            "COVE_SIGNUPS_PER_IP_PER_HOUR": "1000000",
+        }
+        command = [
+            sys.executable,
+            "-m",
+            "api.cli",
+            "serve",
+            "--data-dir",
+            str(Path(tmp) / "data"),
+            "--port",
+            str(port),
+        ]
+        with server_process(command, env, port) as running:
+            cove = asyncio.run(cove_run(running.url, port, running.pid, subscribers, posts, gap))
+    raw = asyncio.run(raw_run(subscribers, posts, gap, cove["size"]))
+    for name, result in (("cove", cove), ("raw websockets", raw)):
+        lat = result["latencies"]
+        print(
+            f"{name:15s} p50 {ms(statistics.median(lat))}  p99 {ms(percentile(lat, 0.99))}  {result['rate']:.0f} deliveries/s"
+        )
+    print(f"{subscribers} subscribers, {posts} posts, frames of {cove['size']} bytes")
+    print(
+        f"ratio of delivery rates cove / raw: {cove['rate'] / raw['rate']:.2f}  (bar: at least 0.3; p99 bar: under 250 ms)"
+    )
+    print(f"server memory per idle subscription: {cove['kib_per_subscription']:.1f} KiB")
+
+
+if __name__ == "__main__":
+    main()
