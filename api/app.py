@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from datetime import timedelta
 from typing import Any
 
@@ -97,14 +98,21 @@ async def running_services(settings: Settings, keyring: Keyring) -> AsyncIterato
                 queue_limit=settings.realtime_queue_limit,
                 max_topics=settings.realtime_max_topics,
                 max_sessions_per_user=settings.realtime_max_sessions_per_user,
+                presence_heartbeat_seconds=settings.presence_heartbeat_seconds,
+                presence_timeout_seconds=settings.presence_timeout_seconds,
+                away_after_seconds=settings.away_after_seconds,
             ),
         ),
         broker=broker,
     )
     await broker.start(services.hub.on_payload)
+    heartbeat = asyncio.create_task(services.presence.run(), name="cove-presence")
     try:
         yield services
     finally:
+        heartbeat.cancel()
+        with suppress(asyncio.CancelledError):
+            await heartbeat
         await broker.close()
         services.close()
         await store.close()

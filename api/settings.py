@@ -121,6 +121,15 @@ class Settings:
     realtime_max_sessions_per_user: int = field(
         default=20, metadata=_doc("Open realtime sessions per user.")
     )
+    presence_heartbeat_seconds: int = field(
+        default=30, metadata=_doc("How often a node records who is subscribed (presence).")
+    )
+    presence_timeout_seconds: int = field(
+        default=90, metadata=_doc("No heartbeat for this long: the person is OFFLINE.")
+    )
+    away_after_seconds: int = field(
+        default=300, metadata=_doc("Subscribed but idle for this long: the person is AWAY.")
+    )
     max_body_bytes: int = field(
         default=1024 * 1024, metadata=_doc("Largest GraphQL request body, bytes.")
     )
@@ -180,6 +189,12 @@ class Settings:
             ("memory://", "redis://", "rediss://")
         ):
             raise SettingsError("broker_url", "must start with redis://, rediss:// or memory://")
+        _at_least("presence_heartbeat_seconds", self.presence_heartbeat_seconds, 1)
+        if self.presence_timeout_seconds <= self.presence_heartbeat_seconds:
+            raise SettingsError(
+                "presence_timeout_seconds", "must be longer than presence_heartbeat_seconds"
+            )
+        _at_least("away_after_seconds", self.away_after_seconds, 1)
         _at_least("max_body_bytes", self.max_body_bytes, 1024)
         _at_least("max_query_depth", self.max_query_depth, 2)
         _at_least("max_query_tokens", self.max_query_tokens, 50)

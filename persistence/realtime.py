@@ -6,12 +6,13 @@ under the account data key, so the database holds no usable key.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from persistence.collab_records import from_row, to_row
 from persistence.declare import Column, ColumnType, Table
-from persistence.store import Delete, Put, Store
+from persistence.store import Delete, Put, Store, Update
 
 _TEXT = ColumnType.TEXT
 _TIME = ColumnType.TIMESTAMP
@@ -48,6 +49,15 @@ REALTIME_KEYS = Table(
 
 REALTIME_TABLES = (REALTIME_SESSIONS, REALTIME_SESSIONS_BY_USER, REALTIME_KEYS)
 
+# One row per person: when a node last saw them subscribed, and when they last did something.
+USER_PRESENCE = Table(
+    name="user_presence",
+    partition_key=(Column("user_id", _TEXT),),
+    values=(Column("seen_at", _TIME), Column("active_at", _TIME)),
+)
+
+PRESENCE_TABLES = (USER_PRESENCE,)
+
 
 @dataclass(frozen=True, slots=True)
 class RealtimeSessionRecord:
@@ -66,6 +76,13 @@ class RealtimeKeyRecord:
     secret_sealed: bytes
     created_at: datetime
     expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceRecord:
+    user_id: str
+    seen_at: datetime | None
+    active_at: datetime | None
 
 
 class RealtimeRepository:
@@ -128,3 +145,20 @@ class RealtimeRepository:
             ]
         )
         await self._store.delete_partition(REALTIME_KEYS, {"session_id": session.session_id})
+
+    async def mark_seen(self, user_ids: Sequence[str], now: datetime) -> None:
+        """A node saw these people subscribed just now (a heartbeat)."""
+        if user_ids:
+            await self._store.batch(
+                [Update(USER_PRESENCE, {"user_id": u}, {"seen_at": now}) for u in user_ids]
+            )
+
+    async def mark_active(self, user_id: str, now: datetime) -> None:
+        await self._store.update(USER_PRESENCE, {"user_id": user_id}, {"active_at": now})
+
+    async def presence_many(self, user_ids: Sequence[str]) -> list[PresenceRecord]:
+        rows = await self._store.get_many(USER_PRESENCE, [{"user_id": u} for u in user_ids])
+        return [
+            PresenceRecord(u, None, None) if row is None else from_row(PresenceRecord, row)
+            for u, row in zip(user_ids, rows, strict=True)
+        ]

@@ -388,6 +388,7 @@ async def mark_read(ctx: RequestContext, channel_id: str, message_id: str | None
         granted.workspace.principal.user_id, channel_id, message_id, services.clock()
     )
     ctx.loaders.my_last_reads.clear(channel_id)
+    await services.presence.active(granted.workspace.principal.user_id)
     return await get_channel(ctx, channel_id)
 
 

@@ -111,6 +111,10 @@ class Hub:
         if subscription is not None:
             subscription.end()
 
+    def users(self) -> list[str]:
+        """The people with a live subscription on this node."""
+        return list(self._by_user)
+
     @property
     def subscriptions(self) -> int:
         return len(self._by_session)

@@ -18,6 +18,7 @@ from persistence.collab_records import (
     ReactionRecord,
     WorkspaceRecord,
 )
+from persistence.realtime import PresenceRecord
 from persistence.records import UserRecord
 from resolvers.services import Services
 
@@ -65,3 +66,4 @@ class Loaders:
         self.messages: Loader[MessageLocation, MessageRecord | None] = _loader(messages.get_many)
         self.reactions: Loader[str, list[ReactionRecord]] = _loader(messages.reactions_many)
         self.pins: Loader[tuple[str, str], PinRecord | None] = _loader(messages.pins_many)
+        self.presence: Loader[str, PresenceRecord] = _loader(services.realtime.presence_many)

@@ -273,6 +273,7 @@ async def post_message(
         edited_at=None,
     )
     await services.messages.post(record)
+    await services.presence.active(record.author_id)
     if parent is not None:
         await services.messages.refresh_thread(parent.location, now)
     await _publish(ctx, record, "message.created", _message_data(record, clean))
@@ -342,6 +343,7 @@ async def add_reaction(ctx: RequestContext, message_id: str, emoji: str) -> Mess
         emoji_sealed=await services.keys.seal_text(emoji_ref(message_id, workspace_id), clean),
         created_at=services.clock(),
     )
+    await services.presence.active(reaction.user_id)
     if await services.messages.add_reaction(reaction):  # a repeat changes nothing
         await _publish_reaction(ctx, current, clean, reacted=True)
     ctx.loaders.reactions.clear(message_id)

@@ -152,6 +152,8 @@ async def subscribe(
         queue_limit=policy.queue_limit,
     )
     services.hub.add(subscription)
+    await services.presence.seen(caller.user_id)
+    await services.presence.active(caller.user_id)
     try:
         async for envelope in _sealed(ctx, caller, session, subscription):
             yield envelope
@@ -198,6 +200,7 @@ async def typing(ctx: RequestContext, channel_id: str) -> None:
     """Tell the channel that the caller is typing; nothing is stored."""
     access = await channel_access(ctx, channel_id)
     ctx.services.authz.post(access)
+    await ctx.services.presence.active(access.workspace.principal.user_id)
     await ctx.services.events.publish(
         to_global_id("Channel", channel_id),
         "typing",

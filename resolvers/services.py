@@ -19,6 +19,7 @@ from resolvers.events import Broker, Events
 from resolvers.hub import Hub
 from resolvers.keys import KeyService
 from resolvers.passwords import PasswordService
+from resolvers.presence import PresenceTracker
 from resolvers.ratelimit import AuthLimits
 
 
@@ -35,6 +36,9 @@ class RealtimePolicy:
     queue_limit: int = 1_000
     max_topics: int = 100
     max_sessions_per_user: int = 20
+    presence_heartbeat_seconds: float = 30
+    presence_timeout_seconds: float = 90
+    away_after_seconds: float = 300
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,7 @@ class Services:
     events: Events
     hub: Hub
     broker: Broker
+    presence: PresenceTracker
     clock: Callable[[], datetime] = utc_now
 
     @classmethod
@@ -89,6 +94,10 @@ class Services:
 
             return await check(services, principal, topic)
 
+        policy = policy or Policy()
+        broker = broker or _NoBroker()
+        realtime = RealtimeRepository(store)
+        hub = Hub(broker_key, can_read)
         services = cls(
             store=store,
             keyring=keyring,
@@ -96,16 +105,24 @@ class Services:
             workspaces=WorkspaceRepository(store),
             channels=ChannelRepository(store),
             messages=MessageRepository(store),
-            realtime=RealtimeRepository(store),
+            realtime=realtime,
             keys=KeyService(keyring, DataKeyRepository(store), clock),
             authz=Authorizer(keyring),
             passwords=passwords,
             session_ttl=session_ttl,
             limits=limits,
-            policy=policy or Policy(),
-            events=Events(broker or _NoBroker(), broker_key),
-            broker=broker or _NoBroker(),
-            hub=Hub(broker_key, can_read),
+            policy=policy,
+            events=Events(broker, broker_key),
+            broker=broker,
+            hub=hub,
+            presence=PresenceTracker(
+                realtime,
+                hub,
+                clock,
+                heartbeat_seconds=policy.realtime.presence_heartbeat_seconds,
+                # Often enough that activity shows well within the idle time before AWAY.
+                activity_every_seconds=min(60, policy.realtime.away_after_seconds / 5),
+            ),
             clock=clock,
         )
         return services

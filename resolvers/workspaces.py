@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from crypto.field_seal import FieldRef
 from crypto.grants import Grant
@@ -15,6 +15,7 @@ from resolvers.context import RequestContext
 from resolvers.errors import CoveError, bad_input, not_found
 from resolvers.global_ids import to_global_id as gid
 from resolvers.pagination import Page, check_first, decode_cursor, encode_cursor
+from resolvers.presence import Presence, status
 from resolvers.roles import Role
 from resolvers.validation import clean_name, normalize_email
 
@@ -77,6 +78,18 @@ class MemberView:
     user: UserView
     role: Role
     joined_at: datetime
+    ctx: RequestContext
+
+    async def presence(self) -> Presence:
+        """ONLINE, AWAY or OFFLINE, from live subscriptions on any node."""
+        realtime = self.ctx.services.policy.realtime
+        record = await self.ctx.loaders.presence.load(self.user.id)
+        return status(
+            record,
+            self.ctx.services.clock(),
+            timedelta(seconds=realtime.presence_timeout_seconds),
+            timedelta(seconds=realtime.away_after_seconds),
+        )
 
 
 class InvitationView:
@@ -118,7 +131,7 @@ def member_view(
 ) -> MemberView:
     grant = ctx.services.authz.fellow_name(granted, member.user_id)
     user = UserView(ctx.services, member.user_id, grant, with_email=False, loader=ctx.loaders.users)
-    return MemberView(user=user, role=Role(member.role), joined_at=member.joined_at)
+    return MemberView(user=user, role=Role(member.role), joined_at=member.joined_at, ctx=ctx)
 
 
 async def get_workspace(ctx: RequestContext, workspace_id: str) -> WorkspaceView:

@@ -9,6 +9,7 @@ import strawberry
 from strawberry.types import Info
 
 from resolvers import workspaces
+from resolvers.presence import Presence as PresenceValue
 from resolvers.roles import Role as RoleValue
 from resolvers.workspaces import InvitationView, MemberView, WorkspaceView
 from schema.accounts import User
@@ -21,6 +22,12 @@ if TYPE_CHECKING:
 DEFAULT_PAGE = 20
 
 Role = strawberry.enum(RoleValue, name="Role", description="A member's role in a workspace.")
+Presence = strawberry.enum(
+    PresenceValue,
+    name="Presence",
+    description="ONLINE: subscribed and active in the last minutes; AWAY: subscribed, idle; "
+    "OFFLINE: no live subscription.",
+)
 
 
 @strawberry.type(description="A team: its members, channels and conversations.")
@@ -89,6 +96,10 @@ class Member:
     @strawberry.field
     def joined_at(self) -> datetime:
         return self.view.joined_at
+
+    @strawberry.field(description="From live realtime subscriptions on any node.")
+    async def presence(self) -> Presence:  # type: ignore[valid-type]
+        return await self.view.presence()
 
 
 @strawberry.type(description="An invitation to join a workspace, sent to an email address.")

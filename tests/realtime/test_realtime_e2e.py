@@ -276,3 +276,32 @@ async def test_workspace_and_personal_topics(room: Room) -> None:
         ("typing", room.channel),
     ]
     assert events[0]["data"]["name"] == "announce"
+
+
+PRESENCE = """query($w: ID!) { node(id: $w) { ... on Workspace { members(first: 10) {
+  edges { node { presence user { id } } } } } } }"""
+
+
+def presence_of(room: Room, user_id: str) -> str:
+    edges = room.alice.data(PRESENCE, {"w": room.workspace})["node"]["members"]["edges"]
+    return next(e["node"]["presence"] for e in edges if e["node"]["user"]["id"] == user_id)
+
+
+@pytest.mark.parametrize(
+    "room",
+    [{"presence_heartbeat_seconds": 1, "presence_timeout_seconds": 2, "away_after_seconds": 2}],
+    indirect=True,
+)
+async def test_presence_follows_live_subscriptions_and_activity(room: Room) -> None:
+    assert presence_of(room, room.bob_id) == "OFFLINE"
+    session, _, _ = open_session(room.bob)
+    socket = await subscribe_raw(room, session, [room.channel])
+    await asyncio.sleep(0.5)
+    assert await asyncio.to_thread(presence_of, room, room.bob_id) == "ONLINE"
+    await asyncio.sleep(2.5)  # subscribed (heartbeats go on) but idle
+    assert await asyncio.to_thread(presence_of, room, room.bob_id) == "AWAY"
+    await asyncio.to_thread(room.bob.data, POST, {"c": room.channel, "t": "back"})
+    assert await asyncio.to_thread(presence_of, room, room.bob_id) == "ONLINE"
+    await socket.close()
+    await asyncio.sleep(3)  # no heartbeat for longer than the timeout
+    assert await asyncio.to_thread(presence_of, room, room.bob_id) == "OFFLINE"
