@@ -305,3 +305,25 @@ async def test_presence_follows_live_subscriptions_and_activity(room: Room) -> N
     await socket.close()
     await asyncio.sleep(3)  # no heartbeat for longer than the timeout
     assert await asyncio.to_thread(presence_of, room, room.bob_id) == "OFFLINE"
+
+
+@pytest.mark.parametrize("room", [{"realtime_max_sessions_per_user": 2}], indirect=True)
+async def test_limits_on_sessions_and_subscriptions(room: Room) -> None:
+    session, _, _ = open_session(room.bob)
+    open_session(room.bob)
+    too_many = room.bob.run(example.OPEN)
+    assert error_codes(too_many) == ["BAD_USER_INPUT"]
+    assert "closeRealtimeSession" in too_many["errors"][0]["message"]
+    first = await subscribe_raw(room, session, [room.channel])
+    await asyncio.sleep(0.3)
+    second = await subscribe_raw(room, session, [room.channel])
+    message = await next_message(second)
+    assert socket_error_code(message) == "BAD_USER_INPUT"
+    await second.close()
+    await first.close()
+    # Closing a session makes room for another.
+    room.bob.data(
+        "mutation($s: ID!) { closeRealtimeSession(input: {sessionId: $s}) { closedSessionId } }",
+        {"s": session},
+    )
+    open_session(room.bob)
