@@ -12,7 +12,6 @@ import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from crypto.errors import SealError
 from crypto.realtime import open_from_broker
@@ -40,11 +39,11 @@ class Subscription:
     principal: Principal
     topics: set[str]
     queue_limit: int
-    _queue: asyncio.Queue[dict[str, Any] | _End] = field(default_factory=asyncio.Queue)
+    _queue: asyncio.Queue[bytes | _End] = field(default_factory=asyncio.Queue)
     _ended: bool = False
 
-    def offer(self, event: dict[str, Any]) -> None:
-        """Queue an event without waiting; a subscriber that fell too far behind is ended."""
+    def offer(self, event: bytes) -> None:
+        """Queue an event's plaintext without waiting; one too far behind is ended."""
         if self._ended:
             return
         if self._queue.qsize() >= self.queue_limit:
@@ -63,7 +62,7 @@ class Subscription:
             self._ended = True
             self._queue.put_nowait(_End(error))
 
-    async def stream(self) -> AsyncIterator[dict[str, Any]]:
+    async def stream(self) -> AsyncIterator[bytes]:
         while True:
             item = await self._queue.get()
             if isinstance(item, _End):
@@ -128,8 +127,13 @@ class Hub:
             return
         kind = payload.get("kind")
         if kind == "event":
-            for subscription in list(self._by_topic.get(payload["topic"], ())):
-                subscription.offer(payload)
+            subscribers = self._by_topic.get(payload["topic"])
+            if subscribers:
+                # The plaintext every subscriber gets, serialised once; each seals it apart.
+                body = {"type": payload["type"], "topic": payload["topic"], "data": payload["data"]}
+                plaintext = json.dumps(body, separators=(",", ":")).encode()
+                for subscription in list(subscribers):
+                    subscription.offer(plaintext)
         elif kind == "access":
             # Checked before the next payload is handled, so nothing published after a
             # removal reaches the removed member.

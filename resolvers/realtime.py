@@ -4,7 +4,6 @@ each subscriber receives sealed under its own rotating key (CONTRACT.md, realtim
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -182,7 +181,7 @@ async def _sealed(
         await services.realtime.add_key(key)
     used = 0
     seq = 0
-    async for event in subscription.stream():
+    async for plaintext in subscription.stream():
         now = services.clock()
         if used >= policy.rotate_events or now >= key.expires_at:
             key, secret = await _new_key(ctx, session.session_id, now)
@@ -190,8 +189,6 @@ async def _sealed(
             used = 0
         seq += 1
         used += 1
-        body = {"type": event["type"], "topic": event["topic"], "data": event["data"]}
-        plaintext = json.dumps(body, separators=(",", ":")).encode()
         nonce, ciphertext = seal_event(secret, session.session_id, seq, plaintext)
         yield Envelope(key.key_id, seq, _b64(nonce), _b64(ciphertext))
 

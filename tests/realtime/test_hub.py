@@ -33,8 +33,8 @@ def subscription(user: str, topics: set[str], limit: int = 5) -> Subscription:
 async def drain(sub: Subscription) -> list[dict[str, Any]]:
     got: list[dict[str, Any]] = []
     async with asyncio.timeout(2):
-        async for event in sub.stream():
-            got.append(event)
+        async for plaintext in sub.stream():
+            got.append(json.loads(plaintext))
     return got
 
 
