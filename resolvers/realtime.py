@@ -184,6 +184,10 @@ async def _sealed(
     async for plaintext in subscription.stream():
         now = services.clock()
         if used >= policy.rotate_events or now >= key.expires_at:
+            # A rotation is also when a stream notices its login has ended or expired.
+            login = await services.accounts.get_session(caller.user_id, session.login_session_id)
+            if login is None or login.expires_at <= now:
+                return
             key, secret = await _new_key(ctx, session.session_id, now)
             await services.realtime.add_key(key)
             used = 0
