@@ -19,6 +19,7 @@ from strawberry.types.unset import UNSET
 
 from api.errors import error_response
 from api.middleware import request_id_of
+from api.realtime_socket import CoveTransportWSHandler
 from resolvers.context import RequestContext
 from resolvers.services import Services
 from schema.context import CONTEXT_KEY
@@ -65,6 +66,7 @@ def graphql_controller(schema: Schema, *, dev: bool, max_body_bytes: int) -> typ
 
     class CoveGraphQLController(base):  # type: ignore[valid-type,misc]
         request_max_body_size = max_body_bytes
+        graphql_transport_ws_handler_class = CoveTransportWSHandler
         # Strawberry makes the sub-response in a worker thread; it is trivial, so make it inline.
         dependencies: ClassVar[Dependencies] = {
             **base.dependencies,

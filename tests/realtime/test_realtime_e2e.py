@@ -327,3 +327,38 @@ async def test_limits_on_sessions_and_subscriptions(room: Room) -> None:
         {"s": session},
     )
     open_session(room.bob)
+
+
+async def test_the_direct_path_and_the_usual_path_answer_alike(room: Room) -> None:
+    """`events` with aliases and __typename takes the direct path; a fragment takes
+    strawberry's usual one; both deliver the same decryptable envelope."""
+    direct = "subscription($s: ID!, $t: [ID!]!) { e: events(sessionId: $s, topics: $t) { k: keyId seq nonce ciphertext __typename } }"
+    usual = "subscription($s: ID!, $t: [ID!]!) { e: events(sessionId: $s, topics: $t) { ...F } } fragment F on RealtimeEvent { k: keyId seq nonce ciphertext __typename }"
+    answers = []
+    for document in (direct, usual):
+        session, _, secret = open_session(room.bob)
+        socket = await raw_socket(room.server.url, room.bob_token)
+        assert json.loads(await socket.recv())["type"] == "connection_ack"
+        payload = {"query": document, "variables": {"s": session, "t": [room.channel]}}
+        await socket.send(json.dumps({"id": "x", "type": "subscribe", "payload": payload}))
+        await asyncio.sleep(0.3)
+        await asyncio.to_thread(room.alice.data, POST, {"c": room.channel, "t": "same"})
+        message = await next_message(socket)
+        await socket.close()
+        event = message["payload"]["data"]["e"]
+        assert set(event) == {"k", "seq", "nonce", "ciphertext", "__typename"}
+        assert event["__typename"] == "RealtimeEvent"
+        envelope = {
+            "keyId": event["k"],
+            "seq": event["seq"],
+            "nonce": event["nonce"],
+            "ciphertext": event["ciphertext"],
+        }
+        answers.append(
+            (
+                message["type"],
+                example.decrypt(secret, session, envelope)["data"]["text"],
+                event["seq"],
+            )
+        )
+    assert answers[0] == answers[1] == ("next", "same", 1)

@@ -1,0 +1,172 @@
+"""The socket side of `events`: a direct path for the one subscription realtime UIs run.
+
+graphql-core executes a subscription's selection again for every event, which costs more
+than sealing the event. A subscription that is exactly `events(sessionId, topics)` selecting
+some of `keyId seq nonce ciphertext __typename` (aliases allowed) is validated once, then each
+envelope is written as a `next` frame directly. Anything else takes strawberry's usual path,
+so errors and behaviour stay those of the schema.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    GraphQLError,
+    GraphQLSchema,
+    ListValueNode,
+    OperationDefinitionNode,
+    OperationType,
+    StringValueNode,
+    ValueNode,
+    VariableNode,
+    parse,
+    validate,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+    Operation,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    CompleteMessage,
+    NextMessage,
+)
+
+from resolvers import realtime
+from resolvers.context import RequestContext
+from schema.context import CONTEXT_KEY
+from schema.errors import coded_error
+
+log = logging.getLogger("cove.realtime")
+
+_ENVELOPE_FIELDS = {"keyId": "key_id", "seq": "seq", "nonce": "nonce", "ciphertext": "ciphertext"}
+_PLAN_CACHE = 256
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How to answer one `events` subscription document without graphql-core per event."""
+
+    response_key: str
+    field: FieldNode
+    session_id: ValueNode
+    topics: ValueNode
+    selections: tuple[tuple[str, str], ...]  # (response key, field name)
+
+
+@lru_cache(maxsize=_PLAN_CACHE)
+def _plan(schema: GraphQLSchema, query: str, operation_name: str | None) -> Plan | None:
+    try:
+        document = parse(query, max_tokens=2000)
+    except GraphQLError:
+        return None
+    if validate(schema, document):
+        return None  # the usual path reports the errors
+    return _shape(document, operation_name)
+
+
+def _shape(document: DocumentNode, operation_name: str | None) -> Plan | None:
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if len(operations) != 1 or len(document.definitions) != 1:
+        return None
+    operation = operations[0]
+    if operation.operation != OperationType.SUBSCRIPTION or operation.directives:
+        return None
+    if operation_name is not None and (
+        operation.name is None or operation.name.value != operation_name
+    ):
+        return None
+    [field] = (
+        operation.selection_set.selections
+        if len(operation.selection_set.selections) == 1
+        else [None]
+    )
+    if not isinstance(field, FieldNode) or field.name.value != "events" or field.directives:
+        return None
+    arguments = {argument.name.value: argument.value for argument in field.arguments or ()}
+    if set(arguments) != {"sessionId", "topics"} or field.selection_set is None:
+        return None
+    selections = []
+    for sub in field.selection_set.selections:
+        if not isinstance(sub, FieldNode) or sub.directives or sub.arguments or sub.selection_set:
+            return None
+        if sub.name.value not in {*_ENVELOPE_FIELDS, "__typename"}:
+            return None
+        selections.append(((sub.alias or sub.name).value, sub.name.value))
+    return Plan(
+        response_key=(field.alias or field.name).value,
+        field=field,
+        session_id=arguments["sessionId"],
+        topics=arguments["topics"],
+        selections=tuple(selections),
+    )
+
+
+def _value(node: ValueNode, variables: dict[str, Any]) -> Any:
+    if isinstance(node, VariableNode):
+        return variables.get(node.name.value)
+    if isinstance(node, StringValueNode):
+        return node.value
+    if isinstance(node, ListValueNode):
+        return [_value(item, variables) for item in node.values]
+    return None
+
+
+class CoveTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
+    """strawberry's graphql-transport-ws handler, with the direct path for `events`."""
+
+    async def run_operation(self, operation: Operation[Any, Any]) -> None:
+        plan = _plan(self.schema._schema, operation.query, operation.operation_name)  # type: ignore[attr-defined]
+        arguments = _arguments(plan, operation.variables or {}) if plan else None
+        if plan is None or arguments is None:
+            await super().run_operation(operation)
+            return
+        await self._events(operation, plan, *arguments)
+
+    async def _events(
+        self, operation: Operation[Any, Any], plan: Plan, session_id: str, topics: list[str]
+    ) -> None:
+        ctx: RequestContext = self.context[CONTEXT_KEY]
+        try:
+            async for envelope in realtime.subscribe(ctx, session_id, topics):
+                event = {
+                    key: "RealtimeEvent"
+                    if name == "__typename"
+                    else getattr(envelope, _ENVELOPE_FIELDS[name])
+                    for key, name in plan.selections
+                }
+                frame: NextMessage = {
+                    "id": operation.id,
+                    "type": "next",
+                    "payload": {"data": {plan.response_key: event}},
+                }
+                await operation.send_operation_message(frame)
+        except Exception as exc:  # reported to the client coded, as the usual path would
+            error = GraphQLError(
+                str(exc), nodes=[plan.field], path=[plan.response_key], original_error=exc
+            )
+            failed: NextMessage = {
+                "id": operation.id,
+                "type": "next",
+                "payload": {"data": None, "errors": [coded_error(error, ctx.request_id).formatted]},
+            }
+            await operation.send_operation_message(failed)
+        done: CompleteMessage = {"id": operation.id, "type": "complete"}
+        await operation.send_operation_message(done)
+
+
+def _arguments(plan: Plan, variables: dict[str, Any]) -> tuple[str, list[str]] | None:
+    """The session id and topics when they have the types the schema asks; else None, and
+    the usual path reports the problem."""
+    session_id = _value(plan.session_id, variables)
+    topics = _value(plan.topics, variables)
+    if not isinstance(session_id, str) or not isinstance(topics, list):
+        return None
+    if not all(isinstance(topic, str) for topic in topics):
+        return None
+    return session_id, topics
