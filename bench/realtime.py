@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -22,7 +23,6 @@ from typing import Any
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.asyncio.server import broadcast, serve
 
 from bench.accounts import ms, percentile
 from bench.load import free_port, server_process
@@ -152,36 +152,45 @@ async def cove_run(
     }
 
 
-async def raw_run(subscribers: int, posts: int, gap: float, size: int) -> dict[str, Any]:
-    """The same fan-out with nothing but `websockets`: the ceiling on this machine."""
-    clients: set[Any] = set()
-    ready = asyncio.Event()
+async def raw_run(port: int, subscribers: int, posts: int, gap: float) -> dict[str, Any]:
+    """The same fan-out with nothing but `websockets`, served by its own process."""
+    sockets = [
+        await connect(f"ws://127.0.0.1:{port}", max_queue=None, compression=None)
+        for _ in range(subscribers)
+    ]
+    control = await connect(f"ws://127.0.0.1:{port}", compression=None)
+    await asyncio.sleep(1)
 
-    async def handler(connection: Any) -> None:
-        clients.add(connection)
-        if len(clients) == subscribers:
-            ready.set()
-        try:
-            await connection.wait_closed()
-        finally:
-            clients.discard(connection)
+    async def send(n: int) -> None:
+        await control.send("broadcast")
 
-    port = free_port()
-    async with serve(handler, "127.0.0.1", port, max_queue=None):
-        sockets = [
-            await connect(f"ws://127.0.0.1:{port}", max_queue=None) for _ in range(subscribers)
-        ]
-        await asyncio.wait_for(ready.wait(), 30)
-        frame = "x" * size
-
-        async def send(n: int) -> None:
-            broadcast(clients, frame)
-
-        latencies, _, _ = await measure(sockets, send, posts, gap)
-        _, rate, _ = await measure(sockets, send, posts, 0.0)
-        for socket in sockets:
-            await socket.close()
+    latencies, _, _ = await measure(sockets, send, posts, gap)
+    _, rate, _ = await measure(sockets, send, posts, 0.0)
+    for socket in [*sockets, control]:
+        await socket.close()
     return {"latencies": latencies, "rate": rate}
+
+
+async def wait_listening(port: int) -> None:
+    for _ in range(100):  # bounded: 10 s
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            return
+        except OSError:
+            await asyncio.sleep(0.1)
+    raise SystemExit("the raw broadcast server did not start")
+
+
+def run_raw(subscribers: int, posts: int, gap: float, size: int) -> dict[str, Any]:
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "bench.raw_broadcast", str(port), str(size)])
+    try:
+        asyncio.run(wait_listening(port))
+        return asyncio.run(raw_run(port, subscribers, posts, gap))
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 def main() -> None:
@@ -208,7 +217,7 @@ def main() -> None:
         ]
         with server_process(command, env, port) as running:
             cove = asyncio.run(cove_run(running.url, port, running.pid, subscribers, posts, gap))
-    raw = asyncio.run(raw_run(subscribers, posts, gap, cove["size"]))
+    raw = run_raw(subscribers, posts, gap, cove["size"])
     for name, result in (("cove", cove), ("raw websockets", raw)):
         lat = result["latencies"]
         print(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import secrets
+import os
 import struct
 from functools import lru_cache
 
@@ -20,8 +20,8 @@ MAX_U32 = 0xFFFFFFFF
 
 
 def new_nonce() -> bytes:
-    """Return a fresh random 96-bit GCM nonce."""
-    return secrets.token_bytes(NONCE_BYTES)
+    """Return a fresh random 96-bit GCM nonce (from the OS CSPRNG, like `secrets`)."""
+    return os.urandom(NONCE_BYTES)
 
 
 @lru_cache(maxsize=4096)
