@@ -63,6 +63,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from integrations.broker import broker_from_url
     from persistence.sqlite.engine import SqliteStore
 
     settings = _settings(args)
@@ -81,6 +82,16 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     asyncio.run(reach_store())
     print(f"store: ok (sqlite {settings.database_file})")
+
+    async def reach_broker() -> None:
+        broker = broker_from_url(settings.broker_url)
+        try:
+            await broker.ping()
+        finally:
+            await broker.close()
+
+    asyncio.run(reach_broker())
+    print(f"broker: ok ({broker_from_url(settings.broker_url).name})")
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import stat
 from pathlib import Path
 
@@ -55,3 +56,19 @@ def test_bad_setting_names_the_setting(tmp_path: Path, capsys: pytest.CaptureFix
     config.write_text('session_ttl_seconds = "soon"\n')
     assert main(["check", "--config", str(config), "--data-dir", str(tmp_path)]) == 2
     assert "session_ttl_seconds" in capsys.readouterr().err
+
+
+def test_check_reaches_the_broker_and_names_it_when_down(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / "data"
+    main(["init", "--data-dir", str(data)])
+    assert main(["check", "--data-dir", str(data)]) == 0
+    assert "broker: ok (memory)" in capsys.readouterr().out
+    # A Redis nobody listens on: check fails and says so.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("COVE_BROKER_URL", f"redis://127.0.0.1:{port}/0")
+    assert main(["check", "--data-dir", str(data)]) == 1
+    assert "failed" in capsys.readouterr().err
