@@ -185,6 +185,12 @@ class Settings:
         _at_least("realtime_queue_limit", self.realtime_queue_limit, 10)
         _at_least("realtime_max_topics", self.realtime_max_topics, 1)
         _at_least("realtime_max_sessions_per_user", self.realtime_max_sessions_per_user, 1)
+        if self.workers > 1 and self.broker_url in (None, "memory://"):
+            raise SettingsError(
+                "broker_url",
+                "more than one worker needs a shared broker (redis://…) so that realtime "
+                "events reach the subscribers of every worker",
+            )
         if self.broker_url is not None and not self.broker_url.startswith(
             ("memory://", "redis://", "rediss://")
         ):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import stat
 import subprocess
 import sys
@@ -11,20 +10,18 @@ import time
 from pathlib import Path
 
 import httpx
+from redis_server import RedisServer, free_port
 
 from support import FAST_ARGON2, LOG_IN, PASSWORD, SIGN_UP
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_first_serve_initialises_and_two_workers_share_one_store(tmp_path: Path) -> None:
     data = tmp_path / "fresh"
     port = free_port()
+    redis_server = RedisServer(tmp_path)  # two workers need a shared broker
+    redis_server.start()
     env = {**os.environ, **{f"COVE_{k.upper()}": str(v) for k, v in FAST_ARGON2.items()}}
+    env["COVE_BROKER_URL"] = redis_server.url
     command = [sys.executable, "-m", "api.cli", "serve", "--data-dir", str(data)]
     command += ["--port", str(port), "--workers", "2"]
     server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -59,3 +56,13 @@ def test_first_serve_initialises_and_two_workers_share_one_store(tmp_path: Path)
     finally:
         server.terminate()
         server.wait(timeout=20)
+        redis_server.stop()
+
+
+def test_several_workers_without_a_shared_broker_are_refused(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "api.cli", "serve", "--data-dir", str(tmp_path / "d")]
+    run = subprocess.run(
+        [*command, "--workers", "2"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert run.returncode == 2
+    assert "broker_url" in run.stderr
