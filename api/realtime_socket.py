@@ -132,6 +132,7 @@ class CoveTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
         self, operation: Operation[Any, Any], plan: Plan, session_id: str, topics: list[str]
     ) -> None:
         ctx: RequestContext = self.context[CONTEXT_KEY]
+        outcome = "ok"
         try:
             async for envelope in realtime.subscribe(ctx, session_id, topics):
                 event = {
@@ -147,6 +148,7 @@ class CoveTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
                 }
                 await operation.send_operation_message(frame)
         except Exception as exc:  # reported to the client coded, as the usual path would
+            outcome = "error"
             error = GraphQLError(
                 str(exc), nodes=[plan.field], path=[plan.response_key], original_error=exc
             )
@@ -158,6 +160,14 @@ class CoveTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
             await operation.send_operation_message(failed)
         done: CompleteMessage = {"id": operation.id, "type": "complete"}
         await operation.send_operation_message(done)
+        self._count(outcome)
+
+    def _count(self, outcome: str) -> None:
+        """Subscriptions on this path are counted like any other operation (when they end)."""
+        socket = getattr(self.websocket, "ws", None)
+        metrics = socket.app.state.get("metrics") if socket is not None else None
+        if metrics is not None:
+            metrics.graphql_requests.labels("subscription:events", outcome).inc()
 
 
 def _arguments(plan: Plan, variables: dict[str, Any]) -> tuple[str, list[str]] | None:

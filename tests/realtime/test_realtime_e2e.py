@@ -362,3 +362,19 @@ async def test_the_direct_path_and_the_usual_path_answer_alike(room: Room) -> No
             )
         )
     assert answers[0] == answers[1] == ("next", "same", 1)
+
+
+async def test_direct_path_subscriptions_are_counted_in_metrics(room: Room) -> None:
+    session, _, _ = open_session(room.bob)
+    socket = await subscribe_raw(room, session, [room.channel])
+    await asyncio.sleep(0.3)
+    room.bob.data(
+        "mutation($s: ID!) { closeRealtimeSession(input: {sessionId: $s}) { closedSessionId } }",
+        {"s": session},
+    )
+    assert (await next_message(socket))["type"] == "complete"
+    await socket.close()
+    text = await asyncio.to_thread(
+        lambda: __import__("httpx").get(room.server.url + "/metrics").text
+    )
+    assert 'cove_graphql_operations_total{operation="subscription:events",outcome="ok"} 1.0' in text
