@@ -6,6 +6,7 @@ import secrets
 from collections.abc import MutableMapping
 from typing import Any
 
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_ID_HEADER = b"x-request-id"
@@ -38,6 +39,11 @@ class SecurityMiddleware:
             return
         request_id = secrets.token_hex(8)
         scope.setdefault("state", {})["request_id"] = request_id
+        if scope["type"] == ScopeType.WEBSOCKET:
+            # Headers belong to HTTP responses; a socket's frames pass through untouched,
+            # without a wrapper on every one of them.
+            await self.app(scope, receive, send)
+            return
         tls = scope.get("scheme") in ("https", "wss")
 
         async def send_with_headers(message: Message) -> None:
