@@ -78,10 +78,19 @@ async def take(
     return got
 
 
+async def registered(room: Room, session_id: str) -> None:
+    """Wait (bounded) until the server's hub holds the session's subscription."""
+    hub = room.server.server.config.app.state["services"].hub
+    async with asyncio.timeout(10):
+        # The hub lives in the server's thread and event loop: poll it, briefly.
+        while not hub.has_session(session_id):
+            await asyncio.sleep(0.02)
+
+
 async def post_soon(
-    client: GraphQLClient, channel: str, texts: list[str], delay: float = 0.3
+    room: Room, session_id: str, client: GraphQLClient, channel: str, texts: list[str]
 ) -> None:
-    await asyncio.sleep(delay)  # let the subscription register first
+    await registered(room, session_id)
     for text in texts:
         await asyncio.to_thread(client.data, POST, {"c": channel, "t": text})
 
@@ -90,7 +99,9 @@ async def test_events_are_sealed_for_the_subscriber_and_decrypt_with_its_key(roo
     client = example.RealtimeClient(room.server.url, room.bob_token)
     await client.open()
     first_key = next(iter(client.keys))
-    poster = asyncio.create_task(post_soon(room.alice, room.channel, [f"{CANARY} one", "two"]))
+    poster = asyncio.create_task(
+        post_soon(room, client.session_id, room.alice, room.channel, [f"{CANARY} one", "two"])
+    )
     events = await take(client.events([room.channel]), 2)
     await poster
     await client.close()
@@ -106,7 +117,9 @@ async def test_keys_rotate_by_count_and_the_client_follows(room: Room) -> None:
     client = example.RealtimeClient(room.server.url, room.bob_token)
     await client.open()
     texts = [f"m{i}" for i in range(7)]
-    poster = asyncio.create_task(post_soon(room.alice, room.channel, texts))
+    poster = asyncio.create_task(
+        post_soon(room, client.session_id, room.alice, room.channel, texts)
+    )
     events = await take(client.events([room.channel]), 7)
     await poster
     assert [e["data"]["text"] for e in events] == texts
@@ -213,7 +226,7 @@ async def test_queries_and_mutations_are_refused_over_the_socket(room: Room) -> 
 async def test_a_removed_member_receives_nothing_after_the_removal(room: Room) -> None:
     session, key_id, secret = open_session(room.bob)
     socket = await subscribe_raw(room, session, [room.channel])
-    await asyncio.sleep(0.3)
+    await registered(room, session)
     await asyncio.to_thread(room.alice.data, POST, {"c": room.channel, "t": "before"})
     before = await next_message(socket)
     assert before["type"] == "next"
@@ -241,7 +254,7 @@ async def test_log_out_completes_subscriptions_and_refuses_keys(room: Room) -> N
     device = room.server.client(token)
     session, key_id, _ = open_session(device)
     socket = await subscribe_raw(room, session, [room.channel], token)
-    await asyncio.sleep(0.3)
+    await registered(room, session)
     await asyncio.to_thread(device.data, "mutation { logOut { ok } }")
     message = await next_message(socket)
     await socket.close()
@@ -255,7 +268,7 @@ async def test_workspace_and_personal_topics(room: Room) -> None:
     await client.open()
 
     async def act() -> None:
-        await asyncio.sleep(0.3)
+        await registered(room, client.session_id)
         await asyncio.to_thread(
             room.alice.data,
             'mutation($w: ID!) { createChannel(input: {workspaceId: $w, name: "announce"}) { channel { id } } }',
@@ -296,7 +309,7 @@ async def test_presence_follows_live_subscriptions_and_activity(room: Room) -> N
     assert presence_of(room, room.bob_id) == "OFFLINE"
     session, _, _ = open_session(room.bob)
     socket = await subscribe_raw(room, session, [room.channel])
-    await asyncio.sleep(0.5)
+    await registered(room, session)
     assert await asyncio.to_thread(presence_of, room, room.bob_id) == "ONLINE"
     await asyncio.sleep(2.5)  # subscribed (heartbeats go on) but idle
     assert await asyncio.to_thread(presence_of, room, room.bob_id) == "AWAY"
@@ -315,7 +328,7 @@ async def test_limits_on_sessions_and_subscriptions(room: Room) -> None:
     assert error_codes(too_many) == ["BAD_USER_INPUT"]
     assert "closeRealtimeSession" in too_many["errors"][0]["message"]
     first = await subscribe_raw(room, session, [room.channel])
-    await asyncio.sleep(0.3)
+    await registered(room, session)
     second = await subscribe_raw(room, session, [room.channel])
     message = await next_message(second)
     assert socket_error_code(message) == "BAD_USER_INPUT"
@@ -341,7 +354,7 @@ async def test_the_direct_path_and_the_usual_path_answer_alike(room: Room) -> No
         assert json.loads(await socket.recv())["type"] == "connection_ack"
         payload = {"query": document, "variables": {"s": session, "t": [room.channel]}}
         await socket.send(json.dumps({"id": "x", "type": "subscribe", "payload": payload}))
-        await asyncio.sleep(0.3)
+        await registered(room, session)
         await asyncio.to_thread(room.alice.data, POST, {"c": room.channel, "t": "same"})
         message = await next_message(socket)
         await socket.close()
@@ -367,7 +380,7 @@ async def test_the_direct_path_and_the_usual_path_answer_alike(room: Room) -> No
 async def test_direct_path_subscriptions_are_counted_in_metrics(room: Room) -> None:
     session, _, _ = open_session(room.bob)
     socket = await subscribe_raw(room, session, [room.channel])
-    await asyncio.sleep(0.3)
+    await registered(room, session)
     room.bob.data(
         "mutation($s: ID!) { closeRealtimeSession(input: {sessionId: $s}) { closedSessionId } }",
         {"s": session},
