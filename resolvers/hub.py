@@ -71,10 +71,6 @@ class Subscription:
                 return
             yield item
 
-    @property
-    def backlog(self) -> int:
-        return self._queue.qsize()
-
 
 class Hub:
     """Local subscriptions by topic, user and login session; fed by the broker."""
