@@ -4,7 +4,9 @@ Post-to-delivery latency (p50, p99, posts spaced by BENCH_GAP) and deliveries pe
 all at once) through Cove, against a raw
 `websockets` server broadcasting frames of the same size to the same number of clients in the
 same run; and the server's memory per idle subscription. Every loop is bounded in count.
-Run: `python -m bench.realtime` (BENCH_SUBSCRIBERS=1000, BENCH_POSTS=20 by default).
+Rates are the best of BENCH_ROUNDS rounds for each side.
+Run: `python -m bench.realtime` (BENCH_SUBSCRIBERS=1000, BENCH_POSTS=20, BENCH_ROUNDS=3 by
+default).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from bench.load import free_port, server_process
 EVENTS = """subscription($s: ID!, $t: [ID!]!) {
   events(sessionId: $s, topics: $t) { keyId seq nonce ciphertext } }"""
 POST = "mutation($c: ID!, $t: String!) { postMessage(input: {channelId: $c, text: $t}) { message { id } } }"
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 OPEN = "mutation { openRealtimeSession { session { id } } }"
 
 
@@ -91,6 +94,15 @@ async def measure(
     return latencies, len(latencies) / elapsed, size
 
 
+async def best_rate(
+    sockets: list[ClientConnection], send: Callable[[int], Awaitable[None]], posts: int
+) -> float:
+    """The best of ROUNDS rate measurements (every post at once), so a busy moment on a shared
+    machine does not decide the figure for one side only."""
+    rates = [(await measure(sockets, send, posts, 0.0))[1] for _ in range(ROUNDS)]
+    return max(rates)
+
+
 async def cove_run(
     url: str, port: int, server_pid: int, subscribers: int, posts: int, gap: float
 ) -> dict[str, Any]:
@@ -141,7 +153,10 @@ async def cove_run(
                 http, POST, {"c": channel, "t": f"benchmark message {n:04d} " + "x" * 60}, token
             )
 
-        latencies, rate, size = await measure(sockets, send, posts, gap)
+        # Latency with posts spaced by `gap`; the rate with every post sent at once, as for
+        # the raw baseline (spaced posts would cap the rate at subscribers / gap).
+        latencies, _, size = await measure(sockets, send, posts, gap)
+        rate = await best_rate(sockets, send, posts)
         for socket in sockets:
             await socket.close()
     return {
@@ -165,7 +180,7 @@ async def raw_run(port: int, subscribers: int, posts: int, gap: float) -> dict[s
         await control.send("broadcast")
 
     latencies, _, _ = await measure(sockets, send, posts, gap)
-    _, rate, _ = await measure(sockets, send, posts, 0.0)
+    rate = await best_rate(sockets, send, posts)
     for socket in [*sockets, control]:
         await socket.close()
     return {"latencies": latencies, "rate": rate}
