@@ -16,18 +16,22 @@ from litestar.types import ASGIApp
 
 from api.bootstrap import load_keyring
 from api.errors import http_exception_handler, internal_error_handler
+from api.files import file_routes
 from api.graphql import SERVICES_STATE_KEY, graphql_controller
 from api.logs import configure_logging
 from api.metrics import Metrics
 from api.middleware import SecurityMiddleware
-from api.settings import Settings, load_settings
+from api.settings import Settings, SettingsError, load_settings
 from crypto.keyring import Keyring
 from crypto.passwords import Argon2Params, PasswordHasher
+from integrations.blobs import BlobStore, blob_store_from_config
 from integrations.broker import broker_from_url
 from persistence.sqlite.engine import SqliteStore
+from resolvers.drive_policy import DrivePolicy
 from resolvers.passwords import PasswordService
 from resolvers.ratelimit import AuthLimits
 from resolvers.services import Policy, RealtimePolicy, Services
+from resolvers.transfers import run_sweeper
 from schema.build import SchemaOptions, build_schema
 
 log = logging.getLogger("cove")
@@ -47,6 +51,7 @@ async def ready(state: State) -> Response[dict[str, Any]]:
     backends: dict[str, Callable[[], Awaitable[None]]] = {
         "store": services.store.ping,
         "broker": services.broker.ping,
+        "blobs": services.blobs.ping,
     }
     for name, ping in backends.items():
         try:
@@ -66,11 +71,33 @@ async def metrics_route(state: State) -> bytes:
     return metrics.render()
 
 
+# Partial uploads and orphaned contents older than this are swept (uploads run for at most
+# the upload URL's lifetime, plus the time to send the largest file).
+SWEEP_EVERY = timedelta(hours=1)
+
+
+def blob_store(settings: Settings) -> BlobStore:
+    """The blob store the settings name."""
+    try:
+        return blob_store_from_config(
+            settings.blob_store,
+            root=settings.resolved_blob_dir,
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region,
+            bucket=settings.s3_bucket,
+            access_key_id=settings.s3_access_key_id,
+            secret_access_key=settings.s3_secret_access_key,
+        )
+    except ValueError as exc:
+        raise SettingsError("blob_store", str(exc)) from None
+
+
 @asynccontextmanager
 async def running_services(settings: Settings, keyring: Keyring) -> AsyncIterator[Services]:
     """Open the store and build the services from settings; close them on the way out."""
     store = await SqliteStore.open(settings.database_file)
     broker = broker_from_url(settings.broker_url)
+    blobs = blob_store(settings)
     hasher = PasswordHasher(
         Argon2Params(
             time_cost=settings.argon2_time_cost,
@@ -102,18 +129,32 @@ async def running_services(settings: Settings, keyring: Keyring) -> AsyncIterato
                 presence_timeout_seconds=settings.presence_timeout_seconds,
                 away_after_seconds=settings.away_after_seconds,
             ),
+            drive=DrivePolicy(
+                max_file_bytes=settings.max_file_bytes,
+                workspace_quota_bytes=settings.workspace_quota_bytes,
+                upload_ttl=timedelta(seconds=settings.upload_url_ttl_seconds),
+                download_ttl=timedelta(seconds=settings.download_url_ttl_seconds),
+                share_link_max_ttl=timedelta(seconds=settings.share_link_max_ttl_seconds),
+                public_url=settings.public_url,
+            ),
         ),
         broker=broker,
+        blobs=blobs,
     )
     await broker.start(services.hub.on_payload)
     heartbeat = asyncio.create_task(services.presence.run(), name="cove-presence")
+    # An upload may run for its URL's lifetime; anything older than that and a day is left over.
+    stale = timedelta(seconds=settings.upload_url_ttl_seconds) + timedelta(days=1)
+    sweeper = asyncio.create_task(run_sweeper(services, SWEEP_EVERY, stale), name="cove-sweeper")
     try:
         yield services
     finally:
-        heartbeat.cancel()
-        with suppress(asyncio.CancelledError):
-            await heartbeat
+        for task in (heartbeat, sweeper):
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
         await broker.close()
+        await blobs.close()
         services.close()
         await store.close()
 
@@ -152,6 +193,7 @@ def create_app(settings: Settings) -> Litestar:
             health,
             ready,
             metrics_route,
+            *file_routes(settings.max_file_bytes),
         ],
         lifespan=[lifespan],
         middleware=[security, count_requests],

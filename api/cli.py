@@ -92,6 +92,19 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     asyncio.run(reach_broker())
     print(f"broker: ok ({broker_from_url(settings.broker_url).name})")
+
+    async def reach_blobs() -> None:
+        from api.app import blob_store
+
+        blobs = blob_store(settings)
+        try:
+            await blobs.ping()
+        finally:
+            await blobs.close()
+
+    asyncio.run(reach_blobs())
+    where = settings.s3_bucket if settings.blob_store == "s3" else settings.resolved_blob_dir
+    print(f"blobs: ok ({settings.blob_store} {where})")
     return 0
 
 

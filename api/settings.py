@@ -130,6 +130,46 @@ class Settings:
     away_after_seconds: int = field(
         default=300, metadata=_doc("Subscribed but idle for this long: the person is AWAY.")
     )
+    blob_store: Literal["local", "s3"] = field(
+        default="local",
+        metadata=_doc("Where sealed file contents go: `local` (a directory) or `s3`."),
+    )
+    blob_dir: Path | None = field(
+        default=None,
+        metadata=_doc("Directory of the local blob store; default `<data_dir>/blobs`."),
+    )
+    s3_endpoint_url: str | None = field(
+        default=None,
+        metadata=_doc("S3 endpoint (MinIO, Swift s3api); unset for AWS's default endpoints."),
+    )
+    s3_region: str | None = field(default=None, metadata=_doc("S3 region, e.g. `eu-west-1`."))
+    s3_bucket: str | None = field(default=None, metadata=_doc("S3 bucket holding sealed files."))
+    s3_access_key_id: str | None = field(
+        default=None, metadata=_doc("S3 access key id.", secret=True)
+    )
+    s3_secret_access_key: str | None = field(
+        default=None, metadata=_doc("S3 secret access key.", secret=True)
+    )
+    max_file_bytes: int = field(
+        default=10 * 1024**3, metadata=_doc("Largest file (one version) accepted, bytes.")
+    )
+    workspace_quota_bytes: int = field(
+        default=100 * 1024**3,
+        metadata=_doc("Bytes of files (every version, trash included) one workspace may hold."),
+    )
+    upload_url_ttl_seconds: int = field(
+        default=3600, metadata=_doc("How long an upload URL may be started.")
+    )
+    download_url_ttl_seconds: int = field(
+        default=300, metadata=_doc("How long a download URL answers.")
+    )
+    share_link_max_ttl_seconds: int = field(
+        default=90 * 24 * 3600, metadata=_doc("Longest lifetime of a public share link.")
+    )
+    public_url: str = field(
+        default="",
+        metadata=_doc("Base of the upload, download and share URLs handed out; empty: relative."),
+    )
     max_body_bytes: int = field(
         default=1024 * 1024, metadata=_doc("Largest GraphQL request body, bytes.")
     )
@@ -157,6 +197,10 @@ class Settings:
     @property
     def install_salt_file(self) -> Path:
         return self.keys_dir / "install.salt"
+
+    @property
+    def resolved_blob_dir(self) -> Path:
+        return self.blob_dir or self.data_dir / "blobs"
 
     @property
     def database_file(self) -> Path:
@@ -202,6 +246,16 @@ class Settings:
             )
         _at_least("away_after_seconds", self.away_after_seconds, 1)
         _at_least("max_body_bytes", self.max_body_bytes, 1024)
+        _at_least("max_file_bytes", self.max_file_bytes, 1)
+        _at_least("workspace_quota_bytes", self.workspace_quota_bytes, 1)
+        _at_least("upload_url_ttl_seconds", self.upload_url_ttl_seconds, 10)
+        _at_least("download_url_ttl_seconds", self.download_url_ttl_seconds, 10)
+        _at_most("download_url_ttl_seconds", self.download_url_ttl_seconds, 24 * 3600)
+        _at_least("share_link_max_ttl_seconds", self.share_link_max_ttl_seconds, 60)
+        if self.public_url and not self.public_url.startswith(("http://", "https://")):
+            raise SettingsError("public_url", "must start with http:// or https://")
+        if self.blob_store == "s3" and not self.s3_bucket:
+            raise SettingsError("s3_bucket", "the s3 blob store needs a bucket")
         _at_least("max_query_depth", self.max_query_depth, 2)
         _at_least("max_query_tokens", self.max_query_tokens, 50)
         _at_least("max_aliases", self.max_aliases, 1)

@@ -8,6 +8,7 @@ import threading
 from cryptography.hazmat.primitives import hashes, hmac
 
 from crypto import _primitives as p
+from crypto import stream
 from crypto.constants import CODE_PEPPER, WRAP_FORMAT_V1
 from crypto.errors import CryptoError, SealError
 from crypto.field_seal import DataKey, FieldRef, _open_field, seal_field
@@ -98,3 +99,8 @@ class Keyring:
         """Derive a key from the root key for another subsystem (e.g. the broker)."""
         info = CODE_PEPPER + b"cove/derive/" + purpose
         return p.hkdf_sha256(self._root_key, self._salt, info, length)
+
+    def file_content_key(self, file_key: bytes, file_id: str, version_id: str) -> bytes:
+        """The key of one file version's contents, from its three parts: the random file key
+        (sealed in the database), the install salt (configuration) and the code pepper."""
+        return stream.content_key(file_key, self._salt, file_id, version_id)

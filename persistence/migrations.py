@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from persistence.collab_tables import COLLABORATION_TABLES
 from persistence.declare import Table
+from persistence.drive import DRIVE_TABLES
 from persistence.realtime import PRESENCE_TABLES, REALTIME_TABLES
 from persistence.store import StoreError
 from persistence.tables import ACCOUNT_TABLES
@@ -26,6 +27,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "workspaces, channels and messages", COLLABORATION_TABLES),
     Migration(3, "realtime sessions and keys", REALTIME_TABLES),
     Migration(4, "presence", PRESENCE_TABLES),
+    Migration(5, "drive", DRIVE_TABLES),
 )
 
 

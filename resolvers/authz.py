@@ -19,8 +19,9 @@ from persistence.collab_records import (
     InvitationRecord,
     MembershipRecord,
 )
+from persistence.drive import DriveItemRecord, FileVersionRecord, ShareRecord
 from resolvers.errors import CoveError, ErrorCode, not_found, unauthenticated
-from resolvers.roles import Role, Visibility
+from resolvers.roles import ROLE_DRIVE_LEVEL, DriveLevel, Role, Visibility
 
 
 class Action(StrEnum):
@@ -56,6 +57,25 @@ class ChannelAccess:
     @property
     def channel_id(self) -> str:
         return self.channel.channel_id
+
+
+@dataclass(frozen=True)
+class DriveAccess:
+    """Proof that the principal may reach a drive item, at `level`.
+
+    `in_trash` says whether the item or a folder above it is in the trash. `message_id` is
+    set when the access comes from a message the file is attached to (read only).
+    """
+
+    workspace: WorkspaceAccess
+    item: DriveItemRecord
+    level: DriveLevel
+    in_trash: bool
+    message_id: str = ""
+
+    @property
+    def item_id(self) -> str:
+        return self.item.item_id
 
 
 def forbidden(message: str) -> CoveError:
@@ -210,3 +230,84 @@ class Authorizer:
         is_author = author_id == access.workspace.principal.user_id
         if not (is_author or access.workspace.role.manages_members):
             raise forbidden("Only the author or a workspace admin deletes a message.")
+
+    # Drive
+
+    def drive_item(
+        self,
+        access: WorkspaceAccess,
+        chain: list[DriveItemRecord],
+        shares: list[list[ShareRecord]],
+        my_channels: set[str],
+    ) -> DriveAccess:
+        """Access to `chain[0]`, given its folders up to the root and each one's shares.
+
+        The level is the highest of: the role's level in the workspace, MANAGE for the item's
+        creator, and any share on the item or a folder above it to the caller or to a channel
+        the caller belongs to. No level at all is NOT_FOUND.
+        """
+        item = chain[0]
+        if any(link.workspace_id != access.workspace_id for link in chain):
+            raise not_found("file")
+        me = access.principal.user_id
+        levels: list[DriveLevel] = []
+        role_level = ROLE_DRIVE_LEVEL[access.role]
+        if role_level is not None:
+            levels.append(role_level)
+        if item.created_by == me and not item.is_root and access.role is not Role.GUEST:
+            levels.append(DriveLevel.MANAGE)
+        mine = {f"user:{me}", *(f"channel:{c}" for c in my_channels)}
+        for item_shares in shares:
+            levels += [DriveLevel(s.level) for s in item_shares if s.grantee in mine]
+        if not levels:
+            raise not_found("file")
+        level = max(levels, key=lambda lv: lv.rank)
+        in_trash = any(link.trashed_at is not None for link in chain)
+        return DriveAccess(access, item, level, in_trash)
+
+    def attachment(
+        self, channel: ChannelAccess, message_id: str, item: DriveItemRecord, attached: bool
+    ) -> DriveAccess:
+        """Whoever may read a message may read the files attached to it, and only those."""
+        if not attached or item.workspace_id != channel.workspace.workspace_id:
+            raise not_found("file")
+        return DriveAccess(channel.workspace, item, DriveLevel.READ, False, message_id)
+
+    def drive_require(self, access: DriveAccess, level: DriveLevel) -> None:
+        if access.level.rank < level.rank:
+            if level is DriveLevel.MANAGE:
+                raise forbidden("Only people who manage this item may do this.")
+            raise forbidden("You may only read this item.")
+
+    def drive_grant(self, access: DriveAccess, action: Action = Action.READ) -> Grant:
+        return self._mint(
+            access.workspace.principal, action, access.item_id, access.workspace.workspace_id
+        )
+
+    def version_grant(self, access: DriveAccess, version: FileVersionRecord) -> Grant:
+        """A version's sealed fields (file key included) open for whoever may read its file."""
+        if version.file_id != access.item_id:
+            raise not_found("file version")
+        return self._mint(
+            access.workspace.principal,
+            Action.READ,
+            version.version_id,
+            access.workspace.workspace_id,
+        )
+
+    def share_link_version(
+        self, link_id: str, item: DriveItemRecord, version: FileVersionRecord
+    ) -> Grant:
+        """A live share link (checked by the caller: token, expiry, password, downloads)
+        opens the current version of its file, and only that, for whoever holds the link."""
+        if version.file_id != item.item_id or item.current_version_id != version.version_id:
+            raise not_found("file")
+        return self._minter.mint(
+            f"link:{link_id}", Action.READ.value, version.version_id, item.workspace_id
+        )
+
+    def share_link_name(self, link_id: str, item: DriveItemRecord) -> Grant:
+        """The file's name, for the download's Content-Disposition."""
+        return self._minter.mint(
+            f"link:{link_id}", Action.READ.value, item.item_id, item.workspace_id
+        )

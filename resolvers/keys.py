@@ -76,6 +76,13 @@ class KeyService:
     async def seal_text(self, ref: FieldRef, text: str) -> bytes:
         return self._keyring.seal_text(await self.current(scope_of(ref)), ref, text)
 
+    async def seal_bytes(self, ref: FieldRef, value: bytes) -> bytes:
+        return self._keyring.seal(await self.current(scope_of(ref)), ref, value)
+
+    async def open_bytes(self, grant: Grant, ref: FieldRef, sealed: bytes) -> bytes:
+        key = await self.version(scope_of(ref), sealed_key_version(sealed))
+        return self._keyring.open(grant, key, ref, sealed)
+
     async def open_text(self, grant: Grant, ref: FieldRef, sealed: bytes) -> str:
         key = await self.version(scope_of(ref), sealed_key_version(sealed))
         return self._keyring.open_text(grant, key, ref, sealed)

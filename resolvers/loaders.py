@@ -18,6 +18,7 @@ from persistence.collab_records import (
     ReactionRecord,
     WorkspaceRecord,
 )
+from persistence.drive import DriveItemRecord
 from persistence.realtime import PresenceRecord
 from persistence.records import UserRecord
 from resolvers.services import Services
@@ -67,3 +68,7 @@ class Loaders:
         self.reactions: Loader[str, list[ReactionRecord]] = _loader(messages.reactions_many)
         self.pins: Loader[tuple[str, str], PinRecord | None] = _loader(messages.pins_many)
         self.presence: Loader[str, PresenceRecord] = _loader(services.realtime.presence_many)
+        self.drive_items: Loader[str, DriveItemRecord | None] = _loader(services.drive.get_many)
+        self.attachments: Loader[str, list[tuple[str, str]]] = _loader(
+            services.drive.attachments_many
+        )

@@ -10,17 +10,20 @@ from datetime import datetime
 from crypto.field_seal import FieldRef
 from crypto.grants import Grant
 from persistence.collab_records import MessageLocation, MessageRecord, PinRecord, ReactionRecord
+from persistence.drive import FILE
 from persistence.ids import new_id
 from resolvers.accounts import UserView
-from resolvers.authz import ChannelAccess
+from resolvers.authz import ChannelAccess, DriveAccess
 from resolvers.channels import ChannelView, channel_access
 from resolvers.context import RequestContext
+from resolvers.drive import ItemView, item_access
 from resolvers.errors import CoveError, bad_input, not_found
 from resolvers.global_ids import to_global_id as gid
 from resolvers.keys import ACCOUNT_SCOPE
 from resolvers.pagination import Page, check_first, decode_cursor, encode_cursor
 
 MAX_MENTIONS = 50
+MAX_ATTACHMENTS = 10
 MAX_EMOJI = 32
 EMOJI_INDEX = "emoji"
 _MENTIONS_SCAN_ROUNDS = 10
@@ -119,6 +122,21 @@ class MessageView:
             result.append(ReactionGroup(emoji=emoji, count=len(members), viewer_reacted=mine))
         result.sort(key=lambda g: (-g.count, g.emoji))
         return result
+
+    async def attachments(self) -> list[ItemView]:
+        """The files attached, at the version attached; readable by whoever reads the message.
+        A file deleted for good since is left out."""
+        pairs = await self._ctx.loaders.attachments.load(self.id)
+        if not pairs:
+            return []
+        records = await self._ctx.loaders.drive_items.load_many([f for f, _ in pairs])
+        views = []
+        authz = self._ctx.services.authz
+        for (_, version_id), item in zip(pairs, records, strict=True):
+            if item is not None:
+                access = authz.attachment(self.access, self.id, item, attached=True)
+                views.append(ItemView(self._ctx, access, pinned_version_id=version_id))
+        return views
 
     async def pinned(self) -> bool:
         if self.record.thread_id:
@@ -243,12 +261,15 @@ async def post_message(
     text: str,
     reply_to_id: str | None,
     mention_ids: list[str],
+    *,
+    attachment_ids: Sequence[str] = (),
 ) -> MessageView:
     services = ctx.services
     access = await channel_access(ctx, channel_id)
     services.authz.post(access)
     clean = _clean_text(ctx, text)
     mentions = await _check_mentions(ctx, access, mention_ids)
+    attached = await _check_attachments(ctx, access, attachment_ids)
     thread_id = ""
     parent: MessageRecord | None = None
     if reply_to_id is not None:
@@ -272,11 +293,15 @@ async def post_message(
         created_at=now,
         edited_at=None,
     )
+    # Attachments first: without their message they are never read.
+    await services.drive.put_attachments(message_id, attached)
     await services.messages.post(record)
     await services.presence.active(record.author_id)
     if parent is not None:
         await services.messages.refresh_thread(parent.location, now)
-    await _publish(ctx, record, "message.created", _message_data(record, clean))
+    data = _message_data(record, clean)
+    data["attachmentIds"] = [gid("File", f) for f, _ in attached]
+    await _publish(ctx, record, "message.created", data)
     return MessageView(ctx, access, record)
 
 
@@ -307,6 +332,7 @@ async def delete_message(ctx: RequestContext, message_id: str) -> None:
     current = await get_message(ctx, message_id)
     services.authz.delete_message(current.access, current.record.author_id)
     await services.messages.delete(current.record)
+    await services.drive.delete_attachments(message_id)
     ctx.loaders.locations.clear(message_id)
     if current.record.thread_id:
         parent = MessageLocation(
@@ -314,6 +340,42 @@ async def delete_message(ctx: RequestContext, message_id: str) -> None:
         )
         await services.messages.refresh_thread(parent, services.clock())
     await _publish(ctx, current.record, "message.deleted", {"id": gid("Message", message_id)})
+
+
+async def _check_attachments(
+    ctx: RequestContext, access: ChannelAccess, file_ids: Sequence[str]
+) -> list[tuple[str, str]]:
+    """(file id, current version id) of each file; the poster must be able to read each."""
+    unique = list(dict.fromkeys(file_ids))
+    if len(unique) > MAX_ATTACHMENTS:
+        raise bad_input(
+            f"A message carries at most {MAX_ATTACHMENTS} attachments.", field="attachmentIds"
+        )
+    attached = []
+    for file_id in unique:
+        try:
+            file = await item_access(ctx, file_id)
+        except CoveError:
+            raise not_found("file") from None
+        if file.item.kind != FILE or file.item.current_version_id is None:
+            raise not_found("file")
+        if file.item.workspace_id != access.workspace.workspace_id:
+            raise bad_input("Attach files of this workspace only.", field="attachmentIds")
+        if file.in_trash:
+            raise bad_input("An attached file is in the trash.", field="attachmentIds")
+        attached.append((file_id, file.item.current_version_id))
+    return attached
+
+
+async def attachment_access(ctx: RequestContext, message_id: str, file_id: str) -> DriveAccess:
+    """Access to a file through a message it is attached to: reading the message suffices."""
+    message = await get_message(ctx, message_id)
+    pairs = await ctx.services.drive.attachments(message_id)
+    item = await ctx.loaders.drive_items.load(file_id)
+    if item is None:
+        raise not_found("file")
+    attached = any(f == file_id for f, _ in pairs)
+    return ctx.services.authz.attachment(message.access, message_id, item, attached)
 
 
 def _clean_emoji(emoji: str) -> str:

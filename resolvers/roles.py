@@ -27,3 +27,27 @@ class Visibility(StrEnum):
     PUBLIC = "PUBLIC"
     PRIVATE = "PRIVATE"
     DIRECT = "DIRECT"
+
+
+class DriveLevel(StrEnum):
+    """What a person may do with a drive item: read it, change it, or also share and delete."""
+
+    READ = "READ"
+    WRITE = "WRITE"
+    MANAGE = "MANAGE"
+
+    @property
+    def rank(self) -> int:
+        return _LEVEL_RANKS[self]
+
+
+_LEVEL_RANKS = {DriveLevel.READ: 1, DriveLevel.WRITE: 2, DriveLevel.MANAGE: 3}
+
+# What a workspace role alone gives on every item of the workspace's drive; guests get only
+# what is shared with them or with one of their channels.
+ROLE_DRIVE_LEVEL: dict[Role, DriveLevel | None] = {
+    Role.OWNER: DriveLevel.MANAGE,
+    Role.ADMIN: DriveLevel.MANAGE,
+    Role.MEMBER: DriveLevel.WRITE,
+    Role.GUEST: None,
+}

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import asyncio
+from collections.abc import AsyncIterable, AsyncIterator, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from crypto.keyring import Keyring
+from integrations.blobs import BlobStore, BlobStoreUnavailable
 from persistence.accounts import AccountRepository
 from persistence.channels import ChannelRepository
+from persistence.drive import DriveRepository
 from persistence.keys import DataKeyRepository
 from persistence.messages import MessageRepository
 from persistence.realtime import RealtimeRepository
 from persistence.store import Store
 from persistence.workspaces import WorkspaceRepository
 from resolvers.authz import Authorizer, Principal
+from resolvers.drive_policy import DrivePolicy
 from resolvers.events import Broker, Events
 from resolvers.hub import Hub
 from resolvers.keys import KeyService
@@ -48,6 +52,7 @@ class Policy:
     max_message_length: int = 40_000
     invitation_ttl: timedelta = timedelta(days=7)
     realtime: RealtimePolicy = RealtimePolicy()
+    drive: DrivePolicy = field(default_factory=DrivePolicy)
 
 
 @dataclass
@@ -71,7 +76,21 @@ class Services:
     hub: Hub
     broker: Broker
     presence: PresenceTracker
+    drive: DriveRepository
+    blobs: BlobStore
     clock: Callable[[], datetime] = utc_now
+    _usage_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+
+    @property
+    def drive_policy(self) -> DrivePolicy:
+        return self.policy.drive
+
+    def drive_usage_lock(self, workspace_id: str) -> asyncio.Lock:
+        """Serialises this node's read-modify-write of a workspace's bytes used."""
+        lock = self._usage_locks.get(workspace_id)
+        if lock is None:
+            lock = self._usage_locks[workspace_id] = asyncio.Lock()
+        return lock
 
     @classmethod
     def build(
@@ -84,6 +103,7 @@ class Services:
         limits: AuthLimits,
         policy: Policy | None = None,
         broker: Broker | None = None,
+        blobs: BlobStore | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> Services:
         broker_key = keyring.derive(b"realtime broker")
@@ -123,6 +143,8 @@ class Services:
                 # Often enough that activity shows well within the idle time before AWAY.
                 activity_every_seconds=min(60, policy.realtime.away_after_seconds / 5),
             ),
+            drive=DriveRepository(store),
+            blobs=blobs or _NoBlobs(),
             clock=clock,
         )
         return services
@@ -138,4 +160,42 @@ class _NoBroker:
         return None
 
     async def ping(self) -> None:
+        return None
+
+
+class _NoBlobs:
+    """Used where no blob store is wired (scripts, some tests): every file operation fails."""
+
+    @property
+    def name(self) -> str:
+        return "none"
+
+    @staticmethod
+    def _refuse() -> BlobStoreUnavailable:
+        return BlobStoreUnavailable("no blob store is configured")
+
+    async def put_stream(self, key: str, chunks: AsyncIterable[bytes]) -> int:
+        raise self._refuse()
+
+    async def read_range(self, key: str, start: int, length: int) -> AsyncIterator[bytes]:
+        raise self._refuse()
+
+    async def size(self, key: str) -> int:
+        raise self._refuse()
+
+    async def delete(self, key: str) -> None:
+        raise self._refuse()
+
+    async def keys(self, prefix: str = "") -> AsyncIterator[str]:
+        nothing: tuple[str, ...] = ()
+        for key in nothing:
+            yield key
+
+    async def cleanup_partials(self, older_than_seconds: float) -> int:
+        return 0
+
+    async def ping(self) -> None:
+        raise self._refuse()
+
+    async def close(self) -> None:
         return None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from resolvers import channels, workspaces
+from resolvers import channels, drive, workspaces
 from resolvers.authz import Principal
 from resolvers.context import RequestContext
 from resolvers.errors import CoveError, not_found
@@ -24,10 +24,15 @@ async def _own_user(ctx: RequestContext, user_id: str) -> None:
         raise not_found("user")
 
 
+async def _folder(ctx: RequestContext, folder_id: str) -> None:
+    await drive.get_item_of_kind(ctx, folder_id, "folder")
+
+
 TOPIC_KINDS: dict[str, Check] = {
     "Channel": channels.channel_access,
     "Workspace": workspaces.access,
     "User": _own_user,  # personal events, such as an invitation received
+    "Folder": _folder,  # drive items added, renamed, moved, trashed, new versions
 }
 
 

@@ -25,6 +25,7 @@ from strawberry.types.graphql import OperationType
 from schema.accounts import Session, User
 from schema.channels import Channel
 from schema.context import CONTEXT_KEY
+from schema.drive import LONG_SCALAR, File, FileVersion, Folder, Long
 from schema.errors import ErrorCodes
 from schema.messages import Message
 from schema.parser_cache import SafeParserCache
@@ -88,7 +89,10 @@ def build_schema(options: SchemaOptions | None = None) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        types=[User, Session, Workspace, Invitation, Channel, Message],
+        types=[User, Session, Workspace, Invitation, Channel, Message, Folder, File, FileVersion],
         extensions=extensions,
-        config=StrawberryConfig(disable_field_suggestions=not opts.field_suggestions),
+        config=StrawberryConfig(
+            disable_field_suggestions=not opts.field_suggestions,
+            scalar_map={Long: LONG_SCALAR},
+        ),
     )

@@ -17,6 +17,7 @@ from schema.relay import Connection, Node, connection_from_page, expect_id, to_g
 from schema.workspaces import Workspace
 
 if TYPE_CHECKING:
+    from schema.drive import DriveItem
     from schema.messages import Message
 
 DEFAULT_PAGE = 20
@@ -101,6 +102,16 @@ class Channel(Node):
 
         page = await messages.pinned_messages(request_context(info), self.view.access, first, after)
         return connection_from_page(page, Message.from_view)
+
+    @strawberry.field(description="Drive items shared with this channel, newest share first.")
+    async def shared_drive_items(
+        self, info: Info[Any, Any], first: int = DEFAULT_PAGE, after: str | None = None
+    ) -> Connection[Annotated[DriveItem, strawberry.lazy("schema.drive")]]:
+        from schema.drive import channel_shared_items
+
+        return await channel_shared_items(
+            info, self.view.record.workspace_id, self.view.id, first, after
+        )
 
 
 async def load_channel(info: Info[Any, Any], raw_id: str) -> Channel:

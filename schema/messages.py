@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.types import Info
@@ -14,6 +14,9 @@ from schema.accounts import User
 from schema.channels import Channel
 from schema.context import request_context
 from schema.relay import Connection, Node, connection_from_page, expect_id, to_global_id
+
+if TYPE_CHECKING:
+    from schema.drive import File
 
 DEFAULT_PAGE = 20
 
@@ -86,6 +89,12 @@ class Message(Node):
     async def pinned(self) -> bool:
         return await self.view.pinned()
 
+    @strawberry.field(description="Attached files, at the version attached.")
+    async def attachments(self) -> list[Annotated[File, strawberry.lazy("schema.drive")]]:
+        from schema.drive import File
+
+        return [File.from_view(view) for view in await self.view.attachments()]
+
 
 async def load_message(info: Info[Any, Any], raw_id: str) -> Message:
     return Message.from_view(await messages.get_message(request_context(info), raw_id))
@@ -100,6 +109,10 @@ class PostMessageInput:
     )
     mention_ids: list[strawberry.ID] = strawberry.field(
         default_factory=list, description="Members mentioned (at most 50)."
+    )
+    attachment_ids: list[strawberry.ID] = strawberry.field(
+        default_factory=list,
+        description="Files to attach (at most 10); whoever reads the message may read them.",
     )
 
 
@@ -148,6 +161,7 @@ async def post_message(info: Info[Any, Any], input: PostMessageInput) -> Message
         input.text,
         None if input.reply_to_id is None else _message(input.reply_to_id),
         _users(input.mention_ids),
+        attachment_ids=[expect_id(f, "File") for f in input.attachment_ids],
     )
     return MessagePayload(message=Message.from_view(view))
 

@@ -9,7 +9,7 @@ import strawberry
 from strawberry.types import Info
 
 from resolvers.errors import CoveError, ErrorCode, not_found
-from schema import accounts, channels, messages, realtime, workspaces
+from schema import accounts, channels, drive, messages, realtime, workspaces
 from schema.relay import Node, from_global_id
 
 NodeLoader = Callable[[Info[Any, Any], str], Awaitable[Node]]
@@ -22,6 +22,9 @@ NODE_LOADERS: dict[str, NodeLoader] = {
     "Invitation": workspaces.load_invitation,
     "Channel": channels.load_channel,
     "Message": messages.load_message,
+    "Folder": drive.load_folder,
+    "File": drive.load_file,
+    "FileVersion": drive.load_file_version,
 }
 
 
@@ -155,6 +158,47 @@ class Mutation:
     )
     unpin_message: messages.MessagePayload | None = strawberry.mutation(
         resolver=messages.unpin_message, description="Unpin a message."
+    )
+
+    create_folder: drive.FolderPayload | None = strawberry.mutation(
+        resolver=drive.create_folder, description="Create a folder in a workspace's drive."
+    )
+    rename_drive_item: drive.DriveItemPayload | None = strawberry.mutation(
+        resolver=drive.rename_drive_item, description="Rename a folder or file."
+    )
+    move_drive_item: drive.DriveItemPayload | None = strawberry.mutation(
+        resolver=drive.move_drive_item, description="Move a folder or file to another folder."
+    )
+    trash_drive_item: drive.DriveItemPayload | None = strawberry.mutation(
+        resolver=drive.trash_drive_item, description="Put a folder or file in the trash."
+    )
+    restore_drive_item: drive.DriveItemPayload | None = strawberry.mutation(
+        resolver=drive.restore_drive_item, description="Take an item out of the trash."
+    )
+    delete_drive_item: drive.DeleteDriveItemPayload | None = strawberry.mutation(
+        resolver=drive.delete_drive_item,
+        description="Delete for good an item in the trash; its file keys are destroyed.",
+    )
+    create_upload: drive.UploadPayload | None = strawberry.mutation(
+        resolver=drive.create_upload,
+        description="Get a one-time URL to PUT a new file, or a new version of one, to.",
+    )
+    restore_file_version: drive.FilePayload | None = strawberry.mutation(
+        resolver=drive.restore_file_version, description="Make an earlier version current."
+    )
+    share_drive_item: drive.DriveSharesPayload | None = strawberry.mutation(
+        resolver=drive.share_drive_item,
+        description="Share an item with a member or a channel, or change the level.",
+    )
+    unshare_drive_item: drive.DriveSharesPayload | None = strawberry.mutation(
+        resolver=drive.unshare_drive_item, description="Stop sharing an item with someone."
+    )
+    create_share_link: drive.ShareLinkPayload | None = strawberry.mutation(
+        resolver=drive.create_share_link,
+        description="A public link to a file, with expiry, optional password and limit.",
+    )
+    revoke_share_link: drive.RevokeShareLinkPayload | None = strawberry.mutation(
+        resolver=drive.revoke_share_link, description="Make a share link stop working."
     )
 
     open_realtime_session: realtime.OpenRealtimeSessionPayload | None = strawberry.mutation(

@@ -18,6 +18,7 @@ from schema.relay import Connection, Node, connection_from_page, expect_id, to_g
 
 if TYPE_CHECKING:
     from schema.channels import Channel
+    from schema.drive import DriveItem, DriveUsage, Folder
 
 DEFAULT_PAGE = 20
 
@@ -75,6 +76,38 @@ class Workspace(Node):
             request_context(info), self.view.id, first, after
         )
         return connection_from_page(page, Invitation.from_view)
+
+    @strawberry.field(description="The root folder of this workspace's drive.")
+    async def drive(
+        self, info: Info[Any, Any]
+    ) -> Annotated[Folder, strawberry.lazy("schema.drive")]:
+        from schema.drive import workspace_drive
+
+        return await workspace_drive(info, self.view.id)
+
+    @strawberry.field(description="Items put in the trash, newest first.")
+    async def drive_trash(
+        self, info: Info[Any, Any], first: int = DEFAULT_PAGE, after: str | None = None
+    ) -> Connection[Annotated[DriveItem, strawberry.lazy("schema.drive")]]:
+        from schema.drive import workspace_trash
+
+        return await workspace_trash(info, self.view.id, first, after)
+
+    @strawberry.field(description="Items shared with you by name, newest share first.")
+    async def drive_shared_with_me(
+        self, info: Info[Any, Any], first: int = DEFAULT_PAGE, after: str | None = None
+    ) -> Connection[Annotated[DriveItem, strawberry.lazy("schema.drive")]]:
+        from schema.drive import workspace_shared_with_me
+
+        return await workspace_shared_with_me(info, self.view.id, first, after)
+
+    @strawberry.field(description="Bytes of files held, against the workspace's quota.")
+    async def drive_usage(
+        self, info: Info[Any, Any]
+    ) -> Annotated[DriveUsage, strawberry.lazy("schema.drive")]:
+        from schema.drive import workspace_usage
+
+        return await workspace_usage(info, self.view.id)
 
 
 @strawberry.type(description="A person's membership of a workspace.")

@@ -30,3 +30,13 @@ def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def email() -> str:
     """A fresh address per test, so tests sharing a server never collide."""
     return f"user{next(_emails)}@example.org"
+
+
+# One moto S3 server for the whole run, for the blob store tests and the drive over S3.
+from tests.integrations.blob_fixtures import (  # noqa: E402, F401
+    boto3_session,
+    moto_server,
+    s3_bucket,
+    s3_client,
+    s3_endpoint_url,
+)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from drive_support import upload_file
 from graphql import GraphQLObjectType
 
 from schema.build import build_schema
@@ -487,6 +488,142 @@ ROWS = [
         _message_by_member,
     ),
 ]
+
+
+# Drive: every item below is made by the owner, so only roles and shares decide.
+DRIVE_WRITERS = expect(UNAUTH, NF, NF, OK, OK, OK)
+DRIVE_MANAGERS = expect(UNAUTH, NF, NF, FORBIDDEN, OK, OK)
+
+
+def _file(world: World, who: str = "owner", body: bytes = b"matrix file") -> str:
+    return upload_file(world.server, world.clients[who], world.ids["workspace"], body)
+
+
+def _folder(world: World) -> str:
+    folder: str = world.gql(
+        "owner",
+        'mutation($w: ID!) { createFolder(input: {workspaceId: $w, name: "F"}) { folder { id } } }',
+        {"w": world.ids["workspace"]},
+    )["createFolder"]["folder"]["id"]
+    return folder
+
+
+def _trashed_file(world: World, who: str) -> dict[str, Any]:
+    file_id = _file(world)
+    world.gql(
+        "owner",
+        "mutation($i: ID!) { trashDriveItem(input: {itemId: $i}) { item { id } } }",
+        {"i": file_id},
+    )
+    return {"i": file_id}
+
+
+def _file_version(world: World, who: str) -> dict[str, Any]:
+    file_id = _file(world)
+    version = world.gql(
+        "owner",
+        "query($f: ID!) { node(id: $f) { ... on File { currentVersion { id } } } }",
+        {"f": file_id},
+    )["node"]["currentVersion"]["id"]
+    return {"f": file_id, "v": version}
+
+
+def _share_link(world: World, who: str) -> dict[str, Any]:
+    link = world.gql(
+        "owner",
+        "mutation($f: ID!) { createShareLink(input: {fileId: $f}) { shareLink { id } } }",
+        {"f": _file(world)},
+    )["createShareLink"]["shareLink"]["id"]
+    return {"l": link}
+
+
+DRIVE_ROWS = [
+    Row(
+        "node",
+        "query($id: ID!) { node(id: $id) { id ... on File { name size sha256 } } }",
+        expect(NF, NF, NF, OK, OK, OK),
+        lambda w, who: {"id": _file(w)},
+    ),
+    Row(
+        "node",
+        "query($id: ID!) { node(id: $id) { id ... on Folder { name children(first: 5) { edges { node { id } } } } } }",
+        expect(NF, NF, NF, OK, OK, OK),
+        lambda w, who: {"id": _folder(w)},
+    ),
+    Row(
+        "createFolder",
+        'mutation($w: ID!) { createFolder(input: {workspaceId: $w, name: "New"}) { folder { id } } }',
+        DRIVE_WRITERS,
+        lambda w, who: {"w": w.ids["workspace"]},
+    ),
+    Row(
+        "renameDriveItem",
+        'mutation($i: ID!) { renameDriveItem(input: {itemId: $i, name: "Renamed"}) { item { id } } }',
+        DRIVE_WRITERS,
+        lambda w, who: {"i": _file(w)},
+    ),
+    Row(
+        "moveDriveItem",
+        "mutation($i: ID!, $p: ID) { moveDriveItem(input: {itemId: $i, parentId: $p}) { item { id } } }",
+        DRIVE_WRITERS,
+        lambda w, who: {"i": _file(w), "p": _folder(w)},
+    ),
+    Row(
+        "trashDriveItem",
+        "mutation($i: ID!) { trashDriveItem(input: {itemId: $i}) { item { id } } }",
+        DRIVE_WRITERS,
+        lambda w, who: {"i": _file(w)},
+    ),
+    Row(
+        "restoreDriveItem",
+        "mutation($i: ID!) { restoreDriveItem(input: {itemId: $i}) { item { id } } }",
+        DRIVE_WRITERS,
+        _trashed_file,
+    ),
+    Row(
+        "deleteDriveItem",
+        "mutation($i: ID!) { deleteDriveItem(input: {itemId: $i}) { deletedItemId } }",
+        DRIVE_WRITERS,
+        _trashed_file,
+    ),
+    Row(
+        "createUpload",
+        'mutation($w: ID!) { createUpload(input: {workspaceId: $w, name: "u.bin", size: 3}) { upload { url } } }',
+        DRIVE_WRITERS,
+        lambda w, who: {"w": w.ids["workspace"]},
+    ),
+    Row(
+        "restoreFileVersion",
+        "mutation($f: ID!, $v: ID!) { restoreFileVersion(input: {fileId: $f, versionId: $v}) { file { id } } }",
+        DRIVE_WRITERS,
+        _file_version,
+    ),
+    Row(
+        "shareDriveItem",
+        "mutation($i: ID!, $u: ID) { shareDriveItem(input: {itemId: $i, userId: $u, level: READ}) { shares { level } } }",
+        DRIVE_MANAGERS,
+        lambda w, who: {"i": _file(w), "u": w.ids["guest"]},
+    ),
+    Row(
+        "unshareDriveItem",
+        "mutation($i: ID!, $u: ID) { unshareDriveItem(input: {itemId: $i, userId: $u}) { shares { level } } }",
+        DRIVE_MANAGERS,
+        lambda w, who: {"i": _file(w), "u": w.ids["guest"]},
+    ),
+    Row(
+        "createShareLink",
+        "mutation($f: ID!) { createShareLink(input: {fileId: $f}) { shareLink { id url } } }",
+        DRIVE_MANAGERS,
+        lambda w, who: {"f": _file(w)},
+    ),
+    Row(
+        "revokeShareLink",
+        "mutation($l: ID!) { revokeShareLink(input: {shareLinkId: $l}) { revokedShareLinkId } }",
+        DRIVE_MANAGERS,
+        _share_link,
+    ),
+]
+ROWS += DRIVE_ROWS
 
 
 def outcome(result: dict[str, Any]) -> str:

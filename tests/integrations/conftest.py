@@ -62,3 +62,12 @@ async def new_broker(
     yield make
     for broker in made:
         await broker.close()
+
+
+# Blob store fixtures live in their own module; importing them here is what registers them.
+# The S3 server fixtures (moto) are registered once for the whole suite, in tests/conftest.py.
+from tests.integrations.blob_fixtures import (  # noqa: E402, F401
+    blob_backend,
+    blob_engine,
+    blob_store,
+)

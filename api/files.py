@@ -1,0 +1,128 @@
+"""File routes: the upload and download URLs the API hands out, and public share links.
+
+Errors answer with an HTTP status and the JSON error body every Cove route uses
+(`errors[].extensions.code`). The token in the path is the only credential these routes take.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from litestar import Request, Response, get, post, put
+from litestar.datastructures import State
+from litestar.exceptions import HTTPException
+from litestar.params import FromPath
+from litestar.response import Stream
+
+from api.errors import error_response
+from api.graphql import SERVICES_STATE_KEY
+from api.middleware import request_id_of
+from resolvers.services import Services
+from resolvers.transfers import (
+    Download,
+    TransferError,
+    open_download,
+    open_share_link,
+    receive_upload,
+)
+
+log = logging.getLogger("cove.files")
+MAX_TOKEN_LENGTH = 100
+MAX_PASSWORD_BODY = 4096
+
+
+def _refusal(request: Request[Any, Any, Any], error: TransferError) -> Response[Any]:
+    response = error_response(error.status, error.message, request_id_of(request.scope))
+    response.headers.update(error.headers)
+    return response
+
+
+def _check_token(token: str) -> None:
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise TransferError(404, "No such URL.")
+
+
+def _streamed(download: Download) -> Stream:
+    return Stream(download.body, status_code=download.status, headers=download.headers)
+
+
+def upload_route(max_file_bytes: int) -> Any:
+    """PUT <upload url>: the route, with a body limit of the largest file, not of GraphQL's."""
+
+    @put(
+        "/files/upload/{token:str}",
+        request_max_body_size=max_file_bytes,
+        status_code=201,
+    )
+    async def upload(
+        request: Request[Any, Any, Any], token: FromPath[str], state: State
+    ) -> Response[Any]:
+        """Stream the body into the blob store, sealed; answers {fileId, versionId}."""
+        services: Services = state[SERVICES_STATE_KEY]
+        try:
+            _check_token(token)
+            length = request.headers.get("content-length")
+            declared = int(length) if length is not None and length.isdigit() else None
+            body = (chunk async for chunk in request.stream() if chunk)
+            result = await receive_upload(services, token, body, declared)
+        except TransferError as error:
+            return _refusal(request, error)
+        return Response(result, status_code=201)
+
+    return upload
+
+
+@get("/files/download/{token:str}")
+async def download(
+    request: Request[Any, Any, Any], token: FromPath[str], state: State
+) -> Response[Any]:
+    """GET <download url>: the contents of one version; honours one `Range`."""
+    services: Services = state[SERVICES_STATE_KEY]
+    try:
+        _check_token(token)
+        found = await open_download(services, token, request.headers.get("range"))
+    except TransferError as error:
+        return _refusal(request, error)
+    return _streamed(found)
+
+
+@get("/files/share/{token:str}")
+async def share_link(
+    request: Request[Any, Any, Any], token: FromPath[str], state: State
+) -> Response[Any]:
+    """GET <share link>: the file behind a public link without a password."""
+    services: Services = state[SERVICES_STATE_KEY]
+    try:
+        _check_token(token)
+        found = await open_share_link(services, token, None, request.headers.get("range"))
+    except TransferError as error:
+        return _refusal(request, error)
+    return _streamed(found)
+
+
+@post("/files/share/{token:str}", request_max_body_size=MAX_PASSWORD_BODY, status_code=200)
+async def share_link_with_password(
+    request: Request[Any, Any, Any], token: FromPath[str], state: State
+) -> Response[Any]:
+    """POST <share link> with JSON {"password": "..."}: the file behind a protected link."""
+    services: Services = state[SERVICES_STATE_KEY]
+    try:
+        _check_token(token)
+        try:
+            raw = await request.body()
+            document = json.loads(raw or b"{}")
+        except (ValueError, HTTPException):
+            raise TransferError(400, 'The body must be JSON: {"password": "..."}') from None
+        password = document.get("password") if isinstance(document, dict) else None
+        if password is not None and not isinstance(password, str):
+            raise TransferError(400, "The password must be a string.")
+        found = await open_share_link(services, token, password, request.headers.get("range"))
+    except TransferError as error:
+        return _refusal(request, error)
+    return _streamed(found)
+
+
+def file_routes(max_file_bytes: int) -> list[Any]:
+    return [upload_route(max_file_bytes), download, share_link, share_link_with_password]

@@ -1,0 +1,638 @@
+"""The drive: folders, files, versions, uploads, download tokens, shares and share links.
+
+One table per query, like the rest (ARCHITECTURE §4). Names, content types, hashes and the
+per-version file keys are sealed; sizes, ids, times and levels are not. Each workspace's
+drive has a root folder whose id is the workspace id, made on first use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from persistence.collab_records import from_row, to_row
+from persistence.declare import Column, ColumnType, Order, Table
+from persistence.store import Delete, Put, Store, Update
+
+_TEXT = ColumnType.TEXT
+_BLOB = ColumnType.BLOB
+_TIME = ColumnType.TIMESTAMP
+_INT = ColumnType.BIGINT
+
+FOLDER = "folder"
+FILE = "file"
+
+DRIVE_ITEMS = Table(
+    name="drive_items",
+    partition_key=(Column("item_id", _TEXT),),
+    values=(
+        Column("workspace_id", _TEXT),
+        Column("parent_id", _TEXT),  # empty for a workspace's root folder
+        Column("kind", _TEXT),
+        Column("name_sealed", _BLOB),
+        Column("created_by", _TEXT),
+        Column("created_at", _TIME),
+        Column("updated_at", _TIME),
+        Column("trashed_at", _TIME),  # set on the item put in the trash, not its contents
+        Column("current_version_id", _TEXT),
+        Column("size", _INT),  # of the current version
+    ),
+)
+
+# The live (untrashed) children of a folder; a trashed item moves to DRIVE_TRASH.
+DRIVE_CHILDREN = Table(
+    name="drive_children",
+    partition_key=(Column("parent_id", _TEXT),),
+    clustering=(Column("item_id", _TEXT),),
+    values=(Column("kind", _TEXT),),
+)
+
+DRIVE_TRASH = Table(
+    name="drive_trash",
+    partition_key=(Column("workspace_id", _TEXT),),
+    clustering=(Column("item_id", _TEXT),),
+    order=Order.DESC,
+    values=(Column("kind", _TEXT), Column("trashed_at", _TIME)),
+)
+
+FILE_VERSIONS = Table(
+    name="file_versions",
+    partition_key=(Column("file_id", _TEXT),),
+    clustering=(Column("version_id", _TEXT),),
+    order=Order.DESC,
+    values=(
+        Column("workspace_id", _TEXT),
+        Column("number", _INT),
+        Column("size", _INT),
+        Column("content_type_sealed", _BLOB),
+        Column("sha256_sealed", _BLOB),
+        Column("key_sealed", _BLOB),  # the random file key; destroyed on permanent delete
+        Column("blob_key", _TEXT),
+        Column("created_by", _TEXT),
+        Column("created_at", _TIME),
+    ),
+)
+
+UPLOADS = Table(
+    name="uploads",
+    partition_key=(Column("token_hash", _BLOB),),
+    values=(
+        Column("upload_id", _TEXT),
+        Column("workspace_id", _TEXT),
+        Column("parent_id", _TEXT),
+        Column("file_id", _TEXT),
+        Column("new_file", ColumnType.BOOLEAN),
+        Column("version_id", _TEXT),
+        Column("name_sealed", _BLOB),
+        Column("content_type_sealed", _BLOB),
+        Column("size", _INT),
+        Column("created_by", _TEXT),
+        Column("session_id", _TEXT),
+        Column("expires_at", _TIME),
+    ),
+)
+
+# Claimed once with insert-if-absent: an upload URL works once, on every node.
+UPLOAD_CLAIMS = Table(
+    name="upload_claims",
+    partition_key=(Column("token_hash", _BLOB),),
+    values=(Column("claimed_at", _TIME),),
+)
+
+DOWNLOAD_TOKENS = Table(
+    name="download_tokens",
+    partition_key=(Column("token_hash", _BLOB),),
+    values=(
+        Column("file_id", _TEXT),
+        Column("version_id", _TEXT),
+        Column("workspace_id", _TEXT),
+        Column("user_id", _TEXT),  # empty for share-link downloads
+        Column("session_id", _TEXT),
+        Column("message_id", _TEXT),  # set when access comes through a message attachment
+        Column("expires_at", _TIME),
+    ),
+)
+
+DRIVE_SHARES = Table(
+    name="drive_shares",
+    partition_key=(Column("item_id", _TEXT),),
+    clustering=(Column("grantee", _TEXT),),  # "user:<id>" or "channel:<id>"
+    values=(Column("level", _TEXT), Column("granted_by", _TEXT), Column("granted_at", _TIME)),
+)
+
+# What has been shared with one person or one channel, for "shared with me" listings.
+SHARES_BY_GRANTEE = Table(
+    name="shares_by_grantee",
+    partition_key=(Column("workspace_id", _TEXT), Column("grantee", _TEXT)),
+    clustering=(Column("item_id", _TEXT),),
+    order=Order.DESC,
+    values=(Column("level", _TEXT),),
+)
+
+SHARE_LINKS = Table(
+    name="share_links",
+    partition_key=(Column("link_id", _TEXT),),
+    values=(
+        Column("item_id", _TEXT),
+        Column("workspace_id", _TEXT),
+        Column("token_hash", _BLOB),
+        Column("password_hash", _TEXT),
+        Column("expires_at", _TIME),
+        Column("max_downloads", _INT),
+        Column("created_by", _TEXT),
+        Column("created_at", _TIME),
+    ),
+)
+
+SHARE_LINK_TOKENS = Table(
+    name="share_link_tokens",
+    partition_key=(Column("token_hash", _BLOB),),
+    values=(Column("link_id", _TEXT),),
+)
+
+SHARE_LINKS_BY_ITEM = Table(
+    name="share_links_by_item",
+    partition_key=(Column("item_id", _TEXT),),
+    clustering=(Column("link_id", _TEXT),),
+    order=Order.DESC,
+    values=(Column("expires_at", _TIME),),
+)
+
+# Download n of a limited link is claimed with insert-if-absent, so limits hold across nodes.
+SHARE_LINK_DOWNLOADS = Table(
+    name="share_link_downloads",
+    partition_key=(Column("link_id", _TEXT),),
+    clustering=(Column("n", _INT),),
+    values=(Column("at", _TIME),),
+)
+
+DRIVE_USAGE = Table(
+    name="drive_usage",
+    partition_key=(Column("workspace_id", _TEXT),),
+    values=(Column("bytes_used", _INT),),
+)
+
+MESSAGE_ATTACHMENTS = Table(
+    name="message_attachments",
+    partition_key=(Column("message_id", _TEXT),),
+    clustering=(Column("position", _INT),),
+    values=(Column("file_id", _TEXT), Column("version_id", _TEXT)),
+)
+
+DRIVE_TABLES = (
+    DRIVE_ITEMS,
+    DRIVE_CHILDREN,
+    DRIVE_TRASH,
+    FILE_VERSIONS,
+    UPLOADS,
+    UPLOAD_CLAIMS,
+    DOWNLOAD_TOKENS,
+    DRIVE_SHARES,
+    SHARES_BY_GRANTEE,
+    SHARE_LINKS,
+    SHARE_LINK_TOKENS,
+    SHARE_LINKS_BY_ITEM,
+    SHARE_LINK_DOWNLOADS,
+    DRIVE_USAGE,
+    MESSAGE_ATTACHMENTS,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DriveItemRecord:
+    item_id: str
+    workspace_id: str
+    parent_id: str
+    kind: str
+    name_sealed: bytes
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    trashed_at: datetime | None = None
+    current_version_id: str | None = None
+    size: int | None = None
+
+    @property
+    def is_root(self) -> bool:
+        return not self.parent_id
+
+
+@dataclass(frozen=True, slots=True)
+class FileVersionRecord:
+    file_id: str
+    version_id: str
+    workspace_id: str
+    number: int
+    size: int
+    content_type_sealed: bytes
+    sha256_sealed: bytes
+    key_sealed: bytes
+    blob_key: str
+    created_by: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class UploadRecord:
+    token_hash: bytes
+    upload_id: str
+    workspace_id: str
+    parent_id: str
+    file_id: str
+    new_file: bool
+    version_id: str
+    name_sealed: bytes | None
+    content_type_sealed: bytes
+    size: int
+    created_by: str
+    session_id: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DownloadTokenRecord:
+    token_hash: bytes
+    file_id: str
+    version_id: str
+    workspace_id: str
+    user_id: str
+    session_id: str
+    message_id: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ShareRecord:
+    item_id: str
+    grantee: str
+    level: str
+    granted_by: str
+    granted_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ShareLinkRecord:
+    link_id: str
+    item_id: str
+    workspace_id: str
+    token_hash: bytes
+    password_hash: str | None
+    expires_at: datetime
+    max_downloads: int | None
+    created_by: str
+    created_at: datetime
+
+
+def _after(value: str | None) -> tuple[str] | None:
+    return None if value is None else (value,)
+
+
+class DriveRepository:
+    """Drive rows; every sensitive value stays sealed bytes here."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    # Items
+
+    async def get(self, item_id: str) -> DriveItemRecord | None:
+        row = await self._store.get(DRIVE_ITEMS, {"item_id": item_id})
+        return None if row is None else from_row(DriveItemRecord, row)
+
+    async def get_many(self, item_ids: Sequence[str]) -> list[DriveItemRecord | None]:
+        rows = await self._store.get_many(DRIVE_ITEMS, [{"item_id": i} for i in item_ids])
+        return [None if row is None else from_row(DriveItemRecord, row) for row in rows]
+
+    async def create_root(self, root: DriveItemRecord) -> None:
+        """Make a workspace's root folder unless another request made it first."""
+        await self._store.put_if_absent(DRIVE_ITEMS, to_row(root))
+
+    async def create_folder(self, folder: DriveItemRecord) -> None:
+        await self._store.batch(
+            [
+                Put(DRIVE_ITEMS, to_row(folder)),
+                Put(
+                    DRIVE_CHILDREN,
+                    {"parent_id": folder.parent_id, "item_id": folder.item_id, "kind": FOLDER},
+                ),
+            ]
+        )
+
+    async def children(
+        self, parent_id: str, *, limit: int, after_item_id: str | None = None
+    ) -> list[tuple[str, str]]:
+        """(item id, kind) of a folder's live children, oldest first."""
+        rows = await self._store.scan(
+            DRIVE_CHILDREN, {"parent_id": parent_id}, limit=limit, after=_after(after_item_id)
+        )
+        return [(row["item_id"], row["kind"]) for row in rows]
+
+    async def trash_list(
+        self, workspace_id: str, *, limit: int, after_item_id: str | None = None
+    ) -> list[str]:
+        rows = await self._store.scan(
+            DRIVE_TRASH, {"workspace_id": workspace_id}, limit=limit, after=_after(after_item_id)
+        )
+        return [row["item_id"] for row in rows]
+
+    async def rename(self, item_id: str, name_sealed: bytes, now: datetime) -> None:
+        await self._store.update(
+            DRIVE_ITEMS, {"item_id": item_id}, {"name_sealed": name_sealed, "updated_at": now}
+        )
+
+    async def move(self, item: DriveItemRecord, new_parent_id: str, now: datetime) -> None:
+        await self._store.batch(
+            [
+                Delete(DRIVE_CHILDREN, {"parent_id": item.parent_id, "item_id": item.item_id}),
+                Put(
+                    DRIVE_CHILDREN,
+                    {"parent_id": new_parent_id, "item_id": item.item_id, "kind": item.kind},
+                ),
+                Update(
+                    DRIVE_ITEMS,
+                    {"item_id": item.item_id},
+                    {"parent_id": new_parent_id, "updated_at": now},
+                ),
+            ]
+        )
+
+    async def trash(self, item: DriveItemRecord, now: datetime) -> None:
+        await self._store.batch(
+            [
+                Delete(DRIVE_CHILDREN, {"parent_id": item.parent_id, "item_id": item.item_id}),
+                Put(
+                    DRIVE_TRASH,
+                    {
+                        "workspace_id": item.workspace_id,
+                        "item_id": item.item_id,
+                        "kind": item.kind,
+                        "trashed_at": now,
+                    },
+                ),
+                Update(DRIVE_ITEMS, {"item_id": item.item_id}, {"trashed_at": now}),
+            ]
+        )
+
+    async def restore(self, item: DriveItemRecord, parent_id: str, now: datetime) -> None:
+        await self._store.batch(
+            [
+                Delete(DRIVE_TRASH, {"workspace_id": item.workspace_id, "item_id": item.item_id}),
+                Put(
+                    DRIVE_CHILDREN,
+                    {"parent_id": parent_id, "item_id": item.item_id, "kind": item.kind},
+                ),
+                Update(
+                    DRIVE_ITEMS,
+                    {"item_id": item.item_id},
+                    {"trashed_at": None, "parent_id": parent_id, "updated_at": now},
+                ),
+            ]
+        )
+
+    async def delete_item(self, item: DriveItemRecord, versions: Sequence[str]) -> None:
+        """Remove an item with its versions (their file keys), shares and listings at once."""
+        ops: list[Put | Delete | Update] = [
+            Delete(DRIVE_ITEMS, {"item_id": item.item_id}),
+            Delete(DRIVE_CHILDREN, {"parent_id": item.parent_id, "item_id": item.item_id}),
+            Delete(DRIVE_TRASH, {"workspace_id": item.workspace_id, "item_id": item.item_id}),
+        ]
+        ops += [Delete(FILE_VERSIONS, {"file_id": item.item_id, "version_id": v}) for v in versions]
+        for share in await self.shares(item.item_id, limit=10_000):
+            ops.append(
+                Delete(
+                    SHARES_BY_GRANTEE,
+                    {
+                        "workspace_id": item.workspace_id,
+                        "grantee": share.grantee,
+                        "item_id": item.item_id,
+                    },
+                )
+            )
+        await self._store.batch(ops)
+        await self._store.delete_partition(DRIVE_SHARES, {"item_id": item.item_id})
+
+    # Versions
+
+    async def versions(
+        self, file_id: str, *, limit: int, after_version_id: str | None = None
+    ) -> list[FileVersionRecord]:
+        """Newest first."""
+        rows = await self._store.scan(
+            FILE_VERSIONS, {"file_id": file_id}, limit=limit, after=_after(after_version_id)
+        )
+        return [from_row(FileVersionRecord, row) for row in rows]
+
+    async def version(self, file_id: str, version_id: str) -> FileVersionRecord | None:
+        row = await self._store.get(FILE_VERSIONS, {"file_id": file_id, "version_id": version_id})
+        return None if row is None else from_row(FileVersionRecord, row)
+
+    async def add_version(
+        self,
+        item: DriveItemRecord,
+        version: FileVersionRecord,
+        *,
+        new_file: bool,
+        now: datetime,
+    ) -> None:
+        """Record a stored version and make it current; a new file also gets its listing."""
+        ops: list[Put | Delete | Update] = [Put(FILE_VERSIONS, to_row(version))]
+        current = {"current_version_id": version.version_id, "size": version.size}
+        if new_file:
+            ops += [
+                Put(DRIVE_ITEMS, to_row(item)),
+                Put(
+                    DRIVE_CHILDREN,
+                    {"parent_id": item.parent_id, "item_id": item.item_id, "kind": FILE},
+                ),
+            ]
+        else:
+            ops.append(
+                Update(DRIVE_ITEMS, {"item_id": item.item_id}, {**current, "updated_at": now})
+            )
+        await self._store.batch(ops)
+
+    async def set_current_version(
+        self, file_id: str, version: FileVersionRecord, now: datetime
+    ) -> None:
+        await self._store.update(
+            DRIVE_ITEMS,
+            {"item_id": file_id},
+            {"current_version_id": version.version_id, "size": version.size, "updated_at": now},
+        )
+
+    # Uploads and downloads
+
+    async def add_upload(self, upload: UploadRecord) -> None:
+        await self._store.put(UPLOADS, to_row(upload))
+
+    async def upload(self, token_hash: bytes) -> UploadRecord | None:
+        row = await self._store.get(UPLOADS, {"token_hash": token_hash})
+        return None if row is None else from_row(UploadRecord, row)
+
+    async def claim_upload(self, token_hash: bytes, now: datetime) -> bool:
+        """True for the one request that may use this upload URL."""
+        return await self._store.put_if_absent(
+            UPLOAD_CLAIMS, {"token_hash": token_hash, "claimed_at": now}
+        )
+
+    async def upload_claimed(self, token_hash: bytes) -> bool:
+        return await self._store.get(UPLOAD_CLAIMS, {"token_hash": token_hash}) is not None
+
+    async def forget_upload(self, token_hash: bytes) -> None:
+        await self._store.delete(UPLOADS, {"token_hash": token_hash})
+
+    async def add_download_token(self, token: DownloadTokenRecord) -> None:
+        await self._store.put(DOWNLOAD_TOKENS, to_row(token))
+
+    async def download_token(self, token_hash: bytes) -> DownloadTokenRecord | None:
+        row = await self._store.get(DOWNLOAD_TOKENS, {"token_hash": token_hash})
+        return None if row is None else from_row(DownloadTokenRecord, row)
+
+    # Usage
+
+    async def bytes_used(self, workspace_id: str) -> int:
+        row = await self._store.get(DRIVE_USAGE, {"workspace_id": workspace_id})
+        return 0 if row is None else int(row["bytes_used"] or 0)
+
+    async def set_bytes_used(self, workspace_id: str, value: int) -> None:
+        await self._store.update(
+            DRIVE_USAGE, {"workspace_id": workspace_id}, {"bytes_used": max(0, value)}
+        )
+
+    # Shares
+
+    async def shares(self, item_id: str, *, limit: int) -> list[ShareRecord]:
+        rows = await self._store.scan(DRIVE_SHARES, {"item_id": item_id}, limit=limit)
+        return [from_row(ShareRecord, row) for row in rows]
+
+    async def shares_many(self, item_ids: Sequence[str], *, limit: int) -> list[list[ShareRecord]]:
+        batches = await self._store.scan_many(
+            DRIVE_SHARES, [{"item_id": i} for i in item_ids], limit_per_partition=limit
+        )
+        return [[from_row(ShareRecord, row) for row in rows] for rows in batches]
+
+    async def put_share(self, workspace_id: str, share: ShareRecord) -> None:
+        await self._store.batch(
+            [
+                Put(DRIVE_SHARES, to_row(share)),
+                Put(
+                    SHARES_BY_GRANTEE,
+                    {
+                        "workspace_id": workspace_id,
+                        "grantee": share.grantee,
+                        "item_id": share.item_id,
+                        "level": share.level,
+                    },
+                ),
+            ]
+        )
+
+    async def delete_share(self, workspace_id: str, item_id: str, grantee: str) -> None:
+        await self._store.batch(
+            [
+                Delete(DRIVE_SHARES, {"item_id": item_id, "grantee": grantee}),
+                Delete(
+                    SHARES_BY_GRANTEE,
+                    {"workspace_id": workspace_id, "grantee": grantee, "item_id": item_id},
+                ),
+            ]
+        )
+
+    async def shared_with(
+        self, workspace_id: str, grantee: str, *, limit: int, after_item_id: str | None = None
+    ) -> list[str]:
+        """Ids of the items shared with a grantee, newest first."""
+        rows = await self._store.scan(
+            SHARES_BY_GRANTEE,
+            {"workspace_id": workspace_id, "grantee": grantee},
+            limit=limit,
+            after=_after(after_item_id),
+        )
+        return [row["item_id"] for row in rows]
+
+    async def add_share_link(self, link: ShareLinkRecord) -> None:
+        await self._store.batch(
+            [
+                Put(SHARE_LINKS, to_row(link)),
+                Put(SHARE_LINK_TOKENS, {"token_hash": link.token_hash, "link_id": link.link_id}),
+                Put(
+                    SHARE_LINKS_BY_ITEM,
+                    {
+                        "item_id": link.item_id,
+                        "link_id": link.link_id,
+                        "expires_at": link.expires_at,
+                    },
+                ),
+            ]
+        )
+
+    async def share_link(self, link_id: str) -> ShareLinkRecord | None:
+        row = await self._store.get(SHARE_LINKS, {"link_id": link_id})
+        return None if row is None else from_row(ShareLinkRecord, row)
+
+    async def share_link_by_token(self, token_hash: bytes) -> ShareLinkRecord | None:
+        row = await self._store.get(SHARE_LINK_TOKENS, {"token_hash": token_hash})
+        return None if row is None else await self.share_link(row["link_id"])
+
+    async def share_links(
+        self, item_id: str, *, limit: int, after_link_id: str | None = None
+    ) -> list[ShareLinkRecord]:
+        rows = await self._store.scan(
+            SHARE_LINKS_BY_ITEM, {"item_id": item_id}, limit=limit, after=_after(after_link_id)
+        )
+        found = await self._store.get_many(SHARE_LINKS, [{"link_id": r["link_id"]} for r in rows])
+        return [from_row(ShareLinkRecord, row) for row in found if row is not None]
+
+    async def delete_share_link(self, link: ShareLinkRecord) -> None:
+        await self._store.batch(
+            [
+                Delete(SHARE_LINKS, {"link_id": link.link_id}),
+                Delete(SHARE_LINK_TOKENS, {"token_hash": link.token_hash}),
+                Delete(SHARE_LINKS_BY_ITEM, {"item_id": link.item_id, "link_id": link.link_id}),
+            ]
+        )
+        await self._store.delete_partition(SHARE_LINK_DOWNLOADS, {"link_id": link.link_id})
+
+    async def claim_link_download(self, link_id: str, limit: int, now: datetime) -> bool:
+        """Take one of a limited link's downloads; False once all `limit` are taken."""
+        taken = await self._store.count(SHARE_LINK_DOWNLOADS, {"link_id": link_id}, limit=limit)
+        for n in range(taken + 1, limit + 1):  # bounded by the limit
+            if await self._store.put_if_absent(
+                SHARE_LINK_DOWNLOADS, {"link_id": link_id, "n": n, "at": now}
+            ):
+                return True
+        return False
+
+    async def link_downloads(self, link_id: str, limit: int) -> int:
+        return await self._store.count(SHARE_LINK_DOWNLOADS, {"link_id": link_id}, limit=limit)
+
+    # Attachments
+
+    async def attachments(self, message_id: str) -> list[tuple[str, str]]:
+        rows = await self._store.scan(MESSAGE_ATTACHMENTS, {"message_id": message_id}, limit=100)
+        return [(row["file_id"], row["version_id"]) for row in rows]
+
+    async def attachments_many(self, message_ids: Sequence[str]) -> list[list[tuple[str, str]]]:
+        batches = await self._store.scan_many(
+            MESSAGE_ATTACHMENTS, [{"message_id": m} for m in message_ids], limit_per_partition=100
+        )
+        return [[(row["file_id"], row["version_id"]) for row in rows] for rows in batches]
+
+    def attachment_ops(
+        self, message_id: str, attached: Sequence[tuple[str, str]]
+    ) -> list[Put | Delete | Update]:
+        return [
+            Put(
+                MESSAGE_ATTACHMENTS,
+                {"message_id": message_id, "position": n, "file_id": f, "version_id": v},
+            )
+            for n, (f, v) in enumerate(attached)
+        ]
+
+    async def put_attachments(self, message_id: str, attached: Sequence[tuple[str, str]]) -> None:
+        if attached:
+            await self._store.batch(self.attachment_ops(message_id, attached))
+
+    async def delete_attachments(self, message_id: str) -> None:
+        await self._store.delete_partition(MESSAGE_ATTACHMENTS, {"message_id": message_id})

@@ -1,0 +1,633 @@
+"""The drive: folders, files, versions, sharing, share links and uploads."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any, NewType
+
+import strawberry
+from strawberry.types import Info
+
+from resolvers import drive
+from resolvers.drive import DriveUsage as DriveUsageValue
+from resolvers.drive import ItemView, ShareLinkView, ShareView, VersionView
+from resolvers.errors import bad_input, not_found
+from resolvers.roles import DriveLevel as DriveLevelValue
+from schema.accounts import User
+from schema.context import request_context
+from schema.relay import (
+    Connection,
+    Node,
+    connection_from_page,
+    expect_id,
+    from_global_id,
+    to_global_id,
+)
+
+if TYPE_CHECKING:
+    from schema.workspaces import Workspace
+
+DEFAULT_PAGE = 20
+MAX_LONG = 2**53 - 1  # exact in every JSON reader
+
+
+def _parse_long(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_LONG:
+        raise ValueError(f"Long must be an integer between 0 and {MAX_LONG}")
+    return value
+
+
+Long = NewType("Long", int)
+# Registered in the schema's scalar_map (schema/build.py).
+LONG_SCALAR = strawberry.scalar(
+    name="Long",
+    description="An integer from 0 to 2^53 - 1 (byte counts beyond Int's 32 bits).",
+    serialize=int,
+    parse_value=_parse_long,
+)
+
+
+DriveLevel = strawberry.enum(
+    DriveLevelValue,
+    name="DriveLevel",
+    description="READ: see and download; WRITE: also upload, rename, move, trash; "
+    "MANAGE: also share and make share links.",
+)
+
+
+@strawberry.interface(description="A folder or a file in a workspace's drive.")
+class DriveItem(Node):
+    view: strawberry.Private[ItemView]
+
+    @strawberry.field(description="Empty for a workspace's root folder.")
+    async def name(self) -> str:
+        return await self.view.name()
+
+    @strawberry.field(
+        description="The folder holding this item; null for the root, or when "
+        "that folder is not visible to you."
+    )
+    async def parent(self) -> Folder | None:
+        parent = await self.view.parent()
+        return None if parent is None else Folder.from_view(parent)
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self.view.record.created_at
+
+    @strawberry.field
+    def updated_at(self) -> datetime:
+        return self.view.record.updated_at
+
+    @strawberry.field
+    def created_by(self) -> User:
+        return User.from_view(
+            drive.person(self.view._ctx, self.view.access, self.view.record.created_by)
+        )
+
+    @strawberry.field(description="Whether the item, or a folder above it, is in the trash.")
+    def trashed(self) -> bool:
+        return self.view.access.in_trash
+
+    @strawberry.field(description="What you may do with this item.")
+    def viewer_level(self) -> DriveLevel:  # type: ignore[valid-type]
+        return self.view.access.level
+
+    @strawberry.field(description="Who it is shared with; empty unless you manage it.")
+    async def shares(self) -> list[DriveShare]:
+        return [
+            DriveShare.from_view(s) for s in await drive.shares(self.view._ctx, self.view.access)
+        ]
+
+    @strawberry.field
+    def workspace(self) -> Annotated[Workspace, strawberry.lazy("schema.workspaces")]:
+        from resolvers.workspaces import view as workspace_view
+        from schema.workspaces import Workspace
+
+        return Workspace.from_view(workspace_view(self.view._ctx, self.view.access.workspace))
+
+
+def item_from_view(view: ItemView) -> DriveItem:
+    return Folder.from_view(view) if view.is_folder else File.from_view(view)
+
+
+@strawberry.type(description="A folder.")
+class Folder(DriveItem):
+    @classmethod
+    def from_view(cls, view: ItemView) -> Folder:
+        return cls(id=to_global_id("Folder", view.id), view=view)
+
+    @strawberry.field(description="Folders and files inside, oldest first (trash excluded).")
+    async def children(
+        self, info: Info[Any, Any], first: int = DEFAULT_PAGE, after: str | None = None
+    ) -> Connection[DriveItem]:
+        page = await drive.children(request_context(info), self.view, first, after)
+        return connection_from_page(page, item_from_view)
+
+
+@strawberry.type(description="A file; its contents are sealed and fetched through `downloadUrl`.")
+class File(DriveItem):
+    @classmethod
+    def from_view(cls, view: ItemView) -> File:
+        return cls(id=to_global_id("File", view.id), view=view)
+
+    async def _version(self) -> VersionView:
+        version = await self.view.current_version()
+        if version is None:
+            raise not_found("file version")
+        return version
+
+    @strawberry.field(description="Bytes in the current version.")
+    async def size(self) -> Long:
+        return Long((await self._version()).record.size)
+
+    @strawberry.field
+    async def content_type(self) -> str:
+        return await (await self._version()).content_type()
+
+    @strawberry.field(description="SHA-256 of the current version's contents, in hex.")
+    async def sha256(self) -> str:
+        return await (await self._version()).sha256()
+
+    @strawberry.field
+    async def current_version(self) -> FileVersion:
+        return FileVersion.from_view(await self._version())
+
+    @strawberry.field(
+        description="A short-lived URL for the current version's contents (GET; Range served); "
+        "null with an error while the file is in the trash."
+    )
+    async def download_url(self) -> str | None:
+        return await (await self._version()).download_url()
+
+    @strawberry.field(description="Versions, newest first.")
+    async def versions(
+        self, first: int = DEFAULT_PAGE, after: str | None = None
+    ) -> Connection[FileVersion]:
+        page = await self.view.versions(first, after)
+        return connection_from_page(page, FileVersion.from_view)
+
+    @strawberry.field(description="Public links to this file; empty unless you manage it.")
+    async def share_links(self) -> list[ShareLink]:
+        links = await drive.share_links(self.view._ctx, self.view.access)
+        return [ShareLink.from_view(link) for link in links]
+
+
+@strawberry.type(description="One stored version of a file, with its own file key.")
+class FileVersion(Node):
+    view: strawberry.Private[VersionView]
+
+    @classmethod
+    def from_view(cls, view: VersionView) -> FileVersion:
+        raw = f"{view.record.file_id}.{view.id}"
+        return cls(id=to_global_id("FileVersion", raw), view=view)
+
+    @strawberry.field(description="1 for the first upload, then 2, 3...")
+    def number(self) -> int:
+        return self.view.record.number
+
+    @strawberry.field
+    def size(self) -> Long:
+        return Long(self.view.record.size)
+
+    @strawberry.field
+    async def content_type(self) -> str:
+        return await self.view.content_type()
+
+    @strawberry.field
+    async def sha256(self) -> str:
+        return await self.view.sha256()
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self.view.record.created_at
+
+    @strawberry.field
+    def created_by(self) -> User:
+        ctx = self.view._ctx
+        return User.from_view(drive.person(ctx, self.view.access, self.view.record.created_by))
+
+    @strawberry.field(
+        description="A short-lived URL for this version's contents; null with an error while "
+        "the file is in the trash."
+    )
+    async def download_url(self) -> str | None:
+        return await self.view.download_url()
+
+
+@strawberry.type(description="A share of a drive item with a person or a channel.")
+class DriveShare:
+    view: strawberry.Private[ShareView]
+
+    @classmethod
+    def from_view(cls, view: ShareView) -> DriveShare:
+        return cls(view=view)
+
+    @strawberry.field
+    def user_id(self) -> strawberry.ID | None:
+        if self.view.grantee_kind != "user":
+            return None
+        return to_global_id("User", self.view.grantee_id)
+
+    @strawberry.field
+    def channel_id(self) -> strawberry.ID | None:
+        if self.view.grantee_kind != "channel":
+            return None
+        return to_global_id("Channel", self.view.grantee_id)
+
+    @strawberry.field
+    def level(self) -> DriveLevel:  # type: ignore[valid-type]
+        return self.view.level
+
+    @strawberry.field
+    def granted_at(self) -> datetime:
+        return self.view.granted_at
+
+
+@strawberry.type(description="A public link to a file, for people without an account.")
+class ShareLink:
+    view: strawberry.Private[ShareLinkView]
+
+    @classmethod
+    def from_view(cls, view: ShareLinkView) -> ShareLink:
+        return cls(view=view)
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return to_global_id("ShareLink", self.view.id)
+
+    @strawberry.field(description="Shown once, when the link is made: only its hash is kept.")
+    def url(self) -> str | None:
+        return self.view.url
+
+    @strawberry.field
+    def expires_at(self) -> datetime:
+        return self.view.record.expires_at
+
+    @strawberry.field
+    def has_password(self) -> bool:
+        return self.view.record.password_hash is not None
+
+    @strawberry.field
+    def max_downloads(self) -> int | None:
+        return self.view.record.max_downloads
+
+    @strawberry.field(description="Downloads counted so far (limited links only).")
+    def downloads(self) -> int:
+        return self.view.downloads
+
+
+@strawberry.type(description="Bytes of files a workspace holds, against its quota.")
+class DriveUsage:
+    bytes_used: Long
+    quota_bytes: Long
+
+    @classmethod
+    def from_value(cls, value: DriveUsageValue) -> DriveUsage:
+        return cls(bytes_used=Long(value.bytes_used), quota_bytes=Long(value.quota_bytes))
+
+
+@strawberry.type(description="A one-time upload URL: PUT the bytes to it before it expires.")
+class Upload:
+    id: strawberry.ID
+    url: str
+    expires_at: datetime
+    file_id: strawberry.ID = strawberry.field(
+        description="The file the upload will make or extend."
+    )
+
+
+# Loading by id
+
+
+async def load_folder(info: Info[Any, Any], raw_id: str) -> Folder:
+    view = await drive.get_item_of_kind(request_context(info), raw_id, "folder")
+    return Folder.from_view(view)
+
+
+async def load_file(info: Info[Any, Any], raw_id: str) -> File:
+    return File.from_view(await drive.get_item_of_kind(request_context(info), raw_id, "file"))
+
+
+async def load_file_version(info: Info[Any, Any], raw_id: str) -> FileVersion:
+    file_id, _, version_id = raw_id.partition(".")
+    if not file_id or not version_id:
+        raise not_found("file version")
+    return FileVersion.from_view(
+        await drive.get_version(request_context(info), file_id, version_id)
+    )
+
+
+def item_id(global_id: strawberry.ID) -> str:
+    """The raw id of a Folder or File id; anything else is NOT_FOUND."""
+    parsed = from_global_id(global_id)
+    if parsed is None or parsed[0] not in ("Folder", "File"):
+        raise not_found("file")
+    return parsed[1]
+
+
+def _folder(global_id: strawberry.ID | None) -> str | None:
+    return None if global_id is None else expect_id(global_id, "Folder")
+
+
+# Workspace and channel fields
+
+
+async def workspace_drive(info: Info[Any, Any], workspace_id: str) -> Folder:
+    return Folder.from_view(await drive.root_folder(request_context(info), workspace_id))
+
+
+async def workspace_trash(
+    info: Info[Any, Any], workspace_id: str, first: int, after: str | None
+) -> Connection[DriveItem]:
+    page = await drive.trash(request_context(info), workspace_id, first, after)
+    return connection_from_page(page, item_from_view)
+
+
+async def workspace_shared_with_me(
+    info: Info[Any, Any], workspace_id: str, first: int, after: str | None
+) -> Connection[DriveItem]:
+    page = await drive.shared_with_me(request_context(info), workspace_id, first, after)
+    return connection_from_page(page, item_from_view)
+
+
+async def channel_shared_items(
+    info: Info[Any, Any], workspace_id: str, channel_id: str, first: int, after: str | None
+) -> Connection[DriveItem]:
+    page = await drive.shared_with_channel(
+        request_context(info), workspace_id, channel_id, first, after
+    )
+    return connection_from_page(page, item_from_view)
+
+
+async def workspace_usage(info: Info[Any, Any], workspace_id: str) -> DriveUsage:
+    return DriveUsage.from_value(await drive.usage(request_context(info), workspace_id))
+
+
+# Mutations
+
+
+@strawberry.input
+class CreateFolderInput:
+    workspace_id: strawberry.ID
+    parent_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The folder to create it in; the drive's root when left out."
+    )
+    name: str = strawberry.field(
+        description='1 to 255 characters; no "/", "\\\\" or control characters.'
+    )
+
+
+@strawberry.input
+class DriveItemInput:
+    item_id: strawberry.ID = strawberry.field(description="A Folder or File id.")
+
+
+@strawberry.input
+class RenameDriveItemInput:
+    item_id: strawberry.ID
+    name: str
+
+
+@strawberry.input
+class MoveDriveItemInput:
+    item_id: strawberry.ID
+    parent_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The destination folder; the drive's root when left out."
+    )
+
+
+@strawberry.input
+class CreateUploadInput:
+    workspace_id: strawberry.ID | None = strawberry.field(
+        default=None, description="For a new file (with `name`)."
+    )
+    parent_id: strawberry.ID | None = strawberry.field(
+        default=None, description="For a new file: its folder; the root when left out."
+    )
+    file_id: strawberry.ID | None = strawberry.field(
+        default=None, description="For a new version of an existing file."
+    )
+    name: str | None = None
+    size: Long = strawberry.field(description="Exact byte count the PUT body must carry.")
+    content_type: str | None = strawberry.field(
+        default=None, description="`type/subtype`; application/octet-stream when left out."
+    )
+
+
+@strawberry.input
+class RestoreFileVersionInput:
+    file_id: strawberry.ID
+    version_id: strawberry.ID
+
+
+@strawberry.input
+class ShareDriveItemInput:
+    item_id: strawberry.ID
+    user_id: strawberry.ID | None = None
+    channel_id: strawberry.ID | None = None
+    level: DriveLevel = DriveLevelValue.READ  # type: ignore[valid-type]
+
+
+@strawberry.input
+class UnshareDriveItemInput:
+    item_id: strawberry.ID
+    user_id: strawberry.ID | None = None
+    channel_id: strawberry.ID | None = None
+
+
+@strawberry.input
+class CreateShareLinkInput:
+    file_id: strawberry.ID
+    expires_in_seconds: int = strawberry.field(
+        default=7 * 24 * 3600, description="60 s up to the server's maximum (90 days by default)."
+    )
+    password: str | None = strawberry.field(
+        default=None, description="Asked of whoever opens the link (10 to 1,024 characters)."
+    )
+    max_downloads: int | None = strawberry.field(
+        default=None, description="Downloads allowed; unlimited when left out."
+    )
+
+
+@strawberry.input
+class RevokeShareLinkInput:
+    share_link_id: strawberry.ID
+
+
+@strawberry.type
+class FolderPayload:
+    folder: Folder
+
+
+@strawberry.type
+class DriveItemPayload:
+    item: DriveItem
+
+
+@strawberry.type
+class FilePayload:
+    file: File
+
+
+@strawberry.type
+class DeleteDriveItemPayload:
+    deleted_item_id: strawberry.ID
+
+
+@strawberry.type
+class UploadPayload:
+    upload: Upload
+
+
+@strawberry.type
+class DriveSharesPayload:
+    item: DriveItem
+    shares: list[DriveShare]
+
+
+@strawberry.type
+class ShareLinkPayload:
+    share_link: ShareLink
+
+
+@strawberry.type
+class RevokeShareLinkPayload:
+    revoked_share_link_id: strawberry.ID
+
+
+async def create_folder(info: Info[Any, Any], input: CreateFolderInput) -> FolderPayload | None:
+    view = await drive.create_folder(
+        request_context(info),
+        expect_id(input.workspace_id, "Workspace"),
+        _folder(input.parent_id),
+        input.name,
+    )
+    return FolderPayload(folder=Folder.from_view(view))
+
+
+async def rename_drive_item(
+    info: Info[Any, Any], input: RenameDriveItemInput
+) -> DriveItemPayload | None:
+    view = await drive.rename_item(request_context(info), item_id(input.item_id), input.name)
+    return DriveItemPayload(item=item_from_view(view))
+
+
+async def move_drive_item(
+    info: Info[Any, Any], input: MoveDriveItemInput
+) -> DriveItemPayload | None:
+    view = await drive.move_item(
+        request_context(info), item_id(input.item_id), _folder(input.parent_id)
+    )
+    return DriveItemPayload(item=item_from_view(view))
+
+
+async def trash_drive_item(info: Info[Any, Any], input: DriveItemInput) -> DriveItemPayload | None:
+    view = await drive.trash_item(request_context(info), item_id(input.item_id))
+    return DriveItemPayload(item=item_from_view(view))
+
+
+async def restore_drive_item(
+    info: Info[Any, Any], input: DriveItemInput
+) -> DriveItemPayload | None:
+    view = await drive.restore_item(request_context(info), item_id(input.item_id))
+    return DriveItemPayload(item=item_from_view(view))
+
+
+async def delete_drive_item(
+    info: Info[Any, Any], input: DriveItemInput
+) -> DeleteDriveItemPayload | None:
+    await drive.delete_item(request_context(info), item_id(input.item_id))
+    return DeleteDriveItemPayload(deleted_item_id=input.item_id)
+
+
+async def create_upload(info: Info[Any, Any], input: CreateUploadInput) -> UploadPayload | None:
+    if input.file_id is not None and (input.workspace_id is not None or input.parent_id):
+        raise bad_input("Give fileId alone for a new version, or workspaceId for a new file.")
+    url, record = await drive.create_upload(
+        request_context(info),
+        workspace_id=None
+        if input.workspace_id is None
+        else expect_id(input.workspace_id, "Workspace"),
+        parent_id=_folder(input.parent_id),
+        file_id=None if input.file_id is None else expect_id(input.file_id, "File"),
+        name=input.name,
+        size=input.size,
+        content_type=input.content_type,
+    )
+    upload = Upload(
+        id=to_global_id("Upload", record.upload_id),
+        url=url,
+        expires_at=record.expires_at,
+        file_id=to_global_id("File", record.file_id),
+    )
+    return UploadPayload(upload=upload)
+
+
+async def restore_file_version(
+    info: Info[Any, Any], input: RestoreFileVersionInput
+) -> FilePayload | None:
+    file_id = expect_id(input.file_id, "File")
+    raw = expect_id(input.version_id, "FileVersion")
+    owner, _, version_id = raw.partition(".")
+    if owner != file_id or not version_id:
+        raise not_found("file version")
+    view = await drive.restore_version(request_context(info), file_id, version_id)
+    return FilePayload(file=File.from_view(view))
+
+
+def _grantee(
+    user_id: strawberry.ID | None, channel_id: strawberry.ID | None
+) -> tuple[str | None, str | None]:
+    return (
+        None if user_id is None else expect_id(user_id, "User"),
+        None if channel_id is None else expect_id(channel_id, "Channel"),
+    )
+
+
+async def share_drive_item(
+    info: Info[Any, Any], input: ShareDriveItemInput
+) -> DriveSharesPayload | None:
+    ctx = request_context(info)
+    user, channel = _grantee(input.user_id, input.channel_id)
+    raw = item_id(input.item_id)
+    shares = await drive.share_item(ctx, raw, user, channel, input.level)
+    view = await drive.get_item(ctx, raw)
+    return DriveSharesPayload(
+        item=item_from_view(view), shares=[DriveShare.from_view(s) for s in shares]
+    )
+
+
+async def unshare_drive_item(
+    info: Info[Any, Any], input: UnshareDriveItemInput
+) -> DriveSharesPayload | None:
+    ctx = request_context(info)
+    user, channel = _grantee(input.user_id, input.channel_id)
+    raw = item_id(input.item_id)
+    shares = await drive.unshare_item(ctx, raw, user, channel)
+    view = await drive.get_item(ctx, raw)
+    return DriveSharesPayload(
+        item=item_from_view(view), shares=[DriveShare.from_view(s) for s in shares]
+    )
+
+
+async def create_share_link(
+    info: Info[Any, Any], input: CreateShareLinkInput
+) -> ShareLinkPayload | None:
+    view = await drive.create_share_link(
+        request_context(info),
+        expect_id(input.file_id, "File"),
+        input.expires_in_seconds,
+        input.password,
+        input.max_downloads,
+    )
+    return ShareLinkPayload(share_link=ShareLink.from_view(view))
+
+
+async def revoke_share_link(
+    info: Info[Any, Any], input: RevokeShareLinkInput
+) -> RevokeShareLinkPayload | None:
+    await drive.revoke_share_link(
+        request_context(info), expect_id(input.share_link_id, "ShareLink")
+    )
+    return RevokeShareLinkPayload(revoked_share_link_id=input.share_link_id)

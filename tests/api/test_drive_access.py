@@ -1,0 +1,274 @@
+"""Who reaches a file: roles, shares to people and channels, attachments, public share links,
+and limits (quota, file size), each refusal with its code."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from drive_support import (
+    CREATE_CH,
+    CREATE_FOLDER,
+    CREATE_WS,
+    FILE,
+    LINK,
+    SHARE,
+    UNSHARE,
+    Drive,
+    begin_upload,
+    download_url,
+    get,
+    join,
+    services_of,
+    upload_file,
+)
+
+from support import error_codes, make_settings, serve, sign_up
+
+POST = """mutation($c: ID!, $t: String!, $a: [ID!]!) {
+  postMessage(input: {channelId: $c, text: $t, attachmentIds: $a}) {
+  message { id attachments { id name size downloadUrl } } } }"""
+MESSAGE = """query($m: ID!) { node(id: $m) { ... on Message { attachments { id name sha256 downloadUrl
+  versions(first: 5) { edges { node { number } } } } } } }"""
+ADD = "mutation($c: ID!, $u: ID!) { addChannelMember(input: {channelId: $c, userId: $u}) { channel { id } } }"
+REMOVE_CH = "mutation($c: ID!, $u: ID!) { removeChannelMember(input: {channelId: $c, userId: $u}) { channel { id } } }"
+REMOVE_WS = "mutation($w: ID!, $u: ID!) { removeMember(input: {workspaceId: $w, userId: $u}) { removedUserId } }"
+
+
+@pytest.fixture
+def drive(tmp_path: Path) -> Iterator[Drive]:
+    data_dir = tmp_path / "data"
+    settings = make_settings(data_dir, workspace_quota_bytes=10_000, max_file_bytes=6_000)
+    with serve(settings) as server:
+        token, owner_user = sign_up(server.client(), "owner@access.example", name="Olive")
+        owner = server.client(token)
+        workspace = owner.data(CREATE_WS, {"n": "Acme"})["createWorkspace"]["workspace"]["id"]
+        member, member_id = join(server, owner, workspace, "member@access.example", "MEMBER")
+        guest, guest_id = join(server, owner, workspace, "guest@access.example", "GUEST")
+        outsider_token, _ = sign_up(server.client(), "outsider@access.example")
+        ids = {
+            "workspace": workspace,
+            "owner": owner_user["id"],
+            "member": member_id,
+            "guest": guest_id,
+        }
+        yield Drive(server, owner, member, guest, server.client(outsider_token), ids, data_dir)
+
+
+def test_outsiders_and_guests_see_nothing_until_shared(drive: Drive) -> None:
+    file_id = drive.upload(b"plans")
+    for who in (drive.outsider, drive.guest):
+        assert error_codes(who.run(FILE, {"id": file_id})) == ["NOT_FOUND"]
+        assert error_codes(who.run(CREATE_FOLDER, {"w": drive.ids["workspace"], "n": "x"})) == [
+            "NOT_FOUND"
+        ]
+    # A member reads and writes what others made, but does not manage it.
+    node = drive.member.data(FILE, {"id": file_id})["node"]
+    assert node["viewerLevel"] == "WRITE"
+    assert error_codes(
+        drive.member.run(SHARE, {"i": file_id, "u": drive.ids["guest"], "l": "READ"})
+    ) == ["FORBIDDEN"]
+    shares = drive.owner.data(SHARE, {"i": file_id, "u": drive.ids["guest"], "l": "READ"})
+    assert shares["shareDriveItem"]["shares"] == [
+        {"userId": drive.ids["guest"], "channelId": None, "level": "READ"}
+    ]
+    node = drive.guest.data(FILE, {"id": file_id})["node"]
+    assert node["viewerLevel"] == "READ"
+    assert get(drive.server, node["downloadUrl"]).content == b"plans"
+    refused = drive.guest.run(
+        'mutation($i: ID!) { renameDriveItem(input: {itemId: $i, name: "mine"}) { item { id } } }',
+        {"i": file_id},
+    )
+    assert error_codes(refused) == ["FORBIDDEN"]
+    shared = drive.guest.data(
+        "query($w: ID!) { node(id: $w) { ... on Workspace { driveSharedWithMe(first: 5) "
+        "{ edges { node { id } } } } } }",
+        {"w": drive.ids["workspace"]},
+    )["node"]["driveSharedWithMe"]["edges"]
+    assert [e["node"]["id"] for e in shared] == [file_id]
+    # The outsider still cannot, even with the id; the guest loses it on unshare.
+    assert error_codes(drive.outsider.run(FILE, {"id": file_id})) == ["NOT_FOUND"]
+    drive.owner.data(UNSHARE, {"i": file_id, "u": drive.ids["guest"]})
+    assert error_codes(drive.guest.run(FILE, {"id": file_id})) == ["NOT_FOUND"]
+
+
+def test_a_share_on_a_folder_reaches_what_is_inside_and_channel_shares_follow_membership(
+    drive: Drive,
+) -> None:
+    ws = drive.ids["workspace"]
+    folder = drive.owner.data(CREATE_FOLDER, {"w": ws, "n": "Shared"})["createFolder"]["folder"]
+    file_id = drive.upload(b"inside", parent=folder["id"])
+    channel = drive.owner.data(CREATE_CH, {"w": ws, "n": "guests", "v": "PRIVATE"})[
+        "createChannel"
+    ]["channel"]["id"]
+    drive.owner.data(SHARE, {"i": folder["id"], "c": channel, "l": "WRITE"})
+    assert error_codes(drive.guest.run(FILE, {"id": file_id})) == ["NOT_FOUND"]
+    drive.owner.data(ADD, {"c": channel, "u": drive.ids["guest"]})
+    node = drive.guest.data(FILE, {"id": file_id})["node"]
+    assert node["viewerLevel"] == "WRITE"
+    url = node["downloadUrl"]
+    assert get(drive.server, url).content == b"inside"
+    # Taken out of the channel: the URL it already holds stops working at once.
+    drive.owner.data(REMOVE_CH, {"c": channel, "u": drive.ids["guest"]})
+    assert get(drive.server, url).status_code == 404
+    assert error_codes(drive.guest.run(FILE, {"id": file_id})) == ["NOT_FOUND"]
+
+
+def test_a_removed_member_can_no_longer_download(drive: Drive) -> None:
+    file_id = drive.upload(b"team only")
+    url = download_url(drive.member, file_id)
+    assert get(drive.server, url).content == b"team only"
+    drive.owner.data(REMOVE_WS, {"w": drive.ids["workspace"], "u": drive.ids["member"]})
+    response = get(drive.server, url)
+    assert response.status_code == 404
+    assert response.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    assert error_codes(drive.member.run(FILE, {"id": file_id})) == ["NOT_FOUND"]
+
+
+def test_an_expired_download_url_answers_404(drive: Drive) -> None:
+    url = download_url(drive.owner, drive.upload(b"brief"))
+    services = services_of(drive.server)
+    real_clock = services.clock
+    services.clock = lambda: real_clock() + timedelta(minutes=6)
+    try:
+        assert get(drive.server, url).status_code == 404
+    finally:
+        services.clock = real_clock
+
+
+def test_attachments_follow_the_message_not_the_drive(drive: Drive) -> None:
+    ws = drive.ids["workspace"]
+    file_id = drive.upload(b"attached v1", name="notes.txt")
+    channel = drive.owner.data(CREATE_CH, {"w": ws, "n": "room", "v": "PRIVATE"})["createChannel"][
+        "channel"
+    ]["id"]
+    drive.owner.data(ADD, {"c": channel, "u": drive.ids["guest"]})
+    # Someone who cannot read the file cannot attach it.
+    assert error_codes(drive.guest.run(POST, {"c": channel, "t": "mine", "a": [file_id]})) == [
+        "NOT_FOUND"
+    ]
+    message = drive.owner.data(POST, {"c": channel, "t": "see attached", "a": [file_id]})[
+        "postMessage"
+    ]["message"]
+    assert [a["id"] for a in message["attachments"]] == [file_id]
+    # The guest has no drive access, but reads the message, so reads what is attached.
+    assert error_codes(drive.guest.run(FILE, {"id": file_id})) == ["NOT_FOUND"]
+    [seen] = drive.guest.data(MESSAGE, {"m": message["id"]})["node"]["attachments"]
+    assert seen["name"] == "notes.txt"
+    assert get(drive.server, seen["downloadUrl"]).content == b"attached v1"
+    # A later version is not shown through the message: the attachment is what was sent.
+    from drive_support import new_version
+
+    new_version(drive.server, drive.owner, file_id, b"attached v2, private")
+    [seen] = drive.guest.data(MESSAGE, {"m": message["id"]})["node"]["attachments"]
+    assert [e["node"]["number"] for e in seen["versions"]["edges"]] == [1]
+    assert get(drive.server, seen["downloadUrl"]).content == b"attached v1"
+    # Out of the channel, out of the attachment.
+    url = seen["downloadUrl"]
+    drive.owner.data(REMOVE_CH, {"c": channel, "u": drive.ids["guest"]})
+    assert get(drive.server, url).status_code == 404
+    assert error_codes(drive.guest.run(MESSAGE, {"m": message["id"]})) == ["NOT_FOUND"]
+
+
+def test_share_links_with_expiry_password_and_download_limit(drive: Drive) -> None:
+    file_id = drive.upload(b"public brochure", name="brochure.pdf")
+    link = drive.owner.data(LINK, {"f": file_id, "e": 3600})["createShareLink"]["shareLink"]
+    assert link["hasPassword"] is False and link["url"].startswith("/files/share/cvs_")
+    response = get(drive.server, link["url"])  # no account, no token
+    assert response.status_code == 200 and response.content == b"public brochure"
+    # The URL is shown once; listing shows the link without it.
+    listed = drive.owner.data(
+        "query($f: ID!) { node(id: $f) { ... on File { shareLinks { id url } } } }", {"f": file_id}
+    )["node"]["shareLinks"]
+    assert listed == [{"id": link["id"], "url": None}]
+
+    protected = drive.owner.data(LINK, {"f": file_id, "e": 3600, "p": "open sesame 123", "m": 1})[
+        "createShareLink"
+    ]["shareLink"]
+    assert get(drive.server, protected["url"]).status_code == 401
+    import httpx
+
+    with httpx.Client(base_url=drive.server.url) as http:
+        wrong = http.post(protected["url"], json={"password": "not the password"})
+        assert wrong.status_code == 403
+        assert wrong.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+        malformed = http.post(protected["url"], content=b"{not json")
+        assert malformed.status_code == 400
+        right = http.post(protected["url"], json={"password": "open sesame 123"})
+        assert right.status_code == 200 and right.content == b"public brochure"
+        spent = http.post(protected["url"], json={"password": "open sesame 123"})
+        assert spent.status_code == 410
+
+    # Expiry and revocation.
+    services = services_of(drive.server)
+    real_clock = services.clock
+    services.clock = lambda: real_clock() + timedelta(hours=2)
+    try:
+        assert get(drive.server, link["url"]).status_code == 404
+    finally:
+        services.clock = real_clock
+    drive.owner.data(
+        "mutation($l: ID!) { revokeShareLink(input: {shareLinkId: $l}) { revokedShareLinkId } }",
+        {"l": link["id"]},
+    )
+    assert get(drive.server, link["url"]).status_code == 404
+    # Bad input when making links.
+    for variables in ({"e": 10}, {"e": 10**9}, {"e": 3600, "m": 0}, {"e": 3600, "p": "short"}):
+        result = drive.owner.run(LINK, {"f": file_id, **variables})
+        assert error_codes(result) == ["BAD_USER_INPUT"], variables
+    # A trashed file's link stops working.
+    fresh = drive.owner.data(LINK, {"f": file_id, "e": 3600})["createShareLink"]["shareLink"]
+    drive.owner.data(
+        "mutation($i: ID!) { trashDriveItem(input: {itemId: $i}) { item { id } } }", {"i": file_id}
+    )
+    assert get(drive.server, fresh["url"]).status_code == 404
+
+
+def test_quota_and_largest_file_are_enforced(drive: Drive) -> None:
+    ws = drive.ids["workspace"]
+    too_big = drive.owner.run(
+        'mutation($w: ID!) { createUpload(input: {workspaceId: $w, name: "big", size: 6001}) { upload { url } } }',
+        {"w": ws},
+    )
+    assert error_codes(too_big) == ["BAD_USER_INPUT"]
+    upload_file(drive.server, drive.owner, ws, b"x" * 6000)
+    over = drive.owner.run(
+        'mutation($w: ID!) { createUpload(input: {workspaceId: $w, name: "more", size: 4001}) { upload { url } } }',
+        {"w": ws},
+    )
+    assert error_codes(over) == ["BAD_USER_INPUT"]
+    assert "quota" in over["errors"][0]["message"]
+    # Two uploads granted at once cannot both land past the quota.
+    first = begin_upload(drive.owner, 4000, workspace=ws)
+    second = begin_upload(drive.owner, 4000, workspace=ws)
+    from drive_support import put
+
+    assert put(drive.server, first["url"], b"y" * 4000).status_code == 201
+    late = put(drive.server, second["url"], b"z" * 4000)
+    assert late.status_code == 413
+    assert "quota" in late.json()["errors"][0]["message"]
+    usage = drive.owner.data(
+        "query($w: ID!) { node(id: $w) { ... on Workspace { driveUsage { bytesUsed quotaBytes } } } }",
+        {"w": ws},
+    )["node"]["driveUsage"]
+    assert usage == {"bytesUsed": 10_000, "quotaBytes": 10_000}
+    assert [p for p in (drive.data_dir / "blobs").rglob("*") if p.is_file()].__len__() == 2
+
+
+@pytest.mark.parametrize(
+    ("content_type", "ok"),
+    [
+        ("text/plain", True),
+        ("TEXT/HTML; charset=utf-8", True),
+        ("nonsense", False),
+        ("a/b\nc", False),
+    ],
+)
+def test_content_types_are_checked(drive: Drive, content_type: str, ok: bool) -> None:
+    result = drive.owner.run(
+        'mutation($w: ID!, $t: String) { createUpload(input: {workspaceId: $w, name: "f", size: 1, contentType: $t}) { upload { url } } }',
+        {"w": drive.ids["workspace"], "t": content_type},
+    )
+    assert error_codes(result) == ([] if ok else ["BAD_USER_INPUT"])
