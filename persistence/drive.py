@@ -100,6 +100,14 @@ UPLOAD_CLAIMS = Table(
     values=(Column("claimed_at", _TIME),),
 )
 
+# Upload and download tokens by the hour they expire in, so a sweep can forget them.
+TOKEN_EXPIRY = Table(
+    name="token_expiry",
+    partition_key=(Column("hour", _INT),),
+    clustering=(Column("kind", _TEXT), Column("token_hash", _BLOB)),
+    values=(Column("expires_at", _TIME),),
+)
+
 DOWNLOAD_TOKENS = Table(
     name="download_tokens",
     partition_key=(Column("token_hash", _BLOB),),
@@ -187,6 +195,7 @@ DRIVE_TABLES = (
     FILE_VERSIONS,
     UPLOADS,
     UPLOAD_CLAIMS,
+    TOKEN_EXPIRY,
     DOWNLOAD_TOKENS,
     DRIVE_SHARES,
     SHARES_BY_GRANTEE,
@@ -282,6 +291,20 @@ class ShareLinkRecord:
     max_downloads: int | None
     created_by: str
     created_at: datetime
+
+
+def expiry_hour(moment: datetime) -> int:
+    return int(moment.timestamp() // 3600)
+
+
+def _expiry(kind: str, token_hash: bytes, expires_at: datetime) -> Put:
+    row = {
+        "hour": expiry_hour(expires_at),
+        "kind": kind,
+        "token_hash": token_hash,
+        "expires_at": expires_at,
+    }
+    return Put(TOKEN_EXPIRY, row)
 
 
 def _after(value: str | None) -> tuple[str] | None:
@@ -464,7 +487,12 @@ class DriveRepository:
     # Uploads and downloads
 
     async def add_upload(self, upload: UploadRecord) -> None:
-        await self._store.put(UPLOADS, to_row(upload))
+        await self._store.batch(
+            [
+                Put(UPLOADS, to_row(upload)),
+                _expiry("upload", upload.token_hash, upload.expires_at),
+            ]
+        )
 
     async def upload(self, token_hash: bytes) -> UploadRecord | None:
         row = await self._store.get(UPLOADS, {"token_hash": token_hash})
@@ -483,7 +511,35 @@ class DriveRepository:
         await self._store.delete(UPLOADS, {"token_hash": token_hash})
 
     async def add_download_token(self, token: DownloadTokenRecord) -> None:
-        await self._store.put(DOWNLOAD_TOKENS, to_row(token))
+        await self._store.batch(
+            [
+                Put(DOWNLOAD_TOKENS, to_row(token)),
+                _expiry("download", token.token_hash, token.expires_at),
+            ]
+        )
+
+    async def forget_expired_tokens(self, hour: int) -> int:
+        """Delete the upload and download tokens that expired within one hour; a count."""
+        forgotten = 0
+        while True:  # each round deletes what it read, so the partition empties
+            rows = await self._store.scan(TOKEN_EXPIRY, {"hour": hour}, limit=500)
+            if not rows:
+                return forgotten
+            ops: list[Put | Delete | Update] = []
+            for row in rows:
+                key = {"token_hash": row["token_hash"]}
+                if row["kind"] == "upload":
+                    ops += [Delete(UPLOADS, key), Delete(UPLOAD_CLAIMS, key)]
+                else:
+                    ops.append(Delete(DOWNLOAD_TOKENS, key))
+                ops.append(
+                    Delete(
+                        TOKEN_EXPIRY,
+                        {"hour": hour, "kind": row["kind"], "token_hash": row["token_hash"]},
+                    )
+                )
+            await self._store.batch(ops)
+            forgotten += len(rows)
 
     async def download_token(self, token_hash: bytes) -> DownloadTokenRecord | None:
         row = await self._store.get(DOWNLOAD_TOKENS, {"token_hash": token_hash})

@@ -402,7 +402,8 @@ async def usage(ctx: RequestContext, workspace_id: str) -> DriveUsage:
 # Changes
 
 
-async def _publish(ctx: RequestContext, folder_id: str, type_: str, view: ItemView) -> None:
+async def publish_item(ctx: RequestContext, folder_id: str, type_: str, view: ItemView) -> None:
+    """Tell the folder's subscribers about one of its items; its readers may read the item."""
     data: dict[str, object] = {
         "id": gid("Folder" if view.is_folder else "File", view.id),
         "name": await view.name(),
@@ -410,6 +411,8 @@ async def _publish(ctx: RequestContext, folder_id: str, type_: str, view: ItemVi
     }
     if view.record.size is not None:
         data["size"] = view.record.size
+    if view.record.current_version_id is not None:
+        data["versionId"] = gid("FileVersion", f"{view.id}.{view.record.current_version_id}")
     await ctx.services.events.publish(gid("Folder", folder_id), type_, data)
 
 
@@ -437,7 +440,7 @@ async def create_folder(
     await services.drive.create_folder(record)
     ctx.loaders.drive_items.prime(folder_id, record)
     view = await get_item(ctx, folder_id)
-    await _publish(ctx, parent.item_id, "drive.item_added", view)
+    await publish_item(ctx, parent.item_id, "drive.item_added", view)
     return view
 
 
@@ -455,7 +458,7 @@ async def rename_item(ctx: RequestContext, item_id: str, name: str) -> ItemView:
     await services.drive.rename(item_id, sealed, services.clock())
     ctx.loaders.drive_items.clear(item_id)
     view = await get_item(ctx, item_id)
-    await _publish(ctx, access.item.parent_id, "drive.item_renamed", view)
+    await publish_item(ctx, access.item.parent_id, "drive.item_renamed", view)
     return view
 
 
@@ -475,8 +478,8 @@ async def move_item(ctx: RequestContext, item_id: str, parent_id: str | None) ->
     await services.drive.move(access.item, target.item_id, services.clock())
     ctx.loaders.drive_items.clear(item_id)
     view = await get_item(ctx, item_id)
-    await _publish(ctx, old_parent, "drive.item_removed", view)
-    await _publish(ctx, target.item_id, "drive.item_added", view)
+    await publish_item(ctx, old_parent, "drive.item_removed", view)
+    await publish_item(ctx, target.item_id, "drive.item_added", view)
     return view
 
 
@@ -506,7 +509,7 @@ async def trash_item(ctx: RequestContext, item_id: str) -> ItemView:
     await services.drive.trash(access.item, services.clock())
     ctx.loaders.drive_items.clear(item_id)
     view = await get_item(ctx, item_id)
-    await _publish(ctx, access.item.parent_id, "drive.item_trashed", view)
+    await publish_item(ctx, access.item.parent_id, "drive.item_trashed", view)
     return view
 
 
@@ -528,7 +531,7 @@ async def restore_item(ctx: RequestContext, item_id: str) -> ItemView:
     await services.drive.restore(access.item, parent_id, services.clock())
     ctx.loaders.drive_items.clear(item_id)
     view = await get_item(ctx, item_id)
-    await _publish(ctx, parent_id, "drive.item_added", view)
+    await publish_item(ctx, parent_id, "drive.item_added", view)
     return view
 
 
@@ -599,7 +602,7 @@ async def restore_version(ctx: RequestContext, file_id: str, version_id: str) ->
     await services.drive.set_current_version(file_id, version, services.clock())
     ctx.loaders.drive_items.clear(file_id)
     view = await get_item(ctx, file_id)
-    await _publish(ctx, access.item.parent_id, "drive.version_added", view)
+    await publish_item(ctx, access.item.parent_id, "drive.version_added", view)
     return view
 
 

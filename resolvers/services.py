@@ -24,7 +24,7 @@ from resolvers.hub import Hub
 from resolvers.keys import KeyService
 from resolvers.passwords import PasswordService
 from resolvers.presence import PresenceTracker
-from resolvers.ratelimit import AuthLimits
+from resolvers.ratelimit import AuthLimits, Limit, SlidingWindow
 
 
 def utc_now() -> datetime:
@@ -80,6 +80,10 @@ class Services:
     blobs: BlobStore
     clock: Callable[[], datetime] = utc_now
     _usage_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    # Wrong passwords tried on one share link: 10 per 15 minutes, then RATE_LIMITED.
+    link_password_failures: SlidingWindow = field(
+        default_factory=lambda: SlidingWindow(Limit(10, 900), "wrong passwords for this link")
+    )
 
     @property
     def drive_policy(self) -> DrivePolicy:

@@ -23,14 +23,22 @@ from crypto.errors import SealError
 from crypto.grants import Grant
 from crypto.tokens import hash_token
 from integrations.blobs import BlobNotFound, BlobStoreUnavailable
-from persistence.drive import FILE, DriveItemRecord, FileVersionRecord, UploadRecord
+from persistence.drive import (
+    FILE,
+    DriveItemRecord,
+    FileVersionRecord,
+    UploadRecord,
+    expiry_hour,
+)
 from persistence.ids import id_time
 from resolvers.authz import DriveAccess, Principal
 from resolvers.context import RequestContext
 from resolvers.drive import (
     blob_key,
+    get_item,
     item_access,
     name_ref,
+    publish_item,
     version_ref,
 )
 from resolvers.errors import CoveError
@@ -96,7 +104,7 @@ async def receive_upload(
         )
     if not await services.drive.claim_upload(token_hash, now):
         raise TransferError(410, "This upload URL was used already; ask for a new one.")
-    access = await _uploader_access(services, upload)
+    ctx, access = await _uploader_access(services, upload)
     file_key = stream.new_file_key()
     content_key = services.keyring.file_content_key(file_key, upload.file_id, upload.version_id)
     digest = hashlib.sha256()
@@ -111,18 +119,22 @@ async def receive_upload(
         log.exception("blob store refused an upload")
         raise TransferError(503, "File storage is unavailable; try again later.") from None
     try:
-        await _record_version(services, upload, access, file_key, digest.hexdigest())
+        item = await _record_version(ctx, upload, access, file_key, digest.hexdigest())
     except BaseException:
-        await _forget_blob(services, key)
+        await _forget_blob(services, key)  # no version points to it
         raise
+    await _announce(ctx, upload, item)
     return {
         "fileId": gid("File", upload.file_id),
         "versionId": gid("FileVersion", upload.version_id),
     }
 
 
-async def _uploader_access(services: Services, upload: UploadRecord) -> DriveAccess | None:
-    """Check again that the uploader may still write there (it may have been removed since)."""
+async def _uploader_access(
+    services: Services, upload: UploadRecord
+) -> tuple[RequestContext, DriveAccess]:
+    """Check again that the uploader may still write there (it may have been removed since):
+    into the folder for a new file, to the file for a new version."""
     principal = Principal(upload.created_by, upload.session_id)
     session = await services.accounts.get_session(upload.created_by, upload.session_id)
     if session is None or session.expires_at <= services.clock():
@@ -136,7 +148,7 @@ async def _uploader_access(services: Services, upload: UploadRecord) -> DriveAcc
         raise TransferError(404, "No such upload URL.") from None
     if access.in_trash:
         raise TransferError(409, "The destination is in the trash; restore it first.")
-    return access if not upload.new_file else None
+    return ctx, access
 
 
 async def _sealed_chunks(
@@ -180,12 +192,14 @@ async def _sealed_chunks(
 
 
 async def _record_version(
-    services: Services,
+    ctx: RequestContext,
     upload: UploadRecord,
-    access: DriveAccess | None,
+    access: DriveAccess,
     file_key: bytes,
     sha256_hex: str,
-) -> None:
+) -> DriveItemRecord:
+    """Write the version (and, for a new file, the file) once its contents are stored."""
+    services = ctx.services
     now = services.clock()
     ws = upload.workspace_id
     async with services.drive_usage_lock(ws):
@@ -196,7 +210,7 @@ async def _record_version(
                 413, f"The workspace's drive would exceed its quota of {quota:,} bytes."
             )
         previous = None
-        if access is not None:
+        if not upload.new_file:
             previous = await services.drive.versions(upload.file_id, limit=1)
         number = previous[0].number + 1 if previous else 1
         version = FileVersionRecord(
@@ -231,21 +245,22 @@ async def _record_version(
                 size=upload.size,
             )
         else:
-            assert access is not None
             item = access.item
         await services.drive.add_version(item, version, new_file=upload.new_file, now=now)
         await services.drive.set_bytes_used(ws, used + upload.size)
-    await services.drive.forget_upload(upload.token_hash)
-    await services.events.publish(
-        gid("Folder", item.parent_id),
-        "drive.item_added" if upload.new_file else "drive.version_added",
-        {
-            "id": gid("File", upload.file_id),
-            "versionId": gid("FileVersion", upload.version_id),
-            "folderId": gid("Folder", item.parent_id),
-            "size": upload.size,
-        },
-    )
+    return item
+
+
+async def _announce(ctx: RequestContext, upload: UploadRecord, item: DriveItemRecord) -> None:
+    """Forget the used upload and tell the folder; the version is stored whatever happens."""
+    try:
+        await ctx.services.drive.forget_upload(upload.token_hash)
+        ctx.loaders.drive_items.clear(upload.file_id)
+        view = await get_item(ctx, upload.file_id)
+        kind = "drive.item_added" if upload.new_file else "drive.version_added"
+        await publish_item(ctx, item.parent_id, kind, view)
+    except Exception:
+        log.warning("upload %s stored, but not announced", upload.upload_id, exc_info=True)
 
 
 async def _forget_blob(services: Services, key: str) -> None:
@@ -347,7 +362,14 @@ async def open_share_link(
     if link.password_hash is not None:
         if password is None:
             raise TransferError(401, "This link needs its password (POST it as JSON).")
+        failures = services.link_password_failures
+        try:
+            failures.ensure_open(link.link_id)
+        except CoveError as exc:
+            wait = str(exc.retry_after or 60)
+            raise TransferError(429, exc.message, {"Retry-After": wait}) from None
         if not (await services.passwords.verify(link.password_hash, password)).ok:
+            failures.record(link.link_id)
             raise TransferError(403, "Wrong password for this link.")
     item = await services.drive.get(link.item_id)
     if item is None or item.trashed_at is not None or item.current_version_id is None:
@@ -499,6 +521,19 @@ async def _plaintext(
 # Housekeeping
 
 
+# Expired tokens are looked for this far back (a node down longer leaves older ones behind).
+TOKEN_SWEEP_HOURS = 30 * 24
+
+
+async def sweep_tokens(services: Services) -> int:
+    """Forget upload and download tokens whose hour of expiry has passed; returns a count."""
+    last_full_hour = expiry_hour(services.clock()) - 1
+    forgotten = 0
+    for hour in range(last_full_hour - TOKEN_SWEEP_HOURS, last_full_hour + 1):
+        forgotten += await services.drive.forget_expired_tokens(hour)
+    return forgotten
+
+
 async def sweep_blobs(services: Services, older_than: timedelta) -> int:
     """Delete contents no version points to (an upload that crashed before its row was
     written), and partial uploads left by crashes; returns how many objects went."""
@@ -526,8 +561,9 @@ async def run_sweeper(services: Services, every: timedelta, older_than: timedelt
     while True:
         try:
             removed = await sweep_blobs(services, older_than)
-            if removed:
-                log.info("removed %d orphaned blobs", removed)
+            forgotten = await sweep_tokens(services)
+            if removed or forgotten:
+                log.info("swept %d orphaned blobs and %d expired tokens", removed, forgotten)
         except Exception:
             log.warning("blob sweep failed; will try again", exc_info=True)
         await asyncio.sleep(every.total_seconds())

@@ -272,3 +272,19 @@ def test_content_types_are_checked(drive: Drive, content_type: str, ok: bool) ->
         {"w": drive.ids["workspace"], "t": content_type},
     )
     assert error_codes(result) == ([] if ok else ["BAD_USER_INPUT"])
+
+
+def test_wrong_share_link_passwords_are_rate_limited(drive: Drive) -> None:
+    import httpx
+
+    file_id = drive.upload(b"guarded")
+    link = drive.owner.data(LINK, {"f": file_id, "e": 3600, "p": "the real password"})[
+        "createShareLink"
+    ]["shareLink"]
+    with httpx.Client(base_url=drive.server.url) as http:
+        for _ in range(10):
+            assert http.post(link["url"], json={"password": "guess guess"}).status_code == 403
+        limited = http.post(link["url"], json={"password": "the real password"})
+        assert limited.status_code == 429
+        assert limited.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+        assert int(limited.headers["retry-after"]) > 0

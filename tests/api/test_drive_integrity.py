@@ -205,3 +205,30 @@ def test_the_drive_on_s3_keeps_only_ciphertext_in_the_bucket(
             assert needle not in objects[0]["Key"].encode()
         ready = httpx.get(server.url + "/ready")
         assert ready.status_code == 200
+
+
+def test_expired_upload_and_download_tokens_are_forgotten(tmp_path: Path) -> None:
+    from resolvers.transfers import sweep_tokens
+
+    with serve(make_settings(tmp_path / "data")) as server:
+        owner, ws = owner_and_workspace(server)
+        file_id = upload_file(server, owner, ws, b"short-lived")
+        url = download_url(owner, file_id)
+        unused = owner.data(
+            'mutation($w: ID!) { createUpload(input: {workspaceId: $w, name: "n", size: 1}) { upload { url } } }',
+            {"w": ws},
+        )["createUpload"]["upload"]["url"]
+        services = services_of(server)
+        assert asyncio.run(sweep_tokens(services)) == 0  # nothing has expired yet
+        real_clock = services.clock
+        services.clock = lambda: real_clock() + timedelta(hours=3)
+        try:
+            # Two uploads (the used one's claim, the unused one) and one download token.
+            assert asyncio.run(sweep_tokens(services)) == 3
+            assert asyncio.run(sweep_tokens(services)) == 0
+        finally:
+            services.clock = real_clock
+        token_hash = hashlib.sha256(url.rsplit("/", 1)[1].encode()).digest()
+        assert asyncio.run(services.drive.download_token(token_hash)) is None
+        assert get(server, url).status_code == 404
+        assert httpx.put(server.url + unused, content=b"x").status_code == 404

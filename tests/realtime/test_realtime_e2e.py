@@ -391,3 +391,43 @@ async def test_direct_path_subscriptions_are_counted_in_metrics(room: Room) -> N
         lambda: __import__("httpx").get(room.server.url + "/metrics").text
     )
     assert 'cove_graphql_operations_total{operation="subscription:events",outcome="ok"} 1.0' in text
+
+
+async def test_a_drive_folder_is_a_topic_readers_of_it_may_follow(room: Room) -> None:
+    from drive_support import CREATE_FOLDER, new_version, upload_file
+
+    folder = room.alice.data(CREATE_FOLDER, {"w": room.workspace, "n": "Live docs"})[
+        "createFolder"
+    ]["folder"]["id"]
+    client = example.RealtimeClient(room.server.url, room.bob_token)
+    await client.open()
+
+    async def work() -> None:
+        await registered(room, client.session_id)
+        file_id = await asyncio.to_thread(
+            upload_file, room.server, room.alice, room.workspace, b"v1", parent=folder
+        )
+        await asyncio.to_thread(new_version, room.server, room.alice, file_id, b"v2")
+        await asyncio.to_thread(
+            room.alice.data,
+            'mutation($i: ID!) { renameDriveItem(input: {itemId: $i, name: "renamed.txt"}) { item { id } } }',
+            {"i": file_id},
+        )
+        await asyncio.to_thread(
+            room.alice.data,
+            "mutation($i: ID!) { trashDriveItem(input: {itemId: $i}) { item { id } } }",
+            {"i": file_id},
+        )
+
+    worker = asyncio.create_task(work())
+    events = await take(client.events([folder]), 4)
+    await worker
+    await client.close()
+    assert [e["type"] for e in events] == [
+        "drive.item_added",
+        "drive.version_added",
+        "drive.item_renamed",
+        "drive.item_trashed",
+    ]
+    assert events[2]["data"]["name"] == "renamed.txt"
+    assert all(e["topic"] == folder for e in events)
