@@ -265,6 +265,29 @@ class Authorizer:
         in_trash = any(link.trashed_at is not None for link in chain)
         return DriveAccess(access, item, level, in_trash)
 
+    def drive_child(
+        self,
+        parent: DriveAccess,
+        child: DriveItemRecord,
+        shares: list[ShareRecord],
+        my_channels: set[str],
+    ) -> DriveAccess:
+        """Access to an item of a folder the caller reached: at least the folder's level (all
+        that holds on the folder holds on what it holds), raised by the child's own shares
+        and by having created it."""
+        if child.parent_id != parent.item_id or child.workspace_id != parent.item.workspace_id:
+            raise not_found("file")
+        access = parent.workspace
+        me = access.principal.user_id
+        levels = [parent.level]
+        if child.created_by == me and access.role is not Role.GUEST:
+            levels.append(DriveLevel.MANAGE)
+        mine = {f"user:{me}", *(f"channel:{c}" for c in my_channels)}
+        levels += [DriveLevel(s.level) for s in shares if s.grantee in mine]
+        level = max(levels, key=lambda lv: lv.rank)
+        in_trash = parent.in_trash or child.trashed_at is not None
+        return DriveAccess(access, child, level, in_trash)
+
     def attachment(
         self, channel: ChannelAccess, message_id: str, item: DriveItemRecord, attached: bool
     ) -> DriveAccess:

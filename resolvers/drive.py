@@ -251,12 +251,7 @@ async def _access_in(
         shares = await ctx.services.drive.shares_many(
             [link.item_id for link in chain], limit=MAX_SHARES_PER_ITEM
         )
-        channel_ids = sorted(
-            {s.grantee[8:] for group in shares for s in group if s.grantee.startswith("channel:")}
-        )
-        if channel_ids:
-            found = await ctx.loaders.my_channel_memberships.load_many(channel_ids)
-            channels = {c for c, m in zip(channel_ids, found, strict=True) if m is not None}
+        channels = await _my_channels(ctx, shares)
     return ctx.services.authz.drive_item(granted, chain, shares, channels)
 
 
@@ -334,7 +329,38 @@ async def children(
     rows = await ctx.services.drive.children(
         folder.id, limit=first + 1, after_item_id=None if cursor is None else str(cursor[0])
     )
-    return await _page_of(ctx, [item_id for item_id, _ in rows], first)
+    ids = [item_id for item_id, _ in rows[:first]]
+    records = await ctx.loaders.drive_items.load_many(ids)
+    children = [r for r in records if r is not None and r.parent_id == folder.id]
+    parent = folder.access
+    # One read of the children's shares for the whole page (none needed at MANAGE already).
+    shares: list[list[ShareRecord]] = [[] for _ in children]
+    channels: set[str] = set()
+    if parent.level is not DriveLevel.MANAGE and children:
+        shares = await ctx.services.drive.shares_many(
+            [c.item_id for c in children], limit=MAX_SHARES_PER_ITEM
+        )
+        channels = await _my_channels(ctx, shares)
+    authz = ctx.services.authz
+    edges = [
+        (
+            encode_cursor([child.item_id]),
+            ItemView(ctx, authz.drive_child(parent, child, s, channels)),
+        )
+        for child, s in zip(children, shares, strict=True)
+    ]
+    return Page(edges, len(rows) > first)
+
+
+async def _my_channels(ctx: RequestContext, shares: list[list[ShareRecord]]) -> set[str]:
+    """The channels named in these shares that the caller belongs to."""
+    channel_ids = sorted(
+        {s.grantee[8:] for group in shares for s in group if s.grantee.startswith("channel:")}
+    )
+    if not channel_ids:
+        return set()
+    found = await ctx.loaders.my_channel_memberships.load_many(channel_ids)
+    return {c for c, m in zip(channel_ids, found, strict=True) if m is not None}
 
 
 async def _page_of(ctx: RequestContext, item_ids: list[str], first: int) -> Page[ItemView]:

@@ -367,14 +367,17 @@ async def _check_attachments(
     return attached
 
 
-async def attachment_access(ctx: RequestContext, message_id: str, file_id: str) -> DriveAccess:
-    """Access to a file through a message it is attached to: reading the message suffices."""
+async def attachment_access(
+    ctx: RequestContext, message_id: str, file_id: str, version_id: str | None = None
+) -> DriveAccess:
+    """Access to a file through a message it is attached to: reading the message suffices.
+    With `version_id`, that version must be the one attached."""
     message = await get_message(ctx, message_id)
     pairs = await ctx.services.drive.attachments(message_id)
     item = await ctx.loaders.drive_items.load(file_id)
     if item is None:
         raise not_found("file")
-    attached = any(f == file_id for f, _ in pairs)
+    attached = any(f == file_id and version_id in (None, v) for f, v in pairs)
     return ctx.services.authz.attachment(message.access, message_id, item, attached)
 
 

@@ -325,7 +325,9 @@ async def open_download(services: Services, token: str, range_header: str | None
         if record.message_id:
             from resolvers.messages import attachment_access
 
-            access = await attachment_access(ctx, record.message_id, record.file_id)
+            access = await attachment_access(
+                ctx, record.message_id, record.file_id, record.version_id
+            )
         else:
             access = await item_access(ctx, record.file_id)
     except CoveError:

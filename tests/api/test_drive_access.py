@@ -288,3 +288,28 @@ def test_wrong_share_link_passwords_are_rate_limited(drive: Drive) -> None:
         assert limited.status_code == 429
         assert limited.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
         assert int(limited.headers["retry-after"]) > 0
+
+
+def test_a_folder_listing_gives_each_child_its_own_level(drive: Drive) -> None:
+    ws = drive.ids["workspace"]
+    folder = drive.owner.data(CREATE_FOLDER, {"w": ws, "n": "Mixed"})["createFolder"]["folder"]
+    plain = drive.upload(b"read only", parent=folder["id"], name="a.txt")
+    editable = drive.upload(b"editable", parent=folder["id"], name="b.txt")
+    drive.owner.data(SHARE, {"i": folder["id"], "u": drive.ids["guest"], "l": "READ"})
+    drive.owner.data(SHARE, {"i": editable, "u": drive.ids["guest"], "l": "WRITE"})
+    listing = drive.guest.data(
+        "query($f: ID!) { node(id: $f) { ... on Folder { viewerLevel children(first: 10) "
+        "{ edges { node { id name viewerLevel trashed } } } } } }",
+        {"f": folder["id"]},
+    )["node"]
+    assert listing["viewerLevel"] == "READ"
+    levels = {e["node"]["id"]: e["node"]["viewerLevel"] for e in listing["children"]["edges"]}
+    assert levels == {plain: "READ", editable: "WRITE"}
+    # The member sees both at WRITE (its role), the owner at MANAGE.
+    for who, level in ((drive.member, "WRITE"), (drive.owner, "MANAGE")):
+        edges = who.data(
+            "query($f: ID!) { node(id: $f) { ... on Folder { children(first: 10) "
+            "{ edges { node { viewerLevel } } } } } }",
+            {"f": folder["id"]},
+        )["node"]["children"]["edges"]
+        assert [e["node"]["viewerLevel"] for e in edges] == [level, level]
