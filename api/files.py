@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 from litestar import Request, Response, get, post, put
 from litestar.datastructures import State
-from litestar.exceptions import HTTPException
+from litestar.exceptions import HTTPException, InternalServerException
 from litestar.params import FromPath
 from litestar.response import Stream
 
@@ -48,6 +49,20 @@ def _streamed(download: Download) -> Stream:
     return Stream(download.body, status_code=download.status, headers=download.headers)
 
 
+async def _body(request: Request[Any, Any, Any]) -> AsyncIterator[bytes]:
+    """The request body as it arrives; a client that goes away mid-way is a refusal, not a
+    server error (the upload is abandoned and nothing of it is kept)."""
+    try:
+        async for chunk in request.stream():
+            if chunk:
+                yield chunk
+    except InternalServerException:
+        if request.is_connected:
+            raise
+        log.info("a client went away during an upload")
+        raise TransferError(400, "The body ended early: the client went away.") from None
+
+
 def upload_route(max_file_bytes: int) -> Any:
     """PUT <upload url>: the route, with a body limit of the largest file, not of GraphQL's."""
 
@@ -65,8 +80,7 @@ def upload_route(max_file_bytes: int) -> Any:
             _check_token(token)
             length = request.headers.get("content-length")
             declared = int(length) if length is not None and length.isdigit() else None
-            body = (chunk async for chunk in request.stream() if chunk)
-            result = await receive_upload(services, token, body, declared)
+            result = await receive_upload(services, token, _body(request), declared)
         except TransferError as error:
             return _refusal(request, error)
         return Response(result, status_code=201)

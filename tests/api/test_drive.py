@@ -302,3 +302,28 @@ def test_permanent_delete_destroys_file_keys_and_contents(drive: Drive) -> None:
         {"w": drive.ids["workspace"]},
     )["node"]["driveUsage"]
     assert usage["bytesUsed"] == 0
+
+
+def test_a_client_gone_half_way_leaves_no_file_and_no_blob(drive: Drive) -> None:
+    import socket
+    import time
+    from urllib.parse import urlsplit
+
+    size = 1024 * 1024
+    upload = begin_upload(drive.owner, size, workspace=drive.ids["workspace"])
+    address = urlsplit(drive.server.url)
+    with socket.create_connection((address.hostname, address.port), timeout=10) as sock:
+        head = (
+            f"PUT {upload['url']} HTTP/1.1\r\nHost: {address.netloc}\r\n"
+            f"Content-Length: {size}\r\nContent-Type: application/octet-stream\r\n\r\n"
+        )
+        sock.sendall(head.encode() + os.urandom(200 * 1024))
+        time.sleep(0.2)  # let the server start sealing and storing
+    blobs = drive.data_dir / "blobs"
+    deadline = time.monotonic() + 10
+    while any(p.is_file() for p in blobs.rglob("*")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [p for p in blobs.rglob("*") if p.is_file()] == []  # no object, no partial
+    assert drive.children() == []
+    # The URL was claimed by the broken attempt: it cannot be replayed.
+    assert put(drive.server, upload["url"], b"x" * size).status_code == 410
