@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
+from functools import cached_property
 from typing import TypeVar
 
 from strawberry.dataloader import DataLoader
@@ -43,32 +44,67 @@ def _loader(load: Callable[[Sequence[K]], Awaitable[Sequence[V]]]) -> Loader[K, 
 
 
 class Loaders:
-    """One request's loaders; `user_id` is the caller's, for the caller's own memberships."""
+    """One request's loaders; `user_id` is the caller's, for the caller's own memberships.
+
+    Each loader is made on first use: most requests need two or three of them, and every
+    loader made is garbage the collector must trace once the request ends.
+    """
 
     def __init__(self, services: Services, user_id: str | None) -> None:
-        accounts = services.accounts
-        workspaces = services.workspaces
-        channels = services.channels
-        messages = services.messages
-        me = user_id or ""
-        self.users: Loader[str, UserRecord | None] = _loader(accounts.get_users)
-        self.workspaces: Loader[str, WorkspaceRecord | None] = _loader(workspaces.get_many)
-        self.my_memberships: Loader[str, MembershipRecord | None] = _loader(
-            lambda ids: workspaces.memberships_of(me, ids)
-        )
-        self.channels: Loader[str, ChannelRecord | None] = _loader(channels.get_many)
-        self.my_channel_memberships: Loader[str, ChannelMemberRecord | None] = _loader(
-            lambda ids: channels.members_many([(c, me) for c in ids])
-        )
-        self.my_last_reads: Loader[str, str | None] = _loader(
-            lambda ids: channels.last_read_many(me, ids)
-        )
-        self.locations: Loader[str, MessageLocation | None] = _loader(messages.locations)
-        self.messages: Loader[MessageLocation, MessageRecord | None] = _loader(messages.get_many)
-        self.reactions: Loader[str, list[ReactionRecord]] = _loader(messages.reactions_many)
-        self.pins: Loader[tuple[str, str], PinRecord | None] = _loader(messages.pins_many)
-        self.presence: Loader[str, PresenceRecord] = _loader(services.realtime.presence_many)
-        self.drive_items: Loader[str, DriveItemRecord | None] = _loader(services.drive.get_many)
-        self.attachments: Loader[str, list[tuple[str, str]]] = _loader(
-            services.drive.attachments_many
-        )
+        self._services = services
+        self._me = user_id or ""
+
+    @cached_property
+    def users(self) -> Loader[str, UserRecord | None]:
+        return _loader(self._services.accounts.get_users)
+
+    @cached_property
+    def workspaces(self) -> Loader[str, WorkspaceRecord | None]:
+        return _loader(self._services.workspaces.get_many)
+
+    @cached_property
+    def my_memberships(self) -> Loader[str, MembershipRecord | None]:
+        workspaces, me = self._services.workspaces, self._me
+        return _loader(lambda ids: workspaces.memberships_of(me, ids))
+
+    @cached_property
+    def channels(self) -> Loader[str, ChannelRecord | None]:
+        return _loader(self._services.channels.get_many)
+
+    @cached_property
+    def my_channel_memberships(self) -> Loader[str, ChannelMemberRecord | None]:
+        channels, me = self._services.channels, self._me
+        return _loader(lambda ids: channels.members_many([(c, me) for c in ids]))
+
+    @cached_property
+    def my_last_reads(self) -> Loader[str, str | None]:
+        channels, me = self._services.channels, self._me
+        return _loader(lambda ids: channels.last_read_many(me, ids))
+
+    @cached_property
+    def locations(self) -> Loader[str, MessageLocation | None]:
+        return _loader(self._services.messages.locations)
+
+    @cached_property
+    def messages(self) -> Loader[MessageLocation, MessageRecord | None]:
+        return _loader(self._services.messages.get_many)
+
+    @cached_property
+    def reactions(self) -> Loader[str, list[ReactionRecord]]:
+        return _loader(self._services.messages.reactions_many)
+
+    @cached_property
+    def pins(self) -> Loader[tuple[str, str], PinRecord | None]:
+        return _loader(self._services.messages.pins_many)
+
+    @cached_property
+    def presence(self) -> Loader[str, PresenceRecord]:
+        return _loader(self._services.realtime.presence_many)
+
+    @cached_property
+    def drive_items(self) -> Loader[str, DriveItemRecord | None]:
+        return _loader(self._services.drive.get_many)
+
+    @cached_property
+    def attachments(self) -> Loader[str, list[tuple[str, str]]]:
+        return _loader(self._services.drive.attachments_many)

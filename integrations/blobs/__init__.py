@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from integrations.blobs.base import (
     BlobError,
@@ -13,7 +14,9 @@ from integrations.blobs.base import (
 )
 from integrations.blobs.keys import check_key
 from integrations.blobs.local import LocalBlobStore
-from integrations.blobs.s3 import S3BlobStore
+
+if TYPE_CHECKING:
+    from integrations.blobs.s3 import S3BlobStore
 
 __all__ = [
     "BlobError",
@@ -28,6 +31,15 @@ __all__ = [
 ]
 
 KINDS = ("local", "s3")
+
+
+def __getattr__(name: str) -> Any:
+    # boto3 loads large service models: only processes that use S3 pay for them.
+    if name == "S3BlobStore":
+        from integrations.blobs.s3 import S3BlobStore
+
+        return S3BlobStore
+    raise AttributeError(name)
 
 
 def blob_store_from_config(
@@ -61,6 +73,8 @@ def blob_store_from_config(
             raise ValueError(
                 f"the s3 blob store needs {missing} too: give both access keys or neither"
             )
+        from integrations.blobs.s3 import S3BlobStore
+
         return S3BlobStore(
             bucket,
             endpoint_url=endpoint_url,

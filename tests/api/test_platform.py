@@ -186,3 +186,19 @@ def test_dev_mode_serves_graphiql_and_introspection(tmp_path: Path) -> None:
         assert body["data"] == {"__schema": {"queryType": {"name": "Query"}}}
         suggestion = server.client().post("{ viewr { id } }").json()
         assert "Did you mean" in suggestion["errors"][0]["message"]
+
+
+def test_a_serving_process_freezes_its_start_up_heap_and_collects_less_often() -> None:
+    """`cove serve` tunes the collector (in its own process only; tests and embedders not)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import gc; from api.app import settle_garbage_collector as s; "
+        "before = gc.get_freeze_count(); s(); "
+        "print(before, gc.get_freeze_count() > 10_000, gc.get_threshold())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.split(maxsplit=2)
+    assert out == ["0", "True", "(50000, 20, 10)\n"]
