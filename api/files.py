@@ -1,4 +1,5 @@
-"""File routes: the upload and download URLs the API hands out, and public share links.
+"""File routes: the upload and download URLs the API hands out, public share links, and
+calendar feeds.
 
 Errors answer with an HTTP status and the JSON error body every Cove route uses
 (`errors[].extensions.code`). The token in the path is the only credential these routes take.
@@ -138,5 +139,30 @@ async def share_link_with_password(
     return _streamed(found)
 
 
+@get("/calendars/feed/{name:str}")
+async def calendar_feed(
+    request: Request[Any, Any, Any], name: FromPath[str], state: State
+) -> Response[Any]:
+    """GET <feed url>: a calendar as iCalendar, for other calendar apps to subscribe to."""
+    from resolvers.calendars import feed
+
+    services: Services = state[SERVICES_STATE_KEY]
+    token = name.removesuffix(".ics")
+    text = None if len(token) > MAX_TOKEN_LENGTH else await feed(services, token)
+    if text is None:
+        return _refusal(request, TransferError(404, "No such calendar feed, or it was revoked."))
+    return Response(
+        text.encode(),
+        media_type="text/calendar; charset=utf-8",
+        headers={"Content-Disposition": 'inline; filename="calendar.ics"'},
+    )
+
+
 def file_routes(max_file_bytes: int) -> list[Any]:
-    return [upload_route(max_file_bytes), download, share_link, share_link_with_password]
+    return [
+        upload_route(max_file_bytes),
+        download,
+        share_link,
+        share_link_with_password,
+        calendar_feed,
+    ]

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from persistence.calendars import CALENDAR_TABLES
 from persistence.collab_tables import COLLABORATION_TABLES
 from persistence.declare import Table
 from persistence.drive import DRIVE_TABLES
 from persistence.realtime import PRESENCE_TABLES, REALTIME_TABLES
 from persistence.store import StoreError
 from persistence.tables import ACCOUNT_TABLES
+from persistence.tasks import TASK_TABLES
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "realtime sessions and keys", REALTIME_TABLES),
     Migration(4, "presence", PRESENCE_TABLES),
     Migration(5, "drive", DRIVE_TABLES),
+    Migration(6, "calendars", CALENDAR_TABLES),
+    Migration(7, "task boards", TASK_TABLES),
 )
 
 

@@ -13,6 +13,7 @@ from enum import StrEnum
 from crypto.field_seal import FieldRef
 from crypto.grants import Grant
 from crypto.keyring import Keyring
+from persistence.calendars import CalendarRecord, CalendarShareRecord, EventRecord
 from persistence.collab_records import (
     ChannelMemberRecord,
     ChannelRecord,
@@ -20,8 +21,9 @@ from persistence.collab_records import (
     MembershipRecord,
 )
 from persistence.drive import DriveItemRecord, FileVersionRecord, ShareRecord
+from persistence.tasks import BoardRecord, ListRecord, TaskRecord
 from resolvers.errors import CoveError, ErrorCode, not_found, unauthenticated
-from resolvers.roles import ROLE_DRIVE_LEVEL, DriveLevel, Role, Visibility
+from resolvers.roles import ROLE_DRIVE_LEVEL, AccessLevel, Role, Visibility
 
 
 class Action(StrEnum):
@@ -69,13 +71,54 @@ class DriveAccess:
 
     workspace: WorkspaceAccess
     item: DriveItemRecord
-    level: DriveLevel
+    level: AccessLevel
     in_trash: bool
     message_id: str = ""
 
     @property
     def item_id(self) -> str:
         return self.item.item_id
+
+
+@dataclass(frozen=True)
+class CalendarAccess:
+    """Proof that the principal may reach a calendar, at `level`."""
+
+    workspace: WorkspaceAccess
+    calendar: CalendarRecord
+    level: AccessLevel
+
+    @property
+    def calendar_id(self) -> str:
+        return self.calendar.calendar_id
+
+
+@dataclass(frozen=True)
+class EventAccess:
+    """Proof that the principal may read an event: through its calendar, or as an attendee
+    (`calendar` is None then, and `attendee` names the attendee row)."""
+
+    workspace: WorkspaceAccess
+    event: EventRecord
+    calendar: CalendarAccess | None
+    attendee: str = ""
+
+    @property
+    def level(self) -> AccessLevel:
+        return self.calendar.level if self.calendar is not None else AccessLevel.READ
+
+
+@dataclass(frozen=True)
+class BoardAccess:
+    """Proof that the principal may reach a task board, at `level`."""
+
+    workspace: WorkspaceAccess
+    board: BoardRecord
+    level: AccessLevel
+
+    @property
+    def board_id(self) -> str:
+        return self.board.board_id
 
 
 def forbidden(message: str) -> CoveError:
@@ -250,15 +293,15 @@ class Authorizer:
         if any(link.workspace_id != access.workspace_id for link in chain):
             raise not_found("file")
         me = access.principal.user_id
-        levels: list[DriveLevel] = []
+        levels: list[AccessLevel] = []
         role_level = ROLE_DRIVE_LEVEL[access.role]
         if role_level is not None:
             levels.append(role_level)
         if item.created_by == me and not item.is_root and access.role is not Role.GUEST:
-            levels.append(DriveLevel.MANAGE)
+            levels.append(AccessLevel.MANAGE)
         mine = {f"user:{me}", *(f"channel:{c}" for c in my_channels)}
         for item_shares in shares:
-            levels += [DriveLevel(s.level) for s in item_shares if s.grantee in mine]
+            levels += [AccessLevel(s.level) for s in item_shares if s.grantee in mine]
         if not levels:
             raise not_found("file")
         level = max(levels, key=lambda lv: lv.rank)
@@ -281,9 +324,9 @@ class Authorizer:
         me = access.principal.user_id
         levels = [parent.level]
         if child.created_by == me and access.role is not Role.GUEST:
-            levels.append(DriveLevel.MANAGE)
+            levels.append(AccessLevel.MANAGE)
         mine = {f"user:{me}", *(f"channel:{c}" for c in my_channels)}
-        levels += [DriveLevel(s.level) for s in shares if s.grantee in mine]
+        levels += [AccessLevel(s.level) for s in shares if s.grantee in mine]
         level = max(levels, key=lambda lv: lv.rank)
         in_trash = parent.in_trash or child.trashed_at is not None
         return DriveAccess(access, child, level, in_trash)
@@ -294,11 +337,11 @@ class Authorizer:
         """Whoever may read a message may read the files attached to it, and only those."""
         if not attached or item.workspace_id != channel.workspace.workspace_id:
             raise not_found("file")
-        return DriveAccess(channel.workspace, item, DriveLevel.READ, False, message_id)
+        return DriveAccess(channel.workspace, item, AccessLevel.READ, False, message_id)
 
-    def drive_require(self, access: DriveAccess, level: DriveLevel) -> None:
+    def drive_require(self, access: DriveAccess, level: AccessLevel) -> None:
         if access.level.rank < level.rank:
-            if level is DriveLevel.MANAGE:
+            if level is AccessLevel.MANAGE:
                 raise forbidden("Only people who manage this item may do this.")
             raise forbidden("You may only read this item.")
 
@@ -333,4 +376,131 @@ class Authorizer:
         """The file's name, for the download's Content-Disposition."""
         return self._minter.mint(
             f"link:{link_id}", Action.READ.value, item.item_id, item.workspace_id
+        )
+
+    # Calendars
+
+    def calendar(
+        self,
+        access: WorkspaceAccess,
+        calendar: CalendarRecord,
+        shares: list[CalendarShareRecord],
+        my_channels: set[str],
+    ) -> CalendarAccess:
+        """A workspace calendar: the role's level (guests none), MANAGE for its creator; a
+        personal calendar: MANAGE for its owner, nothing by role. Shares raise either."""
+        if calendar.workspace_id != access.workspace_id:
+            raise not_found("calendar")
+        me = access.principal.user_id
+        levels: list[AccessLevel] = []
+        if calendar.owner_id:
+            if calendar.owner_id == me:
+                levels.append(AccessLevel.MANAGE)
+        else:
+            role_level = ROLE_DRIVE_LEVEL[access.role]
+            if role_level is not None:
+                levels.append(role_level)
+            if calendar.created_by == me and access.role is not Role.GUEST:
+                levels.append(AccessLevel.MANAGE)
+        mine = {f"user:{me}", *(f"channel:{c}" for c in my_channels)}
+        levels += [AccessLevel(s.level) for s in shares if s.grantee in mine]
+        if not levels:
+            raise not_found("calendar")
+        return CalendarAccess(access, calendar, max(levels, key=lambda lv: lv.rank))
+
+    def calendar_require(self, access: CalendarAccess, level: AccessLevel) -> None:
+        if access.level.rank < level.rank:
+            if level is AccessLevel.MANAGE:
+                raise forbidden("Only people who manage this calendar may do this.")
+            raise forbidden("You may only read this calendar.")
+
+    def calendar_grant(self, access: CalendarAccess) -> Grant:
+        return self._mint(
+            access.workspace.principal,
+            Action.READ,
+            access.calendar_id,
+            access.workspace.workspace_id,
+        )
+
+    def event(self, calendar: CalendarAccess, event: EventRecord) -> EventAccess:
+        if event.calendar_id != calendar.calendar_id:
+            raise not_found("event")
+        return EventAccess(calendar.workspace, event, calendar)
+
+    def attendee_event(
+        self, access: WorkspaceAccess, event: EventRecord, attendee: str | None
+    ) -> EventAccess:
+        """A member invited to an event reads it (and answers), whatever the calendar."""
+        if (
+            attendee != f"user:{access.principal.user_id}"
+            or event.workspace_id != access.workspace_id
+        ):
+            raise not_found("event")
+        return EventAccess(access, event, None, attendee)
+
+    def event_grant(self, access: EventAccess) -> Grant:
+        return self._mint(
+            access.workspace.principal,
+            Action.READ,
+            access.event.event_id,
+            access.workspace.workspace_id,
+        )
+
+    def calendar_feed(self, calendar: CalendarRecord) -> CalendarAccess:
+        """Whoever holds a calendar's live feed URL (checked by the caller) reads it."""
+        principal = Principal(f"feed:{calendar.calendar_id}", "")
+        reader = WorkspaceAccess(principal, calendar.workspace_id, Role.GUEST)
+        return CalendarAccess(reader, calendar, AccessLevel.READ)
+
+    # Task boards
+
+    def board(
+        self, access: WorkspaceAccess, board: BoardRecord, channel: ChannelAccess | None
+    ) -> BoardAccess:
+        """A workspace board: the role's level (guests none); a channel's board: WRITE for
+        the channel's members, READ for others who may read the channel, MANAGE for
+        workspace owners and admins. Its creator manages it while it may see it."""
+        if board.workspace_id != access.workspace_id:
+            raise not_found("board")
+        levels: list[AccessLevel] = []
+        if board.channel_id:
+            if channel is None or channel.channel_id != board.channel_id:
+                raise not_found("board")
+            levels.append(AccessLevel.WRITE if channel.member else AccessLevel.READ)
+            if access.role.manages_members:
+                levels.append(AccessLevel.MANAGE)
+        else:
+            role_level = ROLE_DRIVE_LEVEL[access.role]
+            if role_level is not None:
+                levels.append(role_level)
+        if not levels:
+            raise not_found("board")
+        if board.created_by == access.principal.user_id and access.role is not Role.GUEST:
+            levels.append(AccessLevel.MANAGE)
+        return BoardAccess(access, board, max(levels, key=lambda lv: lv.rank))
+
+    def board_require(self, access: BoardAccess, level: AccessLevel) -> None:
+        if access.level.rank < level.rank:
+            if level is AccessLevel.MANAGE:
+                raise forbidden("Only people who manage this board may do this.")
+            raise forbidden("You may only read this board.")
+
+    def board_grant(self, access: BoardAccess) -> Grant:
+        return self._mint(
+            access.workspace.principal, Action.READ, access.board_id, access.workspace.workspace_id
+        )
+
+    def list_grant(self, access: BoardAccess, item: ListRecord) -> Grant:
+        if item.board_id != access.board_id:
+            raise not_found("list")
+        return self._mint(
+            access.workspace.principal, Action.READ, item.list_id, access.workspace.workspace_id
+        )
+
+    def task_grant(self, access: BoardAccess, task: TaskRecord) -> Grant:
+        """A task's fields, checklist and comments are sealed for the task's row."""
+        if task.board_id != access.board_id:
+            raise not_found("task")
+        return self._mint(
+            access.workspace.principal, Action.READ, task.task_id, access.workspace.workspace_id
         )

@@ -32,7 +32,7 @@ from resolvers.context import RequestContext
 from resolvers.errors import CoveError, ErrorCode, bad_input, not_found
 from resolvers.global_ids import to_global_id as gid
 from resolvers.pagination import Page, check_first, decode_cursor, encode_cursor
-from resolvers.roles import DriveLevel, Role
+from resolvers.roles import AccessLevel, Role
 from resolvers.workspaces import access as workspace_access
 
 MAX_NAME = 255
@@ -177,7 +177,7 @@ class ShareView:
     item_id: str
     grantee_kind: str  # "user" or "channel"
     grantee_id: str
-    level: DriveLevel
+    level: AccessLevel
     granted_at: datetime
 
 
@@ -270,7 +270,7 @@ async def _writable(ctx: RequestContext, item_id: str, kind: str | None = None) 
     access = await item_access(ctx, item_id)
     if kind is not None and access.item.kind != kind:
         raise not_found("folder" if kind == FOLDER else "file")
-    ctx.services.authz.drive_require(access, DriveLevel.WRITE)
+    ctx.services.authz.drive_require(access, AccessLevel.WRITE)
     if access.in_trash:
         raise bad_input("The item is in the trash; restore it first.")
     return access
@@ -307,7 +307,7 @@ async def _parent_folder(
     if parent_id is None:
         root = await root_folder(ctx, workspace_id)
         access = root.access
-        ctx.services.authz.drive_require(access, DriveLevel.WRITE)
+        ctx.services.authz.drive_require(access, AccessLevel.WRITE)
         return access
     access = await _writable(ctx, parent_id, FOLDER)
     if access.item.workspace_id != workspace_id:
@@ -336,7 +336,7 @@ async def children(
     # One read of the children's shares for the whole page (none needed at MANAGE already).
     shares: list[list[ShareRecord]] = [[] for _ in children]
     channels: set[str] = set()
-    if parent.level is not DriveLevel.MANAGE and children:
+    if parent.level is not AccessLevel.MANAGE and children:
         shares = await ctx.services.drive.shares_many(
             [c.item_id for c in children], limit=MAX_SHARES_PER_ITEM
         )
@@ -543,7 +543,7 @@ async def restore_item(ctx: RequestContext, item_id: str) -> ItemView:
     """Back where it was, or to the root when that folder is gone or itself in the trash."""
     services = ctx.services
     access = await item_access(ctx, item_id)
-    services.authz.drive_require(access, DriveLevel.WRITE)
+    services.authz.drive_require(access, AccessLevel.WRITE)
     if access.item.trashed_at is None:
         raise bad_input("The item is not in the trash.")
     parent_id = access.item.parent_id
@@ -569,7 +569,7 @@ async def delete_item(ctx: RequestContext, item_id: str) -> None:
     """
     services = ctx.services
     access = await item_access(ctx, item_id)
-    services.authz.drive_require(access, DriveLevel.WRITE)
+    services.authz.drive_require(access, AccessLevel.WRITE)
     _not_root(access)
     if access.item.trashed_at is None:
         raise bad_input("Put the item in the trash before deleting it for good.")
@@ -640,11 +640,11 @@ async def share_item(
     item_id: str,
     user_id: str | None,
     channel_id: str | None,
-    level: DriveLevel,
+    level: AccessLevel,
 ) -> list[ShareView]:
     services = ctx.services
     access = await item_access(ctx, item_id)
-    services.authz.drive_require(access, DriveLevel.MANAGE)
+    services.authz.drive_require(access, AccessLevel.MANAGE)
     grantee = await _grantee(ctx, access, user_id, channel_id)
     existing = await services.drive.shares(item_id, limit=MAX_SHARES_PER_ITEM + 1)
     if len(existing) >= MAX_SHARES_PER_ITEM and all(s.grantee != grantee for s in existing):
@@ -665,7 +665,7 @@ async def unshare_item(
 ) -> list[ShareView]:
     services = ctx.services
     access = await item_access(ctx, item_id)
-    services.authz.drive_require(access, DriveLevel.MANAGE)
+    services.authz.drive_require(access, AccessLevel.MANAGE)
     grantee = await _grantee(ctx, access, user_id, channel_id)
     await services.drive.delete_share(access.item.workspace_id, item_id, grantee)
     if user_id is not None:
@@ -695,14 +695,14 @@ async def _grantee(
 
 async def shares(ctx: RequestContext, access: DriveAccess) -> list[ShareView]:
     """Who an item is shared with; shown to those who may manage it, else empty."""
-    if access.level is not DriveLevel.MANAGE:
+    if access.level is not AccessLevel.MANAGE:
         return []
     rows = await ctx.services.drive.shares(access.item_id, limit=MAX_SHARES_PER_ITEM)
     views = []
     for row in rows:
         kind, _, grantee_id = row.grantee.partition(":")
         views.append(
-            ShareView(row.item_id, kind, grantee_id, DriveLevel(row.level), row.granted_at)
+            ShareView(row.item_id, kind, grantee_id, AccessLevel(row.level), row.granted_at)
         )
     return views
 
@@ -719,7 +719,7 @@ async def create_share_link(
     access = await item_access(ctx, file_id)
     if access.item.kind != FILE:
         raise bad_input("Only files have share links.", field="fileId")
-    services.authz.drive_require(access, DriveLevel.MANAGE)
+    services.authz.drive_require(access, AccessLevel.MANAGE)
     if access.in_trash:
         raise bad_input("The file is in the trash; restore it first.")
     longest = int(services.drive_policy.share_link_max_ttl.total_seconds())
@@ -754,7 +754,7 @@ async def create_share_link(
 
 
 async def share_links(ctx: RequestContext, access: DriveAccess) -> list[ShareLinkView]:
-    if access.level is not DriveLevel.MANAGE or access.item.kind != FILE:
+    if access.level is not AccessLevel.MANAGE or access.item.kind != FILE:
         return []
     links = await ctx.services.drive.share_links(access.item_id, limit=100)
     views = []
@@ -776,7 +776,7 @@ async def revoke_share_link(ctx: RequestContext, link_id: str) -> None:
         access = await item_access(ctx, link.item_id)
     except CoveError:
         raise not_found("share link") from None
-    services.authz.drive_require(access, DriveLevel.MANAGE)
+    services.authz.drive_require(access, AccessLevel.MANAGE)
     await services.drive.delete_share_link(link)
 
 

@@ -29,8 +29,9 @@ class Visibility(StrEnum):
     DIRECT = "DIRECT"
 
 
-class DriveLevel(StrEnum):
-    """What a person may do with a drive item: read it, change it, or also share and delete."""
+class AccessLevel(StrEnum):
+    """What a person may do with a shared object (drive item, calendar, board): read it,
+    change it, or also share it."""
 
     READ = "READ"
     WRITE = "WRITE"
@@ -41,13 +42,13 @@ class DriveLevel(StrEnum):
         return _LEVEL_RANKS[self]
 
 
-_LEVEL_RANKS = {DriveLevel.READ: 1, DriveLevel.WRITE: 2, DriveLevel.MANAGE: 3}
+_LEVEL_RANKS = {AccessLevel.READ: 1, AccessLevel.WRITE: 2, AccessLevel.MANAGE: 3}
 
 # What a workspace role alone gives on every item of the workspace's drive; guests get only
 # what is shared with them or with one of their channels.
-ROLE_DRIVE_LEVEL: dict[Role, DriveLevel | None] = {
-    Role.OWNER: DriveLevel.MANAGE,
-    Role.ADMIN: DriveLevel.MANAGE,
-    Role.MEMBER: DriveLevel.WRITE,
+ROLE_DRIVE_LEVEL: dict[Role, AccessLevel | None] = {
+    Role.OWNER: AccessLevel.MANAGE,
+    Role.ADMIN: AccessLevel.MANAGE,
+    Role.MEMBER: AccessLevel.WRITE,
     Role.GUEST: None,
 }

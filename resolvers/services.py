@@ -10,12 +10,14 @@ from datetime import UTC, datetime, timedelta
 from crypto.keyring import Keyring
 from integrations.blobs import BlobStore, BlobStoreUnavailable
 from persistence.accounts import AccountRepository
+from persistence.calendars import CalendarRepository
 from persistence.channels import ChannelRepository
 from persistence.drive import DriveRepository
 from persistence.keys import DataKeyRepository
 from persistence.messages import MessageRepository
 from persistence.realtime import RealtimeRepository
 from persistence.store import Store
+from persistence.tasks import TaskRepository
 from persistence.workspaces import WorkspaceRepository
 from resolvers.authz import Authorizer, Principal
 from resolvers.drive_policy import DrivePolicy
@@ -78,6 +80,8 @@ class Services:
     presence: PresenceTracker
     drive: DriveRepository
     blobs: BlobStore
+    calendars: CalendarRepository
+    tasks: TaskRepository
     clock: Callable[[], datetime] = utc_now
     _usage_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     # Wrong passwords tried on one share link: 10 per 15 minutes, then RATE_LIMITED.
@@ -149,6 +153,8 @@ class Services:
             ),
             drive=DriveRepository(store),
             blobs=blobs or _NoBlobs(),
+            calendars=CalendarRepository(store),
+            tasks=TaskRepository(store),
             clock=clock,
         )
         return services

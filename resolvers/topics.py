@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from resolvers import channels, drive, workspaces
+from resolvers import calendars, channels, drive, tasks, workspaces
 from resolvers.authz import Principal
 from resolvers.context import RequestContext
 from resolvers.errors import CoveError, not_found
@@ -33,6 +33,8 @@ TOPIC_KINDS: dict[str, Check] = {
     "Workspace": workspaces.access,
     "User": _own_user,  # personal events, such as an invitation received
     "Folder": _folder,  # drive items added, renamed, moved, trashed, new versions
+    "Calendar": calendars.calendar_access,  # events created, changed, deleted, answered
+    "Board": tasks.board_access,  # tasks created, moved, changed, completed; lists
 }
 
 

@@ -43,7 +43,7 @@ from resolvers.drive import (
 )
 from resolvers.errors import CoveError
 from resolvers.global_ids import to_global_id as gid
-from resolvers.roles import DriveLevel
+from resolvers.roles import AccessLevel
 from resolvers.services import Services
 
 log = logging.getLogger("cove.files")
@@ -143,7 +143,7 @@ async def _uploader_access(
     target = upload.parent_id if upload.new_file else upload.file_id
     try:
         access = await item_access(ctx, target)
-        services.authz.drive_require(access, DriveLevel.WRITE)
+        services.authz.drive_require(access, AccessLevel.WRITE)
     except CoveError:
         raise TransferError(404, "No such upload URL.") from None
     if access.in_trash:

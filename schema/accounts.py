@@ -16,6 +16,7 @@ from schema.context import request_context
 from schema.relay import Connection, Node, connection_from_page, raw_id_of, to_global_id
 
 if TYPE_CHECKING:
+    from schema.calendars import Agenda
     from schema.messages import Message
     from schema.workspaces import Invitation, Workspace
 
@@ -107,6 +108,21 @@ class User(Node):
         await self._own(info, "mentions")
         page = await messages.my_mentions(request_context(info), first, after)
         return connection_from_page(page, Message.from_view)
+
+    @strawberry.field(
+        description="Your events (every calendar you may read, and events you are invited to) "
+        "in [from, to), by start. Only your own."
+    )
+    async def agenda(
+        self,
+        info: Info[Any, Any],
+        from_: Annotated[datetime, strawberry.argument(name="from")],
+        to: datetime,
+    ) -> Annotated[Agenda, strawberry.lazy("schema.calendars")]:
+        from schema.calendars import viewer_agenda
+
+        await self._own(info, "agenda")
+        return await viewer_agenda(info, from_, to)
 
 
 async def load_user(info: Info[Any, Any], raw_id: str) -> User:

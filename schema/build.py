@@ -23,6 +23,7 @@ from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
 from schema.accounts import Session, User
+from schema.calendars import Calendar, Event
 from schema.channels import Channel
 from schema.context import CONTEXT_KEY
 from schema.drive import LONG_SCALAR, File, FileVersion, Folder, Long
@@ -89,7 +90,19 @@ def build_schema(options: SchemaOptions | None = None) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        types=[User, Session, Workspace, Invitation, Channel, Message, Folder, File, FileVersion],
+        types=[
+            User,
+            Session,
+            Workspace,
+            Invitation,
+            Channel,
+            Message,
+            Folder,
+            File,
+            FileVersion,
+            Calendar,
+            Event,
+        ],
         extensions=extensions,
         config=StrawberryConfig(
             disable_field_suggestions=not opts.field_suggestions,

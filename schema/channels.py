@@ -19,6 +19,7 @@ from schema.workspaces import Workspace
 if TYPE_CHECKING:
     from schema.drive import DriveItem
     from schema.messages import Message
+    from schema.tasks import Board
 
 DEFAULT_PAGE = 20
 
@@ -112,6 +113,16 @@ class Channel(Node):
         return await channel_shared_items(
             info, self.view.record.workspace_id, self.view.id, first, after
         )
+
+    @strawberry.field(description="This channel's task boards.")
+    async def boards(
+        self, info: Info[Any, Any]
+    ) -> list[Annotated[Board, strawberry.lazy("schema.tasks")]]:
+        from resolvers.tasks import channel_boards
+        from schema.tasks import Board
+
+        found = await channel_boards(request_context(info), self.view.access)
+        return [Board.from_view(v) for v in found]
 
 
 async def load_channel(info: Info[Any, Any], raw_id: str) -> Channel:

@@ -12,7 +12,7 @@ from resolvers import drive
 from resolvers.drive import DriveUsage as DriveUsageValue
 from resolvers.drive import ItemView, ShareLinkView, ShareView, VersionView
 from resolvers.errors import bad_input, not_found
-from resolvers.roles import DriveLevel as DriveLevelValue
+from resolvers.roles import AccessLevel as AccessLevelValue
 from schema.accounts import User
 from schema.context import request_context
 from schema.relay import (
@@ -47,11 +47,12 @@ LONG_SCALAR = strawberry.scalar(
 )
 
 
-DriveLevel = strawberry.enum(
-    DriveLevelValue,
-    name="DriveLevel",
-    description="READ: see and download; WRITE: also upload, rename, move, trash; "
-    "MANAGE: also share and make share links.",
+AccessLevel = strawberry.enum(
+    AccessLevelValue,
+    name="AccessLevel",
+    description="What someone may do with a shared object. Drive: READ sees and downloads, "
+    "WRITE also uploads, renames, moves and trashes, MANAGE also shares. Calendars and "
+    "boards: READ sees, WRITE also changes events or tasks, MANAGE also shares and deletes.",
 )
 
 
@@ -90,7 +91,7 @@ class DriveItem(Node):
         return self.view.access.in_trash
 
     @strawberry.field(description="What you may do with this item.")
-    def viewer_level(self) -> DriveLevel:  # type: ignore[valid-type]
+    def viewer_level(self) -> AccessLevel:  # type: ignore[valid-type]
         return self.view.access.level
 
     @strawberry.field(description="Who it is shared with; empty unless you manage it.")
@@ -236,7 +237,7 @@ class DriveShare:
         return to_global_id("Channel", self.view.grantee_id)
 
     @strawberry.field
-    def level(self) -> DriveLevel:  # type: ignore[valid-type]
+    def level(self) -> AccessLevel:  # type: ignore[valid-type]
         return self.view.level
 
     @strawberry.field
@@ -426,7 +427,7 @@ class ShareDriveItemInput:
     item_id: strawberry.ID
     user_id: strawberry.ID | None = None
     channel_id: strawberry.ID | None = None
-    level: DriveLevel = DriveLevelValue.READ  # type: ignore[valid-type]
+    level: AccessLevel = AccessLevelValue.READ  # type: ignore[valid-type]
 
 
 @strawberry.input

@@ -9,7 +9,7 @@ import strawberry
 from strawberry.types import Info
 
 from resolvers.errors import CoveError, ErrorCode, not_found
-from schema import accounts, channels, drive, messages, realtime, workspaces
+from schema import accounts, calendars, channels, drive, messages, realtime, tasks, workspaces
 from schema.relay import Node, from_global_id
 
 NodeLoader = Callable[[Info[Any, Any], str], Awaitable[Node]]
@@ -25,6 +25,11 @@ NODE_LOADERS: dict[str, NodeLoader] = {
     "Folder": drive.load_folder,
     "File": drive.load_file,
     "FileVersion": drive.load_file_version,
+    "Calendar": calendars.load_calendar,
+    "Event": calendars.load_event,
+    "Board": tasks.load_board,
+    "TaskList": tasks.load_list,
+    "Task": tasks.load_task,
 }
 
 
@@ -199,6 +204,83 @@ class Mutation:
     )
     revoke_share_link: drive.RevokeShareLinkPayload | None = strawberry.mutation(
         resolver=drive.revoke_share_link, description="Make a share link stop working."
+    )
+
+    create_calendar: calendars.CalendarPayload | None = strawberry.mutation(
+        resolver=calendars.create_calendar,
+        description="Create a workspace calendar, or a personal one.",
+    )
+    update_calendar: calendars.CalendarPayload | None = strawberry.mutation(
+        resolver=calendars.update_calendar, description="Rename or recolour a calendar."
+    )
+    delete_calendar: calendars.DeleteCalendarPayload | None = strawberry.mutation(
+        resolver=calendars.delete_calendar, description="Delete a calendar and its events."
+    )
+    share_calendar: calendars.CalendarPayload | None = strawberry.mutation(
+        resolver=calendars.share_calendar,
+        description="Share a calendar with a member or a channel, or change the level.",
+    )
+    unshare_calendar: calendars.CalendarPayload | None = strawberry.mutation(
+        resolver=calendars.unshare_calendar, description="Stop sharing a calendar with someone."
+    )
+    create_calendar_feed: calendars.CalendarFeedPayload | None = strawberry.mutation(
+        resolver=calendars.create_calendar_feed,
+        description="A private .ics feed URL for other calendar apps (replaces any older one).",
+    )
+    revoke_calendar_feed: calendars.CalendarFeedPayload | None = strawberry.mutation(
+        resolver=calendars.revoke_calendar_feed, description="Make the feed URL stop working."
+    )
+    import_calendar: calendars.ImportCalendarPayload | None = strawberry.mutation(
+        resolver=calendars.import_calendar,
+        description="Add the events of an .ics file; events with a known UID are updated.",
+    )
+    create_event: calendars.EventPayload | None = strawberry.mutation(
+        resolver=calendars.create_event, description="Create an event, recurring or not."
+    )
+    update_event: calendars.EventPayload | None = strawberry.mutation(
+        resolver=calendars.update_event,
+        description="Change an event, one occurrence, or an occurrence and those after it.",
+    )
+    delete_event: calendars.DeleteEventPayload | None = strawberry.mutation(
+        resolver=calendars.delete_event,
+        description="Delete an event, one occurrence, or an occurrence and those after it.",
+    )
+    respond_to_event: calendars.EventPayload | None = strawberry.mutation(
+        resolver=calendars.respond_to_event, description="Answer an invitation to an event."
+    )
+
+    create_board: tasks.BoardPayload | None = strawberry.mutation(
+        resolver=tasks.create_board, description="Create a task board for a workspace or a channel."
+    )
+    update_board: tasks.BoardPayload | None = strawberry.mutation(
+        resolver=tasks.update_board, description="Rename or archive a board."
+    )
+    create_task_list: tasks.TaskListPayload | None = strawberry.mutation(
+        resolver=tasks.create_task_list, description="Add a list (column) to a board."
+    )
+    update_task_list: tasks.TaskListPayload | None = strawberry.mutation(
+        resolver=tasks.update_task_list, description="Rename, archive or reorder a list."
+    )
+    create_task: tasks.TaskPayload | None = strawberry.mutation(
+        resolver=tasks.create_task, description="Add a task at the end of a list."
+    )
+    update_task: tasks.TaskPayload | None = strawberry.mutation(
+        resolver=tasks.update_task, description="Change a task's fields, status or archive it."
+    )
+    move_task: tasks.TaskPayload | None = strawberry.mutation(
+        resolver=tasks.move_task, description="Move a task within a list or to another list."
+    )
+    delete_task: tasks.DeleteTaskPayload | None = strawberry.mutation(
+        resolver=tasks.delete_task, description="Delete a task with its checklist and comments."
+    )
+    add_checklist_item: tasks.TaskPayload | None = strawberry.mutation(
+        resolver=tasks.add_checklist_item, description="Add an item to a task's checklist."
+    )
+    update_checklist_item: tasks.TaskPayload | None = strawberry.mutation(
+        resolver=tasks.update_checklist_item, description="Tick, reword or remove a checklist item."
+    )
+    add_task_comment: tasks.TaskPayload | None = strawberry.mutation(
+        resolver=tasks.add_task_comment, description="Comment on a task."
     )
 
     open_realtime_session: realtime.OpenRealtimeSessionPayload | None = strawberry.mutation(

@@ -17,8 +17,10 @@ from schema.context import request_context
 from schema.relay import Connection, Node, connection_from_page, expect_id, to_global_id
 
 if TYPE_CHECKING:
+    from schema.calendars import Calendar
     from schema.channels import Channel
     from schema.drive import DriveItem, DriveUsage, Folder
+    from schema.tasks import Board
 
 DEFAULT_PAGE = 20
 
@@ -100,6 +102,24 @@ class Workspace(Node):
         from schema.drive import workspace_shared_with_me
 
         return await workspace_shared_with_me(info, self.view.id, first, after)
+
+    @strawberry.field(
+        description="The calendars you may see: the workspace's, your own, those shared with you."
+    )
+    async def calendars(
+        self, info: Info[Any, Any]
+    ) -> list[Annotated[Calendar, strawberry.lazy("schema.calendars")]]:
+        from schema.calendars import workspace_calendars
+
+        return await workspace_calendars(info, self.view.id)
+
+    @strawberry.field(description="The task boards you may see (channel boards included).")
+    async def boards(
+        self, info: Info[Any, Any]
+    ) -> list[Annotated[Board, strawberry.lazy("schema.tasks")]]:
+        from schema.tasks import workspace_boards
+
+        return await workspace_boards(info, self.view.id)
 
     @strawberry.field(description="Bytes of files held, against the workspace's quota.")
     async def drive_usage(

@@ -29,7 +29,7 @@ FILE = """query($id: ID!) { node(id: $id) { ... on File { id name size contentTy
 
 ROOT = """query($w: ID!) { node(id: $w) { ... on Workspace { drive { id name
   children(first: 50) { edges { node { id name ... on File { size } } } } } } } }"""
-SHARE = """mutation($i: ID!, $u: ID, $c: ID, $l: DriveLevel!) {
+SHARE = """mutation($i: ID!, $u: ID, $c: ID, $l: AccessLevel!) {
   shareDriveItem(input: {itemId: $i, userId: $u, channelId: $c, level: $l}) {
   shares { userId channelId level } } }"""
 UNSHARE = """mutation($i: ID!, $u: ID, $c: ID) {

@@ -625,6 +625,249 @@ DRIVE_ROWS = [
 ]
 ROWS += DRIVE_ROWS
 
+# Calendars and boards: each made by the owner for the workspace.
+WORKSPACE_READERS_ONLY = expect(NF, NF, NF, OK, OK, OK)
+WORKSPACE_READERS_ONLY_MUTATION = expect(UNAUTH, NF, NF, OK, OK, OK)
+
+
+def _calendar(world: World) -> str:
+    calendar: str = world.gql(
+        "owner",
+        'mutation($w: ID!) { createCalendar(input: {workspaceId: $w, name: "C"}) { calendar { id } } }',
+        {"w": world.ids["workspace"]},
+    )["createCalendar"]["calendar"]["id"]
+    return calendar
+
+
+def _event(world: World, attendees: list[str] | None = None) -> str:
+    event: str = world.gql(
+        "owner",
+        'mutation($c: ID!, $a: [ID!]) { createEvent(input: {calendarId: $c, event: {title: "E", '
+        'start: "2026-03-02T09:00:00Z", end: "2026-03-02T10:00:00Z", attendeeIds: $a}}) { event { id } } }',
+        {"c": _calendar(world), "a": attendees or []},
+    )["createEvent"]["event"]["id"]
+    return event
+
+
+def _invited(world: World, who: str) -> dict[str, Any]:
+    invitees = [world.ids[who]] if who in ("guest", "member", "admin", "owner") else []
+    return {"e": _event(world, invitees)}
+
+
+def _board(world: World) -> str:
+    board: str = world.gql(
+        "owner",
+        'mutation($w: ID!) { createBoard(input: {workspaceId: $w, name: "B"}) { board { id } } }',
+        {"w": world.ids["workspace"]},
+    )["createBoard"]["board"]["id"]
+    return board
+
+
+def _task_list(world: World) -> str:
+    item: str = world.gql(
+        "owner",
+        'mutation($b: ID!) { createTaskList(input: {boardId: $b, name: "L"}) { list { id } } }',
+        {"b": _board(world)},
+    )["createTaskList"]["list"]["id"]
+    return item
+
+
+def _task(world: World) -> str:
+    task: str = world.gql(
+        "owner",
+        'mutation($l: ID!) { createTask(input: {listId: $l, title: "T"}) { task { id } } }',
+        {"l": _task_list(world)},
+    )["createTask"]["task"]["id"]
+    return task
+
+
+def _checklist_item(world: World, who: str) -> dict[str, Any]:
+    task = _task(world)
+    item = world.gql(
+        "owner",
+        'mutation($t: ID!) { addChecklistItem(input: {taskId: $t, text: "x"}) { task { checklist { id } } } }',
+        {"t": task},
+    )["addChecklistItem"]["task"]["checklist"][0]["id"]
+    return {"i": item}
+
+
+ICS = (
+    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:m@x\r\n"
+    "DTSTART:20260105T090000Z\r\nDTEND:20260105T100000Z\r\nSUMMARY:I\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+)
+
+PLANNING_ROWS = [
+    Row(
+        "node",
+        "query($id: ID!) { node(id: $id) { id ... on Calendar { name } } }",
+        WORKSPACE_READERS_ONLY,
+        lambda w, who: {"id": _calendar(w)},
+    ),
+    Row(
+        "node",
+        "query($id: ID!) { node(id: $id) { id ... on Event { title } } }",
+        WORKSPACE_READERS_ONLY,
+        lambda w, who: {"id": _event(w)},
+    ),
+    Row(
+        "node",
+        "query($id: ID!) { node(id: $id) { id ... on Board { name } } }",
+        WORKSPACE_READERS_ONLY,
+        lambda w, who: {"id": _board(w)},
+    ),
+    Row(
+        "node",
+        "query($id: ID!) { node(id: $id) { id ... on TaskList { name } } }",
+        WORKSPACE_READERS_ONLY,
+        lambda w, who: {"id": _task_list(w)},
+    ),
+    Row(
+        "node",
+        "query($id: ID!) { node(id: $id) { id ... on Task { title } } }",
+        WORKSPACE_READERS_ONLY,
+        lambda w, who: {"id": _task(w)},
+    ),
+    Row(
+        "createCalendar",
+        'mutation($w: ID!) { createCalendar(input: {workspaceId: $w, name: "N"}) { calendar { id } } }',
+        MEMBERS_NOT_GUESTS,
+        lambda w, who: {"w": w.ids["workspace"]},
+    ),
+    Row(
+        "updateCalendar",
+        'mutation($c: ID!) { updateCalendar(input: {calendarId: $c, name: "R"}) { calendar { id } } }',
+        DRIVE_MANAGERS,
+        lambda w, who: {"c": _calendar(w)},
+    ),
+    Row(
+        "deleteCalendar",
+        "mutation($c: ID!) { deleteCalendar(input: {calendarId: $c}) { deletedCalendarId } }",
+        DRIVE_MANAGERS,
+        lambda w, who: {"c": _calendar(w)},
+    ),
+    Row(
+        "shareCalendar",
+        "mutation($c: ID!, $u: ID) { shareCalendar(input: {calendarId: $c, userId: $u}) { calendar { id } } }",
+        DRIVE_MANAGERS,
+        lambda w, who: {"c": _calendar(w), "u": w.ids["guest"]},
+    ),
+    Row(
+        "unshareCalendar",
+        "mutation($c: ID!, $u: ID) { unshareCalendar(input: {calendarId: $c, userId: $u}) { calendar { id } } }",
+        DRIVE_MANAGERS,
+        lambda w, who: {"c": _calendar(w), "u": w.ids["guest"]},
+    ),
+    Row(
+        "createCalendarFeed",
+        "mutation($c: ID!) { createCalendarFeed(input: {calendarId: $c}) { url } }",
+        DRIVE_MANAGERS,
+        lambda w, who: {"c": _calendar(w)},
+    ),
+    Row(
+        "revokeCalendarFeed",
+        "mutation($c: ID!) { revokeCalendarFeed(input: {calendarId: $c}) { url } }",
+        DRIVE_MANAGERS,
+        lambda w, who: {"c": _calendar(w)},
+    ),
+    Row(
+        "importCalendar",
+        "mutation($c: ID!, $i: String!) { importCalendar(input: {calendarId: $c, ics: $i}) { created } }",
+        DRIVE_WRITERS,
+        lambda w, who: {"c": _calendar(w), "i": ICS},
+    ),
+    Row(
+        "createEvent",
+        'mutation($c: ID!) { createEvent(input: {calendarId: $c, event: {title: "E", start: "2026-03-02T09:00:00Z", end: "2026-03-02T10:00:00Z"}}) { event { id } } }',
+        DRIVE_WRITERS,
+        lambda w, who: {"c": _calendar(w)},
+    ),
+    Row(
+        "updateEvent",
+        'mutation($e: ID!) { updateEvent(input: {eventId: $e, event: {title: "F"}}) { event { id } } }',
+        DRIVE_WRITERS,
+        lambda w, who: {"e": _event(w)},
+    ),
+    Row(
+        "deleteEvent",
+        "mutation($e: ID!) { deleteEvent(input: {eventId: $e}) { deletedEventId } }",
+        DRIVE_WRITERS,
+        lambda w, who: {"e": _event(w)},
+    ),
+    Row(
+        "respondToEvent",
+        "mutation($e: ID!) { respondToEvent(input: {eventId: $e, response: ACCEPTED}) { event { id } } }",
+        expect(UNAUTH, NF, OK, OK, OK, OK),
+        _invited,
+    ),
+    Row(
+        "createBoard",
+        'mutation($w: ID!) { createBoard(input: {workspaceId: $w, name: "N"}) { board { id } } }',
+        MEMBERS_NOT_GUESTS,
+        lambda w, who: {"w": w.ids["workspace"]},
+    ),
+    Row(
+        "updateBoard",
+        'mutation($b: ID!) { updateBoard(input: {boardId: $b, name: "R"}) { board { id } } }',
+        DRIVE_MANAGERS,
+        lambda w, who: {"b": _board(w)},
+    ),
+    Row(
+        "createTaskList",
+        'mutation($b: ID!) { createTaskList(input: {boardId: $b, name: "L"}) { list { id } } }',
+        DRIVE_WRITERS,
+        lambda w, who: {"b": _board(w)},
+    ),
+    Row(
+        "updateTaskList",
+        'mutation($l: ID!) { updateTaskList(input: {listId: $l, name: "M"}) { list { id } } }',
+        DRIVE_WRITERS,
+        lambda w, who: {"l": _task_list(w)},
+    ),
+    Row(
+        "createTask",
+        'mutation($l: ID!) { createTask(input: {listId: $l, title: "T"}) { task { id } } }',
+        DRIVE_WRITERS,
+        lambda w, who: {"l": _task_list(w)},
+    ),
+    Row(
+        "updateTask",
+        'mutation($t: ID!) { updateTask(input: {taskId: $t, title: "U"}) { task { id } } }',
+        DRIVE_WRITERS,
+        lambda w, who: {"t": _task(w)},
+    ),
+    Row(
+        "moveTask",
+        "mutation($t: ID!, $l: ID!) { moveTask(input: {taskId: $t, listId: $l}) { task { id } } }",
+        DRIVE_WRITERS,
+        lambda w, who: {"t": _task(w), "l": _task_list(w)},
+    ),
+    Row(
+        "deleteTask",
+        "mutation($t: ID!) { deleteTask(input: {taskId: $t}) { deletedTaskId } }",
+        DRIVE_WRITERS,
+        lambda w, who: {"t": _task(w)},
+    ),
+    Row(
+        "addChecklistItem",
+        'mutation($t: ID!) { addChecklistItem(input: {taskId: $t, text: "c"}) { task { id } } }',
+        DRIVE_WRITERS,
+        lambda w, who: {"t": _task(w)},
+    ),
+    Row(
+        "updateChecklistItem",
+        "mutation($i: ID!) { updateChecklistItem(input: {itemId: $i, done: true}) { task { id } } }",
+        DRIVE_WRITERS,
+        _checklist_item,
+    ),
+    Row(
+        "addTaskComment",
+        'mutation($t: ID!) { addTaskComment(input: {taskId: $t, text: "c"}) { task { id } } }',
+        WORKSPACE_READERS_ONLY_MUTATION,
+        lambda w, who: {"t": _task(w)},
+    ),
+]
+ROWS += PLANNING_ROWS
+
 
 def outcome(result: dict[str, Any]) -> str:
     errors = result.get("errors") or []

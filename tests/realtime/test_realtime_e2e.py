@@ -431,3 +431,50 @@ async def test_a_drive_folder_is_a_topic_readers_of_it_may_follow(room: Room) ->
     ]
     assert events[2]["data"]["name"] == "renamed.txt"
     assert all(e["topic"] == folder for e in events)
+
+
+async def test_calendars_and_boards_are_topics_too(room: Room) -> None:
+    calendar = room.alice.data(
+        'mutation($w: ID!) { createCalendar(input: {workspaceId: $w, name: "Team"}) { calendar { id } } }',
+        {"w": room.workspace},
+    )["createCalendar"]["calendar"]["id"]
+    board = room.alice.data(
+        'mutation($w: ID!) { createBoard(input: {workspaceId: $w, name: "Sprint"}) { board { id } } }',
+        {"w": room.workspace},
+    )["createBoard"]["board"]["id"]
+    todo = room.alice.data(
+        'mutation($b: ID!) { createTaskList(input: {boardId: $b, name: "To do"}) { list { id } } }',
+        {"b": board},
+    )["createTaskList"]["list"]["id"]
+    client = example.RealtimeClient(room.server.url, room.bob_token)
+    await client.open()
+
+    async def work() -> None:
+        await registered(room, client.session_id)
+        await asyncio.to_thread(
+            room.alice.data,
+            'mutation($c: ID!) { createEvent(input: {calendarId: $c, event: {title: "Planning", start: "2026-05-04T09:00:00Z", end: "2026-05-04T10:00:00Z"}}) { event { id } } }',
+            {"c": calendar},
+        )
+        task = await asyncio.to_thread(
+            room.alice.data,
+            'mutation($l: ID!) { createTask(input: {listId: $l, title: "Estimate"}) { task { id } } }',
+            {"l": todo},
+        )
+        await asyncio.to_thread(
+            room.alice.data,
+            "mutation($t: ID!) { updateTask(input: {taskId: $t, status: DONE}) { task { id } } }",
+            {"t": task["createTask"]["task"]["id"]},
+        )
+
+    worker = asyncio.create_task(work())
+    events = await take(client.events([calendar, board]), 3)
+    await worker
+    await client.close()
+    assert [(e["topic"], e["type"]) for e in events] == [
+        (calendar, "event.created"),
+        (board, "task.created"),
+        (board, "task.completed"),
+    ]
+    assert events[0]["data"]["title"] == "Planning"
+    assert events[1]["data"]["title"] == "Estimate"
