@@ -280,9 +280,24 @@ class CalendarRepository:
             ids = [r["event_id"] for r in series] + [r["event_id"] for r in singles]
             if not ids:
                 break
-            for event in await self.events(ids):
-                if event is not None:
+            # Each index row read is deleted as read, whatever its event says, so the loop
+            # ends even over rows left inconsistent by a crash.
+            stray: list[Put | Delete | Update] = []
+            for row, event in zip([*series, *singles], await self.events(ids), strict=True):
+                if event is not None and event.calendar_id == calendar.calendar_id:
                     await self.delete_event(event)
+                if "end_at" in row:
+                    key = {
+                        "calendar_id": calendar.calendar_id,
+                        "start_at": row["start_at"],
+                        "event_id": row["event_id"],
+                    }
+                    stray.append(Delete(EVENTS_BY_START, key))
+                else:
+                    key = {"calendar_id": calendar.calendar_id, "event_id": row["event_id"]}
+                    stray.append(Delete(RECURRING_EVENTS, key))
+            if stray:
+                await self._store.batch(stray)
         ops: list[Put | Delete | Update] = [
             Delete(CALENDARS, {"calendar_id": calendar.calendar_id}),
             Delete(

@@ -591,3 +591,43 @@ def test_an_occurrence_moved_past_the_series_end_is_still_found(team: Team) -> N
         )
         == 1
     )
+
+
+def test_deleting_a_calendar_deletes_its_events_everywhere(team: Team) -> None:
+    calendar = team.calendar("Doomed")
+    single = team.event(
+        calendar,
+        title="Once",
+        start="2026-07-01T09:00:00Z",
+        end="2026-07-01T10:00:00Z",
+        attendeeIds=[team.ids["member"]],
+    )
+    series = team.event(
+        calendar,
+        title="Often",
+        start="2026-07-01T11:00:00Z",
+        end="2026-07-01T12:00:00Z",
+        recurrence="FREQ=DAILY;COUNT=5",
+    )
+    second = team.window(
+        calendar, datetime(2026, 7, 1, tzinfo=UTC), datetime(2026, 7, 8, tzinfo=UTC)
+    )[2]["occurrenceId"]
+    team.owner.data(UPDATE_EVENT, {"i": series, "s": "THIS", "o": second, "e": {"title": "Moved"}})
+    assert error_codes(
+        team.member.run(
+            "mutation($c: ID!) { deleteCalendar(input: {calendarId: $c}) { deletedCalendarId } }",
+            {"c": calendar},
+        )
+    ) == ["FORBIDDEN"]
+    team.owner.data(
+        "mutation($c: ID!) { deleteCalendar(input: {calendarId: $c}) { deletedCalendarId } }",
+        {"c": calendar},
+    )
+    for event in (single, series):
+        assert error_codes(
+            team.owner.run("query($e: ID!) { node(id: $e) { id } }", {"e": event})
+        ) == ["NOT_FOUND"]
+    agenda = team.member.data(
+        'query { viewer { agenda(from: "2026-07-01T00:00:00Z", to: "2026-07-08T00:00:00Z") { events { title } } } }'
+    )["viewer"]["agenda"]["events"]
+    assert agenda == []
