@@ -27,6 +27,7 @@ from crypto.keyring import Keyring
 from crypto.passwords import Argon2Params, PasswordHasher
 from integrations.blobs import BlobStore, blob_store_from_config
 from integrations.broker import broker_from_url
+from integrations.search import SearchEngine, search_engine_from_config
 from persistence.sqlite.engine import SqliteStore
 from resolvers.drive_policy import DrivePolicy
 from resolvers.passwords import PasswordService
@@ -53,6 +54,7 @@ async def ready(state: State) -> Response[dict[str, Any]]:
         "store": services.store.ping,
         "broker": services.broker.ping,
         "blobs": services.blobs.ping,
+        "search": services.search.engine.ping,
     }
     for name, ping in backends.items():
         try:
@@ -93,12 +95,27 @@ def blob_store(settings: Settings) -> BlobStore:
         raise SettingsError("blob_store", str(exc)) from None
 
 
+def search_engine(settings: Settings, store: SqliteStore) -> SearchEngine:
+    """The search engine the settings name."""
+    try:
+        return search_engine_from_config(
+            settings.search_engine,
+            store=store,
+            url=settings.elasticsearch_url,
+            index_prefix=settings.elasticsearch_index_prefix,
+            api_key=settings.elasticsearch_api_key,
+        )
+    except ValueError as exc:
+        raise SettingsError("search_engine", str(exc)) from None
+
+
 @asynccontextmanager
 async def running_services(settings: Settings, keyring: Keyring) -> AsyncIterator[Services]:
     """Open the store and build the services from settings; close them on the way out."""
     store = await SqliteStore.open(settings.database_file)
     broker = broker_from_url(settings.broker_url)
     blobs = blob_store(settings)
+    engine = search_engine(settings, store)
     hasher = PasswordHasher(
         Argon2Params(
             time_cost=settings.argon2_time_cost,
@@ -141,6 +158,8 @@ async def running_services(settings: Settings, keyring: Keyring) -> AsyncIterato
         ),
         broker=broker,
         blobs=blobs,
+        search_engine=engine,
+        search_prefix_min=settings.search_prefix_min or None,
     )
     await broker.start(services.hub.on_payload)
     heartbeat = asyncio.create_task(services.presence.run(), name="cove-presence")
@@ -156,6 +175,7 @@ async def running_services(settings: Settings, keyring: Keyring) -> AsyncIterato
                 await task
         await broker.close()
         await blobs.close()
+        await engine.close()
         services.close()
         await store.close()
 

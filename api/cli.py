@@ -105,6 +105,52 @@ def cmd_check(args: argparse.Namespace) -> int:
     asyncio.run(reach_blobs())
     where = settings.s3_bucket if settings.blob_store == "s3" else settings.resolved_blob_dir
     print(f"blobs: ok ({settings.blob_store} {where})")
+
+    async def reach_search() -> None:
+        from api.app import search_engine
+
+        store = await SqliteStore.open(settings.database_file)
+        engine = search_engine(settings, store)
+        try:
+            await engine.ping()
+        finally:
+            await engine.close()
+            await store.close()
+
+    asyncio.run(reach_search())
+    print(f"search: ok ({settings.search_engine})")
+    return 0
+
+
+def cmd_reindex(args: argparse.Namespace) -> int:
+    """Rebuild the search index of the workspaces named, from the sealed rows of the store."""
+    from api.app import running_services
+    from resolvers.global_ids import from_global_id
+    from resolvers.search import reindex_workspace
+
+    settings = _settings(args)
+    keyring = load_keyring(settings)
+    workspace_ids = []
+    for given in args.workspace:
+        parsed = from_global_id(given)
+        workspace_ids.append(parsed[1] if parsed and parsed[0] == "Workspace" else given)
+
+    async def run() -> dict[str, dict[str, int]]:
+        done: dict[str, dict[str, int]] = {}
+        async with running_services(settings, keyring) as services:
+            for workspace_id in workspace_ids:
+                if await services.workspaces.get(workspace_id) is None:
+                    raise SystemExit(f"cove: no workspace {workspace_id}")
+
+                def report(kind: str, count: int, ws: str = workspace_id) -> None:
+                    print(f"{ws}: {kind}s indexed: {count}", file=sys.stderr, flush=True)
+
+                done[workspace_id] = await reindex_workspace(services, workspace_id, report)
+        return done
+
+    for workspace_id, counts in asyncio.run(run()).items():
+        summary = ", ".join(f"{count} {kind}s" for kind, count in counts.items())
+        print(f"reindexed {workspace_id}: {summary}")
     return 0
 
 
@@ -135,6 +181,18 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="validate configuration and reach every backend")
     common(check)
     check.set_defaults(run=cmd_check)
+
+    reindex = commands.add_parser(
+        "reindex", help="rebuild a workspace's search index from the store"
+    )
+    common(reindex)
+    reindex.add_argument(
+        "--workspace",
+        action="append",
+        required=True,
+        help="workspace id (as the API shows it); repeat for several",
+    )
+    reindex.set_defaults(run=cmd_reindex)
     return parser
 
 

@@ -170,6 +170,26 @@ class Settings:
         default="",
         metadata=_doc("Base of the upload, download and share URLs handed out; empty: relative."),
     )
+    search_engine: Literal["embedded", "elasticsearch"] = field(
+        default="embedded",
+        metadata=_doc("Search index: `embedded` (tables in the store) or `elasticsearch`."),
+    )
+    elasticsearch_url: str | None = field(
+        default=None,
+        metadata=_doc("Elasticsearch address, e.g. `http://127.0.0.1:9200`.", secret=True),
+    )
+    elasticsearch_api_key: str | None = field(
+        default=None, metadata=_doc("Elasticsearch API key, if the cluster needs one.", secret=True)
+    )
+    elasticsearch_index_prefix: str = field(
+        default="cove-search", metadata=_doc("Name (prefix) of Cove's Elasticsearch index.")
+    )
+    search_prefix_min: int = field(
+        default=3,
+        metadata=_doc(
+            "Shortest word start indexed, so `rep` finds `report`; 0 indexes whole words only."
+        ),
+    )
     max_body_bytes: int = field(
         default=1024 * 1024, metadata=_doc("Largest GraphQL request body, bytes.")
     )
@@ -246,16 +266,7 @@ class Settings:
             )
         _at_least("away_after_seconds", self.away_after_seconds, 1)
         _at_least("max_body_bytes", self.max_body_bytes, 1024)
-        _at_least("max_file_bytes", self.max_file_bytes, 1)
-        _at_least("workspace_quota_bytes", self.workspace_quota_bytes, 1)
-        _at_least("upload_url_ttl_seconds", self.upload_url_ttl_seconds, 10)
-        _at_least("download_url_ttl_seconds", self.download_url_ttl_seconds, 10)
-        _at_most("download_url_ttl_seconds", self.download_url_ttl_seconds, 24 * 3600)
-        _at_least("share_link_max_ttl_seconds", self.share_link_max_ttl_seconds, 60)
-        if self.public_url and not self.public_url.startswith(("http://", "https://")):
-            raise SettingsError("public_url", "must start with http:// or https://")
-        if self.blob_store == "s3" and not self.s3_bucket:
-            raise SettingsError("s3_bucket", "the s3 blob store needs a bucket")
+        self._validate_files_and_search()
         _at_least("max_query_depth", self.max_query_depth, 2)
         _at_least("max_query_tokens", self.max_query_tokens, 50)
         _at_least("max_aliases", self.max_aliases, 1)
@@ -266,6 +277,21 @@ class Settings:
             if path is not None and not Path(path).is_file():
                 raise SettingsError(name, f"no such file: {path}")
         return self
+
+    def _validate_files_and_search(self) -> None:
+        _at_least("search_prefix_min", self.search_prefix_min, 0)
+        if self.search_engine == "elasticsearch" and not self.elasticsearch_url:
+            raise SettingsError("elasticsearch_url", "the elasticsearch engine needs an address")
+        _at_least("max_file_bytes", self.max_file_bytes, 1)
+        _at_least("workspace_quota_bytes", self.workspace_quota_bytes, 1)
+        _at_least("upload_url_ttl_seconds", self.upload_url_ttl_seconds, 10)
+        _at_least("download_url_ttl_seconds", self.download_url_ttl_seconds, 10)
+        _at_most("download_url_ttl_seconds", self.download_url_ttl_seconds, 24 * 3600)
+        _at_least("share_link_max_ttl_seconds", self.share_link_max_ttl_seconds, 60)
+        if self.public_url and not self.public_url.startswith(("http://", "https://")):
+            raise SettingsError("public_url", "must start with http:// or https://")
+        if self.blob_store == "s3" and not self.s3_bucket:
+            raise SettingsError("s3_bucket", "the s3 blob store needs a bucket")
 
     def as_environment(self) -> dict[str, str]:
         """Render as `COVE_*` variables, so worker processes rebuild the same settings."""

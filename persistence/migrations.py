@@ -10,6 +10,7 @@ from persistence.collab_tables import COLLABORATION_TABLES
 from persistence.declare import Table
 from persistence.drive import DRIVE_TABLES
 from persistence.realtime import PRESENCE_TABLES, REALTIME_TABLES
+from persistence.search_tables import SEARCH_TABLES
 from persistence.store import StoreError
 from persistence.tables import ACCOUNT_TABLES
 from persistence.tasks import TASK_TABLES
@@ -32,6 +33,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "drive", DRIVE_TABLES),
     Migration(6, "calendars", CALENDAR_TABLES),
     Migration(7, "task boards", TASK_TABLES),
+    Migration(8, "search index", SEARCH_TABLES),
 )
 
 

@@ -504,3 +504,10 @@ class Authorizer:
         return self._mint(
             access.workspace.principal, Action.READ, task.task_id, access.workspace.workspace_id
         )
+
+    # Operations
+
+    def system_reindex(self, workspace_id: str, row_id: str) -> Grant:
+        """`cove reindex` rebuilds a workspace's search index from its sealed rows. Only an
+        operator holding the root key runs it, and the root key opens every row anyway."""
+        return self._minter.mint("system:reindex", Action.READ.value, row_id, workspace_id)

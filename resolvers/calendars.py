@@ -787,6 +787,7 @@ async def create_event(ctx: RequestContext, calendar_id: str, changes: EventChan
     ops += _attendee_ops(ctx, record, [], attendees)
     await services.calendars.apply(ops)
     view = EventView(ctx, services.authz.event(access, record))
+    await services.search.event(record, details.title, details.description)
     await _publish_event(ctx, view, "event.created")
     return view
 
@@ -964,6 +965,7 @@ async def _change_all(
         ops += _attendee_ops(ctx, updated, old, new_rows)
     await services.calendars.apply(ops)
     fresh = EventView(ctx, services.authz.event(calendar, updated))
+    await services.search.event(updated, new_details.title, new_details.description)
     await _publish_event(ctx, fresh, "event.changed")
     return fresh
 
@@ -1069,6 +1071,7 @@ async def delete_event(
             )
             return
     await services.calendars.delete_event(record)
+    await services.search.remove(record.workspace_id, "event", event_id)
     await _publish(ctx, record.calendar_id, "event.deleted", {"id": gid("Event", event_id)})
 
 
@@ -1105,6 +1108,7 @@ async def import_ics(ctx: RequestContext, calendar_id: str, text: str) -> tuple[
     me = access.workspace.principal.user_id
     now = services.clock()
     ops: list[Put | Delete | Update] = []
+    indexed: list[Any] = []
     created = updated = 0
     for item in parsed:
         index = services.keyring.blind_index(UID_INDEX, f"{calendar_id}\x00{item.uid}")
@@ -1134,6 +1138,9 @@ async def import_ics(ctx: RequestContext, calendar_id: str, text: str) -> tuple[
         )
         record = _reach(record, [o.end for o in item.overrides if not o.cancelled])
         ops += services.calendars.put_event_ops(record, previous)
+        indexed.append(
+            await services.search.event_document(record, details.title, details.description)
+        )
         if previous is not None:
             updated += 1
             old_overrides = await services.calendars.overrides(event_id)
@@ -1171,6 +1178,7 @@ async def import_ics(ctx: RequestContext, calendar_id: str, text: str) -> tuple[
         rows = [replace(r, rsvp=_imported_rsvp(r, answers, ctx, ws)) for r in rows]
         ops += _attendee_ops(ctx, record, old_attendees, rows)
     await services.calendars.apply(ops)
+    await services.search.put(ws, indexed)
     await _publish(
         ctx,
         calendar_id,

@@ -484,6 +484,7 @@ async def rename_item(ctx: RequestContext, item_id: str, name: str) -> ItemView:
     await services.drive.rename(item_id, sealed, services.clock())
     ctx.loaders.drive_items.clear(item_id)
     view = await get_item(ctx, item_id)
+    await services.search.file(view.record, clean)
     await publish_item(ctx, access.item.parent_id, "drive.item_renamed", view)
     return view
 
@@ -610,6 +611,8 @@ async def _delete_tree(ctx: RequestContext, item: DriveItemRecord) -> int:
         if len(page) < 500:
             break
     await services.drive.delete_item(item, [v.version_id for v in versions])
+    if item.kind == FILE:
+        await services.search.remove(item.workspace_id, "file", item.item_id)
     for version in versions:
         freed += version.size
         await services.blobs.delete(version.blob_key)

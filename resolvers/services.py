@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from crypto.keyring import Keyring
 from integrations.blobs import BlobStore, BlobStoreUnavailable
+from integrations.search import EmbeddedSearchEngine, SearchEngine
 from persistence.accounts import AccountRepository
 from persistence.calendars import CalendarRepository
 from persistence.channels import ChannelRepository
@@ -27,6 +28,7 @@ from resolvers.keys import KeyService
 from resolvers.passwords import PasswordService
 from resolvers.presence import PresenceTracker
 from resolvers.ratelimit import AuthLimits, Limit, SlidingWindow
+from resolvers.search_index import SearchIndexer
 
 
 def utc_now() -> datetime:
@@ -82,6 +84,7 @@ class Services:
     blobs: BlobStore
     calendars: CalendarRepository
     tasks: TaskRepository
+    search: SearchIndexer
     clock: Callable[[], datetime] = utc_now
     _usage_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     # Wrong passwords tried on one share link: 10 per 15 minutes, then RATE_LIMITED.
@@ -112,6 +115,8 @@ class Services:
         policy: Policy | None = None,
         broker: Broker | None = None,
         blobs: BlobStore | None = None,
+        search_engine: SearchEngine | None = None,
+        search_prefix_min: int | None = 3,
         clock: Callable[[], datetime] = utc_now,
     ) -> Services:
         broker_key = keyring.derive(b"realtime broker")
@@ -126,6 +131,7 @@ class Services:
         broker = broker or _NoBroker()
         realtime = RealtimeRepository(store)
         hub = Hub(broker_key, can_read)
+        keys = KeyService(keyring, DataKeyRepository(store), clock)
         services = cls(
             store=store,
             keyring=keyring,
@@ -134,7 +140,7 @@ class Services:
             channels=ChannelRepository(store),
             messages=MessageRepository(store),
             realtime=realtime,
-            keys=KeyService(keyring, DataKeyRepository(store), clock),
+            keys=keys,
             authz=Authorizer(keyring),
             passwords=passwords,
             session_ttl=session_ttl,
@@ -155,6 +161,9 @@ class Services:
             blobs=blobs or _NoBlobs(),
             calendars=CalendarRepository(store),
             tasks=TaskRepository(store),
+            search=SearchIndexer(
+                search_engine or EmbeddedSearchEngine(store), keys, search_prefix_min
+            ),
             clock=clock,
         )
         return services

@@ -525,6 +525,7 @@ async def create_task(
         updated_at=now,
     )
     await services.tasks.put_task(task)
+    await services.search.task(task, clean_title, clean_description)
     await _publish_task(ctx, task, "task.created", clean_title)
     return TaskView(ctx, access, task)
 
@@ -590,6 +591,8 @@ async def update_task(
         "task.completed" if status is TaskStatus.DONE and task.status != "DONE" else "task.changed"
     )
     view = TaskView(ctx, access, changed)
+    if title is not None or description is not None:
+        await services.search.task(changed, await view.title(), await view.description())
     await _publish_task(ctx, changed, kind, clean_title or await view.title())
     return view
 
@@ -646,6 +649,7 @@ async def delete_task(ctx: RequestContext, task_id: str) -> None:
     services = ctx.services
     _, task = await _writable_task(ctx, task_id)
     await services.tasks.delete_task(task)
+    await services.search.remove(task.workspace_id, "task", task_id)
     await _publish(ctx, task.board_id, "task.deleted", {"id": gid("Task", task_id)})
 
 

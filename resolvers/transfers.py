@@ -257,6 +257,8 @@ async def _announce(ctx: RequestContext, upload: UploadRecord, item: DriveItemRe
         await ctx.services.drive.forget_upload(upload.token_hash)
         ctx.loaders.drive_items.clear(upload.file_id)
         view = await get_item(ctx, upload.file_id)
+        if upload.new_file:
+            await ctx.services.search.file(view.record, await view.name())
         kind = "drive.item_added" if upload.new_file else "drive.version_added"
         await publish_item(ctx, item.parent_id, kind, view)
     except Exception:

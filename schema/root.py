@@ -9,8 +9,18 @@ import strawberry
 from strawberry.types import Info
 
 from resolvers.errors import CoveError, ErrorCode, not_found
-from schema import accounts, calendars, channels, drive, messages, realtime, tasks, workspaces
-from schema.relay import Node, from_global_id
+from schema import (
+    accounts,
+    calendars,
+    channels,
+    drive,
+    messages,
+    realtime,
+    tasks,
+    workspaces,
+)
+from schema import search as search_schema
+from schema.relay import Connection, Node, from_global_id
 
 NodeLoader = Callable[[Info[Any, Any], str], Awaitable[Node]]
 
@@ -55,6 +65,12 @@ class Query:
     )
     viewer: accounts.User | None = strawberry.field(
         resolver=accounts.resolve_viewer, description="The signed-in user."
+    )
+    search: Connection[search_schema.SearchResult] = strawberry.field(
+        resolver=search_schema.resolve_search,
+        description="Messages, files, events and tasks of a workspace matching every word's "
+        'start ("rep" finds "report"), most words matched first, then newest; only what '
+        "you may read. Query: up to 200 characters and 8 words.",
     )
 
 

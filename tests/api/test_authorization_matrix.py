@@ -867,6 +867,14 @@ PLANNING_ROWS = [
     ),
 ]
 ROWS += PLANNING_ROWS
+ROWS.append(
+    Row(
+        "search",
+        'query($w: ID!) { search(workspaceId: $w, query: "hello") { edges { cursor } } }',
+        expect(UNAUTH, NF, OK, OK, OK, OK),
+        lambda w, who: {"w": w.ids["workspace"]},
+    )
+)
 
 
 def outcome(result: dict[str, Any]) -> str:

@@ -71,3 +71,68 @@ from tests.integrations.blob_fixtures import (  # noqa: E402, F401
     blob_engine,
     blob_store,
 )
+
+# Search engine fixtures: the embedded engine on a fresh SQLite store with the search tables,
+# and Elasticsearch when COVE_TEST_ELASTICSEARCH_URL names one (each test gets its own index).
+SEARCH_ENGINES = ["embedded", "elasticsearch"]
+ELASTICSEARCH_URL_VARIABLE = "COVE_TEST_ELASTICSEARCH_URL"
+NO_ELASTICSEARCH = (
+    "set COVE_TEST_ELASTICSEARCH_URL=http://127.0.0.1:9200 to run the Elasticsearch "
+    "contract tests (no Elasticsearch here)"
+)
+
+import os  # noqa: E402
+
+from integrations.search import EmbeddedSearchEngine, SearchEngine  # noqa: E402
+from persistence.migrations import MIGRATIONS, Migration, declared_tables  # noqa: E402
+from persistence.search_tables import SEARCH_TABLES  # noqa: E402
+from persistence.sqlite import SqliteStore  # noqa: E402
+
+
+def search_migrations() -> tuple[Migration, ...]:
+    """The project's migrations, plus the search index unless they already create it."""
+    if set(SEARCH_TABLES) <= set(declared_tables(MIGRATIONS)):
+        return MIGRATIONS
+    return (*MIGRATIONS, Migration(len(MIGRATIONS) + 1, "search index", SEARCH_TABLES))
+
+
+async def open_search_store(directory: Path) -> SqliteStore:
+    """A fresh SQLite store at `directory`/cove.db with every table, the search index's too."""
+    return await SqliteStore.open(directory / "cove.db", migrations=search_migrations())
+
+
+@pytest.fixture
+async def search_store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    store = await open_search_store(tmp_path)
+    yield store
+    await store.close()
+
+
+@pytest.fixture(params=SEARCH_ENGINES)
+def search_engine_name(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def search_engine(search_engine_name: str, tmp_path: Path) -> AsyncIterator[SearchEngine]:
+    """The engine under test, on a fresh store or a fresh index of its own."""
+    if search_engine_name == "embedded":
+        store = await open_search_store(tmp_path)
+        embedded = EmbeddedSearchEngine(store)
+        yield embedded
+        await embedded.close()
+        await store.close()
+        return
+    url = os.environ.get(ELASTICSEARCH_URL_VARIABLE)
+    if not url:
+        pytest.skip(NO_ELASTICSEARCH)
+    from integrations.search.elastic import ElasticsearchEngine
+
+    prefix = f"cove-test-{uuid.uuid4().hex}"
+    elastic = ElasticsearchEngine(url, index_prefix=prefix, refresh_on_write=True)
+    yield elastic
+    await elastic.close()
+    # Another engine drops the index: the test may have closed its own.
+    cleanup = ElasticsearchEngine(url, index_prefix=prefix)
+    await cleanup.delete_index()
+    await cleanup.close()

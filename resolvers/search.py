@@ -1,0 +1,367 @@
+"""Search whose index never holds plaintext: keyed-hash tokens in, ids out.
+
+On every write the resolvers hand the indexer the text they have just sealed; it hashes each
+word (and each word's prefixes) under the workspace's search key, derived from the
+workspace's first data key and never stored, one key per field (`crypto/search.py`), and
+gives the engine ids and tokens only. A query is hashed the same way; every hit is checked
+against the caller's rights before anything about it is opened, and hits the caller may not
+see are dropped without a trace.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from crypto import search as tokens
+from integrations.search import SearchCursor, SearchDocument, SearchQuery
+from persistence.collab_records import MessageRecord
+from persistence.drive import FILE
+from resolvers.context import RequestContext
+from resolvers.errors import CoveError, bad_input
+from resolvers.keys import KeyService
+from resolvers.pagination import Page, check_first
+from resolvers.roles import Role, Visibility
+from resolvers.search_index import FIELDS, SearchIndexer
+from resolvers.workspaces import access as workspace_access
+
+log = logging.getLogger("cove.search")
+
+MAX_QUERY_LENGTH = 200
+# Each page asks the engine for this many hits per result wanted, in at most this many rounds,
+# so hits the caller may not see cost bounded work and never shorten a page silently early.
+_OVERFETCH = 3
+_ROUNDS = 5
+
+
+class SearchKind(StrEnum):
+    MESSAGE = "MESSAGE"
+    FILE = "FILE"
+    EVENT = "EVENT"
+    TASK = "TASK"
+
+
+# Query
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    kind: SearchKind
+    view: Any  # MessageView, ItemView, EventView or TaskView
+
+
+def _encode(cursor: SearchCursor) -> str:
+    raw = json.dumps([cursor.matched, cursor.created_at.isoformat(), cursor.doc_id])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str | None) -> SearchCursor | None:
+    if cursor is None:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        matched, created_at, doc = json.loads(raw)
+        moment = datetime.fromisoformat(created_at)
+        if not isinstance(matched, int) or not isinstance(doc, str) or moment.tzinfo is None:
+            raise ValueError
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+        raise bad_input("Malformed cursor.", field="after") from None
+    return SearchCursor(matched=matched, created_at=moment, doc_id=doc)
+
+
+async def _readable_scopes(ctx: RequestContext, workspace_id: str, role: Role) -> list[str]:
+    """The channels, calendars and boards the caller may read, and the drive."""
+    from resolvers.calendars import workspace_calendars
+    from resolvers.tasks import workspace_boards
+
+    services = ctx.services
+    me = ctx.principal_now().user_id
+    channel_ids: set[str] = set()
+    after: str | None = None
+    while True:  # pages of the caller's channels
+        page = await services.channels.list_for_member(
+            workspace_id, me, limit=500, after_channel_id=after
+        )
+        channel_ids |= {ref.channel_id for ref in page}
+        if len(page) < 500:
+            break
+        after = page[-1].channel_id
+    if role is not Role.GUEST:
+        after = None
+        while True:  # and every public channel
+            refs = await services.channels.list_in_workspace(
+                workspace_id, limit=500, after_channel_id=after
+            )
+            channel_ids |= {r.channel_id for r in refs if r.visibility == Visibility.PUBLIC}
+            if len(refs) < 500:
+                break
+            after = refs[-1].channel_id
+    scopes = [f"channel:{c}" for c in sorted(channel_ids)]
+    scopes += [f"calendar:{c.id}" for c in await workspace_calendars(ctx, workspace_id)]
+    scopes += [f"board:{b.id}" for b in await workspace_boards(ctx, workspace_id)]
+    scopes.append("drive")  # files are checked one by one (shares reach below folders)
+    return scopes
+
+
+async def search(
+    ctx: RequestContext,
+    workspace_id: str,
+    query: str,
+    *,
+    kinds: Sequence[SearchKind] | None,
+    channel_id: str | None,
+    author_id: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    first: int,
+    after: str | None,
+) -> Page[SearchResult]:
+    """Results the caller may see, best first: most query words matched, then newest."""
+    check_first(first)
+    if len(query) > MAX_QUERY_LENGTH:
+        raise bad_input(f"A query holds at most {MAX_QUERY_LENGTH} characters.", field="query")
+    granted = await workspace_access(ctx, workspace_id)
+    services = ctx.services
+    for moment, field in ((since, "since"), (until, "until")):
+        if moment is not None and moment.tzinfo is None:
+            raise bad_input("Give times with a time zone offset.", field=field)
+    wanted = [k.value.lower() for k in kinds] if kinds else list(FIELDS)
+    fields = sorted({f for kind in wanted for f in FIELDS[kind]})
+    key = await services.search.search_key(workspace_id)
+    try:
+        groups = tokens.query_tokens(key, fields, query)
+    except ValueError as exc:
+        raise bad_input(str(exc), field="query") from None
+    if not groups:
+        return Page([], False)
+    scopes = await _readable_scopes(ctx, workspace_id, granted.role)
+    if channel_id is not None:
+        scopes = [s for s in scopes if s == f"channel:{channel_id}"]
+        wanted = [k for k in wanted if k == "message"]
+        if not scopes or not wanted:
+            return Page([], False)
+    cursor = _decode(after)
+    results: list[tuple[str, SearchResult]] = []
+    more = False
+    for _ in range(_ROUNDS):
+        hits = await services.search.engine.search(
+            workspace_id,
+            SearchQuery(
+                groups=groups,
+                kinds=wanted,
+                scopes=scopes,
+                author_id=author_id,
+                since=since.astimezone(UTC) if since else None,
+                until=until.astimezone(UTC) if until else None,
+                limit=min(200, (first + 1) * _OVERFETCH),
+                after=cursor,
+            ),
+        )
+        for hit in hits:
+            cursor = SearchCursor(hit.matched, hit.created_at, hit.doc_id)
+            opened = await _open(ctx, hit.kind, hit.doc_id.partition(":")[2])
+            if opened is None:
+                continue  # not the caller's to see (or gone): dropped, not counted
+            if len(results) == first:
+                more = True
+                break
+            results.append((_encode(cursor), opened))
+        if more or len(hits) < min(200, (first + 1) * _OVERFETCH):
+            break
+    return Page(results, more)
+
+
+async def _open(ctx: RequestContext, kind: str, raw_id: str) -> SearchResult | None:
+    """The hit as the caller may see it, or None: every hit is checked like a direct read."""
+    from resolvers import calendars, drive, messages, tasks
+
+    loaders: dict[str, tuple[SearchKind, Callable[[RequestContext, str], Awaitable[Any]]]] = {
+        "message": (SearchKind.MESSAGE, messages.get_message),
+        "file": (SearchKind.FILE, drive.get_item),
+        "event": (SearchKind.EVENT, calendars.get_event),
+        "task": (SearchKind.TASK, tasks.get_task),
+    }
+    if kind not in loaders:
+        return None
+    result_kind, load = loaders[kind]
+    try:
+        view = await load(ctx, raw_id)
+    except CoveError:
+        return None
+    if kind == "file" and (view.access.in_trash or view.is_folder):
+        return None
+    return SearchResult(result_kind, view)
+
+
+# Rebuilding
+
+
+class _Rebuild:
+    """`cove reindex` for one workspace: reads every sealed row, opens it with an operator's
+    grant, and writes the index again in batches of 500."""
+
+    def __init__(self, services: Any, workspace_id: str, report: Callable[[str, int], None]):
+        self.services = services
+        self.ws = workspace_id
+        self.report = report
+        self.indexer: SearchIndexer = services.search
+        self.keys: KeyService = services.keys
+        self.counts = dict.fromkeys(FIELDS, 0)
+        self.batch: list[SearchDocument] = []
+
+    def grant(self, row_id: str) -> Any:
+        return self.services.authz.system_reindex(self.ws, row_id)
+
+    async def add(self, kind: str, document: SearchDocument) -> None:
+        self.batch.append(document)
+        self.counts[kind] += 1
+        if len(self.batch) >= 500:
+            await self.flush()
+            self.report(kind, self.counts[kind])
+
+    async def flush(self) -> None:
+        if self.batch:
+            await self.indexer.engine.index(self.ws, self.batch)
+            self.batch = []
+
+    async def message(self, record: MessageRecord) -> None:
+        from resolvers.messages import text_ref
+
+        ref = text_ref(record.message_id, self.ws)
+        text = await self.keys.open_text(self.grant(record.message_id), ref, record.text_sealed)
+        await self.add("message", await self.indexer.message_document(record, text))
+
+    async def messages(self) -> None:
+        channels, messages = self.services.channels, self.services.messages
+        after: str | None = None
+        while True:  # every channel, page by page
+            refs = await channels.list_in_workspace(self.ws, limit=500, after_channel_id=after)
+            for ref in refs:
+                last: str | None = None
+                while True:  # every message of the channel
+                    page = await messages.list_channel(
+                        ref.channel_id, self.ws, limit=500, after_id=last
+                    )
+                    for record in page:
+                        await self.message(record)
+                        if record.reply_count:
+                            await self.replies(record)
+                    if len(page) < 500:
+                        break
+                    last = page[-1].message_id
+            if len(refs) < 500:
+                return
+            after = refs[-1].channel_id
+
+    async def replies(self, parent: MessageRecord) -> None:
+        after: str | None = None
+        while True:
+            page = await self.services.messages.list_replies(
+                parent.location, limit=500, after_id=after
+            )
+            for reply in page:
+                await self.message(reply)
+            if len(page) < 500:
+                return
+            after = page[-1].message_id
+
+    async def files(self) -> None:
+        from resolvers.drive import name_ref
+
+        drive = self.services.drive
+        folders = [self.ws]  # the root folder's id is the workspace's
+        pending = await drive.trash_list(self.ws, limit=100_000)
+        while folders or pending:
+            ids: list[str] = []
+            if folders:
+                folder, last = folders.pop(), None
+                while True:
+                    rows = await drive.children(folder, limit=500, after_item_id=last)
+                    ids += [item_id for item_id, _ in rows]
+                    if len(rows) < 500:
+                        break
+                    last = rows[-1][0]
+            else:
+                ids, pending = pending, []
+            for item in await drive.get_many(ids):
+                if item is None:
+                    continue
+                if item.kind != FILE:
+                    folders.append(item.item_id)
+                    continue
+                ref = name_ref(item.item_id, self.ws)
+                name = await self.keys.open_text(self.grant(item.item_id), ref, item.name_sealed)
+                await self.add("file", await self.indexer.file_document(item, name))
+
+    async def events(self) -> None:
+        from resolvers.calendars import EventDetails, payload_ref
+
+        calendars = self.services.calendars
+        for calendar_id, _ in await calendars.in_workspace(self.ws, limit=100_000):
+            singles = await calendars.singles_between(
+                calendar_id, datetime(1900, 1, 1, tzinfo=UTC), datetime(3000, 1, 1, tzinfo=UTC)
+            )
+            series = [event_id for event_id, _, _ in await calendars.series(calendar_id)]
+            for event in await calendars.events(singles + series):
+                if event is None:
+                    continue
+                ref = payload_ref(event.event_id, self.ws)
+                raw = await self.keys.open_bytes(
+                    self.grant(event.event_id), ref, event.payload_sealed
+                )
+                details = EventDetails.from_json(raw)
+                document = await self.indexer.event_document(
+                    event, details.title, details.description
+                )
+                await self.add("event", document)
+
+    async def tasks(self) -> None:
+        from resolvers.tasks import task_ref
+
+        boards = self.services.tasks
+        for board_id in await boards.boards_in_workspace(self.ws, limit=100_000):
+            task_ids = await boards.archived(board_id, limit=100_000)
+            for item in await boards.lists(board_id, limit=10_000):
+                position: tuple[str, str] | None = None
+                while True:
+                    rows = await boards.in_list(item.list_id, limit=500, after=position)
+                    task_ids += [task_id for _, task_id in rows]
+                    if len(rows) < 500:
+                        break
+                    position = rows[-1]
+            for task in await boards.tasks(task_ids):
+                if task is None:
+                    continue
+                grant = self.grant(task.task_id)
+                title_ref = task_ref("title", task.task_id, self.ws)
+                title = await self.keys.open_text(grant, title_ref, task.title_sealed)
+                description = None
+                if task.description_sealed is not None:
+                    ref = task_ref("description", task.task_id, self.ws)
+                    description = await self.keys.open_text(grant, ref, task.description_sealed)
+                await self.add("task", await self.indexer.task_document(task, title, description))
+
+
+async def reindex_workspace(
+    services: Any, workspace_id: str, report: Callable[[str, int], None]
+) -> dict[str, int]:
+    """Rebuild a workspace's index from its sealed rows: every message and reply, file name,
+    event and task. `report(kind, count)` is called as the work goes on."""
+    rebuild = _Rebuild(services, workspace_id, report)
+    await rebuild.indexer.engine.clear(workspace_id)
+    await rebuild.messages()
+    await rebuild.files()
+    await rebuild.events()
+    await rebuild.tasks()
+    await rebuild.flush()
+    await rebuild.indexer.engine.refresh()
+    for kind, count in rebuild.counts.items():
+        report(kind, count)
+    return rebuild.counts
