@@ -173,6 +173,7 @@ async def running_services(settings: Settings, keyring: Keyring) -> AsyncIterato
             task.cancel()
             with suppress(asyncio.CancelledError):
                 await task
+        await services.search.flush()  # queued index writes land before the store closes
         await broker.close()
         await blobs.close()
         await engine.close()

@@ -141,6 +141,7 @@ async def search(
         raise bad_input(str(exc), field="query") from None
     if not groups:
         return Page([], False)
+    await services.search.flush()  # what this node has just written is found
     scopes = await _readable_scopes(ctx, workspace_id, granted.role)
     if channel_id is not None:
         scopes = [s for s in scopes if s == f"channel:{channel_id}"]

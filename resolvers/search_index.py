@@ -5,9 +5,11 @@ Kept apart from the query side (`resolvers/search.py`) so that services can hold
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from crypto import search as tokens
 from integrations.search import SearchDocument, SearchEngine
@@ -42,6 +44,9 @@ class SearchIndexer:
         self._keys = keys
         self._prefix_min = prefix_min
         self._search_keys: dict[str, bytes] = {}
+        self._pending: list[tuple[str, str, list[Any]]] = []
+        self._flush_lock = asyncio.Lock()
+        self._flusher: asyncio.Task[None] | None = None
 
     async def search_key(self, workspace_id: str) -> bytes:
         """The workspace's search key: derived from its first data key, so it stays the same
@@ -79,16 +84,41 @@ class SearchIndexer:
         )
 
     async def put(self, workspace_id: str, documents: Sequence[SearchDocument]) -> None:
-        try:
-            await self.engine.index(workspace_id, documents)
-        except Exception:
-            log.warning("search indexing failed; `cove reindex` repairs it", exc_info=True)
+        """Queue documents for the index; they are written together with whatever else is
+        queued, a moment later (or at once when a search on this node needs them)."""
+        self._queue(("index", workspace_id, list(documents)))
 
     async def remove(self, workspace_id: str, kind: str, raw_id: str) -> None:
-        try:
-            await self.engine.delete(workspace_id, [doc_id(kind, raw_id)])
-        except Exception:
-            log.warning("search removal failed; `cove reindex` repairs it", exc_info=True)
+        self._queue(("delete", workspace_id, [doc_id(kind, raw_id)]))
+
+    def _queue(self, op: tuple[str, str, list[Any]]) -> None:
+        self._pending.append(op)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_soon(), name="cove-search-flush")
+
+    async def _flush_soon(self) -> None:
+        # A short pause gathers the writes of concurrent requests into one engine call.
+        await asyncio.sleep(_GATHER_SECONDS)
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Write every queued change, in order; searches call this first, so a node always
+        finds what it has just written. Concurrent writers share one engine call: under
+        load, many messages are indexed in one batch."""
+        async with self._flush_lock:
+            while self._pending:
+                ops, self._pending = self._pending, []
+                for kind, workspace_id, items in _merged(ops):
+                    try:
+                        if kind == "index":
+                            for start in range(0, len(items), _BATCH):
+                                await self.engine.index(workspace_id, items[start : start + _BATCH])
+                        else:
+                            await self.engine.delete(workspace_id, items)
+                    except Exception:
+                        log.warning(
+                            "search %s failed; `cove reindex` repairs it", kind, exc_info=True
+                        )
 
     async def message_document(self, record: MessageRecord, text: str) -> SearchDocument:
         return await self.document(
@@ -150,3 +180,28 @@ class SearchIndexer:
 
     async def task(self, record: TaskRecord, title: str, description: str | None) -> None:
         await self.put(record.workspace_id, [await self.task_document(record, title, description)])
+
+
+_BATCH = 500
+_GATHER_SECONDS = 0.0
+
+
+def _merged(ops: list[tuple[str, str, list[Any]]]) -> list[tuple[str, str, list[Any]]]:
+    """Consecutive operations of one kind on one workspace as one; order kept otherwise.
+
+    Within one merged index call a document queued twice keeps its latest version (the
+    engines refuse an id twice in one call)."""
+    merged: list[tuple[str, str, list[Any]]] = []
+    for kind, workspace_id, items in ops:
+        if merged and merged[-1][0] == kind and merged[-1][1] == workspace_id:
+            merged[-1][2].extend(items)
+        else:
+            merged.append((kind, workspace_id, list(items)))
+    result: list[tuple[str, str, list[Any]]] = []
+    for kind, workspace_id, items in merged:
+        if kind == "index":
+            latest: dict[str, SearchDocument] = {d.doc_id: d for d in items}
+            result.append((kind, workspace_id, list(latest.values())))
+        else:
+            result.append((kind, workspace_id, list(dict.fromkeys(items))))
+    return result
