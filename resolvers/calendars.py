@@ -48,7 +48,8 @@ from resolvers.recurrence import (
     split_series,
 )
 from resolvers.roles import AccessLevel, Role
-from resolvers.validation import clean_name, normalize_email
+from resolvers.users import fellow as person
+from resolvers.validation import clean_name, clean_text, normalize_email
 from resolvers.workspaces import access as workspace_access
 
 MAX_CALENDAR_NAME = 100
@@ -170,19 +171,8 @@ def clean_color(color: str | None) -> str:
     return color.lower()
 
 
-def _text(value: str | None, limit: int, field: str) -> str | None:
-    if value is None:
-        return None
-    clean = value.strip()
-    if len(clean) > limit:
-        raise bad_input(f"`{field}` holds at most {limit:,} characters.", field=field)
-    if any(ord(ch) < 32 and ch not in "\n\t" for ch in clean):
-        raise bad_input(f"`{field}` must not contain control characters.", field=field)
-    return clean or None
-
-
 def clean_title(title: str) -> str:
-    clean = _text(title, MAX_TITLE, "title")
+    clean = clean_text(title, MAX_TITLE, "title")
     if not clean:
         raise bad_input("An event needs a title.", field="title")
     return clean
@@ -232,11 +222,6 @@ class CalendarView:
         if not self.record.owner_id:
             return None
         return person(self._ctx, self.access.workspace, self.record.owner_id)
-
-
-def person(ctx: RequestContext, access: WorkspaceAccess, user_id: str) -> UserView:
-    grant = ctx.services.authz.fellow_name(access, user_id)
-    return UserView(ctx.services, user_id, grant, with_email=False, loader=ctx.loaders.users)
 
 
 @dataclass
@@ -758,8 +743,8 @@ async def create_event(ctx: RequestContext, calendar_id: str, changes: EventChan
     details = EventDetails(
         uid=f"{event_id}@cove",
         title=clean_title(changes.title or ""),
-        description=_text(changes.description, MAX_DESCRIPTION, "description"),
-        location=_text(changes.location, MAX_LOCATION, "location"),
+        description=clean_text(changes.description, MAX_DESCRIPTION, "description"),
+        location=clean_text(changes.location, MAX_LOCATION, "location"),
         rrule=series.rrule,
         exdates=series.exdates,
         reminders=clean_reminders(changes.reminders),
@@ -868,10 +853,10 @@ async def _write_override(
         raise bad_input("An event lasts at most 31 days.", field="end")
     detail = OverrideDetails(
         title=clean_title(changes.title) if changes.title is not None else old.title,
-        description=_text(changes.description, MAX_DESCRIPTION, "description")
+        description=clean_text(changes.description, MAX_DESCRIPTION, "description")
         if changes.description is not None
         else old.description,
-        location=_text(changes.location, MAX_LOCATION, "location")
+        location=clean_text(changes.location, MAX_LOCATION, "location")
         if changes.location is not None
         else old.location,
     )
@@ -906,10 +891,10 @@ async def _change_all(
     new_details = replace(
         details,
         title=clean_title(changes.title) if changes.title is not None else details.title,
-        description=_text(changes.description, MAX_DESCRIPTION, "description")
+        description=clean_text(changes.description, MAX_DESCRIPTION, "description")
         if changes.description is not None
         else details.description,
-        location=_text(changes.location, MAX_LOCATION, "location")
+        location=clean_text(changes.location, MAX_LOCATION, "location")
         if changes.location is not None
         else details.location,
         rrule=new_series.rrule,
@@ -1118,8 +1103,8 @@ async def import_ics(ctx: RequestContext, calendar_id: str, text: str) -> tuple[
         details = EventDetails(
             uid=item.uid,
             title=clean_title(item.title or "(no title)"),
-            description=_text(item.description, MAX_DESCRIPTION, "description"),
-            location=_text(item.location, MAX_LOCATION, "location"),
+            description=clean_text(item.description, MAX_DESCRIPTION, "description"),
+            location=clean_text(item.location, MAX_LOCATION, "location"),
             rrule=item.series.rrule,
             exdates=item.series.exdates,
             reminders=clean_reminders(item.reminders),

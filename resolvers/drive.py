@@ -200,8 +200,9 @@ class DriveUsage:
 
 def person(ctx: RequestContext, access: DriveAccess, user_id: str) -> UserView:
     """Someone seen on a drive item (creator, uploader), by name, to whoever sees the item."""
-    grant = ctx.services.authz.fellow_name(access.workspace, user_id)
-    return UserView(ctx.services, user_id, grant, with_email=False, loader=ctx.loaders.users)
+    from resolvers.users import fellow
+
+    return fellow(ctx, access.workspace, user_id)
 
 
 async def get_version(ctx: RequestContext, file_id: str, version_id: str) -> VersionView:

@@ -26,7 +26,8 @@ from resolvers.errors import CoveError, bad_input, not_found
 from resolvers.global_ids import to_global_id as gid
 from resolvers.pagination import Page, check_first, decode_cursor, encode_cursor
 from resolvers.roles import AccessLevel, Role
-from resolvers.validation import clean_name
+from resolvers.users import fellow as person
+from resolvers.validation import clean_name, clean_text
 from resolvers.workspaces import access as workspace_access
 
 MAX_BOARD_NAME = 100
@@ -61,21 +62,6 @@ def list_name_ref(list_id: str, workspace_id: str) -> FieldRef:
 def task_ref(field: str, task_id: str, workspace_id: str) -> FieldRef:
     """`title`, `description`, `labels`, `check <item id>` or `comment <comment id>`."""
     return FieldRef("task", field, task_id, workspace_id)
-
-
-def _text(value: str | None, limit: int, field: str, *, required: bool = False) -> str | None:
-    if value is None:
-        if required:
-            raise bad_input(f"`{field}` is required.", field=field)
-        return None
-    clean = value.strip()
-    if required and not clean:
-        raise bad_input(f"`{field}` must not be empty.", field=field)
-    if len(clean) > limit:
-        raise bad_input(f"`{field}` holds at most {limit:,} characters.", field=field)
-    if any(ord(ch) < 32 and ch not in "\n\t" for ch in clean):
-        raise bad_input(f"`{field}` must not contain control characters.", field=field)
-    return clean or None
 
 
 def generate_key_between(before: str | None, after: str | None) -> str:
@@ -215,11 +201,6 @@ class TaskView:
     async def list_view(self) -> ListView | None:
         item = await self._ctx.services.tasks.get_list(self.record.board_id, self.record.list_id)
         return None if item is None else ListView(self._ctx, self.access, item)
-
-
-def person(ctx: RequestContext, access: WorkspaceAccess, user_id: str) -> UserView:
-    grant = ctx.services.authz.fellow_name(access, user_id)
-    return UserView(ctx.services, user_id, grant, with_email=False, loader=ctx.loaders.users)
 
 
 # Access
@@ -500,9 +481,9 @@ async def create_task(
     ws = access.board.workspace_id
     task_id = new_id()
     now = services.clock()
-    clean_title = _text(title, MAX_TITLE, "title", required=True)
+    clean_title = clean_text(title, MAX_TITLE, "title", required=True)
     assert clean_title is not None
-    clean_description = _text(description, MAX_DESCRIPTION, "description")
+    clean_description = clean_text(description, MAX_DESCRIPTION, "description")
     clean = clean_labels(labels)
     task = TaskRecord(
         task_id=task_id,
@@ -549,12 +530,12 @@ async def update_task(
     changed = replace(task, updated_at=services.clock())
     clean_title = None
     if title is not None:
-        clean_title = _text(title, MAX_TITLE, "title", required=True)
+        clean_title = clean_text(title, MAX_TITLE, "title", required=True)
         assert clean_title is not None
         ref = task_ref("title", task_id, ws)
         changed = replace(changed, title_sealed=await services.keys.seal_text(ref, clean_title))
     if description is not None:
-        clean_description = _text(description, MAX_DESCRIPTION, "description")
+        clean_description = clean_text(description, MAX_DESCRIPTION, "description")
         changed = replace(
             changed,
             description_sealed=None
@@ -658,7 +639,7 @@ async def add_checklist_item(ctx: RequestContext, task_id: str, text: str) -> Ta
     access, task = await _writable_task(ctx, task_id)
     if len(await services.tasks.checklist(task_id)) >= MAX_CHECKLIST:
         raise bad_input(f"A checklist holds at most {MAX_CHECKLIST} items.")
-    clean = _text(text, MAX_CHECK_TEXT, "text", required=True)
+    clean = clean_text(text, MAX_CHECK_TEXT, "text", required=True)
     assert clean is not None
     item_id = new_id()
     sealed = await services.keys.seal_text(
@@ -690,7 +671,7 @@ async def update_checklist_item(
     else:
         changed = current
         if text is not None:
-            clean = _text(text, MAX_CHECK_TEXT, "text", required=True)
+            clean = clean_text(text, MAX_CHECK_TEXT, "text", required=True)
             assert clean is not None
             ref = task_ref(f"check {item_id}", task_id, task.workspace_id)
             changed = replace(changed, text_sealed=await services.keys.seal_text(ref, clean))
@@ -705,7 +686,7 @@ async def add_comment(ctx: RequestContext, task_id: str, text: str) -> TaskView:
     """Comment on a task: anyone who may read the board."""
     services = ctx.services
     access, task = await task_access(ctx, task_id)
-    clean = _text(text, MAX_COMMENT, "text", required=True)
+    clean = clean_text(text, MAX_COMMENT, "text", required=True)
     assert clean is not None
     comment_id = new_id()
     ref = task_ref(f"comment {comment_id}", task_id, task.workspace_id)

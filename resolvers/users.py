@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from resolvers.accounts import UserView
 from resolvers.accounts import get_user as get_own_account
+from resolvers.authz import WorkspaceAccess
 from resolvers.context import RequestContext
 from resolvers.errors import not_found
 
@@ -27,3 +28,10 @@ async def get_user(ctx: RequestContext, user_id: str) -> UserView:
             await view.record()
             return view
     raise not_found("user")
+
+
+def fellow(ctx: RequestContext, access: WorkspaceAccess, user_id: str) -> UserView:
+    """Someone seen on an object of a workspace the caller reached through `access` (an
+    author, an assignee, an attendee), by name only."""
+    grant = ctx.services.authz.fellow_name(access, user_id)
+    return UserView(ctx.services, user_id, grant, with_email=False, loader=ctx.loaders.users)

@@ -46,3 +46,20 @@ def clean_name(text: str, *, field: str, max_length: int = MAX_DISPLAY_NAME_LENG
     if any(unicodedata.category(ch) in {"Cc", "Cf", "Zl", "Zp"} for ch in name):
         raise bad_input("The name must not contain control characters.", field=field)
     return name
+
+
+def clean_text(value: str | None, limit: int, field: str, *, required: bool = False) -> str | None:
+    """Free text (titles, descriptions, comments): trimmed, bounded, newlines and tabs allowed,
+    other control characters refused; empty becomes None unless `required`."""
+    if value is None:
+        if required:
+            raise bad_input(f"`{field}` is required.", field=field)
+        return None
+    clean = value.strip()
+    if required and not clean:
+        raise bad_input(f"`{field}` must not be empty.", field=field)
+    if len(clean) > limit:
+        raise bad_input(f"`{field}` holds at most {limit:,} characters.", field=field)
+    if any(ord(ch) < 32 and ch not in "\n\t" for ch in clean):
+        raise bad_input(f"`{field}` must not contain control characters.", field=field)
+    return clean or None

@@ -21,10 +21,11 @@ from resolvers.calendars import (
 )
 from resolvers.calendars import Rsvp as RsvpValue
 from resolvers.roles import AccessLevel as AccessLevelValue
+from resolvers.users import fellow
 from schema.accounts import User
 from schema.context import request_context
 from schema.drive import AccessLevel
-from schema.relay import Node, expect_id, to_global_id
+from schema.relay import Node, expect_id, to_global_id, user_or_channel
 
 if TYPE_CHECKING:
     from schema.tasks import Task
@@ -194,9 +195,7 @@ class Event(Node):
     @strawberry.field
     def created_by(self) -> User:
         return User.from_view(
-            calendars.person(
-                self.view._ctx, self.view.access.workspace, self.view.record.created_by
-            )
+            fellow(self.view._ctx, self.view.access.workspace, self.view.record.created_by)
         )
 
     @strawberry.field
@@ -482,17 +481,8 @@ async def delete_calendar(
     return DeleteCalendarPayload(deleted_calendar_id=input.calendar_id)
 
 
-def _grantee(
-    user_id: strawberry.ID | None, channel_id: strawberry.ID | None
-) -> tuple[str | None, str | None]:
-    return (
-        None if user_id is None else expect_id(user_id, "User"),
-        None if channel_id is None else expect_id(channel_id, "Channel"),
-    )
-
-
 async def share_calendar(info: Info[Any, Any], input: ShareCalendarInput) -> CalendarPayload | None:
-    user, channel = _grantee(input.user_id, input.channel_id)
+    user, channel = user_or_channel(input.user_id, input.channel_id)
     view = await calendars.share_calendar(
         request_context(info), _calendar(input.calendar_id), user, channel, input.level
     )
@@ -502,7 +492,7 @@ async def share_calendar(info: Info[Any, Any], input: ShareCalendarInput) -> Cal
 async def unshare_calendar(
     info: Info[Any, Any], input: UnshareCalendarInput
 ) -> CalendarPayload | None:
-    user, channel = _grantee(input.user_id, input.channel_id)
+    user, channel = user_or_channel(input.user_id, input.channel_id)
     view = await calendars.share_calendar(
         request_context(info), _calendar(input.calendar_id), user, channel, None
     )

@@ -22,6 +22,7 @@ from schema.relay import (
     expect_id,
     from_global_id,
     to_global_id,
+    user_or_channel,
 )
 
 if TYPE_CHECKING:
@@ -577,20 +578,11 @@ async def restore_file_version(
     return FilePayload(file=File.from_view(view))
 
 
-def _grantee(
-    user_id: strawberry.ID | None, channel_id: strawberry.ID | None
-) -> tuple[str | None, str | None]:
-    return (
-        None if user_id is None else expect_id(user_id, "User"),
-        None if channel_id is None else expect_id(channel_id, "Channel"),
-    )
-
-
 async def share_drive_item(
     info: Info[Any, Any], input: ShareDriveItemInput
 ) -> DriveSharesPayload | None:
     ctx = request_context(info)
-    user, channel = _grantee(input.user_id, input.channel_id)
+    user, channel = user_or_channel(input.user_id, input.channel_id)
     raw = item_id(input.item_id)
     shares = await drive.share_item(ctx, raw, user, channel, input.level)
     view = await drive.get_item(ctx, raw)
@@ -603,7 +595,7 @@ async def unshare_drive_item(
     info: Info[Any, Any], input: UnshareDriveItemInput
 ) -> DriveSharesPayload | None:
     ctx = request_context(info)
-    user, channel = _grantee(input.user_id, input.channel_id)
+    user, channel = user_or_channel(input.user_id, input.channel_id)
     raw = item_id(input.item_id)
     shares = await drive.unshare_item(ctx, raw, user, channel)
     view = await drive.get_item(ctx, raw)

@@ -75,3 +75,13 @@ def expect_id(global_id: str, type_name: str) -> str:
     if raw_id is None:
         raise not_found(type_name.lower())
     return raw_id
+
+
+def user_or_channel(
+    user_id: strawberry.ID | None, channel_id: strawberry.ID | None
+) -> tuple[str | None, str | None]:
+    """The raw ids of a share's grantee: a User, or a Channel (the resolver wants one)."""
+    return (
+        None if user_id is None else expect_id(user_id, "User"),
+        None if channel_id is None else expect_id(channel_id, "Channel"),
+    )

@@ -12,6 +12,7 @@ from resolvers import tasks
 from resolvers.errors import not_found
 from resolvers.tasks import BoardView, CommentView, ListView, TaskView
 from resolvers.tasks import TaskStatus as TaskStatusValue
+from resolvers.users import fellow
 from schema.accounts import User
 from schema.context import request_context
 from schema.drive import AccessLevel
@@ -169,7 +170,7 @@ class Task(Node):
                 id=to_global_id("TaskComment", f"{row.task_id}.{row.comment_id}"),
                 text=row.text,
                 author=User.from_view(
-                    tasks.person(self.view._ctx, self.view.access.workspace, row.author_id)
+                    fellow(self.view._ctx, self.view.access.workspace, row.author_id)
                 ),
                 created_at=row.created_at,
             )
@@ -188,7 +189,7 @@ class Task(Node):
     @strawberry.field
     def created_by(self) -> User:
         return User.from_view(
-            tasks.person(self.view._ctx, self.view.access.workspace, self.view.record.created_by)
+            fellow(self.view._ctx, self.view.access.workspace, self.view.record.created_by)
         )
 
     @strawberry.field
