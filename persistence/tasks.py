@@ -318,20 +318,12 @@ class TaskRepository:
         rows = await self._store.scan(TASKS_BY_LIST, {"list_id": list_id}, limit=1, reverse=True)
         return None if not rows else str(rows[0]["position"])
 
-    async def neighbours(
-        self, list_id: str, position: str, task_id: str
-    ) -> tuple[str | None, str | None]:
-        """The positions just before and just after a task in its list."""
-        before = await self._store.scan(
-            TASKS_BY_LIST, {"list_id": list_id}, limit=1, reverse=True, after=(position, task_id)
-        )
-        after = await self._store.scan(
+    async def position_after(self, list_id: str, position: str, task_id: str) -> str | None:
+        """The position of the task right after this one in its list, if any."""
+        rows = await self._store.scan(
             TASKS_BY_LIST, {"list_id": list_id}, limit=1, after=(position, task_id)
         )
-        return (
-            str(before[0]["position"]) if before else None,
-            str(after[0]["position"]) if after else None,
-        )
+        return str(rows[0]["position"]) if rows else None
 
     async def put_task(self, task: TaskRecord, previous: TaskRecord | None = None) -> None:
         """Write a task (new or changed), moving its placement rows if they changed."""

@@ -333,10 +333,9 @@ async def _calendar_in(
     personal_of_other = calendar.owner_id and calendar.owner_id != granted.principal.user_id
     if personal_of_other or granted.role in (Role.MEMBER, Role.GUEST):
         shares = await ctx.services.calendars.shares(calendar.calendar_id, limit=MAX_SHARES)
-        channel_ids = sorted({s.grantee[8:] for s in shares if s.grantee.startswith("channel:")})
-        if channel_ids:
-            found = await ctx.loaders.my_channel_memberships.load_many(channel_ids)
-            channels = {c for c, m in zip(channel_ids, found, strict=True) if m is not None}
+        from resolvers.channels import my_channels_among
+
+        channels = await my_channels_among(ctx, (s.grantee for s in shares))
     return ctx.services.authz.calendar(granted, calendar, shares, channels)
 
 

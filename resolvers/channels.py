@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from crypto.field_seal import FieldRef
@@ -97,6 +98,15 @@ async def channel_access(ctx: RequestContext, channel_id: str) -> ChannelAccess:
         raise not_found("channel") from None
     membership = await ctx.loaders.my_channel_memberships.load(channel_id)
     return ctx.services.authz.channel(granted, channel, membership)
+
+
+async def my_channels_among(ctx: RequestContext, grantees: Iterable[str]) -> set[str]:
+    """Of the channels named by share grantees (`channel:<id>`), those the caller is in."""
+    channel_ids = sorted({g[8:] for g in grantees if g.startswith("channel:")})
+    if not channel_ids:
+        return set()
+    found = await ctx.loaders.my_channel_memberships.load_many(channel_ids)
+    return {c for c, m in zip(channel_ids, found, strict=True) if m is not None}
 
 
 async def get_channel(ctx: RequestContext, channel_id: str) -> ChannelView:

@@ -354,14 +354,9 @@ async def children(
 
 
 async def _my_channels(ctx: RequestContext, shares: list[list[ShareRecord]]) -> set[str]:
-    """The channels named in these shares that the caller belongs to."""
-    channel_ids = sorted(
-        {s.grantee[8:] for group in shares for s in group if s.grantee.startswith("channel:")}
-    )
-    if not channel_ids:
-        return set()
-    found = await ctx.loaders.my_channel_memberships.load_many(channel_ids)
-    return {c for c, m in zip(channel_ids, found, strict=True) if m is not None}
+    from resolvers.channels import my_channels_among
+
+    return await my_channels_among(ctx, (s.grantee for group in shares for s in group))
 
 
 async def _page_of(ctx: RequestContext, item_ids: list[str], first: int) -> Page[ItemView]:

@@ -604,11 +604,13 @@ async def move_task(
         anchor = await services.tasks.task(after_task_id)
         if anchor is None or anchor.list_id != list_id or anchor.archived:
             raise bad_input("`afterTaskId` must be a task of that list.", field="afterTaskId")
-        _, following = await services.tasks.neighbours(list_id, anchor.position, anchor.task_id)
+        following = await services.tasks.position_after(list_id, anchor.position, anchor.task_id)
         if following == task.position and task.list_id == list_id:
             return TaskView(ctx, access, task)  # already there
         if following is not None and following == anchor.position:
-            following = None  # pragma: no cover - positions are unique per list
+            # Two tasks added to a list's end at the same moment can share a position; a key
+            # strictly between equal keys does not exist, so go just after both.
+            following = None
         position = generate_key_between(anchor.position, following)
     moved = replace(
         task,
