@@ -3,19 +3,30 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCK_FLAGS := --generate-hashes --upgrade --python-version 3.11 --python-platform x86_64-manylinux_2_28 --no-header
 
 .DEFAULT_GOAL := help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+LOCK := requirements/dev.lock
+REDIS_DIR ?= $(CURDIR)/.redis
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Installs come from the committed lock (exact versions and hashes), so the suite that passed
+# when the lock was made passes on a fresh machine later; `make lock` refreshes it.
+$(STAMP): $(LOCK) pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-install: $(STAMP) ## install Cove and its dev tools into .venv
+install: $(STAMP) ## install Cove and its dev tools into .venv, from the lock
+
+lock: $(STAMP) ## re-resolve requirements/*.lock from pyproject.toml (newest allowed versions)
+	$(BIN)/uv pip compile --quiet pyproject.toml requirements/build.in --extra dev $(LOCK_FLAGS) -o $(LOCK)
+	$(BIN)/uv pip compile --quiet pyproject.toml requirements/build.in -c $(LOCK) $(LOCK_FLAGS) -o requirements/runtime.lock
 
 serve: $(STAMP) ## serve Cove on the embedded defaults (./.cove, http://127.0.0.1:8000/graphql)
 	$(BIN)/cove serve $(ARGS)
@@ -28,6 +39,17 @@ lint: $(STAMP) ## ruff, mypy --strict and the layer contract
 
 test: lint ## lint, then the whole test suite
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+redis-up: ## install redis-server from Debian's packages if missing; start it on 127.0.0.1:6379
+	@if ! command -v redis-server >/dev/null; then \
+		echo "installing redis-server from Debian's packages"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server >/dev/null; \
+	fi
+	@if redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then echo "redis answers on 127.0.0.1:6379"; \
+	else mkdir -p $(REDIS_DIR) && redis-server --daemonize yes --bind 127.0.0.1 --port 6379 \
+		--save "" --appendonly no --dir $(REDIS_DIR) --logfile $(REDIS_DIR)/redis.log \
+		&& for i in 1 2 3 4 5 6 7 8 9 10; do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 0.3; done \
+		&& echo "redis started on 127.0.0.1:6379"; fi
 
 bench: $(STAMP) ## run the benchmarks in bench/ (figures are ratios measured in the same run)
 	$(BIN)/python -m bench.accounts
@@ -43,4 +65,4 @@ docs: $(STAMP) ## rewrite the settings table in docs/configuration.md from the c
 schema: $(STAMP) ## rewrite schema/schema.graphql from the code
 	$(BIN)/python -m schema.export > schema/schema.graphql
 
-.PHONY: help install serve lint test bench docs schema
+.PHONY: help install lock serve lint test bench docs schema redis-up

@@ -168,7 +168,7 @@ class RedisBroker:
             finally:
                 # Closing a connection that just broke may fail too; that must not end the loop.
                 with contextlib.suppress(*_DOWN):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()
             self._first_attempt.set()
             await asyncio.sleep(backoff.next_delay())
 
