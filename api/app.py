@@ -27,10 +27,14 @@ from crypto.keyring import Keyring
 from crypto.passwords import Argon2Params, PasswordHasher
 from integrations.blobs import BlobStore, blob_store_from_config
 from integrations.broker import broker_from_url
+from integrations.counters import counters_from_url
 from integrations.search import SearchEngine, search_engine_from_config
+from persistence.persisted_queries import PersistedQueryRepository
 from persistence.sqlite.engine import SqliteStore
+from resolvers.cost_budget import BudgetPolicy, CostBudget
 from resolvers.drive_policy import DrivePolicy
 from resolvers.passwords import PasswordService
+from resolvers.persisted_queries import PersistedQueries
 from resolvers.ratelimit import AuthLimits
 from resolvers.services import Policy, RealtimePolicy, Services
 from resolvers.transfers import run_sweeper
@@ -114,6 +118,7 @@ async def running_services(settings: Settings, keyring: Keyring) -> AsyncIterato
     """Open the store and build the services from settings; close them on the way out."""
     store = await SqliteStore.open(settings.database_file)
     broker = broker_from_url(settings.broker_url)
+    counters = counters_from_url(settings.broker_url)
     blobs = blob_store(settings)
     engine = search_engine(settings, store)
     hasher = PasswordHasher(
@@ -160,6 +165,18 @@ async def running_services(settings: Settings, keyring: Keyring) -> AsyncIterato
         blobs=blobs,
         search_engine=engine,
         search_prefix_min=settings.search_prefix_min or None,
+        persisted_queries=PersistedQueries(
+            settings.persisted_queries,
+            PersistedQueryRepository(store),
+            max_document_bytes=settings.max_query_bytes,
+        ),
+        cost_budget=CostBudget(
+            counters,
+            BudgetPolicy(
+                budget=settings.query_cost_budget,
+                window_seconds=settings.query_cost_window_seconds,
+            ),
+        ),
     )
     await broker.start(services.hub.on_payload)
     heartbeat = asyncio.create_task(services.presence.run(), name="cove-presence")
@@ -175,6 +192,7 @@ async def running_services(settings: Settings, keyring: Keyring) -> AsyncIterato
                 await task
         await services.search.flush()  # queued index writes land before the store closes
         await broker.close()
+        await counters.close()
         await blobs.close()
         await engine.close()
         services.close()
@@ -211,6 +229,8 @@ def create_app(settings: Settings, *, owns_process: bool = False) -> Litestar:
             max_depth=settings.max_query_depth,
             max_tokens=settings.max_query_tokens,
             max_aliases=settings.max_aliases,
+            max_bytes=settings.max_query_bytes,
+            max_cost=settings.max_query_cost,
             extra_extensions=(metrics.extension(),),
         )
     )

@@ -1,4 +1,4 @@
-"""The `cove` command: init, serve, check."""
+"""The `cove` command: init, serve, check, reindex, queries."""
 
 from __future__ import annotations
 
@@ -193,7 +193,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="workspace id (as the API shows it); repeat for several",
     )
     reindex.set_defaults(run=cmd_reindex)
+
+    queries = commands.add_parser("queries", help="the documents persisted_queries = only runs")
+    verbs = queries.add_subparsers(dest="verb", required=True)
+    register = verbs.add_parser(
+        "register", help="register GraphQL documents (.graphql files or JSON manifests)"
+    )
+    common(register)
+    register.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    register.set_defaults(run=cmd_queries)
     return parser
+
+
+def cmd_queries(args: argparse.Namespace) -> int:
+    from api.queries_cli import ManifestError, cmd_queries_register
+
+    try:
+        return cmd_queries_register(args, _settings(args))
+    except ManifestError as exc:
+        print(f"cove queries: {exc}", file=sys.stderr)
+        return 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import msgspec
 from cross_web import HTTPException as ViewHTTPException
+from graphql import GraphQLError
 from litestar import Request, Response
 from litestar.background_tasks import BackgroundTasks
 from litestar.connection import ASGIConnection
@@ -14,16 +16,21 @@ from litestar.di import Provide
 from litestar.types import Dependencies, Scope
 from strawberry import Schema
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLRequestData
 from strawberry.litestar import make_graphql_controller
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
 from api.errors import error_response
 from api.middleware import request_id_of
 from api.realtime_socket import CoveTransportWSHandler
 from resolvers.context import RequestContext
+from resolvers.cost_budget import CostReport
+from resolvers.errors import CoveError
 from resolvers.services import Services
 from schema.context import CONTEXT_KEY
+from schema.errors import coded_error
 
 SERVICES_STATE_KEY = "services"
 
@@ -46,6 +53,23 @@ async def cove_context(scope: Scope, state: State) -> dict[str, Any]:
             client_address=connection.client.host if connection.client else "unknown",
         )
     }
+
+
+def rate_limit_headers(cost: CostReport, services: Services) -> dict[str, str]:
+    """The caller's budget in the IETF draft's RateLimit-* headers (reset: seconds from now)."""
+    budget = services.cost_budget
+    if budget is None or cost.remaining is None or cost.resets_at is None:
+        return {}
+    reset = max(0, math.ceil(cost.resets_at - budget.clock()))
+    headers = {
+        "RateLimit-Limit": str(cost.budget),
+        "RateLimit-Remaining": str(cost.remaining),
+        "RateLimit-Reset": str(reset),
+        "RateLimit-Policy": f"{cost.budget};w={budget.policy.window_seconds}",
+    }
+    if cost.remaining == 0:
+        headers["Retry-After"] = str(max(1, reset))
+    return headers
 
 
 async def _new_sub_response() -> Response[Any]:
@@ -84,12 +108,48 @@ def graphql_controller(schema: Schema, *, dev: bool, max_body_bytes: int) -> typ
             self, request: Request[Any, Any, Any], context: Any, root_value: Any
         ) -> Response[Any]:
             try:
-                return await self.run(request, context=context, root_value=root_value)  # type: ignore[no-any-return]
+                response: Response[Any] = await self.run(
+                    request, context=context, root_value=root_value
+                )
             except ViewHTTPException as exc:
                 status = exc.status_code
                 if exc.reason == "Unsupported content type":
                     status = 415
                 return error_response(status, exc.reason, request_id_of(request.scope))
+            ctx: RequestContext = context[CONTEXT_KEY]
+            if ctx.cost is not None:
+                response.headers.update(rate_limit_headers(ctx.cost, ctx.services))
+            return response
+
+        def should_render_graphql_ide(self, request: Any) -> bool:
+            # A GET carrying only a persisted query's hash is a query, not a visit to the IDE.
+            asks_by_hash = request.query_params.get("extensions") is not None
+            return not asks_by_hash and bool(super().should_render_graphql_ide(request))
+
+        async def execute_single(  # noqa: PLR0917 - strawberry's signature
+            self,
+            request: Any,
+            request_adapter: Any,
+            sub_response: Any,
+            context: Any,
+            root_value: Any,
+            request_data: GraphQLRequestData,
+        ) -> ExecutionResult:
+            # Persisted queries: the hash becomes the document (or a coded refusal) before
+            # strawberry looks for a document at all.
+            ctx: RequestContext = context[CONTEXT_KEY]
+            persisted = ctx.services.persisted_queries
+            if persisted is not None:
+                try:
+                    request_data.query = await persisted.document(
+                        request_data.query, request_data.extensions
+                    )
+                except CoveError as refused:
+                    error = GraphQLError(refused.message, original_error=refused)
+                    return ExecutionResult(data=None, errors=[coded_error(error, ctx.request_id)])
+            return await super().execute_single(  # type: ignore[no-any-return]
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
 
         async def on_ws_connect(self, context: Any) -> Any:
             """Authenticate a socket from `connection_init` {"authorization": "Bearer <token>"};

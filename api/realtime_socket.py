@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from graphql import (
@@ -39,13 +38,14 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 
 from resolvers import realtime
 from resolvers.context import RequestContext
+from resolvers.errors import CoveError
 from schema.context import CONTEXT_KEY
+from schema.documents import CACHEABLE_BYTES, Lru, document_digest
 from schema.errors import coded_error
 
 log = logging.getLogger("cove.realtime")
 
 _ENVELOPE_FIELDS = {"keyId": "key_id", "seq": "seq", "nonce": "nonce", "ciphertext": "ciphertext"}
-_PLAN_CACHE = 256
 
 
 @dataclass(frozen=True)
@@ -59,8 +59,26 @@ class Plan:
     selections: tuple[tuple[str, str], ...]  # (response key, field name)
 
 
-@lru_cache(maxsize=_PLAN_CACHE)
+_PLANS = Lru(256)
+_NO_PLAN = object()
+
+
 def _plan(schema: GraphQLSchema, query: str, operation_name: str | None) -> Plan | None:
+    """The direct path's plan for a document, or None to take the usual path.
+
+    The `events` subscription is a few hundred bytes: anything much larger is not one, and
+    only small documents are cached, keyed by digest, so no stranger can fill the cache."""
+    if len(query) > CACHEABLE_BYTES:
+        return None
+    key = (id(schema), document_digest(query), operation_name)
+    found = _PLANS.get(key)
+    if found is None:
+        found = _make_plan(schema, query, operation_name) or _NO_PLAN
+        _PLANS.put(key, found)
+    return found if isinstance(found, Plan) else None
+
+
+def _make_plan(schema: GraphQLSchema, query: str, operation_name: str | None) -> Plan | None:
     try:
         document = parse(query, max_tokens=2000)
     except GraphQLError:
@@ -121,6 +139,16 @@ class CoveTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
     """strawberry's graphql-transport-ws handler, with the direct path for `events`."""
 
     async def run_operation(self, operation: Operation[Any, Any]) -> None:
+        ctx: RequestContext = self.context[CONTEXT_KEY]
+        persisted = ctx.services.persisted_queries
+        if persisted is not None and persisted.mode == "only":
+            # The allow-list holds on sockets too: a subscription runs only if registered.
+            try:
+                await persisted.document(operation.query, None)
+            except CoveError as refused:
+                error = GraphQLError(refused.message, original_error=refused)
+                await operation.send_initial_errors([coded_error(error, ctx.request_id)])
+                return
         plan = _plan(self.schema._schema, operation.query, operation.operation_name)  # type: ignore[attr-defined]
         arguments = _arguments(plan, operation.variables or {}) if plan else None
         if plan is None or arguments is None:

@@ -198,6 +198,32 @@ class Settings:
         default=2000, metadata=_doc("Most lexical tokens in one document.")
     )
     max_aliases: int = field(default=20, metadata=_doc("Most field aliases in one document."))
+    max_query_bytes: int = field(
+        default=64 * 1024,
+        metadata=_doc("Longest GraphQL document, in bytes (comments count); refused beyond."),
+    )
+    max_query_cost: int = field(
+        default=10_000,
+        metadata=_doc(
+            "Highest worst-case cost of one document (fields x page sizes); refused beyond."
+        ),
+    )
+    query_cost_budget: int = field(
+        default=2_000_000,
+        metadata=_doc(
+            "Cost points each account (or anonymous address) may spend per budget window."
+        ),
+    )
+    query_cost_window_seconds: int = field(
+        default=3600, metadata=_doc("Length of the query-cost budget window, in seconds.")
+    )
+    persisted_queries: Literal["off", "automatic", "only"] = field(
+        default="automatic",
+        metadata=_doc(
+            "`automatic`: clients may send a document's SHA-256 instead of its text (APQ); "
+            "`only`: run only documents registered with `cove queries register`; `off`."
+        ),
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = field(
         default="INFO", metadata=_doc("Log level.")
     )
@@ -270,6 +296,10 @@ class Settings:
         _at_least("max_query_depth", self.max_query_depth, 2)
         _at_least("max_query_tokens", self.max_query_tokens, 50)
         _at_least("max_aliases", self.max_aliases, 1)
+        _at_least("max_query_bytes", self.max_query_bytes, 1024)
+        _at_least("max_query_cost", self.max_query_cost, 100)
+        _at_least("query_cost_window_seconds", self.query_cost_window_seconds, 1)
+        _at_least("query_cost_budget", self.query_cost_budget, self.max_query_cost)
         if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
             raise SettingsError("ssl_certfile", "ssl_certfile and ssl_keyfile go together")
         for name in ("ssl_certfile", "ssl_keyfile"):

@@ -9,6 +9,7 @@ from persistence.calendars import CALENDAR_TABLES
 from persistence.collab_tables import COLLABORATION_TABLES
 from persistence.declare import Table
 from persistence.drive import DRIVE_TABLES
+from persistence.persisted_queries import PERSISTED_QUERY_TABLES
 from persistence.realtime import PRESENCE_TABLES, REALTIME_TABLES
 from persistence.search_tables import SEARCH_TABLES
 from persistence.store import StoreError
@@ -34,6 +35,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "calendars", CALENDAR_TABLES),
     Migration(7, "task boards", TASK_TABLES),
     Migration(8, "search index", SEARCH_TABLES),
+    Migration(9, "persisted queries", PERSISTED_QUERY_TABLES),
 )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from resolvers.authz import Principal
+from resolvers.cost_budget import CostReport
 from resolvers.errors import unauthenticated
 from resolvers.loaders import Loaders
 from resolvers.services import Services
@@ -20,6 +21,7 @@ class RequestContext:
     bearer_token: str | None = None
     client_address: str = "unknown"
     transport: str = "http"  # "websocket" for the sockets subscriptions run on
+    cost: CostReport | None = None  # set by the query-cost extension, sent as RateLimit-*
     _principal: Principal | None = field(default=None, init=False)
     _loaders: Loaders | None = field(default=None, init=False)
     _authenticated: bool = field(default=False, init=False)
@@ -29,6 +31,12 @@ class RequestContext:
             self._principal = await authenticate(self.services, self.bearer_token)
             self._authenticated = True
         return self._principal
+
+    async def budget_key(self) -> str:
+        """Whose query-cost budget pays: the signed-in account (all its sessions share one),
+        else the client's address."""
+        principal = await self.principal()
+        return f"user:{principal.user_id}" if principal else f"address:{self.client_address}"
 
     async def require_user(self) -> Principal:
         principal = await self.principal()

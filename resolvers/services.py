@@ -21,11 +21,13 @@ from persistence.store import Store
 from persistence.tasks import TaskRepository
 from persistence.workspaces import WorkspaceRepository
 from resolvers.authz import Authorizer, Principal
+from resolvers.cost_budget import CostBudget
 from resolvers.drive_policy import DrivePolicy
 from resolvers.events import Broker, Events
 from resolvers.hub import Hub
 from resolvers.keys import KeyService
 from resolvers.passwords import PasswordService
+from resolvers.persisted_queries import PersistedQueries
 from resolvers.presence import PresenceTracker
 from resolvers.ratelimit import AuthLimits, Limit, SlidingWindow
 from resolvers.search_index import SearchIndexer
@@ -86,6 +88,10 @@ class Services:
     tasks: TaskRepository
     search: SearchIndexer
     clock: Callable[[], datetime] = utc_now
+    # Each caller's query-cost budget; None where no budget is wired (scripts, some tests).
+    cost_budget: CostBudget | None = None
+    # Documents sent by hash (`persisted_queries`); None where the HTTP route is not served.
+    persisted_queries: PersistedQueries | None = None
     _usage_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     # Wrong passwords tried on one share link: 10 per 15 minutes, then RATE_LIMITED.
     link_password_failures: SlidingWindow = field(
@@ -117,6 +123,8 @@ class Services:
         blobs: BlobStore | None = None,
         search_engine: SearchEngine | None = None,
         search_prefix_min: int | None = 3,
+        cost_budget: CostBudget | None = None,
+        persisted_queries: PersistedQueries | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> Services:
         broker_key = keyring.derive(b"realtime broker")
@@ -165,6 +173,8 @@ class Services:
                 search_engine or EmbeddedSearchEngine(store), keys, search_prefix_min
             ),
             clock=clock,
+            cost_budget=cost_budget,
+            persisted_queries=persisted_queries,
         )
         return services
 

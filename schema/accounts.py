@@ -118,11 +118,18 @@ class User(Node):
         info: Info[Any, Any],
         from_: Annotated[datetime, strawberry.argument(name="from")],
         to: datetime,
+        first: Annotated[
+            int,
+            strawberry.argument(
+                description="Most event occurrences to answer, 1 to 5,000; a window holding "
+                "more is refused."
+            ),
+        ] = 500,
     ) -> Annotated[Agenda, strawberry.lazy("schema.calendars")]:
         from schema.calendars import viewer_agenda
 
         await self._own(info, "agenda")
-        return await viewer_agenda(info, from_, to)
+        return await viewer_agenda(info, from_, to, first)
 
 
 async def load_user(info: Info[Any, Any], raw_id: str) -> User:

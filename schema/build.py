@@ -12,10 +12,8 @@ from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
     MaxAliasesLimiter,
-    MaxTokensLimiter,
     QueryDepthLimiter,
     SchemaExtension,
-    ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StreamResult
@@ -26,14 +24,13 @@ from schema.accounts import Session, User
 from schema.calendars import Calendar, Event
 from schema.channels import Channel
 from schema.context import CONTEXT_KEY
+from schema.cost import QueryCost
+from schema.documents import DocumentCache, Documents
 from schema.drive import LONG_SCALAR, File, FileVersion, Folder, Long
 from schema.errors import ErrorCodes
 from schema.messages import Message
-from schema.parser_cache import SafeParserCache
 from schema.root import Mutation, Query, Subscription
 from schema.workspaces import Invitation, Workspace
-
-CACHE_SIZE = 1024
 
 
 @dataclass(frozen=True)
@@ -45,6 +42,8 @@ class SchemaOptions:
     max_depth: int = 12
     max_tokens: int = 2000
     max_aliases: int = 20
+    max_bytes: int = 64 * 1024
+    max_cost: int = 10_000
     extra_extensions: Sequence[Callable[[], SchemaExtension]] = field(default_factory=tuple)
 
 
@@ -75,16 +74,16 @@ def build_schema(options: SchemaOptions | None = None) -> strawberry.Schema:
     ]
     if not opts.introspection:
         rules += DisableIntrospection().validation_rules
+    documents = DocumentCache(max_bytes=opts.max_bytes, max_tokens=opts.max_tokens)
     # Factories, not instances: an extension holds its request's execution context, so each
     # request must get its own (the parse and validation caches are shared inside strawberry).
     extensions: list[Callable[[], SchemaExtension]] = [
         # Order matters: errors are coded last, so the ErrorCodes extension wraps the rest.
         ErrorCodes,
         *opts.extra_extensions,
-        lambda: MaxTokensLimiter(max_token_count=opts.max_tokens),
-        lambda: SafeParserCache(maxsize=CACHE_SIZE),
-        lambda: ValidationCache(maxsize=CACHE_SIZE),
+        lambda: Documents(documents),
         lambda: AddValidationRules(rules),
+        lambda: QueryCost(opts.max_cost),
     ]
     return CoveSchema(
         query=Query,

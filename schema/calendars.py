@@ -20,6 +20,8 @@ from resolvers.calendars import (
     EditScope as EditScopeValue,
 )
 from resolvers.calendars import Rsvp as RsvpValue
+from resolvers.errors import bad_input
+from resolvers.recurrence import MAX_OCCURRENCES
 from resolvers.roles import AccessLevel as AccessLevelValue
 from resolvers.users import fellow
 from schema.accounts import User
@@ -38,6 +40,30 @@ EditScope = strawberry.enum(
     description="ALL: the whole event or series; THIS: one occurrence; THIS_AND_FOLLOWING: "
     "that occurrence and every later one (the series is split there).",
 )
+
+
+# Occurrence lists are sized by `first`, like pages, so a document's cost is known before it
+# runs; a window holding more than `first` occurrences is refused, never cut short silently.
+DEFAULT_OCCURRENCES = 500
+FIRST_OCCURRENCES = strawberry.argument(
+    description=f"Most occurrences to answer, 1 to {MAX_OCCURRENCES:,}; a window holding "
+    "more is refused (ask for a shorter window or a larger `first`)."
+)
+
+
+def check_occurrences(first: int) -> None:
+    if not 1 <= first <= MAX_OCCURRENCES:
+        raise bad_input(f"`first` must be between 1 and {MAX_OCCURRENCES:,}.", field="first")
+
+
+def at_most(found: list[OccurrenceView], first: int) -> list[OccurrenceView]:
+    if len(found) > first:
+        raise bad_input(
+            f"The window holds more than {first:,} occurrences; ask for a shorter one or a "
+            f"larger `first` (up to {MAX_OCCURRENCES:,}).",
+            field="first",
+        )
+    return found
 
 
 @strawberry.type(description="A share of a calendar with a member or a channel.")
@@ -109,9 +135,11 @@ class Calendar(Node):
         info: Info[Any, Any],
         from_: Annotated[datetime, strawberry.argument(name="from")],
         to: datetime,
+        first: Annotated[int, FIRST_OCCURRENCES] = DEFAULT_OCCURRENCES,
     ) -> list[EventOccurrence]:
+        check_occurrences(first)
         found = await calendars.occurrences(request_context(info), self.view, from_, to)
-        return [EventOccurrence.from_view(o) for o in found]
+        return [EventOccurrence.from_view(o) for o in at_most(found, first)]
 
 
 @strawberry.type(description="Someone invited to an event.")
@@ -212,9 +240,11 @@ class Event(Node):
         info: Info[Any, Any],
         from_: Annotated[datetime, strawberry.argument(name="from")],
         to: datetime,
+        first: Annotated[int, FIRST_OCCURRENCES] = DEFAULT_OCCURRENCES,
     ) -> list[EventOccurrence]:
+        check_occurrences(first)
         found = await calendars.event_occurrences(request_context(info), self.view, from_, to)
-        return [EventOccurrence.from_view(o) for o in found]
+        return [EventOccurrence.from_view(o) for o in at_most(found, first)]
 
 
 @strawberry.type(description="One occurrence of an event in a window.")
@@ -286,12 +316,13 @@ async def workspace_calendars(info: Info[Any, Any], workspace_id: str) -> list[C
     return [Calendar.from_view(v) for v in found]
 
 
-async def viewer_agenda(info: Info[Any, Any], start: datetime, end: datetime) -> Agenda:
+async def viewer_agenda(info: Info[Any, Any], start: datetime, end: datetime, first: int) -> Agenda:
     from schema.tasks import due_tasks
 
+    check_occurrences(first)
     found = await calendars.agenda(request_context(info), start, end)
     return Agenda(
-        events=[EventOccurrence.from_view(o) for o in found],
+        events=[EventOccurrence.from_view(o) for o in at_most(found, first)],
         tasks=await due_tasks(info, start, end),
     )
 

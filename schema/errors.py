@@ -45,7 +45,8 @@ def coded_error(error: GraphQLError, request_id: str) -> GraphQLError:
         )
     elif original is None:
         # Parse, validation, limit and variable-coercion errors: the document was at fault.
-        extensions["code"] = (error.extensions or {}).get("code", ErrorCode.BAD_USER_INPUT.value)
+        # A limit's own extensions (a document's cost and the limit) go out with its code.
+        extensions = {"code": ErrorCode.BAD_USER_INPUT.value, **(error.extensions or {})}
         message = error.message
     else:
         log.error(
