@@ -21,6 +21,7 @@ from strawberry.types.unset import UNSET
 from api.errors import error_response
 from api.middleware import request_id_of
 from api.realtime_socket import CoveTransportWSHandler
+from api.socket_auth import CoveWebSocketAdapter, connection_token
 from resolvers.context import RequestContext
 from resolvers.services import Services
 from schema.context import CONTEXT_KEY
@@ -68,6 +69,7 @@ def graphql_controller(schema: Schema, *, dev: bool, max_body_bytes: int) -> typ
     class CoveGraphQLController(base):  # type: ignore[valid-type,misc]
         request_max_body_size = max_body_bytes
         graphql_transport_ws_handler_class = CoveTransportWSHandler
+        websocket_adapter_class = CoveWebSocketAdapter
 
         def encode_json(self, data: object) -> bytes:
             # Every response and every socket frame passes here; msgspec (Litestar's own
@@ -95,8 +97,7 @@ def graphql_controller(schema: Schema, *, dev: bool, max_body_bytes: int) -> typ
             """Authenticate a socket from `connection_init` {"authorization": "Bearer <token>"};
             refusing closes it with 4403 before any subscription."""
             params = context.get("connection_params") if isinstance(context, dict) else None
-            raw = params.get("authorization") if isinstance(params, dict) else None
-            token = bearer_token(raw) if isinstance(raw, str) else None
+            token = connection_token(params)
             ctx: RequestContext = context[CONTEXT_KEY]
             ctx.transport = "websocket"
             ctx.bearer_token = token
