@@ -223,13 +223,10 @@ def create_app(settings: Settings, *, owns_process: bool = False) -> Litestar:
                 settle_garbage_collector()
             yield
 
-    def security(app: ASGIApp) -> ASGIApp:
-        return SecurityMiddleware(app, dev=settings.dev)
-
     def count_requests(app: ASGIApp) -> ASGIApp:
         return metrics.http_middleware(app)
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             graphql_controller(schema, dev=settings.dev, max_body_bytes=settings.max_body_bytes),
             health,
@@ -238,7 +235,7 @@ def create_app(settings: Settings, *, owns_process: bool = False) -> Litestar:
             *file_routes(settings.max_file_bytes),
         ],
         lifespan=[lifespan],
-        middleware=[security, count_requests],
+        middleware=[count_requests],
         exception_handlers={
             HTTPException: http_exception_handler,
             Exception: internal_error_handler,
@@ -249,6 +246,11 @@ def create_app(settings: Settings, *, owns_process: bool = False) -> Litestar:
         logging_config=None,  # Cove configures its own JSON logs (api/logs.py)
         debug=False,
     )
+    # Litestar runs middleware only for matched routes, so the router's own 404 and 405 (and
+    # anything its exception handlers answer) would leave without a request id or security
+    # headers. Wrapping the app's ASGI handler puts them on every HTTP answer.
+    app.asgi_handler = SecurityMiddleware(app.asgi_handler, dev=settings.dev)
+    return app
 
 
 def create_app_from_environment() -> Litestar:
