@@ -29,6 +29,7 @@ from schema.context import CONTEXT_KEY
 from schema.drive import LONG_SCALAR, File, FileVersion, Folder, Long
 from schema.errors import ErrorCodes
 from schema.messages import Message
+from schema.outcome import RecordOutcome
 from schema.parser_cache import SafeParserCache
 from schema.root import Mutation, Query, Subscription
 from schema.workspaces import Invitation, Workspace
@@ -85,6 +86,7 @@ def build_schema(options: SchemaOptions | None = None) -> strawberry.Schema:
         lambda: SafeParserCache(maxsize=CACHE_SIZE),
         lambda: ValidationCache(maxsize=CACHE_SIZE),
         lambda: AddValidationRules(rules),
+        RecordOutcome,
     ]
     return CoveSchema(
         query=Query,
