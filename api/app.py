@@ -211,6 +211,8 @@ def create_app(settings: Settings, *, owns_process: bool = False) -> Litestar:
             max_depth=settings.max_query_depth,
             max_tokens=settings.max_query_tokens,
             max_aliases=settings.max_aliases,
+            max_directives=settings.max_directives,
+            reveal_schema=settings.dev,
             extra_extensions=(metrics.extension(),),
         )
     )

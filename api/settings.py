@@ -198,6 +198,9 @@ class Settings:
         default=2000, metadata=_doc("Most lexical tokens in one document.")
     )
     max_aliases: int = field(default=20, metadata=_doc("Most field aliases in one document."))
+    max_directives: int = field(
+        default=50, metadata=_doc("Most directives (`@include`, `@skip`, …) in one document.")
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = field(
         default="INFO", metadata=_doc("Log level.")
     )
@@ -270,6 +273,7 @@ class Settings:
         _at_least("max_query_depth", self.max_query_depth, 2)
         _at_least("max_query_tokens", self.max_query_tokens, 50)
         _at_least("max_aliases", self.max_aliases, 1)
+        _at_least("max_directives", self.max_directives, 1)
         if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
             raise SettingsError("ssl_certfile", "ssl_certfile and ssl_keyfile go together")
         for name in ("ssl_certfile", "ssl_keyfile"):

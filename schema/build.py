@@ -26,12 +26,14 @@ from schema.accounts import Session, User
 from schema.calendars import Calendar, Event
 from schema.channels import Channel
 from schema.context import CONTEXT_KEY
+from schema.directive_limit import max_directives_rule
 from schema.drive import LONG_SCALAR, File, FileVersion, Folder, Long
 from schema.errors import ErrorCodes
 from schema.messages import Message
 from schema.outcome import RecordOutcome
 from schema.parser_cache import SafeParserCache
 from schema.root import Mutation, Query, Subscription
+from schema.validation_messages import ConcealSchema
 from schema.workspaces import Invitation, Workspace
 
 CACHE_SIZE = 1024
@@ -46,6 +48,9 @@ class SchemaOptions:
     max_depth: int = 12
     max_tokens: int = 2000
     max_aliases: int = 20
+    max_directives: int = 50
+    # Validation messages name schema types and suggest names (dev); else only what was sent.
+    reveal_schema: bool = False
     extra_extensions: Sequence[Callable[[], SchemaExtension]] = field(default_factory=tuple)
 
 
@@ -73,6 +78,7 @@ def build_schema(options: SchemaOptions | None = None) -> strawberry.Schema:
     rules = [
         *QueryDepthLimiter(max_depth=opts.max_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=opts.max_aliases).validation_rules,
+        max_directives_rule(opts.max_directives),
     ]
     if not opts.introspection:
         rules += DisableIntrospection().validation_rules
@@ -81,6 +87,7 @@ def build_schema(options: SchemaOptions | None = None) -> strawberry.Schema:
     extensions: list[Callable[[], SchemaExtension]] = [
         # Order matters: errors are coded last, so the ErrorCodes extension wraps the rest.
         ErrorCodes,
+        *(() if opts.reveal_schema else (ConcealSchema,)),
         *opts.extra_extensions,
         lambda: MaxTokensLimiter(max_token_count=opts.max_tokens),
         lambda: SafeParserCache(maxsize=CACHE_SIZE),
