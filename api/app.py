@@ -21,6 +21,7 @@ from api.files import file_routes
 from api.graphql import SERVICES_STATE_KEY, graphql_controller
 from api.logs import configure_logging
 from api.metrics import Metrics
+from api.metrics_http import MetricsListener, metrics_route
 from api.middleware import SecurityMiddleware
 from api.settings import Settings, SettingsError, load_settings
 from crypto.keyring import Keyring
@@ -65,13 +66,6 @@ async def ready(state: State) -> Response[dict[str, Any]]:
     if failed:
         return Response({"status": "unavailable", "failed": failed}, status_code=503)
     return Response({"status": "ready"})
-
-
-@get("/metrics", media_type="text/plain; version=0.0.4; charset=utf-8")
-async def metrics_route(state: State) -> bytes:
-    """Prometheus text format."""
-    metrics: Metrics = state["metrics"]
-    return metrics.render()
 
 
 # Partial uploads and orphaned contents older than this are swept (uploads run for at most
@@ -221,9 +215,20 @@ def create_app(settings: Settings, *, owns_process: bool = False) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with running_services(settings, keyring) as services:
             app.state[SERVICES_STATE_KEY] = services
+            listener = None
+            if settings.metrics_bind:
+                listener = MetricsListener(
+                    settings.metrics_bind, metrics, settings.metrics_token, dev=settings.dev
+                )
+                await asyncio.to_thread(listener.start)
+                app.state["metrics_listener"] = listener
             if owns_process:
                 settle_garbage_collector()
-            yield
+            try:
+                yield
+            finally:
+                if listener is not None:
+                    await asyncio.to_thread(listener.stop)
 
     def count_requests(app: ASGIApp) -> ASGIApp:
         return metrics.http_middleware(app)
@@ -233,7 +238,8 @@ def create_app(settings: Settings, *, owns_process: bool = False) -> Litestar:
             graphql_controller(schema, dev=settings.dev, max_body_bytes=settings.max_body_bytes),
             health,
             ready,
-            metrics_route,
+            # With its own listener, `/metrics` is absent from the main port.
+            *(() if settings.metrics_bind else (metrics_route(settings.metrics_token),)),
             *file_routes(settings.max_file_bytes),
         ],
         lifespan=[lifespan],

@@ -201,6 +201,21 @@ class Settings:
     max_directives: int = field(
         default=50, metadata=_doc("Most directives (`@include`, `@skip`, …) in one document.")
     )
+    metrics_bind: str = field(
+        default="",
+        metadata=_doc(
+            "Serve `/metrics` on its own `host:port` (e.g. `127.0.0.1:9100`), not the main "
+            "port; empty: on the main port."
+        ),
+    )
+    metrics_token: str | None = field(
+        default=None,
+        metadata=_doc(
+            "Bearer token `/metrics` requires (16+ characters; `COVE_METRICS_TOKEN_FILE`); "
+            "unset: none.",
+            secret=True,
+        ),
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = field(
         default="INFO", metadata=_doc("Log level.")
     )
@@ -274,6 +289,7 @@ class Settings:
         _at_least("max_query_tokens", self.max_query_tokens, 50)
         _at_least("max_aliases", self.max_aliases, 1)
         _at_least("max_directives", self.max_directives, 1)
+        self._validate_metrics()
         if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
             raise SettingsError("ssl_certfile", "ssl_certfile and ssl_keyfile go together")
         for name in ("ssl_certfile", "ssl_keyfile"):
@@ -281,6 +297,17 @@ class Settings:
             if path is not None and not Path(path).is_file():
                 raise SettingsError(name, f"no such file: {path}")
         return self
+
+    def _validate_metrics(self) -> None:
+        if self.metrics_bind:
+            host, sep, port = self.metrics_bind.rpartition(":")
+            host = host.removeprefix("[").removesuffix("]")
+            if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+                raise SettingsError("metrics_bind", "expected host:port, e.g. 127.0.0.1:9100")
+            if int(port) == self.port and host in (self.host, "0.0.0.0", "::"):  # noqa: S104
+                raise SettingsError("metrics_bind", "must differ from the main host and port")
+        if self.metrics_token is not None and len(self.metrics_token) < 16:
+            raise SettingsError("metrics_token", "must be at least 16 characters")
 
     def _validate_files_and_search(self) -> None:
         _at_least("search_prefix_min", self.search_prefix_min, 0)
