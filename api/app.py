@@ -21,6 +21,7 @@ from api.files import file_routes
 from api.graphql import SERVICES_STATE_KEY, graphql_controller
 from api.logs import configure_logging
 from api.metrics import Metrics
+from api.metrics_http import MetricsListener, metrics_route
 from api.middleware import SecurityMiddleware
 from api.settings import Settings, SettingsError, load_settings
 from crypto.keyring import Keyring
@@ -69,13 +70,6 @@ async def ready(state: State) -> Response[dict[str, Any]]:
     if failed:
         return Response({"status": "unavailable", "failed": failed}, status_code=503)
     return Response({"status": "ready"})
-
-
-@get("/metrics", media_type="text/plain; version=0.0.4; charset=utf-8")
-async def metrics_route(state: State) -> bytes:
-    """Prometheus text format."""
-    metrics: Metrics = state["metrics"]
-    return metrics.render()
 
 
 # Partial uploads and orphaned contents older than this are swept (uploads run for at most
@@ -231,6 +225,8 @@ def create_app(settings: Settings, *, owns_process: bool = False) -> Litestar:
             max_aliases=settings.max_aliases,
             max_bytes=settings.max_query_bytes,
             max_cost=settings.max_query_cost,
+            max_directives=settings.max_directives,
+            reveal_schema=settings.dev,
             extra_extensions=(metrics.extension(),),
         )
     )
@@ -239,26 +235,35 @@ def create_app(settings: Settings, *, owns_process: bool = False) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with running_services(settings, keyring) as services:
             app.state[SERVICES_STATE_KEY] = services
+            listener = None
+            if settings.metrics_bind:
+                listener = MetricsListener(
+                    settings.metrics_bind, metrics, settings.metrics_token, dev=settings.dev
+                )
+                await asyncio.to_thread(listener.start)
+                app.state["metrics_listener"] = listener
             if owns_process:
                 settle_garbage_collector()
-            yield
-
-    def security(app: ASGIApp) -> ASGIApp:
-        return SecurityMiddleware(app, dev=settings.dev)
+            try:
+                yield
+            finally:
+                if listener is not None:
+                    await asyncio.to_thread(listener.stop)
 
     def count_requests(app: ASGIApp) -> ASGIApp:
         return metrics.http_middleware(app)
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             graphql_controller(schema, dev=settings.dev, max_body_bytes=settings.max_body_bytes),
             health,
             ready,
-            metrics_route,
+            # With its own listener, `/metrics` is absent from the main port.
+            *(() if settings.metrics_bind else (metrics_route(settings.metrics_token),)),
             *file_routes(settings.max_file_bytes),
         ],
         lifespan=[lifespan],
-        middleware=[security, count_requests],
+        middleware=[count_requests],
         exception_handlers={
             HTTPException: http_exception_handler,
             Exception: internal_error_handler,
@@ -269,6 +274,11 @@ def create_app(settings: Settings, *, owns_process: bool = False) -> Litestar:
         logging_config=None,  # Cove configures its own JSON logs (api/logs.py)
         debug=False,
     )
+    # Litestar runs middleware only for matched routes, so the router's own 404 and 405 (and
+    # anything its exception handlers answer) would leave without a request id or security
+    # headers. Wrapping the app's ASGI handler puts them on every HTTP answer.
+    app.asgi_handler = SecurityMiddleware(app.asgi_handler, dev=settings.dev)
+    return app
 
 
 def create_app_from_environment() -> Litestar:

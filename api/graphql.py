@@ -23,14 +23,26 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
 from api.errors import error_response
+from api.http_spec import (
+    GRAPHQL_RESPONSE,
+    GRAPHQL_RESPONSE_CONTENT_TYPE,
+    JSON,
+    decode_frame_json,
+    decode_request_json,
+    graphql_status,
+    refusal_status,
+    response_media,
+)
 from api.middleware import request_id_of
 from api.realtime_socket import CoveTransportWSHandler
+from api.socket_auth import CoveWebSocketAdapter, connection_token
 from resolvers.context import RequestContext
 from resolvers.cost_budget import CostReport
 from resolvers.errors import CoveError
 from resolvers.services import Services
 from schema.context import CONTEXT_KEY
 from schema.errors import coded_error
+from schema.outcome import OUTCOME_KEY, Outcome
 
 SERVICES_STATE_KEY = "services"
 
@@ -92,11 +104,40 @@ def graphql_controller(schema: Schema, *, dev: bool, max_body_bytes: int) -> typ
     class CoveGraphQLController(base):  # type: ignore[valid-type,misc]
         request_max_body_size = max_body_bytes
         graphql_transport_ws_handler_class = CoveTransportWSHandler
+        websocket_adapter_class = CoveWebSocketAdapter
 
         def encode_json(self, data: object) -> bytes:
             # Every response and every socket frame passes here; msgspec (Litestar's own
             # encoder) is several times faster than the standard library's.
             return msgspec.json.encode(data)
+
+        def parse_json(self, data: str | bytes) -> Any:
+            return decode_request_json(data)
+
+        def decode_json(self, data: str | bytes) -> object:
+            return decode_frame_json(data)
+
+        async def parse_http_body(self, request: Any) -> Any:
+            parsed = await super().parse_http_body(request)
+            name = getattr(parsed, "operation_name", None)
+            if name is not None and not isinstance(name, str):
+                raise ViewHTTPException(
+                    400, "The GraphQL operation's `operationName` must be a string or null."
+                )
+            return parsed
+
+        async def process_result(self, request: Any, result: Any) -> Any:
+            body = await super().process_result(request, result)
+            # A request error has no data entry (GraphQL spec 7.1.2); `application/json`
+            # keeps its long-standing `"data": null`.
+            if (
+                result.data is None
+                and result.errors
+                and all(not e.path for e in result.errors)
+                and response_media(request.headers.get("accept")) == GRAPHQL_RESPONSE
+            ):
+                body.pop("data", None)
+            return body
 
         # Strawberry makes the sub-response in a worker thread; it is trivial, so make it inline.
         dependencies: ClassVar[Dependencies] = {
@@ -107,16 +148,33 @@ def graphql_controller(schema: Schema, *, dev: bool, max_body_bytes: int) -> typ
         async def execute_request(
             self, request: Request[Any, Any, Any], context: Any, root_value: Any
         ) -> Response[Any]:
+            media = response_media(request.headers.get("accept"))
+            if media is None and not self.should_render_graphql_ide(request):
+                return error_response(
+                    406,
+                    f"Accept {GRAPHQL_RESPONSE} or application/json.",
+                    request_id_of(request.scope),
+                )
+            media = media or JSON
             try:
                 response: Response[Any] = await self.run(
                     request, context=context, root_value=root_value
                 )
             except ViewHTTPException as exc:
-                status = exc.status_code
-                if exc.reason == "Unsupported content type":
-                    status = 415
-                return error_response(status, exc.reason, request_id_of(request.scope))
+                status = refusal_status(exc, media)
+                refused = error_response(status, exc.reason, request_id_of(request.scope))
+                if status == 405:
+                    refused.headers["allow"] = "POST"
+                if media == GRAPHQL_RESPONSE:
+                    refused.media_type = GRAPHQL_RESPONSE_CONTENT_TYPE
+                return refused
             ctx: RequestContext = context[CONTEXT_KEY]
+            if media == GRAPHQL_RESPONSE and response.media_type == "application/json":
+                outcome = context.get(OUTCOME_KEY) if isinstance(context, dict) else None
+                response.status_code = graphql_status(outcome)
+                response.media_type = GRAPHQL_RESPONSE_CONTENT_TYPE
+                if ctx.cost is not None and ctx.cost.remaining == 0 and ctx.cost.actual == 0:
+                    response.status_code = 429  # refused: the caller's budget is used up
             if ctx.cost is not None:
                 response.headers.update(rate_limit_headers(ctx.cost, ctx.services))
             return response
@@ -145,6 +203,7 @@ def graphql_controller(schema: Schema, *, dev: bool, max_body_bytes: int) -> typ
                         request_data.query, request_data.extensions
                     )
                 except CoveError as refused:
+                    context[OUTCOME_KEY] = Outcome.INVALID  # a request error: nothing ran
                     error = GraphQLError(refused.message, original_error=refused)
                     return ExecutionResult(data=None, errors=[coded_error(error, ctx.request_id)])
             return await super().execute_single(  # type: ignore[no-any-return]
@@ -155,8 +214,7 @@ def graphql_controller(schema: Schema, *, dev: bool, max_body_bytes: int) -> typ
             """Authenticate a socket from `connection_init` {"authorization": "Bearer <token>"};
             refusing closes it with 4403 before any subscription."""
             params = context.get("connection_params") if isinstance(context, dict) else None
-            raw = params.get("authorization") if isinstance(params, dict) else None
-            token = bearer_token(raw) if isinstance(raw, str) else None
+            token = connection_token(params)
             ctx: RequestContext = context[CONTEXT_KEY]
             ctx.transport = "websocket"
             ctx.bearer_token = token

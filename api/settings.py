@@ -224,6 +224,24 @@ class Settings:
             "`only`: run only documents registered with `cove queries register`; `off`."
         ),
     )
+    max_directives: int = field(
+        default=50, metadata=_doc("Most directives (`@include`, `@skip`, …) in one document.")
+    )
+    metrics_bind: str = field(
+        default="",
+        metadata=_doc(
+            "Serve `/metrics` on its own `host:port` (e.g. `127.0.0.1:9100`), not the main "
+            "port; empty: on the main port."
+        ),
+    )
+    metrics_token: str | None = field(
+        default=None,
+        metadata=_doc(
+            "Bearer token `/metrics` requires (16+ characters; `COVE_METRICS_TOKEN_FILE`); "
+            "unset: none.",
+            secret=True,
+        ),
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = field(
         default="INFO", metadata=_doc("Log level.")
     )
@@ -300,6 +318,8 @@ class Settings:
         _at_least("max_query_cost", self.max_query_cost, 100)
         _at_least("query_cost_window_seconds", self.query_cost_window_seconds, 1)
         _at_least("query_cost_budget", self.query_cost_budget, self.max_query_cost)
+        _at_least("max_directives", self.max_directives, 1)
+        self._validate_metrics()
         if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
             raise SettingsError("ssl_certfile", "ssl_certfile and ssl_keyfile go together")
         for name in ("ssl_certfile", "ssl_keyfile"):
@@ -307,6 +327,17 @@ class Settings:
             if path is not None and not Path(path).is_file():
                 raise SettingsError(name, f"no such file: {path}")
         return self
+
+    def _validate_metrics(self) -> None:
+        if self.metrics_bind:
+            host, sep, port = self.metrics_bind.rpartition(":")
+            host = host.removeprefix("[").removesuffix("]")
+            if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+                raise SettingsError("metrics_bind", "expected host:port, e.g. 127.0.0.1:9100")
+            if int(port) == self.port and host in (self.host, "0.0.0.0", "::"):  # noqa: S104
+                raise SettingsError("metrics_bind", "must differ from the main host and port")
+        if self.metrics_token is not None and len(self.metrics_token) < 16:
+            raise SettingsError("metrics_token", "must be at least 16 characters")
 
     def _validate_files_and_search(self) -> None:
         _at_least("search_prefix_min", self.search_prefix_min, 0)

@@ -25,11 +25,14 @@ from schema.calendars import Calendar, Event
 from schema.channels import Channel
 from schema.context import CONTEXT_KEY
 from schema.cost import QueryCost
+from schema.directive_limit import max_directives_rule
 from schema.documents import DocumentCache, Documents
 from schema.drive import LONG_SCALAR, File, FileVersion, Folder, Long
 from schema.errors import ErrorCodes
 from schema.messages import Message
+from schema.outcome import RecordOutcome
 from schema.root import Mutation, Query, Subscription
+from schema.validation_messages import ConcealSchema
 from schema.workspaces import Invitation, Workspace
 
 
@@ -44,6 +47,9 @@ class SchemaOptions:
     max_aliases: int = 20
     max_bytes: int = 64 * 1024
     max_cost: int = 10_000
+    max_directives: int = 50
+    # Validation messages name schema types and suggest names (dev); else only what was sent.
+    reveal_schema: bool = False
     extra_extensions: Sequence[Callable[[], SchemaExtension]] = field(default_factory=tuple)
 
 
@@ -71,19 +77,22 @@ def build_schema(options: SchemaOptions | None = None) -> strawberry.Schema:
     rules = [
         *QueryDepthLimiter(max_depth=opts.max_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=opts.max_aliases).validation_rules,
+        max_directives_rule(opts.max_directives),
     ]
     if not opts.introspection:
         rules += DisableIntrospection().validation_rules
     documents = DocumentCache(max_bytes=opts.max_bytes, max_tokens=opts.max_tokens)
     # Factories, not instances: an extension holds its request's execution context, so each
-    # request must get its own (the parse and validation caches are shared inside strawberry).
+    # request must get its own (the parse and validation caches are shared in `documents`).
     extensions: list[Callable[[], SchemaExtension]] = [
         # Order matters: errors are coded last, so the ErrorCodes extension wraps the rest.
         ErrorCodes,
+        *(() if opts.reveal_schema else (ConcealSchema,)),
         *opts.extra_extensions,
         lambda: Documents(documents),
         lambda: AddValidationRules(rules),
         lambda: QueryCost(opts.max_cost),
+        RecordOutcome,
     ]
     return CoveSchema(
         query=Query,
