@@ -51,7 +51,11 @@ log = logging.getLogger("cove.files")
 # Plaintext gathered before one round of hashing and encryption off the event loop.
 BATCH_BYTES = 1024 * 1024
 _SEALED_SEGMENT = stream.SEGMENT_BYTES + 16  # a segment's plaintext and its GCM tag
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+# ASCII digits only: `\d` would also take other scripts' digits, which int() accepts.
+_RANGE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")
+# More digits than any offset below 2^63 has: such a number cannot name a byte of a file, and
+# int() refuses to read one past 4,300 digits.
+_MAX_RANGE_DIGITS = 18
 
 
 class TransferError(Exception):
@@ -288,6 +292,8 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     unsatisfiable = TransferError(
         416, "The range lies outside the file.", {"Content-Range": f"bytes */{size}"}
     )
+    if max(len(first), len(last)) > _MAX_RANGE_DIGITS:
+        raise unsatisfiable
     if not first:  # the last N bytes
         suffix = int(last)
         if suffix == 0 or size == 0:

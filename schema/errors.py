@@ -22,6 +22,12 @@ def _request_id(context: Any) -> str:
     return str(getattr(found, "request_id", "-"))
 
 
+def input_error(message: str) -> GraphQLError:
+    """A scalar's refusal of an input value, literal or variable: the caller's fault, coded
+    here because graphql-core would otherwise carry a plain exception that reads as a bug."""
+    return GraphQLError(message, extensions={"code": ErrorCode.BAD_USER_INPUT.value})
+
+
 def coded_error(error: GraphQLError, request_id: str) -> GraphQLError:
     """The client-facing form of one error."""
     original = error.original_error
