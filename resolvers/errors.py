@@ -13,6 +13,9 @@ class ErrorCode(StrEnum):
     NOT_FOUND = "NOT_FOUND"
     BAD_USER_INPUT = "BAD_USER_INPUT"
     RATE_LIMITED = "RATE_LIMITED"
+    # A stored value failed its integrity check: the server's fault, reported on the damaged
+    # item only, so the rest of a page still reads.
+    DATA_DAMAGED = "DATA_DAMAGED"
     INTERNAL = "INTERNAL"
 
 
@@ -32,6 +35,16 @@ class CoveError(Exception):
         self.message = message
         self.field = field
         self.retry_after = retry_after
+
+
+class DamagedData(CoveError):
+    """A sealed value that no longer opens (a flipped bit, a truncated row, a lost key)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(
+            ErrorCode.DATA_DAMAGED, "This item's stored data is damaged and cannot be read."
+        )
+        self.detail = detail  # which row and field, for the operator's log only
 
 
 def not_found(what: str = "object") -> CoveError:

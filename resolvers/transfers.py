@@ -41,7 +41,7 @@ from resolvers.drive import (
     publish_item,
     version_ref,
 )
-from resolvers.errors import CoveError
+from resolvers.errors import CoveError, DamagedData
 from resolvers.global_ids import to_global_id as gid
 from resolvers.roles import AccessLevel
 from resolvers.services import Services
@@ -434,15 +434,19 @@ async def _serve(
 ) -> Download:
     ws = version.workspace_id
     keys = services.keys
-    file_key = await keys.open_bytes(
-        version_grant, version_ref("key", version.version_id, ws), version.key_sealed
-    )
-    content_type = await keys.open_text(
-        version_grant,
-        version_ref("content_type", version.version_id, ws),
-        version.content_type_sealed,
-    )
-    name = await keys.open_text(name_grant, name_ref(item.item_id, ws), item.name_sealed)
+    try:
+        file_key = await keys.open_bytes(
+            version_grant, version_ref("key", version.version_id, ws), version.key_sealed
+        )
+        content_type = await keys.open_text(
+            version_grant,
+            version_ref("content_type", version.version_id, ws),
+            version.content_type_sealed,
+        )
+        name = await keys.open_text(name_grant, name_ref(item.item_id, ws), item.name_sealed)
+    except DamagedData as damaged:
+        log.error("stored file %s is damaged: %s", item.item_id, damaged.detail)
+        raise TransferError(500, "The stored file is damaged and cannot be served.") from None
     size = version.size
     wanted = parse_range(range_header, size)
     start, end = wanted if wanted is not None else (0, size - 1)

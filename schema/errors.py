@@ -11,7 +11,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types.execution import StreamExecutionResult
 
-from resolvers.errors import CoveError, ErrorCode
+from resolvers.errors import CoveError, DamagedData, ErrorCode
 from schema.context import CONTEXT_KEY
 
 log = logging.getLogger("cove.graphql")
@@ -34,7 +34,17 @@ def coded_error(error: GraphQLError, request_id: str) -> GraphQLError:
     if isinstance(original, GraphQLError) and original is not error:
         return coded_error(original, request_id)
     extensions: dict[str, Any] = {}
-    if isinstance(original, CoveError):
+    if isinstance(original, DamagedData):
+        # An integrity alarm for the operator, without a traceback: the detail says where.
+        log.error(
+            "damaged data in %s (request %s): %s",
+            ".".join(map(str, error.path or [])) or "operation",
+            request_id,
+            original.detail,
+        )
+        extensions = {"code": original.code.value, "requestId": request_id}
+        message = f"{original.message} Quote request id {request_id} when reporting it."
+    elif isinstance(original, CoveError):
         extensions["code"] = original.code.value
         if original.field:
             extensions["field"] = original.field
