@@ -46,6 +46,11 @@ def _check_token(token: str) -> None:
         raise TransferError(404, "No such URL.")
 
 
+def _is_count(text: str) -> bool:
+    # str.isdigit() alone passes "²" and 5,000-digit numbers, on which int() raises.
+    return text.isascii() and text.isdigit() and len(text) <= 18
+
+
 def _streamed(download: Download) -> Stream:
     return Stream(download.body, status_code=download.status, headers=download.headers)
 
@@ -80,7 +85,7 @@ def upload_route(max_file_bytes: int) -> Any:
         try:
             _check_token(token)
             length = request.headers.get("content-length")
-            declared = int(length) if length is not None and length.isdigit() else None
+            declared = int(length) if length is not None and _is_count(length) else None
             result = await receive_upload(services, token, _body(request), declared)
         except TransferError as error:
             return _refusal(request, error)

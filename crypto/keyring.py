@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import hashes, hmac
 from crypto import _primitives as p
 from crypto import stream
 from crypto.constants import CODE_PEPPER, WRAP_FORMAT_V1
-from crypto.errors import CryptoError, SealError
+from crypto.errors import CryptoError, GrantError, SealError
 from crypto.field_seal import DataKey, FieldRef, _open_field, seal_field
 from crypto.grants import Grant, GrantMinter, _new_minter, minted_by
 
@@ -73,9 +73,9 @@ class Keyring:
     def open(self, grant: Grant, key: DataKey, ref: FieldRef, sealed: bytes) -> bytes:
         """Open a sealed field, but only for a grant this keyring's minter made for its row."""
         if not minted_by(grant, self._minter):
-            raise SealError("grant was not minted by this keyring")
+            raise GrantError("grant was not minted by this keyring")
         if grant.resource_id != ref.row_id or grant.workspace_id != ref.workspace_id:
-            raise SealError("grant does not cover this row")
+            raise GrantError("grant does not cover this row")
         return _open_field(key, ref, sealed)
 
     def open_text(self, grant: Grant, key: DataKey, ref: FieldRef, sealed: bytes) -> str:

@@ -17,6 +17,9 @@ class ErrorCode(StrEnum):
     PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
     PERSISTED_QUERY_NOT_IN_LIST = "PERSISTED_QUERY_NOT_IN_LIST"
     PERSISTED_QUERY_NOT_SUPPORTED = "PERSISTED_QUERY_NOT_SUPPORTED"
+    # A stored value failed its integrity check: the server's fault, reported on the damaged
+    # item only, so the rest of a page still reads.
+    DATA_DAMAGED = "DATA_DAMAGED"
     INTERNAL = "INTERNAL"
 
 
@@ -36,6 +39,16 @@ class CoveError(Exception):
         self.message = message
         self.field = field
         self.retry_after = retry_after
+
+
+class DamagedData(CoveError):
+    """A sealed value that no longer opens (a flipped bit, a truncated row, a lost key)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(
+            ErrorCode.DATA_DAMAGED, "This item's stored data is damaged and cannot be read."
+        )
+        self.detail = detail  # which row and field, for the operator's log only
 
 
 def not_found(what: str = "object") -> CoveError:

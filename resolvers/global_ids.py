@@ -6,6 +6,13 @@ import base64
 import binascii
 
 MAX_GLOBAL_ID_LENGTH = 200
+MAX_RAW_ID_LENGTH = 64
+
+
+def is_raw_id(value: str) -> bool:
+    """Whether `value` may be looked up as a raw id: 1 to 64 characters. The store refuses an
+    empty key as a programming error, so ids from a caller are checked here, not there."""
+    return 0 < len(value) <= MAX_RAW_ID_LENGTH
 
 
 def to_global_id(type_name: str, raw_id: str) -> str:
@@ -21,6 +28,6 @@ def from_global_id(global_id: str) -> tuple[str, str] | None:
     except (binascii.Error, ValueError, UnicodeDecodeError):
         return None
     type_name, sep, raw_id = decoded.partition(":")
-    if not sep or not type_name or not raw_id:
+    if not sep or not type_name or not is_raw_id(raw_id):
         return None
     return type_name, raw_id

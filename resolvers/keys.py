@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
 from datetime import datetime
 
+from crypto.errors import GrantError, SealError
 from crypto.field_seal import DataKey, FieldRef, sealed_key_version
 from crypto.grants import Grant
 from crypto.keyring import Keyring
 from persistence.keys import DataKeyRepository
 from persistence.records import DataKeyRecord
+from resolvers.errors import DamagedData
 
 ACCOUNT_SCOPE = "account"
 
@@ -18,6 +21,19 @@ ACCOUNT_SCOPE = "account"
 def scope_of(ref: FieldRef) -> str:
     """Account data has no workspace and lives under the account key."""
     return ref.workspace_id or ACCOUNT_SCOPE
+
+
+@contextmanager
+def _damage_reported(ref: FieldRef) -> Iterator[None]:
+    """A value that does not open is damaged data (DATA_DAMAGED on its item), unless the grant
+    was wrong, which is a bug and stays one."""
+    try:
+        yield
+    except GrantError:
+        raise
+    except (SealError, LookupError) as error:
+        where = f"{ref.entity}.{ref.field} of row {ref.row_id} in scope {scope_of(ref)}"
+        raise DamagedData(f"{where}: {error}") from None
 
 
 class KeyService:
@@ -80,21 +96,34 @@ class KeyService:
         return self._keyring.seal(await self.current(scope_of(ref)), ref, value)
 
     async def open_bytes(self, grant: Grant, ref: FieldRef, sealed: bytes) -> bytes:
-        key = await self.version(scope_of(ref), sealed_key_version(sealed))
-        return self._keyring.open(grant, key, ref, sealed)
+        with _damage_reported(ref):
+            key = await self.version(scope_of(ref), sealed_key_version(sealed))
+            return self._keyring.open(grant, key, ref, sealed)
 
     async def open_text(self, grant: Grant, ref: FieldRef, sealed: bytes) -> str:
-        key = await self.version(scope_of(ref), sealed_key_version(sealed))
-        return self._keyring.open_text(grant, key, ref, sealed)
+        with _damage_reported(ref):
+            key = await self.version(scope_of(ref), sealed_key_version(sealed))
+            return self._keyring.open_text(grant, key, ref, sealed)
 
     def open_text_now(self, grant: Grant, ref: FieldRef, sealed: bytes) -> str | None:
         """Open without waiting when the key is already loaded; None when it is not."""
-        key = self._keys.get((scope_of(ref), sealed_key_version(sealed)))
-        return None if key is None else self._keyring.open_text(grant, key, ref, sealed)
+        with _damage_reported(ref):
+            key = self._keys.get((scope_of(ref), sealed_key_version(sealed)))
+            return None if key is None else self._keyring.open_text(grant, key, ref, sealed)
 
     async def preload(self, scope: str, sealed_values: Iterable[bytes | None]) -> None:
         """Load the keys these values were sealed under, so they open without waiting."""
-        versions = {sealed_key_version(v) for v in sealed_values if v}
+        # Only a speed-up: a value that names no key is left for its own open to report, so
+        # one damaged row fails its item and not the whole page.
+        versions = {_version_or_none(v) for v in sealed_values if v} - {None}
         for version in versions:
-            if (scope, version) not in self._keys:
-                await self.version(scope, version)
+            if version is not None and (scope, version) not in self._keys:
+                with suppress(LookupError, SealError):
+                    await self.version(scope, version)
+
+
+def _version_or_none(sealed: bytes) -> int | None:
+    try:
+        return sealed_key_version(sealed)
+    except SealError:
+        return None

@@ -16,7 +16,7 @@ from resolvers.authz import Principal
 from resolvers.channels import channel_access
 from resolvers.context import RequestContext
 from resolvers.errors import bad_input, not_found
-from resolvers.global_ids import to_global_id
+from resolvers.global_ids import is_raw_id, to_global_id
 from resolvers.hub import Subscription
 from resolvers.services import Services
 from resolvers.topics import can_read, is_topic
@@ -95,7 +95,7 @@ async def _live_session(ctx: RequestContext, session_id: str) -> RealtimeSession
     """The caller's own session while its login lives; any other answer is NOT_FOUND."""
     services = ctx.services
     caller = await ctx.require_user()
-    session = await services.realtime.get(session_id) if len(session_id) <= 64 else None
+    session = await services.realtime.get(session_id) if is_raw_id(session_id) else None
     if session is None or session.user_id != caller.user_id:
         raise not_found("realtime session")
     login = await services.accounts.get_session(caller.user_id, session.login_session_id)
@@ -112,7 +112,7 @@ async def realtime_key(ctx: RequestContext, session_id: str, key_id: str) -> Key
     topics = session.topics.split()
     if topics and not await _reads_any(services, caller, topics):
         raise not_found("realtime key")
-    key = await services.realtime.get_key(session_id, key_id) if len(key_id) <= 64 else None
+    key = await services.realtime.get_key(session_id, key_id) if is_raw_id(key_id) else None
     if key is None:
         raise not_found("realtime key")
     grant = services.authz.own_realtime_key(caller, session.user_id, secret_ref(session_id, key_id))

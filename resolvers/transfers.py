@@ -41,7 +41,7 @@ from resolvers.drive import (
     publish_item,
     version_ref,
 )
-from resolvers.errors import CoveError
+from resolvers.errors import CoveError, DamagedData
 from resolvers.global_ids import to_global_id as gid
 from resolvers.roles import AccessLevel
 from resolvers.services import Services
@@ -51,7 +51,11 @@ log = logging.getLogger("cove.files")
 # Plaintext gathered before one round of hashing and encryption off the event loop.
 BATCH_BYTES = 1024 * 1024
 _SEALED_SEGMENT = stream.SEGMENT_BYTES + 16  # a segment's plaintext and its GCM tag
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+# ASCII digits only: `\d` would also take other scripts' digits, which int() accepts.
+_RANGE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")
+# More digits than any offset below 2^63 has: such a number cannot name a byte of a file, and
+# int() refuses to read one past 4,300 digits.
+_MAX_RANGE_DIGITS = 18
 
 
 class TransferError(Exception):
@@ -288,6 +292,8 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     unsatisfiable = TransferError(
         416, "The range lies outside the file.", {"Content-Range": f"bytes */{size}"}
     )
+    if max(len(first), len(last)) > _MAX_RANGE_DIGITS:
+        raise unsatisfiable
     if not first:  # the last N bytes
         suffix = int(last)
         if suffix == 0 or size == 0:
@@ -428,15 +434,19 @@ async def _serve(
 ) -> Download:
     ws = version.workspace_id
     keys = services.keys
-    file_key = await keys.open_bytes(
-        version_grant, version_ref("key", version.version_id, ws), version.key_sealed
-    )
-    content_type = await keys.open_text(
-        version_grant,
-        version_ref("content_type", version.version_id, ws),
-        version.content_type_sealed,
-    )
-    name = await keys.open_text(name_grant, name_ref(item.item_id, ws), item.name_sealed)
+    try:
+        file_key = await keys.open_bytes(
+            version_grant, version_ref("key", version.version_id, ws), version.key_sealed
+        )
+        content_type = await keys.open_text(
+            version_grant,
+            version_ref("content_type", version.version_id, ws),
+            version.content_type_sealed,
+        )
+        name = await keys.open_text(name_grant, name_ref(item.item_id, ws), item.name_sealed)
+    except DamagedData as damaged:
+        log.error("stored file %s is damaged: %s", item.item_id, damaged.detail)
+        raise TransferError(500, "The stored file is damaged and cannot be served.") from None
     size = version.size
     wanted = parse_range(range_header, size)
     start, end = wanted if wanted is not None else (0, size - 1)

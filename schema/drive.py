@@ -15,6 +15,7 @@ from resolvers.errors import bad_input, not_found
 from resolvers.roles import AccessLevel as AccessLevelValue
 from schema.accounts import User
 from schema.context import request_context
+from schema.errors import input_error
 from schema.relay import (
     Connection,
     Node,
@@ -34,7 +35,7 @@ MAX_LONG = 2**53 - 1  # exact in every JSON reader
 
 def _parse_long(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_LONG:
-        raise ValueError(f"Long must be an integer between 0 and {MAX_LONG}")
+        raise input_error(f"Long must be an integer between 0 and {MAX_LONG}.")
     return value
 
 

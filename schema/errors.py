@@ -11,7 +11,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types.execution import StreamExecutionResult
 
-from resolvers.errors import CoveError, ErrorCode
+from resolvers.errors import CoveError, DamagedData, ErrorCode
 from schema.context import CONTEXT_KEY
 
 log = logging.getLogger("cove.graphql")
@@ -22,13 +22,29 @@ def _request_id(context: Any) -> str:
     return str(getattr(found, "request_id", "-"))
 
 
+def input_error(message: str) -> GraphQLError:
+    """A scalar's refusal of an input value, literal or variable: the caller's fault, coded
+    here because graphql-core would otherwise carry a plain exception that reads as a bug."""
+    return GraphQLError(message, extensions={"code": ErrorCode.BAD_USER_INPUT.value})
+
+
 def coded_error(error: GraphQLError, request_id: str) -> GraphQLError:
     """The client-facing form of one error."""
     original = error.original_error
     if isinstance(original, GraphQLError) and original is not error:
         return coded_error(original, request_id)
     extensions: dict[str, Any] = {}
-    if isinstance(original, CoveError):
+    if isinstance(original, DamagedData):
+        # An integrity alarm for the operator, without a traceback: the detail says where.
+        log.error(
+            "damaged data in %s (request %s): %s",
+            ".".join(map(str, error.path or [])) or "operation",
+            request_id,
+            original.detail,
+        )
+        extensions = {"code": original.code.value, "requestId": request_id}
+        message = f"{original.message} Quote request id {request_id} when reporting it."
+    elif isinstance(original, CoveError):
         extensions["code"] = original.code.value
         if original.field:
             extensions["field"] = original.field

@@ -46,7 +46,10 @@ class PageInfo:
 @strawberry.type
 class Edge(Generic[T]):
     cursor: str
-    node: T
+    node: T | None = strawberry.field(
+        description="Null only when this item could not be read (its error says why, "
+        "e.g. DATA_DAMAGED); the other edges of the page are unaffected."
+    )
 
 
 @strawberry.type
