@@ -198,6 +198,27 @@ class Settings:
         default=2000, metadata=_doc("Most lexical tokens in one document.")
     )
     max_aliases: int = field(default=20, metadata=_doc("Most field aliases in one document."))
+    ics_max_events: int = field(
+        default=1000,
+        metadata=_doc("Most events (VEVENTs, changed occurrences included) in one .ics import."),
+    )
+    ics_check_seconds: int = field(
+        default=10,
+        metadata=_doc("Longest time reading and checking one .ics import may take, in seconds."),
+    )
+    http_header_timeout_seconds: int = field(
+        default=10,
+        metadata=_doc(
+            "A connection whose request line and headers have not all arrived this many seconds "
+            "after it opened (or after its last response) is closed."
+        ),
+    )
+    max_connections: int = field(
+        default=1000,
+        metadata=_doc(
+            "Open HTTP connections and running requests per worker; beyond it requests get 503."
+        ),
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = field(
         default="INFO", metadata=_doc("Log level.")
     )
@@ -270,6 +291,11 @@ class Settings:
         _at_least("max_query_depth", self.max_query_depth, 2)
         _at_least("max_query_tokens", self.max_query_tokens, 50)
         _at_least("max_aliases", self.max_aliases, 1)
+        _at_least("ics_max_events", self.ics_max_events, 1)
+        _at_most("ics_max_events", self.ics_max_events, 100_000)
+        _at_least("ics_check_seconds", self.ics_check_seconds, 1)
+        _at_least("http_header_timeout_seconds", self.http_header_timeout_seconds, 1)
+        _at_least("max_connections", self.max_connections, 1)
         if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
             raise SettingsError("ssl_certfile", "ssl_certfile and ssl_keyfile go together")
         for name in ("ssl_certfile", "ssl_keyfile"):
