@@ -74,6 +74,7 @@ _FREQUENCIES: Final[dict[str, _Frequency]] = {
 }
 _SUB_DAILY: Final = frozenset({"HOURLY", "MINUTELY", "SECONDLY"})
 _TIME_OF_DAY: Final = frozenset({"BYHOUR", "BYMINUTE", "BYSECOND"})
+_ONE_PER_PERIOD_PARTS: Final = frozenset({"FREQ", "COUNT", "INTERVAL", "WKST"} | _TIME_OF_DAY)
 _WEEKDAYS: Final = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 _PART_ORDER: Final = (
     "FREQ",
@@ -731,6 +732,15 @@ def _count_end(base: rrule, parts: dict[str, str], dtstart: datetime) -> datetim
     """
     freq = _FREQUENCIES[parts["FREQ"]]
     horizon = dtstart + timedelta(days=366 * MAX_SERIES_YEARS)
+    if _one_per_period(parts, dtstart):
+        # Every period holds exactly one occurrence, the start's day and time moved into it,
+        # so the last is in period (COUNT - 1) x INTERVAL: no walk at all.
+        last = _in_period(
+            dtstart, freq, (int(parts["COUNT"]) - 1) * int(parts.get("INTERVAL", "1"))
+        )
+        if last is None or last > horizon:
+            raise _rule_error(f"A repeat rule with COUNT must end within {MAX_SERIES_YEARS} years.")
+        return last
     walker = base.replace(count=None, until=horizon)
     if freq in {DAILY, WEEKLY} and "INTERVAL" not in parts and "BYSETPOS" not in parts:
         if "BYDAY" in parts or (freq == DAILY and "BYMONTHDAY" in parts):
@@ -742,6 +752,36 @@ def _count_end(base: rrule, parts: dict[str, str], dtstart: datetime) -> datetim
     if last is None:
         raise _rule_error(f"A repeat rule with COUNT must end within {MAX_SERIES_YEARS} years.")
     return last
+
+
+def _one_per_period(parts: dict[str, str], dtstart: datetime) -> bool:
+    """Whether every period of the rule holds exactly one occurrence: no BY part picks days
+    (time-of-day parts hold one value, the start's), and a MONTHLY or YEARLY start falls on a
+    day every month or year has."""
+    if not set(parts) <= _ONE_PER_PERIOD_PARTS:
+        return False
+    if parts["FREQ"] == "MONTHLY":
+        return dtstart.day <= 28
+    if parts["FREQ"] == "YEARLY":
+        return (dtstart.month, dtstart.day) != (2, 29)
+    return True
+
+
+def _in_period(dtstart: datetime, freq: _Frequency, periods: int) -> datetime | None:
+    """The start's wall-clock day and time moved `periods` periods on; None past year 9999."""
+    try:
+        if freq == DAILY:
+            day = dtstart.date() + timedelta(days=periods)
+        elif freq == WEEKLY:
+            day = dtstart.date() + timedelta(weeks=periods)
+        elif freq == MONTHLY:
+            years, month = divmod(dtstart.month - 1 + periods, 12)
+            day = date(dtstart.year + years, month + 1, dtstart.day)
+        else:
+            day = date(dtstart.year + periods, dtstart.month, dtstart.day)
+    except (OverflowError, ValueError):
+        return None
+    return datetime.combine(day, dtstart.timetz())
 
 
 # --- iteration -----------------------------------------------------------------------------------

@@ -754,6 +754,9 @@ def test_count_end_matches_walking_the_rule() -> None:
         "FREQ=WEEKLY;BYDAY=SU;WKST=SU",
         "FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,TH",
         "FREQ=WEEKLY;BYMONTH=3,9",
+        "FREQ=MONTHLY",
+        "FREQ=MONTHLY;INTERVAL=5",
+        "FREQ=YEARLY",
         "FREQ=MONTHLY;BYDAY=1MO,-1FR",
         "FREQ=YEARLY;BYMONTH=3;BYDAY=2SU",
     ]
