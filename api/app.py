@@ -136,6 +136,8 @@ async def running_services(settings: Settings, keyring: Keyring) -> AsyncIterato
         policy=Policy(
             max_message_length=settings.max_message_length,
             invitation_ttl=timedelta(seconds=settings.invitation_ttl_seconds),
+            ics_max_events=settings.ics_max_events,
+            ics_check_seconds=settings.ics_check_seconds,
             realtime=RealtimePolicy(
                 rotate_seconds=settings.realtime_rotate_seconds,
                 rotate_events=settings.realtime_rotate_events,

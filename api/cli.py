@@ -33,7 +33,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
+    from api import http_server
 
     settings = _settings(args)
     if not is_initialised(settings):
@@ -44,22 +44,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     os.environ.update(settings.as_environment())
     scheme = "https" if settings.ssl_certfile else "http"
     print(f"Cove serving on {scheme}://{settings.host}:{settings.port}/graphql", file=sys.stderr)
-    uvicorn.run(
+    config = http_server.server_config(
+        settings,
         "api.app:create_app_from_environment",
         factory=True,
-        host=settings.host,
-        port=settings.port,
         workers=settings.workers,
         ssl_certfile=str(settings.ssl_certfile) if settings.ssl_certfile else None,
         ssl_keyfile=str(settings.ssl_keyfile) if settings.ssl_keyfile else None,
-        proxy_headers=False,
-        server_header=False,
-        log_level=settings.log_level.lower(),
-        ws="websockets-sansio",
-        # Events are ciphertext: compressing them costs CPU per frame and saves nothing.
-        ws_per_message_deflate=False,
     )
-    return 0
+    return 0 if http_server.run(config) else 3
 
 
 def cmd_check(args: argparse.Namespace) -> int:

@@ -242,6 +242,27 @@ class Settings:
             secret=True,
         ),
     )
+    ics_max_events: int = field(
+        default=1000,
+        metadata=_doc("Most events (VEVENTs, changed occurrences included) in one .ics import."),
+    )
+    ics_check_seconds: int = field(
+        default=10,
+        metadata=_doc("Longest time reading and checking one .ics import may take, in seconds."),
+    )
+    http_header_timeout_seconds: int = field(
+        default=10,
+        metadata=_doc(
+            "A connection whose request line and headers have not all arrived this many seconds "
+            "after it opened (or after its last response) is closed."
+        ),
+    )
+    max_connections: int = field(
+        default=1000,
+        metadata=_doc(
+            "Open HTTP connections and running requests per worker; beyond it requests get 503."
+        ),
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = field(
         default="INFO", metadata=_doc("Log level.")
     )
@@ -311,15 +332,13 @@ class Settings:
         _at_least("away_after_seconds", self.away_after_seconds, 1)
         _at_least("max_body_bytes", self.max_body_bytes, 1024)
         self._validate_files_and_search()
-        _at_least("max_query_depth", self.max_query_depth, 2)
-        _at_least("max_query_tokens", self.max_query_tokens, 50)
-        _at_least("max_aliases", self.max_aliases, 1)
-        _at_least("max_query_bytes", self.max_query_bytes, 1024)
-        _at_least("max_query_cost", self.max_query_cost, 100)
-        _at_least("query_cost_window_seconds", self.query_cost_window_seconds, 1)
-        _at_least("query_cost_budget", self.query_cost_budget, self.max_query_cost)
-        _at_least("max_directives", self.max_directives, 1)
+        self._validate_graphql_limits()
         self._validate_metrics()
+        _at_least("ics_max_events", self.ics_max_events, 1)
+        _at_most("ics_max_events", self.ics_max_events, 100_000)
+        _at_least("ics_check_seconds", self.ics_check_seconds, 1)
+        _at_least("http_header_timeout_seconds", self.http_header_timeout_seconds, 1)
+        _at_least("max_connections", self.max_connections, 1)
         if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
             raise SettingsError("ssl_certfile", "ssl_certfile and ssl_keyfile go together")
         for name in ("ssl_certfile", "ssl_keyfile"):
@@ -338,6 +357,17 @@ class Settings:
                 raise SettingsError("metrics_bind", "must differ from the main host and port")
         if self.metrics_token is not None and len(self.metrics_token) < 16:
             raise SettingsError("metrics_token", "must be at least 16 characters")
+
+    def _validate_graphql_limits(self) -> None:
+        _at_least("max_query_depth", self.max_query_depth, 2)
+        _at_least("max_query_tokens", self.max_query_tokens, 50)
+        _at_least("max_aliases", self.max_aliases, 1)
+        _at_least("max_query_bytes", self.max_query_bytes, 1024)
+        _at_least("max_query_cost", self.max_query_cost, 100)
+        _at_least("query_cost_window_seconds", self.query_cost_window_seconds, 1)
+        # A budget smaller than one document's limit would refuse documents the limit allows.
+        _at_least("query_cost_budget", self.query_cost_budget, self.max_query_cost)
+        _at_least("max_directives", self.max_directives, 1)
 
     def _validate_files_and_search(self) -> None:
         _at_least("search_prefix_min", self.search_prefix_min, 0)

@@ -9,7 +9,9 @@ python-dateutil (`resolvers/recurrence.py`), never by hand.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -51,6 +53,8 @@ from resolvers.roles import AccessLevel, Role
 from resolvers.users import fellow as person
 from resolvers.validation import clean_name, clean_text, normalize_email
 from resolvers.workspaces import access as workspace_access
+
+log = logging.getLogger("cove.calendars")
 
 MAX_CALENDAR_NAME = 100
 MAX_TITLE = 500
@@ -434,26 +438,54 @@ async def occurrences(
                 found.append(
                     OccurrenceView(view, Occurrence(None, record.start_at, record.end_at, None))
                 )
+                if len(found) > MAX_OCCURRENCES:
+                    raise _too_many()
             continue
         rows = override_of.get(record.event_id, [])
-        moved = {o.recurrence_id: o for o in rows}
-        series = await view.series()
-        expanded = expand(series, [_override(o) for o in rows], start, end)
-        for occurrence in expanded:
-            details = OverrideDetails()
-            row = moved.get(occurrence.recurrence_id) if occurrence.recurrence_id else None
-            if row is not None:
-                details = await view.override_details(row)
-            found.append(OccurrenceView(view, occurrence, details))
-        if len(found) > MAX_OCCURRENCES:
-            break
-    if len(found) > MAX_OCCURRENCES:
-        raise bad_input(
-            f"The window holds more than {MAX_OCCURRENCES:,} occurrences; ask for a shorter one.",
-            field="to",
-        )
+        found += await _expand_within(view, rows, start, end, MAX_OCCURRENCES - len(found))
     found.sort(key=lambda o: (o.occurrence.start, o.event.id))
     return found
+
+
+def _too_many() -> CoveError:
+    return bad_input(
+        f"The window holds more than {MAX_OCCURRENCES:,} occurrences; ask for a shorter one.",
+        field="to",
+    )
+
+
+async def _expand_within(
+    view: EventView,
+    rows: Sequence[OverrideRecord],
+    start: datetime,
+    end: datetime,
+    room: int,
+) -> list[OccurrenceView]:
+    """A series' occurrences in the window, at most `room` of them (else the answer's cap
+    error), so one answer never expands more than MAX_OCCURRENCES occurrences in all.
+
+    A stored series whose rule today's checks refuse (a sub-daily BYHOUR list saved before
+    they existed) shows nothing in lists, so it cannot fail or slow everyone's answer; it
+    can still be read, changed and deleted.
+    """
+    try:
+        series = check_series(await view.series())
+    except CoveError as error:
+        log.warning("event %s skipped in lists: %s", view.id, error.message)
+        return []
+    if room <= 0:
+        raise _too_many()
+    moved = {o.recurrence_id: o for o in rows}
+    try:
+        expanded = expand(series, [_override(o) for o in rows], start, end, limit=room)
+    except CoveError:  # the window checks passed, so this is the cap
+        raise _too_many() from None
+    result = []
+    for occurrence in expanded:
+        row = moved.get(occurrence.recurrence_id) if occurrence.recurrence_id else None
+        details = await view.override_details(row) if row is not None else OverrideDetails()
+        result.append(OccurrenceView(view, occurrence, details))
+    return result
 
 
 def _reach(record: EventRecord, override_ends: Sequence[datetime | None]) -> EventRecord:
@@ -1086,7 +1118,12 @@ async def import_ics(ctx: RequestContext, calendar_id: str, text: str) -> tuple[
     services = ctx.services
     access = await calendar_access(ctx, calendar_id)
     services.authz.calendar_require(access, AccessLevel.WRITE)
-    parsed = parse_ics(text)
+    policy = services.policy
+    # Parsing and rule checks are CPU-bound: a worker thread keeps every other request
+    # answering, and the budget bounds how long the thread (and the importer) waits.
+    parsed = await asyncio.to_thread(
+        parse_ics, text, max_events=policy.ics_max_events, seconds=policy.ics_check_seconds
+    )
     calendar = access.calendar
     ws = calendar.workspace_id
     me = access.workspace.principal.user_id
@@ -1289,19 +1326,20 @@ async def agenda(ctx: RequestContext, start: datetime, end: datetime) -> list[Oc
             for item in await occurrences(ctx, calendar, start, end):
                 found[(item.event.id, item.occurrence.recurrence_id)] = item
             if len(found) > MAX_OCCURRENCES:
-                raise bad_input(
-                    f"The window holds more than {MAX_OCCURRENCES:,} occurrences; "
-                    "ask for a shorter one.",
-                    field="to",
-                )
+                raise _too_many()
+    seen = {event_id for event_id, _ in found}
     for event_id, _ in await ctx.services.calendars.attending(
         caller.user_id, limit=MAX_AGENDA_INVITATIONS
     ):
+        if event_id in seen:  # already expanded with its calendar
+            continue
         try:
             view = await get_event(ctx, event_id)
         except CoveError:
             continue
-        for item in await event_occurrences(ctx, view, start, end):
+        # Invitations count against the same cap as calendars: one answer, one budget.
+        room = MAX_OCCURRENCES - len(found)
+        for item in await _occurrences_of(ctx, view, start, end, room):
             found.setdefault((item.event.id, item.occurrence.recurrence_id), item)
     return sorted(found.values(), key=lambda o: (o.occurrence.start, o.event.id))
 
@@ -1311,16 +1349,18 @@ async def event_occurrences(
 ) -> list[OccurrenceView]:
     """The occurrences of one event (or series) in the window."""
     _check_window(start, end)
+    return await _occurrences_of(ctx, view, start, end, MAX_OCCURRENCES)
+
+
+async def _occurrences_of(
+    ctx: RequestContext, view: EventView, start: datetime, end: datetime, room: int
+) -> list[OccurrenceView]:
     record = view.record
     if not record.recurring:
         if record.end_at > start and record.start_at < end:
+            if room <= 0:
+                raise _too_many()
             return [OccurrenceView(view, Occurrence(None, record.start_at, record.end_at, None))]
         return []
     rows = await ctx.services.calendars.overrides(record.event_id)
-    moved = {o.recurrence_id: o for o in rows}
-    result = []
-    for occurrence in expand(await view.series(), [_override(o) for o in rows], start, end):
-        row = moved.get(occurrence.recurrence_id) if occurrence.recurrence_id else None
-        details = await view.override_details(row) if row is not None else OverrideDetails()
-        result.append(OccurrenceView(view, occurrence, details))
-    return result
+    return await _expand_within(view, rows, start, end, room)

@@ -43,6 +43,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic, sleep
 from typing import Any, Final
 
 from icalendar import Alarm, Calendar, Component, Event, Timezone, vCalAddress, vRecur
@@ -53,8 +54,10 @@ from resolvers.errors import CoveError, bad_input
 from resolvers.recurrence import Override, Series, check_override, check_series, check_time_zone
 
 MAX_ICS_BYTES: Final = 2 * 1024 * 1024
-MAX_ICS_EVENTS: Final = 5000
-"""The most VEVENTs (series and overrides together) one file may hold."""
+MAX_ICS_EVENTS: Final = 1000
+"""The most VEVENTs (series and overrides together) one file may hold, by default."""
+ICS_CHECK_SECONDS: Final = 10.0
+"""How long reading and checking one file may take, by default."""
 
 RSVP_VALUES: Final = ("ACCEPTED", "DECLINED", "TENTATIVE", "NEEDS_ACTION")
 _PARTSTAT_TO_RSVP: Final = {
@@ -127,15 +130,38 @@ def ics_bad_input(error: IcsError) -> CoveError:
 # --- parsing -------------------------------------------------------------------------------------
 
 
-def parse_ics(text: str) -> list[IcsEvent]:
+def parse_ics(
+    text: str, *, max_events: int = MAX_ICS_EVENTS, seconds: float = ICS_CHECK_SECONDS
+) -> list[IcsEvent]:
     """The events of an iCalendar file, each with its overrides; BAD_USER_INPUT if malformed.
 
-    The file may hold at most MAX_ICS_BYTES (UTF-8) and MAX_ICS_EVENTS VEVENTs.
+    The file may hold at most MAX_ICS_BYTES (UTF-8) and `max_events` VEVENTs, and reading
+    and checking it may take at most `seconds`. CPU-bound: call it from a worker thread.
     """
     try:
-        return _parse(text)
+        return _parse(text, _Budget(max_events, monotonic() + seconds, seconds))
     except IcsError as error:
         raise ics_bad_input(error) from None
+
+
+@dataclass(frozen=True)
+class _Budget:
+    """What one file may cost: VEVENTs, and a deadline checked between events (each event's
+    checks are bounded, so a file overruns its deadline by one event's work at most)."""
+
+    max_events: int
+    deadline: float
+    seconds: float
+
+    def check_time(self, line: int | None) -> None:
+        # Hand the GIL over between events: a thread that only waits for the interpreter's
+        # switch interval (5 ms) would add that wait to every step of the event loop's work.
+        sleep(0)
+        if monotonic() > self.deadline:
+            raise IcsError(
+                line,
+                f"Checking the file took more than {self.seconds:g} s; import it in smaller files.",
+            )
 
 
 @dataclass
@@ -191,10 +217,11 @@ class _Read:
     video_url: str | None
 
 
-def _parse(text: str) -> list[IcsEvent]:
+def _parse(text: str, budget: _Budget) -> list[IcsEvent]:
     if len(text) > MAX_ICS_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_ICS_BYTES:
         raise IcsError(None, f"The file is larger than {MAX_ICS_BYTES // (1024 * 1024)} MiB.")
-    scan = _Scanner().scan(text)
+    scan = _Scanner(budget.max_events).scan(text)
+    budget.check_time(None)
     try:
         calendar = Calendar.from_ical(scan.text)
     except Exception:  # the scan checked every line, so this is icalendar disagreeing
@@ -202,8 +229,11 @@ def _parse(text: str) -> list[IcsEvent]:
     components = [c for c in calendar.subcomponents if c.name == "VEVENT"]
     if len(components) != len(scan.events):  # pragma: no cover - the scan saw the same file
         raise IcsError(None, "The file could not be read as iCalendar.")
-    read = [_read_event(c, b, scan.zones) for c, b in zip(components, scan.events, strict=True)]
-    return _pair(read)
+    read = []
+    for component, block in zip(components, scan.events, strict=True):
+        budget.check_time(block.line)
+        read.append(_read_event(component, block, scan.zones))
+    return _pair(read, budget)
 
 
 def _logical_lines(text: str) -> list[tuple[int, str]]:
@@ -228,7 +258,8 @@ def _logical_lines(text: str) -> list[tuple[int, str]]:
 class _Scanner:
     """Checks content lines and the BEGIN/END structure, remembering where things are."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_events: int) -> None:
+        self.max_events = max_events
         self.stack: list[_Block] = []
         self.events: list[_Block] = []
         self.zones: dict[str, str] = {}
@@ -240,6 +271,8 @@ class _Scanner:
         if not lines:
             raise IcsError(None, "The file is empty.")
         for number, content in lines:
+            if number % 64 == 0:
+                sleep(0)  # hand the GIL over now and then (see _Budget.check_time)
             if self.closed:
                 raise IcsError(number, "Nothing may follow END:VCALENDAR.")
             try:
@@ -276,8 +309,8 @@ class _Scanner:
         if kind == "VEVENT":
             if len(self.stack) != 1:
                 raise IcsError(number, "A VEVENT must be directly inside the VCALENDAR.")
-            if len(self.events) >= MAX_ICS_EVENTS:
-                raise IcsError(number, f"A file can hold at most {MAX_ICS_EVENTS} events.")
+            if len(self.events) >= self.max_events:
+                raise IcsError(number, f"A file can hold at most {self.max_events:,} events.")
             self.events.append(block)
         self.stack.append(block)
 
@@ -595,7 +628,7 @@ def _event(read: _Read, overrides: tuple[IcsOverride, ...] = ()) -> IcsEvent:
     )
 
 
-def _pair(events: list[_Read]) -> list[IcsEvent]:
+def _pair(events: list[_Read], budget: _Budget) -> list[IcsEvent]:
     """Series in file order, each with the overrides that share its UID."""
     masters: dict[str, _Read] = {}
     instances: dict[str, list[_Read]] = {}
@@ -615,6 +648,7 @@ def _pair(events: list[_Read]) -> list[IcsEvent]:
         changes = instances.pop(uid, [])
         if master.cancelled:
             continue
+        budget.check_time(master.block.line)
         series = _series(master)
         overrides: list[IcsOverride] = []
         seen: dict[datetime, int] = {}

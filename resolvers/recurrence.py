@@ -35,6 +35,7 @@ costs thousands of steps per query; the 400-year Gregorian cycle bounds it.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -72,6 +73,8 @@ _FREQUENCIES: Final[dict[str, _Frequency]] = {
     "DAILY": DAILY,
 }
 _SUB_DAILY: Final = frozenset({"HOURLY", "MINUTELY", "SECONDLY"})
+_TIME_OF_DAY: Final = frozenset({"BYHOUR", "BYMINUTE", "BYSECOND"})
+_ONE_PER_PERIOD_PARTS: Final = frozenset({"FREQ", "COUNT", "INTERVAL", "WKST"} | _TIME_OF_DAY)
 _WEEKDAYS: Final = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 _PART_ORDER: Final = (
     "FREQ",
@@ -560,6 +563,12 @@ def _canonical_value(name: str, value: str) -> str:
     items = [item.strip() for item in value.split(",")]
     if len(items) > 366 or not all(items):
         raise _rule_error(f"{name} must be a comma-separated list.")
+    if name in _TIME_OF_DAY and len(set(items)) > 1:
+        # Several hours, minutes or seconds make a daily rule sub-daily (BYHOUR=0..23 with
+        # BYMINUTE=0..59 and BYSECOND=0..59 is 86,400 a day), so they are refused like HOURLY.
+        raise _rule_error(
+            "An event can repeat at most daily: BYHOUR, BYMINUTE and BYSECOND take one value."
+        )
     if name == "BYDAY":
         return ",".join(_canonical_day(item) for item in items)
     smallest, largest, signed = _INT_LISTS[name]
@@ -677,15 +686,8 @@ def _compile(text: str, start: datetime, time_zone: str, all_day: bool) -> _Comp
 
     rule = base
     if "COUNT" in parts:
-        horizon = dtstart + timedelta(days=366 * MAX_SERIES_YEARS)
-        last = dtstart
-        for last in base:
-            if last > horizon:
-                raise _rule_error(
-                    f"A repeat rule with COUNT must end within {MAX_SERIES_YEARS} years."
-                )
-        until = last
-        rule = base.replace(count=None, until=last)
+        until = _count_end(base, parts, dtstart)
+        rule = base.replace(count=None, until=until)
 
     derived: dict[str, Any] = {}
     if not any(name in parts for name in _DAY_PARTS):
@@ -715,6 +717,71 @@ def _compile(text: str, start: datetime, time_zone: str, all_day: bool) -> _Comp
         until=until,
         derived=derived,
     )
+
+
+def _count_end(base: rrule, parts: dict[str, str], dtstart: datetime) -> datetime:
+    """The wall-clock start of a COUNT rule's last occurrence, asked of dateutil.
+
+    Walking the rule itself costs a dateutil period per day for a DAILY rule (and a rare
+    DAILY rule steps through every empty day up to the horizon). A DAILY or WEEKLY rule
+    with INTERVAL=1 and no BYSETPOS has exactly the occurrences of the YEARLY rule with the
+    same parts and its days spelled out, which dateutil builds one year at a time; the
+    occurrences are skipped inside `islice`, not in a Python loop. So a rule's end costs
+    at most MAX_SERIES_YEARS yearly periods, or for other rules one period per
+    INTERVAL x FREQ up to the horizon (the coarser the rule, the fewer periods).
+    """
+    freq = _FREQUENCIES[parts["FREQ"]]
+    horizon = dtstart + timedelta(days=366 * MAX_SERIES_YEARS)
+    if _one_per_period(parts, dtstart):
+        # Every period holds exactly one occurrence, the start's day and time moved into it,
+        # so the last is in period (COUNT - 1) x INTERVAL: no walk at all.
+        last = _in_period(
+            dtstart, freq, (int(parts["COUNT"]) - 1) * int(parts.get("INTERVAL", "1"))
+        )
+        if last is None or last > horizon:
+            raise _rule_error(f"A repeat rule with COUNT must end within {MAX_SERIES_YEARS} years.")
+        return last
+    walker = base.replace(count=None, until=horizon)
+    if freq in {DAILY, WEEKLY} and "INTERVAL" not in parts and "BYSETPOS" not in parts:
+        if "BYDAY" in parts or (freq == DAILY and "BYMONTHDAY" in parts):
+            walker = base.replace(freq=YEARLY, count=None, until=horizon)
+        else:  # spell out the days, which YEARLY would otherwise take from DTSTART
+            days = list(range(7)) if freq == DAILY else [dtstart.weekday()]
+            walker = base.replace(freq=YEARLY, count=None, until=horizon, byweekday=days)
+    last = next(itertools.islice(iter(walker), int(parts["COUNT"]) - 1, None), None)
+    if last is None:
+        raise _rule_error(f"A repeat rule with COUNT must end within {MAX_SERIES_YEARS} years.")
+    return last
+
+
+def _one_per_period(parts: dict[str, str], dtstart: datetime) -> bool:
+    """Whether every period of the rule holds exactly one occurrence: no BY part picks days
+    (time-of-day parts hold one value, the start's), and a MONTHLY or YEARLY start falls on a
+    day every month or year has."""
+    if not set(parts) <= _ONE_PER_PERIOD_PARTS:
+        return False
+    if parts["FREQ"] == "MONTHLY":
+        return dtstart.day <= 28
+    if parts["FREQ"] == "YEARLY":
+        return (dtstart.month, dtstart.day) != (2, 29)
+    return True
+
+
+def _in_period(dtstart: datetime, freq: _Frequency, periods: int) -> datetime | None:
+    """The start's wall-clock day and time moved `periods` periods on; None past year 9999."""
+    try:
+        if freq == DAILY:
+            day = dtstart.date() + timedelta(days=periods)
+        elif freq == WEEKLY:
+            day = dtstart.date() + timedelta(weeks=periods)
+        elif freq == MONTHLY:
+            years, month = divmod(dtstart.month - 1 + periods, 12)
+            day = date(dtstart.year + years, month + 1, dtstart.day)
+        else:
+            day = date(dtstart.year + periods, dtstart.month, dtstart.day)
+    except (OverflowError, ValueError):
+        return None
+    return datetime.combine(day, dtstart.timetz())
 
 
 # --- iteration -----------------------------------------------------------------------------------

@@ -57,6 +57,8 @@ class Policy:
 
     max_message_length: int = 40_000
     invitation_ttl: timedelta = timedelta(days=7)
+    ics_max_events: int = 1000
+    ics_check_seconds: float = 10.0
     realtime: RealtimePolicy = RealtimePolicy()
     drive: DrivePolicy = field(default_factory=DrivePolicy)
 

@@ -16,6 +16,7 @@ import uvicorn
 
 from api.app import create_app
 from api.bootstrap import init_data_dir, is_initialised
+from api.http_server import server_config
 from api.settings import Settings, load_settings
 
 FAST_ARGON2 = {"argon2_time_cost": 2, "argon2_memory_kib": 19456, "argon2_parallelism": 1}
@@ -65,14 +66,9 @@ def serve(settings: Settings, **ssl: str) -> Iterator[Server]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(settings),
-        log_level="warning",
-        lifespan="on",
-        ws="websockets-sansio",
-        server_header=False,
-        ws_per_message_deflate=False,
-        **ssl,
+    # The options `cove serve` uses (limits, head deadline, frame cap), on this socket.
+    config = server_config(
+        settings, create_app(settings), log_level="warning", lifespan="on", **ssl
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

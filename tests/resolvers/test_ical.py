@@ -625,7 +625,10 @@ def test_too_many_events() -> None:
     lines = [line.format(i) for i in range(MAX_ICS_EVENTS + 1) for line in event]
     error = _bad(_calendar(*lines))
     first_line_of_last = 3 + 4 * MAX_ICS_EVENTS + 1
-    assert error.message == f"line {first_line_of_last}: A file can hold at most 5000 events."
+    assert (
+        error.message
+        == f"line {first_line_of_last}: A file can hold at most {MAX_ICS_EVENTS:,} events."
+    )
 
 
 @pytest.mark.parametrize(
