@@ -28,6 +28,7 @@ from schema.channels import Channel
 from schema.context import CONTEXT_KEY
 from schema.drive import LONG_SCALAR, File, FileVersion, Folder, Long
 from schema.errors import ErrorCodes
+from schema.introspection import IntrospectionPolicy, SignedInIntrospection
 from schema.messages import Message
 from schema.parser_cache import SafeParserCache
 from schema.root import Mutation, Query, Subscription
@@ -40,7 +41,7 @@ CACHE_SIZE = 1024
 class SchemaOptions:
     """What the schema needs from the settings, and nothing more."""
 
-    introspection: bool = False
+    introspection: IntrospectionPolicy = False
     field_suggestions: bool = False
     max_depth: int = 12
     max_tokens: int = 2000
@@ -73,7 +74,7 @@ def build_schema(options: SchemaOptions | None = None) -> strawberry.Schema:
         *QueryDepthLimiter(max_depth=opts.max_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=opts.max_aliases).validation_rules,
     ]
-    if not opts.introspection:
+    if opts.introspection is False:
         rules += DisableIntrospection().validation_rules
     # Factories, not instances: an extension holds its request's execution context, so each
     # request must get its own (the parse and validation caches are shared inside strawberry).
@@ -86,6 +87,8 @@ def build_schema(options: SchemaOptions | None = None) -> strawberry.Schema:
         lambda: ValidationCache(maxsize=CACHE_SIZE),
         lambda: AddValidationRules(rules),
     ]
+    if opts.introspection == "authenticated":
+        extensions.append(SignedInIntrospection)
     return CoveSchema(
         query=Query,
         mutation=Mutation,
