@@ -18,6 +18,7 @@ from litestar.types import ASGIApp
 from api.bootstrap import load_keyring
 from api.errors import http_exception_handler, internal_error_handler
 from api.files import file_routes
+from api.graphiql import GraphiQL
 from api.graphql import SERVICES_STATE_KEY, graphql_controller
 from api.logs import configure_logging
 from api.metrics import Metrics
@@ -223,22 +224,22 @@ def create_app(settings: Settings, *, owns_process: bool = False) -> Litestar:
                 settle_garbage_collector()
             yield
 
-    def security(app: ASGIApp) -> ASGIApp:
-        return SecurityMiddleware(app, dev=settings.dev)
+    graphiql = GraphiQL.load() if settings.serve_graphiql else None
 
     def count_requests(app: ASGIApp) -> ASGIApp:
         return metrics.http_middleware(app)
 
     return Litestar(
         route_handlers=[
-            graphql_controller(schema, dev=settings.dev, max_body_bytes=settings.max_body_bytes),
+            graphql_controller(schema, graphiql=graphiql, max_body_bytes=settings.max_body_bytes),
+            *([graphiql.route()] if graphiql else []),
             health,
             ready,
             metrics_route,
             *file_routes(settings.max_file_bytes),
         ],
         lifespan=[lifespan],
-        middleware=[security, count_requests],
+        middleware=[SecurityMiddleware, count_requests],
         exception_handlers={
             HTTPException: http_exception_handler,
             Exception: internal_error_handler,
