@@ -69,6 +69,11 @@ graphiql-assets: ## re-create api/graphiql_assets/ from the npm packages pinned 
 	rm -rf $(GRAPHIQL_NPM)/node_modules
 	@echo "api/graphiql_assets/ rebuilt; review and commit it"
 
+browser-up: ## install Debian's chromium if missing, for the GraphiQL browser test
+	@if [ -x /usr/bin/chromium ]; then echo "chromium present: $$(/usr/bin/chromium --version 2>/dev/null)"; \
+	else echo "installing chromium from Debian's packages"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; fi
+
 bench: $(STAMP) ## run the benchmarks in bench/ (figures are ratios measured in the same run)
 	$(BIN)/python -m bench.accounts
 	$(BIN)/python -m bench.messages

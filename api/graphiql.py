@@ -26,7 +26,8 @@ _TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=ut
 # has new URLs.
 _IMMUTABLE = "public, max-age=31536000, immutable"
 # Scripts and connections ('self' covers the same origin's ws:/wss:) only from Cove. Styles
-# may be inline: GraphiQL's components set some at run time; no script can be.
+# may be inline: GraphiQL's dialogs insert <style> elements at run time (react-remove-scroll);
+# no script may be.
 PAGE_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; "
