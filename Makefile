@@ -51,6 +51,29 @@ redis-up: ## install redis-server from Debian's packages if missing; start it on
 		&& for i in 1 2 3 4 5 6 7 8 9 10; do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 0.3; done \
 		&& echo "redis started on 127.0.0.1:6379"; fi
 
+# GraphiQL ships inside the package (installations without internet are common): the built
+# files of the npm packages pinned, with integrity hashes, in tools/graphiql/package-lock.json
+# are copied to api/graphiql_assets/ and committed. Source-map comments are dropped, so that a
+# browser's developer tools ask for no file that is not shipped.
+GRAPHIQL_NPM := tools/graphiql
+GRAPHIQL_OUT := api/graphiql_assets
+graphiql-assets: ## re-create api/graphiql_assets/ from the npm packages pinned in tools/graphiql
+	cd $(GRAPHIQL_NPM) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@set -e; m=$(GRAPHIQL_NPM)/node_modules; \
+	for f in graphiql/graphiql.min.js graphiql/graphiql.min.css react/umd/react.production.min.js \
+		react-dom/umd/react-dom.production.min.js; do \
+		sed -e '/sourceMappingURL=/d' $$m/$$f > $(GRAPHIQL_OUT)/$$(basename $$f); done; \
+	for p in graphiql react react-dom; do \
+		printf '%s %s\n\n' $$p $$(node -p "require('./$$m/'+'$$p/package.json').version"); \
+		cat $$m/$$p/LICENSE; printf '\n'; done > $(GRAPHIQL_OUT)/THIRD-PARTY-LICENSES.txt
+	rm -rf $(GRAPHIQL_NPM)/node_modules
+	@echo "api/graphiql_assets/ rebuilt; review and commit it"
+
+browser-up: ## install Debian's chromium if missing, for the GraphiQL browser test
+	@if [ -x /usr/bin/chromium ]; then echo "chromium present: $$(/usr/bin/chromium --version 2>/dev/null)"; \
+	else echo "installing chromium from Debian's packages"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; fi
+
 bench: $(STAMP) ## run the benchmarks in bench/ (figures are ratios measured in the same run)
 	$(BIN)/python -m bench.accounts
 	$(BIN)/python -m bench.messages
@@ -66,4 +89,4 @@ docs: $(STAMP) ## rewrite the settings table in docs/configuration.md from the c
 schema: $(STAMP) ## rewrite schema/schema.graphql from the code
 	$(BIN)/python -m schema.export > schema/schema.graphql
 
-.PHONY: help install lock serve lint test bench docs schema redis-up
+.PHONY: help install lock serve lint test bench docs schema redis-up browser-up graphiql-assets

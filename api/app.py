@@ -18,6 +18,7 @@ from litestar.types import ASGIApp
 from api.bootstrap import load_keyring
 from api.errors import http_exception_handler, internal_error_handler
 from api.files import file_routes
+from api.graphiql import GraphiQL
 from api.graphql import SERVICES_STATE_KEY, graphql_controller
 from api.logs import configure_logging
 from api.metrics import Metrics
@@ -239,9 +240,7 @@ def create_app(settings: Settings, *, owns_process: bool = False) -> Litestar:
             app.state[SERVICES_STATE_KEY] = services
             listener = None
             if settings.metrics_bind:
-                listener = MetricsListener(
-                    settings.metrics_bind, metrics, settings.metrics_token, dev=settings.dev
-                )
+                listener = MetricsListener(settings.metrics_bind, metrics, settings.metrics_token)
                 await asyncio.to_thread(listener.start)
                 app.state["metrics_listener"] = listener
             if owns_process:
@@ -252,12 +251,15 @@ def create_app(settings: Settings, *, owns_process: bool = False) -> Litestar:
                 if listener is not None:
                     await asyncio.to_thread(listener.stop)
 
+    graphiql = GraphiQL.load() if settings.serve_graphiql else None
+
     def count_requests(app: ASGIApp) -> ASGIApp:
         return metrics.http_middleware(app)
 
     app = Litestar(
         route_handlers=[
-            graphql_controller(schema, dev=settings.dev, max_body_bytes=settings.max_body_bytes),
+            graphql_controller(schema, graphiql=graphiql, max_body_bytes=settings.max_body_bytes),
+            *([graphiql.route()] if graphiql else []),
             health,
             ready,
             # With its own listener, `/metrics` is absent from the main port.
@@ -279,7 +281,7 @@ def create_app(settings: Settings, *, owns_process: bool = False) -> Litestar:
     # Litestar runs middleware only for matched routes, so the router's own 404 and 405 (and
     # anything its exception handlers answer) would leave without a request id or security
     # headers. Wrapping the app's ASGI handler puts them on every HTTP answer.
-    app.asgi_handler = SecurityMiddleware(app.asgi_handler, dev=settings.dev)
+    app.asgi_handler = SecurityMiddleware(app.asgi_handler)
     return app
 
 

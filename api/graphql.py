@@ -23,6 +23,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
 from api.errors import error_response
+from api.graphiql import GraphiQL
 from api.http_spec import (
     GRAPHQL_RESPONSE,
     GRAPHQL_RESPONSE_CONTENT_TYPE,
@@ -88,12 +89,17 @@ async def _new_sub_response() -> Response[Any]:
     return Response({}, background=BackgroundTasks([]))
 
 
-def graphql_controller(schema: Schema, *, dev: bool, max_body_bytes: int) -> type[Any]:
-    """The `/graphql` controller: GET for queries only, POST with JSON, GraphiQL in dev."""
+def graphql_controller(
+    schema: Schema, *, graphiql: GraphiQL | None, max_body_bytes: int
+) -> type[Any]:
+    """The `/graphql` controller: GET for queries only, POST with JSON, and, when given, the
+    bundled GraphiQL for browsers (a GET that accepts HTML)."""
     base = make_graphql_controller(
         schema,
         path="/graphql",
-        graphql_ide="graphiql" if dev else None,
+        # Strawberry decides when a GET wants the IDE (and answers 404 without one); the
+        # page itself is Cove's, whose assets come from Cove and not from a CDN.
+        graphql_ide="graphiql" if graphiql else None,
         allow_queries_via_get=True,
         context_getter=cove_context,
         multipart_uploads_enabled=False,
@@ -144,6 +150,10 @@ def graphql_controller(schema: Schema, *, dev: bool, max_body_bytes: int) -> typ
             **base.dependencies,
             "response": Provide(_new_sub_response),
         }
+
+        async def render_graphql_ide(self, request: Request[Any, Any, Any]) -> Response[Any]:
+            assert graphiql is not None  # strawberry asks only when graphql_ide is set
+            return graphiql.page()
 
         async def execute_request(
             self, request: Request[Any, Any, Any], context: Any, root_value: Any

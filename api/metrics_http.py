@@ -69,7 +69,7 @@ class MetricsListener:
     main port.
     """
 
-    def __init__(self, bind: str, metrics: Metrics, token: str | None, *, dev: bool) -> None:
+    def __init__(self, bind: str, metrics: Metrics, token: str | None) -> None:
         host, port = parse_bind(bind)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.socket = socket.socket(family, socket.SOCK_STREAM)
@@ -87,7 +87,7 @@ class MetricsListener:
             openapi_config=None,
             logging_config=None,
         )
-        app.asgi_handler = SecurityMiddleware(app.asgi_handler, dev=dev)
+        app.asgi_handler = SecurityMiddleware(app.asgi_handler)
         config = uvicorn.Config(
             app, lifespan="off", log_level="warning", server_header=False, access_log=False
         )

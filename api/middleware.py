@@ -11,13 +11,11 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_ID_HEADER = b"x-request-id"
 
-# GraphiQL (dev only) loads its scripts and styles from a CDN and runs inline code.
-_DEV_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://unpkg.com; "
-    "style-src 'self' 'unsafe-inline' https://unpkg.com; img-src 'self' data:; "
-    "font-src 'self' data: https://unpkg.com; connect-src 'self' ws: wss:; frame-ancestors 'none'"
-)
-_PROD_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+# Nothing Cove answers runs in a browser, but for the GraphiQL page, which sets its own policy.
+_CSP = b"default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+# The headers a route may set for itself (the GraphiQL page and its cacheable assets);
+# every other response gets the defaults.
+_OVERRIDABLE = frozenset({b"content-security-policy", b"cache-control"})
 _HSTS = b"max-age=63072000; includeSubDomains"
 
 
@@ -29,9 +27,8 @@ def request_id_of(scope: Scope | MutableMapping[str, Any]) -> str:
 class SecurityMiddleware:
     """Assigns a request id and adds nosniff, frame denial, CSP, and HSTS under TLS."""
 
-    def __init__(self, app: ASGIApp, *, dev: bool) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.csp = (_DEV_CSP if dev else _PROD_CSP).encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -49,13 +46,20 @@ class SecurityMiddleware:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
+                own = {bytes(name).lower() for name, _ in headers} & _OVERRIDABLE
                 headers += [
                     (REQUEST_ID_HEADER, request_id.encode()),
                     (b"x-content-type-options", b"nosniff"),
                     (b"x-frame-options", b"DENY"),
                     (b"referrer-policy", b"no-referrer"),
-                    (b"content-security-policy", self.csp),
-                    (b"cache-control", b"no-store"),
+                ]
+                headers += [
+                    (name, value)
+                    for name, value in (
+                        (b"content-security-policy", _CSP),
+                        (b"cache-control", b"no-store"),
+                    )
+                    if name not in own
                 ]
                 if tls:
                     headers.append((b"strict-transport-security", _HSTS))

@@ -11,6 +11,7 @@ import dataclasses
 import os
 import tomllib
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args, get_type_hints
@@ -45,8 +46,19 @@ class Settings:
     dev: bool = field(
         default=False, metadata=_doc("Development mode: GraphiQL, introspection, suggestions.")
     )
-    introspection: bool | None = field(
-        default=None, metadata=_doc("Allow schema introspection; defaults to the value of `dev`.")
+    introspection: bool | Literal["authenticated"] | None = field(
+        default=None,
+        metadata=_doc(
+            "Schema introspection: `true`, `false`, or `authenticated` (signed-in callers "
+            "only); defaults to the value of `dev`."
+        ),
+    )
+    graphiql: bool | None = field(
+        default=None,
+        metadata=_doc(
+            "Serve the GraphiQL IDE (bundled, no CDN) to browsers at `/graphql`; defaults to "
+            "the value of `dev`."
+        ),
     )
     ssl_certfile: Path | None = field(
         default=None, metadata=_doc("TLS certificate (PEM); enables HTTPS/WSS.")
@@ -268,8 +280,12 @@ class Settings:
     )
 
     @property
-    def allow_introspection(self) -> bool:
+    def allow_introspection(self) -> bool | Literal["authenticated"]:
         return self.dev if self.introspection is None else self.introspection
+
+    @property
+    def serve_graphiql(self) -> bool:
+        return self.dev if self.graphiql is None else self.graphiql
 
     @property
     def keys_dir(self) -> Path:
@@ -406,6 +422,13 @@ def _at_most(name: str, value: int, high: int) -> None:
         raise SettingsError(name, f"must be at most {high}, got {value}")
 
 
+def _describe(choices: list[Any]) -> str:
+    words: list[str] = []
+    for choice in choices:
+        words += ["true", "false"] if choice is bool else [str(o) for o in get_args(choice)]
+    return ", ".join(words[:-1]) + " or " + words[-1]
+
+
 def _convert(name: str, annotation: Any, raw: object) -> object:
     """Turn a TOML or environment value into the field's type, or raise naming the field."""
     options = get_args(annotation)
@@ -413,9 +436,16 @@ def _convert(name: str, annotation: Any, raw: object) -> object:
         if type(None) in options:
             return None
         raise SettingsError(name, "a value is required")
+    choices = [o for o in options if o is not type(None)] if options else [annotation]
+    if len(choices) > 1 and getattr(annotation, "__origin__", None) is not Literal:
+        # A union such as `bool | Literal["authenticated"]`: the first choice that fits wins.
+        for choice in choices:
+            with suppress(SettingsError):
+                return _convert(name, choice, raw)
+        raise SettingsError(name, f"must be {_describe(choices)}, got {raw!r}")
     base = annotation
     if type(None) in options:
-        base = next(o for o in options if o is not type(None))
+        base = choices[0]
     literal_options = get_args(base) if getattr(base, "__origin__", None) is Literal else ()
     if literal_options:
         if raw not in literal_options:

@@ -29,6 +29,7 @@ from schema.directive_limit import max_directives_rule
 from schema.documents import DocumentCache, Documents
 from schema.drive import LONG_SCALAR, File, FileVersion, Folder, Long
 from schema.errors import ErrorCodes
+from schema.introspection import IntrospectionPolicy, SignedInIntrospection
 from schema.messages import Message
 from schema.outcome import RecordOutcome
 from schema.root import Mutation, Query, Subscription
@@ -40,7 +41,7 @@ from schema.workspaces import Invitation, Workspace
 class SchemaOptions:
     """What the schema needs from the settings, and nothing more."""
 
-    introspection: bool = False
+    introspection: IntrospectionPolicy = False
     field_suggestions: bool = False
     max_depth: int = 12
     max_tokens: int = 2000
@@ -79,7 +80,7 @@ def build_schema(options: SchemaOptions | None = None) -> strawberry.Schema:
         *MaxAliasesLimiter(max_alias_count=opts.max_aliases).validation_rules,
         max_directives_rule(opts.max_directives),
     ]
-    if not opts.introspection:
+    if opts.introspection is False:
         rules += DisableIntrospection().validation_rules
     documents = DocumentCache(max_bytes=opts.max_bytes, max_tokens=opts.max_tokens)
     # Factories, not instances: an extension holds its request's execution context, so each
@@ -94,6 +95,8 @@ def build_schema(options: SchemaOptions | None = None) -> strawberry.Schema:
         lambda: QueryCost(opts.max_cost),
         RecordOutcome,
     ]
+    if opts.introspection == "authenticated":
+        extensions.append(SignedInIntrospection)
     return CoveSchema(
         query=Query,
         mutation=Mutation,

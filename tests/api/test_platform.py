@@ -182,7 +182,7 @@ def test_dev_mode_serves_graphiql_and_introspection(tmp_path: Path) -> None:
     with serve(make_settings(tmp_path / "data", dev=True)) as server:
         page = httpx.get(server.url + "/graphql", headers={"accept": "text/html"})
         assert page.status_code == 200 and "graphiql" in page.text.lower()
-        assert "unsafe-inline" in page.headers["content-security-policy"]
+        assert "script-src 'self';" in page.headers["content-security-policy"]
         body = server.client().post("{ __schema { queryType { name } } }").json()
         assert body["data"] == {"__schema": {"queryType": {"name": "Query"}}}
         suggestion = server.client().post("{ viewr { id } }").json()
