@@ -18,8 +18,10 @@ from strawberry import Schema
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLRequestData
 from strawberry.litestar import make_graphql_controller
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET
 
 from api.errors import error_response
@@ -216,9 +218,18 @@ def graphql_controller(
                     context[OUTCOME_KEY] = Outcome.INVALID  # a request error: nothing ran
                     error = GraphQLError(refused.message, original_error=refused)
                     return ExecutionResult(data=None, errors=[coded_error(error, ctx.request_id)])
-            return await super().execute_single(  # type: ignore[no-any-return]
-                request, request_adapter, sub_response, context, root_value, request_data
-            )
+            try:
+                return await super().execute_single(  # type: ignore[no-any-return]
+                    request, request_adapter, sub_response, context, root_value, request_data
+                )
+            except ViewHTTPException as exc:
+                cause = exc.__cause__
+                if not isinstance(cause, InvalidOperationTypeError):
+                    raise
+                if cause.operation_type != OperationType.SUBSCRIPTION:
+                    raise
+                reason = "Subscriptions run on the WebSocket at /graphql (graphql-transport-ws)."
+                raise ViewHTTPException(400, reason) from cause
 
         async def on_ws_connect(self, context: Any) -> Any:
             """Authenticate a socket from `connection_init` {"authorization": "Bearer <token>"};

@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 from cross_web import HTTPException as ViewHTTPException
 from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types.graphql import OperationType
 
 from schema.outcome import Outcome
 
@@ -89,8 +90,12 @@ def refusal_status(exc: ViewHTTPException, media: str) -> int:
     """
     if exc.reason == "Unsupported content type":
         return 415
-    if isinstance(exc.__cause__, InvalidOperationTypeError):
-        return 405
+    cause = exc.__cause__
+    if isinstance(cause, InvalidOperationTypeError):
+        if cause.operation_type != OperationType.SUBSCRIPTION:
+            return 405
+        # A subscription over HTTP: no method would do; it belongs on the WebSocket.
+        return 422 if media == GRAPHQL_RESPONSE else 400
     if exc.status_code == 400 and media == GRAPHQL_RESPONSE and not isinstance(exc, MalformedJSON):
         return 422
     return exc.status_code

@@ -16,8 +16,8 @@ from strawberry.extensions import (
     SchemaExtension,
 )
 from strawberry.schema.config import StrawberryConfig
-from strawberry.schema.schema import StreamResult
-from strawberry.types import ExecutionContext
+from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES, StreamResult
+from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from schema.accounts import Session, User
@@ -63,6 +63,16 @@ class CoveSchema(strawberry.Schema):
         if getattr(found, "transport", None) == "websocket":
             kwargs["allowed_operation_types"] = (OperationType.SUBSCRIPTION,)
         return await super().stream(query, *args, **kwargs)
+
+    async def execute(self, query: str | None, *args: Any, **kwargs: Any) -> ExecutionResult:
+        # Plain execution answers HTTP requests, which have no stream for a subscription's
+        # events: subscriptions are refused there (they run on the WebSocket), never run to
+        # an empty answer.
+        allowed = kwargs.get("allowed_operation_types") or DEFAULT_ALLOWED_OPERATION_TYPES
+        kwargs["allowed_operation_types"] = tuple(
+            kind for kind in allowed if kind != OperationType.SUBSCRIPTION
+        )
+        return await super().execute(query, *args, **kwargs)
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None

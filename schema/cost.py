@@ -217,23 +217,48 @@ class _Walk:
         return Cost(weight + times * child.total, (weight - 1) + times * child.weights)
 
 
+def chosen_operation(
+    document: DocumentNode, operation_name: str | None
+) -> OperationDefinitionNode | None:
+    """The operation a request runs, as the GraphQL spec chooses it: the one named, or the
+    only one; None when the name matches nothing or several operations are left unnamed."""
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if operation_name is None:
+        return operations[0] if len(operations) == 1 else None
+    named = [o for o in operations if o.name and o.name.value == operation_name]
+    return named[0] if len(named) == 1 else None
+
+
 def document_cost(
     schema: GraphQLSchema,
     document: DocumentNode,
     operation_name: str | None,
     variables: Mapping[str, Any] | None,
 ) -> Cost:
-    """The worst-case cost of the operation `operation_name` selects in a valid document."""
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    if operation_name is not None:
-        operations = [o for o in operations if o.name and o.name.value == operation_name]
-    if len(operations) != 1:
-        return Cost(0, 0)  # execution reports the missing or ambiguous operation
-    operation = operations[0]
-    root = schema.get_root_type(operation.operation)
-    if root is None:
-        return Cost(0, 0)
-    return _Walk(schema, document, variables or {}).selections(root, operation.selection_set, None)
+    """The worst-case cost of the operation a request runs; with no single operation chosen,
+    the costliest of them (never less than what any could cost)."""
+    chosen = chosen_operation(document, operation_name)
+    operations = (
+        [chosen]
+        if chosen is not None
+        else [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    )
+    walk = _Walk(schema, document, variables or {})
+    costs = [Cost(0, 0)]
+    for operation in operations:
+        root = schema.get_root_type(operation.operation)
+        if root is not None:
+            costs.append(walk.selections(root, operation.selection_set, None))
+    return max(costs, key=lambda cost: cost.total)
+
+
+def unchosen(operation_name: str | None) -> GraphQLError:
+    message = (
+        "The document holds several operations: name the one to run in `operationName`."
+        if operation_name is None
+        else "No single operation in the document has the name given in `operationName`."
+    )
+    return GraphQLError(message, extensions={"code": ErrorCode.BAD_USER_INPUT.value})
 
 
 def answer_cost(value: object) -> int:
@@ -266,6 +291,14 @@ class QueryCost(SchemaExtension):
         found = context.context.get(CONTEXT_KEY) if isinstance(context.context, dict) else None
         request: RequestContext | None = found
         if context.graphql_document is None:
+            yield
+            return
+        # What the request named: strawberry's `operation_name` falls back to the first
+        # operation's, so several unnamed operations would run the first, whatever the others
+        # cost. The GraphQL spec makes that a request error.
+        provided = getattr(context, "_provided_operation_name", context.operation_name)
+        if chosen_operation(context.graphql_document, provided) is None:
+            context.result = ExecutionResult(None, [unchosen(provided)])
             yield
             return
         cost = document_cost(

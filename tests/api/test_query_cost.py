@@ -164,3 +164,31 @@ def test_the_budget_is_shared_by_nodes_through_redis(tmp_path: Path) -> None:
                 assert error_codes(_spend(nodes[(turn + 1) % 2])) == ["RATE_LIMITED"]
     finally:
         redis.kill()
+
+
+def test_several_unnamed_operations_are_refused_not_priced_by_the_first(
+    seeded: tuple[Server, GraphQLClient, dict[str, str]],
+) -> None:
+    _, owner, ids = seeded
+    cheap_first = "query Cheap { __typename }\n" + NESTED.replace("query(", "query Costly(", 1)
+    result = owner.run(cheap_first, {"c": ids["channel"]})
+    assert error_codes(result) == ["BAD_USER_INPUT"]
+    assert "operationName" in result["errors"][0]["message"]
+    assert result.get("data") is None
+    body = {"query": cheap_first, "variables": {"c": ids["channel"]}, "operationName": "Costly"}
+    named = owner.http.post("/graphql", json=body, headers=owner.headers()).json()
+    assert error_codes(named) == ["QUERY_TOO_COSTLY"]
+    body["operationName"] = "Cheap"
+    cheap = owner.http.post("/graphql", json=body, headers=owner.headers()).json()
+    assert cheap["data"] == {"__typename": "Query"}
+
+
+def test_a_subscription_over_http_is_refused_with_where_it_runs(
+    shared_server: Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    document = 'subscription { events(sessionId: "x", topics: ["y"]) { seq } }'
+    with caplog.at_level("ERROR"):
+        response = shared_server.client().post(document)
+    assert response.status_code == 400
+    assert "WebSocket" in response.json()["errors"][0]["message"]
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
