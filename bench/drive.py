@@ -138,6 +138,7 @@ def main() -> None:
             **os.environ,
             "COVE_LOG_LEVEL": "WARNING",
             "COVE_SIGNUPS_PER_IP_PER_HOUR": "1000000",
+            "COVE_QUERY_COST_BUDGET": str(10**15),  # measure the work, not the budget
         }
         command = [sys.executable, "-m", "api.cli", "serve", "--data-dir", str(Path(tmp) / "data")]
         with server_process([*command, "--port", str(port)], env, port) as running:

@@ -105,7 +105,12 @@ async def run(url: str) -> None:
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
-        env = {**os.environ, "COVE_LOG_LEVEL": "WARNING", "COVE_SIGNUPS_PER_IP_PER_HOUR": "1000000"}
+        env = {
+            **os.environ,
+            "COVE_LOG_LEVEL": "WARNING",
+            "COVE_SIGNUPS_PER_IP_PER_HOUR": "1000000",
+            "COVE_QUERY_COST_BUDGET": str(10**15),
+        }
         command = [sys.executable, "-m", "api.cli", "serve", "--data-dir", str(Path(tmp) / "data")]
         with server_process([*command, "--port", str(port)], env, port) as running:
             asyncio.run(run(running.url))

@@ -47,6 +47,8 @@ BENCH_ENV = {
     "COVE_ARGON2_PARALLELISM": "1",
     "COVE_LOGIN_ATTEMPTS_PER_IP_PER_MINUTE": "1000000",
     "COVE_SIGNUPS_PER_IP_PER_HOUR": "1000000",
+    # The bench measures the work, not the budget: a refused request would count as a fast one.
+    "COVE_QUERY_COST_BUDGET": str(10**15),
 }
 
 
@@ -200,7 +202,7 @@ def main() -> None:
     print(
         f"messages(first: 50) with authors: GraphQL {graphql:.0f} req/s, plain route {plain:.0f} req/s"
     )
-    print(f"ratio GraphQL / plain route: {graphql / plain:.2f}  (bar: at least 0.10)")
+    print(f"ratio GraphQL / plain route: {graphql / plain:.2f}  (bar: at least 0.45)")
     print(
         f"share of GraphQL execution time spent opening sealed fields: {share * 100:.1f}%  (expected under 5%)"
     )

@@ -153,7 +153,12 @@ def main() -> None:
     repeats = int(os.environ.get("BENCH_REPEATS", "200"))
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
-        env = {**os.environ, "COVE_LOG_LEVEL": "WARNING", "COVE_SIGNUPS_PER_IP_PER_HOUR": "1000000"}
+        env = {
+            **os.environ,
+            "COVE_LOG_LEVEL": "WARNING",
+            "COVE_SIGNUPS_PER_IP_PER_HOUR": "1000000",
+            "COVE_QUERY_COST_BUDGET": str(10**15),
+        }
         command = [
             sys.executable,
             "-m",
