@@ -113,6 +113,12 @@ class AccountRepository:
         user_id: str = row["user_id"]
         return user_id
 
+    async def find_user_ids_by_email(self, email_indexes: Sequence[bytes]) -> list[str | None]:
+        """For each email's blind index, the id of the user who claimed it, in one read."""
+        keys = [{"email_index": index} for index in email_indexes]
+        rows = await self._store.get_many(USER_ID_BY_EMAIL, keys)
+        return [None if row is None else str(row["user_id"]) for row in rows]
+
     async def set_password_hash(
         self, user_id: str, password_hash: str, updated_at: datetime
     ) -> bool:

@@ -40,16 +40,23 @@ def _membership_ops(member: MembershipRecord) -> list[Put | Delete | Update]:
 
 
 def _invitation_deletes(invitation: InvitationRecord) -> list[Put | Delete | Update]:
-    invitation_id = invitation.invitation_id
+    return _deletes_by_key(
+        invitation.invitation_id, invitation.workspace_id, invitation.email_index
+    )
+
+
+def _deletes_by_key(
+    invitation_id: str, workspace_id: str, email_index: bytes
+) -> list[Put | Delete | Update]:
     return [
         Delete(INVITATIONS, {"invitation_id": invitation_id}),
         Delete(
             INVITATIONS_BY_WORKSPACE,
-            {"workspace_id": invitation.workspace_id, "invitation_id": invitation_id},
+            {"workspace_id": workspace_id, "invitation_id": invitation_id},
         ),
         Delete(
             INVITATIONS_BY_EMAIL,
-            {"email_index": invitation.email_index, "invitation_id": invitation_id},
+            {"email_index": email_index, "invitation_id": invitation_id},
         ),
     ]
 
@@ -188,16 +195,59 @@ class WorkspaceRepository:
         )
         return [row["invitation_id"] for row in rows]
 
+    async def invitations_to(
+        self, email_index: bytes, workspace_id: str, *, page: int = 100
+    ) -> list[tuple[str, datetime]]:
+        """(id, expiry) of every invitation of one address to one workspace, expired too.
+
+        Reads the address's own partition, a page at a time: an address holds few invitations.
+        """
+        found: list[tuple[str, datetime]] = []
+        after: tuple[str] | None = None
+        while True:
+            rows = await self._store.scan(
+                INVITATIONS_BY_EMAIL, {"email_index": email_index}, limit=page, after=after
+            )
+            found += [
+                (row["invitation_id"], row["expires_at"])
+                for row in rows
+                if row["workspace_id"] == workspace_id
+            ]
+            if len(rows) < page:
+                return found
+            after = (rows[-1]["invitation_id"],)
+
     async def remove_invitation(self, invitation: InvitationRecord) -> None:
         await self._store.batch(_invitation_deletes(invitation))
 
-    async def accept_invitation(
-        self, invitation: InvitationRecord, member: MembershipRecord
+    async def remove_invitations_to(
+        self, email_index: bytes, workspace_id: str, invitation_ids: Sequence[str]
     ) -> None:
-        """Make the invitee a member and consume the invitation, in one batch."""
+        """Delete these invitations of one address to one workspace, in one batch."""
+        if invitation_ids:
+            await self._store.batch(
+                [op for i in invitation_ids for op in _deletes_by_key(i, workspace_id, email_index)]
+            )
+
+    async def accept_invitation(
+        self,
+        invitation: InvitationRecord,
+        member: MembershipRecord | None,
+        also_consumed: Sequence[str] = (),
+    ) -> None:
+        """Make the invitee a member (None: already one) and consume the invitation, with
+        `also_consumed` (other invitations of the same address to the same workspace), in
+        one batch."""
+        consumed = [
+            op
+            for i in also_consumed
+            if i != invitation.invitation_id
+            for op in _deletes_by_key(i, invitation.workspace_id, invitation.email_index)
+        ]
         await self._store.batch(
             [
-                *_membership_ops(member),
+                *(_membership_ops(member) if member is not None else []),
                 *_invitation_deletes(invitation),
+                *consumed,
             ]
         )

@@ -121,6 +121,13 @@ class BoardAccess:
         return self.board.board_id
 
 
+def _may_assign(holder: Role, current: Role | None, wanted: Role) -> bool:
+    """Whether a manager holding `holder` may give `wanted` to someone now holding `current`."""
+    if holder is Role.OWNER:
+        return True
+    return wanted.rank <= Role.ADMIN.rank and current is not Role.OWNER
+
+
 def forbidden(message: str) -> CoveError:
     return CoveError(ErrorCode.FORBIDDEN, message)
 
@@ -186,10 +193,19 @@ class Authorizer:
     def assign_role(self, access: WorkspaceAccess, current: Role | None, wanted: Role) -> None:
         """May the caller give `wanted` to someone who now holds `current` (None: invitee)?"""
         self.manage_members(access)
-        if access.role is not Role.OWNER and (
-            wanted.rank > Role.ADMIN.rank or (current is not None and current is Role.OWNER)
-        ):
+        if not _may_assign(access.role, current, wanted):
             raise forbidden("Admins cannot grant or change the owner role.")
+
+    def invitation_honoured(
+        self, invitation: InvitationRecord, inviter: MembershipRecord | None
+    ) -> bool:
+        """An invitation is only as good as its inviter's right to make it now: they are still
+        a member of its workspace whose role may invite at the invitation's role (an admin
+        since demoted, removed or gone cannot have an OWNER or any invitation honoured)."""
+        if inviter is None or inviter.workspace_id != invitation.workspace_id:
+            return False
+        role = Role(inviter.role)
+        return role.manages_members and _may_assign(role, None, Role(invitation.role))
 
     def invitation_for_invitee(
         self, principal: Principal | None, invitation: InvitationRecord, email_index: bytes | None

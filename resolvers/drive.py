@@ -30,6 +30,7 @@ from resolvers.accounts import UserView
 from resolvers.authz import DriveAccess, WorkspaceAccess
 from resolvers.context import RequestContext
 from resolvers.errors import CoveError, ErrorCode, bad_input, not_found
+from resolvers.global_ids import file_version_id
 from resolvers.global_ids import to_global_id as gid
 from resolvers.pagination import Page, check_first, decode_cursor, encode_cursor
 from resolvers.roles import AccessLevel, Role
@@ -434,7 +435,7 @@ async def publish_item(ctx: RequestContext, folder_id: str, type_: str, view: It
     if view.record.size is not None:
         data["size"] = view.record.size
     if view.record.current_version_id is not None:
-        data["versionId"] = gid("FileVersion", f"{view.id}.{view.record.current_version_id}")
+        data["versionId"] = file_version_id(view.id, view.record.current_version_id)
     await ctx.services.events.publish(gid("Folder", folder_id), type_, data)
 
 

@@ -19,6 +19,22 @@ def to_global_id(type_name: str, raw_id: str) -> str:
     return base64.urlsafe_b64encode(f"{type_name}:{raw_id}".encode()).decode().rstrip("=")
 
 
+def file_version_id(file_id: str, version_id: str) -> str:
+    """The global id of one version of a file: the one id every route and field answers.
+
+    A version is looked up by its file (versions are stored per file), so both ids are in it.
+    """
+    return to_global_id("FileVersion", f"{file_id}.{version_id}")
+
+
+def split_file_version(raw_id: str) -> tuple[str, str] | None:
+    """(file id, version id) from the raw part of a FileVersion global id; None if malformed."""
+    file_id, sep, version_id = raw_id.partition(".")
+    if not sep or not file_id or not version_id:
+        return None
+    return file_id, version_id
+
+
 def from_global_id(global_id: str) -> tuple[str, str] | None:
     """Split a global id into (type name, raw id); None when it is not one of ours."""
     if not global_id or len(global_id) > MAX_GLOBAL_ID_LENGTH:

@@ -42,6 +42,7 @@ from resolvers.drive import (
     version_ref,
 )
 from resolvers.errors import CoveError, DamagedData
+from resolvers.global_ids import file_version_id
 from resolvers.global_ids import to_global_id as gid
 from resolvers.roles import AccessLevel
 from resolvers.services import Services
@@ -130,7 +131,7 @@ async def receive_upload(
     await _announce(ctx, upload, item)
     return {
         "fileId": gid("File", upload.file_id),
-        "versionId": gid("FileVersion", upload.version_id),
+        "versionId": file_version_id(upload.file_id, upload.version_id),
     }
 
 
@@ -468,7 +469,8 @@ async def _serve(
         "Content-Disposition": content_disposition(name),
         "Content-Length": str(end - start + 1 if size else 0),
         "Accept-Ranges": "bytes",
-        "ETag": f'"{version.version_id}"',
+        # The version's global id, which node(id:) resolves for whoever may read the file.
+        "ETag": f'"{file_version_id(version.file_id, version.version_id)}"',
         "Content-Security-Policy": "sandbox; default-src 'none'",
     }
     status = 200

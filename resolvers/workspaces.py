@@ -220,6 +220,7 @@ async def change_member_role(
         await _keep_an_owner(ctx, workspace_id)
     changed = MembershipRecord(workspace_id, user_id, role.value, target.joined_at)
     await services.workspaces.put_member(changed)
+    await _revoke_invitations_after_change(ctx, workspace_id, user_id, changed)
     await services.events.access_changed(user_id)  # a guest sees fewer channels than a member
     await _member_event(ctx, workspace_id, "member.role_changed", user_id, role=role.value)
     return member_view(ctx, granted, changed)
@@ -256,12 +257,41 @@ async def _drop_member(ctx: RequestContext, workspace_id: str, user_id: str) -> 
     services = ctx.services
     await services.workspaces.remove_member(workspace_id, user_id)
     ctx.loaders.my_memberships.clear(workspace_id)
+    await _revoke_invitations_after_change(ctx, workspace_id, user_id, None)
     # Before anything else is published, the leaver's subscriptions are checked again.
     await services.events.access_changed(user_id)
     while refs := await services.channels.list_for_member(workspace_id, user_id, limit=_PAGE):
         for ref in refs:
             await services.channels.remove_member(workspace_id, ref.channel_id, user_id)
     await _member_event(ctx, workspace_id, "member.removed", user_id)
+
+
+async def _revoke_invitations_after_change(
+    ctx: RequestContext, workspace_id: str, user_id: str, now_holds: MembershipRecord | None
+) -> None:
+    """After someone's role changed or they left, no invitation made earlier may undo it.
+
+    Goes the pending invitations of the workspace addressed to that person (accepting one
+    would bring a removed member back, or a demoted one up again) and those they sent that
+    their new role (None: no role) may no longer grant. `accept_invitation` checks the same
+    again, for rows this misses (written before the rule, or racing with it).
+    """
+    services = ctx.services
+    after: str | None = None
+    while ids := await services.workspaces.invitation_ids_for_workspace(
+        workspace_id, limit=_PAGE, after_id=after
+    ):
+        after = ids[-1]
+        records = [r for r in await services.workspaces.get_invitations(ids) if r is not None]
+        invitees = await services.accounts.find_user_ids_by_email([r.email_index for r in records])
+        for record, invitee in zip(records, invitees, strict=True):
+            sent_by_them = record.invited_by == user_id
+            if invitee == user_id or (
+                sent_by_them and not services.authz.invitation_honoured(record, now_holds)
+            ):
+                await services.workspaces.remove_invitation(record)
+        if len(ids) < _PAGE:
+            return
 
 
 async def _member_event(
@@ -286,6 +316,17 @@ async def invite_member(
     if existing_user and await services.workspaces.membership(workspace_id, existing_user):
         raise bad_input("That person is already a member.", field="email")
     now = services.clock()
+    # One pending invitation per address and workspace: two could be accepted one after the
+    # other, the second undoing whatever happened to the member in between.
+    if any(
+        expires > now
+        for _, expires in await services.workspaces.invitations_to(index, workspace_id)
+    ):
+        raise bad_input(
+            "That address already has a pending invitation to this workspace; revoke it "
+            "to send another.",
+            field="email",
+        )
     invitation_id = new_id()
     record = InvitationRecord(
         invitation_id=invitation_id,
@@ -409,21 +450,38 @@ async def _invitation_for_me(ctx: RequestContext, invitation_id: str) -> Invitat
 
 
 async def accept_invitation(ctx: RequestContext, invitation_id: str) -> WorkspaceView:
+    """Join a workspace by an invitation, checked again now: addressed to the caller, live,
+    its workspace still there and its inviter still allowed to grant its role. Accepting
+    consumes every invitation of the caller's address to that workspace. It never changes
+    the role of someone already a member (that is changeMemberRole's): the invitation is
+    used up and they keep the role they hold."""
     services = ctx.services
     record = await _invitation_for_me(ctx, invitation_id)
     caller = ctx.principal_now()
-    existing = await services.workspaces.membership(record.workspace_id, caller.user_id)
-    role = Role(record.role)
-    if existing is not None and Role(existing.role).rank >= role.rank:
-        # Already a member with at least this role: the invitation is simply used up.
+    workspace_id = record.workspace_id
+    if await ctx.loaders.workspaces.load(workspace_id) is None:
         await services.workspaces.remove_invitation(record)
+        raise not_found("invitation")
+    inviter = await services.workspaces.membership(workspace_id, record.invited_by)
+    if not services.authz.invitation_honoured(record, inviter):
+        await services.workspaces.remove_invitation(record)
+        raise bad_input(
+            "This invitation is no longer valid: whoever sent it may no longer invite at this "
+            "role. Ask for a new one.",
+            field="invitationId",
+        )
+    siblings = [
+        i for i, _ in await services.workspaces.invitations_to(record.email_index, workspace_id)
+    ]
+    existing = await services.workspaces.membership(workspace_id, caller.user_id)
+    role = Role(record.role)
+    if existing is not None:
+        await services.workspaces.accept_invitation(record, None, siblings)
         member = existing
     else:
-        member = MembershipRecord(record.workspace_id, caller.user_id, role.value, services.clock())
-        await services.workspaces.accept_invitation(record, member)
-        await _member_event(
-            ctx, record.workspace_id, "member.added", caller.user_id, role=role.value
-        )
+        member = MembershipRecord(workspace_id, caller.user_id, role.value, services.clock())
+        await services.workspaces.accept_invitation(record, member, siblings)
+        await _member_event(ctx, workspace_id, "member.added", caller.user_id, role=role.value)
     ctx.loaders.my_memberships.prime(record.workspace_id, member, force=True)
     return view(ctx, services.authz.workspace(caller, record.workspace_id, member))
 

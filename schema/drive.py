@@ -12,6 +12,7 @@ from resolvers import drive
 from resolvers.drive import DriveUsage as DriveUsageValue
 from resolvers.drive import ItemView, ShareLinkView, ShareView, VersionView
 from resolvers.errors import bad_input, not_found
+from resolvers.global_ids import file_version_id, split_file_version
 from resolvers.roles import AccessLevel as AccessLevelValue
 from schema.accounts import User
 from schema.context import request_context
@@ -182,8 +183,7 @@ class FileVersion(Node):
 
     @classmethod
     def from_view(cls, view: VersionView) -> FileVersion:
-        raw = f"{view.record.file_id}.{view.id}"
-        return cls(id=to_global_id("FileVersion", raw), view=view)
+        return cls(id=strawberry.ID(file_version_id(view.record.file_id, view.id)), view=view)
 
     @strawberry.field(description="1 for the first upload, then 2, 3...")
     def number(self) -> int:
@@ -313,9 +313,10 @@ async def load_file(info: Info[Any, Any], raw_id: str) -> File:
 
 
 async def load_file_version(info: Info[Any, Any], raw_id: str) -> FileVersion:
-    file_id, _, version_id = raw_id.partition(".")
-    if not file_id or not version_id:
+    ids = split_file_version(raw_id)
+    if ids is None:
         raise not_found("file version")
+    file_id, version_id = ids
     return FileVersion.from_view(
         await drive.get_version(request_context(info), file_id, version_id)
     )
@@ -571,10 +572,10 @@ async def restore_file_version(
     info: Info[Any, Any], input: RestoreFileVersionInput
 ) -> FilePayload | None:
     file_id = expect_id(input.file_id, "File")
-    raw = expect_id(input.version_id, "FileVersion")
-    owner, _, version_id = raw.partition(".")
-    if owner != file_id or not version_id:
+    ids = split_file_version(expect_id(input.version_id, "FileVersion"))
+    if ids is None or ids[0] != file_id:
         raise not_found("file version")
+    version_id = ids[1]
     view = await drive.restore_version(request_context(info), file_id, version_id)
     return FilePayload(file=File.from_view(view))
 
