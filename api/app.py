@@ -133,6 +133,8 @@ async def running_services(settings: Settings, keyring: Keyring) -> AsyncIterato
             failures_per_account=settings.login_failures_per_account,
             failure_window_seconds=settings.login_failure_window_seconds,
             signups_per_ip_per_hour=settings.signups_per_ip_per_hour,
+            password_change_failures=settings.password_change_failures_per_account,
+            counters=counters,
         ),
         policy=Policy(
             max_message_length=settings.max_message_length,

@@ -107,6 +107,13 @@ class Settings:
     signups_per_ip_per_hour: int = field(
         default=20, metadata=_doc("Accounts created per client address per hour.")
     )
+    password_change_failures_per_account: int = field(
+        default=5,
+        metadata=_doc(
+            "Wrong current passwords `changePassword` takes per account in "
+            "`login_failure_window_seconds` before it is refused."
+        ),
+    )
     max_message_length: int = field(
         default=40_000, metadata=_doc("Longest message text, in characters.")
     )
@@ -322,6 +329,9 @@ class Settings:
         _at_least("login_failures_per_account", self.login_failures_per_account, 1)
         _at_least("login_failure_window_seconds", self.login_failure_window_seconds, 1)
         _at_least("signups_per_ip_per_hour", self.signups_per_ip_per_hour, 1)
+        _at_least(
+            "password_change_failures_per_account", self.password_change_failures_per_account, 1
+        )
         _at_least("max_message_length", self.max_message_length, 1)
         _at_most("max_message_length", self.max_message_length, 1_000_000)
         _at_least("invitation_ttl_seconds", self.invitation_ttl_seconds, 60)

@@ -110,7 +110,7 @@ async def sign_up(ctx: RequestContext, email: str, password: str, display_name: 
     normalized = normalize_email(email)
     check_password(password)
     name = clean_name(display_name, field="displayName")
-    services.limits.signups_per_ip.hit(ctx.client_address)
+    await services.limits.signups_per_ip.hit(ctx.client_address)
     password_hash = await services.passwords.hash(password)
     user_id = new_id()
     now = services.clock()
@@ -139,7 +139,7 @@ async def log_in(ctx: RequestContext, email: str, password: str) -> AuthResult:
     """Unknown email and wrong password give the same error after the same amount of work."""
     services = ctx.services
     limits = services.limits
-    limits.logins_per_ip.hit(ctx.client_address)
+    await limits.logins_per_ip.hit(ctx.client_address)
     try:
         normalized = normalize_email(email)
     except CoveError:
@@ -148,19 +148,18 @@ async def log_in(ctx: RequestContext, email: str, password: str) -> AuthResult:
     # Failures are counted per address given, whether or not an account has it, so the
     # limit itself reveals nothing about which accounts exist; keyed by the blind index so
     # no email sits in memory longer than the request.
-    account_key = index.hex()
-    limits.failures_per_account.ensure_open(account_key)
+    # The slot is taken before the password is checked, so a burst of guesses sent at once
+    # has no more of them checked than the limit; a failure keeps its slot.
+    attempt = await limits.login_failures.reserve(index.hex())
     user_id = await services.accounts.find_user_id_by_email(index) if normalized else None
     record = await services.accounts.get_user(user_id) if user_id else None
     if record is None:
         await services.passwords.verify_dummy(password)
-        limits.failures_per_account.record(account_key)
         raise CoveError(ErrorCode.UNAUTHENTICATED, _BAD_CREDENTIALS)
     outcome = await services.passwords.verify(record.password_hash, password)
     if not outcome.ok:
-        limits.failures_per_account.record(account_key)
         raise CoveError(ErrorCode.UNAUTHENTICATED, _BAD_CREDENTIALS)
-    limits.failures_per_account.clear(account_key)
+    await attempt.succeeded()
     if outcome.needs_rehash:
         # Parameters changed, or a legacy PBKDF2 hash: upgrade it now that we hold the password.
         new_hash = await services.passwords.hash(password)
@@ -176,9 +175,13 @@ async def change_password(ctx: RequestContext, current_password: str, new_passwo
     services = ctx.services
     caller = await ctx.require_user()
     record = await _load_user(services, caller.user_id)
+    # A stolen session must not become a way to guess the password: wrong current
+    # passwords are limited per account like failed sign-ins, aliases and bursts included.
+    attempt = await services.limits.password_change_failures.reserve(caller.user_id)
     outcome = await services.passwords.verify(record.password_hash, current_password)
     if not outcome.ok:
         raise bad_input("The current password is incorrect.", field="currentPassword")
+    await attempt.succeeded()
     check_password(new_password, field="newPassword")
     new_hash = await services.passwords.hash(new_password)
     await services.accounts.set_password_hash(caller.user_id, new_hash, services.clock())

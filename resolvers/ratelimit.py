@@ -1,14 +1,23 @@
-"""Rate limits: sliding windows per key, in this process's memory, bounded in size."""
+"""Rate limits over fixed windows in counters every worker and node shares (Redis if set).
+
+Two kinds. A `RateLimit` counts every attempt (sign-ins and sign-ups per address). A
+`FailureLimit` counts wrong secrets (passwords per account or share link, and TOTP codes
+when they come): each attempt reserves its slot *before* the secret is checked, so a
+concurrent burst cannot have more secrets checked than the limit allows, and a right secret
+gives its slot back. Windows are fixed and aligned to the epoch, so every node agrees on
+them; the price is that up to twice a limit fits around the end of one window.
+"""
 
 from __future__ import annotations
 
 import math
 import time
-from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from integrations.counters import Counters, MemoryCounters
 from resolvers.errors import CoveError, ErrorCode
+from resolvers.limit_counters import Counted, LimitCounters, give_back
 
 
 @dataclass(frozen=True)
@@ -16,72 +25,100 @@ class Limit:
     """At most `count` events per `seconds` for one key."""
 
     count: int
-    seconds: float
+    seconds: int
 
 
-class SlidingWindow:
-    """Counts recent events per key; forgets the least recently seen keys beyond `max_keys`.
-
-    Per process: with several workers or nodes each keeps its own counts, so the effective
-    limit is the configured one times the number of processes (see docs/operations.md).
-    """
+class RateLimit:
+    """Every attempt counts; a refused one does not."""
 
     def __init__(
         self,
+        counters: LimitCounters,
+        name: str,
         limit: Limit,
         what: str,
-        clock: Callable[[], float] = time.monotonic,
-        max_keys: int = 100_000,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.limit = limit
+        self._counters = counters
+        self._prefix = f"limit:{name}:"
         self._what = what
         self._clock = clock
-        self._max_keys = max_keys
-        self._events: OrderedDict[str, deque[float]] = OrderedDict()
 
-    def _recent(self, key: str) -> deque[float]:
-        now = self._clock()
-        events = self._events.get(key)
-        if events is None:
-            events = self._events[key] = deque()
-            if len(self._events) > self._max_keys:
-                self._events.popitem(last=False)
-        else:
-            self._events.move_to_end(key)
-        while events and events[0] <= now - self.limit.seconds:
-            events.popleft()
-        return events
-
-    def ensure_open(self, key: str) -> None:
-        """Refuse with RATE_LIMITED while `key` has used up its window."""
-        events = self._recent(key)
-        if len(events) >= self.limit.count:
-            wait = max(1, math.ceil(events[0] + self.limit.seconds - self._clock()))
+    async def _take(self, key: str) -> tuple[str, Counted]:
+        """Count one event against `key`, or refuse with RATE_LIMITED if the window is full."""
+        name = self._prefix + key
+        counted = await self._counters.add(name, 1, self.limit.seconds)
+        if counted.window.used > self.limit.count:
+            await give_back(counted, name, 1, self.limit.seconds)
+            wait = max(1, math.ceil(counted.window.resets_at - self._clock()))
             raise CoveError(
                 ErrorCode.RATE_LIMITED,
                 f"Too many {self._what}; try again in {wait} s.",
                 retry_after=wait,
             )
+        return name, counted
 
-    def record(self, key: str) -> None:
-        self._recent(key).append(self._clock())
+    async def hit(self, key: str) -> None:
+        await self._take(key)
 
-    def hit(self, key: str) -> None:
-        """Count one event, refusing it if the window is full."""
-        self.ensure_open(key)
-        self.record(key)
 
-    def clear(self, key: str) -> None:
-        self._events.pop(key, None)
+class Attempt:
+    """One reserved try at a secret: it stays counted as a failure unless `succeeded`."""
+
+    def __init__(self, limit: FailureLimit, name: str, counted: Counted) -> None:
+        self._limit = limit
+        self._name = name
+        self._counted = counted
+        self._done = False
+
+    async def succeeded(self) -> None:
+        """Give the slot back, and forget earlier failures if the limit forgives them."""
+        if self._done:
+            return
+        self._done = True
+        seconds = self._limit.limit.seconds
+        left = await give_back(self._counted, self._name, 1, seconds)
+        if left is not None and left.used != 0 and self._limit.forgive:
+            # Back to zero: failures are forgotten (the slots of tries still in flight too,
+            # which lets no more through than a window that restarts after this success).
+            await give_back(self._counted, self._name, left.used, seconds)
+
+
+class FailureLimit(RateLimit):
+    """At most `limit.count` wrong secrets per key and window, however many arrive at once."""
+
+    def __init__(
+        self,
+        counters: LimitCounters,
+        name: str,
+        limit: Limit,
+        what: str,
+        *,
+        forgive: bool,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(counters, name, limit, what, clock)
+        # Whether a right secret clears the failures: yes where only the owner knows it
+        # (their account), no where many do (a share link's password).
+        self.forgive = forgive
+
+    async def reserve(self, key: str) -> Attempt:
+        """Take a slot before checking the secret; RATE_LIMITED when none is left."""
+        name, counted = await self._take(key)
+        return Attempt(self, name, counted)
 
 
 @dataclass(frozen=True)
 class AuthLimits:
-    """The limits on signing up and in (settings `login_*` and `signups_*`)."""
+    """The limits on signing up and in, and on every guessable secret (settings `login_*`,
+    `signups_*`, `password_change_*`)."""
 
-    logins_per_ip: SlidingWindow
-    failures_per_account: SlidingWindow
-    signups_per_ip: SlidingWindow
+    logins_per_ip: RateLimit
+    signups_per_ip: RateLimit
+    login_failures: FailureLimit
+    password_change_failures: FailureLimit
+    link_password_failures: FailureLimit
 
     @classmethod
     def build(
@@ -91,16 +128,43 @@ class AuthLimits:
         failures_per_account: int,
         failure_window_seconds: int,
         signups_per_ip_per_hour: int,
+        password_change_failures: int = 5,
+        link_password_failures: Limit = Limit(10, 900),
+        counters: Counters | None = None,
     ) -> AuthLimits:
+        shared = LimitCounters(counters or MemoryCounters())
         return cls(
-            logins_per_ip=SlidingWindow(
-                Limit(logins_per_ip_per_minute, 60), "sign-in attempts from this address"
+            logins_per_ip=RateLimit(
+                shared,
+                "login-ip",
+                Limit(logins_per_ip_per_minute, 60),
+                "sign-in attempts from this address",
             ),
-            failures_per_account=SlidingWindow(
+            signups_per_ip=RateLimit(
+                shared,
+                "signup-ip",
+                Limit(signups_per_ip_per_hour, 3600),
+                "sign-ups from this address",
+            ),
+            login_failures=FailureLimit(
+                shared,
+                "login-fail",
                 Limit(failures_per_account, failure_window_seconds),
                 "failed sign-ins for this account",
+                forgive=True,
             ),
-            signups_per_ip=SlidingWindow(
-                Limit(signups_per_ip_per_hour, 3600), "sign-ups from this address"
+            password_change_failures=FailureLimit(
+                shared,
+                "password-change-fail",
+                Limit(password_change_failures, failure_window_seconds),
+                "wrong current passwords for this account",
+                forgive=True,
+            ),
+            link_password_failures=FailureLimit(
+                shared,
+                "link-password-fail",
+                link_password_failures,
+                "wrong passwords for this link",
+                forgive=False,
             ),
         )

@@ -29,7 +29,7 @@ from resolvers.keys import KeyService
 from resolvers.passwords import PasswordService
 from resolvers.persisted_queries import PersistedQueries
 from resolvers.presence import PresenceTracker
-from resolvers.ratelimit import AuthLimits, Limit, SlidingWindow
+from resolvers.ratelimit import AuthLimits
 from resolvers.search_index import SearchIndexer
 
 
@@ -95,10 +95,6 @@ class Services:
     # Documents sent by hash (`persisted_queries`); None where the HTTP route is not served.
     persisted_queries: PersistedQueries | None = None
     _usage_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
-    # Wrong passwords tried on one share link: 10 per 15 minutes, then RATE_LIMITED.
-    link_password_failures: SlidingWindow = field(
-        default_factory=lambda: SlidingWindow(Limit(10, 900), "wrong passwords for this link")
-    )
 
     @property
     def drive_policy(self) -> DrivePolicy:

@@ -373,15 +373,14 @@ async def open_share_link(
     if link.password_hash is not None:
         if password is None:
             raise TransferError(401, "This link needs its password (POST it as JSON).")
-        failures = services.link_password_failures
         try:
-            failures.ensure_open(link.link_id)
+            attempt = await services.limits.link_password_failures.reserve(link.link_id)
         except CoveError as exc:
             wait = str(exc.retry_after or 60)
             raise TransferError(429, exc.message, {"Retry-After": wait}) from None
         if not (await services.passwords.verify(link.password_hash, password)).ok:
-            failures.record(link.link_id)
             raise TransferError(403, "Wrong password for this link.")
+        await attempt.succeeded()
     item = await services.drive.get(link.item_id)
     if item is None or item.trashed_at is not None or item.current_version_id is None:
         raise gone

@@ -3,7 +3,9 @@ and limits (quota, file size), each refusal with its code."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -288,6 +290,29 @@ def test_wrong_share_link_passwords_are_rate_limited(drive: Drive) -> None:
         assert limited.status_code == 429
         assert limited.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
         assert int(limited.headers["retry-after"]) > 0
+
+
+def test_a_concurrent_burst_of_share_link_guesses_is_held_to_the_limit(drive: Drive) -> None:
+    import httpx
+
+    file_id = drive.upload(b"guarded")
+    link = drive.owner.data(LINK, {"f": file_id, "e": 3600, "p": "the real password"})[
+        "createShareLink"
+    ]["shareLink"]
+    url = drive.server.url + link["url"]
+    barrier = threading.Barrier(40)
+
+    def guess(_: int) -> int:
+        with httpx.Client(timeout=30) as http:
+            barrier.wait(timeout=30)
+            return http.post(url, json={"password": "guess guess"}).status_code
+
+    with ThreadPoolExecutor(max_workers=40) as pool:
+        statuses = sorted(pool.map(guess, range(40)))
+    assert statuses == [403] * 10 + [429] * 30  # ten guesses per link and window, no more
+    with httpx.Client(base_url=drive.server.url) as http:
+        right = http.post(link["url"], json={"password": "the real password"})
+        assert right.status_code == 429
 
 
 def test_a_folder_listing_gives_each_child_its_own_level(drive: Drive) -> None:
