@@ -1,0 +1,137 @@
+"""Identity you can trust and access that ends when it should (#12), on the drive and feeds:
+download limits counted on what is served, moves that would change who reads an item, and
+bearer URLs (share links, calendar feeds) that follow their creator's access."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from drive_support import (
+    CREATE_WS,
+    Drive,
+    get,
+    join,
+)
+
+from support import make_settings, serve, sign_up
+
+BODY = b"0123456789" * 10  # 100 bytes
+LIMITED = """mutation($f: ID!, $m: Int) {
+  createShareLink(input: {fileId: $f, expiresInSeconds: 3600, maxDownloads: $m}) {
+  shareLink { id url downloads } } }"""
+PINNED = """mutation($f: ID!, $v: ShareLinkVersion) {
+  createShareLink(input: {fileId: $f, expiresInSeconds: 3600, version: $v}) {
+  shareLink { id url servesLatest versionId } } }"""
+COUNTS = """query($f: ID!) { node(id: $f) { ... on File { shareLinks { downloads } } } }"""
+LINKS = """query($f: ID!) { node(id: $f) { ... on File {
+  shareLinks { id downloads servesLatest versionId } } } }"""
+MOVE = """mutation($i: ID!, $p: ID) { moveDriveItem(input: {itemId: $i, parentId: $p}) {
+  item { id } } }"""
+REMOVE_WS = """mutation($w: ID!, $u: ID!) { removeMember(input: {workspaceId: $w, userId: $u}) {
+  removedUserId } }"""
+ROLE = """mutation($w: ID!, $u: ID!, $r: Role!) {
+  changeMemberRole(input: {workspaceId: $w, userId: $u, role: $r}) { member { role } } }"""
+CREATE_CAL = """mutation($w: ID!, $n: String!) {
+  createCalendar(input: {workspaceId: $w, name: $n}) { calendar { id } } }"""
+CREATE_EVENT = """mutation($c: ID!, $e: EventFields!) {
+  createEvent(input: {calendarId: $c, event: $e}) { event { id } } }"""
+FEED = "mutation($c: ID!) { createCalendarFeed(input: {calendarId: $c}) { url } }"
+
+
+@pytest.fixture
+def drive(tmp_path: Path) -> Iterator[Drive]:
+    data_dir = tmp_path / "data"
+    with serve(make_settings(data_dir)) as server:
+        token, owner_user = sign_up(server.client(), "owner@trust.example", name="Olive")
+        owner = server.client(token)
+        workspace = owner.data(CREATE_WS, {"n": "Acme"})["createWorkspace"]["workspace"]["id"]
+        member, member_id = join(server, owner, workspace, "member@trust.example", "MEMBER")
+        guest, guest_id = join(server, owner, workspace, "guest@trust.example", "GUEST")
+        outsider_token, _ = sign_up(server.client(), "outsider@trust.example")
+        ids = {
+            "workspace": workspace,
+            "owner": owner_user["id"],
+            "member": member_id,
+            "guest": guest_id,
+        }
+        yield Drive(server, owner, member, guest, server.client(outsider_token), ids, data_dir)
+
+
+def _downloads(drive: Drive, file_id: str) -> int:
+    links = drive.owner.data(COUNTS, {"f": file_id})["node"]["shareLinks"]
+    count: int = links[0]["downloads"]
+    return count
+
+
+def _limited_link(drive: Drive, limit: int) -> tuple[str, str]:
+    file_id = drive.upload(BODY)
+    url = drive.owner.data(LIMITED, {"f": file_id, "m": limit})["createShareLink"]["shareLink"][
+        "url"
+    ]
+    return file_id, url
+
+
+# Download limits counted on what is served
+
+
+@pytest.mark.parametrize(
+    "header",
+    [None, "bytes=0-", "bytes=00-", "bytes=000-9", "bytes=5-", "bytes=50-59", "bytes=-10"],
+)
+def test_every_answer_that_serves_bytes_of_a_limited_link_counts_once(
+    drive: Drive, header: str | None
+) -> None:
+    file_id, url = _limited_link(drive, 2)
+    headers = {} if header is None else {"Range": header}
+    for n in (1, 2):
+        response = get(drive.server, url, **headers)
+        assert response.status_code in (200, 206), response.text
+        assert _downloads(drive, file_id) == n
+    spent = get(drive.server, url, **headers)
+    assert spent.status_code == 410
+    assert _downloads(drive, file_id) == 2
+
+
+@pytest.mark.parametrize(
+    ("header", "status"),
+    [
+        ("bytes=0-1,5-6", 400),
+        ("bytes=abc", 400),
+        ("bytes=9-2", 400),
+        ("bytes=-", 400),
+        ("items=0-5", 400),
+        ("bytes=100-", 416),
+        ("bytes=-0", 416),
+        ("bytes=" + "9" * 30 + "-", 416),
+    ],
+)
+def test_refused_ranges_do_not_count(drive: Drive, header: str, status: int) -> None:
+    file_id, url = _limited_link(drive, 1)
+    response = get(drive.server, url, Range=header)
+    assert response.status_code == status
+    assert _downloads(drive, file_id) == 0
+    assert get(drive.server, url).content == BODY  # the one download is still there
+
+
+def test_head_serves_no_bytes_and_does_not_count(drive: Drive) -> None:
+    file_id, url = _limited_link(drive, 1)
+    with httpx.Client(base_url=drive.server.url) as http:
+        response = http.head(url)
+    assert response.content == b""
+    assert _downloads(drive, file_id) == 0
+
+
+def test_if_range_that_does_not_match_serves_the_whole_file_and_counts_once(
+    drive: Drive,
+) -> None:
+    file_id, url = _limited_link(drive, 2)
+    stale = get(drive.server, url, Range="bytes=10-", **{"If-Range": '"not-this-version"'})
+    assert stale.status_code == 200 and stale.content == BODY
+    assert _downloads(drive, file_id) == 1
+    etag = stale.headers["etag"]
+    fresh = get(drive.server, url, Range="bytes=10-", **{"If-Range": etag})
+    assert fresh.status_code == 206 and fresh.content == BODY[10:]
+    assert _downloads(drive, file_id) == 2
