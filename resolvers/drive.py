@@ -27,7 +27,7 @@ from persistence.drive import (
 )
 from persistence.ids import new_id
 from resolvers.accounts import UserView
-from resolvers.authz import DriveAccess, WorkspaceAccess
+from resolvers.authz import DriveAccess, WorkspaceAccess, forbidden
 from resolvers.context import RequestContext
 from resolvers.errors import CoveError, ErrorCode, bad_input, not_found
 from resolvers.global_ids import to_global_id as gid
@@ -498,12 +498,43 @@ async def move_item(ctx: RequestContext, item_id: str, parent_id: str | None) ->
     old_parent = access.item.parent_id
     if target.item_id == old_parent:
         return ItemView(ctx, access)
+    source_chain = (await _chain(ctx, access.item))[1:]
+    await _require_to_reshare(ctx, access, source_chain, target_chain)
     await services.drive.move(access.item, target.item_id, services.clock())
     ctx.loaders.drive_items.clear(item_id)
     view = await get_item(ctx, item_id)
     await publish_item(ctx, old_parent, "drive.item_removed", view)
     await publish_item(ctx, target.item_id, "drive.item_added", view)
     return view
+
+
+async def _require_to_reshare(
+    ctx: RequestContext,
+    access: DriveAccess,
+    source: list[DriveItemRecord],
+    destination: list[DriveItemRecord],
+) -> None:
+    """An item inherits the shares of every folder above it, so a move between places shared
+    differently changes who reads it (and its later versions): deciding that is sharing it,
+    which takes MANAGE on the item. Between places shared alike, writing is enough."""
+    if access.level is AccessLevel.MANAGE:
+        return
+    if await _inherited(ctx, source) != await _inherited(ctx, destination):
+        raise forbidden(
+            "Moving this item there changes who may read it: only people who manage it may."
+        )
+
+
+async def _inherited(ctx: RequestContext, folders: list[DriveItemRecord]) -> dict[str, int]:
+    """What the shares on these folders grant: each grantee's highest level."""
+    found = await ctx.services.drive.shares_many(
+        [f.item_id for f in folders], limit=MAX_SHARES_PER_ITEM
+    )
+    levels: dict[str, int] = {}
+    for share in (s for group in found for s in group):
+        rank = AccessLevel(share.level).rank
+        levels[share.grantee] = max(rank, levels.get(share.grantee, rank))
+    return levels
 
 
 async def _height(ctx: RequestContext, folder_id: str) -> int:
@@ -550,7 +581,11 @@ async def restore_item(ctx: RequestContext, item_id: str) -> ItemView:
     except CoveError:
         usable = False
     if not usable:
-        parent_id = (await root_folder(ctx, access.item.workspace_id)).id
+        root = await root_folder(ctx, access.item.workspace_id)
+        # Landing in the root is a move: under the same rule as moveDriveItem.
+        source = (await _chain(ctx, access.item))[1:]
+        await _require_to_reshare(ctx, access, source, [root.record])
+        parent_id = root.id
     await services.drive.restore(access.item, parent_id, services.clock())
     ctx.loaders.drive_items.clear(item_id)
     view = await get_item(ctx, item_id)

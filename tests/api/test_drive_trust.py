@@ -10,13 +10,18 @@ from pathlib import Path
 import httpx
 import pytest
 from drive_support import (
+    CREATE_FOLDER,
     CREATE_WS,
+    FILE,
+    SHARE,
     Drive,
     get,
     join,
+    new_version,
+    upload_file,
 )
 
-from support import make_settings, serve, sign_up
+from support import error_codes, make_settings, serve, sign_up
 
 BODY = b"0123456789" * 10  # 100 bytes
 LIMITED = """mutation($f: ID!, $m: Int) {
@@ -135,3 +140,61 @@ def test_if_range_that_does_not_match_serves_the_whole_file_and_counts_once(
     fresh = get(drive.server, url, Range="bytes=10-", **{"If-Range": etag})
     assert fresh.status_code == 206 and fresh.content == BODY[10:]
     assert _downloads(drive, file_id) == 2
+
+
+# Moves that change who may read an item
+
+
+def _shared_folder(drive: Drive, name: str = "For guests") -> str:
+    folder: str = drive.owner.data(CREATE_FOLDER, {"w": drive.ids["workspace"], "n": name})[
+        "createFolder"
+    ]["folder"]["id"]
+    drive.owner.data(SHARE, {"i": folder, "u": drive.ids["guest"], "l": "READ"})
+    return folder
+
+
+def test_writing_is_not_enough_to_move_a_file_where_a_guest_reads_it(drive: Drive) -> None:
+    folder = _shared_folder(drive)
+    secret = drive.upload(b"owner's plans", name="plans.txt")
+    assert drive.member.data(FILE, {"id": secret})["node"]["viewerLevel"] == "WRITE"
+    refused = drive.member.run(MOVE, {"i": secret, "p": folder})
+    assert error_codes(refused) == ["FORBIDDEN"]
+    assert error_codes(drive.guest.run(FILE, {"id": secret})) == ["NOT_FOUND"]
+    # Nor do its later versions reach the guest.
+    new_version(drive.server, drive.owner, secret, b"owner's plans, v2")
+    assert error_codes(drive.guest.run(FILE, {"id": secret})) == ["NOT_FOUND"]
+    # Whoever manages it may; the guest then reads it through the folder.
+    drive.owner.data(MOVE, {"i": secret, "p": folder})
+    assert drive.guest.data(FILE, {"id": secret})["node"]["viewerLevel"] == "READ"
+
+
+def test_writing_is_not_enough_to_take_a_file_away_from_its_readers(drive: Drive) -> None:
+    folder = _shared_folder(drive)
+    shared = drive.upload(b"for everyone", parent=folder)
+    assert error_codes(drive.member.run(MOVE, {"i": shared, "p": None})) == ["FORBIDDEN"]
+    assert drive.guest.data(FILE, {"id": shared})["node"]["viewerLevel"] == "READ"
+
+
+def test_folders_move_under_the_same_rule(drive: Drive) -> None:
+    shared = _shared_folder(drive)
+    ws = drive.ids["workspace"]
+    private = drive.owner.data(CREATE_FOLDER, {"w": ws, "n": "Board"})["createFolder"]["folder"]
+    inside = drive.upload(b"minutes", parent=private["id"])
+    assert error_codes(drive.member.run(MOVE, {"i": private["id"], "p": shared})) == ["FORBIDDEN"]
+    assert error_codes(drive.guest.run(FILE, {"id": inside})) == ["NOT_FOUND"]
+
+
+def test_moves_between_places_shared_alike_need_only_write(drive: Drive) -> None:
+    ws = drive.ids["workspace"]
+    plain = drive.owner.data(CREATE_FOLDER, {"w": ws, "n": "Plain"})["createFolder"]["folder"]
+    owners = drive.upload(b"owner's notes")
+    drive.member.data(MOVE, {"i": owners, "p": plain["id"]})  # root and Plain: no shares
+    drive.member.data(MOVE, {"i": owners, "p": None})
+    # Two folders shared with the same people at the same levels.
+    first, second = _shared_folder(drive, "A"), _shared_folder(drive, "B")
+    inside = drive.upload(b"shared notes", parent=first)
+    drive.member.data(MOVE, {"i": inside, "p": second})
+    # The member's own file: it manages it, so it may expose it.
+    mine = upload_file(drive.server, drive.member, ws, b"member's file")
+    drive.member.data(MOVE, {"i": mine, "p": first})
+    assert drive.guest.data(FILE, {"id": mine})["node"]["viewerLevel"] == "READ"
