@@ -12,6 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from crypto.field_seal import FieldRef
 from crypto.grants import Grant
@@ -181,11 +182,19 @@ class ShareView:
     granted_at: datetime
 
 
+class ShareLinkVersion(StrEnum):
+    """What a share link serves: the version current when it was made, or the latest one."""
+
+    CURRENT = "CURRENT"
+    LATEST = "LATEST"
+
+
 @dataclass(frozen=True)
 class ShareLinkView:
     record: ShareLinkRecord
     url: str | None  # only right after creation: the token is not kept
     downloads: int
+    version_id: str | None  # the version it serves; None: the latest, whatever it is
 
     @property
     def id(self) -> str:
@@ -747,8 +756,12 @@ async def create_share_link(
     expires_in_seconds: int,
     password: str | None,
     max_downloads: int | None,
+    *,
+    pin_version: bool = True,
 ) -> ShareLinkView:
-    """A public link to the current version of a file, for people without an account."""
+    """A public link to a file, for people without an account: to the version current now
+    (`pin_version`), or to whichever version is the latest when it is used. It serves only
+    while its creator may still read the file (`resolvers/transfers.py`)."""
     services = ctx.services
     access = await item_access(ctx, file_id)
     if access.item.kind != FILE:
@@ -770,6 +783,9 @@ async def create_share_link(
         from resolvers.validation import check_password
 
         password_hash = await services.passwords.hash(check_password(password))
+    version_id = access.item.current_version_id if pin_version else None
+    if pin_version and version_id is None:
+        raise bad_input("The file has no version to link to yet.", field="fileId")
     token = new_token("cvs_")
     now = services.clock()
     link = ShareLinkRecord(
@@ -783,20 +799,22 @@ async def create_share_link(
         created_by=access.workspace.principal.user_id,
         created_at=now,
     )
-    await services.drive.add_share_link(link)
-    return ShareLinkView(link, services.drive_policy.url(f"/files/share/{token}"), 0)
+    await services.drive.add_share_link(link, version_id)
+    url = services.drive_policy.url(f"/files/share/{token}")
+    return ShareLinkView(link, url, 0, version_id)
 
 
 async def share_links(ctx: RequestContext, access: DriveAccess) -> list[ShareLinkView]:
     if access.level is not AccessLevel.MANAGE or access.item.kind != FILE:
         return []
     links = await ctx.services.drive.share_links(access.item_id, limit=100)
+    pins = await ctx.services.drive.share_link_versions([link.link_id for link in links])
     views = []
-    for link in links:
+    for link, pin in zip(links, pins, strict=True):
         taken = 0
         if link.max_downloads is not None:
             taken = await ctx.services.drive.link_downloads(link.link_id, link.max_downloads)
-        views.append(ShareLinkView(link, None, taken))
+        views.append(ShareLinkView(link, None, taken, pin))
     return views
 
 

@@ -27,6 +27,7 @@ from persistence.drive import (
     FILE,
     DriveItemRecord,
     FileVersionRecord,
+    ShareLinkRecord,
     UploadRecord,
     expiry_hour,
 )
@@ -393,6 +394,9 @@ async def open_share_link(
     now = services.clock()
     if link is None or link.expires_at <= now:
         raise gone
+    item = await _creators_file(services, link)
+    pinned = await services.drive.share_link_version(link.link_id)
+    version_id = pinned or item.current_version_id
     if link.password_hash is not None:
         if password is None:
             raise TransferError(401, "This link needs its password (POST it as JSON).")
@@ -405,22 +409,7 @@ async def open_share_link(
         if not (await services.passwords.verify(link.password_hash, password)).ok:
             failures.record(link.link_id)
             raise TransferError(403, "Wrong password for this link.")
-    item = await services.drive.get(link.item_id)
-    if item is None or item.trashed_at is not None or item.current_version_id is None:
-        raise gone
-    ctx_chain = [item]
-    parent_id = item.parent_id
-    for _ in range(64):  # a trashed folder above hides the file too; bounded by the depth
-        if not parent_id:
-            break
-        parent = await services.drive.get(parent_id)
-        if parent is None:
-            break
-        if parent.trashed_at is not None:
-            raise gone
-        ctx_chain.append(parent)
-        parent_id = parent.parent_id
-    version = await services.drive.version(item.item_id, item.current_version_id)
+    version = None if version_id is None else await services.drive.version(item.item_id, version_id)
     if version is None:
         raise gone
     wanted = requested_range(range_header, if_range, version)
@@ -434,7 +423,7 @@ async def open_share_link(
         ):
             raise TransferError(410, "This link has reached its download limit.")
 
-    version_grant = services.authz.share_link_version(link.link_id, item, version)
+    version_grant = services.authz.share_link_version(link.link_id, item, version, pinned)
     name_grant = services.authz.share_link_name(link.link_id, item)
     return await _serve(
         services,
@@ -445,6 +434,20 @@ async def open_share_link(
         wanted=wanted,
         claim=claim,
     )
+
+
+async def _creators_file(services: Services, link: ShareLinkRecord) -> DriveItemRecord:
+    """The link's file, while the person who made the link may still read it and it is out
+    of the trash (a folder above included): the link stands for its creator, so it ends when
+    their access does (removed, made a guest, share taken away), checked at each use."""
+    ctx = RequestContext.for_principal(services, Principal(link.created_by, ""), "share-link")
+    try:
+        access = await item_access(ctx, link.item_id)
+    except CoveError:
+        raise TransferError(404, "No such share link, or it has expired.") from None
+    if access.in_trash or access.item.kind != FILE:
+        raise TransferError(404, "No such share link, or it has expired.")
+    return access.item
 
 
 async def _nothing_to_claim() -> None:

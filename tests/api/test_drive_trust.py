@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -14,6 +15,7 @@ from drive_support import (
     CREATE_WS,
     FILE,
     SHARE,
+    UNSHARE,
     Drive,
     get,
     join,
@@ -198,3 +200,104 @@ def test_moves_between_places_shared_alike_need_only_write(drive: Drive) -> None
     mine = upload_file(drive.server, drive.member, ws, b"member's file")
     drive.member.data(MOVE, {"i": mine, "p": first})
     assert drive.guest.data(FILE, {"id": mine})["node"]["viewerLevel"] == "READ"
+
+
+# Share links name what they serve
+
+
+def test_a_share_link_serves_the_version_it_named_unless_it_serves_the_latest(
+    drive: Drive,
+) -> None:
+    file_id = drive.upload(b"public v1")
+    pinned = drive.owner.data(PINNED, {"f": file_id})["createShareLink"]["shareLink"]
+    latest = drive.owner.data(PINNED, {"f": file_id, "v": "LATEST"})["createShareLink"]["shareLink"]
+    current = drive.owner.data(FILE, {"id": file_id})["node"]["versions"]["edges"][0]["node"]
+    assert pinned["servesLatest"] is False and pinned["versionId"] == current["id"]
+    assert latest["servesLatest"] is True and latest["versionId"] is None
+    new_version(drive.server, drive.owner, file_id, b"confidential v2")
+    assert get(drive.server, pinned["url"]).content == b"public v1"
+    assert get(drive.server, latest["url"]).content == b"confidential v2"
+    listed = {
+        link["id"]: link for link in drive.owner.data(LINKS, {"f": file_id})["node"]["shareLinks"]
+    }
+    assert listed[pinned["id"]]["versionId"] == current["id"]
+    assert listed[latest["id"]]["servesLatest"] is True
+
+
+def _member_link(drive: Drive) -> tuple[str, str]:
+    file_id = upload_file(drive.server, drive.member, drive.ids["workspace"], b"member's file")
+    url: str = drive.member.data(PINNED, {"f": file_id})["createShareLink"]["shareLink"]["url"]
+    assert get(drive.server, url).content == b"member's file"
+    return file_id, url
+
+
+def test_a_share_link_stops_when_its_creator_leaves_the_workspace(drive: Drive) -> None:
+    _, url = _member_link(drive)
+    drive.owner.data(REMOVE_WS, {"w": drive.ids["workspace"], "u": drive.ids["member"]})
+    assert get(drive.server, url).status_code == 404
+
+
+def test_a_share_link_stops_when_its_creator_becomes_a_guest(drive: Drive) -> None:
+    _, url = _member_link(drive)
+    drive.owner.data(ROLE, {"w": drive.ids["workspace"], "u": drive.ids["member"], "r": "GUEST"})
+    assert get(drive.server, url).status_code == 404
+
+
+def test_a_share_link_stops_when_its_creator_loses_the_share(drive: Drive) -> None:
+    file_id = drive.upload(b"shared to manage")
+    drive.owner.data(SHARE, {"i": file_id, "u": drive.ids["guest"], "l": "MANAGE"})
+    url = drive.guest.data(PINNED, {"f": file_id})["createShareLink"]["shareLink"]["url"]
+    assert get(drive.server, url).content == b"shared to manage"
+    drive.owner.data(UNSHARE, {"i": file_id, "u": drive.ids["guest"]})
+    assert get(drive.server, url).status_code == 404
+    # Shared again: the link follows its creator's access, checked at each use.
+    drive.owner.data(SHARE, {"i": file_id, "u": drive.ids["guest"], "l": "READ"})
+    assert get(drive.server, url).content == b"shared to manage"
+
+
+# Calendar feeds follow their creator
+
+
+def _feed(drive: Drive, who: Any, calendar: str) -> str:
+    url: str = who.data(FEED, {"c": calendar})["createCalendarFeed"]["url"]
+    return url
+
+
+def _event(drive: Drive, calendar: str, title: str) -> None:
+    drive.owner.data(
+        CREATE_EVENT,
+        {
+            "c": calendar,
+            "e": {"title": title, "start": "2026-05-04T09:00:00Z", "end": "2026-05-04T10:00:00Z"},
+        },
+    )
+
+
+def test_a_removed_admins_feed_serves_nothing_more(drive: Drive) -> None:
+    ws = drive.ids["workspace"]
+    admin, admin_id = join(drive.server, drive.owner, ws, "admin@trust.example", "ADMIN")
+    calendar = drive.owner.data(CREATE_CAL, {"w": ws, "n": "Board"})["createCalendar"]["calendar"][
+        "id"
+    ]
+    _event(drive, calendar, "Before")
+    url = _feed(drive, admin, calendar)
+    assert "Before" in get(drive.server, url).text
+    drive.owner.data(REMOVE_WS, {"w": ws, "u": admin_id})
+    _event(drive, calendar, "After the removal")
+    response = get(drive.server, url)
+    assert response.status_code == 404
+    assert "After the removal" not in response.text
+
+
+def test_a_feed_stops_when_its_creator_is_demoted_to_guest(drive: Drive) -> None:
+    ws = drive.ids["workspace"]
+    calendar = drive.member.data(CREATE_CAL, {"w": ws, "n": "Team"})["createCalendar"]["calendar"][
+        "id"
+    ]
+    url = _feed(drive, drive.member, calendar)
+    assert get(drive.server, url).status_code == 200
+    drive.owner.data(ROLE, {"w": ws, "u": drive.ids["member"], "r": "GUEST"})
+    assert get(drive.server, url).status_code == 404
+    # Its creator back as a member: the same URL works again (access is checked at each use).
+    drive.owner.data(ROLE, {"w": ws, "u": drive.ids["member"], "r": "MEMBER"})
+    assert get(drive.server, url).status_code == 200
