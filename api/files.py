@@ -102,7 +102,9 @@ async def download(
     services: Services = state[SERVICES_STATE_KEY]
     try:
         _check_token(token)
-        found = await open_download(services, token, request.headers.get("range"))
+        found = await open_download(
+            services, token, request.headers.get("range"), request.headers.get("if-range")
+        )
     except TransferError as error:
         return _refusal(request, error)
     return _streamed(found)
@@ -116,7 +118,9 @@ async def share_link(
     services: Services = state[SERVICES_STATE_KEY]
     try:
         _check_token(token)
-        found = await open_share_link(services, token, None, request.headers.get("range"))
+        found = await open_share_link(
+            services, token, None, request.headers.get("range"), request.headers.get("if-range")
+        )
     except TransferError as error:
         return _refusal(request, error)
     return _streamed(found)
@@ -138,7 +142,13 @@ async def share_link_with_password(
         password = document.get("password") if isinstance(document, dict) else None
         if password is not None and not isinstance(password, str):
             raise TransferError(400, "The password must be a string.")
-        found = await open_share_link(services, token, password, request.headers.get("range"))
+        found = await open_share_link(
+            services,
+            token,
+            password,
+            request.headers.get("range"),
+            request.headers.get("if-range"),
+        )
     except TransferError as error:
         return _refusal(request, error)
     return _streamed(found)

@@ -134,6 +134,14 @@ EVENTS_BY_ATTENDEE = Table(
     values=(Column("calendar_id", _TEXT),),
 )
 
+# Who made a feed: it serves only while they may read the calendar (no row: nobody, so it
+# serves nothing). Migration 10: a table of its own, as migrations only create tables.
+CALENDAR_FEED_CREATORS = Table(
+    name="calendar_feed_creators",
+    partition_key=(Column("token_hash", _BLOB),),
+    values=(Column("created_by", _TEXT),),
+)
+
 CALENDAR_TABLES = (
     CALENDARS,
     CALENDARS_BY_WORKSPACE,
@@ -307,6 +315,7 @@ class CalendarRepository:
         ]
         if calendar.feed_token_hash is not None:
             ops.append(Delete(CALENDAR_FEEDS, {"token_hash": calendar.feed_token_hash}))
+            ops.append(Delete(CALENDAR_FEED_CREATORS, {"token_hash": calendar.feed_token_hash}))
         for share in await self.shares(calendar.calendar_id, limit=10_000):
             ops.append(
                 Delete(
@@ -323,8 +332,11 @@ class CalendarRepository:
 
     # Feeds
 
-    async def set_feed(self, calendar: CalendarRecord, token_hash: bytes | None) -> None:
-        """Replace the calendar's feed token (None: no feed); the old one stops at once."""
+    async def set_feed(
+        self, calendar: CalendarRecord, token_hash: bytes | None, created_by: str = ""
+    ) -> None:
+        """Replace the calendar's feed token (None: no feed), made by `created_by`; the old
+        one stops at once."""
         ops: list[Put | Delete | Update] = [
             Update(
                 CALENDARS, {"calendar_id": calendar.calendar_id}, {"feed_token_hash": token_hash}
@@ -332,15 +344,24 @@ class CalendarRepository:
         ]
         if calendar.feed_token_hash is not None:
             ops.append(Delete(CALENDAR_FEEDS, {"token_hash": calendar.feed_token_hash}))
+            ops.append(Delete(CALENDAR_FEED_CREATORS, {"token_hash": calendar.feed_token_hash}))
         if token_hash is not None:
             ops.append(
                 Put(CALENDAR_FEEDS, {"token_hash": token_hash, "calendar_id": calendar.calendar_id})
+            )
+            ops.append(
+                Put(CALENDAR_FEED_CREATORS, {"token_hash": token_hash, "created_by": created_by})
             )
         await self._store.batch(ops)
 
     async def calendar_of_feed(self, token_hash: bytes) -> str | None:
         row = await self._store.get(CALENDAR_FEEDS, {"token_hash": token_hash})
         return None if row is None else str(row["calendar_id"])
+
+    async def feed_creator(self, token_hash: bytes) -> str | None:
+        """Who made the feed, or None for one made before creators were recorded."""
+        row = await self._store.get(CALENDAR_FEED_CREATORS, {"token_hash": token_hash})
+        return None if row is None or not row["created_by"] else str(row["created_by"])
 
     # Shares
 

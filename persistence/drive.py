@@ -188,6 +188,14 @@ MESSAGE_ATTACHMENTS = Table(
     values=(Column("file_id", _TEXT), Column("version_id", _TEXT)),
 )
 
+# The version a share link serves, when its creator fixed one (no row: the latest version).
+# Migration 10: a table of its own, as migrations only create tables.
+SHARE_LINK_VERSIONS = Table(
+    name="share_link_versions",
+    partition_key=(Column("link_id", _TEXT),),
+    values=(Column("version_id", _TEXT),),
+)
+
 DRIVE_TABLES = (
     DRIVE_ITEMS,
     DRIVE_CHILDREN,
@@ -607,9 +615,14 @@ class DriveRepository:
         )
         return [row["item_id"] for row in rows]
 
-    async def add_share_link(self, link: ShareLinkRecord) -> None:
+    async def add_share_link(self, link: ShareLinkRecord, version_id: str | None) -> None:
+        """Store a link; `version_id` is the version it serves, None for the latest."""
+        pin: list[Put] = []
+        if version_id is not None:
+            pin = [Put(SHARE_LINK_VERSIONS, {"link_id": link.link_id, "version_id": version_id})]
         await self._store.batch(
             [
+                *pin,
                 Put(SHARE_LINKS, to_row(link)),
                 Put(SHARE_LINK_TOKENS, {"token_hash": link.token_hash, "link_id": link.link_id}),
                 Put(
@@ -626,6 +639,15 @@ class DriveRepository:
     async def share_link(self, link_id: str) -> ShareLinkRecord | None:
         row = await self._store.get(SHARE_LINKS, {"link_id": link_id})
         return None if row is None else from_row(ShareLinkRecord, row)
+
+    async def share_link_version(self, link_id: str) -> str | None:
+        """The version a link serves, or None when it serves the latest one."""
+        row = await self._store.get(SHARE_LINK_VERSIONS, {"link_id": link_id})
+        return None if row is None else str(row["version_id"])
+
+    async def share_link_versions(self, link_ids: Sequence[str]) -> list[str | None]:
+        rows = await self._store.get_many(SHARE_LINK_VERSIONS, [{"link_id": i} for i in link_ids])
+        return [None if row is None else str(row["version_id"]) for row in rows]
 
     async def share_link_by_token(self, token_hash: bytes) -> ShareLinkRecord | None:
         row = await self._store.get(SHARE_LINK_TOKENS, {"token_hash": token_hash})
@@ -646,6 +668,7 @@ class DriveRepository:
                 Delete(SHARE_LINKS, {"link_id": link.link_id}),
                 Delete(SHARE_LINK_TOKENS, {"token_hash": link.token_hash}),
                 Delete(SHARE_LINKS_BY_ITEM, {"item_id": link.item_id, "link_id": link.link_id}),
+                Delete(SHARE_LINK_VERSIONS, {"link_id": link.link_id}),
             ]
         )
         await self._store.delete_partition(SHARE_LINK_DOWNLOADS, {"link_id": link.link_id})

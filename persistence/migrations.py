@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from persistence.calendars import CALENDAR_TABLES
+from persistence.calendars import CALENDAR_FEED_CREATORS, CALENDAR_TABLES
 from persistence.collab_tables import COLLABORATION_TABLES
 from persistence.declare import Table
-from persistence.drive import DRIVE_TABLES
+from persistence.drive import DRIVE_TABLES, SHARE_LINK_VERSIONS
 from persistence.persisted_queries import PERSISTED_QUERY_TABLES
 from persistence.realtime import PRESENCE_TABLES, REALTIME_TABLES
 from persistence.search_tables import SEARCH_TABLES
@@ -36,6 +36,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "task boards", TASK_TABLES),
     Migration(8, "search index", SEARCH_TABLES),
     Migration(9, "persisted queries", PERSISTED_QUERY_TABLES),
+    Migration(
+        10, "share link versions and feed creators", (SHARE_LINK_VERSIONS, CALENDAR_FEED_CREATORS)
+    ),
 )
 
 

@@ -378,11 +378,17 @@ class Authorizer:
         )
 
     def share_link_version(
-        self, link_id: str, item: DriveItemRecord, version: FileVersionRecord
+        self,
+        link_id: str,
+        item: DriveItemRecord,
+        version: FileVersionRecord,
+        pinned_version_id: str | None,
     ) -> Grant:
-        """A live share link (checked by the caller: token, expiry, password, downloads)
-        opens the current version of its file, and only that, for whoever holds the link."""
-        if version.file_id != item.item_id or item.current_version_id != version.version_id:
+        """A live share link (checked by the caller: token, expiry, its creator's access,
+        password, downloads) opens the version it names, or the current one for a link to
+        the latest version, and only that, for whoever holds the link."""
+        serves = pinned_version_id or item.current_version_id
+        if version.file_id != item.item_id or version.version_id != serves:
             raise not_found("file")
         return self._minter.mint(
             f"link:{link_id}", Action.READ.value, version.version_id, item.workspace_id

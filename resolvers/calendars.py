@@ -619,7 +619,8 @@ async def create_feed(ctx: RequestContext, calendar_id: str) -> str:
     access = await calendar_access(ctx, calendar_id)
     services.authz.calendar_require(access, AccessLevel.MANAGE)
     token = new_token("cvf_")
-    await services.calendars.set_feed(access.calendar, hash_token(token))
+    creator = access.workspace.principal.user_id
+    await services.calendars.set_feed(access.calendar, hash_token(token), creator)
     return services.drive_policy.url(f"/calendars/feed/{token}.ics")
 
 
@@ -1268,10 +1269,20 @@ async def export_ics(ctx: RequestContext, access: CalendarAccess) -> str:
 
 
 async def feed(services: Any, token: str) -> str | None:
-    """The .ics text behind a feed URL, or None for an unknown or revoked one."""
+    """The .ics text behind a feed URL, or None for an unknown or revoked one, or one whose
+    creator may no longer read the calendar (removed, demoted, share taken away): the URL is
+    a bearer credential standing for them, checked again at each use."""
     calendar_id = await services.calendars.calendar_of_feed(hash_token(token))
     calendar = None if calendar_id is None else await services.calendars.get(calendar_id)
     if calendar is None or calendar.feed_token_hash != hash_token(token):
+        return None
+    creator = await services.calendars.feed_creator(hash_token(token))
+    if creator is None:  # made before creators were recorded: nobody vouches for it
+        return None
+    try:
+        check = RequestContext.for_principal(services, Principal(creator, ""), "calendar-feed")
+        await calendar_access(check, calendar.calendar_id)
+    except CoveError:
         return None
     access = services.authz.calendar_feed(calendar)
     principal: Principal = access.workspace.principal

@@ -12,6 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from crypto.field_seal import FieldRef
 from crypto.grants import Grant
@@ -27,7 +28,7 @@ from persistence.drive import (
 )
 from persistence.ids import new_id
 from resolvers.accounts import UserView
-from resolvers.authz import DriveAccess, WorkspaceAccess
+from resolvers.authz import DriveAccess, WorkspaceAccess, forbidden
 from resolvers.context import RequestContext
 from resolvers.errors import CoveError, ErrorCode, bad_input, not_found
 from resolvers.global_ids import file_version_id
@@ -182,11 +183,19 @@ class ShareView:
     granted_at: datetime
 
 
+class ShareLinkVersion(StrEnum):
+    """What a share link serves: the version current when it was made, or the latest one."""
+
+    CURRENT = "CURRENT"
+    LATEST = "LATEST"
+
+
 @dataclass(frozen=True)
 class ShareLinkView:
     record: ShareLinkRecord
     url: str | None  # only right after creation: the token is not kept
     downloads: int
+    version_id: str | None  # the version it serves; None: the latest, whatever it is
 
     @property
     def id(self) -> str:
@@ -499,12 +508,43 @@ async def move_item(ctx: RequestContext, item_id: str, parent_id: str | None) ->
     old_parent = access.item.parent_id
     if target.item_id == old_parent:
         return ItemView(ctx, access)
+    source_chain = (await _chain(ctx, access.item))[1:]
+    await _require_to_reshare(ctx, access, source_chain, target_chain)
     await services.drive.move(access.item, target.item_id, services.clock())
     ctx.loaders.drive_items.clear(item_id)
     view = await get_item(ctx, item_id)
     await publish_item(ctx, old_parent, "drive.item_removed", view)
     await publish_item(ctx, target.item_id, "drive.item_added", view)
     return view
+
+
+async def _require_to_reshare(
+    ctx: RequestContext,
+    access: DriveAccess,
+    source: list[DriveItemRecord],
+    destination: list[DriveItemRecord],
+) -> None:
+    """An item inherits the shares of every folder above it, so a move between places shared
+    differently changes who reads it (and its later versions): deciding that is sharing it,
+    which takes MANAGE on the item. Between places shared alike, writing is enough."""
+    if access.level is AccessLevel.MANAGE:
+        return
+    if await _inherited(ctx, source) != await _inherited(ctx, destination):
+        raise forbidden(
+            "Moving this item there changes who may read it: only people who manage it may."
+        )
+
+
+async def _inherited(ctx: RequestContext, folders: list[DriveItemRecord]) -> dict[str, int]:
+    """What the shares on these folders grant: each grantee's highest level."""
+    found = await ctx.services.drive.shares_many(
+        [f.item_id for f in folders], limit=MAX_SHARES_PER_ITEM
+    )
+    levels: dict[str, int] = {}
+    for share in (s for group in found for s in group):
+        rank = AccessLevel(share.level).rank
+        levels[share.grantee] = max(rank, levels.get(share.grantee, rank))
+    return levels
 
 
 async def _height(ctx: RequestContext, folder_id: str) -> int:
@@ -551,7 +591,11 @@ async def restore_item(ctx: RequestContext, item_id: str) -> ItemView:
     except CoveError:
         usable = False
     if not usable:
-        parent_id = (await root_folder(ctx, access.item.workspace_id)).id
+        root = await root_folder(ctx, access.item.workspace_id)
+        # Landing in the root is a move: under the same rule as moveDriveItem.
+        source = (await _chain(ctx, access.item))[1:]
+        await _require_to_reshare(ctx, access, source, [root.record])
+        parent_id = root.id
     await services.drive.restore(access.item, parent_id, services.clock())
     ctx.loaders.drive_items.clear(item_id)
     view = await get_item(ctx, item_id)
@@ -713,8 +757,12 @@ async def create_share_link(
     expires_in_seconds: int,
     password: str | None,
     max_downloads: int | None,
+    *,
+    pin_version: bool = True,
 ) -> ShareLinkView:
-    """A public link to the current version of a file, for people without an account."""
+    """A public link to a file, for people without an account: to the version current now
+    (`pin_version`), or to whichever version is the latest when it is used. It serves only
+    while its creator may still read the file (`resolvers/transfers.py`)."""
     services = ctx.services
     access = await item_access(ctx, file_id)
     if access.item.kind != FILE:
@@ -736,6 +784,9 @@ async def create_share_link(
         from resolvers.validation import check_password
 
         password_hash = await services.passwords.hash(check_password(password))
+    version_id = access.item.current_version_id if pin_version else None
+    if pin_version and version_id is None:
+        raise bad_input("The file has no version to link to yet.", field="fileId")
     token = new_token("cvs_")
     now = services.clock()
     link = ShareLinkRecord(
@@ -749,20 +800,22 @@ async def create_share_link(
         created_by=access.workspace.principal.user_id,
         created_at=now,
     )
-    await services.drive.add_share_link(link)
-    return ShareLinkView(link, services.drive_policy.url(f"/files/share/{token}"), 0)
+    await services.drive.add_share_link(link, version_id)
+    url = services.drive_policy.url(f"/files/share/{token}")
+    return ShareLinkView(link, url, 0, version_id)
 
 
 async def share_links(ctx: RequestContext, access: DriveAccess) -> list[ShareLinkView]:
     if access.level is not AccessLevel.MANAGE or access.item.kind != FILE:
         return []
     links = await ctx.services.drive.share_links(access.item_id, limit=100)
+    pins = await ctx.services.drive.share_link_versions([link.link_id for link in links])
     views = []
-    for link in links:
+    for link, pin in zip(links, pins, strict=True):
         taken = 0
         if link.max_downloads is not None:
             taken = await ctx.services.drive.link_downloads(link.link_id, link.max_downloads)
-        views.append(ShareLinkView(link, None, taken))
+        views.append(ShareLinkView(link, None, taken, pin))
     return views
 
 

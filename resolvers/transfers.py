@@ -14,7 +14,7 @@ import hashlib
 import logging
 import re
 import urllib.parse
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -27,6 +27,7 @@ from persistence.drive import (
     FILE,
     DriveItemRecord,
     FileVersionRecord,
+    ShareLinkRecord,
     UploadRecord,
     expiry_hour,
 )
@@ -319,7 +320,25 @@ def content_disposition(name: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"
 
 
-async def open_download(services: Services, token: str, range_header: str | None) -> Download:
+def requested_range(
+    range_header: str | None, if_range: str | None, version: FileVersionRecord
+) -> tuple[int, int] | None:
+    """The range to serve of `version`, or None for all of it. An `If-Range` naming another
+    version (or a date: Cove sends no Last-Modified) asks for the whole file (RFC 9110 13.1.5)."""
+    stale = if_range is not None and if_range.strip() != _etag(version)
+    if range_header is not None and stale:
+        return None
+    return parse_range(range_header, version.size)
+
+
+def _etag(version: FileVersionRecord) -> str:
+    # The version's global id, which node(id:) resolves for whoever may read the file.
+    return f'"{file_version_id(version.file_id, version.version_id)}"'
+
+
+async def open_download(
+    services: Services, token: str, range_header: str | None, if_range: str | None = None
+) -> Download:
     """Check a download URL and the caller's access again, then stream the version."""
     record = await services.drive.download_token(hash_token(token))
     if record is None or record.expires_at <= services.clock():
@@ -354,7 +373,7 @@ async def open_download(services: Services, token: str, range_header: str | None
         version=version,
         version_grant=version_grant,
         name_grant=name_grant,
-        range_header=range_header,
+        wanted=requested_range(range_header, if_range, version),
     )
 
 
@@ -363,13 +382,23 @@ async def open_share_link(
     token: str,
     password: str | None,
     range_header: str | None,
+    if_range: str | None = None,
 ) -> Download:
-    """A public share link: live, not revoked, password checked, downloads counted."""
+    """A public share link: live, not revoked, password checked, downloads counted.
+
+    A limited link counts every answer that serves bytes of it, once, whatever its Range: a
+    range is a download of those bytes, so resuming or fetching in pieces spends the limit
+    too. The Range is read first, and the download claimed only once the first bytes are
+    ready, so a refused range (400, 416) or a damaged file (500) costs nothing.
+    """
     gone = TransferError(404, "No such share link, or it has expired.")
     link = await services.drive.share_link_by_token(hash_token(token))
     now = services.clock()
     if link is None or link.expires_at <= now:
         raise gone
+    item = await _creators_file(services, link)
+    pinned = await services.drive.share_link_version(link.link_id)
+    version_id = pinned or item.current_version_id
     if link.password_hash is not None:
         if password is None:
             raise TransferError(401, "This link needs its password (POST it as JSON).")
@@ -381,32 +410,21 @@ async def open_share_link(
         if not (await services.passwords.verify(link.password_hash, password)).ok:
             raise TransferError(403, "Wrong password for this link.")
         await attempt.succeeded()
-    item = await services.drive.get(link.item_id)
-    if item is None or item.trashed_at is not None or item.current_version_id is None:
-        raise gone
-    ctx_chain = [item]
-    parent_id = item.parent_id
-    for _ in range(64):  # a trashed folder above hides the file too; bounded by the depth
-        if not parent_id:
-            break
-        parent = await services.drive.get(parent_id)
-        if parent is None:
-            break
-        if parent.trashed_at is not None:
-            raise gone
-        ctx_chain.append(parent)
-        parent_id = parent.parent_id
-    version = await services.drive.version(item.item_id, item.current_version_id)
+    version = None if version_id is None else await services.drive.version(item.item_id, version_id)
     if version is None:
         raise gone
-    counted = range_header is None or _range_starts_at_zero(range_header)
-    if (
-        link.max_downloads is not None
-        and counted
-        and not await services.drive.claim_link_download(link.link_id, link.max_downloads, now)
-    ):
+    wanted = requested_range(range_header, if_range, version)
+    limit = link.max_downloads
+    if limit is not None and await services.drive.link_downloads(link.link_id, limit) >= limit:
         raise TransferError(410, "This link has reached its download limit.")
-    version_grant = services.authz.share_link_version(link.link_id, item, version)
+
+    async def claim() -> None:
+        if limit is not None and not await services.drive.claim_link_download(
+            link.link_id, limit, now
+        ):
+            raise TransferError(410, "This link has reached its download limit.")
+
+    version_grant = services.authz.share_link_version(link.link_id, item, version, pinned)
     name_grant = services.authz.share_link_name(link.link_id, item)
     return await _serve(
         services,
@@ -414,13 +432,27 @@ async def open_share_link(
         version=version,
         version_grant=version_grant,
         name_grant=name_grant,
-        range_header=range_header,
+        wanted=wanted,
+        claim=claim,
     )
 
 
-def _range_starts_at_zero(header: str) -> bool:
-    match = _RANGE.match(header.strip())
-    return match is None or match.group(1) in ("", "0")
+async def _creators_file(services: Services, link: ShareLinkRecord) -> DriveItemRecord:
+    """The link's file, while the person who made the link may still read it and it is out
+    of the trash (a folder above included): the link stands for its creator, so it ends when
+    their access does (removed, made a guest, share taken away), checked at each use."""
+    ctx = RequestContext.for_principal(services, Principal(link.created_by, ""), "share-link")
+    try:
+        access = await item_access(ctx, link.item_id)
+    except CoveError:
+        raise TransferError(404, "No such share link, or it has expired.") from None
+    if access.in_trash or access.item.kind != FILE:
+        raise TransferError(404, "No such share link, or it has expired.")
+    return access.item
+
+
+async def _nothing_to_claim() -> None:
+    return None
 
 
 async def _serve(
@@ -430,8 +462,11 @@ async def _serve(
     version: FileVersionRecord,
     version_grant: Grant,
     name_grant: Grant,
-    range_header: str | None,
+    wanted: tuple[int, int] | None,
+    claim: Callable[[], Awaitable[None]] = _nothing_to_claim,
 ) -> Download:
+    """Open the version and its first bytes; `claim` runs once they are ready, just before
+    the answer starts (it may still refuse it)."""
     ws = version.workspace_id
     keys = services.keys
     try:
@@ -448,7 +483,6 @@ async def _serve(
         log.error("stored file %s is damaged: %s", item.item_id, damaged.detail)
         raise TransferError(500, "The stored file is damaged and cannot be served.") from None
     size = version.size
-    wanted = parse_range(range_header, size)
     start, end = wanted if wanted is not None else (0, size - 1)
     content_key = services.keyring.file_content_key(file_key, version.file_id, version.version_id)
     body = _plaintext(services, version, content_key, start, end)
@@ -463,13 +497,17 @@ async def _serve(
         raise TransferError(500, "The stored file is damaged and cannot be served.") from None
     except BlobStoreUnavailable:
         raise TransferError(503, "File storage is unavailable; try again later.") from None
+    try:
+        await claim()
+    except BaseException:
+        await body.aclose()
+        raise
     headers = {
         "Content-Type": content_type,
         "Content-Disposition": content_disposition(name),
         "Content-Length": str(end - start + 1 if size else 0),
         "Accept-Ranges": "bytes",
-        # The version's global id, which node(id:) resolves for whoever may read the file.
-        "ETag": f'"{file_version_id(version.file_id, version.version_id)}"',
+        "ETag": _etag(version),
         "Content-Security-Policy": "sandbox; default-src 'none'",
     }
     status = 200
@@ -494,7 +532,7 @@ async def _prepend(first: bytes, rest: AsyncIterator[bytes], what: str) -> Async
 
 async def _plaintext(
     services: Services, version: FileVersionRecord, key: bytes, start: int, end: int
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """The plaintext bytes start..end (inclusive), each segment verified before it is sent."""
     size = version.size
     blob_size = await services.blobs.size(version.blob_key)

@@ -11,6 +11,7 @@ from strawberry.types import Info
 from resolvers import drive
 from resolvers.drive import DriveUsage as DriveUsageValue
 from resolvers.drive import ItemView, ShareLinkView, ShareView, VersionView
+from resolvers.drive import ShareLinkVersion as ShareLinkVersionValue
 from resolvers.errors import bad_input, not_found
 from resolvers.global_ids import file_version_id, split_file_version
 from resolvers.roles import AccessLevel as AccessLevelValue
@@ -54,8 +55,15 @@ AccessLevel = strawberry.enum(
     AccessLevelValue,
     name="AccessLevel",
     description="What someone may do with a shared object. Drive: READ sees and downloads, "
-    "WRITE also uploads, renames, moves and trashes, MANAGE also shares. Calendars and "
-    "boards: READ sees, WRITE also changes events or tasks, MANAGE also shares and deletes.",
+    "WRITE also uploads, renames, trashes and moves between places shared alike, MANAGE also "
+    "shares and moves anywhere. Calendars and boards: READ sees, WRITE also changes events "
+    "or tasks, MANAGE also shares and deletes.",
+)
+ShareLinkVersion = strawberry.enum(
+    ShareLinkVersionValue,
+    name="ShareLinkVersion",
+    description="What a share link serves. CURRENT: the version current when the link is made, "
+    "whatever comes after; LATEST: whichever version is current each time it is used.",
 )
 
 
@@ -279,6 +287,19 @@ class ShareLink:
     def downloads(self) -> int:
         return self.view.downloads
 
+    @strawberry.field(description="True when the link serves whichever version is current.")
+    def serves_latest(self) -> bool:
+        return self.view.version_id is None
+
+    @strawberry.field(
+        description="The FileVersion the link serves; null when it serves the latest."
+    )
+    def version_id(self) -> strawberry.ID | None:
+        if self.view.version_id is None:
+            return None
+        raw = f"{self.view.record.item_id}.{self.view.version_id}"
+        return strawberry.ID(to_global_id("FileVersion", raw))
+
 
 @strawberry.type(description="Bytes of files a workspace holds, against its quota.")
 class DriveUsage:
@@ -452,6 +473,10 @@ class CreateShareLinkInput:
     max_downloads: int | None = strawberry.field(
         default=None, description="Downloads allowed; unlimited when left out."
     )
+    version: ShareLinkVersion = strawberry.field(  # type: ignore[valid-type]
+        default=ShareLinkVersionValue.CURRENT,
+        description="CURRENT (the default): this version, not later ones; LATEST: each new one.",
+    )
 
 
 @strawberry.input
@@ -615,6 +640,7 @@ async def create_share_link(
         input.expires_in_seconds,
         input.password,
         input.max_downloads,
+        pin_version=input.version is ShareLinkVersionValue.CURRENT,
     )
     return ShareLinkPayload(share_link=ShareLink.from_view(view))
 
