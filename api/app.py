@@ -240,6 +240,7 @@ def create_app(settings: Settings, *, owns_process: bool = False) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with running_services(settings, keyring) as services:
             app.state[SERVICES_STATE_KEY] = services
+            metrics.watch_broker_drops(lambda: services.hub.drops)
             listener = None
             if settings.metrics_bind:
                 listener = MetricsListener(settings.metrics_bind, metrics, settings.metrics_token)

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 
 from graphql import DocumentNode, FieldNode, GraphQLSchema, OperationDefinitionNode
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 from strawberry.extensions import SchemaExtension
 
 _MAX_ROOT_FIELDS = 3
+BROKER_DROP_REASONS = ("unauthentic", "stale", "future", "replayed")
 
 
 class Metrics:
@@ -38,6 +41,12 @@ class Metrics:
             registry=self.registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
         )
+        self._broker_drops = _BrokerDrops()
+        self.registry.register(self._broker_drops)
+
+    def watch_broker_drops(self, drops: Callable[[], Mapping[str, int]]) -> None:
+        """Expose the realtime hub's dropped envelopes, read from `drops` at each scrape."""
+        self._broker_drops.source = drops
 
     def http_middleware(self, app: ASGIApp) -> ASGIApp:
         """Count each routed HTTP request by method, route template and status class."""
@@ -83,6 +92,26 @@ class Metrics:
                 metrics.graphql_seconds.labels(operation).observe(time.perf_counter() - started)
 
         return GraphQLMetrics
+
+
+class _BrokerDrops(Collector):
+    """`cove_broker_envelopes_dropped_total{reason}`, kept by the hub and read at scrape time."""
+
+    def __init__(self) -> None:
+        self.source: Callable[[], Mapping[str, int]] | None = None
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        if self.source is None:  # no services yet
+            return
+        counts = self.source()
+        family = CounterMetricFamily(
+            "cove_broker_envelopes_dropped",
+            "Realtime broker envelopes dropped by reason: unauthentic, stale, future, replayed.",
+            labels=["reason"],
+        )
+        for reason in BROKER_DROP_REASONS:
+            family.add_metric([reason], counts.get(reason, 0))
+        yield family
 
 
 def _operation_label(

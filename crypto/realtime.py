@@ -1,5 +1,8 @@
 """Realtime envelopes: per-subscriber event sealing, and sealed envelopes between nodes.
 
+Between nodes, AES-256-GCM under the broker key (which Redis never sees) with the sending
+node's id, its counter and the send time authenticated as associated data.
+
 The subscriber format is the outside contract (CONTRACT.md, "Realtime wire format"): AES-256-GCM
 under the session's current 256-bit key, a random 12-byte nonce, associated data the UTF-8
 string "<sessionId>:<seq>", ciphertext followed by the 16-byte tag.
@@ -8,13 +11,21 @@ string "<sessionId>:<seq>", ciphertext followed by the 16-byte tag.
 from __future__ import annotations
 
 import secrets
+import struct
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from crypto import _primitives as p
 from crypto.errors import SealError
 
 REALTIME_KEY_BYTES = 32
-_BROKER_FORMAT = b"\x01"
-_BROKER_AAD = b"cove/broker/v1"
+BROKER_NODE_BYTES = 16
+# Envelope: format | node id | counter | send time (ms) | nonce | ciphertext and tag. Format 1
+# (no node, counter or time) is gone: its envelopes could be replayed.
+_BROKER_FORMAT = b"\x02"
+_BROKER_HEADER = struct.Struct(f">c{BROKER_NODE_BYTES}sQQ")
+_BROKER_AAD = b"cove/broker/v2"
 
 
 def new_realtime_key() -> bytes:
@@ -39,14 +50,48 @@ def open_event(key: bytes, session_id: str, seq: int, nonce: bytes, ciphertext: 
     return p.gcm_decrypt(key, nonce, ciphertext, event_aad(session_id, seq))
 
 
-def seal_for_broker(broker_key: bytes, payload: bytes) -> bytes:
-    """Seal an event for the trip between nodes, so the broker only ever holds ciphertext."""
-    nonce = p.new_nonce()
-    return _BROKER_FORMAT + nonce + p.gcm_encrypt(broker_key, nonce, payload, _BROKER_AAD)
+@dataclass(frozen=True)
+class BrokerEnvelope:
+    """An opened broker envelope: who sent it, its place in that node's count, and when."""
+
+    node: bytes
+    counter: int
+    sent_at: float  # seconds since the epoch, by the sending node's clock
+    payload: bytes
 
 
-def open_from_broker(broker_key: bytes, envelope: bytes) -> bytes:
-    if len(envelope) < 1 + p.NONCE_BYTES + p.TAG_BYTES or envelope[:1] != _BROKER_FORMAT:
+class BrokerSealer:
+    """Seals one node's broker payloads under a random node id and a counter that only grows.
+
+    The node id, counter and send time travel in the clear but inside the AEAD's associated
+    data, so nobody without the broker key (Redis included) can rewrite them: the receiving
+    side can then refuse a replay (a counter it has seen) or a stale envelope (an old time).
+    """
+
+    def __init__(self, broker_key: bytes, clock: Callable[[], float] = time.time) -> None:
+        self._key = broker_key
+        self._clock = clock
+        self.node = secrets.token_bytes(BROKER_NODE_BYTES)
+        self._counter = 0
+
+    def seal(self, payload: bytes) -> bytes:
+        self._counter += 1
+        sent_ms = max(0, round(self._clock() * 1000))
+        header = _BROKER_HEADER.pack(_BROKER_FORMAT, self.node, self._counter, sent_ms)
+        nonce = p.new_nonce()
+        return header + nonce + p.gcm_encrypt(self._key, nonce, payload, _BROKER_AAD + header)
+
+
+def open_from_broker(broker_key: bytes, envelope: bytes) -> BrokerEnvelope:
+    """Open an envelope; a wrong key or any changed byte, header included, is a SealError."""
+    if (
+        len(envelope) < _BROKER_HEADER.size + p.NONCE_BYTES + p.TAG_BYTES
+        or envelope[:1] != _BROKER_FORMAT
+    ):
         raise SealError("malformed broker envelope")
-    nonce, body = envelope[1 : 1 + p.NONCE_BYTES], envelope[1 + p.NONCE_BYTES :]
-    return p.gcm_decrypt(broker_key, nonce, body, _BROKER_AAD)
+    header = envelope[: _BROKER_HEADER.size]
+    nonce = envelope[_BROKER_HEADER.size : _BROKER_HEADER.size + p.NONCE_BYTES]
+    body = envelope[_BROKER_HEADER.size + p.NONCE_BYTES :]
+    payload = p.gcm_decrypt(broker_key, nonce, body, _BROKER_AAD + header)
+    _, node, counter, sent_ms = _BROKER_HEADER.unpack(header)
+    return BrokerEnvelope(node, counter, sent_ms / 1000, payload)

@@ -4,6 +4,11 @@ Three kinds travel on the one broker channel, in order: `event` (delivered to su
 its topic), `access` (someone's memberships changed: their subscriptions are checked again
 before anything after it is delivered), `login_ended` and `session_ended` (a login or a
 realtime session ended: its subscriptions complete).
+
+Each `Events` is one node's sender: its envelopes carry the node's random id, a counter and
+the time, authenticated, so every receiving hub acts on each of them once and only while
+fresh (resolvers/replay_guard.py). Sealing and handing to the broker happen without a pause
+between them, so a node's envelopes reach the broker in counter order.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any, Protocol
 
-from crypto.realtime import seal_for_broker
+from crypto.realtime import BrokerSealer
 
 
 class Broker(Protocol):
@@ -27,11 +32,11 @@ class Events:
 
     def __init__(self, broker: Broker, broker_key: bytes) -> None:
         self._broker = broker
-        self._key = broker_key
+        self._sealer = BrokerSealer(broker_key)
 
     async def _send(self, payload: dict[str, Any]) -> None:
         data = json.dumps(payload, separators=(",", ":"), default=str).encode()
-        await self._broker.publish(seal_for_broker(self._key, data))
+        await self._broker.publish(self._sealer.seal(data))
 
     async def publish(self, topic: str, type_: str, data: dict[str, Any]) -> None:
         """An event on `topic` (a global id); `data` must be fit for every reader of it."""

@@ -2,7 +2,9 @@
 to the local subscriptions of its topic, each with a bounded queue of its own.
 
 The hub never seals for subscribers (their own streams do, so a slow one delays no one) and
-never blocks on a subscriber: a full queue ends that subscription instead.
+never blocks on a subscriber: a full queue ends that subscription instead. It acts on an
+envelope only if it authenticates under the broker key and its replay guard admits it: each
+sending node's envelopes once, in order, and fresh.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -17,10 +21,14 @@ from crypto.errors import SealError
 from crypto.realtime import open_from_broker
 from resolvers.authz import Principal
 from resolvers.errors import CoveError, ErrorCode
+from resolvers.replay_guard import ReplayGuard
 
 log = logging.getLogger("cove.realtime")
 
 CanRead = Callable[[Principal, str], Awaitable[bool]]
+
+# Drops are logged at most this often per reason: a flood of replays must not flood the logs.
+DROP_LOG_EVERY_SECONDS = 60.0
 
 
 class _End:
@@ -75,9 +83,16 @@ class Subscription:
 class Hub:
     """Local subscriptions by topic, user and login session; fed by the broker."""
 
-    def __init__(self, broker_key: bytes, can_read: CanRead) -> None:
+    def __init__(
+        self, broker_key: bytes, can_read: CanRead, *, clock: Callable[[], float] = time.time
+    ) -> None:
         self._key = broker_key
         self._can_read = can_read
+        self._clock = clock
+        self._guard = ReplayGuard(clock)
+        # Envelopes dropped, by reason: unauthentic, stale, future, replayed (in /metrics).
+        self.drops: Counter[str] = Counter()
+        self._drops_logged: dict[str, tuple[float, int]] = {}
         self._by_topic: dict[str, set[Subscription]] = {}
         self._by_user: dict[str, set[Subscription]] = {}
         self._by_login: dict[str, set[Subscription]] = {}
@@ -115,11 +130,17 @@ class Hub:
         return len(self._by_session)
 
     async def on_payload(self, envelope: bytes) -> None:
-        """Handle one broker payload; anything that does not open is dropped and logged."""
+        """Handle one broker envelope; one that does not open, or is not fresh and new, is
+        dropped (counted, and logged now and then)."""
         try:
-            payload = json.loads(open_from_broker(self._key, envelope))
+            opened = open_from_broker(self._key, envelope)
+            payload = json.loads(opened.payload)
         except (SealError, ValueError):
-            log.warning("dropped a broker payload that does not open with this node's key")
+            self._drop("unauthentic")
+            return
+        refused = self._guard.check(opened.node, opened.counter, opened.sent_at)
+        if refused is not None:
+            self._drop(refused)
             return
         kind = payload.get("kind")
         if kind == "event":
@@ -140,6 +161,19 @@ class Hub:
                 subscription.end()
         elif kind == "session_ended":
             self.end_session(payload["session"])
+
+    def _drop(self, reason: str) -> None:
+        self.drops[reason] += 1
+        now = self._clock()
+        logged_at, logged_count = self._drops_logged.get(reason, (float("-inf"), 0))
+        if now - logged_at >= DROP_LOG_EVERY_SECONDS:
+            # Only counts: envelopes are ciphertext, but logs are copied to too many places.
+            log.warning(
+                "dropped broker envelopes (%s)",
+                reason,
+                extra={"reason": reason, "dropped": self.drops[reason] - logged_count},
+            )
+            self._drops_logged[reason] = (now, self.drops[reason])
 
     async def _recheck(self, subscription: Subscription) -> None:
         for topic in list(subscription.topics):

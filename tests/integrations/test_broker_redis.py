@@ -11,7 +11,7 @@ import pytest
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
-from crypto.realtime import new_realtime_key, open_from_broker, seal_for_broker
+from crypto.realtime import BrokerSealer, new_realtime_key, open_from_broker
 from integrations.broker import BrokerUnavailable, RedisBroker
 from integrations.broker import redis as broker_redis
 
@@ -177,10 +177,10 @@ async def test_redis_only_ever_sees_sealed_envelopes(
         broker, inbox = new_broker(redis_url, channel), asyncio.Queue[bytes]()
         await broker.start(inbox.put)
 
-        await broker.publish(seal_for_broker(key, canary))
+        await broker.publish(BrokerSealer(key).seal(canary))
         seen = await spy.get_message(timeout=5)
         assert seen is not None and seen["type"] == "message"
         raw: bytes = seen["data"]
         assert b"CANARY" not in raw and b"7f3a" not in raw
-        assert open_from_broker(key, raw) == canary
+        assert open_from_broker(key, raw).payload == canary
         assert await inbox.get() == raw

@@ -8,16 +8,17 @@ from typing import Any
 
 import pytest
 
-from crypto.realtime import new_realtime_key, seal_for_broker
+from crypto.realtime import BrokerSealer, new_realtime_key
 from resolvers.authz import Principal
 from resolvers.errors import CoveError, ErrorCode
 from resolvers.hub import Hub, Subscription
 
 KEY = new_realtime_key()
+NODE = BrokerSealer(KEY)  # the node these tests publish from
 
 
 def payload(**fields: Any) -> bytes:
-    return seal_for_broker(KEY, json.dumps(fields).encode())
+    return NODE.seal(json.dumps(fields).encode())
 
 
 def subscription(user: str, topics: set[str], limit: int = 5) -> Subscription:
@@ -85,7 +86,7 @@ async def test_payloads_that_do_not_open_are_dropped() -> None:
     hub = Hub(KEY, can_read)
     sub = subscription("u", {"t"})
     hub.add(sub)
-    await hub.on_payload(seal_for_broker(new_realtime_key(), b'{"kind": "event"}'))
+    await hub.on_payload(BrokerSealer(new_realtime_key()).seal(b'{"kind": "event"}'))
     await hub.on_payload(b"garbage")
     await hub.on_payload(payload(kind="login_ended", login="login-u"))
     assert await drain(sub) == []

@@ -12,7 +12,7 @@ import pytest
 
 from crypto.keyring import Keyring
 from crypto.passwords import Argon2Params, PasswordHasher
-from crypto.realtime import seal_for_broker
+from crypto.realtime import BrokerSealer
 from crypto.root_key import generate_install_salt, generate_root_key
 from persistence.sqlite.engine import SqliteStore
 from resolvers import accounts, channels, realtime, workspaces
@@ -79,10 +79,11 @@ async def test_a_stream_ends_at_the_first_rotation_after_its_login_expired(
 
     consumer = asyncio.create_task(consume())
     await asyncio.sleep(0.2)
+    node = BrokerSealer(broker_key)
 
     async def publish(n: int) -> None:
         body = {"kind": "event", "topic": topic, "type": "t", "data": {"n": n}}
-        await services.hub.on_payload(seal_for_broker(broker_key, json.dumps(body).encode()))
+        await services.hub.on_payload(node.seal(json.dumps(body).encode()))
         await asyncio.sleep(0.1)
 
     await publish(1)
