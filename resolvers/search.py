@@ -3,9 +3,12 @@
 On every write the resolvers hand the indexer the text they have just sealed; it hashes each
 word (and each word's prefixes) under the workspace's search key, derived from the
 workspace's first data key and never stored, one key per field (`crypto/search.py`), and
-gives the engine ids and tokens only. A query is hashed the same way; every hit is checked
-against the caller's rights before anything about it is opened, and hits the caller may not
-see are dropped without a trace.
+gives the engine ids and tokens only. A query is hashed the same way and asks the engine
+only for what the caller may read (its channels, calendars and boards, and the whole drive
+or, for guests, the files shared with them one by one), so hidden documents are neither
+ranked nor opened and cost the request nothing; every hit is still checked against the
+caller's rights before anything about it is opened, and one that fails is dropped without a
+trace.
 """
 
 from __future__ import annotations
