@@ -324,6 +324,11 @@ class Authorizer:
         in_trash = any(link.trashed_at is not None for link in chain)
         return DriveAccess(access, item, level, in_trash)
 
+    def whole_drive(self, access: WorkspaceAccess) -> bool:
+        """Whether the role alone reaches every item of the workspace's drive (guests: no,
+        they reach only what is shared with them or with one of their channels)."""
+        return ROLE_DRIVE_LEVEL[access.role] is not None
+
     def drive_child(
         self,
         parent: DriveAccess,

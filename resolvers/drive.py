@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -42,6 +43,10 @@ MAX_CONTENT_TYPE = 127
 MAX_DEPTH = 32  # folders within folders, counting the root
 MAX_SHARES_PER_ITEM = 200
 MAX_LINK_DOWNLOADS = 1_000_000
+# What search walks for a caller the role does not give the whole drive: at most this many
+# files, found in at most this many folder listings (files beyond are not searched).
+MAX_SEARCH_FILES = 10_000
+MAX_SEARCH_FOLDERS = 1_000
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 # type "/" subtype, each an RFC 6838 restricted name; parameters are not kept.
 _CONTENT_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,62}/[a-z0-9][a-z0-9!#$&^_.+-]{0,62}$")
@@ -380,6 +385,55 @@ async def _page_of(ctx: RequestContext, item_ids: list[str], first: int) -> Page
         except CoveError:
             continue  # not readable by the caller: left out without a trace
     return Page(edges, len(item_ids) > first)
+
+
+async def searchable_files(
+    ctx: RequestContext, granted: WorkspaceAccess, my_channel_ids: Iterable[str]
+) -> list[str] | None:
+    """The files search may look at for the caller: None when the role reaches the whole
+    drive; else the files shared with the caller or one of its channels (`my_channel_ids`,
+    those it belongs to), and every file in a folder so shared or below it, out of the trash.
+
+    The walk reads only what the caller may read (the shares naming it, then the folders
+    they reach), so its cost does not depend on other files; it stops at MAX_SEARCH_FILES
+    files or MAX_SEARCH_FOLDERS folder listings, oldest shares of each grantee last.
+    """
+    if ctx.services.authz.whole_drive(granted):
+        return None
+    drive = ctx.services.drive
+    me = granted.principal.user_id
+    grantees = [f"user:{me}", *(f"channel:{c}" for c in sorted(set(my_channel_ids)))]
+    shared: list[str] = []
+    for grantee in grantees:
+        after: str | None = None
+        while len(shared) < MAX_SEARCH_FILES:
+            page = await drive.shared_with(
+                granted.workspace_id, grantee, limit=500, after_item_id=after
+            )
+            shared += page
+            if len(page) < 500:
+                break
+            after = page[-1]
+    files: list[str] = []
+    folders: list[str] = []
+    for item in await drive.get_many(list(dict.fromkeys(shared))[:MAX_SEARCH_FILES]):
+        if item is None or item.workspace_id != granted.workspace_id or item.trashed_at:
+            continue
+        (files if item.kind == FILE else folders).append(item.item_id)
+    seen, listings = set(folders), 0
+    while folders and listings < MAX_SEARCH_FOLDERS and len(files) < MAX_SEARCH_FILES:
+        folder, last = folders.pop(0), None
+        while listings < MAX_SEARCH_FOLDERS:  # the folder's live children, page by page
+            rows = await drive.children(folder, limit=500, after_item_id=last)
+            listings += 1
+            files += [item_id for item_id, kind in rows if kind == FILE]
+            below = [item_id for item_id, kind in rows if kind == FOLDER]
+            folders += [item_id for item_id in below if item_id not in seen]
+            seen.update(below)
+            if len(rows) < 500:
+                break
+            last = rows[-1][0]
+    return list(dict.fromkeys(files))[:MAX_SEARCH_FILES]
 
 
 async def trash(

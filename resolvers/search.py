@@ -3,9 +3,12 @@
 On every write the resolvers hand the indexer the text they have just sealed; it hashes each
 word (and each word's prefixes) under the workspace's search key, derived from the
 workspace's first data key and never stored, one key per field (`crypto/search.py`), and
-gives the engine ids and tokens only. A query is hashed the same way; every hit is checked
-against the caller's rights before anything about it is opened, and hits the caller may not
-see are dropped without a trace.
+gives the engine ids and tokens only. A query is hashed the same way and asks the engine
+only for what the caller may read (its channels, calendars and boards, and the whole drive
+or, for guests, the files shared with them one by one), so hidden documents are neither
+ranked nor opened and cost the request nothing; every hit is still checked against the
+caller's rights before anything about it is opened, and one that fails is dropped without a
+trace.
 """
 
 from __future__ import annotations
@@ -24,12 +27,13 @@ from crypto import search as tokens
 from integrations.search import SearchCursor, SearchDocument, SearchQuery
 from persistence.collab_records import MessageRecord
 from persistence.drive import FILE
+from resolvers.authz import WorkspaceAccess
 from resolvers.context import RequestContext
 from resolvers.errors import CoveError, bad_input
 from resolvers.keys import KeyService
 from resolvers.pagination import Page, check_first
 from resolvers.roles import Role, Visibility
-from resolvers.search_index import FIELDS, SearchIndexer
+from resolvers.search_index import DRIVE_SCOPE, FIELDS, SearchIndexer, doc_id
 from resolvers.workspaces import access as workspace_access
 
 log = logging.getLogger("cove.search")
@@ -76,24 +80,38 @@ def _decode(cursor: str | None) -> SearchCursor | None:
     return SearchCursor(matched=matched, created_at=moment, doc_id=doc)
 
 
-async def _readable_scopes(ctx: RequestContext, workspace_id: str, role: Role) -> list[str]:
-    """The channels, calendars and boards the caller may read, and the drive."""
+@dataclass(frozen=True)
+class _Readable:
+    """Where the caller may look: containers (scopes), and the files one by one (doc ids)
+    when the role does not give the whole drive (None: no file is listed)."""
+
+    scopes: list[str]
+    files: list[str] | None
+
+
+async def _readable(
+    ctx: RequestContext, workspace_id: str, granted: WorkspaceAccess, wanted: list[str]
+) -> _Readable:
+    """The channels, calendars and boards the caller may read, and its files: the engine is
+    asked for these only, so hidden documents cost no ranking and no per-hit check."""
     from resolvers.calendars import workspace_calendars
+    from resolvers.drive import searchable_files
     from resolvers.tasks import workspace_boards
 
     services = ctx.services
     me = ctx.principal_now().user_id
-    channel_ids: set[str] = set()
+    member_of: set[str] = set()
     after: str | None = None
     while True:  # pages of the caller's channels
         page = await services.channels.list_for_member(
             workspace_id, me, limit=500, after_channel_id=after
         )
-        channel_ids |= {ref.channel_id for ref in page}
+        member_of |= {ref.channel_id for ref in page}
         if len(page) < 500:
             break
         after = page[-1].channel_id
-    if role is not Role.GUEST:
+    channel_ids = set(member_of)
+    if granted.role is not Role.GUEST:
         after = None
         while True:  # and every public channel
             refs = await services.channels.list_in_workspace(
@@ -106,8 +124,14 @@ async def _readable_scopes(ctx: RequestContext, workspace_id: str, role: Role) -
     scopes = [f"channel:{c}" for c in sorted(channel_ids)]
     scopes += [f"calendar:{c.id}" for c in await workspace_calendars(ctx, workspace_id)]
     scopes += [f"board:{b.id}" for b in await workspace_boards(ctx, workspace_id)]
-    scopes.append("drive")  # files are checked one by one (shares reach below folders)
-    return scopes
+    listed: list[str] | None = None  # files are not wanted, or all are in DRIVE_SCOPE
+    if "file" in wanted:
+        files = await searchable_files(ctx, granted, member_of)
+        if files is None:
+            scopes.append(DRIVE_SCOPE)  # the role reaches every file
+        else:
+            listed = [doc_id("file", file_id) for file_id in files]
+    return _Readable(scopes, listed)
 
 
 async def search(
@@ -142,10 +166,12 @@ async def search(
     if not groups:
         return Page([], False)
     await services.search.flush()  # what this node has just written is found
-    scopes = await _readable_scopes(ctx, workspace_id, granted.role)
     if channel_id is not None:
-        scopes = [s for s in scopes if s == f"channel:{channel_id}"]
         wanted = [k for k in wanted if k == "message"]
+    readable = await _readable(ctx, workspace_id, granted, wanted)
+    scopes, listed = readable.scopes, readable.files
+    if channel_id is not None:
+        scopes, listed = [s for s in scopes if s == f"channel:{channel_id}"], None
         if not scopes or not wanted:
             return Page([], False)
     cursor = _decode(after)
@@ -158,6 +184,7 @@ async def search(
                 groups=groups,
                 kinds=wanted,
                 scopes=scopes,
+                doc_ids=listed,
                 author_id=author_id,
                 since=since.astimezone(UTC) if since else None,
                 until=until.astimezone(UTC) if until else None,

@@ -22,6 +22,9 @@ from resolvers.keys import KeyService
 log = logging.getLogger("cove.search")
 
 
+# The scope of every file: the role gives all of it, or only the files search lists one by one.
+DRIVE_SCOPE = "drive"
+
 FIELDS: dict[str, tuple[str, ...]] = {
     "message": ("body",),
     "file": ("name",),
@@ -139,7 +142,7 @@ class SearchIndexer:
             item.workspace_id,
             "file",
             item.item_id,
-            scope="drive",
+            scope=DRIVE_SCOPE,
             author_id=item.created_by,
             created_at=item.created_at,
             texts={"name": name},

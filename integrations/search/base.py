@@ -24,7 +24,7 @@ MAX_DOCUMENT_TOKENS = 10_000
 MAX_DOCUMENTS_PER_CALL = 1_000
 MAX_QUERY_GROUPS = 32
 MAX_QUERY_TOKENS = 64  # distinct tokens over all groups: the embedded engine scans each
-MAX_QUERY_SCOPES = 65_536  # Elasticsearch's default index.max_terms_count
+MAX_QUERY_SCOPES = 65_536  # scopes and doc_ids: Elasticsearch's default index.max_terms_count
 MAX_LIMIT = 200
 
 _ID = re.compile(r"[A-Za-z0-9:_-]+")
@@ -89,14 +89,17 @@ class SearchQuery:
     """Documents matching at least one group, filtered, ranked and paged.
 
     Hits rank by `matched` (groups matched) descending, then `created_at` descending, then
-    `doc_id` descending. Filters apply before ranking: `kinds` and `scopes` (None: any; an
-    empty list: none), `author_id`, and `since` <= created_at < `until`. `after` is the
-    cursor of the previous page's last hit; `limit` is 1 to 200. Checked when built.
+    `doc_id` descending. Filters apply before ranking: `kinds` (None: any; an empty list:
+    none); where to look, `scopes` and `doc_ids` (both None: anywhere; else a document passes
+    when its scope is in `scopes` or its doc_id in `doc_ids`, None counting as empty: at most
+    65,536 of them together); `author_id`; and `since` <= created_at < `until`. `after` is
+    the cursor of the previous page's last hit; `limit` is 1 to 200. Checked when built.
     """
 
     groups: Sequence[Sequence[bytes]]
     kinds: Sequence[str] | None = None
     scopes: Sequence[str] | None = None
+    doc_ids: Sequence[str] | None = None
     author_id: str | None = None
     since: datetime | None = None
     until: datetime | None = None
@@ -252,12 +255,14 @@ def check_query(query: SearchQuery) -> list[list[bytes]]:
     if query.kinds is not None:
         for kind in _sequence(query.kinds, "kinds"):
             check_kind(kind)
-    if query.scopes is not None:
-        scopes = _sequence(query.scopes, "scopes")
-        if len(scopes) > MAX_QUERY_SCOPES:
-            raise SearchError(f"a query names at most {MAX_QUERY_SCOPES} scopes")
-        for scope in scopes:
-            check_id(scope, "a scope")
+    scopes = [] if query.scopes is None else _sequence(query.scopes, "scopes")
+    listed = [] if query.doc_ids is None else _sequence(query.doc_ids, "doc_ids")
+    if len(scopes) + len(listed) > MAX_QUERY_SCOPES:
+        raise SearchError(f"a query names at most {MAX_QUERY_SCOPES} scopes and doc_ids")
+    for scope in scopes:
+        check_id(scope, "a scope")
+    for doc_id in listed:
+        check_id(doc_id, "a listed document id")
     if query.author_id is not None:
         check_id(query.author_id, "the author id", empty=True)
     if query.since is not None:
@@ -279,9 +284,19 @@ def check_query(query: SearchQuery) -> list[list[bytes]]:
 
 
 def finds_nothing(groups: list[list[bytes]], query: SearchQuery) -> bool:
-    """Whether a checked query can match nothing: no tokens, or no kind or scope allowed."""
-    empty = [allowed for allowed in (query.kinds, query.scopes) if allowed is not None]
-    return not any(groups) or any(len(allowed) == 0 for allowed in empty)
+    """Whether a checked query can match nothing: no tokens, or no kind or place allowed."""
+    no_kind = query.kinds is not None and len(query.kinds) == 0
+    return not any(groups) or no_kind or nowhere(query)
+
+
+def restricts_place(query: SearchQuery) -> bool:
+    """Whether `scopes` or `doc_ids` limit where the query looks."""
+    return query.scopes is not None or query.doc_ids is not None
+
+
+def nowhere(query: SearchQuery) -> bool:
+    """Whether the query may look in no scope and at no listed document."""
+    return restricts_place(query) and not query.scopes and not query.doc_ids
 
 
 def _sequence(given: object, what: str) -> list[object]:

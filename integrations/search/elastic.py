@@ -320,7 +320,14 @@ def build_query(workspace_id: str, groups: list[list[bytes]], query: SearchQuery
     filters: list[dict[str, Any]] = [{"term": {"workspace_id": workspace_id}}]
     if query.kinds is not None:
         filters.append({"terms": {"kind": list(query.kinds)}})
-    if query.scopes is not None:
+    if query.doc_ids is not None:
+        # Where to look: the allowed scopes, or the listed documents.
+        places = [
+            {"terms": {"scope": list(query.scopes or ())}},
+            {"terms": {"doc_id": list(query.doc_ids)}},
+        ]
+        filters.append({"bool": {"should": places, "minimum_should_match": 1}})
+    elif query.scopes is not None:
         filters.append({"terms": {"scope": list(query.scopes)}})
     if query.author_id is not None:
         filters.append({"term": {"author_id": query.author_id}})

@@ -46,6 +46,7 @@ from integrations.search.base import (
     check_query,
     check_workspace_id,
     finds_nothing,
+    restricts_place,
 )
 from persistence.search_tables import SEARCH_DOCUMENTS, SEARCH_POSTINGS, SEARCH_TERMS
 from persistence.store import Delete, Put, Row, Store, StoreError
@@ -63,6 +64,8 @@ CLEAR_PAGE_SIZE = 500
 # filling its page (only postings left by racing writers in other processes fail).
 MAX_CHECK_ROUNDS = 8
 
+# What the filters say of a posting's `meta`: its rows pass, fail, or pass if listed in doc_ids.
+_PASS, _FAIL, _IF_LISTED = 0, 1, 2
 _Key = tuple[int, int, str]  # (matched, created_ms, doc_id): hits rank by it, descending
 _Ops = list[Put | Delete]
 
@@ -336,13 +339,16 @@ def _collect(postings: list[list[Row]], bits: list[int], query: SearchQuery) -> 
     """Which groups each document matched, from the postings that pass the filters.
 
     The hot loop of a search (thousands of rows): filters on kind, scope and author are
-    decided once per distinct `meta` value.
+    decided once per distinct `meta` value (`doc_ids`, once per row of a scope not allowed).
     """
     kinds = None if query.kinds is None else frozenset(query.kinds)
-    scopes = None if query.scopes is None else frozenset(query.scopes)
+    placed = restricts_place(query)
+    scopes = frozenset(query.scopes or ())
+    listed = frozenset(query.doc_ids or ())
     author_id = query.author_id
-    filtering = kinds is not None or scopes is not None or author_id is not None
-    verdicts: dict[str, bool] = {}
+    filtering = kinds is not None or placed or author_id is not None
+    # Per meta: every row passes, none does, or only the rows of listed documents.
+    verdicts: dict[str, int] = {}
     since = None if query.since is None else to_millis(query.since)
     until = None if query.until is None else to_millis(query.until)
     found = _Found()
@@ -351,15 +357,18 @@ def _collect(postings: list[list[Row]], bits: list[int], query: SearchQuery) -> 
         for row in rows:
             meta = row["meta"]
             if filtering:
-                passes = verdicts.get(meta)
-                if passes is None:
+                verdict = verdicts.get(meta)
+                if verdict is None:
                     kind, scope, author = decode_meta(meta)
-                    passes = verdicts[meta] = (
-                        (kinds is None or kind in kinds)
-                        and (scopes is None or scope in scopes)
-                        and (author_id is None or author == author_id)
-                    )
-                if not passes:
+                    verdict = _PASS
+                    if (kinds is not None and kind not in kinds) or (
+                        author_id is not None and author != author_id
+                    ):
+                        verdict = _FAIL
+                    elif placed and scope not in scopes:
+                        verdict = _IF_LISTED if listed else _FAIL
+                    verdicts[meta] = verdict
+                if verdict == _FAIL or (verdict == _IF_LISTED and row["doc_id"] not in listed):
                     continue
             created_ms = row["created_ms"]
             if (since is not None and created_ms < since) or (

@@ -88,6 +88,7 @@ def _with(base: SearchQuery, **changes: Any) -> SearchQuery:
         "groups": base.groups,
         "kinds": base.kinds,
         "scopes": base.scopes,
+        "doc_ids": base.doc_ids,
         "author_id": base.author_id,
         "since": base.since,
         "until": base.until,
@@ -223,6 +224,41 @@ async def test_filters_apply_before_ranking_and_the_limit(search_engine: SearchE
     hits = await search_engine.search("w1", query("x", "y", scopes=["channel:open"], limit=3))
     assert ids(hits) == ["message:v4", "message:v3", "message:v2"]
     assert {hit.scope for hit in hits} == {"channel:open"}
+
+
+async def test_listed_documents_pass_the_scope_filter_too(search_engine: SearchEngine) -> None:
+    # A reader who may see one folder's files, one file alone, and a channel: the scopes and
+    # doc_ids filters together say where to look; hidden documents take no place.
+    hidden = [
+        doc(f"file:h{n}", ["x", "y"], minutes=100 + n, kind="file", scope="drive") for n in range(5)
+    ]
+    await index(
+        search_engine,
+        "w1",
+        *hidden,
+        doc("file:1", ["x"], minutes=1, kind="file", scope="drive"),
+        doc("file:2", ["x"], minutes=2, kind="file", scope="drive"),
+        doc("message:3", ["x"], minutes=3, scope="channel:a"),
+        doc("message:4", ["x"], minutes=4, scope="channel:b"),
+    )
+
+    async def found(**options: Any) -> list[str]:
+        return ids(await search_engine.search("w1", query("x", "y", **options)))
+
+    both = {"scopes": ["channel:a"], "doc_ids": ["file:1", "file:2", "file:zzz"]}
+    assert await found(**both) == ["message:3", "file:2", "file:1"]
+    assert await found(**both, limit=2) == ["message:3", "file:2"]
+    assert await found(**both, kinds=["file"]) == ["file:2", "file:1"]
+    assert await found(scopes=[], doc_ids=["file:1", "message:4"]) == ["message:4", "file:1"]
+    # doc_ids alone restrict just as well (no scope at all: only the listed documents).
+    assert await found(doc_ids=["file:2"]) == ["file:2"]
+    assert await found(scopes=["channel:b"], doc_ids=[]) == ["message:4"]
+    assert await found(scopes=[], doc_ids=[]) == []
+    assert await found(doc_ids=[]) == []
+    # A page after a cursor keeps the filter.
+    first = await search_engine.search("w1", query("x", **both, limit=1))
+    rest = await search_engine.search("w1", query("x", **both, after=first[0].cursor))
+    assert ids(first + rest) == ["message:3", "file:2", "file:1"]
 
 
 async def test_pages_concatenate_to_the_whole_ranking(search_engine: SearchEngine) -> None:
@@ -407,6 +443,9 @@ BAD_QUERIES = {
     "bad-kind": {"kinds": ["Message"]},
     "kinds-a-str": {"kinds": "message"},
     "bad-scope": {"scopes": ["channel:a b"]},
+    "bad-doc-id": {"doc_ids": ["file:a b"]},
+    "doc-ids-a-str": {"doc_ids": "file:1"},
+    "too-many-places": {"scopes": ["channel:a"] * 40_000, "doc_ids": ["file:1"] * 30_000},
     "bad-author": {"author_id": "u 1"},
     "naive-since": {"since": datetime(2024, 1, 1)},
     "naive-until": {"until": datetime(2024, 1, 1)},

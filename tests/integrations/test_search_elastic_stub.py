@@ -549,6 +549,26 @@ async def test_the_search_request_is_one_named_clause_per_group(
     ]
 
 
+async def test_listed_documents_are_one_filter_with_the_scopes(
+    stub_cluster: StubCluster, make_engine: Callable[..., ElasticsearchEngine]
+) -> None:
+    engine = make_engine()
+    await engine.search("w1", query("plan", scopes=["channel:a"], doc_ids=["file:1", "file:2"]))
+    (request,) = stub_cluster.of("/cove-test-v1/_search")
+    assert request.body["query"]["bool"]["filter"] == [
+        {"term": {"workspace_id": "w1"}},
+        {
+            "bool": {
+                "should": [
+                    {"terms": {"scope": ["channel:a"]}},
+                    {"terms": {"doc_id": ["file:1", "file:2"]}},
+                ],
+                "minimum_should_match": 1,
+            }
+        },
+    ]
+
+
 async def test_writes_show_after_a_refresh_unless_refreshed_on_write(
     stub_cluster: StubCluster, make_engine: Callable[..., ElasticsearchEngine]
 ) -> None:

@@ -1,0 +1,163 @@
+"""Search timing against files the caller cannot see: a guest's query, with 0 and 2,000 hidden
+files whose names match it, on the embedded engine, in process.
+
+A guest reads one shared folder (5 matching files); an owner's private folder holds N more
+files that match the same word. Prints the guest's p50/p99 search time and its store reads
+for each N: neither should grow with N (only the engine's scan of postings rows does).
+Run: `python -m bench.search_hidden` (BENCH_HIDDEN=2000, BENCH_REPEATS=50 by default).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from bench.accounts import ms, percentile
+from crypto.keyring import Keyring
+from crypto.passwords import Argon2Params, PasswordHasher
+from crypto.root_key import generate_install_salt, generate_root_key
+from persistence.drive import FILE, DriveItemRecord, FileVersionRecord
+from persistence.ids import new_id
+from persistence.sqlite.engine import SqliteStore
+from resolvers import accounts, drive, search, workspaces
+from resolvers.context import RequestContext
+from resolvers.passwords import PasswordService
+from resolvers.ratelimit import AuthLimits
+from resolvers.roles import AccessLevel, Role
+from resolvers.services import Services
+
+PASSWORD = "correct horse battery"
+
+
+class _Counting:
+    """The store, counting its reads."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+        self.reads = 0
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._store, name)
+        if name not in ("get", "get_many", "scan", "scan_many", "count"):
+            return attribute
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            self.reads += 1
+            return await attribute(*args, **kwargs)
+
+        return counted
+
+
+async def add_files(services: Services, ws: str, folder: str, owner: str, names: list[str]) -> None:
+    """Files straight into the store and the index (no contents: search never opens them)."""
+    now = services.clock()
+    for name in names:
+        file_id, version_id = new_id(), new_id()
+        item = DriveItemRecord(
+            item_id=file_id,
+            workspace_id=ws,
+            parent_id=folder,
+            kind=FILE,
+            name_sealed=await services.keys.seal_text(drive.name_ref(file_id, ws), name),
+            created_by=owner,
+            created_at=now,
+            updated_at=now,
+            current_version_id=version_id,
+            size=1,
+        )
+        version = FileVersionRecord(
+            file_id=file_id,
+            version_id=version_id,
+            workspace_id=ws,
+            number=1,
+            size=1,
+            content_type_sealed=b"",
+            sha256_sealed=b"",
+            key_sealed=b"",
+            blob_key=drive.blob_key(ws, file_id, version_id),
+            created_by=owner,
+            created_at=now,
+        )
+        await services.drive.add_version(item, version, new_file=True, now=now)
+        await services.search.file(item, name)
+    await services.search.flush()
+
+
+async def run(hidden: int, repeats: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        store = await SqliteStore.open(Path(tmp) / "cove.db")
+        counting = _Counting(store)
+        services = Services.build(
+            store=counting,  # type: ignore[arg-type]
+            keyring=Keyring(generate_root_key(), generate_install_salt()),
+            passwords=PasswordService(PasswordHasher(Argon2Params.minimum()), 2),
+            session_ttl=timedelta(hours=1),
+            limits=AuthLimits.build(
+                logins_per_ip_per_minute=1000,
+                failures_per_account=1000,
+                failure_window_seconds=60,
+                signups_per_ip_per_hour=1000,
+            ),
+        )
+
+        def ctx(token: str) -> RequestContext:
+            return RequestContext(services=services, request_id="bench", bearer_token=token)
+
+        owner = await accounts.sign_up(ctx(""), "owner@bench.example", PASSWORD, "Owner")
+        guest = await accounts.sign_up(ctx(""), "guest@bench.example", PASSWORD, "Guest")
+        ws = await workspaces.create_workspace(ctx(owner.token), "Bench")
+        email = await guest.user.email()
+        assert email is not None
+        invitation = await workspaces.invite_member(ctx(owner.token), ws.id, email, Role.GUEST)
+        await workspaces.accept_invitation(ctx(guest.token), invitation.id)
+        shared = await drive.create_folder(ctx(owner.token), ws.id, None, "shared")
+        secret = await drive.create_folder(ctx(owner.token), ws.id, None, "secret")
+        await drive.share_item(ctx(owner.token), shared.id, guest.user.id, None, AccessLevel.READ)
+        owner_id = owner.user.id
+        await add_files(services, ws.id, shared.id, owner_id, [f"plan {n}" for n in range(5)])
+        await add_files(
+            services, ws.id, secret.id, owner_id, [f"plan secret {n}" for n in range(hidden)]
+        )
+        timings: list[float] = []
+        reads = found = 0
+        for _ in range(repeats):
+            counting.reads = 0
+            started = time.perf_counter()
+            page = await search.search(
+                ctx(guest.token),
+                ws.id,
+                "plan",
+                kinds=None,
+                channel_id=None,
+                author_id=None,
+                since=None,
+                until=None,
+                first=20,
+                after=None,
+            )
+            timings.append(time.perf_counter() - started)
+            reads = counting.reads
+            found = len(page.edges)
+        print(
+            f"hidden={hidden:>5}  p50 {ms(statistics.median(timings))}  "
+            f"p99 {ms(percentile(timings, 99))}  store reads {reads}  results {found}",
+            flush=True,
+        )
+        services.close()
+        await store.close()
+
+
+async def main() -> None:
+    repeats = int(os.environ.get("BENCH_REPEATS", "50"))
+    for hidden in (0, int(os.environ.get("BENCH_HIDDEN", "2000"))):
+        await run(hidden, repeats)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
