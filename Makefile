@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-LOCK_FLAGS := --generate-hashes --upgrade --python-version 3.11 --python-platform x86_64-manylinux_2_28 --no-header
+LOCK_FLAGS := --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 --no-header
 
 .DEFAULT_GOAL := help
 
@@ -24,9 +24,12 @@ $(STAMP): $(LOCK) pyproject.toml
 
 install: $(STAMP) ## install Cove and its dev tools into .venv, from the lock
 
-lock: $(STAMP) ## re-resolve requirements/*.lock from pyproject.toml (newest allowed versions)
-	$(BIN)/uv pip compile --quiet pyproject.toml requirements/build.in --extra dev $(LOCK_FLAGS) -o $(LOCK)
-	$(BIN)/uv pip compile --quiet pyproject.toml requirements/build.in -c $(LOCK) $(LOCK_FLAGS) -o requirements/runtime.lock
+lock: $(STAMP) ## update requirements/*.lock to pyproject.toml, keeping every pin that still fits
+	$(BIN)/uv pip compile --quiet pyproject.toml requirements/build.in --extra dev $(LOCK_FLAGS) $(UPGRADE) -o $(LOCK)
+	$(BIN)/uv pip compile --quiet pyproject.toml requirements/build.in -c $(LOCK) $(LOCK_FLAGS) $(UPGRADE) -o requirements/runtime.lock
+
+lock-upgrade: ## re-resolve the locks to the newest versions pyproject.toml allows
+	$(MAKE) lock UPGRADE=--upgrade
 
 serve: $(STAMP) ## serve Cove on the embedded defaults (./.cove, http://127.0.0.1:8000/graphql)
 	$(BIN)/cove serve $(ARGS)
@@ -91,4 +94,4 @@ docs: $(STAMP) ## rewrite the settings table in docs/configuration.md from the c
 schema: $(STAMP) ## rewrite schema/schema.graphql from the code
 	$(BIN)/python -m schema.export > schema/schema.graphql
 
-.PHONY: help install lock serve lint test bench docs schema redis-up browser-up graphiql-assets
+.PHONY: help install lock lock-upgrade serve lint test bench docs schema redis-up browser-up graphiql-assets
