@@ -128,8 +128,12 @@ class Hub:
                 # The plaintext every subscriber gets, serialised once; each seals it apart.
                 body = {"type": payload["type"], "topic": payload["topic"], "data": payload["data"]}
                 plaintext = json.dumps(body, separators=(",", ":")).encode()
+                about = payload.get("about")
                 for subscription in list(subscribers):
-                    subscription.offer(plaintext)
+                    # An event that tells of another object (a channel, on its workspace's
+                    # topic) reaches only those who may read that object too.
+                    if about is None or await self._can_read(subscription.principal, about):
+                        subscription.offer(plaintext)
         elif kind == "access":
             # Checked before the next payload is handled, so nothing published after a
             # removal reaches the removed member.
