@@ -280,6 +280,8 @@ async def set_archived(ctx: RequestContext, channel_id: str, archived: bool) -> 
     granted = await channel_access(ctx, channel_id)
     services.authz.administer_channel(granted)
     _not_direct(granted, "archived")
+    if granted.channel.archived == archived:
+        return await get_channel(ctx, channel_id)  # nothing changes, so nothing is told
     await services.channels.update(
         channel_id, {"archived": archived, "updated_at": services.clock()}
     )

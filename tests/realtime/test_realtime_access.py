@@ -8,6 +8,7 @@ import asyncio
 from support import GraphQLClient, error_codes, sign_up
 from tests.realtime.test_realtime_e2e import (
     CANARY,
+    POST,
     Room,
     example,
     open_session,
@@ -33,22 +34,22 @@ async def test_a_key_needs_every_subscribed_topic_to_stay_readable(room: Room) -
     await socket.close()
 
 
-def add_guest(room: Room) -> tuple[str, GraphQLClient]:
-    token, _ = sign_up(room.server.client(), "guest@rt.example", name="Guest")
-    guest = room.server.client(token)
+def add_person(room: Room, email: str, role: str) -> tuple[str, GraphQLClient]:
+    token, _ = sign_up(room.server.client(), email, name=email.split("@", maxsplit=1)[0])
+    person = room.server.client(token)
     invitation = room.alice.data(
-        'mutation($w: ID!) { inviteMember(input: {workspaceId: $w, email: "guest@rt.example", role: GUEST}) { invitation { id } } }',
-        {"w": room.workspace},
+        f"mutation($w: ID!, $e: String!) {{ inviteMember(input: {{workspaceId: $w, email: $e, role: {role}}}) {{ invitation {{ id }} }} }}",
+        {"w": room.workspace, "e": email},
     )["inviteMember"]["invitation"]["id"]
-    guest.data(
+    person.data(
         "mutation($i: ID!) { acceptInvitation(input: {invitationId: $i}) { workspace { id } } }",
         {"i": invitation},
     )
-    return token, guest
+    return token, person
 
 
 async def test_the_workspace_topic_tells_each_reader_only_of_channels_it_reads(room: Room) -> None:
-    token, _ = add_guest(room)
+    token, _ = add_person(room, "guest@rt.example", "GUEST")
     client = example.RealtimeClient(room.server.url, token)
     await client.open()
 
@@ -83,3 +84,52 @@ async def test_the_workspace_topic_tells_each_reader_only_of_channels_it_reads(r
     # The guest reads no public channel: it learns of none of them, only of the workspace.
     assert [e["type"] for e in events] == ["workspace.renamed"], events
     assert CANARY not in repr(events)
+
+
+REACTION = 'mutation($m: ID!) { %s(input: {messageId: $m, emoji: "+1"}) { message { id } } }'
+ON_MESSAGE = "mutation($m: ID!) { %s(input: {messageId: $m}) { message { id } } }"
+ON_CHANNEL = "mutation($c: ID!) { %s(input: {channelId: $c}) { channel { id } } }"
+
+
+async def test_mutations_that_change_nothing_publish_nothing(room: Room) -> None:
+    _, carol = add_person(room, "carol@rt.example", "MEMBER")
+    channel = room.alice.data(
+        'mutation($w: ID!) { createChannel(input: {workspaceId: $w, name: "open"}) { channel { id } } }',
+        {"w": room.workspace},
+    )["createChannel"]["channel"]["id"]
+    message = room.alice.data(POST, {"c": channel, "t": "hello"})["postMessage"]["message"]["id"]
+    room.alice.data(REACTION % "addReaction", {"m": message})
+    client = example.RealtimeClient(room.server.url, room.bob_token)
+    await client.open()
+
+    async def act() -> None:
+        await registered(room, client.session_id)
+
+        def run(who: GraphQLClient, document: str, variables: dict[str, str]) -> None:
+            who.run(document, variables)  # refusals are fine: only what is published counts
+
+        steps = [
+            (carol, REACTION % "removeReaction", {"m": message}),  # carol never reacted
+            (room.alice, ON_MESSAGE % "pinMessage", {"m": message}),
+            (room.alice, ON_MESSAGE % "pinMessage", {"m": message}),  # already pinned
+            (room.alice, ON_MESSAGE % "unpinMessage", {"m": message}),
+            (room.alice, ON_MESSAGE % "unpinMessage", {"m": message}),  # not pinned
+            (room.alice, ON_CHANNEL % "archiveChannel", {"c": channel}),
+            (room.alice, ON_CHANNEL % "archiveChannel", {"c": channel}),  # already archived
+            (carol, REACTION % "removeReaction", {"m": message}),  # a non-member, archived
+            (room.alice, REACTION % "removeReaction", {"m": message}),  # archived
+            (room.alice, ON_CHANNEL % "unarchiveChannel", {"c": channel}),
+        ]
+        for who, document, variables in steps:
+            await asyncio.to_thread(run, who, document, variables)
+
+    actor = asyncio.create_task(act())
+    events = await take(client.events([channel]), 4)
+    await actor
+    await client.close()
+    assert [(e["type"], e["data"].get("pinned", e["data"].get("archived"))) for e in events] == [
+        ("pin.changed", True),
+        ("pin.changed", False),
+        ("channel.archived", True),
+        ("channel.archived", False),
+    ]
