@@ -86,12 +86,18 @@ class Hub:
     def has_session(self, session_id: str) -> bool:
         return session_id in self._by_session
 
-    def add(self, subscription: Subscription) -> None:
+    def add(self, subscription: Subscription) -> bool:
+        """Register the session's one stream; False (and nothing changes) when it has one.
+
+        Checked and claimed with no await between, so racing subscribes open one stream."""
+        if subscription.session_id in self._by_session:
+            return False
         self._by_session[subscription.session_id] = subscription
         self._by_user.setdefault(subscription.principal.user_id, set()).add(subscription)
         self._by_login.setdefault(subscription.login_session_id, set()).add(subscription)
         for topic in subscription.topics:
             self._by_topic.setdefault(topic, set()).add(subscription)
+        return True
 
     def remove(self, subscription: Subscription) -> None:
         if self._by_session.get(subscription.session_id) is subscription:

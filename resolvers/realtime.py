@@ -151,9 +151,6 @@ async def subscribe(
     for topic in wanted:
         if not is_topic(topic) or not await can_read(services, caller, topic):
             raise not_found("topic")
-    if services.hub.has_session(session_id):
-        raise bad_input("This session already has a subscription; open another session.")
-    await services.realtime.set_topics(session_id, " ".join(wanted))
     subscription = Subscription(
         session_id=session_id,
         login_session_id=session.login_session_id,
@@ -161,10 +158,12 @@ async def subscribe(
         topics=set(wanted),
         queue_limit=policy.queue_limit,
     )
-    services.hub.add(subscription)
-    await services.presence.seen(caller.user_id)
-    await services.presence.active(caller.user_id)
+    if not services.hub.add(subscription):
+        raise bad_input("This session already has a subscription; open another session.")
     try:
+        await services.realtime.set_topics(session_id, " ".join(wanted))
+        await services.presence.seen(caller.user_id)
+        await services.presence.active(caller.user_id)
         async for envelope in _sealed(ctx, caller, session, subscription):
             yield envelope
     finally:

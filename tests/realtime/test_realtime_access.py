@@ -4,6 +4,8 @@ per session, access re-checked in broker order and sockets whose login ended."""
 from __future__ import annotations
 
 import asyncio
+import json
+from typing import Any
 
 from support import GraphQLClient, error_codes, sign_up
 from tests.realtime.test_realtime_e2e import (
@@ -11,9 +13,12 @@ from tests.realtime.test_realtime_e2e import (
     POST,
     Room,
     example,
+    next_message,
     open_session,
+    raw_socket,
     registered,
     room,
+    socket_error_code,
     subscribe_raw,
     take,
 )
@@ -133,3 +138,37 @@ async def test_mutations_that_change_nothing_publish_nothing(room: Room) -> None
         ("channel.archived", True),
         ("channel.archived", False),
     ]
+
+
+CLOSE = "mutation($s: ID!) { closeRealtimeSession(input: {sessionId: $s}) { closedSessionId } }"
+
+
+async def outcome(socket: Any) -> str:
+    """How a subscription ended: its error's code, `complete`, or `open` if it goes on."""
+    try:
+        message = await next_message(socket, seconds=3)
+    except TimeoutError:
+        return "open"
+    return socket_error_code(message) or message["type"]
+
+
+async def test_racing_subscribes_on_one_session_open_one_stream(room: Room) -> None:
+    session, _, _ = open_session(room.bob)
+    sockets = []
+    for _ in range(4):
+        socket = await raw_socket(room.server.url, room.bob_token)
+        assert json.loads(await socket.recv())["type"] == "connection_ack"
+        sockets.append(socket)
+    subscribe = {
+        "id": "1",
+        "type": "subscribe",
+        "payload": {"query": example.EVENTS, "variables": {"s": session, "t": [room.channel]}},
+    }
+    await asyncio.gather(*(socket.send(json.dumps(subscribe)) for socket in sockets))
+    await registered(room, session)
+    await asyncio.to_thread(room.bob.data, CLOSE, {"s": session})
+    # All but one were refused; closing the session ended the other: no stream of it runs on.
+    outcomes = await asyncio.gather(*(outcome(socket) for socket in sockets))
+    for socket in sockets:
+        await socket.close()
+    assert sorted(outcomes) == ["BAD_USER_INPUT"] * 3 + ["complete"], outcomes
