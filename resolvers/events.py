@@ -3,8 +3,8 @@
 These kinds travel on the one broker channel, in order:
 - `event`: delivered to subscribers of its topic (with an `about` topic, only to those who
   may read that one too);
-- `access`: someone's memberships changed: their subscriptions are checked again before
-  anything after it is delivered;
+- `access`: someone's rights, or who may read a topic or topics of a kind, changed: the
+  subscriptions concerned are checked again before anything after it is delivered;
 - `login_ended`, `session_ended`: a login or a realtime session ended: its subscriptions
   complete.
 """
@@ -48,7 +48,17 @@ class Events:
         await self._send(payload)
 
     async def access_changed(self, user_id: str) -> None:
+        """Someone's rights changed: each of their subscriptions is checked again."""
         await self._send({"kind": "access", "user": user_id})
+
+    async def topic_access_changed(self, topic: str) -> None:
+        """Who may read a topic changed (a share taken back): its subscribers are checked."""
+        await self._send({"kind": "access", "topic": topic})
+
+    async def kind_access_changed(self, kind: str) -> None:
+        """Who may read some topics of a kind changed, too many to name (a drive subtree moved
+        or unshared): every subscriber to a topic of that kind is checked again."""
+        await self._send({"kind": "access", "topic_kind": kind})
 
     async def login_ended(self, login_session_id: str) -> None:
         await self._send({"kind": "login_ended", "login": login_session_id})

@@ -12,11 +12,13 @@ import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from crypto.errors import SealError
 from crypto.realtime import open_from_broker
 from resolvers.authz import Principal
 from resolvers.errors import CoveError, ErrorCode
+from resolvers.global_ids import from_global_id
 
 log = logging.getLogger("cove.realtime")
 
@@ -143,13 +145,27 @@ class Hub:
         elif kind == "access":
             # Checked before the next payload is handled, so nothing published after a
             # removal reaches the removed member.
-            for subscription in list(self._by_user.get(payload["user"], ())):
+            for subscription in self._concerned(payload):
                 await self._recheck(subscription)
         elif kind == "login_ended":
             for subscription in list(self._by_login.get(payload["login"], ())):
                 subscription.end()
         elif kind == "session_ended":
             self.end_session(payload["session"])
+
+    def _concerned(self, payload: dict[str, Any]) -> list[Subscription]:
+        """The subscriptions an `access` payload asks to check: a person's, a topic's, or
+        every one holding a topic of a kind."""
+        if "user" in payload:
+            return list(self._by_user.get(payload["user"], ()))
+        if "topic" in payload:
+            return list(self._by_topic.get(payload["topic"], ()))
+        kind = payload.get("topic_kind")
+        return [
+            subscription
+            for subscription in self._by_session.values()
+            if any(_kind(topic) == kind for topic in subscription.topics)
+        ]
 
     async def _recheck(self, subscription: Subscription) -> None:
         for topic in list(subscription.topics):
@@ -158,6 +174,11 @@ class Hub:
                 _discard(self._by_topic, topic, subscription)
         if not subscription.topics:
             subscription.end()
+
+
+def _kind(topic: str) -> str | None:
+    parsed = from_global_id(topic)
+    return parsed[0] if parsed else None
 
 
 def _discard(index: dict[str, set[Subscription]], key: str, subscription: Subscription) -> None:

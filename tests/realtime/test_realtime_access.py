@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from typing import Any
+
+from drive_support import CREATE_FOLDER
 
 from support import GraphQLClient, error_codes, sign_up
 from tests.realtime.test_realtime_e2e import (
@@ -172,3 +175,82 @@ async def test_racing_subscribes_on_one_session_open_one_stream(room: Room) -> N
     for socket in sockets:
         await socket.close()
     assert sorted(outcomes) == ["BAD_USER_INPUT"] * 3 + ["complete"], outcomes
+
+
+ADD = "mutation($c: ID!, $u: ID!) { addChannelMember(input: {channelId: $c, userId: $u}) { channel { id } } }"
+
+
+def add_guest_to_channel(room: Room) -> tuple[str, GraphQLClient]:
+    token, guest = add_person(room, "carol@rt.example", "GUEST")
+    guest_id = guest.data("{ viewer { id } }")["viewer"]["id"]
+    room.alice.data(ADD, {"c": room.channel, "u": guest_id})
+    return token, guest
+
+
+async def ends_after(room: Room, token: str, topic: str, change: Callable[[], object]) -> str:
+    """Subscribe the guest to `topic`, make the change, and say how its stream went on."""
+    session, _, _ = open_session(room.server.client(token))
+    socket = await subscribe_raw(room, session, [topic], token)
+    await registered(room, session)
+    await asyncio.to_thread(change)
+    result = await outcome(socket)
+    await socket.close()
+    return result
+
+
+async def test_unsharing_a_calendar_from_a_channel_ends_its_readers_streams(room: Room) -> None:
+    token, _ = add_guest_to_channel(room)
+    calendar = room.alice.data(
+        'mutation($w: ID!) { createCalendar(input: {workspaceId: $w, name: "Team"}) { calendar { id } } }',
+        {"w": room.workspace},
+    )["createCalendar"]["calendar"]["id"]
+    variables = {"k": calendar, "c": room.channel}
+    room.alice.data(
+        "mutation($k: ID!, $c: ID!) { shareCalendar(input: {calendarId: $k, channelId: $c}) { calendar { id } } }",
+        variables,
+    )
+    unshare = "mutation($k: ID!, $c: ID!) { unshareCalendar(input: {calendarId: $k, channelId: $c}) { calendar { id } } }"
+    assert await ends_after(room, token, calendar, lambda: room.alice.data(unshare, variables)) == (
+        "complete"
+    )
+
+
+async def test_unsharing_a_folder_from_a_channel_ends_its_readers_streams(room: Room) -> None:
+    token, _ = add_guest_to_channel(room)
+    folder = room.alice.data(CREATE_FOLDER, {"w": room.workspace, "n": "Shared"})["createFolder"][
+        "folder"
+    ]["id"]
+    inner = room.alice.data(CREATE_FOLDER, {"w": room.workspace, "p": folder, "n": "Inner"})[
+        "createFolder"
+    ]["folder"]["id"]
+    variables = {"i": folder, "c": room.channel}
+    room.alice.data(
+        "mutation($i: ID!, $c: ID!) { shareDriveItem(input: {itemId: $i, channelId: $c}) { shares { level } } }",
+        variables,
+    )
+    unshare = "mutation($i: ID!, $c: ID!) { unshareDriveItem(input: {itemId: $i, channelId: $c}) { shares { level } } }"
+    # A reader of a folder inside the shared one loses it too.
+    assert await ends_after(room, token, inner, lambda: room.alice.data(unshare, variables)) == (
+        "complete"
+    )
+
+
+async def test_moving_a_folder_out_of_a_shared_one_ends_its_readers_streams(room: Room) -> None:
+    token, _ = add_guest_to_channel(room)
+    folder = room.alice.data(CREATE_FOLDER, {"w": room.workspace, "n": "Shared"})["createFolder"][
+        "folder"
+    ]["id"]
+    inner = room.alice.data(CREATE_FOLDER, {"w": room.workspace, "p": folder, "n": "Inner"})[
+        "createFolder"
+    ]["folder"]["id"]
+    deeper = room.alice.data(CREATE_FOLDER, {"w": room.workspace, "p": inner, "n": "Deeper"})[
+        "createFolder"
+    ]["folder"]["id"]
+    room.alice.data(
+        "mutation($i: ID!, $c: ID!) { shareDriveItem(input: {itemId: $i, channelId: $c}) { shares { level } } }",
+        {"i": folder, "c": room.channel},
+    )
+    move = "mutation($i: ID!) { moveDriveItem(input: {itemId: $i}) { item { id } } }"
+    assert await ends_after(room, token, deeper, lambda: room.alice.data(move, {"i": inner})) == (
+        "complete"
+    )
