@@ -84,6 +84,7 @@ class Hub:
         self._by_user: dict[str, set[Subscription]] = {}
         self._by_login: dict[str, set[Subscription]] = {}
         self._by_session: dict[str, Subscription] = {}
+        self._sockets_by_login: dict[str, set[Callable[[], None]]] = {}
 
     def has_session(self, session_id: str) -> bool:
         return session_id in self._by_session
@@ -108,6 +109,17 @@ class Hub:
         _discard(self._by_login, subscription.login_session_id, subscription)
         for topic in subscription.topics:
             _discard(self._by_topic, topic, subscription)
+
+    def watch_login(self, login_session_id: str, close: Callable[[], None]) -> None:
+        """Call `close` (which must not block) when the login ends: a socket opened with it."""
+        self._sockets_by_login.setdefault(login_session_id, set()).add(close)
+
+    def unwatch_login(self, login_session_id: str, close: Callable[[], None]) -> None:
+        closers = self._sockets_by_login.get(login_session_id)
+        if closers is not None:
+            closers.discard(close)
+            if not closers:
+                del self._sockets_by_login[login_session_id]
 
     def end_session(self, session_id: str) -> None:
         subscription = self._by_session.get(session_id)
@@ -150,6 +162,9 @@ class Hub:
         elif kind == "login_ended":
             for subscription in list(self._by_login.get(payload["login"], ())):
                 subscription.end()
+            # The sockets themselves close too: nothing more may be asked over them.
+            for close in list(self._sockets_by_login.pop(payload["login"], ())):
+                close()
         elif kind == "session_ended":
             self.end_session(payload["session"])
 

@@ -8,9 +8,11 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from drive_support import CREATE_FOLDER
+from websockets.exceptions import ConnectionClosed
 
-from support import GraphQLClient, error_codes, sign_up
+from support import PASSWORD, GraphQLClient, error_codes, sign_up
 from tests.realtime.test_realtime_e2e import (
     CANARY,
     POST,
@@ -254,3 +256,28 @@ async def test_moving_a_folder_out_of_a_shared_one_ends_its_readers_streams(room
     assert await ends_after(room, token, deeper, lambda: room.alice.data(move, {"i": inner})) == (
         "complete"
     )
+
+
+async def test_a_socket_whose_login_ends_is_closed(room: Room) -> None:
+    token = room.server.client().data(
+        "mutation($e: String!, $p: String!) { logIn(input: {email: $e, password: $p}) { token } }",
+        {"e": "bob@rt.example", "p": PASSWORD},
+    )["logIn"]["token"]
+    device = room.server.client(token)
+    session, _, _ = open_session(device)
+    streaming = await subscribe_raw(room, session, [room.channel], token)
+    await registered(room, session)
+    idle = await raw_socket(room.server.url, token)  # acknowledged, subscribed to nothing
+    assert json.loads(await idle.recv())["type"] == "connection_ack"
+    other = await raw_socket(room.server.url, room.bob_token)  # another login of Bob's
+    assert json.loads(await other.recv())["type"] == "connection_ack"
+    await asyncio.to_thread(device.data, "mutation { logOut { ok } }")
+    assert (await next_message(streaming))["type"] == "complete"
+    for socket in (streaming, idle):
+        with pytest.raises(ConnectionClosed) as closed:
+            await next_message(socket)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+        assert "login ended" in closed.value.rcvd.reason
+    await other.send(json.dumps({"type": "ping"}))
+    assert json.loads(await other.recv())["type"] == "pong"
+    await other.close()
