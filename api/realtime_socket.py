@@ -9,6 +9,7 @@ so errors and behaviour stay those of the schema.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -33,9 +34,11 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     CompleteMessage,
+    ConnectionInitMessage,
     NextMessage,
 )
 
+from api.socket_auth import LOGIN_ENDED_REASON, REFUSED_CODE
 from resolvers import realtime
 from resolvers.context import RequestContext
 from resolvers.errors import CoveError
@@ -136,7 +139,30 @@ def _value(node: ValueNode, variables: dict[str, Any]) -> Any:
 
 
 class CoveTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
-    """strawberry's graphql-transport-ws handler, with the direct path for `events`."""
+    """strawberry's graphql-transport-ws handler, with the direct path for `events`, and a
+    socket that closes (4403) when the login it was opened with ends."""
+
+    _login: str | None = None
+    _closing: asyncio.Task[None] | None = None
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        await super().handle_connection_init(message)
+        if self.connection_acknowledged and self._login is None:
+            ctx: RequestContext = self.context[CONTEXT_KEY]
+            self._login = ctx.principal_now().session_id
+            ctx.services.hub.watch_login(self._login, self._login_ended)
+
+    def _login_ended(self) -> None:
+        if self._closing is None:
+            self._closing = asyncio.create_task(
+                self.websocket.close(code=REFUSED_CODE, reason=LOGIN_ENDED_REASON)
+            )
+
+    async def shutdown(self) -> None:
+        if self._login is not None:
+            ctx: RequestContext = self.context[CONTEXT_KEY]
+            ctx.services.hub.unwatch_login(self._login, self._login_ended)
+        await super().shutdown()
 
     async def run_operation(self, operation: Operation[Any, Any]) -> None:
         ctx: RequestContext = self.context[CONTEXT_KEY]

@@ -8,6 +8,8 @@ from strawberry.litestar.controller import LitestarWebSocketAdapter
 # bytes in a close frame) says where the token goes, since clients disagree on it.
 REFUSED_CODE = 4403
 REFUSED_REASON = 'Forbidden: send {"authorization": "Bearer <token>"} in connection_init'
+# A socket whose login ends (log-out, revoked session, changed password) closes with 4403 too.
+LOGIN_ENDED_REASON = "Forbidden: the login ended; sign in again"
 
 
 def connection_token(params: object) -> str | None:
@@ -35,4 +37,5 @@ class CoveWebSocketAdapter(LitestarWebSocketAdapter):
     """
 
     async def close(self, code: int, reason: str) -> None:
-        await super().close(code, REFUSED_REASON if code == REFUSED_CODE else reason)
+        refused = code == REFUSED_CODE and reason != LOGIN_ENDED_REASON
+        await super().close(code, REFUSED_REASON if refused else reason)

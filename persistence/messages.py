@@ -252,10 +252,13 @@ class MessageRepository:
         """False when this person already reacted with this emoji."""
         return await self._store.put_if_absent(REACTIONS, to_row(reaction))
 
-    async def remove_reaction(self, message_id: str, emoji_index: bytes, user_id: str) -> None:
-        await self._store.delete(
-            REACTIONS, {"message_id": message_id, "emoji_index": emoji_index, "user_id": user_id}
-        )
+    async def remove_reaction(self, message_id: str, emoji_index: bytes, user_id: str) -> bool:
+        """False when this person had no such reaction."""
+        key = {"message_id": message_id, "emoji_index": emoji_index, "user_id": user_id}
+        if await self._store.get(REACTIONS, key) is None:
+            return False
+        await self._store.delete(REACTIONS, key)
+        return True
 
     async def reactions_many(self, message_ids: Sequence[str]) -> list[list[ReactionRecord]]:
         """Each message's reactions, grouped by emoji index, in one read."""
@@ -266,13 +269,17 @@ class MessageRepository:
         )
         return [[from_row(ReactionRecord, row) for row in rows] for rows in groups]
 
-    async def pin(self, pin: PinRecord) -> None:
-        await self._store.put(PINS_BY_CHANNEL, to_row(pin))
+    async def pin(self, pin: PinRecord) -> bool:
+        """False when the message was pinned already."""
+        return await self._store.put_if_absent(PINS_BY_CHANNEL, to_row(pin))
 
-    async def unpin(self, channel_id: str, message_id: str) -> None:
-        await self._store.delete(
-            PINS_BY_CHANNEL, {"channel_id": channel_id, "message_id": message_id}
-        )
+    async def unpin(self, channel_id: str, message_id: str) -> bool:
+        """False when the message was not pinned."""
+        key = {"channel_id": channel_id, "message_id": message_id}
+        if await self._store.get(PINS_BY_CHANNEL, key) is None:
+            return False
+        await self._store.delete(PINS_BY_CHANNEL, key)
+        return True
 
     async def pins_many(self, keys: Sequence[tuple[str, str]]) -> list[PinRecord | None]:
         """Pins for (channel id, message id) pairs, in order."""

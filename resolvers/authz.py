@@ -259,6 +259,12 @@ class Authorizer:
         if access.channel.archived:
             raise CoveError(ErrorCode.BAD_USER_INPUT, "The channel is archived.")
 
+    def unreact(self, access: ChannelAccess) -> None:
+        """Taking back one's own reaction: anyone who reads the channel (someone who left
+        may take theirs back), but an archived channel changes no more."""
+        if access.channel.archived:
+            raise CoveError(ErrorCode.BAD_USER_INPUT, "The channel is archived.")
+
     def manage_channel(self, access: ChannelAccess) -> None:
         """Renaming, topics and adding people: a member who is not a guest."""
         if not access.member or access.workspace.role is Role.GUEST:

@@ -594,8 +594,8 @@ async def share_calendar(
         grantee = f"channel:{channel_id}"
     if level is None:
         await services.calendars.delete_share(ws, calendar_id, grantee)
-        if user_id is not None:
-            await services.events.access_changed(user_id)
+        # A person's share, or a channel's (all its members'): the readers are checked again.
+        await services.events.topic_access_changed(gid("Calendar", calendar_id))
     else:
         shares = await services.calendars.shares(calendar_id, limit=MAX_SHARES + 1)
         if len(shares) >= MAX_SHARES and all(s.grantee != grantee for s in shares):

@@ -148,7 +148,9 @@ async def _create(
     ctx.loaders.channels.prime(channel_id, record)
     data = {"id": gid("Channel", channel_id), "name": name, "visibility": visibility.value}
     if visibility is Visibility.PUBLIC:
-        await services.events.publish(gid("Workspace", ws), "channel.created", data)
+        await services.events.publish(
+            gid("Workspace", ws), "channel.created", data, about=gid("Channel", channel_id)
+        )
     else:
         # Only its members learn that a private or direct channel exists.
         for user_id in member_ids:
@@ -278,6 +280,8 @@ async def set_archived(ctx: RequestContext, channel_id: str, archived: bool) -> 
     granted = await channel_access(ctx, channel_id)
     services.authz.administer_channel(granted)
     _not_direct(granted, "archived")
+    if granted.channel.archived == archived:
+        return await get_channel(ctx, channel_id)  # nothing changes, so nothing is told
     await services.channels.update(
         channel_id, {"archived": archived, "updated_at": services.clock()}
     )
@@ -294,13 +298,14 @@ async def _announce(
     *,
     workspace: bool = True,
 ) -> None:
-    """Tell the channel's subscribers, and the workspace's when the channel is public."""
+    """Tell the channel's subscribers, and the workspace's when the channel is public (those
+    of them who may read the channel: not guests outside it)."""
     channel_gid = gid("Channel", granted.channel_id)
     payload = {"id": channel_gid, **data}
     await ctx.services.events.publish(channel_gid, type_, payload)
     if workspace and granted.channel.visibility == Visibility.PUBLIC:
         workspace_gid = gid("Workspace", granted.workspace.workspace_id)
-        await ctx.services.events.publish(workspace_gid, type_, payload)
+        await ctx.services.events.publish(workspace_gid, type_, payload, about=channel_gid)
 
 
 async def _member_event(ctx: RequestContext, channel_id: str, type_: str, user_id: str) -> None:

@@ -566,6 +566,9 @@ async def move_item(ctx: RequestContext, item_id: str, parent_id: str | None) ->
     await _require_to_reshare(ctx, access, source_chain, target_chain)
     await services.drive.move(access.item, target.item_id, services.clock())
     ctx.loaders.drive_items.clear(item_id)
+    if access.item.kind == FOLDER:
+        # Out of a shared folder, it and the folders below may lose readers: checked first.
+        await services.events.kind_access_changed("Folder")
     view = await get_item(ctx, item_id)
     await publish_item(ctx, old_parent, "drive.item_removed", view)
     await publish_item(ctx, target.item_id, "drive.item_added", view)
@@ -766,8 +769,8 @@ async def unshare_item(
     services.authz.drive_require(access, AccessLevel.MANAGE)
     grantee = await _grantee(ctx, access, user_id, channel_id)
     await services.drive.delete_share(access.item.workspace_id, item_id, grantee)
-    if user_id is not None:
-        await services.events.access_changed(user_id)  # their folder subscriptions re-checked
+    # Readers of any folder below may have read it through this share alone.
+    await services.events.kind_access_changed("Folder")
     return await shares(ctx, access)
 
 

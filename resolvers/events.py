@@ -1,9 +1,12 @@
 """Publishing to the realtime broker: every payload is sealed before it leaves the process.
 
-Three kinds travel on the one broker channel, in order: `event` (delivered to subscribers of
-its topic), `access` (someone's memberships changed: their subscriptions are checked again
-before anything after it is delivered), `login_ended` and `session_ended` (a login or a
-realtime session ended: its subscriptions complete).
+These kinds travel on the one broker channel, in order:
+- `event`: delivered to subscribers of its topic (with an `about` topic, only to those who
+  may read that one too);
+- `access`: someone's rights, or who may read a topic or topics of a kind, changed: the
+  subscriptions concerned are checked again before anything after it is delivered;
+- `login_ended`, `session_ended`: a login or a realtime session ended: its subscriptions
+  complete.
 
 Each `Events` is one node's sender: its envelopes carry the node's random id, a counter and
 the time, authenticated, so every receiving hub acts on each of them once and only while
@@ -38,12 +41,29 @@ class Events:
         data = json.dumps(payload, separators=(",", ":"), default=str).encode()
         await self._broker.publish(self._sealer.seal(data))
 
-    async def publish(self, topic: str, type_: str, data: dict[str, Any]) -> None:
-        """An event on `topic` (a global id); `data` must be fit for every reader of it."""
-        await self._send({"kind": "event", "topic": topic, "type": type_, "data": data})
+    async def publish(
+        self, topic: str, type_: str, data: dict[str, Any], *, about: str | None = None
+    ) -> None:
+        """An event on `topic` (a global id); `data` must be fit for every reader of it, or,
+        with `about` (another topic, such as a channel told of on its workspace), for every
+        reader of both: only those receive it."""
+        payload = {"kind": "event", "topic": topic, "type": type_, "data": data}
+        if about is not None:
+            payload["about"] = about
+        await self._send(payload)
 
     async def access_changed(self, user_id: str) -> None:
+        """Someone's rights changed: each of their subscriptions is checked again."""
         await self._send({"kind": "access", "user": user_id})
+
+    async def topic_access_changed(self, topic: str) -> None:
+        """Who may read a topic changed (a share taken back): its subscribers are checked."""
+        await self._send({"kind": "access", "topic": topic})
+
+    async def kind_access_changed(self, kind: str) -> None:
+        """Who may read some topics of a kind changed, too many to name (a drive subtree moved
+        or unshared): every subscriber to a topic of that kind is checked again."""
+        await self._send({"kind": "access", "topic_kind": kind})
 
     async def login_ended(self, login_session_id: str) -> None:
         await self._send({"kind": "login_ended", "login": login_session_id})

@@ -16,11 +16,13 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from crypto.errors import SealError
 from crypto.realtime import open_from_broker
 from resolvers.authz import Principal
 from resolvers.errors import CoveError, ErrorCode
+from resolvers.global_ids import from_global_id
 from resolvers.replay_guard import ReplayGuard
 
 log = logging.getLogger("cove.realtime")
@@ -97,16 +99,23 @@ class Hub:
         self._by_user: dict[str, set[Subscription]] = {}
         self._by_login: dict[str, set[Subscription]] = {}
         self._by_session: dict[str, Subscription] = {}
+        self._sockets_by_login: dict[str, set[Callable[[], None]]] = {}
 
     def has_session(self, session_id: str) -> bool:
         return session_id in self._by_session
 
-    def add(self, subscription: Subscription) -> None:
+    def add(self, subscription: Subscription) -> bool:
+        """Register the session's one stream; False (and nothing changes) when it has one.
+
+        Checked and claimed with no await between, so racing subscribes open one stream."""
+        if subscription.session_id in self._by_session:
+            return False
         self._by_session[subscription.session_id] = subscription
         self._by_user.setdefault(subscription.principal.user_id, set()).add(subscription)
         self._by_login.setdefault(subscription.login_session_id, set()).add(subscription)
         for topic in subscription.topics:
             self._by_topic.setdefault(topic, set()).add(subscription)
+        return True
 
     def remove(self, subscription: Subscription) -> None:
         if self._by_session.get(subscription.session_id) is subscription:
@@ -115,6 +124,17 @@ class Hub:
         _discard(self._by_login, subscription.login_session_id, subscription)
         for topic in subscription.topics:
             _discard(self._by_topic, topic, subscription)
+
+    def watch_login(self, login_session_id: str, close: Callable[[], None]) -> None:
+        """Call `close` (which must not block) when the login ends: a socket opened with it."""
+        self._sockets_by_login.setdefault(login_session_id, set()).add(close)
+
+    def unwatch_login(self, login_session_id: str, close: Callable[[], None]) -> None:
+        closers = self._sockets_by_login.get(login_session_id)
+        if closers is not None:
+            closers.discard(close)
+            if not closers:
+                del self._sockets_by_login[login_session_id]
 
     def end_session(self, session_id: str) -> None:
         subscription = self._by_session.get(session_id)
@@ -149,16 +169,23 @@ class Hub:
                 # The plaintext every subscriber gets, serialised once; each seals it apart.
                 body = {"type": payload["type"], "topic": payload["topic"], "data": payload["data"]}
                 plaintext = json.dumps(body, separators=(",", ":")).encode()
+                about = payload.get("about")
                 for subscription in list(subscribers):
-                    subscription.offer(plaintext)
+                    # An event that tells of another object (a channel, on its workspace's
+                    # topic) reaches only those who may read that object too.
+                    if about is None or await self._can_read(subscription.principal, about):
+                        subscription.offer(plaintext)
         elif kind == "access":
             # Checked before the next payload is handled, so nothing published after a
             # removal reaches the removed member.
-            for subscription in list(self._by_user.get(payload["user"], ())):
+            for subscription in self._concerned(payload):
                 await self._recheck(subscription)
         elif kind == "login_ended":
             for subscription in list(self._by_login.get(payload["login"], ())):
                 subscription.end()
+            # The sockets themselves close too: nothing more may be asked over them.
+            for close in list(self._sockets_by_login.pop(payload["login"], ())):
+                close()
         elif kind == "session_ended":
             self.end_session(payload["session"])
 
@@ -175,6 +202,20 @@ class Hub:
             )
             self._drops_logged[reason] = (now, self.drops[reason])
 
+    def _concerned(self, payload: dict[str, Any]) -> list[Subscription]:
+        """The subscriptions an `access` payload asks to check: a person's, a topic's, or
+        every one holding a topic of a kind."""
+        if "user" in payload:
+            return list(self._by_user.get(payload["user"], ()))
+        if "topic" in payload:
+            return list(self._by_topic.get(payload["topic"], ()))
+        kind = payload.get("topic_kind")
+        return [
+            subscription
+            for subscription in self._by_session.values()
+            if any(_kind(topic) == kind for topic in subscription.topics)
+        ]
+
     async def _recheck(self, subscription: Subscription) -> None:
         for topic in list(subscription.topics):
             if not await self._can_read(subscription.principal, topic):
@@ -182,6 +223,11 @@ class Hub:
                 _discard(self._by_topic, topic, subscription)
         if not subscription.topics:
             subscription.end()
+
+
+def _kind(topic: str) -> str | None:
+    parsed = from_global_id(topic)
+    return parsed[0] if parsed else None
 
 
 def _discard(index: dict[str, set[Subscription]], key: str, subscription: Subscription) -> None:

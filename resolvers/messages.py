@@ -421,12 +421,12 @@ async def add_reaction(ctx: RequestContext, message_id: str, emoji: str) -> Mess
 async def remove_reaction(ctx: RequestContext, message_id: str, emoji: str) -> MessageView:
     services = ctx.services
     current = await get_message(ctx, message_id)
+    services.authz.unreact(current.access)
     clean = _clean_emoji(emoji)
     index = _emoji_index(ctx, current.record.workspace_id, clean)
-    await services.messages.remove_reaction(
-        message_id, index, current.access.workspace.principal.user_id
-    )
-    await _publish_reaction(ctx, current, clean, reacted=False)
+    me = current.access.workspace.principal.user_id
+    if await services.messages.remove_reaction(message_id, index, me):  # none: no change
+        await _publish_reaction(ctx, current, clean, reacted=False)
     ctx.loaders.reactions.clear(message_id)
     return current
 
@@ -444,12 +444,13 @@ async def set_pinned(ctx: RequestContext, message_id: str, pinned: bool) -> Mess
             pinned_by=current.access.workspace.principal.user_id,
             pinned_at=services.clock(),
         )
-        await services.messages.pin(pin)
+        changed = await services.messages.pin(pin)
     else:
-        await services.messages.unpin(current.record.channel_id, message_id)
+        changed = await services.messages.unpin(current.record.channel_id, message_id)
     ctx.loaders.pins.clear((current.record.channel_id, message_id))
-    data = {"messageId": gid("Message", message_id), "pinned": pinned}
-    await _publish(ctx, current.record, "pin.changed", data)
+    if changed:  # pinning twice (or unpinning an unpinned message) tells no one anything
+        data = {"messageId": gid("Message", message_id), "pinned": pinned}
+        await _publish(ctx, current.record, "pin.changed", data)
     return current
 
 

@@ -105,12 +105,13 @@ async def _live_session(ctx: RequestContext, session_id: str) -> RealtimeSession
 
 
 async def realtime_key(ctx: RequestContext, session_id: str, key_id: str) -> KeyView:
-    """A key of the caller's session, while it may still read one of the session's topics."""
+    """A key of the caller's session, while it may still read every one of the session's
+    topics: a key that sealed a topic's events is never handed to someone who lost it."""
     services = ctx.services
     session = await _live_session(ctx, session_id)
     caller = ctx.principal_now()
     topics = session.topics.split()
-    if topics and not await _reads_any(services, caller, topics):
+    if not await _reads_all(services, caller, topics):
         raise not_found("realtime key")
     key = await services.realtime.get_key(session_id, key_id) if is_raw_id(key_id) else None
     if key is None:
@@ -120,13 +121,13 @@ async def realtime_key(ctx: RequestContext, session_id: str, key_id: str) -> Key
     return KeyView(key.key_id, secret, key.expires_at)
 
 
-async def _reads_any(services: Services, caller: Principal, topics: list[str]) -> bool:
-    """Whether the caller may still read one of the topics; stops at the first that it may
+async def _reads_all(services: Services, caller: Principal, topics: list[str]) -> bool:
+    """Whether the caller may still read every topic; stops at the first that it may not
     (each check reads memberships from the store)."""
     for topic in topics:
-        if await can_read(services, caller, topic):
-            return True
-    return False
+        if not await can_read(services, caller, topic):
+            return False
+    return True
 
 
 async def close_session(ctx: RequestContext, session_id: str) -> None:
@@ -150,9 +151,6 @@ async def subscribe(
     for topic in wanted:
         if not is_topic(topic) or not await can_read(services, caller, topic):
             raise not_found("topic")
-    if services.hub.has_session(session_id):
-        raise bad_input("This session already has a subscription; open another session.")
-    await services.realtime.set_topics(session_id, " ".join(wanted))
     subscription = Subscription(
         session_id=session_id,
         login_session_id=session.login_session_id,
@@ -160,10 +158,12 @@ async def subscribe(
         topics=set(wanted),
         queue_limit=policy.queue_limit,
     )
-    services.hub.add(subscription)
-    await services.presence.seen(caller.user_id)
-    await services.presence.active(caller.user_id)
+    if not services.hub.add(subscription):
+        raise bad_input("This session already has a subscription; open another session.")
     try:
+        await services.realtime.set_topics(session_id, " ".join(wanted))
+        await services.presence.seen(caller.user_id)
+        await services.presence.active(caller.user_id)
         async for envelope in _sealed(ctx, caller, session, subscription):
             yield envelope
     finally:
