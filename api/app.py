@@ -139,6 +139,7 @@ async def running_services(settings: Settings, keyring: Keyring) -> AsyncIterato
         policy=Policy(
             max_message_length=settings.max_message_length,
             invitation_ttl=timedelta(seconds=settings.invitation_ttl_seconds),
+            audit_retention=timedelta(days=settings.audit_retention_days),
             ics_max_events=settings.ics_max_events,
             ics_check_seconds=settings.ics_check_seconds,
             realtime=RealtimePolicy(
@@ -190,6 +191,7 @@ async def running_services(settings: Settings, keyring: Keyring) -> AsyncIterato
             with suppress(asyncio.CancelledError):
                 await task
         await services.search.flush()  # queued index writes land before the store closes
+        await services.audit.flush()
         await broker.close()
         await counters.close()
         await blobs.close()

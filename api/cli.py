@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 from api.bootstrap import InitError, init_data_dir, is_initialised, load_keyring
@@ -147,6 +149,54 @@ def cmd_reindex(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    """Print a workspace's or an account's audit events as JSON lines, newest first."""
+    from api.app import running_services
+    from persistence.audit import account_log, workspace_log
+    from resolvers.audit import AuditFilter, AuditKind
+    from resolvers.global_ids import from_global_id
+
+    settings = _settings(args)
+    keyring = load_keyring(settings)
+
+    def raw(given: str, type_name: str) -> str:
+        parsed = from_global_id(given)
+        return parsed[1] if parsed and parsed[0] == type_name else given
+
+    if args.workspace:
+        workspace_id = raw(args.workspace, "Workspace")
+        log_id, scope = workspace_log(workspace_id), workspace_id
+    else:
+        log_id, scope = account_log(raw(args.user, "User")), ""
+    try:
+        wanted = AuditFilter(
+            kinds=frozenset(AuditKind(k) for k in args.kind or ()),
+            since=None if args.since is None else datetime.fromisoformat(args.since),
+        )
+    except ValueError as error:
+        raise SystemExit(f"cove: {error}") from None
+
+    async def run() -> None:
+        async with running_services(settings, keyring) as services:
+            after: str | None = None
+            while True:
+                page = await services.audit.page(
+                    log_id,
+                    lambda r: services.authz.system_audit(scope, r.event_id),
+                    100,
+                    after,
+                    wanted,
+                )
+                for _, entry in page.edges:
+                    print(json.dumps(entry.as_json()), flush=True)
+                if not page.has_next_page:
+                    return
+                after = page.end_cursor
+
+    asyncio.run(run())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cove", description="Cove: secure team collaboration.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -186,6 +236,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="workspace id (as the API shows it); repeat for several",
     )
     reindex.set_defaults(run=cmd_reindex)
+
+    audit = commands.add_parser("audit", help="print audit events as JSON lines, newest first")
+    common(audit)
+    whose = audit.add_mutually_exclusive_group(required=True)
+    whose.add_argument("--workspace", help="a workspace's log (its id as the API shows it)")
+    whose.add_argument("--user", help="an account's security log (its user id)")
+    audit.add_argument("--since", default=None, help="ISO 8601 time with offset; newer only")
+    audit.add_argument("--kind", action="append", help="only this kind; repeat for several")
+    audit.set_defaults(run=cmd_audit)
 
     queries = commands.add_parser("queries", help="the documents persisted_queries = only runs")
     verbs = queries.add_subparsers(dest="verb", required=True)

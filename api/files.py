@@ -110,6 +110,10 @@ async def download(
     return _streamed(found)
 
 
+def _client_address(request: Request[Any, Any, Any]) -> str:
+    return request.client.host if request.client else "unknown"
+
+
 @get("/files/share/{token:str}")
 async def share_link(
     request: Request[Any, Any, Any], token: FromPath[str], state: State
@@ -119,7 +123,12 @@ async def share_link(
     try:
         _check_token(token)
         found = await open_share_link(
-            services, token, None, request.headers.get("range"), request.headers.get("if-range")
+            services,
+            token,
+            None,
+            request.headers.get("range"),
+            request.headers.get("if-range"),
+            client_address=_client_address(request),
         )
     except TransferError as error:
         return _refusal(request, error)
@@ -148,6 +157,7 @@ async def share_link_with_password(
             password,
             request.headers.get("range"),
             request.headers.get("if-range"),
+            client_address=_client_address(request),
         )
     except TransferError as error:
         return _refusal(request, error)

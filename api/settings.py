@@ -120,6 +120,12 @@ class Settings:
     invitation_ttl_seconds: int = field(
         default=7 * 24 * 3600, metadata=_doc("How long an invitation to a workspace stays valid.")
     )
+    audit_retention_days: int = field(
+        default=365,
+        metadata=_doc(
+            "Days audit events are kept; the hourly sweeper deletes older ones (1 to 36,500)."
+        ),
+    )
     broker_url: str | None = field(
         default=None,
         metadata=_doc(
@@ -335,6 +341,8 @@ class Settings:
         _at_least("max_message_length", self.max_message_length, 1)
         _at_most("max_message_length", self.max_message_length, 1_000_000)
         _at_least("invitation_ttl_seconds", self.invitation_ttl_seconds, 60)
+        _at_least("audit_retention_days", self.audit_retention_days, 1)
+        _at_most("audit_retention_days", self.audit_retention_days, 36_500)
         _at_least("realtime_rotate_seconds", self.realtime_rotate_seconds, 10)
         _at_least("realtime_rotate_events", self.realtime_rotate_events, 1)
         _at_least("realtime_queue_limit", self.realtime_queue_limit, 10)

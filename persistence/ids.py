@@ -32,6 +32,19 @@ def new_id(*, at: datetime | None = None) -> str:
     return "".join(reversed(chars))
 
 
+def first_id_at(at: datetime) -> str:
+    """The smallest id of the millisecond `at`: a bound for scanning ids by time."""
+    millis = to_millis(at)
+    if not 0 <= millis < _TIME_LIMIT:
+        raise ValueError(f"{millis} ms since the epoch does not fit an id's 48 time bits")
+    value = millis << _RANDOM_BITS
+    chars = []
+    for _ in range(ID_LENGTH):
+        chars.append(_ALPHABET[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
 def id_time(value: str, /) -> datetime:
     """The UTC millisecond an id was made at; ValueError for anything not such an id."""
     # 26 characters carry 130 bits, so the first must leave the top two bits clear.

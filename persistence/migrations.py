@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from persistence.audit import AUDIT_TABLES
 from persistence.calendars import CALENDAR_FEED_CREATORS, CALENDAR_TABLES
 from persistence.collab_tables import COLLABORATION_TABLES
 from persistence.declare import Table
@@ -39,6 +40,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         10, "share link versions and feed creators", (SHARE_LINK_VERSIONS, CALENDAR_FEED_CREATORS)
     ),
+    Migration(11, "audit log", AUDIT_TABLES),
 )
 
 

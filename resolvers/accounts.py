@@ -12,6 +12,7 @@ from crypto.field_seal import FieldRef
 from crypto.grants import Grant
 from persistence.ids import new_id
 from persistence.records import UserRecord
+from resolvers.audit import AuditKind
 from resolvers.authz import Action, Principal
 from resolvers.context import RequestContext
 from resolvers.errors import CoveError, ErrorCode, bad_input, not_found
@@ -158,13 +159,22 @@ async def log_in(ctx: RequestContext, email: str, password: str) -> AuthResult:
         raise CoveError(ErrorCode.UNAUTHENTICATED, _BAD_CREDENTIALS)
     outcome = await services.passwords.verify(record.password_hash, password)
     if not outcome.ok:
+        services.audit.account_event_soon(
+            record.user_id, AuditKind.SIGN_IN_FAILED, client_address=ctx.client_address
+        )
         raise CoveError(ErrorCode.UNAUTHENTICATED, _BAD_CREDENTIALS)
     await attempt.succeeded()
     if outcome.needs_rehash:
         # Parameters changed, or a legacy PBKDF2 hash: upgrade it now that we hold the password.
         new_hash = await services.passwords.hash(password)
         await services.accounts.set_password_hash(record.user_id, new_hash, services.clock())
-    token, _ = await open_session(services, record.user_id)
+    token, session = await open_session(services, record.user_id)
+    await services.audit.account_event(
+        record.user_id,
+        AuditKind.SIGN_IN,
+        client_address=ctx.client_address,
+        details={"sessionId": session.session_id},
+    )
     ctx.forget_principal()
     grant = services.authz.proven_account(record.user_id)
     return AuthResult(token=token, user=_own_view(services, record, grant))
@@ -185,7 +195,14 @@ async def change_password(ctx: RequestContext, current_password: str, new_passwo
     check_password(new_password, field="newPassword")
     new_hash = await services.passwords.hash(new_password)
     await services.accounts.set_password_hash(caller.user_id, new_hash, services.clock())
-    return await revoke_other_sessions(services, caller.user_id, caller.session_id)
+    ended = await revoke_other_sessions(services, caller.user_id, caller.session_id)
+    await services.audit.account_event(
+        caller.user_id,
+        AuditKind.PASSWORD_CHANGED,
+        client_address=ctx.client_address,
+        details={"sessionsEnded": str(ended)},
+    )
+    return ended
 
 
 async def update_profile(ctx: RequestContext, display_name: str) -> UserView:

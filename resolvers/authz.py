@@ -538,7 +538,28 @@ class Authorizer:
             access.workspace.principal, Action.READ, task.task_id, access.workspace.workspace_id
         )
 
+    # Audit log
+
+    def audit_log(self, access: WorkspaceAccess) -> None:
+        """A workspace's audit log is for its owners and admins."""
+        if not access.role.manages_members:
+            raise forbidden("Only owners and admins read the audit log.")
+
+    def audit_event_grant(self, access: WorkspaceAccess, event_id: str) -> Grant:
+        self.audit_log(access)
+        return self._mint(access.principal, Action.READ, event_id, access.workspace_id)
+
+    def own_audit_event_grant(self, principal: Principal, user_id: str, event_id: str) -> Grant:
+        """An account's security log opens for that user alone."""
+        if principal.user_id != user_id:
+            raise not_found("user")
+        return self._mint(principal, Action.READ, event_id, "")
+
     # Operations
+
+    def system_audit(self, workspace_id: str, row_id: str) -> Grant:
+        """`cove audit` prints logs for an operator, who holds the root key anyway."""
+        return self._minter.mint("system:audit", Action.READ.value, row_id, workspace_id)
 
     def system_reindex(self, workspace_id: str, row_id: str) -> Grant:
         """`cove reindex` rebuilds a workspace's search index from its sealed rows. Only an

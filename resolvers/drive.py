@@ -29,6 +29,7 @@ from persistence.drive import (
 )
 from persistence.ids import new_id
 from resolvers.accounts import UserView
+from resolvers.audit import AuditKind
 from resolvers.authz import DriveAccess, WorkspaceAccess, forbidden
 from resolvers.context import RequestContext
 from resolvers.errors import CoveError, ErrorCode, bad_input, not_found
@@ -858,6 +859,18 @@ async def create_share_link(
         created_at=now,
     )
     await services.drive.add_share_link(link, version_id)
+    await services.audit.workspace_event(
+        link.workspace_id,
+        AuditKind.SHARE_LINK_CREATED,
+        actor_id=link.created_by,
+        client_address=ctx.client_address,
+        targets=link_targets(link),
+        details={
+            "expiresAt": link.expires_at.isoformat(),
+            "password": "yes" if password_hash else "no",
+            "maxDownloads": "" if max_downloads is None else str(max_downloads),
+        },
+    )
     url = services.drive_policy.url(f"/files/share/{token}")
     return ShareLinkView(link, url, 0, version_id)
 
@@ -888,6 +901,18 @@ async def revoke_share_link(ctx: RequestContext, link_id: str) -> None:
         raise not_found("share link") from None
     services.authz.drive_require(access, AccessLevel.MANAGE)
     await services.drive.delete_share_link(link)
+    await services.audit.workspace_event(
+        link.workspace_id,
+        AuditKind.SHARE_LINK_REVOKED,
+        actor_id=access.workspace.principal.user_id,
+        client_address=ctx.client_address,
+        targets=link_targets(link),
+    )
+
+
+def link_targets(link: ShareLinkRecord) -> list[str]:
+    """What a share link's audit events name: the link and its file."""
+    return [gid("ShareLink", link.link_id), gid("File", link.item_id)]
 
 
 # Uploads and download URLs

@@ -11,6 +11,7 @@ from crypto.keyring import Keyring
 from integrations.blobs import BlobStore, BlobStoreUnavailable
 from integrations.search import EmbeddedSearchEngine, SearchEngine
 from persistence.accounts import AccountRepository
+from persistence.audit import AuditRepository
 from persistence.calendars import CalendarRepository
 from persistence.channels import ChannelRepository
 from persistence.drive import DriveRepository
@@ -20,6 +21,7 @@ from persistence.realtime import RealtimeRepository
 from persistence.store import Store
 from persistence.tasks import TaskRepository
 from persistence.workspaces import WorkspaceRepository
+from resolvers.audit import AuditLog
 from resolvers.authz import Authorizer, Principal
 from resolvers.cost_budget import CostBudget
 from resolvers.drive_policy import DrivePolicy
@@ -60,6 +62,7 @@ class Policy:
     ics_max_events: int = 1000
     ics_check_seconds: float = 10.0
     realtime: RealtimePolicy = RealtimePolicy()
+    audit_retention: timedelta = timedelta(days=365)
     drive: DrivePolicy = field(default_factory=DrivePolicy)
 
 
@@ -89,6 +92,7 @@ class Services:
     calendars: CalendarRepository
     tasks: TaskRepository
     search: SearchIndexer
+    audit: AuditLog
     clock: Callable[[], datetime] = utc_now
     # Each caller's query-cost budget; None where no budget is wired (scripts, some tests).
     cost_budget: CostBudget | None = None
@@ -170,6 +174,7 @@ class Services:
             search=SearchIndexer(
                 search_engine or EmbeddedSearchEngine(store), keys, search_prefix_min
             ),
+            audit=AuditLog(AuditRepository(store), keys, clock, policy.audit_retention),
             clock=clock,
             cost_budget=cost_budget,
             persisted_queries=persisted_queries,

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from crypto.tokens import hash_token, new_token
 from persistence.ids import new_id
 from persistence.records import SessionRecord
+from resolvers.audit import AuditKind
 from resolvers.authz import Principal
 from resolvers.errors import not_found
 from resolvers.pagination import Page, check_first, decode_cursor, encode_cursor
@@ -92,6 +93,7 @@ async def revoke_session(ctx: RequestContext, session_id: str) -> None:
     if record is None:
         raise not_found("session")
     await end_login(ctx.services, record)
+    await _ended(ctx, record, "revoked")
 
 
 async def log_out(ctx: RequestContext) -> None:
@@ -99,7 +101,17 @@ async def log_out(ctx: RequestContext) -> None:
     record = await ctx.services.accounts.get_session(caller.user_id, caller.session_id)
     if record is not None:
         await end_login(ctx.services, record)
+        await _ended(ctx, record, "logged out")
     ctx.forget_principal()
+
+
+async def _ended(ctx: RequestContext, record: SessionRecord, how: str) -> None:
+    await ctx.services.audit.account_event(
+        record.user_id,
+        AuditKind.SESSION_ENDED,
+        client_address=ctx.client_address,
+        details={"sessionId": record.session_id, "how": how},
+    )
 
 
 async def revoke_other_sessions(services: Services, user_id: str, keep_session_id: str) -> int:

@@ -32,12 +32,14 @@ from persistence.drive import (
     expiry_hour,
 )
 from persistence.ids import id_time
+from resolvers.audit import AuditKind
 from resolvers.authz import DriveAccess, Principal
 from resolvers.context import RequestContext
 from resolvers.drive import (
     blob_key,
     get_item,
     item_access,
+    link_targets,
     name_ref,
     publish_item,
     version_ref,
@@ -383,6 +385,8 @@ async def open_share_link(
     password: str | None,
     range_header: str | None,
     if_range: str | None = None,
+    *,
+    client_address: str = "unknown",
 ) -> Download:
     """A public share link: live, not revoked, password checked, downloads counted.
 
@@ -423,6 +427,14 @@ async def open_share_link(
             link.link_id, limit, now
         ):
             raise TransferError(410, "This link has reached its download limit.")
+        await services.audit.workspace_event(
+            link.workspace_id,
+            AuditKind.SHARE_LINK_USED,
+            actor_id="",
+            client_address=client_address,
+            targets=link_targets(link),
+            details={"range": "" if wanted is None else f"{wanted[0]}-{wanted[1]}"},
+        )
 
     version_grant = services.authz.share_link_version(link.link_id, item, version, pinned)
     name_grant = services.authz.share_link_name(link.link_id, item)
@@ -615,8 +627,14 @@ async def run_sweeper(services: Services, every: timedelta, older_than: timedelt
         try:
             removed = await sweep_blobs(services, older_than)
             forgotten = await sweep_tokens(services)
-            if removed or forgotten:
-                log.info("swept %d orphaned blobs and %d expired tokens", removed, forgotten)
+            aged = await services.audit.sweep()
+            if removed or forgotten or aged:
+                log.info(
+                    "swept %d orphaned blobs, %d expired tokens and %d old audit events",
+                    removed,
+                    forgotten,
+                    aged,
+                )
         except Exception:
             log.warning("blob sweep failed; will try again", exc_info=True)
         await asyncio.sleep(every.total_seconds())

@@ -10,6 +10,7 @@ from crypto.grants import Grant
 from persistence.collab_records import InvitationRecord, MembershipRecord, WorkspaceRecord
 from persistence.ids import new_id
 from resolvers.accounts import EMAIL_INDEX, UserView, email_ref
+from resolvers.audit import AuditKind
 from resolvers.authz import Action, WorkspaceAccess
 from resolvers.context import RequestContext
 from resolvers.errors import CoveError, bad_input, not_found
@@ -223,6 +224,14 @@ async def change_member_role(
     await _revoke_invitations_after_change(ctx, workspace_id, user_id, changed)
     await services.events.access_changed(user_id)  # a guest sees fewer channels than a member
     await _member_event(ctx, workspace_id, "member.role_changed", user_id, role=role.value)
+    await _audit(
+        ctx,
+        workspace_id,
+        AuditKind.MEMBER_ROLE_CHANGED,
+        [gid("User", user_id)],
+        role=role.value,
+        previousRole=current.value,
+    )
     return member_view(ctx, granted, changed)
 
 
@@ -243,6 +252,9 @@ async def remove_member(ctx: RequestContext, workspace_id: str, user_id: str) ->
     if Role(target.role) is Role.OWNER:
         await _keep_an_owner(ctx, workspace_id)
     await _drop_member(ctx, workspace_id, user_id)
+    await _audit(
+        ctx, workspace_id, AuditKind.MEMBER_REMOVED, [gid("User", user_id)], role=target.role
+    )
 
 
 async def leave_workspace(ctx: RequestContext, workspace_id: str) -> None:
@@ -250,6 +262,7 @@ async def leave_workspace(ctx: RequestContext, workspace_id: str) -> None:
     if granted.role is Role.OWNER:
         await _keep_an_owner(ctx, workspace_id)
     await _drop_member(ctx, workspace_id, granted.principal.user_id)
+    await _audit(ctx, workspace_id, AuditKind.MEMBER_LEFT, [], role=granted.role.value)
 
 
 async def _drop_member(ctx: RequestContext, workspace_id: str, user_id: str) -> None:
@@ -301,6 +314,23 @@ async def _member_event(
     await ctx.services.events.publish(gid("Workspace", workspace_id), type_, data)
 
 
+async def _audit(
+    ctx: RequestContext,
+    workspace_id: str,
+    kind: AuditKind,
+    targets: list[str],
+    **details: str,
+) -> None:
+    await ctx.services.audit.workspace_event(
+        workspace_id,
+        kind,
+        actor_id=ctx.principal_now().user_id,
+        client_address=ctx.client_address,
+        targets=targets,
+        details=details,
+    )
+
+
 # Invitations
 
 
@@ -341,6 +371,14 @@ async def invite_member(
     sealed = await services.keys.seal_text(invitation_email_ref(record), normalized)
     record = replace(record, email_sealed=sealed)
     await services.workspaces.add_invitation(record)
+    await _audit(
+        ctx,
+        workspace_id,
+        AuditKind.INVITATION_SENT,
+        [gid("Invitation", invitation_id)],
+        email=normalized,
+        role=role.value,
+    )
     if existing_user:
         # The invitee learns of it live; the name is theirs to read as an invitee.
         data = {
@@ -483,6 +521,13 @@ async def accept_invitation(ctx: RequestContext, invitation_id: str) -> Workspac
         await services.workspaces.accept_invitation(record, member, siblings)
         await _member_event(ctx, workspace_id, "member.added", caller.user_id, role=role.value)
     ctx.loaders.my_memberships.prime(record.workspace_id, member, force=True)
+    await _audit(
+        ctx,
+        workspace_id,
+        AuditKind.INVITATION_ACCEPTED,
+        [gid("Invitation", invitation_id)],
+        role=member.role,
+    )
     return view(ctx, services.authz.workspace(caller, record.workspace_id, member))
 
 
@@ -500,3 +545,10 @@ async def revoke_invitation(ctx: RequestContext, invitation_id: str) -> None:
     granted = await access(ctx, record.workspace_id)
     services.authz.invitation_for_manager(granted, record)
     await services.workspaces.remove_invitation(record)
+    await _audit(
+        ctx,
+        record.workspace_id,
+        AuditKind.INVITATION_REVOKED,
+        [gid("Invitation", invitation_id)],
+        role=record.role,
+    )

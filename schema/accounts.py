@@ -16,6 +16,7 @@ from schema.context import request_context
 from schema.relay import Connection, Node, connection_from_page, raw_id_of, to_global_id
 
 if TYPE_CHECKING:
+    from schema.audit import AuditEvent
     from schema.calendars import Agenda
     from schema.messages import Message
     from schema.workspaces import Invitation, Workspace
@@ -74,6 +75,18 @@ class User(Node):
         caller = await request_context(info).require_user()
         if caller.user_id != self.view.id:
             raise not_found(what)
+
+    @strawberry.field(
+        description="Security events of your account (sign-ins and failures, sessions ended, "
+        "password changes), newest first. Only your own."
+    )
+    async def security_log(
+        self, info: Info[Any, Any], first: int = DEFAULT_PAGE, after: str | None = None
+    ) -> Connection[Annotated[AuditEvent, strawberry.lazy("schema.audit")]]:
+        from schema.audit import user_security_log
+
+        await self._own(info, "user")
+        return await user_security_log(info, self.view.id, first, after)
 
     @strawberry.field(description="Your workspaces, in the order you joined. Only your own.")
     async def workspaces(

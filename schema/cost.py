@@ -44,6 +44,7 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 
 from integrations.counters import Window
+from resolvers.audit import MAX_AUDIT_DETAILS, MAX_AUDIT_TARGETS
 from resolvers.calendars import MAX_ATTENDEES, MAX_CALENDARS_PER_WORKSPACE, MAX_REMINDERS
 from resolvers.calendars import MAX_SHARES as MAX_CALENDAR_SHARES
 from resolvers.context import RequestContext
@@ -77,6 +78,8 @@ SHARE_LINKS_SHOWN = 100
 
 # The most items each list without a `first` can hold (most come from a limit on writes).
 LIST_SIZES: Mapping[str, int] = {
+    "AuditEvent.details": MAX_AUDIT_DETAILS,
+    "AuditEvent.targetIds": MAX_AUDIT_TARGETS,
     "User.invitations": MAX_PENDING_INVITATIONS_SHOWN,
     "Agenda.events": MAX_OCCURRENCES,
     "Agenda.tasks": MAX_AGENDA_TASKS,

@@ -17,6 +17,7 @@ from schema.context import request_context
 from schema.relay import Connection, Node, connection_from_page, expect_id, to_global_id
 
 if TYPE_CHECKING:
+    from schema.audit import AuditEvent, AuditEventKind
     from schema.calendars import Calendar
     from schema.channels import Channel
     from schema.drive import DriveItem, DriveUsage, Folder
@@ -78,6 +79,33 @@ class Workspace(Node):
             request_context(info), self.view.id, first, after
         )
         return connection_from_page(page, Invitation.from_view)
+
+    @strawberry.field(
+        description="Security events of this workspace, newest first; owners and admins only. "
+        "`since` and `until` bound the time (both included); kinds and actor filter."
+    )
+    async def audit_log(  # noqa: PLR0917 - GraphQL arguments, named by the schema
+        self,
+        info: Info[Any, Any],
+        first: int = DEFAULT_PAGE,
+        after: str | None = None,
+        kinds: list[Annotated[AuditEventKind, strawberry.lazy("schema.audit")]] | None = None,  # type: ignore[valid-type]
+        actor_id: strawberry.ID | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Connection[Annotated[AuditEvent, strawberry.lazy("schema.audit")]]:
+        from schema.audit import workspace_audit_log
+
+        return await workspace_audit_log(
+            info,
+            self.view.id,
+            first,
+            after,
+            kinds=kinds,
+            actor_id=actor_id,
+            since=since,
+            until=until,
+        )
 
     @strawberry.field(description="The root folder of this workspace's drive.")
     async def drive(

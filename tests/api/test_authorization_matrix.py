@@ -262,6 +262,19 @@ ROWS = [
         MANAGERS_READ,
         lambda w, who: {"id": w.ids["workspace"]},
     ),
+    Row(
+        "node",
+        "query($id: ID!) { node(id: $id) { ... on Workspace { auditLog(first: 5) { edges { node { kind clientAddress details { value } } } } } } }",
+        MANAGERS_READ,
+        lambda w, who: {"id": w.ids["workspace"]},
+    ),
+    Row(
+        "node",
+        "query($id: ID!) { node(id: $id) { ... on User { securityLog(first: 5) { edges { node { kind clientAddress } } } } } }",
+        expect(NF, NF, NF, NF, NF, OK),
+        lambda w, who: {"id": w.ids["owner"]},
+    ),
+    Row("viewer", "{ viewer { securityLog(first: 5) { edges { node { kind } } } } }", SIGNED_IN),
     # Mutation: accounts
     Row(
         "signUp",
