@@ -21,6 +21,7 @@ from crypto.grants import Grant
 from persistence.audit import AuditRecord, AuditRepository, account_log, workspace_log
 from persistence.ids import first_id_at, new_id
 from persistence.timestamps import to_millis
+from resolvers.errors import bad_input
 from resolvers.global_ids import to_global_id
 from resolvers.keys import KeyService
 from resolvers.pagination import Page, check_first, decode_cursor, encode_cursor
@@ -232,7 +233,16 @@ class AuditLog:
                 break
             cursor = rows[-1].event_id
         else:
-            more = more or wanted.narrows
+            # Every round read a full batch: more may match further back.
+            more = True
+            if not picked:
+                # A page must end on a cursor to go on from; with nothing picked there is
+                # none, so say where to ask again rather than answer an empty page.
+                raise bad_input(
+                    f"No event matched among the {_FILTER_SCAN_ROUNDS * _SCAN:,} read; ask "
+                    f"again with `until` before {rows[-1].at.isoformat()} or narrow the kinds.",
+                    field="until",
+                )
         edges = [(encode_cursor([r.event_id]), await self.open(r, grant_for(r))) for r in picked]
         return Page(edges=edges, has_next_page=more)
 

@@ -280,3 +280,23 @@ def test_cove_audit_prints_json_lines(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["audit", "--data-dir", str(data_dir), "--user", owner_id]) == 0
     account = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert account == []  # signing up is no sign-in
+
+
+def test_a_filtered_page_that_reads_its_limit_without_a_match_says_where_to_go_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import resolvers.audit as audit_module
+
+    # Small reads, so a few events fill the scan: 2 rounds of 2.
+    monkeypatch.setattr(audit_module, "_SCAN", 2)
+    monkeypatch.setattr(audit_module, "_FILTER_SCAN_ROUNDS", 2)
+    with serve(make_settings(tmp_path / "data")) as server:
+        clients, ids = team(server)  # three invitations sent and accepted: six events
+        owner = clients["owner"]
+        result = owner.run(AUDIT, {"w": ids["workspace"], "first": 1, "kinds": ["MEMBER_LEFT"]})
+        assert result["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+        assert "`until`" in result["errors"][0]["message"]
+        # Where something matches, the page ends on a cursor to go on from.
+        page = audit(owner, ids["workspace"], first=1, kinds=["INVITATION_SENT"])
+        assert kinds(page) == ["INVITATION_SENT"]
+        assert page["pageInfo"]["hasNextPage"] and page["pageInfo"]["endCursor"]
