@@ -15,6 +15,7 @@ from persistence.search_tables import SEARCH_TABLES
 from persistence.store import StoreError
 from persistence.tables import ACCOUNT_TABLES
 from persistence.tasks import TASK_TABLES
+from persistence.two_factor import TWO_FACTOR_TABLES
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         10, "share link versions and feed creators", (SHARE_LINK_VERSIONS, CALENDAR_FEED_CREATORS)
     ),
+    Migration(11, "two-factor sign-in", TWO_FACTOR_TABLES),
 )
 
 

@@ -19,6 +19,7 @@ from persistence.messages import MessageRepository
 from persistence.realtime import RealtimeRepository
 from persistence.store import Store
 from persistence.tasks import TaskRepository
+from persistence.two_factor import TwoFactorRepository
 from persistence.workspaces import WorkspaceRepository
 from resolvers.authz import Authorizer, Principal
 from resolvers.cost_budget import CostBudget
@@ -89,6 +90,7 @@ class Services:
     calendars: CalendarRepository
     tasks: TaskRepository
     search: SearchIndexer
+    two_factor: TwoFactorRepository
     clock: Callable[[], datetime] = utc_now
     # Each caller's query-cost budget; None where no budget is wired (scripts, some tests).
     cost_budget: CostBudget | None = None
@@ -170,6 +172,7 @@ class Services:
             search=SearchIndexer(
                 search_engine or EmbeddedSearchEngine(store), keys, search_prefix_min
             ),
+            two_factor=TwoFactorRepository(store),
             clock=clock,
             cost_budget=cost_budget,
             persisted_queries=persisted_queries,
