@@ -79,6 +79,7 @@ browser-up: ## install Debian's chromium if missing, for the GraphiQL browser te
 
 bench: $(STAMP) ## run the benchmarks in bench/ (figures are ratios measured in the same run)
 	$(BIN)/python -m bench.accounts
+	$(BIN)/python -m bench.two_factor
 	$(BIN)/python -m bench.messages
 	$(BIN)/python -m bench.query_cost
 	$(BIN)/python -m bench.realtime

@@ -134,6 +134,7 @@ async def running_services(settings: Settings, keyring: Keyring) -> AsyncIterato
             failure_window_seconds=settings.login_failure_window_seconds,
             signups_per_ip_per_hour=settings.signups_per_ip_per_hour,
             password_change_failures=settings.password_change_failures_per_account,
+            second_factor_failures=settings.second_factor_failures_per_account,
             counters=counters,
         ),
         policy=Policy(

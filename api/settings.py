@@ -114,6 +114,13 @@ class Settings:
             "`login_failure_window_seconds` before it is refused."
         ),
     )
+    second_factor_failures_per_account: int = field(
+        default=5,
+        metadata=_doc(
+            "Wrong two-factor codes (TOTP or recovery) taken per account in "
+            "`login_failure_window_seconds` before more are refused."
+        ),
+    )
     max_message_length: int = field(
         default=40_000, metadata=_doc("Longest message text, in characters.")
     )
@@ -338,6 +345,7 @@ class Settings:
         _at_least(
             "password_change_failures_per_account", self.password_change_failures_per_account, 1
         )
+        _at_least("second_factor_failures_per_account", self.second_factor_failures_per_account, 1)
         _at_least("max_message_length", self.max_message_length, 1)
         _at_most("max_message_length", self.max_message_length, 1_000_000)
         _at_least("invitation_ttl_seconds", self.invitation_ttl_seconds, 60)

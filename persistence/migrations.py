@@ -16,6 +16,7 @@ from persistence.search_tables import SEARCH_TABLES
 from persistence.store import StoreError
 from persistence.tables import ACCOUNT_TABLES
 from persistence.tasks import TASK_TABLES
+from persistence.two_factor import TWO_FACTOR_TABLES
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         10, "share link versions and feed creators", (SHARE_LINK_VERSIONS, CALENDAR_FEED_CREATORS)
     ),
     Migration(11, "audit log", AUDIT_TABLES),
+    Migration(12, "two-factor sign-in", TWO_FACTOR_TABLES),
 )
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from strawberry.dataloader import DataLoader
 
 from crypto.field_seal import FieldRef
 from crypto.grants import Grant
+from crypto.tokens import hash_token, new_token
 from persistence.ids import new_id
 from persistence.records import UserRecord
 from resolvers.audit import AuditKind
@@ -22,6 +23,9 @@ from resolvers.validation import check_password, clean_name, normalize_email
 
 EMAIL_INDEX = "email"
 _BAD_CREDENTIALS = "The email or password is incorrect."
+# A sign-in whose password was right waits this long for its second factor.
+SECOND_STEP_TTL = timedelta(minutes=5)
+SECOND_STEP_PREFIX = "cove2fa_"
 
 
 class UserView:
@@ -90,11 +94,25 @@ class UserView:
     async def created_at(self) -> datetime:
         return (await self.record()).created_at
 
+    @property
+    def own(self) -> bool:
+        """Whether this is the caller's own account (its private fields show)."""
+        return self._with_email
+
 
 @dataclass(frozen=True)
 class AuthResult:
     token: str
     user: UserView
+
+
+@dataclass(frozen=True)
+class SecondStep:
+    """A sign-in whose password was right, for an account with two-factor on: no session
+    yet; `completeLogIn` with this token and a code opens one."""
+
+    token: str
+    expires_at: datetime
 
 
 def email_ref(user_id: str) -> FieldRef:
@@ -133,11 +151,12 @@ async def sign_up(ctx: RequestContext, email: str, password: str, display_name: 
         raise
     ctx.forget_principal()
     grant = services.authz.proven_account(user_id)
-    return AuthResult(token=token, user=_own_view(services, record, grant))
+    return AuthResult(token=token, user=own_view(services, record, grant))
 
 
-async def log_in(ctx: RequestContext, email: str, password: str) -> AuthResult:
-    """Unknown email and wrong password give the same error after the same amount of work."""
+async def log_in(ctx: RequestContext, email: str, password: str) -> AuthResult | SecondStep:
+    """Unknown email and wrong password give the same error after the same amount of work.
+    An account with two-factor on gets a second step instead of a session."""
     services = ctx.services
     limits = services.limits
     await limits.logins_per_ip.hit(ctx.client_address)
@@ -168,6 +187,8 @@ async def log_in(ctx: RequestContext, email: str, password: str) -> AuthResult:
         # Parameters changed, or a legacy PBKDF2 hash: upgrade it now that we hold the password.
         new_hash = await services.passwords.hash(password)
         await services.accounts.set_password_hash(record.user_id, new_hash, services.clock())
+    if (second := await services.two_factor.get(record.user_id)) and second.enabled:
+        return await _second_step(services, record.user_id)
     token, session = await open_session(services, record.user_id)
     await services.audit.account_event(
         record.user_id,
@@ -177,7 +198,15 @@ async def log_in(ctx: RequestContext, email: str, password: str) -> AuthResult:
     )
     ctx.forget_principal()
     grant = services.authz.proven_account(record.user_id)
-    return AuthResult(token=token, user=_own_view(services, record, grant))
+    return AuthResult(token=token, user=own_view(services, record, grant))
+
+
+async def _second_step(services: Services, user_id: str) -> SecondStep:
+    """A short-lived token standing for the checked password; only its hash is stored."""
+    token = new_token(SECOND_STEP_PREFIX)
+    expires_at = services.clock() + SECOND_STEP_TTL
+    await services.two_factor.add_second_step(hash_token(token), user_id, expires_at)
+    return SecondStep(token=token, expires_at=expires_at)
 
 
 async def change_password(ctx: RequestContext, current_password: str, new_password: str) -> int:
@@ -240,5 +269,5 @@ async def _load_user(services: Services, user_id: str) -> UserRecord:
     return record
 
 
-def _own_view(services: Services, record: UserRecord, grant: Grant) -> UserView:
+def own_view(services: Services, record: UserRecord, grant: Grant) -> UserView:
     return UserView(services, record.user_id, grant, with_email=True, record=record)

@@ -25,6 +25,10 @@ from persistence.tasks import BoardRecord, ListRecord, TaskRecord
 from resolvers.errors import CoveError, ErrorCode, not_found, unauthenticated
 from resolvers.roles import ROLE_DRIVE_LEVEL, AccessLevel, Role, Visibility
 
+# `extensions.reason` of the FORBIDDEN a member without two-factor gets in a workspace that
+# requires it.
+TWO_FACTOR_REQUIRED = "TWO_FACTOR_REQUIRED"
+
 
 class Action(StrEnum):
     READ = "read"
@@ -182,6 +186,21 @@ class Authorizer:
         if membership is None or membership.user_id != caller.user_id:
             raise not_found("workspace")
         return WorkspaceAccess(caller, workspace_id, Role(membership.role))
+
+    def two_factor_gate(self, access: WorkspaceAccess, required: bool, enrolled: bool) -> None:
+        """A workspace that requires two-factor sign-in shows its content only to members who
+        have it on; the others may still see the workspace itself, and enrol."""
+        if required and not enrolled:
+            raise CoveError(
+                ErrorCode.FORBIDDEN,
+                "This workspace requires two-factor sign-in: turn it on for your account "
+                "(beginTwoFactorEnrolment, then confirmTwoFactorEnrolment) to see its content.",
+                reason=TWO_FACTOR_REQUIRED,
+            )
+
+    def set_workspace_policy(self, access: WorkspaceAccess) -> None:
+        if access.role is not Role.OWNER:
+            raise forbidden("Only owners change the workspace's sign-in requirements.")
 
     def workspace_grant(self, access: WorkspaceAccess, action: Action = Action.READ) -> Grant:
         return self._mint(access.principal, action, access.workspace_id, access.workspace_id)

@@ -33,12 +33,15 @@ class CoveError(Exception):
         *,
         field: str | None = None,
         retry_after: int | None = None,
+        reason: str | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.field = field
         self.retry_after = retry_after
+        # A finer cause under the code, for clients to act on (`TWO_FACTOR_REQUIRED`).
+        self.reason = reason
 
 
 class DamagedData(CoveError):

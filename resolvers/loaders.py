@@ -68,6 +68,16 @@ class Loaders:
         return _loader(lambda ids: workspaces.memberships_of(me, ids))
 
     @cached_property
+    def two_factor_required(self) -> Loader[str, bool]:
+        """Whether each workspace requires two-factor sign-in of its members."""
+        return _loader(self._services.two_factor.required_many)
+
+    @cached_property
+    def two_factor_enabled(self) -> Loader[str, bool]:
+        """Whether each user has two-factor sign-in on."""
+        return _loader(self._services.two_factor.enabled_many)
+
+    @cached_property
     def channels(self) -> Loader[str, ChannelRecord | None]:
         return _loader(self._services.channels.get_many)
 

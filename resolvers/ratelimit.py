@@ -112,13 +112,14 @@ class FailureLimit(RateLimit):
 @dataclass(frozen=True)
 class AuthLimits:
     """The limits on signing up and in, and on every guessable secret (settings `login_*`,
-    `signups_*`, `password_change_*`)."""
+    `signups_*`, `password_change_*`, `second_factor_*`)."""
 
     logins_per_ip: RateLimit
     signups_per_ip: RateLimit
     login_failures: FailureLimit
     password_change_failures: FailureLimit
     link_password_failures: FailureLimit
+    second_factor_failures: FailureLimit
 
     @classmethod
     def build(
@@ -130,6 +131,7 @@ class AuthLimits:
         signups_per_ip_per_hour: int,
         password_change_failures: int = 5,
         link_password_failures: Limit = Limit(10, 900),
+        second_factor_failures: int = 5,
         counters: Counters | None = None,
     ) -> AuthLimits:
         shared = LimitCounters(counters or MemoryCounters())
@@ -166,5 +168,13 @@ class AuthLimits:
                 link_password_failures,
                 "wrong passwords for this link",
                 forgive=False,
+            ),
+            # Per account, whichever second step or signed-in check the codes come through.
+            second_factor_failures=FailureLimit(
+                shared,
+                "second-factor-fail",
+                Limit(second_factor_failures, failure_window_seconds),
+                "wrong two-factor codes for this account",
+                forgive=True,
             ),
         )

@@ -20,6 +20,7 @@ from persistence.messages import MessageRepository
 from persistence.realtime import RealtimeRepository
 from persistence.store import Store
 from persistence.tasks import TaskRepository
+from persistence.two_factor import TwoFactorRepository
 from persistence.workspaces import WorkspaceRepository
 from resolvers.audit import AuditLog
 from resolvers.authz import Authorizer, Principal
@@ -93,6 +94,7 @@ class Services:
     tasks: TaskRepository
     search: SearchIndexer
     audit: AuditLog
+    two_factor: TwoFactorRepository
     clock: Callable[[], datetime] = utc_now
     # Each caller's query-cost budget; None where no budget is wired (scripts, some tests).
     cost_budget: CostBudget | None = None
@@ -175,6 +177,7 @@ class Services:
                 search_engine or EmbeddedSearchEngine(store), keys, search_prefix_min
             ),
             audit=AuditLog(AuditRepository(store), keys, clock, policy.audit_retention),
+            two_factor=TwoFactorRepository(store),
             clock=clock,
             cost_budget=cost_budget,
             persisted_queries=persisted_queries,

@@ -20,8 +20,12 @@ async def get_user(ctx: RequestContext, user_id: str) -> UserView:
     services = ctx.services
     mine = await services.workspaces.list_for_user(caller.user_id, limit=MAX_WORKSPACES_SEARCHED)
     theirs = await services.workspaces.memberships_of(user_id, [m.workspace_id for m in mine])
-    for membership, shared in zip(mine, theirs, strict=True):
-        if shared is not None:
+    both = [m for m, shared in zip(mine, theirs, strict=True) if shared is not None]
+    # Only workspaces whose content the caller may see count (two-factor requirements).
+    required = await ctx.loaders.two_factor_required.load_many([m.workspace_id for m in both])
+    enrolled = any(required) and await ctx.loaders.two_factor_enabled.load(caller.user_id)
+    for membership, needs_two_factor in zip(both, required, strict=True):
+        if enrolled or not needs_two_factor:
             access = services.authz.workspace(caller, membership.workspace_id, membership)
             grant = services.authz.fellow_name(access, user_id)
             view = UserView(services, user_id, grant, with_email=False, loader=ctx.loaders.users)

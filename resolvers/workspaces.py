@@ -73,6 +73,10 @@ class WorkspaceView:
     async def created_at(self) -> datetime:
         return (await self.record()).created_at
 
+    async def require_two_factor(self) -> bool:
+        """Whether members need two-factor sign-in to see the workspace's content."""
+        return await self._ctx.loaders.two_factor_required.load(self.id)
+
 
 @dataclass(frozen=True)
 class MemberView:
@@ -114,10 +118,26 @@ class InvitationView:
 
 
 async def access(ctx: RequestContext, workspace_id: str) -> WorkspaceAccess:
-    """The caller's access to a workspace, or NOT_FOUND when it is not a member."""
+    """The caller's access to a workspace's content: NOT_FOUND when it is not a member,
+    FORBIDDEN (reason TWO_FACTOR_REQUIRED) when the workspace requires two-factor sign-in
+    and the caller has not turned it on."""
+    granted = await membership_access(ctx, workspace_id)
+    await two_factor_gate(ctx, granted)
+    return granted
+
+
+async def membership_access(ctx: RequestContext, workspace_id: str) -> WorkspaceAccess:
+    """The caller's membership of a workspace, with no regard to its sign-in requirements:
+    enough for the workspace itself (name, role, whether it requires two-factor)."""
     caller = await ctx.require_user()
     membership = await ctx.loaders.my_memberships.load(workspace_id)
     return ctx.services.authz.workspace(caller, workspace_id, membership)
+
+
+async def two_factor_gate(ctx: RequestContext, granted: WorkspaceAccess) -> None:
+    required = await ctx.loaders.two_factor_required.load(granted.workspace_id)
+    enrolled = required and await ctx.loaders.two_factor_enabled.load(granted.principal.user_id)
+    ctx.services.authz.two_factor_gate(granted, required, enrolled)
 
 
 def view(
@@ -136,7 +156,9 @@ def member_view(
 
 
 async def get_workspace(ctx: RequestContext, workspace_id: str) -> WorkspaceView:
-    granted = await access(ctx, workspace_id)
+    # The workspace itself, for members held back by its two-factor requirement too: its
+    # fields that reach content check the requirement themselves.
+    granted = await membership_access(ctx, workspace_id)
     workspace = view(ctx, granted)
     await workspace.record()
     return workspace
@@ -171,6 +193,24 @@ async def rename_workspace(ctx: RequestContext, workspace_id: str, name: str) ->
     ctx.loaders.workspaces.clear(workspace_id)
     data = {"id": gid("Workspace", workspace_id), "name": clean}
     await services.events.publish(gid("Workspace", workspace_id), "workspace.renamed", data)
+    return view(ctx, granted)
+
+
+async def set_require_two_factor(
+    ctx: RequestContext, workspace_id: str, *, required: bool
+) -> WorkspaceView:
+    """Owners decide whether members need two-factor sign-in to see the workspace's content;
+    an owner turning it on must have it on already."""
+    services = ctx.services
+    granted = await access(ctx, workspace_id)
+    services.authz.set_workspace_policy(granted)
+    if required and not await ctx.loaders.two_factor_enabled.load(granted.principal.user_id):
+        raise bad_input(
+            "Turn on two-factor sign-in for your own account before requiring it of others.",
+            field="requireTwoFactor",
+        )
+    await services.two_factor.set_required(workspace_id, required, services.clock())
+    ctx.loaders.two_factor_required.clear(workspace_id)
     return view(ctx, granted)
 
 

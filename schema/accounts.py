@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from resolvers import accounts, sessions
-from resolvers.accounts import UserView
+from resolvers import accounts, sessions, two_factor
+from resolvers.accounts import SecondStep, UserView
 from resolvers.errors import not_found
 from resolvers.sessions import SessionView
 from schema.context import request_context
@@ -62,6 +62,20 @@ class User(Node):
     @strawberry.field
     async def created_at(self) -> datetime:
         return await self.view.created_at()
+
+    @strawberry.field(description="Whether two-factor sign-in is on; null for anyone but yourself.")
+    async def two_factor_enabled(self, info: Info[Any, Any]) -> bool | None:
+        if not self.view.own:
+            return None
+        return await request_context(info).loaders.two_factor_enabled.load(self.view.id)
+
+    @strawberry.field(
+        description="How many unused recovery codes you have left; null for anyone but yourself."
+    )
+    async def recovery_codes_left(self, info: Info[Any, Any]) -> int | None:
+        if not self.view.own:
+            return None
+        return await two_factor.recovery_codes_left(request_context(info).services, self.view.id)
 
     @strawberry.field(description="The user's live sessions, newest first. Only your own.")
     async def sessions(
@@ -194,6 +208,78 @@ class AuthPayload:
     user: User
 
 
+@strawberry.type(
+    description="A sign-in: a session, or (two-factor on) a second step to complete first."
+)
+class LogInPayload:
+    token: str | None = strawberry.field(
+        description="Bearer token for `Authorization: Bearer <token>`; null while a second "
+        "factor is needed."
+    )
+    user: User | None = strawberry.field(description="Null while a second factor is needed.")
+    needs_second_factor: bool = strawberry.field(
+        description="True when the account has two-factor on: call `completeLogIn` with "
+        "`secondStepToken` and a code."
+    )
+    second_step_token: str | None = strawberry.field(
+        description="For `completeLogIn`; valid five minutes. Not a session token."
+    )
+    second_step_expires_at: datetime | None = None
+
+
+@strawberry.input
+class CompleteLogInInput:
+    second_step_token: str = strawberry.field(description="From `logIn`.")
+    code: str | None = strawberry.field(
+        default=None, description="The six digits your authenticator app shows now."
+    )
+    recovery_code: str | None = strawberry.field(
+        default=None, description="One of your recovery codes, instead of `code`; works once."
+    )
+
+
+@strawberry.type
+class TwoFactorEnrolmentPayload:
+    otpauth_uri: str = strawberry.field(
+        description="An `otpauth://totp/...` URI: show it as a QR code for an authenticator app."
+    )
+    secret: str = strawberry.field(description="The same secret in base32, to type by hand.")
+
+
+@strawberry.input
+class ConfirmTwoFactorEnrolmentInput:
+    code: str = strawberry.field(description="The six digits your app shows for the new secret.")
+
+
+@strawberry.type
+class RecoveryCodesPayload:
+    recovery_codes: list[str] = strawberry.field(
+        description="Ten single-use codes, shown this once: each signs you in instead of a "
+        "code from the app. Earlier recovery codes no longer work."
+    )
+
+
+@strawberry.input
+class TwoFactorCodeInput:
+    code: str | None = strawberry.field(
+        default=None, description="The six digits your authenticator app shows now."
+    )
+    recovery_code: str | None = strawberry.field(
+        default=None, description="One of your recovery codes, instead of `code`."
+    )
+
+
+@strawberry.input
+class DisableTwoFactorInput:
+    password: str
+    code: str | None = strawberry.field(
+        default=None, description="The six digits your authenticator app shows now."
+    )
+    recovery_code: str | None = strawberry.field(
+        default=None, description="One of your recovery codes, instead of `code`."
+    )
+
+
 @strawberry.type
 class LogOutPayload:
     ok: bool
@@ -222,9 +308,57 @@ async def sign_up(info: Info[Any, Any], input: SignUpInput) -> AuthPayload | Non
     return AuthPayload(token=result.token, user=User.from_view(result.user))
 
 
-async def log_in(info: Info[Any, Any], input: LogInInput) -> AuthPayload | None:
+async def log_in(info: Info[Any, Any], input: LogInInput) -> LogInPayload | None:
     result = await accounts.log_in(request_context(info), input.email, input.password)
+    if isinstance(result, SecondStep):
+        return LogInPayload(
+            token=None,
+            user=None,
+            needs_second_factor=True,
+            second_step_token=result.token,
+            second_step_expires_at=result.expires_at,
+        )
+    return LogInPayload(
+        token=result.token,
+        user=User.from_view(result.user),
+        needs_second_factor=False,
+        second_step_token=None,
+    )
+
+
+async def complete_log_in(info: Info[Any, Any], input: CompleteLogInInput) -> AuthPayload | None:
+    result = await two_factor.complete_log_in(
+        request_context(info), input.second_step_token, input.code, input.recovery_code
+    )
     return AuthPayload(token=result.token, user=User.from_view(result.user))
+
+
+async def begin_two_factor_enrolment(info: Info[Any, Any]) -> TwoFactorEnrolmentPayload | None:
+    started = await two_factor.begin_enrolment(request_context(info))
+    return TwoFactorEnrolmentPayload(otpauth_uri=started.otpauth_uri, secret=started.secret)
+
+
+async def confirm_two_factor_enrolment(
+    info: Info[Any, Any], input: ConfirmTwoFactorEnrolmentInput
+) -> RecoveryCodesPayload | None:
+    codes = await two_factor.confirm_enrolment(request_context(info), input.code)
+    return RecoveryCodesPayload(recovery_codes=codes)
+
+
+async def regenerate_recovery_codes(
+    info: Info[Any, Any], input: TwoFactorCodeInput
+) -> RecoveryCodesPayload | None:
+    codes = await two_factor.regenerate_recovery_codes(
+        request_context(info), input.code, input.recovery_code
+    )
+    return RecoveryCodesPayload(recovery_codes=codes)
+
+
+async def disable_two_factor(
+    info: Info[Any, Any], input: DisableTwoFactorInput
+) -> LogOutPayload | None:
+    await two_factor.disable(request_context(info), input.password, input.code, input.recovery_code)
+    return LogOutPayload(ok=True)
 
 
 async def log_out(info: Info[Any, Any]) -> LogOutPayload | None:

@@ -62,6 +62,7 @@ from resolvers.tasks import (
     MAX_LABELS,
     MAX_LISTS,
 )
+from resolvers.two_factor import RECOVERY_CODES
 from resolvers.workspaces import MAX_PENDING_INVITATIONS_SHOWN
 from schema.context import CONTEXT_KEY
 
@@ -70,7 +71,9 @@ log = logging.getLogger("cove.graphql")
 MUTATION_WEIGHT = 10
 HASHING_WEIGHT = 2000
 # Mutations that run Argon2 (about 64 MiB and tens of milliseconds each).
-HASHING_MUTATIONS = frozenset({"signUp", "logIn", "changePassword", "createShareLink"})
+HASHING_MUTATIONS = frozenset(
+    {"signUp", "logIn", "changePassword", "createShareLink", "disableTwoFactor"}
+)
 # Reactions are grouped by emoji; no limit holds their number, so this is an assumption, and
 # the actual cost charged afterwards counts the real ones.
 ASSUMED_REACTION_GROUPS = 50
@@ -81,6 +84,7 @@ LIST_SIZES: Mapping[str, int] = {
     "AuditEvent.details": MAX_AUDIT_DETAILS,
     "AuditEvent.targetIds": MAX_AUDIT_TARGETS,
     "User.invitations": MAX_PENDING_INVITATIONS_SHOWN,
+    "RecoveryCodesPayload.recoveryCodes": RECOVERY_CODES,
     "Agenda.events": MAX_OCCURRENCES,
     "Agenda.tasks": MAX_AGENDA_TASKS,
     "Task.assignees": MAX_ASSIGNEES,

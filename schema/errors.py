@@ -50,6 +50,8 @@ def coded_error(error: GraphQLError, request_id: str) -> GraphQLError:
             extensions["field"] = original.field
         if original.retry_after is not None:
             extensions["retryAfterSeconds"] = original.retry_after
+        if original.reason:
+            extensions["reason"] = original.reason
         message = original.message
     elif isinstance(original, InvalidOperationTypeError):
         extensions["code"] = ErrorCode.BAD_USER_INPUT.value

@@ -79,8 +79,32 @@ class Mutation:
     sign_up: accounts.AuthPayload | None = strawberry.mutation(
         resolver=accounts.sign_up, description="Create an account and sign in."
     )
-    log_in: accounts.AuthPayload | None = strawberry.mutation(
-        resolver=accounts.log_in, description="Sign in with email and password."
+    log_in: accounts.LogInPayload | None = strawberry.mutation(
+        resolver=accounts.log_in,
+        description="Sign in with email and password; with two-factor on, this answers a "
+        "second step for `completeLogIn` instead of a session.",
+    )
+    complete_log_in: accounts.AuthPayload | None = strawberry.mutation(
+        resolver=accounts.complete_log_in,
+        description="The second step of signing in: a code from the authenticator app (or a "
+        "recovery code) for the token `logIn` answered.",
+    )
+    begin_two_factor_enrolment: accounts.TwoFactorEnrolmentPayload | None = strawberry.mutation(
+        resolver=accounts.begin_two_factor_enrolment,
+        description="Start turning two-factor sign-in on: a new secret for an authenticator "
+        "app, pending until `confirmTwoFactorEnrolment`.",
+    )
+    confirm_two_factor_enrolment: accounts.RecoveryCodesPayload | None = strawberry.mutation(
+        resolver=accounts.confirm_two_factor_enrolment,
+        description="Turn two-factor sign-in on with a first code; answers ten recovery codes.",
+    )
+    regenerate_recovery_codes: accounts.RecoveryCodesPayload | None = strawberry.mutation(
+        resolver=accounts.regenerate_recovery_codes,
+        description="Replace your recovery codes with ten new ones, for a current code.",
+    )
+    disable_two_factor: accounts.LogOutPayload | None = strawberry.mutation(
+        resolver=accounts.disable_two_factor,
+        description="Turn two-factor sign-in off, with your password and a current code.",
     )
     log_out: accounts.LogOutPayload | None = strawberry.mutation(
         resolver=accounts.log_out, description="End the session this request came through."
@@ -100,6 +124,11 @@ class Mutation:
     )
     rename_workspace: workspaces.WorkspacePayload | None = strawberry.mutation(
         resolver=workspaces.rename_workspace, description="Rename a workspace (owners, admins)."
+    )
+    set_workspace_require_two_factor: workspaces.WorkspacePayload | None = strawberry.mutation(
+        resolver=workspaces.set_workspace_require_two_factor,
+        description="Whether members need two-factor sign-in to see the workspace's content "
+        "(owners; you need it on yourself to require it).",
     )
     invite_member: workspaces.InvitationPayload | None = strawberry.mutation(
         resolver=workspaces.invite_member, description="Invite an email address (owners, admins)."

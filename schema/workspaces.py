@@ -50,6 +50,13 @@ class Workspace(Node):
     async def created_at(self) -> datetime:
         return await self.view.created_at()
 
+    @strawberry.field(
+        description="Whether members need two-factor sign-in to see this workspace's content; "
+        "those without it get FORBIDDEN with `extensions.reason` TWO_FACTOR_REQUIRED."
+    )
+    async def require_two_factor(self) -> bool:
+        return await self.view.require_two_factor()
+
     @strawberry.field(description="Your role here; null when you are only invited.")
     def viewer_role(self) -> Role | None:  # type: ignore[valid-type]
         return self.view.access.role if self.view.access else None
@@ -234,6 +241,12 @@ class RenameWorkspaceInput:
     name: str
 
 
+@strawberry.input
+class SetWorkspaceRequireTwoFactorInput:
+    workspace_id: strawberry.ID
+    require_two_factor: bool
+
+
 @strawberry.type
 class WorkspacePayload:
     workspace: Workspace
@@ -311,6 +324,16 @@ async def rename_workspace(
 ) -> WorkspacePayload | None:
     ws = expect_id(input.workspace_id, "Workspace")
     view = await workspaces.rename_workspace(request_context(info), ws, input.name)
+    return WorkspacePayload(workspace=Workspace.from_view(view))
+
+
+async def set_workspace_require_two_factor(
+    info: Info[Any, Any], input: SetWorkspaceRequireTwoFactorInput
+) -> WorkspacePayload | None:
+    ws = expect_id(input.workspace_id, "Workspace")
+    view = await workspaces.set_require_two_factor(
+        request_context(info), ws, required=input.require_two_factor
+    )
     return WorkspacePayload(workspace=Workspace.from_view(view))
 
 

@@ -73,3 +73,11 @@ def test_import_linter_contract_holds() -> None:
     linter = Path(sys.executable).with_name("lint-imports")
     result = subprocess.run([str(linter)], cwd=ROOT, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_one_time_codes_are_computed_only_in_crypto() -> None:
+    for layer in LAYERS:
+        if layer == "crypto":
+            continue
+        for path in sources(layer):
+            assert "pyotp" not in imported_packages(path), path

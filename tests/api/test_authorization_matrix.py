@@ -288,6 +288,29 @@ ROWS = [
         expect(OK, OK, OK, OK, OK, OK),
         lambda w, who: {"e": w.emails["maker"]},
     ),
+    Row(
+        "completeLogIn",
+        'mutation { completeLogIn(input: {secondStepToken: "cove2fa_unknown", code: "123456"}) { token } }',
+        expect(UNAUTH, UNAUTH, UNAUTH, UNAUTH, UNAUTH, UNAUTH),
+    ),
+    Row(
+        "beginTwoFactorEnrolment", "mutation { beginTwoFactorEnrolment { otpauthUri } }", SIGNED_IN
+    ),
+    Row(
+        "confirmTwoFactorEnrolment",
+        'mutation { confirmTwoFactorEnrolment(input: {code: "000000"}) { recoveryCodes } }',
+        expect(UNAUTH, BAD, BAD, BAD, BAD, BAD),
+    ),
+    Row(
+        "regenerateRecoveryCodes",
+        'mutation { regenerateRecoveryCodes(input: {code: "000000"}) { recoveryCodes } }',
+        expect(UNAUTH, BAD, BAD, BAD, BAD, BAD),
+    ),
+    Row(
+        "disableTwoFactor",
+        'mutation { disableTwoFactor(input: {password: "correct horse battery", code: "000000"}) { ok } }',
+        expect(UNAUTH, BAD, BAD, BAD, BAD, BAD),
+    ),
     Row("logOut", "mutation { logOut { ok } }", SIGNED_IN),
     Row(
         "changePassword",
@@ -316,6 +339,12 @@ ROWS = [
         "renameWorkspace",
         'mutation($w: ID!) { renameWorkspace(input: {workspaceId: $w, name: "Acme"}) { workspace { id } } }',
         MANAGERS,
+        lambda w, who: {"w": w.ids["workspace"]},
+    ),
+    Row(
+        "setWorkspaceRequireTwoFactor",
+        "mutation($w: ID!) { setWorkspaceRequireTwoFactor(input: {workspaceId: $w, requireTwoFactor: false}) { workspace { requireTwoFactor } } }",
+        expect(UNAUTH, NF, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK),
         lambda w, who: {"w": w.ids["workspace"]},
     ),
     Row(
