@@ -209,18 +209,23 @@ async def _second_step(services: Services, user_id: str) -> SecondStep:
     return SecondStep(token=token, expires_at=expires_at)
 
 
+async def prove_password(services: Services, user_id: str, password: str, *, field: str) -> None:
+    """Refuse unless `password` is the account's, for actions a stolen session alone must not
+    take. A stolen session must not become a way to guess the password either: wrong ones
+    are limited per account like failed sign-ins, aliases and bursts included."""
+    record = await _load_user(services, user_id)
+    attempt = await services.limits.password_change_failures.reserve(user_id)
+    outcome = await services.passwords.verify(record.password_hash, password)
+    if not outcome.ok:
+        raise bad_input("The password is incorrect.", field=field)
+    await attempt.succeeded()
+
+
 async def change_password(ctx: RequestContext, current_password: str, new_password: str) -> int:
     """Set a new password and end every other session; returns how many sessions ended."""
     services = ctx.services
     caller = await ctx.require_user()
-    record = await _load_user(services, caller.user_id)
-    # A stolen session must not become a way to guess the password: wrong current
-    # passwords are limited per account like failed sign-ins, aliases and bursts included.
-    attempt = await services.limits.password_change_failures.reserve(caller.user_id)
-    outcome = await services.passwords.verify(record.password_hash, current_password)
-    if not outcome.ok:
-        raise bad_input("The current password is incorrect.", field="currentPassword")
-    await attempt.succeeded()
+    await prove_password(services, caller.user_id, current_password, field="currentPassword")
     check_password(new_password, field="newPassword")
     new_hash = await services.passwords.hash(new_password)
     await services.accounts.set_password_hash(caller.user_id, new_hash, services.clock())

@@ -22,6 +22,7 @@ from resolvers.accounts import (
     AuthResult,
     email_ref,
     own_view,
+    prove_password,
 )
 from resolvers.audit import AuditKind
 from resolvers.authz import Action
@@ -89,12 +90,14 @@ async def begin_enrolment(ctx: RequestContext) -> Enrolment:
     return Enrolment(otpauth_uri=totp.otpauth_uri(secret, email, ISSUER), secret=secret)
 
 
-async def confirm_enrolment(ctx: RequestContext, code: str) -> list[str]:
-    """Turn two-factor on with a first code from the app; answers the ten recovery codes,
-    shown this once."""
+async def confirm_enrolment(ctx: RequestContext, code: str, password: str) -> list[str]:
+    """Turn two-factor on with a first code from the app and the account's password (a
+    stolen session alone must not lock the owner out); answers the ten recovery codes, shown
+    this once."""
     services = ctx.services
     caller = await ctx.require_user()
     user_id = caller.user_id
+    await prove_password(services, user_id, password, field="password")
     grant = services.authz.own_account(caller, user_id, Action.WRITE)
     pending = await services.two_factor.get(user_id)
     if pending is None:
@@ -137,14 +140,7 @@ async def disable(
     grant = services.authz.own_account(caller, caller.user_id, Action.WRITE)
     record = await _enabled(services, caller.user_id)
     _one_factor(code, recovery_code)
-    user = await services.accounts.get_user(caller.user_id)
-    if user is None:
-        raise not_found("user")
-    attempt = await services.limits.password_change_failures.reserve(caller.user_id)
-    outcome = await services.passwords.verify(user.password_hash, password)
-    if not outcome.ok:
-        raise bad_input("The password is incorrect.", field="password")
-    await attempt.succeeded()
+    await prove_password(services, caller.user_id, password, field="password")
     await _check_factor(services, record, grant, code, recovery_code, refuse=_signed_in_refusal)
     await services.two_factor.disable(caller.user_id)
 

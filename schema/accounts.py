@@ -249,6 +249,9 @@ class TwoFactorEnrolmentPayload:
 @strawberry.input
 class ConfirmTwoFactorEnrolmentInput:
     code: str = strawberry.field(description="The six digits your app shows for the new secret.")
+    password: str = strawberry.field(
+        description="Your password: a session alone cannot turn two-factor sign-in on."
+    )
 
 
 @strawberry.type
@@ -341,7 +344,7 @@ async def begin_two_factor_enrolment(info: Info[Any, Any]) -> TwoFactorEnrolment
 async def confirm_two_factor_enrolment(
     info: Info[Any, Any], input: ConfirmTwoFactorEnrolmentInput
 ) -> RecoveryCodesPayload | None:
-    codes = await two_factor.confirm_enrolment(request_context(info), input.code)
+    codes = await two_factor.confirm_enrolment(request_context(info), input.code, input.password)
     return RecoveryCodesPayload(recovery_codes=codes)
 
 

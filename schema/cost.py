@@ -72,7 +72,14 @@ MUTATION_WEIGHT = 10
 HASHING_WEIGHT = 2000
 # Mutations that run Argon2 (about 64 MiB and tens of milliseconds each).
 HASHING_MUTATIONS = frozenset(
-    {"signUp", "logIn", "changePassword", "createShareLink", "disableTwoFactor"}
+    {
+        "signUp",
+        "logIn",
+        "changePassword",
+        "createShareLink",
+        "disableTwoFactor",
+        "confirmTwoFactorEnrolment",
+    }
 )
 # Reactions are grouped by emoji; no limit holds their number, so this is an assumption, and
 # the actual cost charged afterwards counts the real ones.

@@ -298,7 +298,7 @@ ROWS = [
     ),
     Row(
         "confirmTwoFactorEnrolment",
-        'mutation { confirmTwoFactorEnrolment(input: {code: "000000"}) { recoveryCodes } }',
+        'mutation { confirmTwoFactorEnrolment(input: {code: "000000", password: "correct horse battery"}) { recoveryCodes } }',
         expect(UNAUTH, BAD, BAD, BAD, BAD, BAD),
     ),
     Row(

@@ -20,8 +20,8 @@ from support import (
 )
 
 BEGIN = "mutation { beginTwoFactorEnrolment { otpauthUri secret } }"
-CONFIRM = """mutation($c: String!) { confirmTwoFactorEnrolment(input: {code: $c}) {
-  recoveryCodes } }"""
+CONFIRM = """mutation($c: String!, $p: String!) {
+  confirmTwoFactorEnrolment(input: {code: $c, password: $p}) { recoveryCodes } }"""
 LOG_IN_2FA = """mutation($email: String!, $password: String!) {
   logIn(input: {email: $email, password: $password}) {
     token user { id } needsSecondFactor secondStepToken secondStepExpiresAt } }"""
@@ -40,7 +40,7 @@ def code_in(secret: str, steps: int = 0) -> str:
 def enrol(client: GraphQLClient) -> tuple[str, list[str]]:
     started = client.data(BEGIN)["beginTwoFactorEnrolment"]
     assert started["otpauthUri"].startswith("otpauth://totp/Cove:")
-    codes = client.data(CONFIRM, {"c": code_in(started["secret"])})
+    codes = client.data(CONFIRM, {"c": code_in(started["secret"]), "p": PASSWORD})
     return started["secret"], codes["confirmTwoFactorEnrolment"]["recoveryCodes"]
 
 
@@ -93,7 +93,7 @@ def test_refusals_are_clear_and_never_internal(shared_server: Server, email: str
         assert error_codes(result) == [code], (variables, result)
         assert result["errors"][0]["extensions"]["field"] == field
     assert error_codes(me.run(BEGIN)) == ["BAD_USER_INPUT"]  # already on
-    wrong = me.run(CONFIRM, {"c": "123456"})
+    wrong = me.run(CONFIRM, {"c": "123456", "p": PASSWORD})
     assert error_codes(wrong) == ["BAD_USER_INPUT"]
     # Four wrong codes so far; the fifth is refused for its own sake, the sixth by the limit.
     assert error_codes(anon.run(COMPLETE, {"t": step, "c": "000000"})) == ["UNAUTHENTICATED"]

@@ -66,7 +66,7 @@ async def enrolled(services: Services, clock: Clock, email: str) -> tuple[str, s
     signed = await accounts.sign_up(ctx(services), email, PASSWORD, "Ann")
     started = await two_factor.begin_enrolment(ctx(services, signed.token))
     codes = await two_factor.confirm_enrolment(
-        ctx(services, signed.token), pyotp.TOTP(started.secret).at(clock.now)
+        ctx(services, signed.token), pyotp.TOTP(started.secret).at(clock.now), PASSWORD
     )
     return signed.token, started.secret, codes
 
@@ -91,7 +91,7 @@ async def test_enrolment_gives_a_uri_and_ten_codes_and_log_in_asks_for_a_second_
     # Pending until confirmed: log-in still answers a session.
     assert isinstance(await accounts.log_in(ctx(services), "ann@example.org", PASSWORD), AuthResult)
     codes = await two_factor.confirm_enrolment(
-        ctx(services, signed.token), pyotp.TOTP(started.secret).at(clock.now)
+        ctx(services, signed.token), pyotp.TOTP(started.secret).at(clock.now), PASSWORD
     )
     assert len(codes) == 10 == len(set(codes))
     assert await two_factor.is_enabled(services, signed.user.id)
@@ -217,13 +217,23 @@ async def test_confirm_refuses_a_wrong_code_and_enrolling_twice(
 ) -> None:
     services, clock = world
     signed = await accounts.sign_up(ctx(services), "twice@example.org", PASSWORD, "T")
-    error = await code_error(two_factor.confirm_enrolment(ctx(services, signed.token), "123456"))
+    error = await code_error(
+        two_factor.confirm_enrolment(ctx(services, signed.token), "123456", PASSWORD)
+    )
     assert error.code == ErrorCode.BAD_USER_INPUT  # nothing begun
     started = await two_factor.begin_enrolment(ctx(services, signed.token))
-    error = await code_error(two_factor.confirm_enrolment(ctx(services, signed.token), "000000"))
+    error = await code_error(
+        two_factor.confirm_enrolment(ctx(services, signed.token), "000000", PASSWORD)
+    )
     assert (error.code, error.field) == (ErrorCode.BAD_USER_INPUT, "code")
+    # A session alone cannot turn it on: the password is asked too.
+    code_now = pyotp.TOTP(started.secret).at(clock.now)
+    error = await code_error(
+        two_factor.confirm_enrolment(ctx(services, signed.token), code_now, "not the password")
+    )
+    assert (error.code, error.field) == (ErrorCode.BAD_USER_INPUT, "password")
     await two_factor.confirm_enrolment(
-        ctx(services, signed.token), pyotp.TOTP(started.secret).at(clock.now)
+        ctx(services, signed.token), pyotp.TOTP(started.secret).at(clock.now), PASSWORD
     )
     error = await code_error(two_factor.begin_enrolment(ctx(services, signed.token)))
     assert error.code == ErrorCode.BAD_USER_INPUT
@@ -253,7 +263,7 @@ async def test_a_workspace_can_require_two_factor_of_its_members(
     assert await shell.require_two_factor()
     started = await two_factor.begin_enrolment(ctx(services, member.token))
     await two_factor.confirm_enrolment(
-        ctx(services, member.token), pyotp.TOTP(started.secret).at(clock.now)
+        ctx(services, member.token), pyotp.TOTP(started.secret).at(clock.now), PASSWORD
     )
     assert await workspaces.members(ctx(services, member.token), ws.id, 10, None)
 
