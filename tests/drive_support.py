@@ -57,6 +57,23 @@ class Drive:
         return upload_file(self.server, self.owner, self.ids["workspace"], body, **kwargs)
 
 
+def drive_team(server: Server, data_dir: Path, domain: str) -> Drive:
+    """An owner's workspace with a member, a guest, and an outsider, on a running server."""
+    token, owner_user = sign_up(server.client(), f"owner@{domain}", name="Olive")
+    owner = server.client(token)
+    workspace = owner.data(CREATE_WS, {"n": "Acme"})["createWorkspace"]["workspace"]["id"]
+    member, member_id = join(server, owner, workspace, f"member@{domain}", "MEMBER")
+    guest, guest_id = join(server, owner, workspace, f"guest@{domain}", "GUEST")
+    outsider_token, _ = sign_up(server.client(), f"outsider@{domain}")
+    ids = {
+        "workspace": workspace,
+        "owner": owner_user["id"],
+        "member": member_id,
+        "guest": guest_id,
+    }
+    return Drive(server, owner, member, guest, server.client(outsider_token), ids, data_dir)
+
+
 def join(
     server: Server, owner: GraphQLClient, workspace: str, email: str, role: str
 ) -> tuple[GraphQLClient, str]:

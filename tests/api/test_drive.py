@@ -14,20 +14,19 @@ import httpx
 import pytest
 from drive_support import (
     CREATE_FOLDER,
-    CREATE_WS,
     FILE,
     Drive,
     begin_upload,
     download_url,
+    drive_team,
     get,
-    join,
     new_version,
     put,
     services_of,
 )
 
 from resolvers.global_ids import from_global_id
-from support import error_codes, make_settings, serve, sign_up
+from support import error_codes, make_settings, serve
 
 SEGMENT = 64 * 1024
 MOVE = """mutation($i: ID!, $p: ID) { moveDriveItem(input: {itemId: $i, parentId: $p}) {
@@ -43,19 +42,7 @@ DELETE = "mutation($i: ID!) { deleteDriveItem(input: {itemId: $i}) { deletedItem
 def drive(tmp_path: Path) -> Iterator[Drive]:
     data_dir = tmp_path / "data"
     with serve(make_settings(data_dir)) as server:
-        token, owner_user = sign_up(server.client(), "owner@drive.example", name="Olive")
-        owner = server.client(token)
-        workspace = owner.data(CREATE_WS, {"n": "Acme"})["createWorkspace"]["workspace"]["id"]
-        member, member_id = join(server, owner, workspace, "member@drive.example", "MEMBER")
-        guest, guest_id = join(server, owner, workspace, "guest@drive.example", "GUEST")
-        outsider_token, _ = sign_up(server.client(), "outsider@drive.example")
-        ids = {
-            "workspace": workspace,
-            "owner": owner_user["id"],
-            "member": member_id,
-            "guest": guest_id,
-        }
-        yield Drive(server, owner, member, guest, server.client(outsider_token), ids, data_dir)
+        yield drive_team(server, data_dir, "drive.example")
 
 
 def all_bytes_under(path: Path) -> bytes:

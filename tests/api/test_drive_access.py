@@ -13,7 +13,6 @@ import pytest
 from drive_support import (
     CREATE_CH,
     CREATE_FOLDER,
-    CREATE_WS,
     FILE,
     LINK,
     SHARE,
@@ -21,13 +20,13 @@ from drive_support import (
     Drive,
     begin_upload,
     download_url,
+    drive_team,
     get,
-    join,
     services_of,
     upload_file,
 )
 
-from support import error_codes, make_settings, serve, sign_up
+from support import error_codes, make_settings, serve
 
 POST = """mutation($c: ID!, $t: String!, $a: [ID!]!) {
   postMessage(input: {channelId: $c, text: $t, attachmentIds: $a}) {
@@ -44,19 +43,7 @@ def drive(tmp_path: Path) -> Iterator[Drive]:
     data_dir = tmp_path / "data"
     settings = make_settings(data_dir, workspace_quota_bytes=10_000, max_file_bytes=6_000)
     with serve(settings) as server:
-        token, owner_user = sign_up(server.client(), "owner@access.example", name="Olive")
-        owner = server.client(token)
-        workspace = owner.data(CREATE_WS, {"n": "Acme"})["createWorkspace"]["workspace"]["id"]
-        member, member_id = join(server, owner, workspace, "member@access.example", "MEMBER")
-        guest, guest_id = join(server, owner, workspace, "guest@access.example", "GUEST")
-        outsider_token, _ = sign_up(server.client(), "outsider@access.example")
-        ids = {
-            "workspace": workspace,
-            "owner": owner_user["id"],
-            "member": member_id,
-            "guest": guest_id,
-        }
-        yield Drive(server, owner, member, guest, server.client(outsider_token), ids, data_dir)
+        yield drive_team(server, data_dir, "access.example")
 
 
 def test_outsiders_and_guests_see_nothing_until_shared(drive: Drive) -> None:

@@ -12,18 +12,18 @@ import httpx
 import pytest
 from drive_support import (
     CREATE_FOLDER,
-    CREATE_WS,
     FILE,
     SHARE,
     UNSHARE,
     Drive,
+    drive_team,
     get,
     join,
     new_version,
     upload_file,
 )
 
-from support import error_codes, make_settings, serve, sign_up
+from support import error_codes, make_settings, serve
 
 BODY = b"0123456789" * 10  # 100 bytes
 LIMITED = """mutation($f: ID!, $m: Int) {
@@ -52,19 +52,7 @@ FEED = "mutation($c: ID!) { createCalendarFeed(input: {calendarId: $c}) { url } 
 def drive(tmp_path: Path) -> Iterator[Drive]:
     data_dir = tmp_path / "data"
     with serve(make_settings(data_dir)) as server:
-        token, owner_user = sign_up(server.client(), "owner@trust.example", name="Olive")
-        owner = server.client(token)
-        workspace = owner.data(CREATE_WS, {"n": "Acme"})["createWorkspace"]["workspace"]["id"]
-        member, member_id = join(server, owner, workspace, "member@trust.example", "MEMBER")
-        guest, guest_id = join(server, owner, workspace, "guest@trust.example", "GUEST")
-        outsider_token, _ = sign_up(server.client(), "outsider@trust.example")
-        ids = {
-            "workspace": workspace,
-            "owner": owner_user["id"],
-            "member": member_id,
-            "guest": guest_id,
-        }
-        yield Drive(server, owner, member, guest, server.client(outsider_token), ids, data_dir)
+        yield drive_team(server, data_dir, "trust.example")
 
 
 def _downloads(drive: Drive, file_id: str) -> int:
