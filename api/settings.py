@@ -290,9 +290,10 @@ class Settings:
         ),
     )
     max_connections: int = field(
-        default=1000,
+        default=10_000,
         metadata=_doc(
-            "Open HTTP connections and running requests per worker; beyond it requests get 503."
+            "Open connections (realtime sockets included) and running requests per worker; "
+            "beyond it requests get 503."
         ),
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = field(

@@ -157,6 +157,7 @@ async def cove_run(
         # the raw baseline (spaced posts would cap the rate at subscribers / gap).
         latencies, _, size = await measure(sockets, send, posts, gap)
         rate = await best_rate(sockets, send, posts)
+        recheck = await recheck_run(http, token, ws, sockets, send, posts, gap)
         for socket in sockets:
             await socket.close()
     return {
@@ -164,7 +165,48 @@ async def cove_run(
         "rate": rate,
         "size": size,
         "kib_per_subscription": per_subscription,
+        **recheck,
     }
+
+
+INVITE = """mutation($w: ID!) { inviteMember(input: {workspaceId: $w, email: "second@rt.example",
+  role: OWNER}) { invitation { id } } }"""
+ACCEPT = "mutation($i: ID!) { acceptInvitation(input: {invitationId: $i}) { workspace { id } } }"
+ROLE = """mutation($w: ID!, $u: ID!, $r: Role!) {
+  changeMemberRole(input: {workspaceId: $w, userId: $u, role: $r}) { member { role } } }"""
+
+
+async def recheck_run(
+    http: httpx.AsyncClient,
+    token: str,
+    ws: str,
+    sockets: list[ClientConnection],
+    send: Callable[[int], Awaitable[None]],
+    posts: int,
+    gap: float,
+) -> dict[str, Any]:
+    """What a membership change costs the subscribers: a second owner changes the role of the
+    user holding every subscription (OWNER <-> ADMIN: it still reads the channel), which
+    makes each node check all of that user's subscriptions again before the next event; each
+    round times role change, re-check and the next post's delivery to every subscriber,
+    against posts alone in the same run."""
+    signed = await gql(
+        http,
+        'mutation { signUp(input: {email: "second@rt.example", password: "bench password 2", displayName: "S"}) { token } }',
+    )
+    second = signed["signUp"]["token"]
+    invitation = (await gql(http, INVITE, {"w": ws}, token))["inviteMember"]["invitation"]["id"]
+    await gql(http, ACCEPT, {"i": invitation}, second)
+    me = (await gql(http, "{ viewer { id } }", token=token))["viewer"]["id"]
+    roles = ["ADMIN", "OWNER"]
+
+    async def change_then_send(n: int) -> None:
+        await gql(http, ROLE, {"w": ws, "u": me, "r": roles[n % 2]}, second)
+        await send(n)
+
+    plain, _, _ = await measure(sockets, send, posts, gap)
+    changed, _, _ = await measure(sockets, change_then_send, posts, gap)
+    return {"plain_latencies": plain, "recheck_latencies": changed}
 
 
 async def raw_run(port: int, subscribers: int, posts: int, gap: float) -> dict[str, Any]:
@@ -244,6 +286,13 @@ def main() -> None:
         f"ratio of delivery rates cove / raw: {cove['rate'] / raw['rate']:.2f}  (bar: at least 0.3; p99 bar: under 250 ms)"
     )
     print(f"server memory per idle subscription: {cove['kib_per_subscription']:.1f} KiB")
+    plain, changed = cove["plain_latencies"], cove["recheck_latencies"]
+    print(
+        f"post delivered to all {subscribers}: p50 {ms(statistics.median(plain))}; after a role "
+        f"change that re-checks all {subscribers} subscriptions: p50 "
+        f"{ms(statistics.median(changed))}, p99 {ms(percentile(changed, 0.99))} "
+        f"(ratio {statistics.median(changed) / statistics.median(plain):.2f})"
+    )
 
 
 if __name__ == "__main__":

@@ -170,16 +170,18 @@ class Hub:
                 body = {"type": payload["type"], "topic": payload["topic"], "data": payload["data"]}
                 plaintext = json.dumps(body, separators=(",", ":")).encode()
                 about = payload.get("about")
+                answers: dict[tuple[Principal, str], bool] = {}
                 for subscription in list(subscribers):
                     # An event that tells of another object (a channel, on its workspace's
                     # topic) reaches only those who may read that object too.
-                    if about is None or await self._can_read(subscription.principal, about):
+                    if about is None or await self._may_read(subscription, about, answers):
                         subscription.offer(plaintext)
         elif kind == "access":
             # Checked before the next payload is handled, so nothing published after a
             # removal reaches the removed member.
+            answers = {}
             for subscription in self._concerned(payload):
-                await self._recheck(subscription)
+                await self._recheck(subscription, answers)
         elif kind == "login_ended":
             for subscription in list(self._by_login.get(payload["login"], ())):
                 subscription.end()
@@ -216,9 +218,22 @@ class Hub:
             if any(_kind(topic) == kind for topic in subscription.topics)
         ]
 
-    async def _recheck(self, subscription: Subscription) -> None:
+    async def _may_read(
+        self, subscription: Subscription, topic: str, answers: dict[tuple[Principal, str], bool]
+    ) -> bool:
+        """Whether the subscription's caller may read `topic`, asked once per caller and topic
+        within one payload: a caller's many subscriptions share one answer."""
+        key = (subscription.principal, topic)
+        found = answers.get(key)
+        if found is None:
+            found = answers[key] = await self._can_read(subscription.principal, topic)
+        return found
+
+    async def _recheck(
+        self, subscription: Subscription, answers: dict[tuple[Principal, str], bool]
+    ) -> None:
         for topic in list(subscription.topics):
-            if not await self._can_read(subscription.principal, topic):
+            if not await self._may_read(subscription, topic, answers):
                 subscription.topics.discard(topic)
                 _discard(self._by_topic, topic, subscription)
         if not subscription.topics:

@@ -79,6 +79,36 @@ async def test_access_is_checked_before_later_events() -> None:
     assert [e["data"]["n"] for e in await drain(sub)] == [1, 3]
 
 
+async def test_a_callers_many_subscriptions_are_checked_once_per_topic() -> None:
+    asked: list[tuple[str, str]] = []
+
+    async def can_read(principal: Principal, topic: str) -> bool:
+        asked.append((principal.user_id, topic))
+        return topic != "gone"
+
+    hub = Hub(KEY, can_read)
+    mine = [
+        Subscription(
+            session_id=f"s-{n}",
+            login_session_id="login-u",
+            principal=Principal("u", "login-u"),
+            topics={"t", "gone"},
+            queue_limit=10,
+        )
+        for n in range(200)
+    ]
+    other = subscription("v", {"t"})
+    for sub in (*mine, other):
+        hub.add(sub)
+    await hub.on_payload(payload(kind="access", user="u"))
+    # One answer per caller and topic, however many of its subscriptions hold the topic.
+    assert sorted(asked) == [("u", "gone"), ("u", "t")]
+    assert all(sub.topics == {"t"} for sub in mine)
+    asked.clear()
+    await hub.on_payload(payload(kind="event", topic="t", type="x", data={}, about="t"))
+    assert sorted(asked) == [("u", "t"), ("v", "t")]
+
+
 async def test_payloads_that_do_not_open_are_dropped() -> None:
     async def can_read(principal: Principal, topic: str) -> bool:
         return True
