@@ -16,7 +16,6 @@ import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 from bench.accounts import ms, percentile
 from crypto.keyring import Keyring
@@ -31,27 +30,9 @@ from resolvers.passwords import PasswordService
 from resolvers.ratelimit import AuthLimits
 from resolvers.roles import AccessLevel, Role
 from resolvers.services import Services
+from tests.support import CountingStore
 
 PASSWORD = "correct horse battery"
-
-
-class _Counting:
-    """The store, counting its reads."""
-
-    def __init__(self, store: Any) -> None:
-        self._store = store
-        self.reads = 0
-
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self._store, name)
-        if name not in ("get", "get_many", "scan", "scan_many", "count"):
-            return attribute
-
-        async def counted(*args: Any, **kwargs: Any) -> Any:
-            self.reads += 1
-            return await attribute(*args, **kwargs)
-
-        return counted
 
 
 async def add_files(services: Services, ws: str, folder: str, owner: str, names: list[str]) -> None:
@@ -92,7 +73,7 @@ async def add_files(services: Services, ws: str, folder: str, owner: str, names:
 async def run(hidden: int, repeats: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         store = await SqliteStore.open(Path(tmp) / "cove.db")
-        counting = _Counting(store)
+        counting = CountingStore(store)
         services = Services.build(
             store=counting,  # type: ignore[arg-type]
             keyring=Keyring(generate_root_key(), generate_install_salt()),
