@@ -158,8 +158,8 @@ async def budget_round_trip(counters: Counters, requested: int, actual: int, rou
     budget = CostBudget(counters, BudgetPolicy(budget=10**15, window_seconds=3600))
 
     async def once() -> None:
-        await budget.reserve("user:bench", requested)
-        await budget.settle("user:bench", requested, actual)
+        reserved = await budget.reserve("user:bench", requested)
+        await budget.settle("user:bench", reserved, requested, actual)
 
     for _ in range(50):
         await once()

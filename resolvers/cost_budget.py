@@ -3,13 +3,13 @@
 The requested cost is reserved before execution and the actual cost settled after, so
 concurrent requests cannot overdraw a budget by more than what they end up not using. The
 counters live in Redis when a broker is configured (one budget across workers and nodes),
-else in this process. If the counters cannot be reached, requests go on uncounted (logged
-once per outage): a budget protects capacity, and must not take the API down with Redis.
+else in this process. While Redis cannot be reached, budgets count in this process instead
+(resolvers/limit_counters.py, as the rate limits do): a Redis outage neither refuses requests
+nor makes each of them wait for Redis's timeout.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 import time
 from collections.abc import Callable
@@ -17,8 +17,7 @@ from dataclasses import dataclass
 
 from integrations.counters import Counters, Window
 from resolvers.errors import CoveError, ErrorCode
-
-log = logging.getLogger("cove.cost")
+from resolvers.limit_counters import Counted, LimitCounters, give_back
 
 
 @dataclass(frozen=True)
@@ -43,33 +42,23 @@ class CostReport:
 
 class CostBudget:
     def __init__(
-        self, counters: Counters, policy: BudgetPolicy, clock: Callable[[], float] = time.time
+        self,
+        counters: Counters | LimitCounters,
+        policy: BudgetPolicy,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        self.counters = counters
+        self.counters = counters if isinstance(counters, LimitCounters) else LimitCounters(counters)
         self.policy = policy
         self.clock = clock
-        self._down = False
 
-    async def _add(self, key: str, amount: int) -> Window | None:
-        try:
-            window = await self.counters.add(f"cost:{key}", amount, self.policy.window_seconds)
-        except Exception as exc:  # Redis down or slow: count nothing rather than refuse
-            if not self._down:
-                log.warning("query-cost counters unavailable; not counting: %s", exc)
-            self._down = True
-            return None
-        if self._down:
-            log.warning("query-cost counters are back")
-        self._down = False
-        return window
-
-    async def reserve(self, key: str, requested: int) -> Window | None:
+    async def reserve(self, key: str, requested: int) -> Counted:
         """Take `requested` from the budget, or refuse with RATE_LIMITED and the retry time."""
-        window = await self._add(key, requested)
-        if window is None or window.used <= self.policy.budget:
-            return window
-        await self._add(key, -requested)
-        wait = max(1, math.ceil(window.resets_at - self.clock()))
+        name, seconds = f"cost:{key}", self.policy.window_seconds
+        counted = await self.counters.add(name, requested, seconds)
+        if counted.window.used <= self.policy.budget:
+            return counted
+        await give_back(counted, name, requested, seconds)
+        wait = max(1, math.ceil(counted.window.resets_at - self.clock()))
         raise CoveError(
             ErrorCode.RATE_LIMITED,
             f"Query-cost budget used up ({self.policy.budget} per "
@@ -77,8 +66,12 @@ class CostBudget:
             retry_after=wait,
         )
 
-    async def settle(self, key: str, requested: int, actual: int) -> Window | None:
-        """Give back what a request reserved and did not use (or charge what it overran)."""
+    async def settle(self, key: str, reserved: Counted, requested: int, actual: int) -> Window:
+        """Give back what a request reserved and did not use (or charge what it overran), in
+        the counters that took the reservation; the caller's count as it then stands."""
         if actual == requested:
-            return None
-        return await self._add(key, actual - requested)
+            return reserved.window
+        changed = await give_back(
+            reserved, f"cost:{key}", requested - actual, self.policy.window_seconds
+        )
+        return changed or reserved.window

@@ -340,7 +340,7 @@ class QueryCost(SchemaExtension):
             return
         yield
         actual = answer_cost(getattr(context.result, "data", None)) + cost.weights
-        window = await budget.settle(key, cost.total, actual) or reserved
+        window = await budget.settle(key, reserved, cost.total, actual)
         request.cost = self._report = self._report_of(cost.total, actual, budget, window, None)
 
     def _report_of(
