@@ -135,6 +135,9 @@ async def running_services(settings: Settings, keyring: Keyring) -> AsyncIterato
             signups_per_ip_per_hour=settings.signups_per_ip_per_hour,
             password_change_failures=settings.password_change_failures_per_account,
             second_factor_failures=settings.second_factor_failures_per_account,
+            token_failures_per_ip=settings.token_failures_per_ip,
+            mail_requests_per_ip_per_hour=settings.mail_requests_per_ip_per_hour,
+            mails_per_address_per_hour=settings.mails_per_address_per_hour,
             counters=counters,
         ),
         policy=Policy(

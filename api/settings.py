@@ -121,6 +121,26 @@ class Settings:
             "`login_failure_window_seconds` before more are refused."
         ),
     )
+    token_failures_per_ip: int = field(
+        default=20,
+        metadata=_doc(
+            "Wrong, expired or spent links sent by mail (verification, password reset, email "
+            "change, invitation) taken per client address in `login_failure_window_seconds`."
+        ),
+    )
+    mail_requests_per_ip_per_hour: int = field(
+        default=30,
+        metadata=_doc(
+            "Password-reset and verification mails one client address may ask for per hour."
+        ),
+    )
+    mails_per_address_per_hour: int = field(
+        default=10,
+        metadata=_doc(
+            "Mails that requests may cause to one email address per hour (sign-up, reset, "
+            "email change, verification); more are refused with RATE_LIMITED."
+        ),
+    )
     max_message_length: int = field(
         default=40_000, metadata=_doc("Longest message text, in characters.")
     )
@@ -328,6 +348,11 @@ class Settings:
     def database_file(self) -> Path:
         return self.data_dir / "cove.db"
 
+    def _validate_identity_limits(self) -> None:
+        _at_least("token_failures_per_ip", self.token_failures_per_ip, 1)
+        _at_least("mail_requests_per_ip_per_hour", self.mail_requests_per_ip_per_hour, 1)
+        _at_least("mails_per_address_per_hour", self.mails_per_address_per_hour, 1)
+
     def validate(self) -> Settings:
         """Check ranges and combinations; return self so calls chain."""
         _at_least("port", self.port, 1)
@@ -347,6 +372,7 @@ class Settings:
             "password_change_failures_per_account", self.password_change_failures_per_account, 1
         )
         _at_least("second_factor_failures_per_account", self.second_factor_failures_per_account, 1)
+        self._validate_identity_limits()
         _at_least("max_message_length", self.max_message_length, 1)
         _at_most("max_message_length", self.max_message_length, 1_000_000)
         _at_least("invitation_ttl_seconds", self.invitation_ttl_seconds, 60)

@@ -27,13 +27,14 @@ from api.graphql import SERVICES_STATE_KEY, bearer_token
 from api.settings import Settings, load_settings
 from bench.load import free_port, server_process, throughput
 from crypto.keyring import Keyring
-from resolvers import accounts, channels, messages, workspaces
+from resolvers import channels, messages, workspaces
 from resolvers.context import RequestContext
 from resolvers.roles import Role, Visibility
 from resolvers.services import Services
 from schema.build import build_schema
 from schema.context import CONTEXT_KEY
 from schema.relay import to_global_id
+from tests.accounts_support import signed_up
 
 PASSWORD = "bench password 1"
 PAGE = """query($c: ID!) { node(id: $c) { ... on Channel { messages(first: 50) {
@@ -88,9 +89,7 @@ async def seed(settings: Settings, keyring: Keyring, count: int) -> tuple[str, s
     """Five people, a workspace, a channel and `count` messages; returns (token, channel id)."""
     async with running_services(settings, keyring) as services:
         people = [
-            await accounts.sign_up(
-                ctx(services, None), f"p{i}@bench.example", PASSWORD, f"Person {i}"
-            )
+            await signed_up(ctx(services, None), f"p{i}@bench.example", PASSWORD, f"Person {i}")
             for i in range(5)
         ]
         owner = people[0].token

@@ -24,12 +24,13 @@ from crypto.root_key import generate_install_salt, generate_root_key
 from persistence.drive import FILE, DriveItemRecord, FileVersionRecord
 from persistence.ids import new_id
 from persistence.sqlite.engine import SqliteStore
-from resolvers import accounts, drive, search, workspaces
+from resolvers import drive, search, workspaces
 from resolvers.context import RequestContext
 from resolvers.passwords import PasswordService
 from resolvers.ratelimit import AuthLimits
 from resolvers.roles import AccessLevel, Role
 from resolvers.services import Services
+from tests.accounts_support import signed_up
 from tests.support import CountingStore
 
 PASSWORD = "correct horse battery"
@@ -90,8 +91,8 @@ async def run(hidden: int, repeats: int) -> None:
         def ctx(token: str) -> RequestContext:
             return RequestContext(services=services, request_id="bench", bearer_token=token)
 
-        owner = await accounts.sign_up(ctx(""), "owner@bench.example", PASSWORD, "Owner")
-        guest = await accounts.sign_up(ctx(""), "guest@bench.example", PASSWORD, "Guest")
+        owner = await signed_up(ctx(""), "owner@bench.example", PASSWORD, "Owner")
+        guest = await signed_up(ctx(""), "guest@bench.example", PASSWORD, "Guest")
         ws = await workspaces.create_workspace(ctx(owner.token), "Bench")
         email = await guest.user.email()
         assert email is not None

@@ -11,7 +11,6 @@ from strawberry.dataloader import DataLoader
 from crypto.field_seal import FieldRef
 from crypto.grants import Grant
 from crypto.tokens import hash_token, new_token
-from persistence.ids import new_id
 from persistence.records import UserRecord
 from resolvers.audit import AuditKind
 from resolvers.authz import Action, Principal
@@ -121,37 +120,6 @@ def email_ref(user_id: str) -> FieldRef:
 
 def display_name_ref(user_id: str) -> FieldRef:
     return FieldRef(entity="user", field="display_name", row_id=user_id, workspace_id="")
-
-
-async def sign_up(ctx: RequestContext, email: str, password: str, display_name: str) -> AuthResult:
-    """Create an account and its first session; on any failure nothing of it remains."""
-    services = ctx.services
-    normalized = normalize_email(email)
-    check_password(password)
-    name = clean_name(display_name, field="displayName")
-    await services.limits.signups_per_ip.hit(ctx.client_address)
-    password_hash = await services.passwords.hash(password)
-    user_id = new_id()
-    now = services.clock()
-    record = UserRecord(
-        user_id=user_id,
-        email_sealed=await services.keys.seal_text(email_ref(user_id), normalized),
-        display_name_sealed=await services.keys.seal_text(display_name_ref(user_id), name),
-        password_hash=password_hash,
-        created_at=now,
-        updated_at=now,
-    )
-    email_index = services.keyring.blind_index(EMAIL_INDEX, normalized)
-    if not await services.accounts.create_user(record, email_index):
-        raise bad_input("An account with this email address already exists.", field="email")
-    try:
-        token, _ = await open_session(services, user_id)
-    except BaseException:
-        await services.accounts.delete_user(record, email_index)
-        raise
-    ctx.forget_principal()
-    grant = services.authz.proven_account(user_id)
-    return AuthResult(token=token, user=own_view(services, record, grant))
 
 
 async def log_in(ctx: RequestContext, email: str, password: str) -> AuthResult | SecondStep:

@@ -120,6 +120,9 @@ class AuthLimits:
     password_change_failures: FailureLimit
     link_password_failures: FailureLimit
     second_factor_failures: FailureLimit
+    token_failures: FailureLimit
+    mail_requests_per_ip: RateLimit
+    mail_per_address: RateLimit
 
     @classmethod
     def build(
@@ -132,6 +135,9 @@ class AuthLimits:
         password_change_failures: int = 5,
         link_password_failures: Limit = Limit(10, 900),
         second_factor_failures: int = 5,
+        token_failures_per_ip: int = 20,
+        mail_requests_per_ip_per_hour: int = 30,
+        mails_per_address_per_hour: int = 10,
         counters: Counters | None = None,
     ) -> AuthLimits:
         shared = LimitCounters(counters or MemoryCounters())
@@ -176,5 +182,27 @@ class AuthLimits:
                 Limit(second_factor_failures, failure_window_seconds),
                 "wrong two-factor codes for this account",
                 forgive=True,
+            ),
+            # Links sent by mail (verification, reset, email change, invitation): wrong,
+            # expired and spent ones, per client address; a right one clears nothing.
+            token_failures=FailureLimit(
+                shared,
+                "token-fail",
+                Limit(token_failures_per_ip, failure_window_seconds),
+                "wrong or expired links from this address",
+                forgive=False,
+            ),
+            mail_requests_per_ip=RateLimit(
+                shared,
+                "mail-ip",
+                Limit(mail_requests_per_ip_per_hour, 3600),
+                "requests for mail from this address",
+            ),
+            # Keyed by the address's blind index: nobody can fill a mailbox through Cove.
+            mail_per_address=RateLimit(
+                shared,
+                "mail-to",
+                Limit(mails_per_address_per_hour, 3600),
+                "messages asked for to that email address",
             ),
         )

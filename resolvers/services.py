@@ -15,6 +15,7 @@ from persistence.audit import AuditRepository
 from persistence.calendars import CalendarRepository
 from persistence.channels import ChannelRepository
 from persistence.drive import DriveRepository
+from persistence.identity import IdentityRepository
 from persistence.keys import DataKeyRepository
 from persistence.messages import MessageRepository
 from persistence.realtime import RealtimeRepository
@@ -95,6 +96,7 @@ class Services:
     search: SearchIndexer
     audit: AuditLog
     two_factor: TwoFactorRepository
+    identity: IdentityRepository
     clock: Callable[[], datetime] = utc_now
     # Each caller's query-cost budget; None where no budget is wired (scripts, some tests).
     cost_budget: CostBudget | None = None
@@ -178,6 +180,7 @@ class Services:
             ),
             audit=AuditLog(AuditRepository(store), keys, clock, policy.audit_retention),
             two_factor=TwoFactorRepository(store),
+            identity=IdentityRepository(store),
             clock=clock,
             cost_budget=cost_budget,
             persisted_queries=persisted_queries,

@@ -113,6 +113,9 @@ async def confirm_enrolment(ctx: RequestContext, code: str, password: str) -> li
     await attempt.succeeded()
     codes = totp.new_recovery_codes()
     await services.two_factor.enable(user_id, step, _hashes(services, user_id, codes), now)
+    await services.audit.account_event(
+        user_id, AuditKind.TWO_FACTOR_ENABLED, client_address=ctx.client_address
+    )
     return codes
 
 
@@ -128,6 +131,9 @@ async def regenerate_recovery_codes(
     codes = totp.new_recovery_codes()
     hashes = _hashes(services, caller.user_id, codes)
     await services.two_factor.replace_recovery_codes(caller.user_id, hashes, services.clock())
+    await services.audit.account_event(
+        caller.user_id, AuditKind.RECOVERY_CODES_REGENERATED, client_address=ctx.client_address
+    )
     return codes
 
 
@@ -143,6 +149,9 @@ async def disable(
     await prove_password(services, caller.user_id, password, field="password")
     await _check_factor(services, record, grant, code, recovery_code, refuse=_signed_in_refusal)
     await services.two_factor.disable(caller.user_id)
+    await services.audit.account_event(
+        caller.user_id, AuditKind.TWO_FACTOR_DISABLED, client_address=ctx.client_address
+    )
 
 
 async def complete_log_in(

@@ -1,42 +1,32 @@
-"""Workspaces: creation, names, members and their roles, invitations by email."""
+"""Workspaces: creation, names, members and their roles (invitations: resolvers/invitations)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from crypto.field_seal import FieldRef
 from crypto.grants import Grant
-from persistence.collab_records import InvitationRecord, MembershipRecord, WorkspaceRecord
+from persistence.collab_records import MembershipRecord, WorkspaceRecord
 from persistence.ids import new_id
-from resolvers.accounts import EMAIL_INDEX, UserView, email_ref
+from resolvers.accounts import UserView
 from resolvers.audit import AuditKind
-from resolvers.authz import Action, WorkspaceAccess
+from resolvers.authz import WorkspaceAccess
 from resolvers.context import RequestContext
-from resolvers.errors import CoveError, bad_input, not_found
+from resolvers.errors import bad_input, not_found
 from resolvers.global_ids import to_global_id as gid
 from resolvers.pagination import Page, check_first, decode_cursor, encode_cursor
 from resolvers.presence import Presence, status
 from resolvers.roles import Role
-from resolvers.validation import clean_name, normalize_email
+from resolvers.validation import clean_name
 
 MAX_WORKSPACE_NAME = 80
-MAX_PENDING_INVITATIONS_SHOWN = 100
 _PAGE = 100
 
 
 def name_ref(workspace_id: str) -> FieldRef:
     return FieldRef(
         entity="workspace", field="name", row_id=workspace_id, workspace_id=workspace_id
-    )
-
-
-def invitation_email_ref(invitation: InvitationRecord) -> FieldRef:
-    return FieldRef(
-        entity="invitation",
-        field="email",
-        row_id=invitation.invitation_id,
-        workspace_id=invitation.workspace_id,
     )
 
 
@@ -95,26 +85,6 @@ class MemberView:
             timedelta(seconds=realtime.presence_timeout_seconds),
             timedelta(seconds=realtime.away_after_seconds),
         )
-
-
-class InvitationView:
-    """An invitation, readable by the workspace's managers and by the invitee."""
-
-    def __init__(
-        self, ctx: RequestContext, record: InvitationRecord, grant: Grant, workspace: WorkspaceView
-    ) -> None:
-        self.record = record
-        self.workspace = workspace
-        self._ctx = ctx
-        self._grant = grant
-
-    @property
-    def id(self) -> str:
-        return self.record.invitation_id
-
-    async def email(self) -> str:
-        ref = invitation_email_ref(self.record)
-        return await self._ctx.services.keys.open_text(self._grant, ref, self.record.email_sealed)
 
 
 async def access(ctx: RequestContext, workspace_id: str) -> WorkspaceAccess:
@@ -263,8 +233,8 @@ async def change_member_role(
     await services.workspaces.put_member(changed)
     await _revoke_invitations_after_change(ctx, workspace_id, user_id, changed)
     await services.events.access_changed(user_id)  # a guest sees fewer channels than a member
-    await _member_event(ctx, workspace_id, "member.role_changed", user_id, role=role.value)
-    await _audit(
+    await member_event(ctx, workspace_id, "member.role_changed", user_id, role=role.value)
+    await audit_event(
         ctx,
         workspace_id,
         AuditKind.MEMBER_ROLE_CHANGED,
@@ -292,7 +262,7 @@ async def remove_member(ctx: RequestContext, workspace_id: str, user_id: str) ->
     if Role(target.role) is Role.OWNER:
         await _keep_an_owner(ctx, workspace_id)
     await _drop_member(ctx, workspace_id, user_id)
-    await _audit(
+    await audit_event(
         ctx, workspace_id, AuditKind.MEMBER_REMOVED, [gid("User", user_id)], role=target.role
     )
 
@@ -302,7 +272,7 @@ async def leave_workspace(ctx: RequestContext, workspace_id: str) -> None:
     if granted.role is Role.OWNER:
         await _keep_an_owner(ctx, workspace_id)
     await _drop_member(ctx, workspace_id, granted.principal.user_id)
-    await _audit(ctx, workspace_id, AuditKind.MEMBER_LEFT, [], role=granted.role.value)
+    await audit_event(ctx, workspace_id, AuditKind.MEMBER_LEFT, [], role=granted.role.value)
 
 
 async def _drop_member(ctx: RequestContext, workspace_id: str, user_id: str) -> None:
@@ -316,7 +286,7 @@ async def _drop_member(ctx: RequestContext, workspace_id: str, user_id: str) -> 
     while refs := await services.channels.list_for_member(workspace_id, user_id, limit=_PAGE):
         for ref in refs:
             await services.channels.remove_member(workspace_id, ref.channel_id, user_id)
-    await _member_event(ctx, workspace_id, "member.removed", user_id)
+    await member_event(ctx, workspace_id, "member.removed", user_id)
 
 
 async def _revoke_invitations_after_change(
@@ -347,14 +317,14 @@ async def _revoke_invitations_after_change(
             return
 
 
-async def _member_event(
+async def member_event(
     ctx: RequestContext, workspace_id: str, type_: str, user_id: str, **extra: str
 ) -> None:
     data = {"workspaceId": gid("Workspace", workspace_id), "userId": gid("User", user_id), **extra}
     await ctx.services.events.publish(gid("Workspace", workspace_id), type_, data)
 
 
-async def _audit(
+async def audit_event(
     ctx: RequestContext,
     workspace_id: str,
     kind: AuditKind,
@@ -368,227 +338,4 @@ async def _audit(
         client_address=ctx.client_address,
         targets=targets,
         details=details,
-    )
-
-
-# Invitations
-
-
-async def invite_member(
-    ctx: RequestContext, workspace_id: str, email: str, role: Role
-) -> InvitationView:
-    services = ctx.services
-    granted = await access(ctx, workspace_id)
-    services.authz.assign_role(granted, None, role)
-    normalized = normalize_email(email)
-    index = services.keyring.blind_index(EMAIL_INDEX, normalized)
-    existing_user = await services.accounts.find_user_id_by_email(index)
-    if existing_user and await services.workspaces.membership(workspace_id, existing_user):
-        raise bad_input("That person is already a member.", field="email")
-    now = services.clock()
-    # One pending invitation per address and workspace: two could be accepted one after the
-    # other, the second undoing whatever happened to the member in between.
-    if any(
-        expires > now
-        for _, expires in await services.workspaces.invitations_to(index, workspace_id)
-    ):
-        raise bad_input(
-            "That address already has a pending invitation to this workspace; revoke it "
-            "to send another.",
-            field="email",
-        )
-    invitation_id = new_id()
-    record = InvitationRecord(
-        invitation_id=invitation_id,
-        workspace_id=workspace_id,
-        email_sealed=b"",
-        email_index=index,
-        role=role.value,
-        invited_by=granted.principal.user_id,
-        created_at=now,
-        expires_at=now + services.policy.invitation_ttl,
-    )
-    sealed = await services.keys.seal_text(invitation_email_ref(record), normalized)
-    record = replace(record, email_sealed=sealed)
-    await services.workspaces.add_invitation(record)
-    await _audit(
-        ctx,
-        workspace_id,
-        AuditKind.INVITATION_SENT,
-        [gid("Invitation", invitation_id)],
-        email=normalized,
-        role=role.value,
-    )
-    if existing_user:
-        # The invitee learns of it live; the name is theirs to read as an invitee.
-        data = {
-            "invitationId": gid("Invitation", invitation_id),
-            "workspaceId": gid("Workspace", workspace_id),
-            "workspaceName": await view(ctx, granted).name(),
-            "role": role.value,
-        }
-        await services.events.publish(gid("User", existing_user), "invitation.received", data)
-    grant = services.authz.invitation_for_manager(granted, record)
-    return InvitationView(ctx, record, grant, view(ctx, granted))
-
-
-async def _my_email_index(ctx: RequestContext) -> bytes:
-    services = ctx.services
-    caller = await ctx.require_user()
-    grant = services.authz.own_account(caller, caller.user_id, Action.READ)
-    user = await services.accounts.get_user(caller.user_id)
-    if user is None:
-        raise not_found("user")
-    email = await services.keys.open_text(grant, email_ref(caller.user_id), user.email_sealed)
-    return services.keyring.blind_index(EMAIL_INDEX, email)
-
-
-def _invitee_view(ctx: RequestContext, record: InvitationRecord, grant: Grant) -> InvitationView:
-    services = ctx.services
-    caller = ctx.principal_now()
-    workspace_grant = services.authz.invitee_workspace_grant(caller, record)
-    workspace = WorkspaceView(ctx, record.workspace_id, workspace_grant, None)
-    return InvitationView(ctx, record, grant, workspace)
-
-
-async def my_invitations(ctx: RequestContext) -> list[InvitationView]:
-    """Live invitations addressed to the caller's email, newest first."""
-    services = ctx.services
-    caller = await ctx.require_user()
-    index = await _my_email_index(ctx)
-    ids = await services.workspaces.invitation_ids_for_email(
-        index, limit=MAX_PENDING_INVITATIONS_SHOWN
-    )
-    now = services.clock()
-    views = []
-    for record in await services.workspaces.get_invitations(ids):
-        if record is None or record.expires_at <= now:
-            continue
-        grant = services.authz.invitation_for_invitee(caller, record, index)
-        views.append(_invitee_view(ctx, record, grant))
-    return views
-
-
-async def workspace_invitations(
-    ctx: RequestContext, workspace_id: str, first: int, after: str | None
-) -> Page[InvitationView]:
-    """Pending invitations of a workspace, for its managers; expired ones are left out."""
-    check_first(first)
-    services = ctx.services
-    granted = await access(ctx, workspace_id)
-    services.authz.manage_members(granted)
-    start = decode_cursor(after, 1)
-    ids = await services.workspaces.invitation_ids_for_workspace(
-        workspace_id, limit=first + 1, after_id=str(start[0]) if start else None
-    )
-    now = services.clock()
-    edges = []
-    for invitation_id, record in zip(
-        ids[:first], await services.workspaces.get_invitations(ids[:first]), strict=True
-    ):
-        if record is None or record.expires_at <= now:
-            continue
-        grant = services.authz.invitation_for_manager(granted, record)
-        edges.append(
-            (encode_cursor([invitation_id]), InvitationView(ctx, record, grant, view(ctx, granted)))
-        )
-    return Page(edges=edges, has_next_page=len(ids) > first)
-
-
-async def get_invitation(ctx: RequestContext, invitation_id: str) -> InvitationView:
-    """An invitation, for its invitee or the managers of its workspace; else NOT_FOUND."""
-    services = ctx.services
-    caller = await ctx.require_user()
-    record = await services.workspaces.get_invitation(invitation_id)
-    if record is None or record.expires_at <= services.clock():
-        raise not_found("invitation")
-    index = await _my_email_index(ctx)
-    if record.email_index == index:
-        return _invitee_view(
-            ctx, record, services.authz.invitation_for_invitee(caller, record, index)
-        )
-    try:
-        granted = await access(ctx, record.workspace_id)
-        grant = services.authz.invitation_for_manager(granted, record)
-    except CoveError:
-        raise not_found("invitation") from None
-    return InvitationView(ctx, record, grant, view(ctx, granted))
-
-
-async def _invitation_for_me(ctx: RequestContext, invitation_id: str) -> InvitationRecord:
-    services = ctx.services
-    caller = await ctx.require_user()
-    record = await services.workspaces.get_invitation(invitation_id)
-    if record is None:
-        raise not_found("invitation")
-    services.authz.invitation_for_invitee(caller, record, await _my_email_index(ctx))
-    if record.expires_at <= services.clock():
-        raise bad_input("This invitation has expired; ask for a new one.", field="invitationId")
-    return record
-
-
-async def accept_invitation(ctx: RequestContext, invitation_id: str) -> WorkspaceView:
-    """Join a workspace by an invitation, checked again now: addressed to the caller, live,
-    its workspace still there and its inviter still allowed to grant its role. Accepting
-    consumes every invitation of the caller's address to that workspace. It never changes
-    the role of someone already a member (that is changeMemberRole's): the invitation is
-    used up and they keep the role they hold."""
-    services = ctx.services
-    record = await _invitation_for_me(ctx, invitation_id)
-    caller = ctx.principal_now()
-    workspace_id = record.workspace_id
-    if await ctx.loaders.workspaces.load(workspace_id) is None:
-        await services.workspaces.remove_invitation(record)
-        raise not_found("invitation")
-    inviter = await services.workspaces.membership(workspace_id, record.invited_by)
-    if not services.authz.invitation_honoured(record, inviter):
-        await services.workspaces.remove_invitation(record)
-        raise bad_input(
-            "This invitation is no longer valid: whoever sent it may no longer invite at this "
-            "role. Ask for a new one.",
-            field="invitationId",
-        )
-    siblings = [
-        i for i, _ in await services.workspaces.invitations_to(record.email_index, workspace_id)
-    ]
-    existing = await services.workspaces.membership(workspace_id, caller.user_id)
-    role = Role(record.role)
-    if existing is not None:
-        await services.workspaces.accept_invitation(record, None, siblings)
-        member = existing
-    else:
-        member = MembershipRecord(workspace_id, caller.user_id, role.value, services.clock())
-        await services.workspaces.accept_invitation(record, member, siblings)
-        await _member_event(ctx, workspace_id, "member.added", caller.user_id, role=role.value)
-    ctx.loaders.my_memberships.prime(record.workspace_id, member, force=True)
-    await _audit(
-        ctx,
-        workspace_id,
-        AuditKind.INVITATION_ACCEPTED,
-        [gid("Invitation", invitation_id)],
-        role=member.role,
-    )
-    return view(ctx, services.authz.workspace(caller, record.workspace_id, member))
-
-
-async def decline_invitation(ctx: RequestContext, invitation_id: str) -> None:
-    record = await _invitation_for_me(ctx, invitation_id)
-    await ctx.services.workspaces.remove_invitation(record)
-
-
-async def revoke_invitation(ctx: RequestContext, invitation_id: str) -> None:
-    services = ctx.services
-    await ctx.require_user()
-    record = await services.workspaces.get_invitation(invitation_id)
-    if record is None:
-        raise not_found("invitation")
-    granted = await access(ctx, record.workspace_id)
-    services.authz.invitation_for_manager(granted, record)
-    await services.workspaces.remove_invitation(record)
-    await _audit(
-        ctx,
-        record.workspace_id,
-        AuditKind.INVITATION_REVOKED,
-        [gid("Invitation", invitation_id)],
-        role=record.role,
     )

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from resolvers import accounts, sessions, two_factor
+from resolvers import accounts, identity, sessions, two_factor
 from resolvers.accounts import SecondStep, UserView
 from resolvers.errors import not_found
 from resolvers.sessions import SessionView
@@ -62,6 +62,16 @@ class User(Node):
     @strawberry.field
     async def created_at(self) -> datetime:
         return await self.view.created_at()
+
+    @strawberry.field(
+        description="Whether you proved the sign-in email yours (the mailed link); invitations "
+        "to it reach you only then. Null for anyone but yourself."
+    )
+    async def email_verified(self, info: Info[Any, Any]) -> bool | None:
+        if not self.view.own:
+            return None
+        services = request_context(info).services
+        return await identity.is_verified(services, await self.view.record())
 
     @strawberry.field(description="Whether two-factor sign-in is on; null for anyone but yourself.")
     async def two_factor_enabled(self, info: Info[Any, Any]) -> bool | None:
@@ -117,12 +127,12 @@ class User(Node):
     async def invitations(
         self, info: Info[Any, Any]
     ) -> list[Annotated[Invitation, strawberry.lazy("schema.workspaces")]]:
-        from resolvers import workspaces
+        from resolvers import invitations
         from schema.workspaces import Invitation
 
         await self._own(info, "invitations")
         return [
-            Invitation.from_view(v) for v in await workspaces.my_invitations(request_context(info))
+            Invitation.from_view(v) for v in await invitations.my_invitations(request_context(info))
         ]
 
     @strawberry.field(description="Messages that mention you, newest first. Only your own.")
@@ -288,6 +298,46 @@ class LogOutPayload:
     ok: bool
 
 
+@strawberry.type(description="A request that sends mail; it says the same whatever the address.")
+class MailSentPayload:
+    message: str = strawberry.field(description="What to tell the person: check your email.")
+
+
+@strawberry.type
+class OkPayload:
+    ok: bool
+
+
+@strawberry.input
+class TokenInput:
+    token: str = strawberry.field(description="The token of the mailed link (after `#token=`).")
+
+
+@strawberry.input
+class RequestPasswordResetInput:
+    email: str
+
+
+@strawberry.input
+class ResetPasswordInput:
+    token: str = strawberry.field(description="The token of the mailed link (after `#token=`).")
+    new_password: str = strawberry.field(description="10 to 1,024 characters.")
+
+
+@strawberry.type
+class ResetPasswordPayload:
+    ok: bool
+    revoked_sessions: int = strawberry.field(description="How many sessions were ended.")
+
+
+@strawberry.input
+class RequestEmailChangeInput:
+    new_email: str
+    password: str = strawberry.field(
+        description="Your password: a session alone cannot move the account."
+    )
+
+
 @strawberry.type
 class ChangePasswordPayload:
     ok: bool
@@ -304,11 +354,48 @@ class UpdateProfilePayload:
     user: User
 
 
-async def sign_up(info: Info[Any, Any], input: SignUpInput) -> AuthPayload | None:
-    result = await accounts.sign_up(
+async def sign_up(info: Info[Any, Any], input: SignUpInput) -> MailSentPayload | None:
+    message = await identity.sign_up(
         request_context(info), input.email, input.password, input.display_name
     )
-    return AuthPayload(token=result.token, user=User.from_view(result.user))
+    return MailSentPayload(message=message)
+
+
+async def verify_email(info: Info[Any, Any], input: TokenInput) -> OkPayload | None:
+    await identity.verify_email(request_context(info), input.token)
+    return OkPayload(ok=True)
+
+
+async def resend_verification_email(info: Info[Any, Any]) -> MailSentPayload | None:
+    return MailSentPayload(message=await identity.resend_verification(request_context(info)))
+
+
+async def request_password_reset(
+    info: Info[Any, Any], input: RequestPasswordResetInput
+) -> MailSentPayload | None:
+    message = await identity.request_password_reset(request_context(info), input.email)
+    return MailSentPayload(message=message)
+
+
+async def reset_password(
+    info: Info[Any, Any], input: ResetPasswordInput
+) -> ResetPasswordPayload | None:
+    ended = await identity.reset_password(request_context(info), input.token, input.new_password)
+    return ResetPasswordPayload(ok=True, revoked_sessions=ended)
+
+
+async def request_email_change(
+    info: Info[Any, Any], input: RequestEmailChangeInput
+) -> MailSentPayload | None:
+    message = await identity.request_email_change(
+        request_context(info), input.new_email, input.password
+    )
+    return MailSentPayload(message=message)
+
+
+async def confirm_email_change(info: Info[Any, Any], input: TokenInput) -> OkPayload | None:
+    await identity.confirm_email_change(request_context(info), input.token)
+    return OkPayload(ok=True)
 
 
 async def log_in(info: Info[Any, Any], input: LogInInput) -> LogInPayload | None:

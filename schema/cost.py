@@ -79,6 +79,8 @@ HASHING_MUTATIONS = frozenset(
         "createShareLink",
         "disableTwoFactor",
         "confirmTwoFactorEnrolment",
+        "resetPassword",
+        "requestEmailChange",
     }
 )
 # Reactions are grouped by emoji; no limit holds their number, so this is an assumption, and

@@ -76,8 +76,37 @@ class Query:
 
 @strawberry.type
 class Mutation:
-    sign_up: accounts.AuthPayload | None = strawberry.mutation(
-        resolver=accounts.sign_up, description="Create an account and sign in."
+    sign_up: accounts.MailSentPayload | None = strawberry.mutation(
+        resolver=accounts.sign_up,
+        description="Create an account (sign in with `logIn`; it works at once) and mail a link "
+        "proving its address. Answers the same whether or not the address has an account.",
+    )
+    verify_email: accounts.OkPayload | None = strawberry.mutation(
+        resolver=accounts.verify_email,
+        description="Prove your address with the link `signUp` or `resendVerificationEmail` "
+        "mailed; no session needed.",
+    )
+    resend_verification_email: accounts.MailSentPayload | None = strawberry.mutation(
+        resolver=accounts.resend_verification_email,
+        description="Mail a new verification link to your address.",
+    )
+    request_password_reset: accounts.MailSentPayload | None = strawberry.mutation(
+        resolver=accounts.request_password_reset,
+        description="Mail a password-reset link (valid 30 minutes) to an address; answers the "
+        "same whether or not it has an account.",
+    )
+    reset_password: accounts.ResetPasswordPayload | None = strawberry.mutation(
+        resolver=accounts.reset_password,
+        description="Set a new password with a reset link; ends every session of the account.",
+    )
+    request_email_change: accounts.MailSentPayload | None = strawberry.mutation(
+        resolver=accounts.request_email_change,
+        description="Ask to move your account to a new address: it confirms by a mailed link, "
+        "and your current address is told.",
+    )
+    confirm_email_change: accounts.OkPayload | None = strawberry.mutation(
+        resolver=accounts.confirm_email_change,
+        description="Move the account to the address the link was mailed to.",
     )
     log_in: accounts.LogInPayload | None = strawberry.mutation(
         resolver=accounts.log_in,
@@ -134,7 +163,13 @@ class Mutation:
         resolver=workspaces.invite_member, description="Invite an email address (owners, admins)."
     )
     accept_invitation: workspaces.WorkspacePayload | None = strawberry.mutation(
-        resolver=workspaces.accept_invitation, description="Join the workspace of an invitation."
+        resolver=workspaces.accept_invitation,
+        description="Join the workspace of an invitation to your verified email address.",
+    )
+    accept_invitation_link: workspaces.WorkspacePayload | None = strawberry.mutation(
+        resolver=workspaces.accept_invitation_link,
+        description="Join the workspace of an invitation with the one-time link mailed to the "
+        "invited address, signed in to any account.",
     )
     decline_invitation: workspaces.DeclineInvitationPayload | None = strawberry.mutation(
         resolver=workspaces.decline_invitation, description="Refuse an invitation."

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from resolvers import workspaces
+from resolvers import invitations, workspaces
+from resolvers.invitations import InvitationView
 from resolvers.presence import Presence as PresenceValue
 from resolvers.roles import Role as RoleValue
-from resolvers.workspaces import InvitationView, MemberView, WorkspaceView
+from resolvers.workspaces import MemberView, WorkspaceView
 from schema.accounts import User
 from schema.context import request_context
 from schema.relay import Connection, Node, connection_from_page, expect_id, to_global_id
@@ -82,7 +83,7 @@ class Workspace(Node):
     async def invitations(
         self, info: Info[Any, Any], first: int = DEFAULT_PAGE, after: str | None = None
     ) -> Connection[Invitation]:
-        page = await workspaces.workspace_invitations(
+        page = await invitations.workspace_invitations(
             request_context(info), self.view.id, first, after
         )
         return connection_from_page(page, Invitation.from_view)
@@ -220,7 +221,7 @@ class Invitation(Node):
 
 
 async def load_invitation(info: Info[Any, Any], raw_id: str) -> Invitation:
-    return Invitation.from_view(await workspaces.get_invitation(request_context(info), raw_id))
+    return Invitation.from_view(await invitations.get_invitation(request_context(info), raw_id))
 
 
 async def load_workspace(info: Info[Any, Any], raw_id: str) -> Workspace:
@@ -339,7 +340,7 @@ async def set_workspace_require_two_factor(
 
 async def invite_member(info: Info[Any, Any], input: InviteMemberInput) -> InvitationPayload | None:
     ws = expect_id(input.workspace_id, "Workspace")
-    view = await workspaces.invite_member(request_context(info), ws, input.email, input.role)
+    view = await invitations.invite_member(request_context(info), ws, input.email, input.role)
     return InvitationPayload(invitation=Invitation.from_view(view))
 
 
@@ -347,14 +348,28 @@ async def accept_invitation(
     info: Info[Any, Any], input: InvitationInput
 ) -> WorkspacePayload | None:
     invitation = expect_id(input.invitation_id, "Invitation")
-    view = await workspaces.accept_invitation(request_context(info), invitation)
+    view = await invitations.accept_invitation(request_context(info), invitation)
+    return WorkspacePayload(workspace=Workspace.from_view(view))
+
+
+@strawberry.input
+class AcceptInvitationLinkInput:
+    token: str = strawberry.field(
+        description="The token of the link mailed to the invited address (after `#token=`)."
+    )
+
+
+async def accept_invitation_link(
+    info: Info[Any, Any], input: AcceptInvitationLinkInput
+) -> WorkspacePayload | None:
+    view = await invitations.accept_invitation_link(request_context(info), input.token)
     return WorkspacePayload(workspace=Workspace.from_view(view))
 
 
 async def decline_invitation(
     info: Info[Any, Any], input: InvitationInput
 ) -> DeclineInvitationPayload | None:
-    await workspaces.decline_invitation(
+    await invitations.decline_invitation(
         request_context(info), expect_id(input.invitation_id, "Invitation")
     )
     return DeclineInvitationPayload(declined_invitation_id=input.invitation_id)
@@ -363,7 +378,7 @@ async def decline_invitation(
 async def revoke_invitation(
     info: Info[Any, Any], input: InvitationInput
 ) -> RevokeInvitationPayload | None:
-    await workspaces.revoke_invitation(
+    await invitations.revoke_invitation(
         request_context(info), expect_id(input.invitation_id, "Invitation")
     )
     return RevokeInvitationPayload(revoked_invitation_id=input.invitation_id)

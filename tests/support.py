@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import uvicorn
+from tests.mail_sink import link_token, mail_sink
 
 from api.app import create_app
 from api.bootstrap import init_data_dir, is_initialised
@@ -125,10 +126,10 @@ class GraphQLClient:
 
 SIGN_UP = """
 mutation($email: String!, $password: String!, $name: String!) {
-  signUp(input: {email: $email, password: $password, displayName: $name}) {
-    token user { id email displayName }
-  }
+  signUp(input: {email: $email, password: $password, displayName: $name}) { message }
 }"""
+
+VERIFY_EMAIL = "mutation($t: String!) { verifyEmail(input: {token: $t}) { ok } }"
 
 LOG_IN = """
 mutation($email: String!, $password: String!) {
@@ -137,10 +138,22 @@ mutation($email: String!, $password: String!) {
 
 
 def sign_up(
-    client: GraphQLClient, email: str, name: str = "Ann", password: str = PASSWORD
+    client: GraphQLClient,
+    email: str,
+    name: str = "Ann",
+    password: str = PASSWORD,
+    *,
+    verified: bool = True,
 ) -> tuple[str, dict[str, Any]]:
-    data = client.data(SIGN_UP, {"email": email, "password": password, "name": name})
-    payload = data["signUp"]
+    """Sign up as a person would: `signUp`, then (unless `verified` is False) open the link
+    mailed to the address, then `logIn`. Answers the session token and the user."""
+    sink = mail_sink()
+    mark = sink.mark()
+    client.data(SIGN_UP, {"email": email, "password": password, "name": name})
+    if verified:
+        message = sink.wait_for(email, after=mark)
+        client.data(VERIFY_EMAIL, {"t": link_token(message, "verify-email")})
+    payload = client.data(LOG_IN, {"email": email, "password": password})["logIn"]
     return payload["token"], payload["user"]
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from drive_support import upload_file
 from graphql import GraphQLObjectType
+from mail_sink import link_token, mail_sink
 
 from schema.build import build_schema
 from support import LOG_IN, PASSWORD, GraphQLClient, Server, make_settings, serve, sign_up
@@ -186,6 +187,48 @@ def _fresh_workspace_to_leave(world: World, who: str) -> dict[str, Any]:
     return {"w": workspace}
 
 
+def _mailed_token(world: World, action: str) -> str:
+    """A live token of a link mailed for `action`, to a fresh account of its own."""
+    email = fresh(action) + "@example.org"
+    anonymous = world.server.client()
+    sink = mail_sink()
+    mark = sink.mark()
+    token, _ = sign_up(anonymous, email, verified=False)
+    if action == "verify-email":
+        return link_token(sink.wait_for(email, after=mark), action)
+    mark = sink.mark()
+    if action == "reset-password":
+        anonymous.data(
+            "mutation($e: String!) { requestPasswordReset(input: {email: $e}) { message } }",
+            {"e": email},
+        )
+    else:
+        world.server.client(token).data(
+            "mutation($e: String!, $p: String!) { requestEmailChange(input: "
+            "{newEmail: $e, password: $p}) { message } }",
+            {"e": "moved-" + email, "p": PASSWORD},
+        )
+        email = "moved-" + email
+    return link_token(sink.wait_for(email, after=mark), action)
+
+
+def _invitation_link(world: World) -> str:
+    """The mailed link of an invitation to a fresh address, to a workspace of its own."""
+    workspace = world.gql(
+        "maker", 'mutation { createWorkspace(input: {name: "Linked"}) { workspace { id } } }'
+    )["createWorkspace"]["workspace"]["id"]
+    email = fresh("linked") + "@example.org"
+    sink = mail_sink()
+    mark = sink.mark()
+    world.gql(
+        "maker",
+        "mutation($w: ID!, $e: String!) { inviteMember(input: {workspaceId: $w, email: $e, "
+        "role: MEMBER}) { invitation { id } } }",
+        {"w": workspace, "e": email},
+    )
+    return link_token(sink.wait_for(email, after=mark), "accept-invitation")
+
+
 def _channel_with_caller(world: World, who: str) -> dict[str, Any]:
     return {"c": world.channel("PUBLIC", add=(who,))}
 
@@ -278,9 +321,44 @@ ROWS = [
     # Mutation: accounts
     Row(
         "signUp",
-        'mutation($e: String!) { signUp(input: {email: $e, password: "long password 1", displayName: "N"}) { token } }',
+        'mutation($e: String!) { signUp(input: {email: $e, password: "long password 1", displayName: "N"}) { message } }',
         expect(OK, OK, OK, OK, OK, OK),
         lambda w, who: {"e": fresh("new") + "@example.org"},
+    ),
+    # A link's token is all it takes: whoever holds it may use it, signed in or not.
+    Row(
+        "verifyEmail",
+        "mutation($t: String!) { verifyEmail(input: {token: $t}) { ok } }",
+        expect(OK, OK, OK, OK, OK, OK),
+        lambda w, who: {"t": _mailed_token(w, "verify-email")},
+    ),
+    Row(
+        "resendVerificationEmail",
+        "mutation { resendVerificationEmail { message } }",
+        expect(UNAUTH, BAD, BAD, BAD, BAD, BAD),  # every caller here has verified
+    ),
+    Row(
+        "requestPasswordReset",
+        "mutation($e: String!) { requestPasswordReset(input: {email: $e}) { message } }",
+        expect(OK, OK, OK, OK, OK, OK),
+        lambda w, who: {"e": fresh("forgot") + "@example.org"},
+    ),
+    Row(
+        "resetPassword",
+        'mutation($t: String!) { resetPassword(input: {token: $t, newPassword: "a new password 1"}) { ok } }',
+        expect(OK, OK, OK, OK, OK, OK),
+        lambda w, who: {"t": _mailed_token(w, "reset-password")},
+    ),
+    Row(
+        "requestEmailChange",
+        'mutation { requestEmailChange(input: {newEmail: "moved@example.org", password: "not it at all"}) { message } }',
+        expect(UNAUTH, BAD, BAD, BAD, BAD, BAD),
+    ),
+    Row(
+        "confirmEmailChange",
+        "mutation($t: String!) { confirmEmailChange(input: {token: $t}) { ok } }",
+        expect(OK, OK, OK, OK, OK, OK),
+        lambda w, who: {"t": _mailed_token(w, "confirm-email-change")},
     ),
     Row(
         "logIn",
@@ -358,6 +436,12 @@ ROWS = [
         "mutation($i: ID!) { acceptInvitation(input: {invitationId: $i}) { workspace { id } } }",
         expect(UNAUTH, NF, NF, NF, NF, NF),
         lambda w, who: {"i": w.invitation()},
+    ),
+    Row(
+        "acceptInvitationLink",
+        "mutation($t: String!) { acceptInvitationLink(input: {token: $t}) { workspace { id } } }",
+        expect(UNAUTH, OK, OK, OK, OK, OK),
+        lambda w, who: {"t": _invitation_link(w)},
     ),
     Row(
         "declineInvitation",

@@ -19,7 +19,7 @@ from persistence.collab_records import InvitationRecord
 from persistence.ids import new_id
 from resolvers.accounts import EMAIL_INDEX
 from resolvers.global_ids import from_global_id, to_global_id
-from resolvers.workspaces import invitation_email_ref
+from resolvers.invitations import invitation_email_ref
 from support import GraphQLClient, Server, error_codes, make_settings, serve, sign_up
 
 INVITE = """mutation($w: ID!, $e: String!, $r: Role!) {

@@ -50,7 +50,7 @@ def test_every_error_carries_a_code(shared_server: Server) -> None:
         "{ viewer { nope } }",  # unknown field
         "{ viewer { id ",  # syntax error
         "query($x: Int!) { viewer { id } }",  # missing variable
-        "mutation { signUp(input: {email: 1}) { token } }",  # wrong input type
+        "mutation { signUp(input: {email: 1}) { message } }",  # wrong input type
     ]
     for document in documents:
         response = client.post(document)

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+from mail_sink import link_token, mail_sink
 from redis_server import RedisServer, free_port
 
 from support import FAST_ARGON2, LOG_IN, PASSWORD, SIGN_UP
@@ -22,6 +23,11 @@ def test_first_serve_initialises_and_two_workers_share_one_store(tmp_path: Path)
     redis_server.start()
     env = {**os.environ, **{f"COVE_{k.upper()}": str(v) for k, v in FAST_ARGON2.items()}}
     env["COVE_BROKER_URL"] = redis_server.url
+    sink = mail_sink()
+    env["COVE_SMTP_HOST"] = "127.0.0.1"
+    env["COVE_SMTP_PORT"] = str(sink.port)
+    env["COVE_SMTP_SECURITY"] = "none"
+    env["COVE_SMTP_SENDER"] = "cove@test.invalid"
     command = [sys.executable, "-m", "api.cli", "serve", "--data-dir", str(data)]
     command += ["--port", str(port), "--workers", "2"]
     server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -40,8 +46,10 @@ def test_first_serve_initialises_and_two_workers_share_one_store(tmp_path: Path)
         assert stat.S_IMODE((data / "keys" / "root.key").stat().st_mode) == 0o600
         variables = {"email": "proc@example.org", "password": PASSWORD, "name": "Proc"}
         with httpx.Client(base_url=url) as http:
+            mark = sink.mark()
             signed = http.post("/graphql", json={"query": SIGN_UP, "variables": variables})
-            assert signed.json()["data"]["signUp"]["user"]["email"] == "proc@example.org"
+            assert "check your email" in signed.json()["data"]["signUp"]["message"].lower()
+            link_token(sink.wait_for("proc@example.org", after=mark), "verify-email")
             # New connections land on either worker; every one sees the same accounts.
             for _ in range(6):
                 with httpx.Client(base_url=url) as fresh:

@@ -15,13 +15,14 @@ from crypto.passwords import Argon2Params, PasswordHasher
 from crypto.realtime import BrokerSealer
 from crypto.root_key import generate_install_salt, generate_root_key
 from persistence.sqlite.engine import SqliteStore
-from resolvers import accounts, channels, realtime, workspaces
+from resolvers import channels, realtime, workspaces
 from resolvers.context import RequestContext
 from resolvers.global_ids import to_global_id
 from resolvers.passwords import PasswordService
 from resolvers.ratelimit import AuthLimits
 from resolvers.roles import Visibility
 from resolvers.services import Policy, RealtimePolicy, Services
+from tests.accounts_support import signed_up
 
 
 class Clock:
@@ -62,7 +63,7 @@ async def test_a_stream_ends_at_the_first_rotation_after_its_login_expired(
     world: tuple[Services, Clock, bytes],
 ) -> None:
     services, clock, broker_key = world
-    signed = await accounts.sign_up(
+    signed = await signed_up(
         RequestContext(services, "t"), "x@example.org", "correct horse battery", "X"
     )
     ctx = RequestContext(services, "t", signed.token)

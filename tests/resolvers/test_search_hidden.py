@@ -24,13 +24,14 @@ from integrations.search import SearchHit, SearchQuery
 from persistence.drive import FILE, DriveItemRecord, FileVersionRecord
 from persistence.ids import new_id
 from persistence.sqlite.engine import SqliteStore
-from resolvers import accounts, channels, drive, search, workspaces
+from resolvers import channels, drive, search, workspaces
 from resolvers.context import RequestContext
 from resolvers.passwords import PasswordService
 from resolvers.ratelimit import AuthLimits
 from resolvers.roles import AccessLevel, Role, Visibility
 from resolvers.services import Services
 from support import CountingStore
+from tests.accounts_support import signed_up
 
 PASSWORD = "correct horse battery"
 HIDDEN = 2_000
@@ -133,11 +134,11 @@ async def team(tmp_path: Path) -> AsyncIterator[Drive]:
     def ctx(token: str | None) -> RequestContext:
         return RequestContext(services=svc, request_id="t", bearer_token=token)
 
-    owner = await accounts.sign_up(ctx(None), "owner@hidden.example", PASSWORD, "Owner")
+    owner = await signed_up(ctx(None), "owner@hidden.example", PASSWORD, "Owner")
     ws = await workspaces.create_workspace(ctx(owner.token), "Acme")
     people = {}
     for name, role in (("guest", Role.GUEST), ("member", Role.MEMBER)):
-        person = await accounts.sign_up(ctx(None), f"{name}@hidden.example", PASSWORD, name)
+        person = await signed_up(ctx(None), f"{name}@hidden.example", PASSWORD, name)
         email = await person.user.email()
         assert email is not None
         invitation = await workspaces.invite_member(ctx(owner.token), ws.id, email, role)

@@ -13,7 +13,7 @@ from crypto.keyring import Keyring
 from crypto.passwords import Argon2Params, PasswordHasher
 from crypto.root_key import generate_install_salt, generate_root_key
 from persistence.sqlite.engine import SqliteStore
-from resolvers import accounts, channels, messages, workspaces
+from resolvers import channels, messages, workspaces
 from resolvers.context import RequestContext
 from resolvers.passwords import PasswordService
 from resolvers.ratelimit import AuthLimits
@@ -23,6 +23,7 @@ from schema.build import build_schema
 from schema.context import CONTEXT_KEY
 from schema.relay import to_global_id
 from support import CountingStore
+from tests.accounts_support import signed_up
 
 PASSWORD = "correct horse battery"
 PAGE = """query($c: ID!, $first: Int!) { node(id: $c) { ... on Channel { messages(first: $first) {
@@ -60,7 +61,7 @@ async def test_a_page_of_messages_costs_the_same_reads_at_10_and_50(
 ) -> None:
     svc, counting = services
     people = [
-        await accounts.sign_up(ctx(svc, None), f"p{i}@example.org", PASSWORD, f"Person {i}")
+        await signed_up(ctx(svc, None), f"p{i}@example.org", PASSWORD, f"Person {i}")
         for i in range(5)
     ]
     owner = people[0].token
@@ -110,8 +111,7 @@ async def test_page_size_does_not_change_reads_for_members_either(
 ) -> None:
     svc, counting = services
     people = [
-        await accounts.sign_up(ctx(svc, None), f"m{i}@example.org", PASSWORD, f"M {i}")
-        for i in range(12)
+        await signed_up(ctx(svc, None), f"m{i}@example.org", PASSWORD, f"M {i}") for i in range(12)
     ]
     ws = await workspaces.create_workspace(ctx(svc, people[0].token), "Big")
     for person in people[1:]:

@@ -22,6 +22,7 @@ from resolvers.passwords import PasswordService
 from resolvers.ratelimit import AuthLimits
 from resolvers.roles import Role
 from resolvers.services import Services
+from tests.accounts_support import signed_up
 
 PASSWORD = "correct horse battery"
 
@@ -63,7 +64,7 @@ def ctx(services: Services, token: str | None = None) -> RequestContext:
 
 async def enrolled(services: Services, clock: Clock, email: str) -> tuple[str, str, list[str]]:
     """An account with two-factor on: (session token, TOTP secret, recovery codes)."""
-    signed = await accounts.sign_up(ctx(services), email, PASSWORD, "Ann")
+    signed = await signed_up(ctx(services), email, PASSWORD, "Ann")
     started = await two_factor.begin_enrolment(ctx(services, signed.token))
     codes = await two_factor.confirm_enrolment(
         ctx(services, signed.token), pyotp.TOTP(started.secret).at(clock.now), PASSWORD
@@ -81,7 +82,7 @@ async def test_enrolment_gives_a_uri_and_ten_codes_and_log_in_asks_for_a_second_
     world: tuple[Services, Clock],
 ) -> None:
     services, clock = world
-    signed = await accounts.sign_up(ctx(services), "ann@example.org", PASSWORD, "Ann")
+    signed = await signed_up(ctx(services), "ann@example.org", PASSWORD, "Ann")
     started = await two_factor.begin_enrolment(ctx(services, signed.token))
     parsed = urllib.parse.urlparse(started.otpauth_uri)
     assert parsed.scheme == "otpauth" and parsed.netloc == "totp"
@@ -216,7 +217,7 @@ async def test_confirm_refuses_a_wrong_code_and_enrolling_twice(
     world: tuple[Services, Clock],
 ) -> None:
     services, clock = world
-    signed = await accounts.sign_up(ctx(services), "twice@example.org", PASSWORD, "T")
+    signed = await signed_up(ctx(services), "twice@example.org", PASSWORD, "T")
     error = await code_error(
         two_factor.confirm_enrolment(ctx(services, signed.token), "123456", PASSWORD)
     )
@@ -244,7 +245,7 @@ async def test_a_workspace_can_require_two_factor_of_its_members(
 ) -> None:
     services, clock = world
     owner_token, _, _ = await enrolled(services, clock, "boss@example.org")
-    member = await accounts.sign_up(ctx(services), "plain@example.org", PASSWORD, "P")
+    member = await signed_up(ctx(services), "plain@example.org", PASSWORD, "P")
     ws = await workspaces.create_workspace(ctx(services, owner_token), "Acme")
     invitation = await workspaces.invite_member(
         ctx(services, owner_token), ws.id, "plain@example.org", Role.MEMBER
@@ -270,7 +271,7 @@ async def test_a_workspace_can_require_two_factor_of_its_members(
 
 async def test_an_owner_without_two_factor_cannot_require_it(world: tuple[Services, Clock]) -> None:
     services, _ = world
-    owner = await accounts.sign_up(ctx(services), "lax@example.org", PASSWORD, "L")
+    owner = await signed_up(ctx(services), "lax@example.org", PASSWORD, "L")
     ws = await workspaces.create_workspace(ctx(services, owner.token), "Lax")
     error = await code_error(
         workspaces.set_require_two_factor(ctx(services, owner.token), ws.id, required=True)

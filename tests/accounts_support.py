@@ -1,0 +1,28 @@
+"""Accounts for tests that call resolvers directly, without a server or mail."""
+
+from __future__ import annotations
+
+from resolvers import identity
+from resolvers.accounts import AuthResult, own_view
+from resolvers.context import RequestContext
+from resolvers.sessions import open_session
+from resolvers.validation import clean_name, normalize_email
+
+
+async def signed_up(
+    ctx: RequestContext, email: str, password: str, name: str, *, verified: bool = True
+) -> AuthResult:
+    """A new account (its address proved unless `verified` is False) and a session of it,
+    as signing up, opening the mailed link and signing in would leave them."""
+    services = ctx.services
+    record = await identity.create_account(
+        services,
+        normalize_email(email),
+        password,
+        clean_name(name, field="displayName"),
+        verified=verified,
+    )
+    assert record is not None, f"{email} already has an account"
+    token, _ = await open_session(services, record.user_id)
+    grant = services.authz.proven_account(record.user_id)
+    return AuthResult(token=token, user=own_view(services, record, grant))
