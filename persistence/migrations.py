@@ -10,6 +10,7 @@ from persistence.calendars import CALENDAR_FEED_CREATORS, CALENDAR_TABLES
 from persistence.collab_tables import COLLABORATION_TABLES
 from persistence.declare import Table
 from persistence.drive import DRIVE_TABLES, SHARE_LINK_VERSIONS
+from persistence.outbox import OUTBOX_TABLES
 from persistence.persisted_queries import PERSISTED_QUERY_TABLES
 from persistence.realtime import PRESENCE_TABLES, REALTIME_TABLES
 from persistence.search_tables import SEARCH_TABLES
@@ -43,6 +44,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(11, "audit log", AUDIT_TABLES),
     Migration(12, "two-factor sign-in", TWO_FACTOR_TABLES),
+    Migration(13, "mail outbox", OUTBOX_TABLES),
 )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import uvicorn
+from mail_sink import mail_sink
 
 from api.app import create_app
 from api.bootstrap import init_data_dir, is_initialised
@@ -31,12 +32,26 @@ GENEROUS_LIMITS = {
 PASSWORD = "correct horse battery"
 
 
+def sink_mail_settings() -> dict[str, object]:
+    """Outbound mail to the process's shared test SMTP server (tests/mail_sink.py)."""
+    return {
+        "smtp_host": "127.0.0.1",
+        "smtp_port": mail_sink().port,
+        "smtp_security": "none",
+        "smtp_sender": "cove@test.invalid",
+        "mail_retry_base_seconds": 1,
+    }
+
+
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
-    """Settings for tests: a temporary data dir, OWASP-minimum Argon2 to keep the suite quick."""
+    """Settings for tests: a temporary data dir, OWASP-minimum Argon2 to keep the suite quick,
+    and mail sent to the shared sink (`mail_sink()`); `smtp_host=None` turns mail off."""
+    mail = sink_mail_settings()
     values: dict[str, object] = {
         "data_dir": data_dir,
         **FAST_ARGON2,
         **GENEROUS_LIMITS,
+        **mail,
         **overrides,
     }
     settings = load_settings(environ={}, overrides=values)
