@@ -30,11 +30,13 @@ from crypto.passwords import Argon2Params, PasswordHasher
 from integrations.blobs import BlobStore, blob_store_from_config
 from integrations.broker import broker_from_url
 from integrations.counters import counters_from_url
+from integrations.mail import LogTransport, MailTransport, SmtpTransport, is_loopback_host
 from integrations.search import SearchEngine, search_engine_from_config
 from persistence.persisted_queries import PersistedQueryRepository
 from persistence.sqlite.engine import SqliteStore
 from resolvers.cost_budget import BudgetPolicy, CostBudget
 from resolvers.drive_policy import DrivePolicy
+from resolvers.mail import Mailer, MailPolicy
 from resolvers.passwords import PasswordService
 from resolvers.persisted_queries import PersistedQueries
 from resolvers.ratelimit import AuthLimits
@@ -106,6 +108,56 @@ def search_engine(settings: Settings, store: SqliteStore) -> SearchEngine:
         )
     except ValueError as exc:
         raise SettingsError("search_engine", str(exc)) from None
+
+
+def mail_transport(settings: Settings) -> MailTransport | None:
+    """SMTP when `smtp_host` is set; in `dev` without it, the log; otherwise none."""
+    if settings.smtp_host:
+        if settings.smtp_security == "none" and not is_loopback_host(settings.smtp_host):
+            log.warning(
+                "smtp_security is none: mail goes in plain to %s; use starttls or tls unless "
+                "that relay is on a network you trust",
+                settings.smtp_host,
+            )
+        try:
+            return SmtpTransport(
+                host=settings.smtp_host,
+                port=settings.smtp_port,
+                security=settings.smtp_security,
+                user=settings.smtp_user,
+                password_file=settings.smtp_password_file,
+                ca_file=settings.smtp_ca_file,
+                timeout_seconds=settings.smtp_timeout_seconds,
+            )
+        except (OSError, ValueError) as exc:
+            raise SettingsError("smtp_host", f"cannot set up SMTP: {exc}") from None
+    if settings.dev:
+        log.warning("no smtp_host: in dev, mail is written to the log instead of being sent")
+        return LogTransport()
+    log.warning(
+        "no smtp_host: Cove cannot send mail, so what needs it (UNAVAILABLE, reason "
+        "MAIL_NOT_CONFIGURED) is turned off; see docs/mail.md"
+    )
+    return None
+
+
+def mailer(settings: Settings) -> Mailer:
+    """The mailer the settings describe (unavailable without SMTP outside dev)."""
+    transport = mail_transport(settings)
+    if transport is None:
+        return Mailer.unavailable(settings.resolved_app_url)
+    return Mailer(
+        transport,
+        sender=settings.smtp_sender or "Cove <cove@localhost>",
+        app_url=settings.resolved_app_url,
+        policy=MailPolicy(
+            retry_base_seconds=settings.mail_retry_base_seconds,
+            retry_max_seconds=settings.mail_retry_max_seconds,
+            max_age=timedelta(hours=settings.mail_max_age_hours),
+            # Well above the longest one attempt may take (each SMTP step has the timeout).
+            lease_seconds=max(300, 8 * settings.smtp_timeout_seconds),
+        ),
+    )
 
 
 @asynccontextmanager
@@ -181,15 +233,19 @@ async def running_services(settings: Settings, keyring: Keyring) -> AsyncIterato
                 window_seconds=settings.query_cost_window_seconds,
             ),
         ),
+        mailer=mailer(settings),
     )
     await broker.start(services.hub.on_payload)
     heartbeat = asyncio.create_task(services.presence.run(), name="cove-presence")
     # An upload may run for its URL's lifetime; anything older than that and a day is left over.
     stale = timedelta(seconds=settings.upload_url_ttl_seconds) + timedelta(days=1)
     sweeper = asyncio.create_task(run_sweeper(services, SWEEP_EVERY, stale), name="cove-sweeper")
+    services.mail.start()  # sends what earlier runs left in the outbox, then what is queued
     try:
         yield services
     finally:
+        # An attempt under way may finish; the rest stays in the outbox for the next start.
+        await services.mail.stop()
         for task in (heartbeat, sweeper):
             task.cancel()
             with suppress(asyncio.CancelledError):

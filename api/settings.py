@@ -13,8 +13,11 @@ import tomllib
 from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, Literal, get_args, get_type_hints
+
+from integrations.mail.smtp import is_loopback_host
 
 ENV_PREFIX = "COVE_"
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -316,6 +319,69 @@ class Settings:
             "beyond it requests get 503."
         ),
     )
+    smtp_host: str | None = field(
+        default=None,
+        metadata=_doc(
+            "SMTP server for outbound mail (docs/mail.md); unset: no mail (in `dev`, mail is "
+            "written to the log instead), and what needs mail is refused with `UNAVAILABLE`."
+        ),
+    )
+    smtp_port: int | None = field(
+        default=None,
+        metadata=_doc("SMTP port; default 587 for `starttls`, 465 for `tls`, 25 for `none`."),
+    )
+    smtp_security: Literal["starttls", "tls", "none"] = field(
+        default="starttls",
+        metadata=_doc(
+            "`starttls` (required, never falls back to plain), `tls` (implicit TLS), or `none` "
+            "(plain; only for a relay on this machine: refused with credentials to another host)."
+        ),
+    )
+    smtp_user: str | None = field(
+        default=None, metadata=_doc("SMTP user to sign in as; needs `smtp_password_file`.")
+    )
+    smtp_password_file: Path | None = field(
+        default=None,
+        metadata=_doc("File holding the SMTP password (read at start; never a plain setting)."),
+    )
+    smtp_sender: str | None = field(
+        default=None,
+        metadata=_doc(
+            "From address of Cove's mail, e.g. `Cove <cove@example.org>`; required with "
+            "`smtp_host`."
+        ),
+    )
+    smtp_timeout_seconds: int = field(
+        default=30, metadata=_doc("Timeout of each step of an SMTP exchange, in seconds.")
+    )
+    smtp_ca_file: Path | None = field(
+        default=None,
+        metadata=_doc(
+            "CA certificates (PEM) the SMTP server's certificate is checked against (a "
+            "private CA); unset: the system's."
+        ),
+    )
+    app_url: str = field(
+        default="",
+        metadata=_doc(
+            "Base URL of the client app that opens links sent by mail (verify-email, "
+            "reset-password, accept-invitation, confirm-email-change); defaults to "
+            "`public_url`, then to http://127.0.0.1:8000."
+        ),
+    )
+    mail_retry_base_seconds: int = field(
+        default=15,
+        metadata=_doc(
+            "Wait before retrying a mail the server did not take; doubled at each failure."
+        ),
+    )
+    mail_retry_max_seconds: int = field(
+        default=3600, metadata=_doc("Longest wait between two attempts to send one mail.")
+    )
+    mail_max_age_hours: int = field(
+        default=72,
+        metadata=_doc("A mail not sent this many hours after it was queued is dropped (logged)."),
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = field(
         default="INFO", metadata=_doc("Log level.")
     )
@@ -327,6 +393,10 @@ class Settings:
     @property
     def serve_graphiql(self) -> bool:
         return self.dev if self.graphiql is None else self.graphiql
+
+    @property
+    def resolved_app_url(self) -> str:
+        return (self.app_url or self.public_url or "http://127.0.0.1:8000").rstrip("/")
 
     @property
     def keys_dir(self) -> Path:
@@ -403,6 +473,7 @@ class Settings:
         self._validate_files_and_search()
         self._validate_graphql_limits()
         self._validate_metrics()
+        self._validate_mail()
         _at_least("ics_max_events", self.ics_max_events, 1)
         _at_most("ics_max_events", self.ics_max_events, 100_000)
         _at_least("ics_check_seconds", self.ics_check_seconds, 1)
@@ -426,6 +497,46 @@ class Settings:
                 raise SettingsError("metrics_bind", "must differ from the main host and port")
         if self.metrics_token is not None and len(self.metrics_token) < 16:
             raise SettingsError("metrics_token", "must be at least 16 characters")
+
+    def _validate_mail(self) -> None:
+        if self.app_url and not self.app_url.startswith(("http://", "https://")):
+            raise SettingsError("app_url", "must start with http:// or https://")
+        if self.smtp_port is not None:
+            _at_least("smtp_port", self.smtp_port, 1)
+            _at_most("smtp_port", self.smtp_port, 65535)
+        _at_least("smtp_timeout_seconds", self.smtp_timeout_seconds, 1)
+        _at_most("smtp_timeout_seconds", self.smtp_timeout_seconds, 600)
+        _at_least("mail_retry_base_seconds", self.mail_retry_base_seconds, 1)
+        _at_least(
+            "mail_retry_max_seconds", self.mail_retry_max_seconds, self.mail_retry_base_seconds
+        )
+        _at_least("mail_max_age_hours", self.mail_max_age_hours, 1)
+        _at_most("mail_max_age_hours", self.mail_max_age_hours, 30 * 24)
+        if not self.smtp_host:
+            return
+        if not self.smtp_sender or "@" not in parseaddr(self.smtp_sender)[1]:
+            raise SettingsError(
+                "smtp_sender", "smtp_host needs a sender address, e.g. cove@example.org"
+            )
+        if any(c in self.smtp_sender for c in "\r\n"):
+            raise SettingsError("smtp_sender", "must be one line")
+        if self.smtp_user and self.smtp_password_file is None:
+            raise SettingsError("smtp_password_file", "smtp_user needs smtp_password_file")
+        if self.smtp_password_file is not None:
+            if not self.smtp_user:
+                raise SettingsError("smtp_user", "smtp_password_file needs smtp_user")
+            if not Path(self.smtp_password_file).is_file():
+                raise SettingsError(
+                    "smtp_password_file", f"no such file: {self.smtp_password_file}"
+                )
+        if self.smtp_ca_file is not None and not Path(self.smtp_ca_file).is_file():
+            raise SettingsError("smtp_ca_file", f"no such file: {self.smtp_ca_file}")
+        if self.smtp_security == "none" and self.smtp_user and not is_loopback_host(self.smtp_host):
+            raise SettingsError(
+                "smtp_security",
+                "`none` sends the SMTP password in plain: with a user it is allowed only to a "
+                "relay on this machine (localhost, 127.0.0.1, ::1); use starttls or tls",
+            )
 
     def _validate_graphql_limits(self) -> None:
         _at_least("max_query_depth", self.max_query_depth, 2)

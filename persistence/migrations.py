@@ -11,6 +11,7 @@ from persistence.collab_tables import COLLABORATION_TABLES
 from persistence.declare import Table
 from persistence.drive import DRIVE_TABLES, SHARE_LINK_VERSIONS
 from persistence.identity import IDENTITY_TABLES
+from persistence.outbox import OUTBOX_TABLES
 from persistence.persisted_queries import PERSISTED_QUERY_TABLES
 from persistence.realtime import PRESENCE_TABLES, REALTIME_TABLES
 from persistence.search_tables import SEARCH_TABLES
@@ -44,7 +45,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(11, "audit log", AUDIT_TABLES),
     Migration(12, "two-factor sign-in", TWO_FACTOR_TABLES),
-    Migration(13, "email verification and tokens sent by mail", IDENTITY_TABLES),
+    Migration(13, "mail outbox", OUTBOX_TABLES),
+    Migration(14, "email verification and tokens sent by mail", IDENTITY_TABLES),
 )
 
 

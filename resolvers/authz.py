@@ -584,3 +584,8 @@ class Authorizer:
         """`cove reindex` rebuilds a workspace's search index from its sealed rows. Only an
         operator holding the root key runs it, and the root key opens every row anyway."""
         return self._minter.mint("system:reindex", Action.READ.value, row_id, workspace_id)
+
+    def system_mail(self, mail_id: str) -> Grant:
+        """The mail sender opens a queued message to hand it to the mail server; nobody
+        else reads the outbox, and what it holds was written by this server."""
+        return self._minter.mint("system:mail", Action.READ.value, mail_id, "")

@@ -20,6 +20,10 @@ class ErrorCode(StrEnum):
     # A stored value failed its integrity check: the server's fault, reported on the damaged
     # item only, so the rest of a page still reads.
     DATA_DAMAGED = "DATA_DAMAGED"
+    # The server lacks something the operation needs (no SMTP server for a mail it would
+    # send); `extensions.reason` says what. Not the caller's fault, and retrying will not help
+    # until the operator changes the configuration.
+    UNAVAILABLE = "UNAVAILABLE"
     INTERNAL = "INTERNAL"
 
 

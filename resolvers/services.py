@@ -18,6 +18,7 @@ from persistence.drive import DriveRepository
 from persistence.identity import IdentityRepository
 from persistence.keys import DataKeyRepository
 from persistence.messages import MessageRepository
+from persistence.outbox import OutboxRepository
 from persistence.realtime import RealtimeRepository
 from persistence.store import Store
 from persistence.tasks import TaskRepository
@@ -30,6 +31,7 @@ from resolvers.drive_policy import DrivePolicy
 from resolvers.events import Broker, Events
 from resolvers.hub import Hub
 from resolvers.keys import KeyService
+from resolvers.mail import Mailer
 from resolvers.passwords import PasswordService
 from resolvers.persisted_queries import PersistedQueries
 from resolvers.presence import PresenceTracker
@@ -97,6 +99,8 @@ class Services:
     audit: AuditLog
     two_factor: TwoFactorRepository
     identity: IdentityRepository
+    # Outbound mail (`mail.available` is False where no SMTP server is configured).
+    mail: Mailer
     clock: Callable[[], datetime] = utc_now
     # Each caller's query-cost budget; None where no budget is wired (scripts, some tests).
     cost_budget: CostBudget | None = None
@@ -131,6 +135,7 @@ class Services:
         search_prefix_min: int | None = 3,
         cost_budget: CostBudget | None = None,
         persisted_queries: PersistedQueries | None = None,
+        mailer: Mailer | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> Services:
         broker_key = keyring.derive(b"realtime broker")
@@ -146,6 +151,9 @@ class Services:
         realtime = RealtimeRepository(store)
         hub = Hub(broker_key, can_read)
         keys = KeyService(keyring, DataKeyRepository(store), clock)
+        authz = Authorizer(keyring)
+        mailer = mailer or Mailer.unavailable()
+        mailer.bind(outbox=OutboxRepository(store), keys=keys, authz=authz, clock=clock)
         services = cls(
             store=store,
             keyring=keyring,
@@ -155,7 +163,7 @@ class Services:
             messages=MessageRepository(store),
             realtime=realtime,
             keys=keys,
-            authz=Authorizer(keyring),
+            authz=authz,
             passwords=passwords,
             session_ttl=session_ttl,
             limits=limits,
@@ -181,6 +189,7 @@ class Services:
             audit=AuditLog(AuditRepository(store), keys, clock, policy.audit_retention),
             two_factor=TwoFactorRepository(store),
             identity=IdentityRepository(store),
+            mail=mailer,
             clock=clock,
             cost_budget=cost_budget,
             persisted_queries=persisted_queries,

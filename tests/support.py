@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 import uvicorn
-from tests.mail_sink import link_token, mail_sink
 
 from api.app import create_app
 from api.bootstrap import init_data_dir, is_initialised
@@ -32,12 +31,30 @@ GENEROUS_LIMITS = {
 PASSWORD = "correct horse battery"
 
 
+def sink_mail_settings() -> dict[str, object]:
+    """Outbound mail to the process's shared test SMTP server (tests/mail_sink.py)."""
+    # Imported here, as the tests import it (`mail_sink`), so there is one sink per process;
+    # the benchmarks import this module as `tests.support` and never need it.
+    from mail_sink import mail_sink
+
+    return {
+        "smtp_host": "127.0.0.1",
+        "smtp_port": mail_sink().port,
+        "smtp_security": "none",
+        "smtp_sender": "cove@test.invalid",
+        "mail_retry_base_seconds": 1,
+    }
+
+
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
-    """Settings for tests: a temporary data dir, OWASP-minimum Argon2 to keep the suite quick."""
+    """Settings for tests: a temporary data dir, OWASP-minimum Argon2 to keep the suite quick,
+    and mail sent to the shared sink (`mail_sink()`); `smtp_host=None` turns mail off."""
+    mail = sink_mail_settings()
     values: dict[str, object] = {
         "data_dir": data_dir,
         **FAST_ARGON2,
         **GENEROUS_LIMITS,
+        **mail,
         **overrides,
     }
     settings = load_settings(environ={}, overrides=values)
@@ -147,6 +164,8 @@ def sign_up(
 ) -> tuple[str, dict[str, Any]]:
     """Sign up as a person would: `signUp`, then (unless `verified` is False) open the link
     mailed to the address, then `logIn`. Answers the session token and the user."""
+    from mail_sink import link_token, mail_sink
+
     sink = mail_sink()
     mark = sink.mark()
     client.data(SIGN_UP, {"email": email, "password": password, "name": name})

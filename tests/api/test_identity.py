@@ -294,7 +294,7 @@ def test_wrong_links_count_toward_a_limit(tmp_path: Path) -> None:
 
 
 def test_without_mail_the_features_that_need_it_say_why(tmp_path: Path) -> None:
-    with serve(make_settings(tmp_path / "data", smtp_host="")) as server:
+    with serve(make_settings(tmp_path / "data", smtp_host=None)) as server:
         client = server.client()
         result = client.run(
             SIGN_UP, {"email": "a@identity.example", "password": PASSWORD, "name": "A"}
