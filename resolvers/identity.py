@@ -48,6 +48,11 @@ def _token_error(reason: str, message: str, field: str) -> CoveError:
     return CoveError(ErrorCode.BAD_USER_INPUT, message, field=field, reason=reason)
 
 
+def _payload_ref(user_id: str) -> FieldRef:
+    """A token's sealed value (the new address of an email change) belongs to its account."""
+    return FieldRef("user", "token_payload", user_id, "")
+
+
 def address_index(services: Services, email: str) -> bytes:
     return services.keyring.blind_index(EMAIL_INDEX, email)
 
@@ -82,8 +87,7 @@ async def issue(
     now = services.clock()
     sealed = None
     if payload is not None:
-        ref = FieldRef("account_token", "payload", token_hash.hex(), "")
-        sealed = await services.keys.seal_text(ref, payload)
+        sealed = await services.keys.seal_text(_payload_ref(user_id), payload)
     await services.identity.add_token(
         AccountToken(
             token_hash=token_hash,
@@ -397,8 +401,9 @@ async def confirm_email_change(ctx: RequestContext, token: str) -> None:
             "TOKEN_INVALID", "This link is for a change the account no longer waits for.", "token"
         )
     grant = services.authz.proven_account(user.user_id)
-    ref = FieldRef("account_token", "payload", record.token_hash.hex(), "")
-    new_email = await services.keys.open_text(grant, ref, record.payload_sealed)
+    new_email = await services.keys.open_text(
+        grant, _payload_ref(user.user_id), record.payload_sealed
+    )
     await spend(ctx, record)
     sealed = await services.keys.seal_text(email_ref(user.user_id), new_email)
     if not await services.identity.change_email(

@@ -63,7 +63,7 @@ from resolvers.tasks import (
     MAX_LISTS,
 )
 from resolvers.two_factor import RECOVERY_CODES
-from resolvers.workspaces import MAX_PENDING_INVITATIONS_SHOWN
+from resolvers.invitations import MAX_PENDING_INVITATIONS_SHOWN
 from schema.context import CONTEXT_KEY
 
 log = logging.getLogger("cove.graphql")

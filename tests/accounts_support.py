@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from email.message import EmailMessage
+
 from resolvers import identity
 from resolvers.accounts import AuthResult, own_view
 from resolvers.context import RequestContext
+from resolvers.mail import Mailer
 from resolvers.sessions import open_session
 from resolvers.validation import clean_name, normalize_email
 
@@ -26,3 +29,22 @@ async def signed_up(
     token, _ = await open_session(services, record.user_id)
     grant = services.authz.proven_account(record.user_id)
     return AuthResult(token=token, user=own_view(services, record, grant))
+
+
+class RecordingTransport:
+    """A mail transport that keeps what it is handed (for tests that never leave the process)."""
+
+    def __init__(self) -> None:
+        self.sent: list[EmailMessage] = []
+
+    @property
+    def name(self) -> str:
+        return "recording"
+
+    async def send(self, message: EmailMessage, *, kind: str = "") -> None:
+        self.sent.append(message)
+
+
+def recording_mailer() -> Mailer:
+    """A mailer that queues to the outbox like any other; start it to hand mail over."""
+    return Mailer(RecordingTransport(), sender="cove@test.invalid")

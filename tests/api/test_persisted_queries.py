@@ -12,7 +12,16 @@ import httpx
 import pytest
 
 from api.cli import main
-from support import SIGN_UP, Server, error_codes, make_settings, serve, sign_up
+from support import (
+    LOG_IN,
+    SIGN_UP,
+    VERIFY_EMAIL,
+    Server,
+    error_codes,
+    make_settings,
+    serve,
+    sign_up,
+)
 
 VIEWER = "query Me { viewer { id } }"
 
@@ -94,7 +103,10 @@ def test_only_runs_registered_documents(tmp_path: Path, capsys: pytest.CaptureFi
     manifest = {
         "format": "apollo-persisted-query-manifest",
         "version": 1,
-        "operations": [{"id": sha(SIGN_UP), "name": "SignUp", "type": "mutation", "body": SIGN_UP}],
+        "operations": [
+            {"id": sha(body), "name": name, "type": "mutation", "body": body}
+            for name, body in (("SignUp", SIGN_UP), ("Verify", VERIFY_EMAIL), ("LogIn", LOG_IN))
+        ],
     }
     (files / "manifest.json").write_text(json.dumps(manifest))
     assert (

@@ -120,11 +120,13 @@ def _spend(client: GraphQLClient) -> dict[str, Any]:
 
 
 def test_a_used_up_budget_is_rate_limited_until_the_window_renews(tmp_path: Path) -> None:
+    # Signing up (and in) costs more than the small budget: the accounts are made first.
+    with serve(make_settings(tmp_path / "data")) as server:
+        token, _ = sign_up(server.client(), "spender@cost.example")
+        other_token, _ = sign_up(server.client(), "saver@cost.example")
     settings = make_settings(tmp_path / "data", **SMALL, query_cost_window_seconds=3600)
     with serve(settings) as server:
-        token, _ = sign_up(server.client(), "spender@cost.example")
         me = server.client(token)
-        other_token, _ = sign_up(server.client(), "saver@cost.example")
         spent = 0
         for _ in range(80):  # bounded: 80 points a request, 4,100 in the budget
             result = _spend(me)

@@ -10,7 +10,7 @@ from typing import Any
 from websockets.asyncio.client import connect
 
 from api.cli import main
-from support import SIGN_UP, make_settings, serve, sign_up
+from support import LOG_IN, SIGN_UP, VERIFY_EMAIL, make_settings, serve, sign_up
 
 OPEN = "mutation { openRealtimeSession { session { id } } }"
 VIEWER = "query { viewer { id } }"
@@ -49,7 +49,7 @@ async def register(data_dir: Path, tmp_path: Path, *documents: str) -> None:
 async def test_only_registered_subscriptions_run_on_the_socket(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     settings = make_settings(data_dir, persisted_queries="only")
-    await register(data_dir, tmp_path, SIGN_UP, OPEN, VIEWER)
+    await register(data_dir, tmp_path, SIGN_UP, VERIFY_EMAIL, LOG_IN, OPEN, VIEWER)
     with serve(settings) as server:
         token, user = sign_up(server.client(), "socket@example.org")
         session = server.client(token).data(OPEN)["openRealtimeSession"]["session"]["id"]

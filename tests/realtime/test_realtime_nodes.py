@@ -18,7 +18,14 @@ import pytest
 import redis.asyncio as aioredis
 from redis_server import RedisServer, free_port
 
-from support import FAST_ARGON2, GENEROUS_LIMITS, GraphQLClient, make_settings, sign_up
+from support import (
+    FAST_ARGON2,
+    GENEROUS_LIMITS,
+    GraphQLClient,
+    make_settings,
+    sign_up,
+    sink_mail_settings,
+)
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "realtime_client.py"
 _spec = importlib.util.spec_from_file_location("realtime_client_nodes", EXAMPLE)
@@ -33,7 +40,8 @@ POST = "mutation($c: ID!, $t: String!) { postMessage(input: {channelId: $c, text
 def start_node(data: Path, redis_url: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {**os.environ, "COVE_BROKER_URL": redis_url, "COVE_LOG_LEVEL": "WARNING"}
-    env.update({f"COVE_{k.upper()}": str(v) for k, v in {**FAST_ARGON2, **GENEROUS_LIMITS}.items()})
+    values = {**FAST_ARGON2, **GENEROUS_LIMITS, **sink_mail_settings()}
+    env.update({f"COVE_{k.upper()}": str(v) for k, v in values.items()})
     command = [
         sys.executable,
         "-m",

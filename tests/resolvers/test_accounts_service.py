@@ -14,7 +14,7 @@ from crypto.root_key import generate_install_salt, generate_root_key
 from crypto.tokens import hash_token
 from persistence.accounts import AccountRepository
 from persistence.sqlite.engine import SqliteStore
-from resolvers import accounts, sessions
+from resolvers import accounts, identity, sessions
 from resolvers.context import RequestContext
 from resolvers.errors import CoveError, ErrorCode
 from resolvers.passwords import PasswordService
@@ -23,6 +23,7 @@ from resolvers.services import Services
 from schema.build import build_schema
 from schema.context import CONTEXT_KEY
 from support import CountingStore
+from tests.accounts_support import recording_mailer, signed_up
 
 PASSWORD = "correct horse battery"
 
@@ -61,6 +62,7 @@ async def world(tmp_path: Path) -> AsyncIterator[tuple[Services, Clock, Counting
         keyring=Keyring(generate_root_key(), generate_install_salt()),
         passwords=PasswordService(hasher, 2),
         session_ttl=timedelta(hours=1),
+        mailer=recording_mailer(),
         limits=AuthLimits.build(
             logins_per_ip_per_minute=100,
             failures_per_account=100,
@@ -82,7 +84,7 @@ async def test_unknown_email_costs_one_verification_like_a_wrong_password(
     world: tuple[Services, Clock, CountingHasher],
 ) -> None:
     services, _, hasher = world
-    await accounts.sign_up(context(services), "known@example.org", PASSWORD, "Known")
+    await signed_up(context(services), "known@example.org", PASSWORD, "Known")
     outcomes = []
     for email in ("known@example.org", "unknown@example.org", "not an email"):
         hasher.verifications = 0
@@ -98,7 +100,7 @@ async def test_sessions_expire_after_the_configured_lifetime(
     world: tuple[Services, Clock, CountingHasher],
 ) -> None:
     services, clock, _ = world
-    result = await accounts.sign_up(context(services), "ttl@example.org", PASSWORD, "T")
+    result = await signed_up(context(services), "ttl@example.org", PASSWORD, "T")
     assert await sessions.authenticate(services, result.token) is not None
     clock.now += timedelta(minutes=59)
     assert await sessions.authenticate(services, result.token) is not None
@@ -113,28 +115,30 @@ async def test_sessions_expire_after_the_configured_lifetime(
     assert caught.value.code == ErrorCode.UNAUTHENTICATED
 
 
-async def test_failed_session_creation_removes_the_new_account(
+async def test_a_sign_up_whose_mail_cannot_be_queued_leaves_no_account(
     world: tuple[Services, Clock, CountingHasher], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     services, _, _ = world
 
-    async def broken_create_session(session: object) -> None:
+    async def broken_send(*args: object, **kwargs: object) -> None:
         raise RuntimeError("disk full")  # a store failure after the user row was written
 
-    monkeypatch.setattr(services.accounts, "create_session", broken_create_session)
+    monkeypatch.setattr(services.mail, "send", broken_send)
     with pytest.raises(RuntimeError):
-        await accounts.sign_up(context(services), "trace@example.org", PASSWORD, "T")
+        await identity.sign_up(context(services), "trace@example.org", PASSWORD, "T")
     monkeypatch.undo()
-    # No trace: the email is free again and a new sign-up succeeds.
-    result = await accounts.sign_up(context(services), "trace@example.org", PASSWORD, "T")
-    assert await result.user.email() == "trace@example.org"
+    index = identity.address_index(services, "trace@example.org")
+    assert await services.accounts.find_user_id_by_email(index) is None
+    # No trace: the email is free again and a new sign-up makes the account.
+    await identity.sign_up(context(services), "trace@example.org", PASSWORD, "T")
+    assert await services.accounts.find_user_id_by_email(index) is not None
 
 
 async def test_store_reads_per_viewer_query(world: tuple[Services, Clock, CountingHasher]) -> None:
     services, _, _ = world
     counting = CountingStore(services.store)
     services.accounts = AccountRepository(counting)
-    result = await accounts.sign_up(context(services), "reads@example.org", PASSWORD, "R")
+    result = await signed_up(context(services), "reads@example.org", PASSWORD, "R")
     schema = build_schema()
 
     async def reads_for(document: str) -> int:

@@ -24,14 +24,14 @@ from integrations.search import SearchHit, SearchQuery
 from persistence.drive import FILE, DriveItemRecord, FileVersionRecord
 from persistence.ids import new_id
 from persistence.sqlite.engine import SqliteStore
-from resolvers import channels, drive, search, workspaces
+from resolvers import channels, drive, invitations, search, workspaces
 from resolvers.context import RequestContext
 from resolvers.passwords import PasswordService
 from resolvers.ratelimit import AuthLimits
 from resolvers.roles import AccessLevel, Role, Visibility
 from resolvers.services import Services
 from support import CountingStore
-from tests.accounts_support import signed_up
+from tests.accounts_support import recording_mailer, signed_up
 
 PASSWORD = "correct horse battery"
 HIDDEN = 2_000
@@ -123,6 +123,7 @@ async def team(tmp_path: Path) -> AsyncIterator[Drive]:
         keyring=Keyring(generate_root_key(), generate_install_salt()),
         passwords=PasswordService(PasswordHasher(Argon2Params.minimum()), 2),
         session_ttl=timedelta(hours=1),
+        mailer=recording_mailer(),
         limits=AuthLimits.build(
             logins_per_ip_per_minute=1000,
             failures_per_account=1000,
@@ -141,8 +142,8 @@ async def team(tmp_path: Path) -> AsyncIterator[Drive]:
         person = await signed_up(ctx(None), f"{name}@hidden.example", PASSWORD, name)
         email = await person.user.email()
         assert email is not None
-        invitation = await workspaces.invite_member(ctx(owner.token), ws.id, email, role)
-        await workspaces.accept_invitation(ctx(person.token), invitation.id)
+        invitation = await invitations.invite_member(ctx(owner.token), ws.id, email, role)
+        await invitations.accept_invitation(ctx(person.token), invitation.id)
         people[name] = person
     guest = people["guest"]
     room = await channels.create_channel(ctx(owner.token), ws.id, "room", Visibility.PRIVATE, None)

@@ -13,7 +13,7 @@ from crypto.keyring import Keyring
 from crypto.passwords import Argon2Params, PasswordHasher
 from crypto.root_key import generate_install_salt, generate_root_key
 from persistence.sqlite.engine import SqliteStore
-from resolvers import channels, messages, workspaces
+from resolvers import channels, invitations, messages, workspaces
 from resolvers.context import RequestContext
 from resolvers.passwords import PasswordService
 from resolvers.ratelimit import AuthLimits
@@ -23,7 +23,7 @@ from schema.build import build_schema
 from schema.context import CONTEXT_KEY
 from schema.relay import to_global_id
 from support import CountingStore
-from tests.accounts_support import signed_up
+from tests.accounts_support import recording_mailer, signed_up
 
 PASSWORD = "correct horse battery"
 PAGE = """query($c: ID!, $first: Int!) { node(id: $c) { ... on Channel { messages(first: $first) {
@@ -40,6 +40,7 @@ async def services(tmp_path: Path) -> AsyncIterator[tuple[Services, CountingStor
         keyring=Keyring(generate_root_key(), generate_install_salt()),
         passwords=PasswordService(PasswordHasher(Argon2Params.minimum()), 2),
         session_ttl=timedelta(hours=1),
+        mailer=recording_mailer(),
         limits=AuthLimits.build(
             logins_per_ip_per_minute=1000,
             failures_per_account=1000,
@@ -69,8 +70,8 @@ async def test_a_page_of_messages_costs_the_same_reads_at_10_and_50(
     for person in people[1:]:
         email = await person.user.email()
         assert email is not None
-        invitation = await workspaces.invite_member(ctx(svc, owner), ws.id, email, Role.MEMBER)
-        await workspaces.accept_invitation(ctx(svc, person.token), invitation.id)
+        invitation = await invitations.invite_member(ctx(svc, owner), ws.id, email, Role.MEMBER)
+        await invitations.accept_invitation(ctx(svc, person.token), invitation.id)
     room = await channels.create_channel(ctx(svc, owner), ws.id, "general", Visibility.PUBLIC, None)
     for person in people[1:]:
         await channels.join_channel(ctx(svc, person.token), room.id)
@@ -117,10 +118,10 @@ async def test_page_size_does_not_change_reads_for_members_either(
     for person in people[1:]:
         email = await person.user.email()
         assert email is not None
-        invitation = await workspaces.invite_member(
+        invitation = await invitations.invite_member(
             ctx(svc, people[0].token), ws.id, email, Role.MEMBER
         )
-        await workspaces.accept_invitation(ctx(svc, person.token), invitation.id)
+        await invitations.accept_invitation(ctx(svc, person.token), invitation.id)
     schema = build_schema()
     query = """query($w: ID!, $first: Int!) { node(id: $w) { ... on Workspace {
       members(first: $first) { edges { node { role user { displayName } } } } } } }"""

@@ -14,7 +14,7 @@ from crypto.keyring import Keyring
 from crypto.passwords import Argon2Params, PasswordHasher
 from crypto.root_key import generate_install_salt, generate_root_key
 from persistence.sqlite.engine import SqliteStore
-from resolvers import accounts, two_factor, workspaces
+from resolvers import accounts, invitations, two_factor, workspaces
 from resolvers.accounts import AuthResult, SecondStep
 from resolvers.context import RequestContext
 from resolvers.errors import CoveError, ErrorCode
@@ -22,7 +22,7 @@ from resolvers.passwords import PasswordService
 from resolvers.ratelimit import AuthLimits
 from resolvers.roles import Role
 from resolvers.services import Services
-from tests.accounts_support import signed_up
+from tests.accounts_support import recording_mailer, signed_up
 
 PASSWORD = "correct horse battery"
 
@@ -44,6 +44,7 @@ async def world(tmp_path: Path) -> AsyncIterator[tuple[Services, Clock]]:
         keyring=Keyring(generate_root_key(), generate_install_salt()),
         passwords=PasswordService(PasswordHasher(Argon2Params.minimum()), 2),
         session_ttl=timedelta(hours=1),
+        mailer=recording_mailer(),
         limits=AuthLimits.build(
             logins_per_ip_per_minute=1000,
             failures_per_account=1000,
@@ -247,10 +248,10 @@ async def test_a_workspace_can_require_two_factor_of_its_members(
     owner_token, _, _ = await enrolled(services, clock, "boss@example.org")
     member = await signed_up(ctx(services), "plain@example.org", PASSWORD, "P")
     ws = await workspaces.create_workspace(ctx(services, owner_token), "Acme")
-    invitation = await workspaces.invite_member(
+    invitation = await invitations.invite_member(
         ctx(services, owner_token), ws.id, "plain@example.org", Role.MEMBER
     )
-    await workspaces.accept_invitation(ctx(services, member.token), invitation.id)
+    await invitations.accept_invitation(ctx(services, member.token), invitation.id)
     error = await code_error(
         workspaces.set_require_two_factor(ctx(services, member.token), ws.id, required=True)
     )

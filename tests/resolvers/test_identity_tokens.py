@@ -1,0 +1,180 @@
+"""Mailed tokens against the real store and a controllable clock: lifetimes, one use under
+concurrency, and what the outbox and the database hold."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from crypto.keyring import Keyring
+from crypto.passwords import Argon2Params, PasswordHasher
+from crypto.root_key import generate_install_salt, generate_root_key
+from persistence.sqlite.engine import SqliteStore
+from resolvers import identity, invitations, workspaces
+from resolvers.context import RequestContext
+from resolvers.errors import CoveError
+from resolvers.identity import Purpose
+from resolvers.passwords import PasswordService
+from resolvers.ratelimit import AuthLimits
+from resolvers.roles import Role
+from resolvers.services import Services
+from tests.accounts_support import recording_mailer, signed_up
+
+PASSWORD = "correct horse battery"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[tuple[Services, Clock, Path]]:
+    store = await SqliteStore.open(tmp_path / "cove.db")
+    clock = Clock()
+    services = Services.build(
+        store=store,
+        keyring=Keyring(generate_root_key(), generate_install_salt()),
+        passwords=PasswordService(PasswordHasher(Argon2Params.minimum()), 2),
+        session_ttl=timedelta(hours=1),
+        mailer=recording_mailer(),
+        limits=AuthLimits.build(
+            logins_per_ip_per_minute=1000,
+            failures_per_account=1000,
+            failure_window_seconds=900,
+            signups_per_ip_per_hour=1000,
+            token_failures_per_ip=1000,
+        ),
+        clock=clock,
+    )
+    yield services, clock, tmp_path / "cove.db"
+    services.close()
+    await store.close()
+
+
+def ctx(services: Services, token: str | None = None) -> RequestContext:
+    return RequestContext(services=services, request_id="t", bearer_token=token)
+
+
+async def refusal(call: object) -> str | None:
+    with pytest.raises(CoveError) as caught:
+        await call  # type: ignore[misc]
+    return caught.value.reason
+
+
+async def reset_token(services: Services, email: str, user_id: str) -> str:
+    return await identity.issue(
+        services,
+        Purpose.RESET_PASSWORD,
+        email_index=identity.address_index(services, email),
+        ttl=identity.RESET_TTL,
+        user_id=user_id,
+    )
+
+
+async def test_a_reset_link_lasts_thirty_minutes(world: tuple[Services, Clock, Path]) -> None:
+    services, clock, _ = world
+    ann = await signed_up(ctx(services), "ann@example.org", PASSWORD, "Ann")
+    token = await reset_token(services, "ann@example.org", ann.user.id)
+    clock.now += timedelta(minutes=30)
+    expired = identity.reset_password(ctx(services), token, "a new password 1")
+    assert await refusal(expired) == "TOKEN_EXPIRED"
+    fresh = await reset_token(services, "ann@example.org", ann.user.id)
+    clock.now += timedelta(minutes=29)
+    await identity.reset_password(ctx(services), fresh, "a new password 1")
+
+
+async def test_a_token_of_one_purpose_does_nothing_for_another(
+    world: tuple[Services, Clock, Path],
+) -> None:
+    services, _, _ = world
+    ann = await signed_up(ctx(services), "ann@example.org", PASSWORD, "Ann", verified=False)
+    token = await reset_token(services, "ann@example.org", ann.user.id)
+    assert await refusal(identity.verify_email(ctx(services), token)) == "TOKEN_INVALID"
+    assert await refusal(identity.confirm_email_change(ctx(services), token)) == "TOKEN_INVALID"
+
+
+async def test_two_requests_racing_with_one_token_cannot_both_use_it(
+    world: tuple[Services, Clock, Path],
+) -> None:
+    services, _, _ = world
+    ann = await signed_up(ctx(services), "ann@example.org", PASSWORD, "Ann")
+    token = await reset_token(services, "ann@example.org", ann.user.id)
+    outcomes = await asyncio.gather(
+        *(identity.reset_password(ctx(services), token, f"racing password {i}") for i in range(8)),
+        return_exceptions=True,
+    )
+    won = [o for o in outcomes if not isinstance(o, BaseException)]
+    lost = [o for o in outcomes if isinstance(o, CoveError)]
+    assert len(won) == 1
+    assert len(lost) == 7
+    assert {o.reason for o in lost} == {"TOKEN_USED"}
+
+
+async def test_an_invitation_link_admits_one_account_only(
+    world: tuple[Services, Clock, Path],
+) -> None:
+    services, _, _ = world
+    owner = await signed_up(ctx(services), "owner@example.org", PASSWORD, "Owner")
+    workspace = await workspaces.create_workspace(ctx(services, owner.token), "Acme")
+    invited = await invitations.invite_member(
+        ctx(services, owner.token), workspace.id, "invitee@example.org", Role.ADMIN
+    )
+    record = await services.workspaces.get_invitation(invited.id)
+    assert record is not None
+    token = await identity.issue(
+        services,
+        Purpose.INVITATION,
+        email_index=record.email_index,
+        expires_at=record.expires_at,
+        subject=record.invitation_id,
+    )
+    people = [
+        await signed_up(ctx(services), f"p{i}@example.org", PASSWORD, f"P{i}") for i in range(5)
+    ]
+    outcomes = await asyncio.gather(
+        *(invitations.accept_invitation_link(ctx(services, p.token), token) for p in people),
+        return_exceptions=True,
+    )
+    joined = [o for o in outcomes if not isinstance(o, BaseException)]
+    assert len(joined) == 1
+    members = [await services.workspaces.membership(workspace.id, p.user.id) for p in people]
+    assert sum(m is not None for m in members) == 1
+
+
+async def test_an_email_change_link_is_void_once_the_address_changed_otherwise(
+    world: tuple[Services, Clock, Path],
+) -> None:
+    services, _, _ = world
+    ann = await signed_up(ctx(services), "ann@example.org", PASSWORD, "Ann")
+    first = await identity.issue(
+        services,
+        Purpose.CHANGE_EMAIL,
+        email_index=identity.address_index(services, "one@example.org"),
+        ttl=identity.EMAIL_CHANGE_TTL,
+        user_id=ann.user.id,
+        subject="not the mark of the current address",
+        payload="one@example.org",
+    )
+    assert await refusal(identity.confirm_email_change(ctx(services), first)) == "TOKEN_INVALID"
+
+
+async def test_mail_and_tokens_leave_no_plaintext_in_the_database(
+    world: tuple[Services, Clock, Path],
+) -> None:
+    services, _, database = world
+    owner = await signed_up(ctx(services), "owner@example.org", PASSWORD, "Owner")
+    await identity.request_password_reset(ctx(services), "canary-reset@example.org")
+    await identity.request_email_change(
+        ctx(services, owner.token), "canary-moved@example.org", PASSWORD
+    )
+    raw = b"".join(p.read_bytes() for p in database.parent.glob("cove.db*"))
+    for canary in (b"canary-reset", b"canary-moved", b"owner@example.org", b"#token="):
+        assert canary not in raw
