@@ -2,7 +2,7 @@
 segment into the local blob store, opened on the way out) against a bare Litestar route that
 streams the same bytes to and from a local file with no encryption (bench/raw_files.py), in
 the same run, on the same machine; and the server's peak memory growth while it works.
-Run: `python -m bench.drive` (BENCH_FILE_MIB=1024 by default).
+Cove's mail goes to a real SMTP sink in this process (sign-up needs mail). Run: `python -m bench.drive` (BENCH_FILE_MIB=1024 by default).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from typing import Any
 
 import httpx
 
-from bench.load import free_port, server_process
-from bench.realtime import gql
+from bench.load import free_port, gql, mail_env, server_process, sign_up
+from tests.mail_sink import MailSink
 
 CHUNK = 1024 * 1024
 UPLOAD = """mutation($w: ID!, $s: Long!) { createUpload(input: {workspaceId: $w, name: "big.bin",
@@ -99,14 +99,9 @@ async def fetch(base: str, get_url: str, size: int, pid: int) -> dict[str, Any]:
         return {"down": size / seconds, "down_memory": memory}
 
 
-async def cove_run(base: str, pid: int, size: int) -> dict[str, Any]:
+async def cove_run(base: str, sink: MailSink, pid: int, size: int) -> dict[str, Any]:
     async with httpx.AsyncClient(base_url=base, timeout=60) as http:
-        token = (
-            await gql(
-                http,
-                'mutation { signUp(input: {email: "bench@drive.example", password: "bench password 1", displayName: "B"}) { token } }',
-            )
-        )["signUp"]["token"]
+        token = (await sign_up(http, sink, "bench@drive.example", name="B")).token
         workspace = (
             await gql(
                 http,
@@ -132,17 +127,18 @@ async def cove_run(base: str, pid: int, size: int) -> dict[str, Any]:
 
 def main() -> None:
     size = int(os.environ.get("BENCH_FILE_MIB", "1024")) * CHUNK
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, MailSink() as sink:
         port = free_port()
         env = {
             **os.environ,
+            **mail_env(sink),
             "COVE_LOG_LEVEL": "WARNING",
             "COVE_SIGNUPS_PER_IP_PER_HOUR": "1000000",
             "COVE_QUERY_COST_BUDGET": str(10**15),  # measure the work, not the budget
         }
         command = [sys.executable, "-m", "api.cli", "serve", "--data-dir", str(Path(tmp) / "data")]
         with server_process([*command, "--port", str(port)], env, port) as running:
-            cove = asyncio.run(cove_run(running.url, running.pid, size))
+            cove = asyncio.run(cove_run(running.url, sink, running.pid, size))
         raw_port = free_port()
         raw_command = [sys.executable, "-m", "bench.raw_files", str(raw_port), tmp]
         with server_process(raw_command, os.environ, raw_port) as running:

@@ -4,7 +4,8 @@ The issue's bomb is 1,000 `FREQ=DAILY;COUNT=10000` events (about 157 KB); a seco
 1,000 weekday rules (`BYDAY=MO,TU,WE,TH,FR;COUNT=10000`) has no closed form, so dateutil finds
 each end. While each is imported, another member polls `{ viewer { id } }`; the baseline is
 the same polling with no import, in the same run. Prints p50 / p99 / max of each and the
-ratio of the p99s, and how long each import took. Run: `python -m bench.ics_import`.
+ratio of the p99s, and how long each import took. Cove's mail goes to a real SMTP sink in
+this process (sign-up needs mail). Run: `python -m bench.ics_import`.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from pathlib import Path
 import httpx
 
 from bench.accounts import ms, percentile
-from bench.load import free_port, server_process
-from bench.realtime import gql
+from bench.load import free_port, gql, mail_env, server_process, sign_up
+from tests.mail_sink import MailSink
 
 IMPORT = """mutation($c: ID!, $i: String!) {
   importCalendar(input: {calendarId: $c, ics: $i}) { created updated } }"""
@@ -54,11 +55,10 @@ def line(name: str, took: list[float]) -> str:
     )
 
 
-async def run(url: str) -> None:
+async def run(url: str, sink: MailSink) -> None:
     async with httpx.AsyncClient(base_url=url, timeout=120) as http:
-        signup = 'mutation { signUp(input: {email: "%s", password: "bench password 1", displayName: "B"}) { token } }'
-        owner = (await gql(http, signup % "owner@ics.example"))["signUp"]["token"]
-        viewer = (await gql(http, signup % "viewer@ics.example"))["signUp"]["token"]
+        owner = (await sign_up(http, sink, "owner@ics.example", name="B")).token
+        viewer = (await sign_up(http, sink, "viewer@ics.example", name="B")).token
         made = 'mutation { createWorkspace(input: {name: "I"}) { workspace { id } } }'
         ws = (await gql(http, made, token=owner))["createWorkspace"]["workspace"]["id"]
         cal = 'mutation($w: ID!) { createCalendar(input: {workspaceId: $w, name: "C"}) { calendar { id } } }'
@@ -103,17 +103,18 @@ async def run(url: str) -> None:
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, MailSink() as sink:
         port = free_port()
         env = {
             **os.environ,
+            **mail_env(sink),
             "COVE_LOG_LEVEL": "WARNING",
             "COVE_SIGNUPS_PER_IP_PER_HOUR": "1000000",
             "COVE_QUERY_COST_BUDGET": str(10**15),
         }
         command = [sys.executable, "-m", "api.cli", "serve", "--data-dir", str(Path(tmp) / "data")]
         with server_process([*command, "--port", str(port)], env, port) as running:
-            asyncio.run(run(running.url))
+            asyncio.run(run(running.url, sink))
 
 
 if __name__ == "__main__":

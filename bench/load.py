@@ -1,4 +1,6 @@
-"""Load for the benchmarks: a server process on a free loopback port, and a lean client."""
+"""Load for the benchmarks: a server process on a free loopback port, and a lean client;
+mail for the servers (a real SMTP sink in the bench process) and accounts made as people make
+them (signUp, the mailed link when the address must be proved, then logIn for a session)."""
 
 from __future__ import annotations
 
@@ -9,15 +11,37 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import h11
 import httpx
+
+from tests.mail_sink import MailSink, link_token
+
+PASSWORD = "bench password 1"
+SIGN_UP = """mutation($e: String!, $p: String!, $n: String!) {
+  signUp(input: {email: $e, password: $p, displayName: $n}) { message } }"""
+LOG_IN = """mutation($e: String!, $p: String!) {
+  logIn(input: {email: $e, password: $p}) { token user { id } } }"""
+VERIFY_EMAIL = "mutation($t: String!) { verifyEmail(input: {token: $t}) { ok } }"
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def mail_env(sink: MailSink) -> dict[str, str]:
+    """Settings (as environment) that make a Cove server send its mail to `sink`, a real
+    SMTP server on 127.0.0.1 started by the bench (`with MailSink() as sink:`), as a
+    deployment sends it to its relay: sign-up and invitations refuse without mail."""
+    return {
+        "COVE_SMTP_HOST": "127.0.0.1",
+        "COVE_SMTP_PORT": str(sink.port),
+        "COVE_SMTP_SECURITY": "none",
+        "COVE_SMTP_SENDER": "cove@bench.invalid",
+    }
 
 
 @dataclass(frozen=True)
@@ -94,3 +118,58 @@ async def throughput(
     started = time.perf_counter()
     await asyncio.gather(*(connection() for _ in range(concurrency)))
     return total / (time.perf_counter() - started)
+
+
+async def gql(
+    http: httpx.AsyncClient,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    token: str | None = None,
+) -> Any:
+    """The `data` of a GraphQL answer; RuntimeError if it has errors."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    body = (
+        await http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
+    ).json()
+    if body.get("errors"):
+        raise RuntimeError(body["errors"])
+    return body["data"]
+
+
+@dataclass(frozen=True)
+class Account:
+    email: str
+    token: str
+    user_id: str  # global ID
+
+
+async def mailed_token(
+    sink: MailSink, to: str, action: str, *, after: int, wait_seconds: float = 30.0
+) -> str:
+    """The token of the `.../{action}#token=...` link in the first mail to `to` that reached
+    the sink after `sink.mark()` gave `after` (waits in a thread, off the event loop)."""
+    message = await asyncio.to_thread(sink.wait_for, to, after=after, timeout=wait_seconds)
+    return link_token(message, action)
+
+
+async def sign_up(
+    http: httpx.AsyncClient,
+    sink: MailSink,
+    email: str,
+    *,
+    password: str = PASSWORD,
+    name: str = "Bench",
+    verify: bool = False,
+) -> Account:
+    """A new account and a session of it, the way a person gets them: signUp (which opens no
+    session and mails a verify-email link), with `verify` the link's token to verifyEmail
+    (needed before acceptInvitation), then logIn."""
+    seen = sink.mark()
+    await gql(http, SIGN_UP, {"e": email, "p": password, "n": name})
+    if verify:
+        token = await mailed_token(sink, email, "verify-email", after=seen)
+        assert (await gql(http, VERIFY_EMAIL, {"t": token}))["verifyEmail"]["ok"]
+    logged = (await gql(http, LOG_IN, {"e": email, "p": password}))["logIn"]
+    return Account(email=email, token=logged["token"], user_id=logged["user"]["id"])

@@ -3,7 +3,8 @@ Litestar JSON route doing the same reads and decryption on the same server; the 
 spent in cryptography; and postMessage throughput on one worker.
 
 Run: `python -m bench.messages` (BENCH_MESSAGES=10000 seeded by default). Every loop is
-bounded in count; the server binds 127.0.0.1 on a free port.
+bounded in count; the server binds 127.0.0.1 on a free port. Cove's mail (the seed's
+invitations) goes to a real SMTP sink in this process.
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ from api.app import create_app, running_services
 from api.bootstrap import init_data_dir, load_keyring
 from api.graphql import SERVICES_STATE_KEY, bearer_token
 from api.settings import Settings, load_settings
-from bench.load import free_port, server_process, throughput
+from bench.load import free_port, mail_env, server_process, throughput
 from crypto.keyring import Keyring
-from resolvers import channels, messages, workspaces
+from resolvers import channels, invitations, messages, workspaces
 from resolvers.context import RequestContext
 from resolvers.roles import Role, Visibility
 from resolvers.services import Services
@@ -35,6 +36,7 @@ from schema.build import build_schema
 from schema.context import CONTEXT_KEY
 from schema.relay import to_global_id
 from tests.accounts_support import signed_up
+from tests.mail_sink import MailSink
 
 PASSWORD = "bench password 1"
 PAGE = """query($c: ID!) { node(id: $c) { ... on Channel { messages(first: 50) {
@@ -86,7 +88,8 @@ def ctx(services: Services, token: str | None) -> RequestContext:
 
 
 async def seed(settings: Settings, keyring: Keyring, count: int) -> tuple[str, str]:
-    """Five people, a workspace, a channel and `count` messages; returns (token, channel id)."""
+    """Five people (their addresses verified), a workspace, a channel and `count` messages;
+    returns (token, channel id). The settings need mail: the invitations are mailed."""
     async with running_services(settings, keyring) as services:
         people = [
             await signed_up(ctx(services, None), f"p{i}@bench.example", PASSWORD, f"Person {i}")
@@ -97,10 +100,10 @@ async def seed(settings: Settings, keyring: Keyring, count: int) -> tuple[str, s
         for person in people[1:]:
             email = await person.user.email()
             assert email is not None
-            invitation = await workspaces.invite_member(
+            invitation = await invitations.invite_member(
                 ctx(services, owner), ws.id, email, Role.MEMBER
             )
-            await workspaces.accept_invitation(ctx(services, person.token), invitation.id)
+            await invitations.accept_invitation(ctx(services, person.token), invitation.id)
         room = await channels.create_channel(
             ctx(services, owner), ws.id, "general", Visibility.PUBLIC, None
         )
@@ -158,8 +161,13 @@ async def crypto_share(
 def main() -> None:
     count = int(os.environ.get("BENCH_MESSAGES", "10000"))
     requests = int(os.environ.get("BENCH_REQUESTS", "1000"))
-    with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, **BENCH_ENV, "COVE_DATA_DIR": str(Path(tmp) / "data")}
+    with tempfile.TemporaryDirectory() as tmp, MailSink() as sink:
+        env = {
+            **os.environ,
+            **BENCH_ENV,
+            **mail_env(sink),
+            "COVE_DATA_DIR": str(Path(tmp) / "data"),
+        }
         settings = load_settings(environ=env)
         init_data_dir(settings)
         keyring = load_keyring(settings)

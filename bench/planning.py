@@ -3,7 +3,7 @@
 A calendar of 1,000 events of which 100 recur weekly: `events` over a 31-day window.
 A board of 5,000 tasks: a page of 100 tasks, and a move (to a random place in the list).
 Prints p50 and p99 of each, over BENCH_REPEATS requests one at a time (200 by default).
-Run: `python -m bench.planning`.
+Cove's mail goes to a real SMTP sink in this process (sign-up needs mail). Run: `python -m bench.planning`.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from typing import Any
 import httpx
 
 from bench.accounts import ms, percentile
-from bench.load import free_port, server_process
-from bench.realtime import gql
+from bench.load import free_port, gql, mail_env, server_process, sign_up
+from tests.mail_sink import MailSink
 
 EVENT = """mutation($c: ID!, $e: EventFields!) { createEvent(input: {calendarId: $c, event: $e}) { event { id } } }"""
 WINDOW = """query($c: ID!, $f: DateTime!, $t: DateTime!) { node(id: $c) { ... on Calendar {
@@ -43,14 +43,9 @@ async def timed(call: Any, repeats: int) -> list[float]:
     return took
 
 
-async def run(url: str, repeats: int) -> None:
+async def run(url: str, sink: MailSink, repeats: int) -> None:
     async with httpx.AsyncClient(base_url=url, timeout=120) as http:
-        token = (
-            await gql(
-                http,
-                'mutation { signUp(input: {email: "bench@planning.example", password: "bench password 1", displayName: "B"}) { token } }',
-            )
-        )["signUp"]["token"]
+        token = (await sign_up(http, sink, "bench@planning.example", name="B")).token
         ws = (
             await gql(
                 http,
@@ -151,10 +146,11 @@ async def run(url: str, repeats: int) -> None:
 
 def main() -> None:
     repeats = int(os.environ.get("BENCH_REPEATS", "200"))
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, MailSink() as sink:
         port = free_port()
         env = {
             **os.environ,
+            **mail_env(sink),
             "COVE_LOG_LEVEL": "WARNING",
             "COVE_SIGNUPS_PER_IP_PER_HOUR": "1000000",
             "COVE_QUERY_COST_BUDGET": str(10**15),
@@ -170,7 +166,7 @@ def main() -> None:
             str(port),
         ]
         with server_process(command, env, port) as running:
-            asyncio.run(run(running.url, repeats))
+            asyncio.run(run(running.url, sink, repeats))
 
 
 if __name__ == "__main__":

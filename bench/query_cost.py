@@ -36,7 +36,8 @@ work is the same whatever the budget. Every answer measured is checked once befo
 after the timed runs.
 
 Run: `python -m bench.query_cost` (BENCH_MESSAGES=10000 seeded, BENCH_REQUESTS=1000 per HTTP
-run, BENCH_ROUNDS=5 by default). Every loop is bounded in count; servers bind 127.0.0.1.
+run, BENCH_ROUNDS=5 by default). Every loop is bounded in count; servers bind 127.0.0.1, and
+Cove's mail (the seed's invitations) goes to a real SMTP sink in this process.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ from api.app import running_services
 from api.bootstrap import init_data_dir, load_keyring
 from api.settings import Settings, load_settings
 from bench import messages as page_bench
-from bench.load import free_port, server_process, throughput
+from bench.load import free_port, mail_env, server_process, throughput
 from crypto.keyring import Keyring
 from integrations.counters import Counters, MemoryCounters, RedisCounters
 from resolvers.context import RequestContext
@@ -75,6 +76,7 @@ from schema.context import CONTEXT_KEY
 from schema.cost import QueryCost, answer_cost, document_cost
 from schema.documents import Documents
 from schema.relay import to_global_id
+from tests.mail_sink import MailSink
 
 PAGE = page_bench.PAGE
 BUDGET_ENV = {"COVE_QUERY_COST_BUDGET": str(10**15)}
@@ -338,11 +340,12 @@ def main() -> None:
     count = int(os.environ.get("BENCH_MESSAGES", "10000"))
     requests = int(os.environ.get("BENCH_REQUESTS", "1000"))
     rounds = int(os.environ.get("BENCH_ROUNDS", "5"))
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, MailSink() as sink:
         env = {
             **os.environ,
             **page_bench.BENCH_ENV,
             **BUDGET_ENV,
+            **mail_env(sink),
             "COVE_DATA_DIR": str(Path(tmp) / "data"),
         }
         settings = load_settings(environ=env)

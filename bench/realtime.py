@@ -4,7 +4,9 @@ Post-to-delivery latency (p50, p99, posts spaced by BENCH_GAP) and deliveries pe
 all at once) through Cove, against a raw
 `websockets` server broadcasting frames of the same size to the same number of clients in the
 same run; and the server's memory per idle subscription. Every loop is bounded in count.
-Rates are the best of BENCH_ROUNDS rounds for each side.
+Rates are the best of BENCH_ROUNDS rounds for each side. Cove's mail goes to a real SMTP
+sink in this process: accounts sign up then log in, and the second owner proves its address
+with the mailed link before accepting its invitation.
 Run: `python -m bench.realtime` (BENCH_SUBSCRIBERS=1000, BENCH_POSTS=20, BENCH_ROUNDS=3 by
 default).
 """
@@ -27,7 +29,8 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
 from bench.accounts import ms, percentile
-from bench.load import free_port, server_process
+from bench.load import Account, free_port, gql, mail_env, server_process, sign_up
+from tests.mail_sink import MailSink
 
 EVENTS = """subscription($s: ID!, $t: [ID!]!) {
   events(sessionId: $s, topics: $t) { keyId seq nonce ciphertext } }"""
@@ -41,23 +44,6 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise RuntimeError("no VmRSS")
-
-
-async def gql(
-    http: httpx.AsyncClient,
-    query: str,
-    variables: dict[str, Any] | None = None,
-    token: str | None = None,
-) -> Any:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    body = (
-        await http.post(
-            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
-        )
-    ).json()
-    if body.get("errors"):
-        raise RuntimeError(body["errors"])
-    return body["data"]
 
 
 async def measure(
@@ -104,14 +90,17 @@ async def best_rate(
 
 
 async def cove_run(
-    url: str, port: int, server_pid: int, subscribers: int, posts: int, gap: float
+    url: str,
+    sink: MailSink,
+    port: int,
+    server_pid: int,
+    subscribers: int,
+    posts: int,
+    gap: float,
 ) -> dict[str, Any]:
     async with httpx.AsyncClient(base_url=url, timeout=60) as http:
-        signed = await gql(
-            http,
-            'mutation { signUp(input: {email: "bench@rt.example", password: "bench password 1", displayName: "B"}) { token } }',
-        )
-        token = signed["signUp"]["token"]
+        owner = await sign_up(http, sink, "bench@rt.example", name="B")
+        token = owner.token
         ws = (
             await gql(
                 http,
@@ -157,7 +146,10 @@ async def cove_run(
         # the raw baseline (spaced posts would cap the rate at subscribers / gap).
         latencies, _, size = await measure(sockets, send, posts, gap)
         rate = await best_rate(sockets, send, posts)
-        recheck = await recheck_run(http, token, ws, sockets, send, posts, gap)
+        second = await sign_up(
+            http, sink, "second@rt.example", password="bench password 2", name="S", verify=True
+        )
+        recheck = await recheck_run(http, owner, second, ws, sockets, send, posts, gap)
         for socket in sockets:
             await socket.close()
     return {
@@ -178,7 +170,8 @@ ROLE = """mutation($w: ID!, $u: ID!, $r: Role!) {
 
 async def recheck_run(
     http: httpx.AsyncClient,
-    token: str,
+    owner: Account,
+    second: Account,
     ws: str,
     sockets: list[ClientConnection],
     send: Callable[[int], Awaitable[None]],
@@ -189,19 +182,14 @@ async def recheck_run(
     user holding every subscription (OWNER <-> ADMIN: it still reads the channel), which
     makes each node check all of that user's subscriptions again before the next event; each
     round times role change, re-check and the next post's delivery to every subscriber,
-    against posts alone in the same run."""
-    signed = await gql(
-        http,
-        'mutation { signUp(input: {email: "second@rt.example", password: "bench password 2", displayName: "S"}) { token } }',
-    )
-    second = signed["signUp"]["token"]
-    invitation = (await gql(http, INVITE, {"w": ws}, token))["inviteMember"]["invitation"]["id"]
-    await gql(http, ACCEPT, {"i": invitation}, second)
-    me = (await gql(http, "{ viewer { id } }", token=token))["viewer"]["id"]
+    against posts alone in the same run. `second` has verified its address (acceptInvitation
+    takes only invitations to a verified address)."""
+    invite = await gql(http, INVITE, {"w": ws}, owner.token)
+    await gql(http, ACCEPT, {"i": invite["inviteMember"]["invitation"]["id"]}, second.token)
     roles = ["ADMIN", "OWNER"]
 
     async def change_then_send(n: int) -> None:
-        await gql(http, ROLE, {"w": ws, "u": me, "r": roles[n % 2]}, second)
+        await gql(http, ROLE, {"w": ws, "u": owner.user_id, "r": roles[n % 2]}, second.token)
         await send(n)
 
     plain, _, _ = await measure(sockets, send, posts, gap)
@@ -254,10 +242,11 @@ def main() -> None:
     subscribers = int(os.environ.get("BENCH_SUBSCRIBERS", "1000"))
     posts = int(os.environ.get("BENCH_POSTS", "20"))
     gap = float(os.environ.get("BENCH_GAP", "0.1"))
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, MailSink() as sink:
         port = free_port()
         env = {
             **os.environ,
+            **mail_env(sink),
             "COVE_LOG_LEVEL": "WARNING",
             "COVE_REALTIME_MAX_SESSIONS_PER_USER": str(subscribers + 10),
             "COVE_SIGNUPS_PER_IP_PER_HOUR": "1000000",
@@ -274,7 +263,9 @@ def main() -> None:
             str(port),
         ]
         with server_process(command, env, port) as running:
-            cove = asyncio.run(cove_run(running.url, port, running.pid, subscribers, posts, gap))
+            cove = asyncio.run(
+                cove_run(running.url, sink, port, running.pid, subscribers, posts, gap)
+            )
     raw = run_raw(subscribers, posts, gap, cove["size"])
     for name, result in (("cove", cove), ("raw websockets", raw)):
         lat = result["latencies"]

@@ -3,6 +3,7 @@
 Seeds a workspace through the API, then writes the messages (sealed) and indexes them with
 Cove's own indexer in batches of 500, in process, timing the indexing; then serves Cove and
 times `search` over HTTP for one-word and two-word queries (p50, p99; bar: p99 < 100 ms).
+Cove's mail goes to a real SMTP sink in this process (sign-up needs mail).
 Run: `python -m bench.search` (BENCH_MESSAGES=100000, BENCH_REPEATS=200 by default).
 """
 
@@ -21,8 +22,8 @@ from typing import Any
 import httpx
 
 from bench.accounts import ms, percentile
-from bench.load import free_port, server_process
-from bench.realtime import gql
+from bench.load import free_port, gql, mail_env, server_process, sign_up
+from tests.mail_sink import MailSink
 
 SEARCH = """query($w: ID!, $q: String!) { search(workspaceId: $w, query: $q, first: 20) {
   edges { node { ... on Message { id text } } } } }"""
@@ -106,13 +107,10 @@ async def queries(url: str, token: str, workspace: str, repeats: int) -> None:
             )
 
 
-async def setup(url: str) -> dict[str, Any]:
+async def setup(url: str, sink: MailSink) -> dict[str, Any]:
     async with httpx.AsyncClient(base_url=url, timeout=60) as http:
-        signed = await gql(
-            http,
-            'mutation { signUp(input: {email: "bench@search.example", password: "bench password 1", displayName: "B"}) { token user { id } } }',
-        )
-        token = signed["signUp"]["token"]
+        account = await sign_up(http, sink, "bench@search.example", name="B")
+        token = account.token
         workspace = (
             await gql(
                 http,
@@ -132,17 +130,18 @@ async def setup(url: str) -> dict[str, Any]:
         "token": token,
         "workspace": workspace,
         "channel": channel,
-        "user": signed["signUp"]["user"]["id"],
+        "user": account.user_id,
     }
 
 
 def main() -> None:
     count = int(os.environ.get("BENCH_MESSAGES", "100000"))
     repeats = int(os.environ.get("BENCH_REPEATS", "200"))
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, MailSink() as sink:
         data_dir = Path(tmp) / "data"
         env = {
             **os.environ,
+            **mail_env(sink),
             "COVE_LOG_LEVEL": "WARNING",
             "COVE_SIGNUPS_PER_IP_PER_HOUR": "1000000",
             "COVE_QUERY_COST_BUDGET": str(10**15),
@@ -150,7 +149,7 @@ def main() -> None:
         command = [sys.executable, "-m", "api.cli", "serve", "--data-dir", str(data_dir)]
         port = free_port()
         with server_process([*command, "--port", str(port)], env, port) as running:
-            ids = asyncio.run(setup(running.url))
+            ids = asyncio.run(setup(running.url, sink))
         indexing = asyncio.run(seed(data_dir, env, ids, count))
         print(
             f"indexed {count:,} messages in {indexing:.1f} s: {count / indexing:,.0f} messages/s (tokens and engine writes)"

@@ -21,11 +21,13 @@ from bench.accounts import ms, percentile
 from crypto.keyring import Keyring
 from crypto.passwords import Argon2Params, PasswordHasher
 from crypto.root_key import generate_install_salt, generate_root_key
+from integrations.mail import LogTransport
 from persistence.drive import FILE, DriveItemRecord, FileVersionRecord
 from persistence.ids import new_id
 from persistence.sqlite.engine import SqliteStore
-from resolvers import drive, search, workspaces
+from resolvers import drive, invitations, search, workspaces
 from resolvers.context import RequestContext
+from resolvers.mail import Mailer
 from resolvers.passwords import PasswordService
 from resolvers.ratelimit import AuthLimits
 from resolvers.roles import AccessLevel, Role
@@ -86,6 +88,8 @@ async def run(hidden: int, repeats: int) -> None:
                 failure_window_seconds=60,
                 signups_per_ip_per_hour=1000,
             ),
+            # Inviting mails a link; in process, the mail goes to the log.
+            mailer=Mailer(LogTransport(), sender="cove@bench.invalid"),
         )
 
         def ctx(token: str) -> RequestContext:
@@ -96,8 +100,8 @@ async def run(hidden: int, repeats: int) -> None:
         ws = await workspaces.create_workspace(ctx(owner.token), "Bench")
         email = await guest.user.email()
         assert email is not None
-        invitation = await workspaces.invite_member(ctx(owner.token), ws.id, email, Role.GUEST)
-        await workspaces.accept_invitation(ctx(guest.token), invitation.id)
+        invitation = await invitations.invite_member(ctx(owner.token), ws.id, email, Role.GUEST)
+        await invitations.accept_invitation(ctx(guest.token), invitation.id)
         shared = await drive.create_folder(ctx(owner.token), ws.id, None, "shared")
         secret = await drive.create_folder(ctx(owner.token), ws.id, None, "secret")
         await drive.share_item(ctx(owner.token), shared.id, guest.user.id, None, AccessLevel.READ)

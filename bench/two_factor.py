@@ -1,8 +1,9 @@
 """Two-factor benchmark: logIn latency without and with TOTP, and the second step's own cost.
 
-Runs `cove serve` in a subprocess with the production Argon2 defaults. Half the accounts turn
-TOTP on; each then signs in once (a code is spent once, so one completion per account and
-step). Run: `python -m bench.two_factor`.
+Runs `cove serve` in a subprocess with the production Argon2 defaults, its mail sent to a real
+SMTP sink in this process; accounts sign up then log in (signUp opens no session). Half the
+accounts turn TOTP on; each then signs in once (a code is spent once, so one completion per
+account and step). Run: `python -m bench.two_factor` (BENCH_USERS=30 by default).
 """
 
 from __future__ import annotations
@@ -20,19 +21,19 @@ import httpx
 import pyotp
 
 from bench.accounts import ms, percentile
-from bench.load import free_port, server_process
+from bench.load import PASSWORD, free_port, mail_env, server_process, sign_up
+from tests.mail_sink import MailSink
 
-SIGN_UP = """mutation($e: String!) { signUp(input: {email: $e, password: "bench password 1",
-  displayName: "Bench"}) { token } }"""
 LOG_IN = """mutation($e: String!) { logIn(input: {email: $e, password: "bench password 1"}) {
   token needsSecondFactor secondStepToken } }"""
 BEGIN = "mutation { beginTwoFactorEnrolment { secret } }"
-CONFIRM = "mutation($c: String!) { confirmTwoFactorEnrolment(input: {code: $c}) { recoveryCodes } }"
+CONFIRM = """mutation($c: String!, $p: String!) {
+  confirmTwoFactorEnrolment(input: {code: $c, password: $p}) { recoveryCodes } }"""
 COMPLETE = """mutation($t: String!, $c: String!) {
   completeLogIn(input: {secondStepToken: $t, code: $c}) { token } }"""
 
 
-async def run(url: str, users: int) -> None:
+async def run(url: str, sink: MailSink, users: int) -> None:
     async with httpx.AsyncClient(base_url=url, timeout=60) as client:
 
         async def gql(
@@ -50,10 +51,11 @@ async def run(url: str, users: int) -> None:
         totp = [f"totp{i}@example.org" for i in range(users)]
         secrets: dict[str, str] = {}
         for email in plain + totp:
-            token = (await gql(SIGN_UP, {"e": email}))["signUp"]["token"]
+            token = (await sign_up(client, sink, email)).token
             if email in totp:
                 secret = (await gql(BEGIN, token=token))["beginTwoFactorEnrolment"]["secret"]
-                await gql(CONFIRM, {"c": pyotp.TOTP(secret).now()}, token=token)
+                code = pyotp.TOTP(secret).now()
+                await gql(CONFIRM, {"c": code, "p": PASSWORD}, token=token)
                 secrets[email] = secret
 
         plain_times, step_times, complete_times, total_times = [], [], [], []
@@ -88,10 +90,11 @@ async def run(url: str, users: int) -> None:
 
 def main() -> None:
     users = int(os.environ.get("BENCH_USERS", "30"))
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, MailSink() as sink:
         port = free_port()
         env = {
             **os.environ,
+            **mail_env(sink),
             "COVE_LOG_LEVEL": "WARNING",
             "COVE_LOGIN_ATTEMPTS_PER_IP_PER_MINUTE": "1000000",
             "COVE_SIGNUPS_PER_IP_PER_HOUR": "1000000",
@@ -99,7 +102,7 @@ def main() -> None:
         }
         command = [sys.executable, "-m", "api.cli", "serve", "--data-dir", str(Path(tmp) / "data")]
         with server_process([*command, "--port", str(port)], env, port) as running:
-            asyncio.run(run(running.url, users))
+            asyncio.run(run(running.url, sink, users))
 
 
 if __name__ == "__main__":
