@@ -132,7 +132,7 @@ async def run(hidden: int, repeats: int) -> None:
             found = len(page.edges)
         print(
             f"hidden={hidden:>5}  p50 {ms(statistics.median(timings))}  "
-            f"p99 {ms(percentile(timings, 99))}  store reads {reads}  results {found}",
+            f"p99 {ms(percentile(timings, 0.99))}  store reads {reads}  results {found}",
             flush=True,
         )
         services.close()
