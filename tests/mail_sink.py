@@ -38,6 +38,15 @@ class _Handler:
     def __init__(self, sink: MailSink) -> None:
         self._sink = sink
 
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        reply = self._sink.refuse.get(address.lower())
+        if reply is not None:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or envelope.content
         data = content if isinstance(content, bytes) else str(content).encode()
@@ -53,6 +62,7 @@ class MailSink:
     `tls_context` with `implicit_tls=False` offers STARTTLS (and `require_starttls` refuses
     mail before it); with `implicit_tls=True` the socket speaks TLS from the start. Other
     keyword arguments go to aiosmtpd's SMTP (e.g. `authenticator`, `auth_required`).
+    `refuse` maps a recipient address to the reply its RCPT gets (e.g. "550 5.1.1 unknown").
     """
 
     def __init__(
@@ -63,6 +73,7 @@ class MailSink:
         implicit_tls: bool = False,
         **smtp_options: Any,
     ) -> None:
+        self.refuse: dict[str, str] = {}
         self.messages: list[EmailMessage] = []
         self.envelopes: list[list[str]] = []
         self._lock = threading.Lock()
