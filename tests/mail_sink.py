@@ -12,6 +12,7 @@ test server at it, so any test can read the mail a server sent:
 
 from __future__ import annotations
 
+import asyncio
 import re
 import socket
 import ssl
@@ -48,6 +49,8 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self._sink.delay_seconds:
+            await asyncio.sleep(self._sink.delay_seconds)
         content = envelope.original_content or envelope.content
         data = content if isinstance(content, bytes) else str(content).encode()
         message = BytesParser(policy=policy.default).parsebytes(data)
@@ -74,6 +77,7 @@ class MailSink:
         **smtp_options: Any,
     ) -> None:
         self.refuse: dict[str, str] = {}
+        self.delay_seconds = 0.0  # how long DATA takes to answer (a slow server)
         self.messages: list[EmailMessage] = []
         self.envelopes: list[list[str]] = []
         self._lock = threading.Lock()

@@ -238,3 +238,24 @@ async def test_the_smtp_transport_sorts_failures(sink: MailSink) -> None:
     with pytest.raises(MailDeliveryError) as refused:
         await down.send(message("x@example.org"))
     assert refused.value.temporary and refused.value.code is None
+
+
+async def test_a_stop_mid_send_leaves_the_mail_queued_for_the_next_start(
+    node: Node, sink: MailSink, store: Store
+) -> None:
+    sink.delay_seconds = 3.0
+    mail = node(sink.port).mail
+    mail.start()
+    await mail.send("slow@example.org", "Slow", "Taking its time.", kind="test")
+    await asyncio.sleep(0.5)  # the worker is in DATA now
+    await mail.stop(grace_seconds=0.2)
+    assert await mail.pending() == 1
+    outbox = OutboxRepository(store)
+    record = (await outbox.page(limit=1))[0][0]
+    assert await outbox.claims(record.mail_id) == []  # released: the next start goes at once
+    sink.delay_seconds = 0.0
+    again = node(sink.port).mail
+    await again.deliver_due()
+    assert await again.pending() == 0
+    # At least once: the slow server may also finish taking the first copy.
+    assert 1 <= len(await asyncio.to_thread(lambda: sink.messages_to("slow@example.org"))) <= 2
