@@ -12,6 +12,7 @@ test server at it, so any test can read the mail a server sent:
 
 from __future__ import annotations
 
+import asyncio
 import re
 import socket
 import ssl
@@ -38,7 +39,18 @@ class _Handler:
     def __init__(self, sink: MailSink) -> None:
         self._sink = sink
 
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        reply = self._sink.refuse.get(address.lower())
+        if reply is not None:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self._sink.delay_seconds:
+            await asyncio.sleep(self._sink.delay_seconds)
         content = envelope.original_content or envelope.content
         data = content if isinstance(content, bytes) else str(content).encode()
         message = BytesParser(policy=policy.default).parsebytes(data)
@@ -53,6 +65,7 @@ class MailSink:
     `tls_context` with `implicit_tls=False` offers STARTTLS (and `require_starttls` refuses
     mail before it); with `implicit_tls=True` the socket speaks TLS from the start. Other
     keyword arguments go to aiosmtpd's SMTP (e.g. `authenticator`, `auth_required`).
+    `refuse` maps a recipient address to the reply its RCPT gets (e.g. "550 5.1.1 unknown").
     """
 
     def __init__(
@@ -63,6 +76,8 @@ class MailSink:
         implicit_tls: bool = False,
         **smtp_options: Any,
     ) -> None:
+        self.refuse: dict[str, str] = {}
+        self.delay_seconds = 0.0  # how long DATA takes to answer (a slow server)
         self.messages: list[EmailMessage] = []
         self.envelopes: list[list[str]] = []
         self._lock = threading.Lock()
