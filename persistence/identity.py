@@ -9,6 +9,7 @@ from datetime import datetime
 from persistence.declare import Column, ColumnType, Table
 from persistence.store import Delete, Put, Store, Update
 from persistence.tables import USER_ID_BY_EMAIL, USERS
+from persistence.two_factor import SECOND_STEPS
 
 _TEXT = ColumnType.TEXT
 _BLOB = ColumnType.BLOB
@@ -48,7 +49,23 @@ ACCOUNT_TOKEN_USES = Table(
     values=(Column("used_at", _TIME),),
 )
 
-IDENTITY_TABLES = (EMAIL_VERIFICATIONS, ACCOUNT_TOKENS, ACCOUNT_TOKEN_USES)
+# Mailed tokens and sign-ins' second steps by the hour they expire in, so a sweep forgets
+# them (and their use claims) once they can no longer be used.
+ACCOUNT_TOKEN_EXPIRY = Table(
+    name="account_token_expiry",
+    partition_key=(Column("hour", ColumnType.BIGINT),),
+    clustering=(Column("kind", _TEXT), Column("token_hash", _BLOB)),
+    values=(Column("expires_at", _TIME),),
+)
+
+IDENTITY_TABLES = (EMAIL_VERIFICATIONS, ACCOUNT_TOKENS, ACCOUNT_TOKEN_USES, ACCOUNT_TOKEN_EXPIRY)
+
+MAILED = "mailed"
+SECOND_STEP = "second-step"
+
+
+def expiry_hour(moment: datetime) -> int:
+    return int(moment.timestamp() // 3600)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,19 +94,60 @@ class IdentityRepository:
         await self._store.put(EMAIL_VERIFICATIONS, row)
 
     async def add_token(self, token: AccountToken) -> None:
-        await self._store.put(
-            ACCOUNT_TOKENS,
-            {
-                "token_hash": token.token_hash,
-                "purpose": token.purpose,
-                "user_id": token.user_id,
-                "subject": token.subject,
-                "email_index": token.email_index,
-                "payload_sealed": token.payload_sealed,
-                "created_at": token.created_at,
-                "expires_at": token.expires_at,
-            },
+        row = {
+            "token_hash": token.token_hash,
+            "purpose": token.purpose,
+            "user_id": token.user_id,
+            "subject": token.subject,
+            "email_index": token.email_index,
+            "payload_sealed": token.payload_sealed,
+            "created_at": token.created_at,
+            "expires_at": token.expires_at,
+        }
+        await self._store.batch(
+            [
+                Put(ACCOUNT_TOKENS, row),
+                self.expiry(MAILED, token.token_hash, token.expires_at),
+            ]
         )
+
+    @staticmethod
+    def expiry(kind: str, token_hash: bytes, expires_at: datetime) -> Put:
+        """The row by which the sweep finds a token once it has expired."""
+        row = {
+            "hour": expiry_hour(expires_at),
+            "kind": kind,
+            "token_hash": token_hash,
+            "expires_at": expires_at,
+        }
+        return Put(ACCOUNT_TOKEN_EXPIRY, row)
+
+    async def expire_later(self, kind: str, token_hash: bytes, expires_at: datetime) -> None:
+        """Have the sweep forget a token stored elsewhere (a second step) once expired."""
+        await self._store.batch([self.expiry(kind, token_hash, expires_at)])
+
+    async def forget_expired(self, hour: int) -> int:
+        """Delete the tokens (and second steps) that expired within one hour, with their use
+        claims; a count."""
+        forgotten = 0
+        while True:  # each round deletes what it read, so the partition empties
+            rows = await self._store.scan(ACCOUNT_TOKEN_EXPIRY, {"hour": hour}, limit=500)
+            if not rows:
+                return forgotten
+            ops: list[Put | Delete | Update] = []
+            for row in rows:
+                key = {"token_hash": row["token_hash"]}
+                table = ACCOUNT_TOKENS if row["kind"] == MAILED else SECOND_STEPS
+                ops += [
+                    Delete(table, key),
+                    Delete(ACCOUNT_TOKEN_USES, key),
+                    Delete(
+                        ACCOUNT_TOKEN_EXPIRY,
+                        {"hour": hour, "kind": row["kind"], "token_hash": row["token_hash"]},
+                    ),
+                ]
+            await self._store.batch(ops)
+            forgotten += len(rows)
 
     async def get_token(self, token_hash: bytes) -> AccountToken | None:
         row = await self._store.get(ACCOUNT_TOKENS, {"token_hash": token_hash})

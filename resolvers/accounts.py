@@ -11,6 +11,7 @@ from strawberry.dataloader import DataLoader
 from crypto.field_seal import FieldRef
 from crypto.grants import Grant
 from crypto.tokens import hash_token, new_token
+from persistence.identity import SECOND_STEP
 from persistence.records import UserRecord
 from resolvers.audit import AuditKind
 from resolvers.authz import Action, Principal
@@ -173,7 +174,9 @@ async def _second_step(services: Services, user_id: str) -> SecondStep:
     """A short-lived token standing for the checked password; only its hash is stored."""
     token = new_token(SECOND_STEP_PREFIX)
     expires_at = services.clock() + SECOND_STEP_TTL
-    await services.two_factor.add_second_step(hash_token(token), user_id, expires_at)
+    token_hash = hash_token(token)
+    await services.two_factor.add_second_step(token_hash, user_id, expires_at)
+    await services.identity.expire_later(SECOND_STEP, token_hash, expires_at)
     return SecondStep(token=token, expires_at=expires_at)
 
 

@@ -591,11 +591,13 @@ TOKEN_SWEEP_HOURS = 30 * 24
 
 
 async def sweep_tokens(services: Services) -> int:
-    """Forget upload and download tokens whose hour of expiry has passed; returns a count."""
+    """Forget upload and download tokens, mailed tokens and second steps of sign-ins whose
+    hour of expiry has passed; returns a count."""
     last_full_hour = expiry_hour(services.clock()) - 1
     forgotten = 0
     for hour in range(last_full_hour - TOKEN_SWEEP_HOURS, last_full_hour + 1):
         forgotten += await services.drive.forget_expired_tokens(hour)
+        forgotten += await services.identity.forget_expired(hour)
     return forgotten
 
 

@@ -176,6 +176,9 @@ async def complete_log_in(
         raise _sign_in_refusal(_NO_STEP, "token")
     grant = services.authz.proven_account(user_id)
     await _check_factor(services, record, grant, code, recovery_code, refuse=_sign_in_refusal)
+    # Two requests racing with one second step and two right codes: one session, not two.
+    if not await services.identity.spend_token(token_hash, now):
+        raise _sign_in_refusal(_NO_STEP, "token")
     await services.two_factor.end_second_step(token_hash)
     session, opened = await open_session(services, user_id)
     await services.audit.account_event(

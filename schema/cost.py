@@ -51,6 +51,7 @@ from resolvers.context import RequestContext
 from resolvers.cost_budget import CostBudget, CostReport
 from resolvers.drive import MAX_SHARES_PER_ITEM
 from resolvers.errors import CoveError, ErrorCode
+from resolvers.invitations import MAX_PENDING_INVITATIONS_SHOWN
 from resolvers.messages import MAX_ATTACHMENTS, MAX_MENTIONS
 from resolvers.pagination import MAX_PAGE_SIZE
 from resolvers.recurrence import MAX_EXDATES, MAX_OCCURRENCES
@@ -63,7 +64,6 @@ from resolvers.tasks import (
     MAX_LISTS,
 )
 from resolvers.two_factor import RECOVERY_CODES
-from resolvers.invitations import MAX_PENDING_INVITATIONS_SHOWN
 from schema.context import CONTEXT_KEY
 
 log = logging.getLogger("cove.graphql")

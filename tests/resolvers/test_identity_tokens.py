@@ -13,8 +13,9 @@ import pytest
 from crypto.keyring import Keyring
 from crypto.passwords import Argon2Params, PasswordHasher
 from crypto.root_key import generate_install_salt, generate_root_key
+from crypto.tokens import hash_token
 from persistence.sqlite.engine import SqliteStore
-from resolvers import identity, invitations, workspaces
+from resolvers import accounts, identity, invitations, workspaces
 from resolvers.context import RequestContext
 from resolvers.errors import CoveError
 from resolvers.identity import Purpose
@@ -22,6 +23,7 @@ from resolvers.passwords import PasswordService
 from resolvers.ratelimit import AuthLimits
 from resolvers.roles import Role
 from resolvers.services import Services
+from resolvers.transfers import sweep_tokens
 from tests.accounts_support import recording_mailer, signed_up
 
 PASSWORD = "correct horse battery"
@@ -178,3 +180,20 @@ async def test_mail_and_tokens_leave_no_plaintext_in_the_database(
     raw = b"".join(p.read_bytes() for p in database.parent.glob("cove.db*"))
     for canary in (b"canary-reset", b"canary-moved", b"owner@example.org", b"#token="):
         assert canary not in raw
+
+
+async def test_expired_tokens_and_second_steps_are_swept(
+    world: tuple[Services, Clock, Path],
+) -> None:
+    services, clock, _ = world
+    ann = await signed_up(ctx(services), "ann@example.org", PASSWORD, "Ann")
+    token = await reset_token(services, "ann@example.org", ann.user.id)
+    step = await accounts._second_step(services, ann.user.id)
+    spent = await reset_token(services, "ann@example.org", ann.user.id)
+    await identity.reset_password(ctx(services), spent, "a new password 1")
+    clock.now += timedelta(hours=3)
+    assert await sweep_tokens(services) >= 3
+    for gone in (token, spent):
+        assert await services.identity.get_token(hash_token(gone)) is None
+        assert not await services.identity.token_used(hash_token(gone))
+    assert await services.two_factor.second_step(hash_token(step.token)) is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import urllib.parse
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -122,6 +123,28 @@ async def test_a_code_is_accepted_once(world: tuple[Services, Clock]) -> None:
     earlier = pyotp.TOTP(secret).at(clock.now - timedelta(seconds=30))
     error = await code_error(two_factor.complete_log_in(ctx(services), second.token, earlier, None))
     assert error.code == ErrorCode.UNAUTHENTICATED
+
+
+async def test_one_second_step_opens_one_session_even_with_two_right_codes_at_once(
+    world: tuple[Services, Clock],
+) -> None:
+    services, clock = world
+    _, secret, codes = await enrolled(services, clock, "race@example.org")
+    clock.now += timedelta(seconds=30)
+    step = await accounts.log_in(ctx(services), "race@example.org", PASSWORD)
+    assert isinstance(step, SecondStep)
+    outcomes = await asyncio.gather(
+        two_factor.complete_log_in(
+            ctx(services), step.token, pyotp.TOTP(secret).at(clock.now), None
+        ),
+        two_factor.complete_log_in(ctx(services), step.token, None, codes[0]),
+        return_exceptions=True,
+    )
+    opened = [o for o in outcomes if isinstance(o, AuthResult)]
+    assert len(opened) == 1, outcomes
+    user_id = opened[0].user.id
+    sessions = await services.accounts.list_sessions(user_id, limit=10)
+    assert len(sessions) == 2  # the one from enrolling, and this one
 
 
 async def test_wrong_and_expired_codes_and_tokens_are_refused_clearly(
