@@ -144,13 +144,23 @@ class CoveTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
 
     _login: str | None = None
     _closing: asyncio.Task[None] | None = None
+    _expiry: asyncio.TimerHandle | None = None
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         await super().handle_connection_init(message)
         if self.connection_acknowledged and self._login is None:
             ctx: RequestContext = self.context[CONTEXT_KEY]
-            self._login = ctx.principal_now().session_id
+            principal = ctx.principal_now()
+            self._login = principal.session_id
             ctx.services.hub.watch_login(self._login, self._login_ended)
+            # A login also ends by running out: the socket closes then, not at the next
+            # event or key rotation.
+            login = await ctx.services.accounts.get_session(principal.user_id, principal.session_id)
+            if login is None:
+                self._login_ended()
+                return
+            left = (login.expires_at - ctx.services.clock()).total_seconds()
+            self._expiry = asyncio.get_running_loop().call_later(max(0, left), self._login_ended)
 
     def _login_ended(self) -> None:
         if self._closing is None:
@@ -159,6 +169,8 @@ class CoveTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
             )
 
     async def shutdown(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
         if self._login is not None:
             ctx: RequestContext = self.context[CONTEXT_KEY]
             ctx.services.hub.unwatch_login(self._login, self._login_ended)

@@ -1098,8 +1098,11 @@ async def respond(ctx: RequestContext, event_id: str, response: Rsvp) -> EventVi
     view = await get_event(ctx, event_id)
     me = f"user:{view.access.workspace.principal.user_id}"
     rows = await services.calendars.attendees(event_id)
-    if not any(r.attendee == me for r in rows):
+    mine = next((r for r in rows if r.attendee == me), None)
+    if mine is None:
         raise forbidden("Only people invited answer an event.")
+    if mine.rsvp == response.value:
+        return view  # the same answer again: nothing changes, nobody is told
     await services.calendars.set_rsvp(event_id, me, response.value)
     await _publish(
         ctx,

@@ -511,6 +511,27 @@ async def create_task(
     return TaskView(ctx, access, task)
 
 
+async def _same_task(
+    before: TaskView,
+    after: TaskRecord,
+    title: str | None,
+    description: str | None,
+    labels: list[str] | None,
+) -> bool:
+    """Whether an update asks for exactly what the task already is."""
+    task = before.record
+    plain = ("due_at", "assignees", "status", "completed_at", "archived")
+    if any(getattr(task, name) != getattr(after, name) for name in plain):
+        return False
+    if title is not None and title != await before.title():
+        return False
+    if description is not None:
+        cleaned = clean_text(description, MAX_DESCRIPTION, "description")
+        if cleaned != await before.description():
+            return False
+    return labels is None or labels == await before.labels()
+
+
 async def update_task(
     ctx: RequestContext,
     task_id: str,
@@ -567,6 +588,9 @@ async def update_task(
         )
     if archived is not None:
         changed = replace(changed, archived=archived)
+    before = TaskView(ctx, access, task)
+    if await _same_task(before, changed, clean_title, description, clean):
+        return before  # nothing would change: no write, and nobody is told
     await services.tasks.put_task(changed, task)
     kind = (
         "task.completed" if status is TaskStatus.DONE and task.status != "DONE" else "task.changed"

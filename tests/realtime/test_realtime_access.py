@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -145,6 +146,67 @@ async def test_mutations_that_change_nothing_publish_nothing(room: Room) -> None
     ]
 
 
+async def test_answers_and_task_updates_that_change_nothing_publish_nothing(room: Room) -> None:
+    calendar = room.alice.data(
+        'mutation($w: ID!) { createCalendar(input: {workspaceId: $w, name: "Team"}) '
+        "{ calendar { id } } }",
+        {"w": room.workspace},
+    )["createCalendar"]["calendar"]["id"]
+    event = room.alice.data(
+        "mutation($c: ID!, $b: ID!) { createEvent(input: {calendarId: $c, event: {title: "
+        '"Sync", start: "2026-12-07T10:00:00Z", end: "2026-12-07T11:00:00Z", '
+        "attendeeIds: [$b]}}) { event { id } } }",
+        {"c": calendar, "b": room.bob_id},
+    )["createEvent"]["event"]["id"]
+    board = room.alice.data(
+        'mutation($w: ID!) { createBoard(input: {workspaceId: $w, name: "B"}) { board { id } } }',
+        {"w": room.workspace},
+    )["createBoard"]["board"]["id"]
+    task_list = room.alice.data(
+        'mutation($b: ID!) { createTaskList(input: {boardId: $b, name: "L"}) { list { id } } }',
+        {"b": board},
+    )["createTaskList"]["list"]["id"]
+    task = room.alice.data(
+        'mutation($l: ID!) { createTask(input: {listId: $l, title: "Write", description: "d"}) '
+        "{ task { id } } }",
+        {"l": task_list},
+    )["createTask"]["task"]["id"]
+    respond = (
+        "mutation($e: ID!, $r: Rsvp!) { respondToEvent(input: {eventId: $e, response: $r}) "
+        "{ event { id } } }"
+    )
+    update = (
+        "mutation($t: ID!, $n: String) { updateTask(input: {taskId: $t, title: $n, "
+        'description: "d", status: TODO}) { task { id } } }'
+    )
+    client = example.RealtimeClient(room.server.url, room.bob_token)
+    await client.open()
+
+    async def act() -> None:
+        await registered(room, client.session_id)
+        steps = [
+            (room.bob, respond, {"e": event, "r": "ACCEPTED"}),
+            (room.bob, respond, {"e": event, "r": "ACCEPTED"}),  # the same answer
+            (room.alice, update, {"t": task, "n": "Write"}),  # all as it is
+            (room.alice, update, {"t": task, "n": None}),  # nothing new either
+            (room.bob, respond, {"e": event, "r": "DECLINED"}),
+            (room.alice, update, {"t": task, "n": "Rewrite"}),
+        ]
+        for who, document, variables in steps:
+            await asyncio.to_thread(who.data, document, variables)
+
+    actor = asyncio.create_task(act())
+    events = await take(client.events([calendar, board]), 3)
+    await actor
+    await client.close()
+    assert [e["type"] for e in events] == [
+        "event.rsvp_changed",
+        "event.rsvp_changed",
+        "task.changed",
+    ]
+    assert [e["data"].get("response") for e in events[:2]] == ["ACCEPTED", "DECLINED"]
+
+
 CLOSE = "mutation($s: ID!) { closeRealtimeSession(input: {sessionId: $s}) { closedSessionId } }"
 
 
@@ -256,6 +318,28 @@ async def test_moving_a_folder_out_of_a_shared_one_ends_its_readers_streams(room
     assert await ends_after(room, token, deeper, lambda: room.alice.data(move, {"i": inner})) == (
         "complete"
     )
+
+
+async def test_a_socket_is_closed_when_its_login_runs_out(room: Room) -> None:
+    services = room.server.server.config.app.state["services"]
+    real_clock = services.clock
+    ttl = services.session_ttl
+    # A login made "ttl less two seconds ago" by the server's clock: it runs out in 2 s.
+    services.clock = lambda: real_clock() - ttl + timedelta(seconds=2)
+    try:
+        token = room.server.client().data(
+            "mutation($e: String!, $p: String!) { logIn(input: {email: $e, password: $p}) "
+            "{ token } }",
+            {"e": "bob@rt.example", "p": PASSWORD},
+        )["logIn"]["token"]
+    finally:
+        services.clock = real_clock
+    idle = await raw_socket(room.server.url, token)
+    assert json.loads(await idle.recv())["type"] == "connection_ack"
+    with pytest.raises(ConnectionClosed) as closed:
+        await next_message(idle, seconds=8)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+    assert "login ended" in closed.value.rcvd.reason
 
 
 async def test_a_socket_whose_login_ends_is_closed(room: Room) -> None:
