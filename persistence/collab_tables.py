@@ -205,3 +205,25 @@ COLLABORATION_TABLES = (
     PINS_BY_CHANNEL,
     MENTIONS_BY_USER,
 )
+
+# The one pending invitation of an address to a workspace, claimed with an insert-if-absent
+# so two invitations sent at once cannot both be pending. A claim naming an invitation that
+# expired or is gone is taken over through INVITATION_TAKEOVERS, where one taker wins.
+PENDING_INVITATIONS = Table(
+    name="pending_invitations",
+    partition_key=(Column("workspace_id", _TEXT), Column("email_index", _BLOB)),
+    values=(
+        Column("invitation_id", _TEXT),
+        Column("claimed_at", _TIME),
+        Column("expires_at", _TIME),
+    ),
+)
+
+INVITATION_TAKEOVERS = Table(
+    name="invitation_takeovers",
+    partition_key=(Column("workspace_id", _TEXT), Column("email_index", _BLOB)),
+    clustering=(Column("stale_invitation_id", _TEXT),),
+    values=(Column("taken_by", _TEXT),),
+)
+
+PENDING_INVITATION_TABLES = (PENDING_INVITATIONS, INVITATION_TAKEOVERS)

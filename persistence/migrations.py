@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from persistence.audit import AUDIT_TABLES
 from persistence.calendars import CALENDAR_FEED_CREATORS, CALENDAR_TABLES
-from persistence.collab_tables import COLLABORATION_TABLES
+from persistence.collab_tables import COLLABORATION_TABLES, PENDING_INVITATION_TABLES
 from persistence.declare import Table
 from persistence.drive import DRIVE_TABLES, SHARE_LINK_VERSIONS
 from persistence.identity import IDENTITY_TABLES
@@ -46,7 +46,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(11, "audit log", AUDIT_TABLES),
     Migration(12, "two-factor sign-in", TWO_FACTOR_TABLES),
     Migration(13, "mail outbox", OUTBOX_TABLES),
-    Migration(14, "email verification and tokens sent by mail", IDENTITY_TABLES),
+    Migration(
+        14,
+        "email verification, tokens sent by mail, pending invitations",
+        (*IDENTITY_TABLES, *PENDING_INVITATION_TABLES),
+    ),
 )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from persistence.collab_records import (
     InvitationRecord,
@@ -13,17 +13,20 @@ from persistence.collab_records import (
     to_row,
 )
 from persistence.collab_tables import (
+    INVITATION_TAKEOVERS,
     INVITATIONS,
     INVITATIONS_BY_EMAIL,
     INVITATIONS_BY_WORKSPACE,
     MEMBERS_BY_WORKSPACE,
     OWNERS_BY_WORKSPACE,
+    PENDING_INVITATIONS,
     WORKSPACES,
     WORKSPACES_BY_USER,
 )
 from persistence.store import Delete, Put, Store, Update
 
 OWNER = "OWNER"
+_CLAIM_GRACE = timedelta(minutes=1)
 
 
 def _membership_ops(member: MembershipRecord) -> list[Put | Delete | Update]:
@@ -164,6 +167,51 @@ class WorkspaceRepository:
             ]
         )
 
+    async def claim_pending(self, invitation: InvitationRecord, now: datetime) -> bool:
+        """Make `invitation` the address's one pending invitation to its workspace; False if
+        another is pending. Atomic under concurrency (insert-if-absent): of invitations sent
+        at once, one claims. A claim naming an expired or removed invitation is taken over,
+        by one taker only."""
+        key = {"workspace_id": invitation.workspace_id, "email_index": invitation.email_index}
+        row = {
+            **key,
+            "invitation_id": invitation.invitation_id,
+            "claimed_at": now,
+            "expires_at": invitation.expires_at,
+        }
+        if await self._store.put_if_absent(PENDING_INVITATIONS, row):
+            return True
+        current = await self._store.get(PENDING_INVITATIONS, key)
+        if current is None:  # released in between
+            return await self._store.put_if_absent(PENDING_INVITATIONS, row)
+        stale_id = str(current["invitation_id"])
+        if current["expires_at"] > now and (
+            # An invitation being written right now is not stale; one that is still missing
+            # a minute after its claim was made by a sender that failed half-way.
+            current["claimed_at"] > now - _CLAIM_GRACE
+            or await self.get_invitation(stale_id) is not None
+        ):
+            return False
+        takeover = {
+            **key,
+            "stale_invitation_id": stale_id,
+            "taken_by": invitation.invitation_id,
+        }
+        if not await self._store.put_if_absent(INVITATION_TAKEOVERS, takeover):
+            return False  # another invitation took this claim over first
+        await self._store.put(PENDING_INVITATIONS, row)
+        return True
+
+    async def _release_pending(
+        self, workspace_id: str, email_index: bytes, invitation_ids: Sequence[str]
+    ) -> list[Put | Delete | Update]:
+        """The delete of the pending claim, if it names one of these invitations."""
+        key = {"workspace_id": workspace_id, "email_index": email_index}
+        current = await self._store.get(PENDING_INVITATIONS, key)
+        if current is None or current["invitation_id"] not in invitation_ids:
+            return []
+        return [Delete(PENDING_INVITATIONS, key)]
+
     async def get_invitation(self, invitation_id: str) -> InvitationRecord | None:
         row = await self._store.get(INVITATIONS, {"invitation_id": invitation_id})
         return None if row is None else from_row(InvitationRecord, row)
@@ -218,15 +266,26 @@ class WorkspaceRepository:
             after = (rows[-1]["invitation_id"],)
 
     async def remove_invitation(self, invitation: InvitationRecord) -> None:
-        await self._store.batch(_invitation_deletes(invitation))
+        release = await self._release_pending(
+            invitation.workspace_id, invitation.email_index, [invitation.invitation_id]
+        )
+        await self._store.batch([*_invitation_deletes(invitation), *release])
 
     async def remove_invitations_to(
         self, email_index: bytes, workspace_id: str, invitation_ids: Sequence[str]
     ) -> None:
         """Delete these invitations of one address to one workspace, in one batch."""
         if invitation_ids:
+            release = await self._release_pending(workspace_id, email_index, invitation_ids)
             await self._store.batch(
-                [op for i in invitation_ids for op in _deletes_by_key(i, workspace_id, email_index)]
+                [
+                    *(
+                        op
+                        for i in invitation_ids
+                        for op in _deletes_by_key(i, workspace_id, email_index)
+                    ),
+                    *release,
+                ]
             )
 
     async def accept_invitation(
@@ -244,10 +303,16 @@ class WorkspaceRepository:
             if i != invitation.invitation_id
             for op in _deletes_by_key(i, invitation.workspace_id, invitation.email_index)
         ]
+        release = await self._release_pending(
+            invitation.workspace_id,
+            invitation.email_index,
+            [invitation.invitation_id, *also_consumed],
+        )
         await self._store.batch(
             [
                 *(_membership_ops(member) if member is not None else []),
                 *_invitation_deletes(invitation),
                 *consumed,
+                *release,
             ]
         )

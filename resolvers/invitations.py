@@ -76,17 +76,6 @@ async def invite_member(
     if existing_user and await services.workspaces.membership(workspace_id, existing_user):
         raise bad_input("That person is already a member.", field="email")
     now = services.clock()
-    # One pending invitation per address and workspace: two could be accepted one after the
-    # other, the second undoing whatever happened to the member in between.
-    if any(
-        expires > now
-        for _, expires in await services.workspaces.invitations_to(index, workspace_id)
-    ):
-        raise bad_input(
-            "That address already has a pending invitation to this workspace; revoke it "
-            "to send another.",
-            field="email",
-        )
     invitation_id = new_id()
     record = InvitationRecord(
         invitation_id=invitation_id,
@@ -98,6 +87,15 @@ async def invite_member(
         created_at=now,
         expires_at=now + services.policy.invitation_ttl,
     )
+    # One pending invitation per address and workspace: two could be accepted one after the
+    # other, the second undoing whatever happened to the member in between. Claimed with an
+    # insert-if-absent, so two invitations sent at once cannot both be pending.
+    if not await services.workspaces.claim_pending(record, now):
+        raise bad_input(
+            "That address already has a pending invitation to this workspace; revoke it "
+            "to send another.",
+            field="email",
+        )
     sealed = await services.keys.seal_text(invitation_email_ref(record), normalized)
     record = replace(record, email_sealed=sealed)
     await services.workspaces.add_invitation(record)

@@ -23,6 +23,7 @@ from resolvers.passwords import PasswordService
 from resolvers.ratelimit import AuthLimits
 from resolvers.roles import Role
 from resolvers.services import Services
+from resolvers.sessions import open_session
 from resolvers.transfers import sweep_tokens
 from tests.accounts_support import recording_mailer, signed_up
 
@@ -197,3 +198,37 @@ async def test_expired_tokens_and_second_steps_are_swept(
         assert await services.identity.get_token(hash_token(gone)) is None
         assert not await services.identity.token_used(hash_token(gone))
     assert await services.two_factor.second_step(hash_token(step.token)) is None
+
+
+async def test_invitations_sent_at_once_to_one_address_leave_one_pending(
+    world: tuple[Services, Clock, Path],
+) -> None:
+    services, clock, _ = world
+    owner = await signed_up(ctx(services), "owner@example.org", PASSWORD, "Owner")
+    workspace = await workspaces.create_workspace(ctx(services, owner.token), "Acme")
+
+    token = owner.token
+
+    async def invite(role: Role) -> invitations.InvitationView:
+        return await invitations.invite_member(
+            ctx(services, token), workspace.id, "twice@example.org", role
+        )
+
+    outcomes = await asyncio.gather(
+        *(invite(role) for role in (Role.GUEST, Role.MEMBER, Role.ADMIN) * 3),
+        return_exceptions=True,
+    )
+    sent = [o for o in outcomes if isinstance(o, invitations.InvitationView)]
+    assert len(sent) == 1, outcomes
+    assert all(isinstance(o, CoveError) for o in outcomes if o not in sent)
+    index = identity.address_index(services, "twice@example.org")
+    assert len(await services.workspaces.invitations_to(index, workspace.id)) == 1
+    # Revoking frees the address for a new invitation; so does expiry.
+    await invitations.revoke_invitation(ctx(services, owner.token), sent[0].id)
+    await invite(Role.MEMBER)
+    with pytest.raises(CoveError):
+        await invite(Role.MEMBER)
+    clock.now += services.policy.invitation_ttl + timedelta(seconds=1)
+    token, _ = await open_session(services, owner.user.id)  # the first one ran out
+    again = await asyncio.gather(*(invite(Role.GUEST) for _ in range(4)), return_exceptions=True)
+    assert sum(isinstance(o, invitations.InvitationView) for o in again) == 1, again
