@@ -9,8 +9,10 @@ Wrong, expired and spent tokens all count toward a failure limit per client addr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from crypto.field_seal import FieldRef
 from crypto.tokens import hash_token, new_token
@@ -151,20 +153,36 @@ async def _account_of(ctx: RequestContext, record: AccountToken, field: str) -> 
 # Mail
 
 
+async def mail_link(
+    services: Services,
+    purpose: Purpose,
+    to: str,
+    heading: str,
+    text: Callable[[str], str],
+    **token: Any,
+) -> None:
+    """Issue a token for `purpose` (`token` as for `issue`) and mail `to` the text made
+    around the link that carries it, under the subject line `heading`."""
+    value = await issue(services, purpose, **token)
+    link = services.mail.link(purpose.value, value)
+    await services.mail.send(to, heading, text(link), kind=purpose.value)
+
+
 async def send_verification(services: Services, user_id: str, email: str) -> None:
-    index = address_index(services, email)
-    token = await issue(
-        services, Purpose.VERIFY_EMAIL, email_index=index, ttl=VERIFY_TTL, user_id=user_id
-    )
-    link = services.mail.link(Purpose.VERIFY_EMAIL.value, token)
-    await services.mail.send(
+    await mail_link(
+        services,
+        Purpose.VERIFY_EMAIL,
         email,
         "Confirm your email address",
-        "Someone (we hope you) made a Cove account with this address.\n\n"
-        f"Confirm that it is yours by opening this link within 48 hours:\n\n{link}\n\n"
-        "Until you do, invitations sent to this address cannot be accepted with the account.\n"
-        "If you did not sign up, ignore this message.\n",
-        kind=Purpose.VERIFY_EMAIL.value,
+        lambda link: (
+            "Someone (we hope you) made a Cove account with this address.\n\n"
+            f"Confirm that it is yours by opening this link within 48 hours:\n\n{link}\n\n"
+            "Until you do, invitations sent to this address cannot be accepted with the account.\n"
+            "If you did not sign up, ignore this message.\n"
+        ),
+        email_index=address_index(services, email),
+        ttl=VERIFY_TTL,
+        user_id=user_id,
     )
 
 
@@ -281,18 +299,20 @@ async def request_password_reset(ctx: RequestContext, email: str) -> str:
             kind="reset-no-account",
         )
         return CHECK_YOUR_EMAIL
-    token = await issue(
-        services, Purpose.RESET_PASSWORD, email_index=index, ttl=RESET_TTL, user_id=user_id
-    )
-    link = services.mail.link(Purpose.RESET_PASSWORD.value, token)
-    await services.mail.send(
+    await mail_link(
+        services,
+        Purpose.RESET_PASSWORD,
         normalized,
         "Reset your password",
-        "Someone (we hope you) asked to reset the password of your Cove account.\n\n"
-        f"Choose a new password within 30 minutes at:\n\n{link}\n\n"
-        "Every session of the account ends when you do. If you did not ask, ignore this "
-        "message: your password stays as it is.\n",
-        kind=Purpose.RESET_PASSWORD.value,
+        lambda link: (
+            "Someone (we hope you) asked to reset the password of your Cove "
+            f"account.\n\nChoose a new password within 30 minutes at:\n\n{link}\n\n"
+            "Every session of the account ends when you do. If you did not ask, ignore this "
+            "message: your password stays as it is.\n"
+        ),
+        email_index=index,
+        ttl=RESET_TTL,
+        user_id=user_id,
     )
     return CHECK_YOUR_EMAIL
 
@@ -345,23 +365,21 @@ async def request_email_change(ctx: RequestContext, new_email: str, password: st
             kind="email-change-address-taken",
         )
     else:
-        token = await issue(
+        await mail_link(
             services,
             Purpose.CHANGE_EMAIL,
+            normalized,
+            "Confirm your new email address",
+            lambda link: (
+                "Someone (we hope you) asked to move a Cove account to this address."
+                f"\n\nConfirm within 24 hours by opening:\n\n{link}\n\n"
+                "If it was not you, ignore this message.\n"
+            ),
             email_index=new_index,
             ttl=EMAIL_CHANGE_TTL,
             user_id=user.user_id,
             subject=_change_mark(old_index, user),
             payload=normalized,
-        )
-        link = services.mail.link(Purpose.CHANGE_EMAIL.value, token)
-        await services.mail.send(
-            normalized,
-            "Confirm your new email address",
-            "Someone (we hope you) asked to move a Cove account to this address.\n\n"
-            f"Confirm within 24 hours by opening:\n\n{link}\n\n"
-            "If it was not you, ignore this message.\n",
-            kind=Purpose.CHANGE_EMAIL.value,
         )
     await services.mail.send(
         old_email,

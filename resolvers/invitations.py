@@ -126,22 +126,21 @@ async def _mail_invitation(
     ctx: RequestContext, record: InvitationRecord, email: str, workspace_name: str
 ) -> None:
     services = ctx.services
-    token = await identity.issue(
+    days = max(1, round(services.policy.invitation_ttl.total_seconds() / 86_400))
+    await identity.mail_link(
         services,
         identity.Purpose.INVITATION,
+        email,
+        f"You are invited to {workspace_name} on Cove",
+        lambda link: (
+            f"You are invited to join the workspace {workspace_name} as "
+            f"{record.role.lower()}.\n\nAccept within {days} days, signed in to any Cove "
+            f"account, by opening:\n\n{link}\n\n"
+            "The link works once. If you did not expect this, ignore this message.\n"
+        ),
         email_index=record.email_index,
         expires_at=record.expires_at,
         subject=record.invitation_id,
-    )
-    link = services.mail.link(identity.Purpose.INVITATION.value, token)
-    days = max(1, round(services.policy.invitation_ttl.total_seconds() / 86_400))
-    await services.mail.send(
-        email,
-        f"You are invited to {workspace_name} on Cove",
-        f"You are invited to join the workspace {workspace_name} as {record.role.lower()}.\n\n"
-        f"Accept within {days} days, signed in to any Cove account, by opening:\n\n{link}\n\n"
-        "The link works once. If you did not expect this, ignore this message.\n",
-        kind=identity.Purpose.INVITATION.value,
     )
 
 
