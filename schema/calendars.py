@@ -23,7 +23,6 @@ from resolvers.calendars import Rsvp as RsvpValue
 from resolvers.errors import bad_input
 from resolvers.recurrence import MAX_OCCURRENCES
 from resolvers.roles import AccessLevel as AccessLevelValue
-from resolvers.users import fellow
 from schema.accounts import User
 from schema.context import request_context
 from schema.drive import AccessLevel
@@ -105,10 +104,9 @@ class Calendar(Node):
 
     @strawberry.field
     def workspace(self) -> Annotated[Workspace, strawberry.lazy("schema.workspaces")]:
-        from resolvers.workspaces import view as workspace_view
         from schema.workspaces import Workspace
 
-        return Workspace.from_view(workspace_view(self.view._ctx, self.view.access.workspace))
+        return Workspace.from_view(self.view.workspace())
 
     @strawberry.field(description="Who it is shared with; empty unless you manage it.")
     async def shares(self, info: Info[Any, Any]) -> list[CalendarShare]:
@@ -222,9 +220,7 @@ class Event(Node):
 
     @strawberry.field
     def created_by(self) -> User:
-        return User.from_view(
-            fellow(self.view._ctx, self.view.access.workspace, self.view.record.created_by)
-        )
+        return User.from_view(self.view.created_by())
 
     @strawberry.field
     def created_at(self) -> datetime:

@@ -93,9 +93,7 @@ class DriveItem(Node):
 
     @strawberry.field
     def created_by(self) -> User:
-        return User.from_view(
-            drive.person(self.view._ctx, self.view.access, self.view.record.created_by)
-        )
+        return User.from_view(self.view.created_by())
 
     @strawberry.field(description="Whether the item, or a folder above it, is in the trash.")
     def trashed(self) -> bool:
@@ -107,16 +105,13 @@ class DriveItem(Node):
 
     @strawberry.field(description="Who it is shared with; empty unless you manage it.")
     async def shares(self) -> list[DriveShare]:
-        return [
-            DriveShare.from_view(s) for s in await drive.shares(self.view._ctx, self.view.access)
-        ]
+        return [DriveShare.from_view(s) for s in await self.view.shares()]
 
     @strawberry.field
     def workspace(self) -> Annotated[Workspace, strawberry.lazy("schema.workspaces")]:
-        from resolvers.workspaces import view as workspace_view
         from schema.workspaces import Workspace
 
-        return Workspace.from_view(workspace_view(self.view._ctx, self.view.access.workspace))
+        return Workspace.from_view(self.view.workspace())
 
 
 def item_from_view(view: ItemView) -> DriveItem:
@@ -181,7 +176,7 @@ class File(DriveItem):
 
     @strawberry.field(description="Public links to this file; empty unless you manage it.")
     async def share_links(self) -> list[ShareLink]:
-        links = await drive.share_links(self.view._ctx, self.view.access)
+        links = await self.view.share_links()
         return [ShareLink.from_view(link) for link in links]
 
 
@@ -215,8 +210,7 @@ class FileVersion(Node):
 
     @strawberry.field
     def created_by(self) -> User:
-        ctx = self.view._ctx
-        return User.from_view(drive.person(ctx, self.view.access, self.view.record.created_by))
+        return User.from_view(self.view.created_by())
 
     @strawberry.field(
         description="A short-lived URL for this version's contents; null with an error while "

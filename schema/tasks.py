@@ -12,7 +12,6 @@ from resolvers import tasks
 from resolvers.errors import not_found
 from resolvers.tasks import BoardView, CommentView, ListView, TaskView
 from resolvers.tasks import TaskStatus as TaskStatusValue
-from resolvers.users import fellow
 from schema.accounts import User
 from schema.context import request_context
 from schema.drive import AccessLevel
@@ -49,10 +48,9 @@ class Board(Node):
 
     @strawberry.field
     def workspace(self) -> Annotated[Workspace, strawberry.lazy("schema.workspaces")]:
-        from resolvers.workspaces import view as workspace_view
         from schema.workspaces import Workspace
 
-        return Workspace.from_view(workspace_view(self.view._ctx, self.view.access.workspace))
+        return Workspace.from_view(self.view.workspace())
 
     @strawberry.field(description="The channel the board belongs to; null for a workspace board.")
     async def channel(
@@ -169,9 +167,7 @@ class Task(Node):
             return TaskComment(
                 id=to_global_id("TaskComment", f"{row.task_id}.{row.comment_id}"),
                 text=row.text,
-                author=User.from_view(
-                    fellow(self.view._ctx, self.view.access.workspace, row.author_id)
-                ),
+                author=User.from_view(self.view.comment_author(row)),
                 created_at=row.created_at,
             )
 
@@ -184,13 +180,11 @@ class Task(Node):
 
     @strawberry.field
     def board(self) -> Board:
-        return Board.from_view(BoardView(self.view._ctx, self.view.access))
+        return Board.from_view(self.view.board())
 
     @strawberry.field
     def created_by(self) -> User:
-        return User.from_view(
-            fellow(self.view._ctx, self.view.access.workspace, self.view.record.created_by)
-        )
+        return User.from_view(self.view.created_by())
 
     @strawberry.field
     def created_at(self) -> datetime:
