@@ -580,3 +580,49 @@ async def delete_event(info: Info[Any, Any], input: DeleteEventInput) -> DeleteE
 async def respond_to_event(info: Info[Any, Any], input: RespondToEventInput) -> EventPayload | None:
     view = await calendars.respond(request_context(info), _event(input.event_id), input.response)
     return EventPayload(event=Event.from_view(view))
+
+
+@strawberry.type
+class CalendarsMutation:
+    create_calendar: CalendarPayload | None = strawberry.mutation(
+        resolver=create_calendar,
+        description="Create a workspace calendar, or a personal one.",
+    )
+    update_calendar: CalendarPayload | None = strawberry.mutation(
+        resolver=update_calendar, description="Rename or recolour a calendar."
+    )
+    delete_calendar: DeleteCalendarPayload | None = strawberry.mutation(
+        resolver=delete_calendar, description="Delete a calendar and its events."
+    )
+    share_calendar: CalendarPayload | None = strawberry.mutation(
+        resolver=share_calendar,
+        description="Share a calendar with a member or a channel, or change the level.",
+    )
+    unshare_calendar: CalendarPayload | None = strawberry.mutation(
+        resolver=unshare_calendar, description="Stop sharing a calendar with someone."
+    )
+    create_calendar_feed: CalendarFeedPayload | None = strawberry.mutation(
+        resolver=create_calendar_feed,
+        description="A private .ics feed URL for other calendar apps (replaces any older one).",
+    )
+    revoke_calendar_feed: CalendarFeedPayload | None = strawberry.mutation(
+        resolver=revoke_calendar_feed, description="Make the feed URL stop working."
+    )
+    import_calendar: ImportCalendarPayload | None = strawberry.mutation(
+        resolver=import_calendar,
+        description="Add the events of an .ics file; events with a known UID are updated.",
+    )
+    create_event: EventPayload | None = strawberry.mutation(
+        resolver=create_event, description="Create an event, recurring or not."
+    )
+    update_event: EventPayload | None = strawberry.mutation(
+        resolver=update_event,
+        description="Change an event, one occurrence, or an occurrence and those after it.",
+    )
+    delete_event: DeleteEventPayload | None = strawberry.mutation(
+        resolver=delete_event,
+        description="Delete an event, one occurrence, or an occurrence and those after it.",
+    )
+    respond_to_event: EventPayload | None = strawberry.mutation(
+        resolver=respond_to_event, description="Answer an invitation to an event."
+    )

@@ -646,3 +646,47 @@ async def revoke_share_link(
         request_context(info), expect_id(input.share_link_id, "ShareLink")
     )
     return RevokeShareLinkPayload(revoked_share_link_id=input.share_link_id)
+
+
+@strawberry.type
+class DriveMutation:
+    create_folder: FolderPayload | None = strawberry.mutation(
+        resolver=create_folder, description="Create a folder in a workspace's drive."
+    )
+    rename_drive_item: DriveItemPayload | None = strawberry.mutation(
+        resolver=rename_drive_item, description="Rename a folder or file."
+    )
+    move_drive_item: DriveItemPayload | None = strawberry.mutation(
+        resolver=move_drive_item, description="Move a folder or file to another folder."
+    )
+    trash_drive_item: DriveItemPayload | None = strawberry.mutation(
+        resolver=trash_drive_item, description="Put a folder or file in the trash."
+    )
+    restore_drive_item: DriveItemPayload | None = strawberry.mutation(
+        resolver=restore_drive_item, description="Take an item out of the trash."
+    )
+    delete_drive_item: DeleteDriveItemPayload | None = strawberry.mutation(
+        resolver=delete_drive_item,
+        description="Delete for good an item in the trash; its file keys are destroyed.",
+    )
+    create_upload: UploadPayload | None = strawberry.mutation(
+        resolver=create_upload,
+        description="Get a one-time URL to PUT a new file, or a new version of one, to.",
+    )
+    restore_file_version: FilePayload | None = strawberry.mutation(
+        resolver=restore_file_version, description="Make an earlier version current."
+    )
+    share_drive_item: DriveSharesPayload | None = strawberry.mutation(
+        resolver=share_drive_item,
+        description="Share an item with a member or a channel, or change the level.",
+    )
+    unshare_drive_item: DriveSharesPayload | None = strawberry.mutation(
+        resolver=unshare_drive_item, description="Stop sharing an item with someone."
+    )
+    create_share_link: ShareLinkPayload | None = strawberry.mutation(
+        resolver=create_share_link,
+        description="A public link to a file, with expiry, optional password and limit.",
+    )
+    revoke_share_link: RevokeShareLinkPayload | None = strawberry.mutation(
+        resolver=revoke_share_link, description="Make a share link stop working."
+    )

@@ -459,3 +459,40 @@ async def add_task_comment(info: Info[Any, Any], input: AddTaskCommentInput) -> 
         request_context(info), expect_id(input.task_id, "Task"), input.text
     )
     return TaskPayload(task=Task.from_view(view))
+
+
+@strawberry.type
+class TasksMutation:
+    create_board: BoardPayload | None = strawberry.mutation(
+        resolver=create_board, description="Create a task board for a workspace or a channel."
+    )
+    update_board: BoardPayload | None = strawberry.mutation(
+        resolver=update_board, description="Rename or archive a board."
+    )
+    create_task_list: TaskListPayload | None = strawberry.mutation(
+        resolver=create_task_list, description="Add a list (column) to a board."
+    )
+    update_task_list: TaskListPayload | None = strawberry.mutation(
+        resolver=update_task_list, description="Rename, archive or reorder a list."
+    )
+    create_task: TaskPayload | None = strawberry.mutation(
+        resolver=create_task, description="Add a task at the end of a list."
+    )
+    update_task: TaskPayload | None = strawberry.mutation(
+        resolver=update_task, description="Change a task's fields, status or archive it."
+    )
+    move_task: TaskPayload | None = strawberry.mutation(
+        resolver=move_task, description="Move a task within a list or to another list."
+    )
+    delete_task: DeleteTaskPayload | None = strawberry.mutation(
+        resolver=delete_task, description="Delete a task with its checklist and comments."
+    )
+    add_checklist_item: TaskPayload | None = strawberry.mutation(
+        resolver=add_checklist_item, description="Add an item to a task's checklist."
+    )
+    update_checklist_item: TaskPayload | None = strawberry.mutation(
+        resolver=update_checklist_item, description="Tick, reword or remove a checklist item."
+    )
+    add_task_comment: TaskPayload | None = strawberry.mutation(
+        resolver=add_task_comment, description="Comment on a task."
+    )
