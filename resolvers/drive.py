@@ -37,7 +37,9 @@ from resolvers.global_ids import file_version_id
 from resolvers.global_ids import to_global_id as gid
 from resolvers.pagination import Page, check_first, decode_cursor, encode_cursor
 from resolvers.roles import AccessLevel, Role
+from resolvers.workspaces import WorkspaceView
 from resolvers.workspaces import access as workspace_access
+from resolvers.workspaces import view as workspace_view
 
 MAX_NAME = 255
 MAX_CONTENT_TYPE = 127
@@ -153,6 +155,18 @@ class ItemView:
         ]
         return Page(edges, len(rows) > first)
 
+    def created_by(self) -> UserView:
+        return person(self._ctx, self.access, self.record.created_by)
+
+    async def shares(self) -> list[ShareView]:
+        return await shares(self._ctx, self.access)
+
+    async def share_links(self) -> list[ShareLinkView]:
+        return await share_links(self._ctx, self.access)
+
+    def workspace(self) -> WorkspaceView:
+        return workspace_view(self._ctx, self.access.workspace)
+
 
 class VersionView:
     """One stored version of a file; its content type and hash open with the file's access."""
@@ -178,6 +192,9 @@ class VersionView:
 
     async def download_url(self) -> str:
         return await download_url(self._ctx, self.access, self.record)
+
+    def created_by(self) -> UserView:
+        return person(self._ctx, self.access, self.record.created_by)
 
 
 @dataclass(frozen=True)
