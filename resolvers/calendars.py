@@ -35,7 +35,9 @@ from resolvers.authz import CalendarAccess, EventAccess, Principal, WorkspaceAcc
 from resolvers.context import RequestContext
 from resolvers.errors import CoveError, bad_input, not_found
 from resolvers.global_ids import to_global_id as gid
-from resolvers.ical import IcsAttendee, IcsEvent, IcsOverride, parse_ics, render_ics
+from resolvers.ical import IcsAttendee, IcsEvent, IcsOverride
+from resolvers.ical_parse import parse_ics
+from resolvers.ical_write import render_ics
 from resolvers.recurrence import (
     MAX_EVENT_DURATION,
     MAX_OCCURRENCES,
