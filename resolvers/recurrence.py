@@ -5,7 +5,7 @@ RFC 5545 RRULE value plus EXDATEs. Expansion is done by `dateutil.rrule`; this m
 `resolvers.recurrence_rules` (the rules themselves) only validate rules, feed dateutil the
 right start, and turn its output into UTC instants.
 
-Time semantics, all decided here and relied upon by the calendar resolvers and `resolvers.ical`:
+Time semantics, all decided here and relied upon by the calendar resolvers and `resolvers.ical_*`:
 
 * Recurrence runs in local wall-clock time of the series' zone: a weekly 09:00 meeting in
   Europe/Paris stays at 09:00 local across daylight-saving changes (its UTC hour moves).

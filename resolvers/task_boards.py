@@ -10,6 +10,7 @@ from persistence.tasks import (
     ListRecord,
 )
 from resolvers.authz import forbidden
+from resolvers.channels import channel_access
 from resolvers.context import RequestContext
 from resolvers.errors import bad_input, not_found
 from resolvers.global_ids import to_global_id as gid
@@ -40,8 +41,6 @@ async def create_board(
     services = ctx.services
     granted = await workspace_access(ctx, workspace_id)
     if channel_id is not None:
-        from resolvers.channels import channel_access
-
         channel = await channel_access(ctx, channel_id)
         if channel.channel.workspace_id != workspace_id:
             raise not_found("channel")
