@@ -169,7 +169,7 @@ async def calendar_feed(
     request: Request[Any, Any, Any], name: FromPath[str], state: State
 ) -> Response[Any]:
     """GET <feed url>: a calendar as iCalendar, for other calendar apps to subscribe to."""
-    from resolvers.calendars import feed
+    from resolvers.calendar_ics import feed
 
     services: Services = state[SERVICES_STATE_KEY]
     token = name.removesuffix(".ics")

@@ -329,7 +329,8 @@ class _Rebuild:
                 await self.add("file", await self.indexer.file_document(item, name))
 
     async def events(self) -> None:
-        from resolvers.calendars import EventDetails, payload_ref
+        from resolvers.calendars import payload_ref
+        from resolvers.event_details import EventDetails
 
         calendars = self.services.calendars
         for calendar_id, _ in await calendars.in_workspace(self.ws, limit=100_000):

@@ -8,11 +8,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from resolvers import calendars
+from resolvers import agenda, attendees, calendar_events, calendar_ics, calendars
 from resolvers.calendars import (
     AttendeeView,
     CalendarView,
-    EventChanges,
     EventView,
     OccurrenceView,
 )
@@ -21,6 +20,7 @@ from resolvers.calendars import (
 )
 from resolvers.calendars import Rsvp as RsvpValue
 from resolvers.errors import bad_input
+from resolvers.event_details import EventChanges
 from resolvers.recurrence import MAX_OCCURRENCES
 from resolvers.roles import AccessLevel as AccessLevelValue
 from schema.accounts import User
@@ -136,7 +136,7 @@ class Calendar(Node):
         first: Annotated[int, FIRST_OCCURRENCES] = DEFAULT_OCCURRENCES,
     ) -> list[EventOccurrence]:
         check_occurrences(first)
-        found = await calendars.occurrences(request_context(info), self.view, from_, to)
+        found = await agenda.occurrences(request_context(info), self.view, from_, to)
         return [EventOccurrence.from_view(o) for o in at_most(found, first)]
 
 
@@ -239,7 +239,7 @@ class Event(Node):
         first: Annotated[int, FIRST_OCCURRENCES] = DEFAULT_OCCURRENCES,
     ) -> list[EventOccurrence]:
         check_occurrences(first)
-        found = await calendars.event_occurrences(request_context(info), self.view, from_, to)
+        found = await agenda.event_occurrences(request_context(info), self.view, from_, to)
         return [EventOccurrence.from_view(o) for o in at_most(found, first)]
 
 
@@ -316,7 +316,7 @@ async def viewer_agenda(info: Info[Any, Any], start: datetime, end: datetime, fi
     from schema.tasks import due_tasks
 
     check_occurrences(first)
-    found = await calendars.agenda(request_context(info), start, end)
+    found = await agenda.agenda(request_context(info), start, end)
     return Agenda(
         events=[EventOccurrence.from_view(o) for o in at_most(found, first)],
         tasks=await due_tasks(info, start, end),
@@ -529,14 +529,14 @@ async def unshare_calendar(
 async def create_calendar_feed(
     info: Info[Any, Any], input: CalendarInput
 ) -> CalendarFeedPayload | None:
-    url = await calendars.create_feed(request_context(info), _calendar(input.calendar_id))
+    url = await calendar_ics.create_feed(request_context(info), _calendar(input.calendar_id))
     return CalendarFeedPayload(url=url)
 
 
 async def revoke_calendar_feed(
     info: Info[Any, Any], input: CalendarInput
 ) -> CalendarFeedPayload | None:
-    await calendars.revoke_feed(request_context(info), _calendar(input.calendar_id))
+    await calendar_ics.revoke_feed(request_context(info), _calendar(input.calendar_id))
     return CalendarFeedPayload(url=None)
 
 
@@ -545,7 +545,7 @@ async def import_calendar(
 ) -> ImportCalendarPayload | None:
     ctx = request_context(info)
     calendar_id = _calendar(input.calendar_id)
-    created, updated = await calendars.import_ics(ctx, calendar_id, input.ics)
+    created, updated = await calendar_ics.import_ics(ctx, calendar_id, input.ics)
     view = await calendars.get_calendar(ctx, calendar_id)
     return ImportCalendarPayload(
         calendar=Calendar.from_view(view), created=created, updated=updated
@@ -553,14 +553,14 @@ async def import_calendar(
 
 
 async def create_event(info: Info[Any, Any], input: CreateEventInput) -> EventPayload | None:
-    view = await calendars.create_event(
+    view = await calendar_events.create_event(
         request_context(info), _calendar(input.calendar_id), _changes(input.event)
     )
     return EventPayload(event=Event.from_view(view))
 
 
 async def update_event(info: Info[Any, Any], input: UpdateEventInput) -> EventPayload | None:
-    view = await calendars.update_event(
+    view = await calendar_events.update_event(
         request_context(info),
         _event(input.event_id),
         _changes(input.event),
@@ -571,14 +571,14 @@ async def update_event(info: Info[Any, Any], input: UpdateEventInput) -> EventPa
 
 
 async def delete_event(info: Info[Any, Any], input: DeleteEventInput) -> DeleteEventPayload | None:
-    await calendars.delete_event(
+    await calendar_events.delete_event(
         request_context(info), _event(input.event_id), input.scope, input.occurrence
     )
     return DeleteEventPayload(deleted_event_id=input.event_id)
 
 
 async def respond_to_event(info: Info[Any, Any], input: RespondToEventInput) -> EventPayload | None:
-    view = await calendars.respond(request_context(info), _event(input.event_id), input.response)
+    view = await attendees.respond(request_context(info), _event(input.event_id), input.response)
     return EventPayload(event=Event.from_view(view))
 
 

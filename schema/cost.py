@@ -44,13 +44,15 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 
 from integrations.counters import Window
+from resolvers.attendees import MAX_ATTENDEES
 from resolvers.audit import MAX_AUDIT_DETAILS, MAX_AUDIT_TARGETS
-from resolvers.calendars import MAX_ATTENDEES, MAX_CALENDARS_PER_WORKSPACE, MAX_REMINDERS
+from resolvers.calendars import MAX_CALENDARS_PER_WORKSPACE
 from resolvers.calendars import MAX_SHARES as MAX_CALENDAR_SHARES
 from resolvers.context import RequestContext
 from resolvers.cost_budget import CostBudget, CostReport
 from resolvers.drive import MAX_SHARES_PER_ITEM
 from resolvers.errors import CoveError, ErrorCode
+from resolvers.event_details import MAX_REMINDERS
 from resolvers.invitations import MAX_PENDING_INVITATIONS_SHOWN
 from resolvers.messages import MAX_ATTACHMENTS, MAX_MENTIONS
 from resolvers.pagination import MAX_PAGE_SIZE

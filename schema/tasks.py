@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from resolvers import tasks
+from resolvers import task_boards, task_changes, tasks
 from resolvers.errors import not_found
 from resolvers.tasks import BoardView, CommentView, ListView, TaskView
 from resolvers.tasks import TaskStatus as TaskStatusValue
@@ -339,7 +339,7 @@ def _users(ids: list[strawberry.ID]) -> list[str]:
 
 
 async def create_board(info: Info[Any, Any], input: CreateBoardInput) -> BoardPayload | None:
-    view = await tasks.create_board(
+    view = await task_boards.create_board(
         request_context(info),
         expect_id(input.workspace_id, "Workspace"),
         None if input.channel_id is None else expect_id(input.channel_id, "Channel"),
@@ -349,7 +349,7 @@ async def create_board(info: Info[Any, Any], input: CreateBoardInput) -> BoardPa
 
 
 async def update_board(info: Info[Any, Any], input: UpdateBoardInput) -> BoardPayload | None:
-    view = await tasks.update_board(
+    view = await task_boards.update_board(
         request_context(info), expect_id(input.board_id, "Board"), input.name, input.archived
     )
     return BoardPayload(board=Board.from_view(view))
@@ -358,7 +358,7 @@ async def update_board(info: Info[Any, Any], input: UpdateBoardInput) -> BoardPa
 async def create_task_list(
     info: Info[Any, Any], input: CreateTaskListInput
 ) -> TaskListPayload | None:
-    view = await tasks.create_list(
+    view = await task_boards.create_list(
         request_context(info),
         expect_id(input.board_id, "Board"),
         input.name,
@@ -370,7 +370,7 @@ async def create_task_list(
 async def update_task_list(
     info: Info[Any, Any], input: UpdateTaskListInput
 ) -> TaskListPayload | None:
-    view = await tasks.update_list(
+    view = await task_boards.update_list(
         request_context(info),
         expect_id(input.list_id, "TaskList"),
         name=input.name,
@@ -384,7 +384,7 @@ async def update_task_list(
 
 
 async def create_task(info: Info[Any, Any], input: CreateTaskInput) -> TaskPayload | None:
-    view = await tasks.create_task(
+    view = await task_changes.create_task(
         request_context(info),
         expect_id(input.list_id, "TaskList"),
         title=input.title,
@@ -397,7 +397,7 @@ async def create_task(info: Info[Any, Any], input: CreateTaskInput) -> TaskPaylo
 
 
 async def update_task(info: Info[Any, Any], input: UpdateTaskInput) -> TaskPayload | None:
-    view = await tasks.update_task(
+    view = await task_changes.update_task(
         request_context(info),
         expect_id(input.task_id, "Task"),
         title=input.title,
@@ -413,7 +413,7 @@ async def update_task(info: Info[Any, Any], input: UpdateTaskInput) -> TaskPaylo
 
 
 async def move_task(info: Info[Any, Any], input: MoveTaskInput) -> TaskPayload | None:
-    view = await tasks.move_task(
+    view = await task_changes.move_task(
         request_context(info),
         expect_id(input.task_id, "Task"),
         expect_id(input.list_id, "TaskList"),
@@ -423,14 +423,14 @@ async def move_task(info: Info[Any, Any], input: MoveTaskInput) -> TaskPayload |
 
 
 async def delete_task(info: Info[Any, Any], input: TaskInput) -> DeleteTaskPayload | None:
-    await tasks.delete_task(request_context(info), expect_id(input.task_id, "Task"))
+    await task_changes.delete_task(request_context(info), expect_id(input.task_id, "Task"))
     return DeleteTaskPayload(deleted_task_id=input.task_id)
 
 
 async def add_checklist_item(
     info: Info[Any, Any], input: AddChecklistItemInput
 ) -> TaskPayload | None:
-    view = await tasks.add_checklist_item(
+    view = await task_changes.add_checklist_item(
         request_context(info), expect_id(input.task_id, "Task"), input.text
     )
     return TaskPayload(task=Task.from_view(view))
@@ -443,7 +443,7 @@ async def update_checklist_item(
     task_id, _, item_id = raw.partition(".")
     if not task_id or not item_id:
         raise not_found("checklist item")
-    view = await tasks.update_checklist_item(
+    view = await task_changes.update_checklist_item(
         request_context(info),
         task_id,
         item_id=item_id,
@@ -455,7 +455,7 @@ async def update_checklist_item(
 
 
 async def add_task_comment(info: Info[Any, Any], input: AddTaskCommentInput) -> TaskPayload | None:
-    view = await tasks.add_comment(
+    view = await task_changes.add_comment(
         request_context(info), expect_id(input.task_id, "Task"), input.text
     )
     return TaskPayload(task=Task.from_view(view))

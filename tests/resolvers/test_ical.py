@@ -18,9 +18,9 @@ from resolvers.ical import (
     IcsEvent,
     IcsOverride,
     ics_bad_input,
-    parse_ics,
-    render_ics,
 )
+from resolvers.ical_parse import parse_ics
+from resolvers.ical_write import render_ics
 from resolvers.recurrence import Override, Series, check_series, expand
 
 PARIS = ZoneInfo("Europe/Paris")

@@ -20,12 +20,12 @@ from resolvers.recurrence import (
     Override,
     Series,
     check_series,
-    check_time_zone,
     expand,
     is_occurrence,
     series_until,
     split_series,
 )
+from resolvers.recurrence_rules import check_time_zone
 
 PARIS = ZoneInfo("Europe/Paris")
 NEW_YORK = ZoneInfo("America/New_York")
