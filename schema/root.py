@@ -16,6 +16,7 @@ from strawberry.types import Info
 from resolvers.errors import CoveError, ErrorCode, not_found
 from schema import (
     accounts,
+    calendar_mutations,
     calendars,
     channels,
     drive,
@@ -81,7 +82,7 @@ Mutation = merge_types(
         channels.ChannelsMutation,
         messages.MessagesMutation,
         drive_mutations.DriveMutation,
-        calendars.CalendarsMutation,
+        calendar_mutations.CalendarsMutation,
         tasks.TasksMutation,
         realtime.RealtimeMutation,
     ),
