@@ -22,7 +22,7 @@ from crypto.keyring import Keyring
 from crypto.passwords import Argon2Params, PasswordHasher
 from crypto.root_key import generate_install_salt, generate_root_key
 from integrations.mail import LogTransport
-from persistence.drive import FILE, DriveItemRecord, FileVersionRecord
+from persistence.drive_records import FILE, DriveItemRecord, FileVersionRecord
 from persistence.ids import new_id
 from persistence.sqlite.engine import SqliteStore
 from resolvers import drive, invitations, search, workspaces

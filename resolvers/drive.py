@@ -18,7 +18,7 @@ from enum import StrEnum
 from crypto.field_seal import FieldRef
 from crypto.grants import Grant
 from crypto.tokens import hash_token, new_token
-from persistence.drive import (
+from persistence.drive_records import (
     FILE,
     FOLDER,
     DriveItemRecord,
@@ -986,7 +986,7 @@ async def create_upload(
 
 async def download_url(ctx: RequestContext, access: DriveAccess, version: FileVersionRecord) -> str:
     """A short-lived URL for one version; each GET checks access again before decrypting."""
-    from persistence.drive import DownloadTokenRecord
+    from persistence.drive_records import DownloadTokenRecord
 
     services = ctx.services
     if access.in_trash:

@@ -10,7 +10,7 @@ from datetime import datetime
 from crypto.field_seal import FieldRef
 from crypto.grants import Grant
 from persistence.collab_records import MessageLocation, MessageRecord, PinRecord, ReactionRecord
-from persistence.drive import FILE
+from persistence.drive_records import FILE
 from persistence.ids import new_id
 from resolvers.accounts import UserView
 from resolvers.authz import ChannelAccess, DriveAccess

@@ -26,7 +26,7 @@ from typing import Any
 from crypto import search as tokens
 from integrations.search import SearchCursor, SearchDocument, SearchQuery
 from persistence.collab_records import MessageRecord
-from persistence.drive import FILE
+from persistence.drive_records import FILE
 from resolvers.authz import WorkspaceAccess
 from resolvers.context import RequestContext
 from resolvers.errors import CoveError, bad_input

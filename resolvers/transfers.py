@@ -23,13 +23,13 @@ from crypto.errors import SealError
 from crypto.grants import Grant
 from crypto.tokens import hash_token
 from integrations.blobs import BlobNotFound, BlobStoreUnavailable
-from persistence.drive import (
+from persistence.drive import expiry_hour
+from persistence.drive_records import (
     FILE,
     DriveItemRecord,
     FileVersionRecord,
     ShareLinkRecord,
     UploadRecord,
-    expiry_hour,
 )
 from persistence.ids import id_time
 from resolvers.audit import AuditKind

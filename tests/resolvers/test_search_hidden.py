@@ -21,7 +21,7 @@ from crypto.keyring import Keyring
 from crypto.passwords import Argon2Params, PasswordHasher
 from crypto.root_key import generate_install_salt, generate_root_key
 from integrations.search import SearchHit, SearchQuery
-from persistence.drive import FILE, DriveItemRecord, FileVersionRecord
+from persistence.drive_records import FILE, DriveItemRecord, FileVersionRecord
 from persistence.ids import new_id
 from persistence.sqlite.engine import SqliteStore
 from resolvers import channels, drive, invitations, search, workspaces
