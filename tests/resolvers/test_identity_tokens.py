@@ -24,7 +24,7 @@ from resolvers.ratelimit import AuthLimits
 from resolvers.roles import Role
 from resolvers.services import Services
 from resolvers.sessions import open_session
-from resolvers.transfers import sweep_tokens
+from resolvers.sweeper import sweep_tokens
 from tests.accounts_support import recording_mailer, signed_up
 
 PASSWORD = "correct horse battery"
