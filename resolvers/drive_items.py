@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from persistence.drive_records import FILE, FOLDER, DriveItemRecord, FileVersionRecord
 from persistence.ids import new_id
 from resolvers.authz import DriveAccess, forbidden
@@ -39,6 +41,37 @@ async def publish_item(ctx: RequestContext, folder_id: str, type_: str, view: It
     await ctx.services.events.publish(gid("Folder", folder_id), type_, data)
 
 
+async def write_and_publish(
+    ctx: RequestContext,
+    write: Awaitable[None],
+    item_id: str,
+    folder_id: str,
+    type_: str,
+    *,
+    written: DriveItemRecord | None = None,
+    index: bool = False,
+    moved_folder: bool = False,
+) -> ItemView:
+    """The tail of a change to one item: apply the store `write`, view the item afresh (from
+    `written`, the row just made, else read again), index its name for search when it may
+    have changed (`index`), and tell the folder's subscribers (`publish_item`).
+
+    A folder moved out of a shared folder may lose readers, it and everything below: every
+    folder subscription is checked again before the event goes out (`moved_folder`)."""
+    await write
+    if written is None:
+        ctx.loaders.drive_items.clear(item_id)
+    else:
+        ctx.loaders.drive_items.prime(item_id, written)
+    if moved_folder:
+        await ctx.services.events.kind_access_changed("Folder")
+    view = await get_item(ctx, item_id)
+    if index:
+        await ctx.services.search.file(view.record, await view.name())
+    await publish_item(ctx, folder_id, type_, view)
+    return view
+
+
 async def create_folder(
     ctx: RequestContext, workspace_id: str, parent_id: str | None, name: str
 ) -> ItemView:
@@ -60,11 +93,14 @@ async def create_folder(
         created_at=now,
         updated_at=now,
     )
-    await services.drive.create_folder(record)
-    ctx.loaders.drive_items.prime(folder_id, record)
-    view = await get_item(ctx, folder_id)
-    await publish_item(ctx, parent.item_id, "drive.item_added", view)
-    return view
+    return await write_and_publish(
+        ctx,
+        services.drive.create_folder(record),
+        folder_id,
+        parent.item_id,
+        "drive.item_added",
+        written=record,
+    )
 
 
 def _not_root(access: DriveAccess) -> None:
@@ -78,12 +114,14 @@ async def rename_item(ctx: RequestContext, item_id: str, name: str) -> ItemView:
     _not_root(access)
     clean = clean_item_name(name)
     sealed = await services.keys.seal_text(name_ref(item_id, access.item.workspace_id), clean)
-    await services.drive.rename(item_id, sealed, services.clock())
-    ctx.loaders.drive_items.clear(item_id)
-    view = await get_item(ctx, item_id)
-    await services.search.file(view.record, clean)
-    await publish_item(ctx, access.item.parent_id, "drive.item_renamed", view)
-    return view
+    return await write_and_publish(
+        ctx,
+        services.drive.rename(item_id, sealed, services.clock()),
+        item_id,
+        access.item.parent_id,
+        "drive.item_renamed",
+        index=True,
+    )
 
 
 async def move_item(ctx: RequestContext, item_id: str, parent_id: str | None) -> ItemView:
@@ -101,13 +139,14 @@ async def move_item(ctx: RequestContext, item_id: str, parent_id: str | None) ->
         return ItemView(ctx, access)
     source_chain = (await folder_chain(ctx, access.item))[1:]
     await _require_to_reshare(ctx, access, source_chain, target_chain)
-    await services.drive.move(access.item, target.item_id, services.clock())
-    ctx.loaders.drive_items.clear(item_id)
-    if access.item.kind == FOLDER:
-        # Out of a shared folder, it and the folders below may lose readers: checked first.
-        await services.events.kind_access_changed("Folder")
-    view = await get_item(ctx, item_id)
-    await publish_item(ctx, old_parent, "drive.item_removed", view)
+    view = await write_and_publish(
+        ctx,
+        services.drive.move(access.item, target.item_id, services.clock()),
+        item_id,
+        old_parent,
+        "drive.item_removed",
+        moved_folder=access.item.kind == FOLDER,
+    )
     await publish_item(ctx, target.item_id, "drive.item_added", view)
     return view
 
@@ -164,11 +203,13 @@ async def trash_item(ctx: RequestContext, item_id: str) -> ItemView:
     services = ctx.services
     access = await writable_item(ctx, item_id)
     _not_root(access)
-    await services.drive.trash(access.item, services.clock())
-    ctx.loaders.drive_items.clear(item_id)
-    view = await get_item(ctx, item_id)
-    await publish_item(ctx, access.item.parent_id, "drive.item_trashed", view)
-    return view
+    return await write_and_publish(
+        ctx,
+        services.drive.trash(access.item, services.clock()),
+        item_id,
+        access.item.parent_id,
+        "drive.item_trashed",
+    )
 
 
 async def restore_item(ctx: RequestContext, item_id: str) -> ItemView:
@@ -190,11 +231,13 @@ async def restore_item(ctx: RequestContext, item_id: str) -> ItemView:
         source = (await folder_chain(ctx, access.item))[1:]
         await _require_to_reshare(ctx, access, source, [root.record])
         parent_id = root.id
-    await services.drive.restore(access.item, parent_id, services.clock())
-    ctx.loaders.drive_items.clear(item_id)
-    view = await get_item(ctx, item_id)
-    await publish_item(ctx, parent_id, "drive.item_added", view)
-    return view
+    return await write_and_publish(
+        ctx,
+        services.drive.restore(access.item, parent_id, services.clock()),
+        item_id,
+        parent_id,
+        "drive.item_added",
+    )
 
 
 async def delete_item(ctx: RequestContext, item_id: str) -> None:
@@ -263,8 +306,10 @@ async def restore_version(ctx: RequestContext, file_id: str, version_id: str) ->
     version = await services.drive.version(file_id, version_id)
     if version is None:
         raise not_found("file version")
-    await services.drive.set_current_version(file_id, version, services.clock())
-    ctx.loaders.drive_items.clear(file_id)
-    view = await get_item(ctx, file_id)
-    await publish_item(ctx, access.item.parent_id, "drive.version_added", view)
-    return view
+    return await write_and_publish(
+        ctx,
+        services.drive.set_current_version(file_id, version, services.clock()),
+        file_id,
+        access.item.parent_id,
+        "drive.version_added",
+    )

@@ -24,14 +24,13 @@ from resolvers.drive_access import (
     blob_key,
     clean_content_type,
     clean_item_name,
-    get_item,
     item_access,
     name_ref,
     version_ref,
     writable_folder,
     writable_item,
 )
-from resolvers.drive_items import publish_item
+from resolvers.drive_items import write_and_publish
 from resolvers.errors import CoveError, bad_input
 from resolvers.global_ids import file_version_id
 from resolvers.global_ids import to_global_id as gid
@@ -291,13 +290,14 @@ async def _record_version(
 async def _announce(ctx: RequestContext, upload: UploadRecord, item: DriveItemRecord) -> None:
     """Forget the used upload and tell the folder; the version is stored whatever happens."""
     try:
-        await ctx.services.drive.forget_upload(upload.token_hash)
-        ctx.loaders.drive_items.clear(upload.file_id)
-        view = await get_item(ctx, upload.file_id)
-        if upload.new_file:
-            await ctx.services.search.file(view.record, await view.name())
-        kind = "drive.item_added" if upload.new_file else "drive.version_added"
-        await publish_item(ctx, item.parent_id, kind, view)
+        await write_and_publish(
+            ctx,
+            ctx.services.drive.forget_upload(upload.token_hash),
+            upload.file_id,
+            item.parent_id,
+            "drive.item_added" if upload.new_file else "drive.version_added",
+            index=upload.new_file,
+        )
     except Exception:
         log.warning("upload %s stored, but not announced", upload.upload_id, exc_info=True)
 
