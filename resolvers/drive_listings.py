@@ -140,14 +140,7 @@ async def shared_with_me(
 ) -> Page[ItemView]:
     check_first(first)
     granted = await workspace_access(ctx, workspace_id)
-    cursor = decode_cursor(after, 1)
-    ids = await ctx.services.drive.shared_with(
-        workspace_id,
-        f"user:{granted.principal.user_id}",
-        limit=first + 1,
-        after_item_id=None if cursor is None else str(cursor[0]),
-    )
-    return await _page_of(ctx, ids, first)
+    return await _shared_with(ctx, workspace_id, f"user:{granted.principal.user_id}", first, after)
 
 
 async def shared_with_channel(
@@ -155,10 +148,17 @@ async def shared_with_channel(
 ) -> Page[ItemView]:
     """Items shared with a channel; the caller reached the channel already."""
     check_first(first)
+    return await _shared_with(ctx, workspace_id, f"channel:{channel_id}", first, after)
+
+
+async def _shared_with(
+    ctx: RequestContext, workspace_id: str, grantee: str, first: int, after: str | None
+) -> Page[ItemView]:
+    """A page of the items shared with `grantee` ("user:<id>" or "channel:<id>"), newest first."""
     cursor = decode_cursor(after, 1)
     ids = await ctx.services.drive.shared_with(
         workspace_id,
-        f"channel:{channel_id}",
+        grantee,
         limit=first + 1,
         after_item_id=None if cursor is None else str(cursor[0]),
     )
