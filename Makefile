@@ -43,6 +43,9 @@ lint: $(STAMP) ## ruff, mypy --strict and the layer contract
 test: lint ## lint, then the whole test suite
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+test-fast: $(STAMP) ## the in-process tier only (no server, process or browser): under a minute
+	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+
 redis-up: ## install redis-server from Debian's packages if missing; start it on 127.0.0.1:6379
 	@if ! command -v redis-server >/dev/null; then \
 		echo "installing redis-server from Debian's packages"; \

@@ -13,23 +13,23 @@ import tomllib
 from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
-from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, Literal, get_args, get_type_hints
 
-from integrations.mail.smtp import is_loopback_host
+from api.settings_checks import SettingsError, check_settings
+
+__all__ = [
+    "ENV_PREFIX",
+    "Settings",
+    "SettingsError",
+    "describe_settings",
+    "load_settings",
+    "settings_table",
+]
 
 ENV_PREFIX = "COVE_"
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
-
-
-class SettingsError(ValueError):
-    """A setting is missing, malformed or out of range; the message names it."""
-
-    def __init__(self, setting: str, problem: str) -> None:
-        super().__init__(f"setting {setting!r}: {problem}")
-        self.setting = setting
 
 
 def _doc(text: str, *, secret: bool = False) -> dict[str, Any]:
@@ -418,151 +418,10 @@ class Settings:
     def database_file(self) -> Path:
         return self.data_dir / "cove.db"
 
-    def _validate_identity_limits(self) -> None:
-        _at_least("token_failures_per_ip", self.token_failures_per_ip, 1)
-        _at_least("mail_requests_per_ip_per_hour", self.mail_requests_per_ip_per_hour, 1)
-        _at_least("mails_per_address_per_hour", self.mails_per_address_per_hour, 1)
-
     def validate(self) -> Settings:
-        """Check ranges and combinations; return self so calls chain."""
-        _at_least("port", self.port, 1)
-        _at_most("port", self.port, 65535)
-        _at_least("workers", self.workers, 1)
-        _at_least("session_ttl_seconds", self.session_ttl_seconds, 60)
-        _at_most("session_ttl_seconds", self.session_ttl_seconds, 366 * 24 * 3600)
-        _at_least("argon2_time_cost", self.argon2_time_cost, 2)
-        _at_least("argon2_memory_kib", self.argon2_memory_kib, 19456)
-        _at_least("argon2_parallelism", self.argon2_parallelism, 1)
-        _at_least("password_hash_concurrency", self.password_hash_concurrency, 1)
-        _at_least("login_attempts_per_ip_per_minute", self.login_attempts_per_ip_per_minute, 1)
-        _at_least("login_failures_per_account", self.login_failures_per_account, 1)
-        _at_least("login_failure_window_seconds", self.login_failure_window_seconds, 1)
-        _at_least("signups_per_ip_per_hour", self.signups_per_ip_per_hour, 1)
-        _at_least(
-            "password_change_failures_per_account", self.password_change_failures_per_account, 1
-        )
-        _at_least("second_factor_failures_per_account", self.second_factor_failures_per_account, 1)
-        self._validate_identity_limits()
-        _at_least("max_message_length", self.max_message_length, 1)
-        _at_most("max_message_length", self.max_message_length, 1_000_000)
-        _at_least("invitation_ttl_seconds", self.invitation_ttl_seconds, 60)
-        _at_least("audit_retention_days", self.audit_retention_days, 1)
-        _at_most("audit_retention_days", self.audit_retention_days, 36_500)
-        _at_least("realtime_rotate_seconds", self.realtime_rotate_seconds, 10)
-        _at_least("realtime_rotate_events", self.realtime_rotate_events, 1)
-        _at_least("realtime_queue_limit", self.realtime_queue_limit, 10)
-        _at_least("realtime_max_topics", self.realtime_max_topics, 1)
-        _at_least("realtime_max_sessions_per_user", self.realtime_max_sessions_per_user, 1)
-        if self.workers > 1 and self.broker_url in (None, "memory://"):
-            raise SettingsError(
-                "broker_url",
-                "more than one worker needs a shared broker (redis://…) so that realtime "
-                "events reach the subscribers of every worker",
-            )
-        if self.broker_url is not None and not self.broker_url.startswith(
-            ("memory://", "redis://", "rediss://")
-        ):
-            raise SettingsError("broker_url", "must start with redis://, rediss:// or memory://")
-        _at_least("presence_heartbeat_seconds", self.presence_heartbeat_seconds, 1)
-        if self.presence_timeout_seconds <= self.presence_heartbeat_seconds:
-            raise SettingsError(
-                "presence_timeout_seconds", "must be longer than presence_heartbeat_seconds"
-            )
-        _at_least("away_after_seconds", self.away_after_seconds, 1)
-        _at_least("max_body_bytes", self.max_body_bytes, 1024)
-        self._validate_files_and_search()
-        self._validate_graphql_limits()
-        self._validate_metrics()
-        self._validate_mail()
-        _at_least("ics_max_events", self.ics_max_events, 1)
-        _at_most("ics_max_events", self.ics_max_events, 100_000)
-        _at_least("ics_check_seconds", self.ics_check_seconds, 1)
-        _at_least("http_header_timeout_seconds", self.http_header_timeout_seconds, 1)
-        _at_least("max_connections", self.max_connections, 1)
-        if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
-            raise SettingsError("ssl_certfile", "ssl_certfile and ssl_keyfile go together")
-        for name in ("ssl_certfile", "ssl_keyfile"):
-            path = getattr(self, name)
-            if path is not None and not Path(path).is_file():
-                raise SettingsError(name, f"no such file: {path}")
+        """Check ranges and combinations (api/settings_checks.py); return self so calls chain."""
+        check_settings(self)
         return self
-
-    def _validate_metrics(self) -> None:
-        if self.metrics_bind:
-            host, sep, port = self.metrics_bind.rpartition(":")
-            host = host.removeprefix("[").removesuffix("]")
-            if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
-                raise SettingsError("metrics_bind", "expected host:port, e.g. 127.0.0.1:9100")
-            if int(port) == self.port and host in (self.host, "0.0.0.0", "::"):  # noqa: S104
-                raise SettingsError("metrics_bind", "must differ from the main host and port")
-        if self.metrics_token is not None and len(self.metrics_token) < 16:
-            raise SettingsError("metrics_token", "must be at least 16 characters")
-
-    def _validate_mail(self) -> None:
-        if self.app_url and not self.app_url.startswith(("http://", "https://")):
-            raise SettingsError("app_url", "must start with http:// or https://")
-        if self.smtp_port is not None:
-            _at_least("smtp_port", self.smtp_port, 1)
-            _at_most("smtp_port", self.smtp_port, 65535)
-        _at_least("smtp_timeout_seconds", self.smtp_timeout_seconds, 1)
-        _at_most("smtp_timeout_seconds", self.smtp_timeout_seconds, 600)
-        _at_least("mail_retry_base_seconds", self.mail_retry_base_seconds, 1)
-        _at_least(
-            "mail_retry_max_seconds", self.mail_retry_max_seconds, self.mail_retry_base_seconds
-        )
-        _at_least("mail_max_age_hours", self.mail_max_age_hours, 1)
-        _at_most("mail_max_age_hours", self.mail_max_age_hours, 30 * 24)
-        if not self.smtp_host:
-            return
-        if not self.smtp_sender or "@" not in parseaddr(self.smtp_sender)[1]:
-            raise SettingsError(
-                "smtp_sender", "smtp_host needs a sender address, e.g. cove@example.org"
-            )
-        if any(c in self.smtp_sender for c in "\r\n"):
-            raise SettingsError("smtp_sender", "must be one line")
-        if self.smtp_user and self.smtp_password_file is None:
-            raise SettingsError("smtp_password_file", "smtp_user needs smtp_password_file")
-        if self.smtp_password_file is not None:
-            if not self.smtp_user:
-                raise SettingsError("smtp_user", "smtp_password_file needs smtp_user")
-            if not Path(self.smtp_password_file).is_file():
-                raise SettingsError(
-                    "smtp_password_file", f"no such file: {self.smtp_password_file}"
-                )
-        if self.smtp_ca_file is not None and not Path(self.smtp_ca_file).is_file():
-            raise SettingsError("smtp_ca_file", f"no such file: {self.smtp_ca_file}")
-        if self.smtp_security == "none" and self.smtp_user and not is_loopback_host(self.smtp_host):
-            raise SettingsError(
-                "smtp_security",
-                "`none` sends the SMTP password in plain: with a user it is allowed only to a "
-                "relay on this machine (localhost, 127.0.0.1, ::1); use starttls or tls",
-            )
-
-    def _validate_graphql_limits(self) -> None:
-        _at_least("max_query_depth", self.max_query_depth, 2)
-        _at_least("max_query_tokens", self.max_query_tokens, 50)
-        _at_least("max_aliases", self.max_aliases, 1)
-        _at_least("max_query_bytes", self.max_query_bytes, 1024)
-        _at_least("max_query_cost", self.max_query_cost, 100)
-        _at_least("query_cost_window_seconds", self.query_cost_window_seconds, 1)
-        # A budget smaller than one document's limit would refuse documents the limit allows.
-        _at_least("query_cost_budget", self.query_cost_budget, self.max_query_cost)
-        _at_least("max_directives", self.max_directives, 1)
-
-    def _validate_files_and_search(self) -> None:
-        _at_least("search_prefix_min", self.search_prefix_min, 0)
-        if self.search_engine == "elasticsearch" and not self.elasticsearch_url:
-            raise SettingsError("elasticsearch_url", "the elasticsearch engine needs an address")
-        _at_least("max_file_bytes", self.max_file_bytes, 1)
-        _at_least("workspace_quota_bytes", self.workspace_quota_bytes, 1)
-        _at_least("upload_url_ttl_seconds", self.upload_url_ttl_seconds, 10)
-        _at_least("download_url_ttl_seconds", self.download_url_ttl_seconds, 10)
-        _at_most("download_url_ttl_seconds", self.download_url_ttl_seconds, 24 * 3600)
-        _at_least("share_link_max_ttl_seconds", self.share_link_max_ttl_seconds, 60)
-        if self.public_url and not self.public_url.startswith(("http://", "https://")):
-            raise SettingsError("public_url", "must start with http:// or https://")
-        if self.blob_store == "s3" and not self.s3_bucket:
-            raise SettingsError("s3_bucket", "the s3 blob store needs a bucket")
 
     def as_environment(self) -> dict[str, str]:
         """Render as `COVE_*` variables, so worker processes rebuild the same settings."""
@@ -574,16 +433,6 @@ class Settings:
             text = ("true" if value else "false") if isinstance(value, bool) else str(value)
             env[ENV_PREFIX + f.name.upper()] = text
         return env
-
-
-def _at_least(name: str, value: int, low: int) -> None:
-    if value < low:
-        raise SettingsError(name, f"must be at least {low}, got {value}")
-
-
-def _at_most(name: str, value: int, high: int) -> None:
-    if value > high:
-        raise SettingsError(name, f"must be at most {high}, got {value}")
 
 
 def _describe(choices: list[Any]) -> str:

@@ -14,25 +14,18 @@ import os
 import statistics
 import tempfile
 import time
-from datetime import timedelta
 from pathlib import Path
 
 from bench.accounts import ms, percentile
-from crypto.keyring import Keyring
-from crypto.passwords import Argon2Params, PasswordHasher
-from crypto.root_key import generate_install_salt, generate_root_key
-from integrations.mail import LogTransport
 from persistence.drive_records import FILE, DriveItemRecord, FileVersionRecord
 from persistence.ids import new_id
 from persistence.sqlite.engine import SqliteStore
 from resolvers import drive, invitations, search, workspaces
 from resolvers.context import RequestContext
-from resolvers.mail import Mailer
-from resolvers.passwords import PasswordService
-from resolvers.ratelimit import AuthLimits
 from resolvers.roles import AccessLevel, Role
 from resolvers.services import Services
 from tests.accounts_support import signed_up
+from tests.inprocess import build_services
 from tests.support import CountingStore
 
 PASSWORD = "correct horse battery"
@@ -77,20 +70,8 @@ async def run(hidden: int, repeats: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         store = await SqliteStore.open(Path(tmp) / "cove.db")
         counting = CountingStore(store)
-        services = Services.build(
-            store=counting,  # type: ignore[arg-type]
-            keyring=Keyring(generate_root_key(), generate_install_salt()),
-            passwords=PasswordService(PasswordHasher(Argon2Params.minimum()), 2),
-            session_ttl=timedelta(hours=1),
-            limits=AuthLimits.build(
-                logins_per_ip_per_minute=1000,
-                failures_per_account=1000,
-                failure_window_seconds=60,
-                signups_per_ip_per_hour=1000,
-            ),
-            # Inviting mails a link; in process, the mail goes to the log.
-            mailer=Mailer(LogTransport(), sender="cove@bench.invalid"),
-        )
+        # Inviting mails a link; in process, it is queued and never sent.
+        services = build_services(counting)  # type: ignore[arg-type]
 
         def ctx(token: str) -> RequestContext:
             return RequestContext(services=services, request_id="bench", bearer_token=token)

@@ -3,7 +3,7 @@
 Between nodes, AES-256-GCM under the broker key (which Redis never sees) with the sending
 node's id, its counter and the send time authenticated as associated data.
 
-The subscriber format is the outside contract (CONTRACT.md, "Realtime wire format"): AES-256-GCM
+Subscribers get the contract's format (docs/contract.md, "Realtime wire format"): AES-256-GCM
 under the session's current 256-bit key, a random 12-byte nonce, associated data the UTF-8
 string "<sessionId>:<seq>", ciphertext followed by the 16-byte tag.
 """

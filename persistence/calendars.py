@@ -1,6 +1,6 @@
 """Calendars, their events (single and recurring), overrides, attendees, shares and feeds.
 
-Times stay clear (ARCHITECTURE §2: timestamps are not sealed) so windows are key-range
+Times stay clear (docs/architecture.md, "What is sealed") so windows are key-range
 scans: single events by start, recurring series apart (each is expanded in memory). Titles,
 descriptions, locations, rules, reminders and attendee emails are sealed in `payload_sealed`
 and `email_sealed`.

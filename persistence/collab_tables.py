@@ -1,4 +1,4 @@
-"""Workspaces, channels and messages, one table per query (ARCHITECTURE §4).
+"""Workspaces, channels and messages, one table per query (docs/architecture.md, "Engines").
 
 Sealed columns end in `_sealed`; ids, times, counters, roles and flags stay clear. Ids are
 time-ordered, so clustering by id orders by creation time.

@@ -1,6 +1,6 @@
 """The drive's tables: folders, files, versions, uploads, download tokens, shares and links.
 
-One table per query, like the rest (ARCHITECTURE §4). Names, content types, hashes and the
+One table per query (docs/architecture.md, "Engines"). Names, content types, hashes and the
 per-version file keys are sealed; sizes, ids, times and levels are not. Each workspace's
 drive has a root folder whose id is the workspace id, made on first use.
 """

@@ -52,7 +52,9 @@ from resolvers.recurrence import (
 from resolvers.roles import AccessLevel, Role
 from resolvers.users import fellow as person
 from resolvers.validation import clean_name, clean_text, normalize_email
+from resolvers.workspaces import WorkspaceView
 from resolvers.workspaces import access as workspace_access
+from resolvers.workspaces import view as workspace_view
 
 log = logging.getLogger("cove.calendars")
 
@@ -227,6 +229,9 @@ class CalendarView:
             return None
         return person(self._ctx, self.access.workspace, self.record.owner_id)
 
+    def workspace(self) -> WorkspaceView:
+        return workspace_view(self._ctx, self.access.workspace)
+
 
 @dataclass
 class AttendeeView:
@@ -285,6 +290,9 @@ class EventView:
         if self.access.calendar is None:
             return None
         return CalendarView(self._ctx, self.access.calendar)
+
+    def created_by(self) -> UserView:
+        return person(self._ctx, self.access.workspace, self.record.created_by)
 
 
 @dataclass

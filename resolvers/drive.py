@@ -3,7 +3,7 @@
 Each lives in a module of its own, which the drive's modules import directly (importing this
 one from them would be a cycle):
 
-- `drive_access`: views of items and versions, and who reaches them;
+- `drive_access`: views of items, versions and shares, and who reaches them;
 - `drive_listings`: a folder's items, the trash, what is shared with me or a channel, usage;
 - `drive_items`: create, rename, move, trash, restore and delete; restore a version;
 - `drive_shares`: shares with people and channels, public share links;
@@ -16,6 +16,8 @@ from __future__ import annotations
 from resolvers.drive_access import (
     MAX_SHARES_PER_ITEM,
     ItemView,
+    ShareLinkView,
+    ShareView,
     VersionView,
     blob_key,
     get_item,
@@ -25,6 +27,8 @@ from resolvers.drive_access import (
     name_ref,
     person,
     root_folder,
+    share_links,
+    shares,
     version_ref,
 )
 from resolvers.drive_items import (
@@ -47,13 +51,9 @@ from resolvers.drive_listings import (
 )
 from resolvers.drive_shares import (
     ShareLinkVersion,
-    ShareLinkView,
-    ShareView,
     create_share_link,
     revoke_share_link,
     share_item,
-    share_links,
-    shares,
     unshare_item,
 )
 from resolvers.drive_uploads import create_upload

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
 
 from crypto.field_seal import FieldRef
 from crypto.grants import Grant
@@ -21,6 +23,7 @@ from persistence.drive_records import (
     DownloadTokenRecord,
     DriveItemRecord,
     FileVersionRecord,
+    ShareLinkRecord,
     ShareRecord,
 )
 from resolvers.accounts import UserView
@@ -31,7 +34,9 @@ from resolvers.errors import CoveError, ErrorCode, bad_input, not_found
 from resolvers.pagination import Page, check_first, decode_cursor, encode_cursor
 from resolvers.roles import AccessLevel, Role
 from resolvers.users import fellow
+from resolvers.workspaces import WorkspaceView
 from resolvers.workspaces import access as workspace_access
+from resolvers.workspaces import view as workspace_view
 
 MAX_NAME = 255
 MAX_CONTENT_TYPE = 127
@@ -142,6 +147,18 @@ class ItemView:
         ]
         return Page(edges, len(rows) > first)
 
+    def created_by(self) -> UserView:
+        return person(self._ctx, self.access, self.record.created_by)
+
+    async def shares(self) -> list[ShareView]:
+        return await shares(self._ctx, self.access)
+
+    async def share_links(self) -> list[ShareLinkView]:
+        return await share_links(self._ctx, self.access)
+
+    def workspace(self) -> WorkspaceView:
+        return workspace_view(self._ctx, self.access.workspace)
+
 
 class VersionView:
     """One stored version of a file; its content type and hash open with the file's access."""
@@ -167,6 +184,30 @@ class VersionView:
 
     async def download_url(self) -> str:
         return await download_url(self._ctx, self.access, self.record)
+
+    def created_by(self) -> UserView:
+        return person(self._ctx, self.access, self.record.created_by)
+
+
+@dataclass(frozen=True)
+class ShareView:
+    item_id: str
+    grantee_kind: str  # "user" or "channel"
+    grantee_id: str
+    level: AccessLevel
+    granted_at: datetime
+
+
+@dataclass(frozen=True)
+class ShareLinkView:
+    record: ShareLinkRecord
+    url: str | None  # only right after creation: the token is not kept
+    downloads: int
+    version_id: str | None  # the version it serves; None: the latest, whatever it is
+
+    @property
+    def id(self) -> str:
+        return self.record.link_id
 
 
 def person(ctx: RequestContext, access: DriveAccess, user_id: str) -> UserView:
@@ -288,6 +329,37 @@ async def writable_folder(
 async def my_channels_in(ctx: RequestContext, shares: list[list[ShareRecord]]) -> set[str]:
     """The caller's channels among the grantees of these shares."""
     return await my_channels_among(ctx, (s.grantee for group in shares for s in group))
+
+
+# Shares, as the item's managers see them
+
+
+async def shares(ctx: RequestContext, access: DriveAccess) -> list[ShareView]:
+    """Who an item is shared with; shown to those who may manage it, else empty."""
+    if access.level is not AccessLevel.MANAGE:
+        return []
+    rows = await ctx.services.drive.shares(access.item_id, limit=MAX_SHARES_PER_ITEM)
+    views = []
+    for row in rows:
+        kind, _, grantee_id = row.grantee.partition(":")
+        views.append(
+            ShareView(row.item_id, kind, grantee_id, AccessLevel(row.level), row.granted_at)
+        )
+    return views
+
+
+async def share_links(ctx: RequestContext, access: DriveAccess) -> list[ShareLinkView]:
+    if access.level is not AccessLevel.MANAGE or access.item.kind != FILE:
+        return []
+    links = await ctx.services.drive.share_links(access.item_id, limit=100)
+    pins = await ctx.services.drive.share_link_versions([link.link_id for link in links])
+    views = []
+    for link, pin in zip(links, pins, strict=True):
+        taken = 0
+        if link.max_downloads is not None:
+            taken = await ctx.services.drive.link_downloads(link.link_id, link.max_downloads)
+        views.append(ShareLinkView(link, None, taken, pin))
+    return views
 
 
 # Download URLs

@@ -1,9 +1,8 @@
-"""Drive sharing: shares of an item with a person or a channel, and public share links."""
+"""Drive sharing: share an item with a person or a channel, make and revoke public share links."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from enum import StrEnum
 
 from crypto.tokens import hash_token, new_token
@@ -13,7 +12,13 @@ from resolvers.audit import AuditKind
 from resolvers.authz import DriveAccess
 from resolvers.channels import channel_access
 from resolvers.context import RequestContext
-from resolvers.drive_access import MAX_SHARES_PER_ITEM, item_access
+from resolvers.drive_access import (
+    MAX_SHARES_PER_ITEM,
+    ShareLinkView,
+    ShareView,
+    item_access,
+    shares,
+)
 from resolvers.errors import CoveError, bad_input, not_found
 from resolvers.global_ids import to_global_id as gid
 from resolvers.roles import AccessLevel
@@ -22,32 +27,11 @@ from resolvers.validation import check_password
 MAX_LINK_DOWNLOADS = 1_000_000
 
 
-@dataclass(frozen=True)
-class ShareView:
-    item_id: str
-    grantee_kind: str  # "user" or "channel"
-    grantee_id: str
-    level: AccessLevel
-    granted_at: datetime
-
-
 class ShareLinkVersion(StrEnum):
     """What a share link serves: the version current when it was made, or the latest one."""
 
     CURRENT = "CURRENT"
     LATEST = "LATEST"
-
-
-@dataclass(frozen=True)
-class ShareLinkView:
-    record: ShareLinkRecord
-    url: str | None  # only right after creation: the token is not kept
-    downloads: int
-    version_id: str | None  # the version it serves; None: the latest, whatever it is
-
-    @property
-    def id(self) -> str:
-        return self.record.link_id
 
 
 async def share_item(
@@ -107,20 +91,6 @@ async def _grantee(
     return f"channel:{channel_id}"
 
 
-async def shares(ctx: RequestContext, access: DriveAccess) -> list[ShareView]:
-    """Who an item is shared with; shown to those who may manage it, else empty."""
-    if access.level is not AccessLevel.MANAGE:
-        return []
-    rows = await ctx.services.drive.shares(access.item_id, limit=MAX_SHARES_PER_ITEM)
-    views = []
-    for row in rows:
-        kind, _, grantee_id = row.grantee.partition(":")
-        views.append(
-            ShareView(row.item_id, kind, grantee_id, AccessLevel(row.level), row.granted_at)
-        )
-    return views
-
-
 async def create_share_link(
     ctx: RequestContext,
     file_id: str,
@@ -132,7 +102,7 @@ async def create_share_link(
 ) -> ShareLinkView:
     """A public link to a file, for people without an account: to the version current now
     (`pin_version`), or to whichever version is the latest when it is used. It serves only
-    while its creator may still read the file (`resolvers/transfers.py`)."""
+    while its creator may still read the file (`resolvers/drive_downloads.py`)."""
     services = ctx.services
     access = await item_access(ctx, file_id)
     if access.item.kind != FILE:
@@ -183,20 +153,6 @@ async def create_share_link(
     )
     url = services.drive_policy.url(f"/files/share/{token}")
     return ShareLinkView(link, url, 0, version_id)
-
-
-async def share_links(ctx: RequestContext, access: DriveAccess) -> list[ShareLinkView]:
-    if access.level is not AccessLevel.MANAGE or access.item.kind != FILE:
-        return []
-    links = await ctx.services.drive.share_links(access.item_id, limit=100)
-    pins = await ctx.services.drive.share_link_versions([link.link_id for link in links])
-    views = []
-    for link, pin in zip(links, pins, strict=True):
-        taken = 0
-        if link.max_downloads is not None:
-            taken = await ctx.services.drive.link_downloads(link.link_id, link.max_downloads)
-        views.append(ShareLinkView(link, None, taken, pin))
-    return views
 
 
 async def revoke_share_link(ctx: RequestContext, link_id: str) -> None:

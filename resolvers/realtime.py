@@ -1,5 +1,6 @@
 """Realtime sessions: keys handed out over HTTPS after an access check, and the event stream
-each subscriber receives sealed under its own rotating key (CONTRACT.md, realtime format)."""
+each subscriber receives sealed under its own rotating key, in the format of docs/contract.md,
+"Realtime wire format"."""
 
 from __future__ import annotations
 

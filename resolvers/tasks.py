@@ -28,7 +28,9 @@ from resolvers.pagination import Page, check_first, decode_cursor, encode_cursor
 from resolvers.roles import AccessLevel, Role
 from resolvers.users import fellow as person
 from resolvers.validation import clean_name, clean_text
+from resolvers.workspaces import WorkspaceView
 from resolvers.workspaces import access as workspace_access
+from resolvers.workspaces import view as workspace_view
 
 MAX_BOARD_NAME = 100
 MAX_LIST_NAME = 100
@@ -108,6 +110,9 @@ class BoardView:
     async def lists(self) -> list[ListView]:
         rows = await self._ctx.services.tasks.lists(self.id, limit=MAX_LISTS)
         return [ListView(self._ctx, self.access, row) for row in rows if not row.archived]
+
+    def workspace(self) -> WorkspaceView:
+        return workspace_view(self._ctx, self.access.workspace)
 
 
 class ListView:
@@ -201,6 +206,15 @@ class TaskView:
     async def list_view(self) -> ListView | None:
         item = await self._ctx.services.tasks.get_list(self.record.board_id, self.record.list_id)
         return None if item is None else ListView(self._ctx, self.access, item)
+
+    def board(self) -> BoardView:
+        return BoardView(self._ctx, self.access)
+
+    def created_by(self) -> UserView:
+        return person(self._ctx, self.access.workspace, self.record.created_by)
+
+    def comment_author(self, comment: CommentView) -> UserView:
+        return person(self._ctx, self.access.workspace, comment.author_id)
 
 
 # Access

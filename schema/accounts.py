@@ -483,3 +483,85 @@ async def update_profile(
 ) -> UpdateProfilePayload | None:
     view = await accounts.update_profile(request_context(info), input.display_name)
     return UpdateProfilePayload(user=User.from_view(view))
+
+
+@strawberry.type
+class AccountsQuery:
+    viewer: User | None = strawberry.field(
+        resolver=resolve_viewer, description="The signed-in user."
+    )
+
+
+@strawberry.type
+class AccountsMutation:
+    sign_up: MailSentPayload | None = strawberry.mutation(
+        resolver=sign_up,
+        description="Create an account (sign in with `logIn`; it works at once) and mail a link "
+        "proving its address. Answers the same whether or not the address has an account.",
+    )
+    verify_email: OkPayload | None = strawberry.mutation(
+        resolver=verify_email,
+        description="Prove your address with the link `signUp` or `resendVerificationEmail` "
+        "mailed; no session needed.",
+    )
+    resend_verification_email: MailSentPayload | None = strawberry.mutation(
+        resolver=resend_verification_email,
+        description="Mail a new verification link to your address.",
+    )
+    request_password_reset: MailSentPayload | None = strawberry.mutation(
+        resolver=request_password_reset,
+        description="Mail a password-reset link (valid 30 minutes) to an address; answers the "
+        "same whether or not it has an account.",
+    )
+    reset_password: ResetPasswordPayload | None = strawberry.mutation(
+        resolver=reset_password,
+        description="Set a new password with a reset link; ends every session of the account.",
+    )
+    request_email_change: MailSentPayload | None = strawberry.mutation(
+        resolver=request_email_change,
+        description="Ask to move your account to a new address: it confirms by a mailed link, "
+        "and your current address is told.",
+    )
+    confirm_email_change: OkPayload | None = strawberry.mutation(
+        resolver=confirm_email_change,
+        description="Move the account to the address the link was mailed to.",
+    )
+    log_in: LogInPayload | None = strawberry.mutation(
+        resolver=log_in,
+        description="Sign in with email and password; with two-factor on, this answers a "
+        "second step for `completeLogIn` instead of a session.",
+    )
+    complete_log_in: AuthPayload | None = strawberry.mutation(
+        resolver=complete_log_in,
+        description="The second step of signing in: a code from the authenticator app (or a "
+        "recovery code) for the token `logIn` answered.",
+    )
+    begin_two_factor_enrolment: TwoFactorEnrolmentPayload | None = strawberry.mutation(
+        resolver=begin_two_factor_enrolment,
+        description="Start turning two-factor sign-in on: a new secret for an authenticator "
+        "app, pending until `confirmTwoFactorEnrolment`.",
+    )
+    confirm_two_factor_enrolment: RecoveryCodesPayload | None = strawberry.mutation(
+        resolver=confirm_two_factor_enrolment,
+        description="Turn two-factor sign-in on with a first code; answers ten recovery codes.",
+    )
+    regenerate_recovery_codes: RecoveryCodesPayload | None = strawberry.mutation(
+        resolver=regenerate_recovery_codes,
+        description="Replace your recovery codes with ten new ones, for a current code.",
+    )
+    disable_two_factor: LogOutPayload | None = strawberry.mutation(
+        resolver=disable_two_factor,
+        description="Turn two-factor sign-in off, with your password and a current code.",
+    )
+    log_out: LogOutPayload | None = strawberry.mutation(
+        resolver=log_out, description="End the session this request came through."
+    )
+    change_password: ChangePasswordPayload | None = strawberry.mutation(
+        resolver=change_password, description="Change password; ends every other session."
+    )
+    revoke_session: RevokeSessionPayload | None = strawberry.mutation(
+        resolver=revoke_session, description="End one of your sessions."
+    )
+    update_profile: UpdateProfilePayload | None = strawberry.mutation(
+        resolver=update_profile, description="Change your display name."
+    )

@@ -23,7 +23,6 @@ from resolvers.calendars import Rsvp as RsvpValue
 from resolvers.errors import bad_input
 from resolvers.recurrence import MAX_OCCURRENCES
 from resolvers.roles import AccessLevel as AccessLevelValue
-from resolvers.users import fellow
 from schema.accounts import User
 from schema.context import request_context
 from schema.drive import AccessLevel
@@ -105,10 +104,9 @@ class Calendar(Node):
 
     @strawberry.field
     def workspace(self) -> Annotated[Workspace, strawberry.lazy("schema.workspaces")]:
-        from resolvers.workspaces import view as workspace_view
         from schema.workspaces import Workspace
 
-        return Workspace.from_view(workspace_view(self.view._ctx, self.view.access.workspace))
+        return Workspace.from_view(self.view.workspace())
 
     @strawberry.field(description="Who it is shared with; empty unless you manage it.")
     async def shares(self, info: Info[Any, Any]) -> list[CalendarShare]:
@@ -222,9 +220,7 @@ class Event(Node):
 
     @strawberry.field
     def created_by(self) -> User:
-        return User.from_view(
-            fellow(self.view._ctx, self.view.access.workspace, self.view.record.created_by)
-        )
+        return User.from_view(self.view.created_by())
 
     @strawberry.field
     def created_at(self) -> datetime:
@@ -584,3 +580,49 @@ async def delete_event(info: Info[Any, Any], input: DeleteEventInput) -> DeleteE
 async def respond_to_event(info: Info[Any, Any], input: RespondToEventInput) -> EventPayload | None:
     view = await calendars.respond(request_context(info), _event(input.event_id), input.response)
     return EventPayload(event=Event.from_view(view))
+
+
+@strawberry.type
+class CalendarsMutation:
+    create_calendar: CalendarPayload | None = strawberry.mutation(
+        resolver=create_calendar,
+        description="Create a workspace calendar, or a personal one.",
+    )
+    update_calendar: CalendarPayload | None = strawberry.mutation(
+        resolver=update_calendar, description="Rename or recolour a calendar."
+    )
+    delete_calendar: DeleteCalendarPayload | None = strawberry.mutation(
+        resolver=delete_calendar, description="Delete a calendar and its events."
+    )
+    share_calendar: CalendarPayload | None = strawberry.mutation(
+        resolver=share_calendar,
+        description="Share a calendar with a member or a channel, or change the level.",
+    )
+    unshare_calendar: CalendarPayload | None = strawberry.mutation(
+        resolver=unshare_calendar, description="Stop sharing a calendar with someone."
+    )
+    create_calendar_feed: CalendarFeedPayload | None = strawberry.mutation(
+        resolver=create_calendar_feed,
+        description="A private .ics feed URL for other calendar apps (replaces any older one).",
+    )
+    revoke_calendar_feed: CalendarFeedPayload | None = strawberry.mutation(
+        resolver=revoke_calendar_feed, description="Make the feed URL stop working."
+    )
+    import_calendar: ImportCalendarPayload | None = strawberry.mutation(
+        resolver=import_calendar,
+        description="Add the events of an .ics file; events with a known UID are updated.",
+    )
+    create_event: EventPayload | None = strawberry.mutation(
+        resolver=create_event, description="Create an event, recurring or not."
+    )
+    update_event: EventPayload | None = strawberry.mutation(
+        resolver=update_event,
+        description="Change an event, one occurrence, or an occurrence and those after it.",
+    )
+    delete_event: DeleteEventPayload | None = strawberry.mutation(
+        resolver=delete_event,
+        description="Delete an event, one occurrence, or an occurrence and those after it.",
+    )
+    respond_to_event: EventPayload | None = strawberry.mutation(
+        resolver=respond_to_event, description="Answer an invitation to an event."
+    )

@@ -267,3 +267,41 @@ async def mark_read(info: Info[Any, Any], input: MarkReadInput) -> ChannelPayloa
     message = None if input.message_id is None else expect_id(input.message_id, "Message")
     view = await channels.mark_read(request_context(info), _channel(input.channel_id), message)
     return ChannelPayload(channel=Channel.from_view(view))
+
+
+@strawberry.type
+class ChannelsMutation:
+    create_channel: ChannelPayload | None = strawberry.mutation(
+        resolver=create_channel, description="Create a public or private channel."
+    )
+    create_direct_channel: ChannelPayload | None = strawberry.mutation(
+        resolver=create_direct_channel,
+        description="The direct channel of you and these people (the existing one if any).",
+    )
+    rename_channel: ChannelPayload | None = strawberry.mutation(
+        resolver=rename_channel, description="Rename a channel."
+    )
+    set_channel_topic: ChannelPayload | None = strawberry.mutation(
+        resolver=set_channel_topic, description="Set or clear a channel's topic."
+    )
+    archive_channel: ChannelPayload | None = strawberry.mutation(
+        resolver=archive_channel, description="Archive a channel: readable, frozen."
+    )
+    unarchive_channel: ChannelPayload | None = strawberry.mutation(
+        resolver=unarchive_channel, description="Bring an archived channel back."
+    )
+    join_channel: ChannelPayload | None = strawberry.mutation(
+        resolver=join_channel, description="Join a public channel."
+    )
+    leave_channel: LeaveChannelPayload | None = strawberry.mutation(
+        resolver=leave_channel, description="Leave a channel."
+    )
+    add_channel_member: ChannelPayload | None = strawberry.mutation(
+        resolver=add_channel_member, description="Add a workspace member to a channel."
+    )
+    remove_channel_member: ChannelPayload | None = strawberry.mutation(
+        resolver=remove_channel_member, description="Remove someone from a channel."
+    )
+    mark_read: ChannelPayload | None = strawberry.mutation(
+        resolver=mark_read, description="Move your read position in a channel."
+    )

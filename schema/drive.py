@@ -1,4 +1,7 @@
-"""The drive: folders, files, versions, sharing, share links and uploads."""
+"""The drive: folders, files, versions, sharing, share links and uploads.
+
+The types and the workspace and channel fields; the mutations are in schema/drive_mutations.py.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from resolvers import drive
 from resolvers.drive import DriveUsage as DriveUsageValue
 from resolvers.drive import ItemView, ShareLinkView, ShareView, VersionView
 from resolvers.drive import ShareLinkVersion as ShareLinkVersionValue
-from resolvers.errors import bad_input, not_found
+from resolvers.errors import not_found
 from resolvers.global_ids import file_version_id, split_file_version
 from resolvers.roles import AccessLevel as AccessLevelValue
 from schema.accounts import User
@@ -22,10 +25,7 @@ from schema.relay import (
     Connection,
     Node,
     connection_from_page,
-    expect_id,
-    from_global_id,
     to_global_id,
-    user_or_channel,
 )
 
 if TYPE_CHECKING:
@@ -93,9 +93,7 @@ class DriveItem(Node):
 
     @strawberry.field
     def created_by(self) -> User:
-        return User.from_view(
-            drive.person(self.view._ctx, self.view.access, self.view.record.created_by)
-        )
+        return User.from_view(self.view.created_by())
 
     @strawberry.field(description="Whether the item, or a folder above it, is in the trash.")
     def trashed(self) -> bool:
@@ -107,16 +105,13 @@ class DriveItem(Node):
 
     @strawberry.field(description="Who it is shared with; empty unless you manage it.")
     async def shares(self) -> list[DriveShare]:
-        return [
-            DriveShare.from_view(s) for s in await drive.shares(self.view._ctx, self.view.access)
-        ]
+        return [DriveShare.from_view(s) for s in await self.view.shares()]
 
     @strawberry.field
     def workspace(self) -> Annotated[Workspace, strawberry.lazy("schema.workspaces")]:
-        from resolvers.workspaces import view as workspace_view
         from schema.workspaces import Workspace
 
-        return Workspace.from_view(workspace_view(self.view._ctx, self.view.access.workspace))
+        return Workspace.from_view(self.view.workspace())
 
 
 def item_from_view(view: ItemView) -> DriveItem:
@@ -181,7 +176,7 @@ class File(DriveItem):
 
     @strawberry.field(description="Public links to this file; empty unless you manage it.")
     async def share_links(self) -> list[ShareLink]:
-        links = await drive.share_links(self.view._ctx, self.view.access)
+        links = await self.view.share_links()
         return [ShareLink.from_view(link) for link in links]
 
 
@@ -215,8 +210,7 @@ class FileVersion(Node):
 
     @strawberry.field
     def created_by(self) -> User:
-        ctx = self.view._ctx
-        return User.from_view(drive.person(ctx, self.view.access, self.view.record.created_by))
+        return User.from_view(self.view.created_by())
 
     @strawberry.field(
         description="A short-lived URL for this version's contents; null with an error while "
@@ -343,18 +337,6 @@ async def load_file_version(info: Info[Any, Any], raw_id: str) -> FileVersion:
     )
 
 
-def item_id(global_id: strawberry.ID) -> str:
-    """The raw id of a Folder or File id; anything else is NOT_FOUND."""
-    parsed = from_global_id(global_id)
-    if parsed is None or parsed[0] not in ("Folder", "File"):
-        raise not_found("file")
-    return parsed[1]
-
-
-def _folder(global_id: strawberry.ID | None) -> str | None:
-    return None if global_id is None else expect_id(global_id, "Folder")
-
-
 # Workspace and channel fields
 
 
@@ -387,268 +369,3 @@ async def channel_shared_items(
 
 async def workspace_usage(info: Info[Any, Any], workspace_id: str) -> DriveUsage:
     return DriveUsage.from_value(await drive.usage(request_context(info), workspace_id))
-
-
-# Mutations
-
-
-@strawberry.input
-class CreateFolderInput:
-    workspace_id: strawberry.ID
-    parent_id: strawberry.ID | None = strawberry.field(
-        default=None, description="The folder to create it in; the drive's root when left out."
-    )
-    name: str = strawberry.field(
-        description='1 to 255 characters; no "/", "\\\\" or control characters.'
-    )
-
-
-@strawberry.input
-class DriveItemInput:
-    item_id: strawberry.ID = strawberry.field(description="A Folder or File id.")
-
-
-@strawberry.input
-class RenameDriveItemInput:
-    item_id: strawberry.ID
-    name: str
-
-
-@strawberry.input
-class MoveDriveItemInput:
-    item_id: strawberry.ID
-    parent_id: strawberry.ID | None = strawberry.field(
-        default=None, description="The destination folder; the drive's root when left out."
-    )
-
-
-@strawberry.input
-class CreateUploadInput:
-    workspace_id: strawberry.ID | None = strawberry.field(
-        default=None, description="For a new file (with `name`)."
-    )
-    parent_id: strawberry.ID | None = strawberry.field(
-        default=None, description="For a new file: its folder; the root when left out."
-    )
-    file_id: strawberry.ID | None = strawberry.field(
-        default=None, description="For a new version of an existing file."
-    )
-    name: str | None = None
-    size: Long = strawberry.field(description="Exact byte count the PUT body must carry.")
-    content_type: str | None = strawberry.field(
-        default=None, description="`type/subtype`; application/octet-stream when left out."
-    )
-
-
-@strawberry.input
-class RestoreFileVersionInput:
-    file_id: strawberry.ID
-    version_id: strawberry.ID
-
-
-@strawberry.input
-class ShareDriveItemInput:
-    item_id: strawberry.ID
-    user_id: strawberry.ID | None = None
-    channel_id: strawberry.ID | None = None
-    level: AccessLevel = AccessLevelValue.READ  # type: ignore[valid-type]
-
-
-@strawberry.input
-class UnshareDriveItemInput:
-    item_id: strawberry.ID
-    user_id: strawberry.ID | None = None
-    channel_id: strawberry.ID | None = None
-
-
-@strawberry.input
-class CreateShareLinkInput:
-    file_id: strawberry.ID
-    expires_in_seconds: int = strawberry.field(
-        default=7 * 24 * 3600, description="60 s up to the server's maximum (90 days by default)."
-    )
-    password: str | None = strawberry.field(
-        default=None, description="Asked of whoever opens the link (10 to 1,024 characters)."
-    )
-    max_downloads: int | None = strawberry.field(
-        default=None, description="Downloads allowed; unlimited when left out."
-    )
-    version: ShareLinkVersion = strawberry.field(  # type: ignore[valid-type]
-        default=ShareLinkVersionValue.CURRENT,
-        description="CURRENT (the default): this version, not later ones; LATEST: each new one.",
-    )
-
-
-@strawberry.input
-class RevokeShareLinkInput:
-    share_link_id: strawberry.ID
-
-
-@strawberry.type
-class FolderPayload:
-    folder: Folder
-
-
-@strawberry.type
-class DriveItemPayload:
-    item: DriveItem
-
-
-@strawberry.type
-class FilePayload:
-    file: File
-
-
-@strawberry.type
-class DeleteDriveItemPayload:
-    deleted_item_id: strawberry.ID
-
-
-@strawberry.type
-class UploadPayload:
-    upload: Upload
-
-
-@strawberry.type
-class DriveSharesPayload:
-    item: DriveItem
-    shares: list[DriveShare]
-
-
-@strawberry.type
-class ShareLinkPayload:
-    share_link: ShareLink
-
-
-@strawberry.type
-class RevokeShareLinkPayload:
-    revoked_share_link_id: strawberry.ID
-
-
-async def create_folder(info: Info[Any, Any], input: CreateFolderInput) -> FolderPayload | None:
-    view = await drive.create_folder(
-        request_context(info),
-        expect_id(input.workspace_id, "Workspace"),
-        _folder(input.parent_id),
-        input.name,
-    )
-    return FolderPayload(folder=Folder.from_view(view))
-
-
-async def rename_drive_item(
-    info: Info[Any, Any], input: RenameDriveItemInput
-) -> DriveItemPayload | None:
-    view = await drive.rename_item(request_context(info), item_id(input.item_id), input.name)
-    return DriveItemPayload(item=item_from_view(view))
-
-
-async def move_drive_item(
-    info: Info[Any, Any], input: MoveDriveItemInput
-) -> DriveItemPayload | None:
-    view = await drive.move_item(
-        request_context(info), item_id(input.item_id), _folder(input.parent_id)
-    )
-    return DriveItemPayload(item=item_from_view(view))
-
-
-async def trash_drive_item(info: Info[Any, Any], input: DriveItemInput) -> DriveItemPayload | None:
-    view = await drive.trash_item(request_context(info), item_id(input.item_id))
-    return DriveItemPayload(item=item_from_view(view))
-
-
-async def restore_drive_item(
-    info: Info[Any, Any], input: DriveItemInput
-) -> DriveItemPayload | None:
-    view = await drive.restore_item(request_context(info), item_id(input.item_id))
-    return DriveItemPayload(item=item_from_view(view))
-
-
-async def delete_drive_item(
-    info: Info[Any, Any], input: DriveItemInput
-) -> DeleteDriveItemPayload | None:
-    await drive.delete_item(request_context(info), item_id(input.item_id))
-    return DeleteDriveItemPayload(deleted_item_id=input.item_id)
-
-
-async def create_upload(info: Info[Any, Any], input: CreateUploadInput) -> UploadPayload | None:
-    if input.file_id is not None and (input.workspace_id is not None or input.parent_id):
-        raise bad_input("Give fileId alone for a new version, or workspaceId for a new file.")
-    url, record = await drive.create_upload(
-        request_context(info),
-        workspace_id=None
-        if input.workspace_id is None
-        else expect_id(input.workspace_id, "Workspace"),
-        parent_id=_folder(input.parent_id),
-        file_id=None if input.file_id is None else expect_id(input.file_id, "File"),
-        name=input.name,
-        size=input.size,
-        content_type=input.content_type,
-    )
-    upload = Upload(
-        id=to_global_id("Upload", record.upload_id),
-        url=url,
-        expires_at=record.expires_at,
-        file_id=to_global_id("File", record.file_id),
-    )
-    return UploadPayload(upload=upload)
-
-
-async def restore_file_version(
-    info: Info[Any, Any], input: RestoreFileVersionInput
-) -> FilePayload | None:
-    file_id = expect_id(input.file_id, "File")
-    ids = split_file_version(expect_id(input.version_id, "FileVersion"))
-    if ids is None or ids[0] != file_id:
-        raise not_found("file version")
-    version_id = ids[1]
-    view = await drive.restore_version(request_context(info), file_id, version_id)
-    return FilePayload(file=File.from_view(view))
-
-
-async def share_drive_item(
-    info: Info[Any, Any], input: ShareDriveItemInput
-) -> DriveSharesPayload | None:
-    ctx = request_context(info)
-    user, channel = user_or_channel(input.user_id, input.channel_id)
-    raw = item_id(input.item_id)
-    shares = await drive.share_item(ctx, raw, user, channel, input.level)
-    view = await drive.get_item(ctx, raw)
-    return DriveSharesPayload(
-        item=item_from_view(view), shares=[DriveShare.from_view(s) for s in shares]
-    )
-
-
-async def unshare_drive_item(
-    info: Info[Any, Any], input: UnshareDriveItemInput
-) -> DriveSharesPayload | None:
-    ctx = request_context(info)
-    user, channel = user_or_channel(input.user_id, input.channel_id)
-    raw = item_id(input.item_id)
-    shares = await drive.unshare_item(ctx, raw, user, channel)
-    view = await drive.get_item(ctx, raw)
-    return DriveSharesPayload(
-        item=item_from_view(view), shares=[DriveShare.from_view(s) for s in shares]
-    )
-
-
-async def create_share_link(
-    info: Info[Any, Any], input: CreateShareLinkInput
-) -> ShareLinkPayload | None:
-    view = await drive.create_share_link(
-        request_context(info),
-        expect_id(input.file_id, "File"),
-        input.expires_in_seconds,
-        input.password,
-        input.max_downloads,
-        pin_version=input.version is ShareLinkVersionValue.CURRENT,
-    )
-    return ShareLinkPayload(share_link=ShareLink.from_view(view))
-
-
-async def revoke_share_link(
-    info: Info[Any, Any], input: RevokeShareLinkInput
-) -> RevokeShareLinkPayload | None:
-    await drive.revoke_share_link(
-        request_context(info), expect_id(input.share_link_id, "ShareLink")
-    )
-    return RevokeShareLinkPayload(revoked_share_link_id=input.share_link_id)

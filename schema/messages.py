@@ -203,3 +203,28 @@ async def pin_message(info: Info[Any, Any], input: MessageInput) -> MessagePaylo
 async def unpin_message(info: Info[Any, Any], input: MessageInput) -> MessagePayload | None:
     view = await messages.set_pinned(request_context(info), _message(input.message_id), False)
     return MessagePayload(message=Message.from_view(view))
+
+
+@strawberry.type
+class MessagesMutation:
+    post_message: MessagePayload | None = strawberry.mutation(
+        resolver=post_message, description="Post a message, or a reply in a thread."
+    )
+    edit_message: MessagePayload | None = strawberry.mutation(
+        resolver=edit_message, description="Change your message's text."
+    )
+    delete_message: DeleteMessagePayload | None = strawberry.mutation(
+        resolver=delete_message, description="Erase a message (author or admin)."
+    )
+    add_reaction: MessagePayload | None = strawberry.mutation(
+        resolver=add_reaction, description="React to a message with an emoji."
+    )
+    remove_reaction: MessagePayload | None = strawberry.mutation(
+        resolver=remove_reaction, description="Take back your reaction."
+    )
+    pin_message: MessagePayload | None = strawberry.mutation(
+        resolver=pin_message, description="Pin a message to its channel."
+    )
+    unpin_message: MessagePayload | None = strawberry.mutation(
+        resolver=unpin_message, description="Unpin a message."
+    )

@@ -123,3 +123,34 @@ async def events(
     stream = realtime.subscribe(request_context(info), session_id, [str(t) for t in topics])
     async for envelope in stream:
         yield RealtimeEvent.from_envelope(envelope)
+
+
+@strawberry.type
+class RealtimeMutation:
+    open_realtime_session: OpenRealtimeSessionPayload | None = strawberry.mutation(
+        resolver=open_realtime_session,
+        description="Open a realtime session; its first key comes with it.",
+    )
+    realtime_key: RealtimeKeyPayload | None = strawberry.mutation(
+        resolver=realtime_key,
+        description="Fetch a key of your realtime session (after a rotation), access permitting.",
+    )
+    close_realtime_session: CloseRealtimeSessionPayload | None = strawberry.mutation(
+        resolver=close_realtime_session,
+        description="End a realtime session: its keys are refused from then on.",
+    )
+    typing: TypingPayload | None = strawberry.mutation(
+        resolver=typing, description="Tell a channel you are typing (never stored)."
+    )
+
+
+@strawberry.type
+class RealtimeSubscription:
+    @strawberry.subscription(
+        description="Sealed events of the topics; see docs/realtime.md for the format."
+    )
+    async def events(
+        self, info: Info[Any, Any], session_id: strawberry.ID, topics: list[strawberry.ID]
+    ) -> AsyncGenerator[RealtimeEvent, None]:
+        async for event in events(info, session_id, topics):
+            yield event

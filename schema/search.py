@@ -58,3 +58,13 @@ async def resolve_search(
         after=after,
     )
     return connection_from_page(page, _convert)
+
+
+@strawberry.type
+class SearchQuery:
+    search: Connection[SearchResult] = strawberry.field(
+        resolver=resolve_search,
+        description="Messages, files, events and tasks of a workspace matching every word's "
+        'start ("rep" finds "report"), most words matched first, then newest; only what '
+        "you may read. Query: up to 200 characters and 8 words.",
+    )

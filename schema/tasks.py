@@ -12,7 +12,6 @@ from resolvers import tasks
 from resolvers.errors import not_found
 from resolvers.tasks import BoardView, CommentView, ListView, TaskView
 from resolvers.tasks import TaskStatus as TaskStatusValue
-from resolvers.users import fellow
 from schema.accounts import User
 from schema.context import request_context
 from schema.drive import AccessLevel
@@ -49,10 +48,9 @@ class Board(Node):
 
     @strawberry.field
     def workspace(self) -> Annotated[Workspace, strawberry.lazy("schema.workspaces")]:
-        from resolvers.workspaces import view as workspace_view
         from schema.workspaces import Workspace
 
-        return Workspace.from_view(workspace_view(self.view._ctx, self.view.access.workspace))
+        return Workspace.from_view(self.view.workspace())
 
     @strawberry.field(description="The channel the board belongs to; null for a workspace board.")
     async def channel(
@@ -169,9 +167,7 @@ class Task(Node):
             return TaskComment(
                 id=to_global_id("TaskComment", f"{row.task_id}.{row.comment_id}"),
                 text=row.text,
-                author=User.from_view(
-                    fellow(self.view._ctx, self.view.access.workspace, row.author_id)
-                ),
+                author=User.from_view(self.view.comment_author(row)),
                 created_at=row.created_at,
             )
 
@@ -184,13 +180,11 @@ class Task(Node):
 
     @strawberry.field
     def board(self) -> Board:
-        return Board.from_view(BoardView(self.view._ctx, self.view.access))
+        return Board.from_view(self.view.board())
 
     @strawberry.field
     def created_by(self) -> User:
-        return User.from_view(
-            fellow(self.view._ctx, self.view.access.workspace, self.view.record.created_by)
-        )
+        return User.from_view(self.view.created_by())
 
     @strawberry.field
     def created_at(self) -> datetime:
@@ -465,3 +459,40 @@ async def add_task_comment(info: Info[Any, Any], input: AddTaskCommentInput) -> 
         request_context(info), expect_id(input.task_id, "Task"), input.text
     )
     return TaskPayload(task=Task.from_view(view))
+
+
+@strawberry.type
+class TasksMutation:
+    create_board: BoardPayload | None = strawberry.mutation(
+        resolver=create_board, description="Create a task board for a workspace or a channel."
+    )
+    update_board: BoardPayload | None = strawberry.mutation(
+        resolver=update_board, description="Rename or archive a board."
+    )
+    create_task_list: TaskListPayload | None = strawberry.mutation(
+        resolver=create_task_list, description="Add a list (column) to a board."
+    )
+    update_task_list: TaskListPayload | None = strawberry.mutation(
+        resolver=update_task_list, description="Rename, archive or reorder a list."
+    )
+    create_task: TaskPayload | None = strawberry.mutation(
+        resolver=create_task, description="Add a task at the end of a list."
+    )
+    update_task: TaskPayload | None = strawberry.mutation(
+        resolver=update_task, description="Change a task's fields, status or archive it."
+    )
+    move_task: TaskPayload | None = strawberry.mutation(
+        resolver=move_task, description="Move a task within a list or to another list."
+    )
+    delete_task: DeleteTaskPayload | None = strawberry.mutation(
+        resolver=delete_task, description="Delete a task with its checklist and comments."
+    )
+    add_checklist_item: TaskPayload | None = strawberry.mutation(
+        resolver=add_checklist_item, description="Add an item to a task's checklist."
+    )
+    update_checklist_item: TaskPayload | None = strawberry.mutation(
+        resolver=update_checklist_item, description="Tick, reword or remove a checklist item."
+    )
+    add_task_comment: TaskPayload | None = strawberry.mutation(
+        resolver=add_task_comment, description="Comment on a task."
+    )

@@ -414,3 +414,46 @@ async def leave_workspace(
         request_context(info), expect_id(input.workspace_id, "Workspace")
     )
     return LeaveWorkspacePayload(left_workspace_id=input.workspace_id)
+
+
+@strawberry.type
+class WorkspacesMutation:
+    create_workspace: WorkspacePayload | None = strawberry.mutation(
+        resolver=create_workspace, description="Create a workspace; you own it."
+    )
+    rename_workspace: WorkspacePayload | None = strawberry.mutation(
+        resolver=rename_workspace, description="Rename a workspace (owners, admins)."
+    )
+    set_workspace_require_two_factor: WorkspacePayload | None = strawberry.mutation(
+        resolver=set_workspace_require_two_factor,
+        description="Whether members need two-factor sign-in to see the workspace's content "
+        "(owners; you need it on yourself to require it).",
+    )
+    invite_member: InvitationPayload | None = strawberry.mutation(
+        resolver=invite_member, description="Invite an email address (owners, admins)."
+    )
+    accept_invitation: WorkspacePayload | None = strawberry.mutation(
+        resolver=accept_invitation,
+        description="Join the workspace of an invitation to your verified email address.",
+    )
+    accept_invitation_link: WorkspacePayload | None = strawberry.mutation(
+        resolver=accept_invitation_link,
+        description="Join the workspace of an invitation with the one-time link mailed to the "
+        "invited address, signed in to any account.",
+    )
+    decline_invitation: DeclineInvitationPayload | None = strawberry.mutation(
+        resolver=decline_invitation, description="Refuse an invitation."
+    )
+    revoke_invitation: RevokeInvitationPayload | None = strawberry.mutation(
+        resolver=revoke_invitation,
+        description="Withdraw an invitation (owners, admins).",
+    )
+    change_member_role: MemberPayload | None = strawberry.mutation(
+        resolver=change_member_role, description="Change a member's role."
+    )
+    remove_member: RemoveMemberPayload | None = strawberry.mutation(
+        resolver=remove_member, description="Remove a member (owners, admins)."
+    )
+    leave_workspace: LeaveWorkspacePayload | None = strawberry.mutation(
+        resolver=leave_workspace, description="Leave a workspace."
+    )

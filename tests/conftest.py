@@ -13,6 +13,29 @@ from support import Server, make_settings, serve
 
 _emails = itertools.count()
 
+# The real-server tier: whole servers over HTTP and sockets, processes and browsers.
+_SERVER_TIER = ("api", "realtime")
+# Fixtures and engine parameters that start a process (redis-server, moto's S3 server).
+_PROCESS_FIXTURES = frozenset({"shared_redis", "own_redis", "redis_url", "moto_server"})
+_PROCESS_ENGINES = frozenset({"redis", "s3"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark `slow` what `make test-fast` leaves out: the real-server tier (tests/api,
+    tests/realtime) and any test that starts an outside process. The rest runs in process
+    on real SQLite stores, in under a minute."""
+    root = Path(__file__).parent
+    for item in items:
+        parts = item.path.relative_to(root).parts
+        params = getattr(item, "callspec", None)
+        values = params.params.values() if params is not None else ()
+        engines = {value for value in values if isinstance(value, str)}
+        needs_process = bool(_PROCESS_FIXTURES & set(getattr(item, "fixturenames", ()))) or bool(
+            _PROCESS_ENGINES & engines
+        )
+        if parts[0] in _SERVER_TIER or needs_process:
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:

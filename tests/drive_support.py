@@ -7,14 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from worlds import Team, team_fields
 
 from resolvers.services import Services
-from support import GraphQLClient, Server, sign_up
+from support import GraphQLClient, Server
 
-CREATE_WS = "mutation($n: String!) { createWorkspace(input: {name: $n}) { workspace { id } } }"
-INVITE = """mutation($w: ID!, $e: String!, $r: Role!) {
-  inviteMember(input: {workspaceId: $w, email: $e, role: $r}) { invitation { id } } }"""
-ACCEPT = "mutation($i: ID!) { acceptInvitation(input: {invitationId: $i}) { workspace { id } } }"
 CREATE_CH = """mutation($w: ID!, $n: String!, $v: ChannelVisibility!) {
   createChannel(input: {workspaceId: $w, name: $n, visibility: $v}) { channel { id name } } }"""
 CREATE_UPLOAD = """mutation($w: ID, $p: ID, $f: ID, $n: String, $s: Long!, $t: String) {
@@ -40,15 +37,7 @@ LINK = """mutation($f: ID!, $e: Int!, $p: String, $m: Int) {
 
 
 @dataclass
-class Drive:
-    server: Server
-    owner: GraphQLClient
-    member: GraphQLClient
-    guest: GraphQLClient
-    outsider: GraphQLClient
-    ids: dict[str, str]
-    data_dir: Path
-
+class Drive(Team):
     def children(self, who: GraphQLClient | None = None) -> list[dict[str, Any]]:
         root = (who or self.owner).data(ROOT, {"w": self.ids["workspace"]})
         return [e["node"] for e in root["node"]["drive"]["children"]["edges"]]
@@ -59,32 +48,7 @@ class Drive:
 
 def drive_team(server: Server, data_dir: Path, domain: str) -> Drive:
     """An owner's workspace with a member, a guest, and an outsider, on a running server."""
-    token, owner_user = sign_up(server.client(), f"owner@{domain}", name="Olive")
-    owner = server.client(token)
-    workspace = owner.data(CREATE_WS, {"n": "Acme"})["createWorkspace"]["workspace"]["id"]
-    member, member_id = join(server, owner, workspace, f"member@{domain}", "MEMBER")
-    guest, guest_id = join(server, owner, workspace, f"guest@{domain}", "GUEST")
-    outsider_token, _ = sign_up(server.client(), f"outsider@{domain}")
-    ids = {
-        "workspace": workspace,
-        "owner": owner_user["id"],
-        "member": member_id,
-        "guest": guest_id,
-    }
-    return Drive(server, owner, member, guest, server.client(outsider_token), ids, data_dir)
-
-
-def join(
-    server: Server, owner: GraphQLClient, workspace: str, email: str, role: str
-) -> tuple[GraphQLClient, str]:
-    """Sign someone up and bring them into the workspace with `role`."""
-    token, user = sign_up(server.client(), email, name=email.split("@", maxsplit=1)[0].title())
-    invitation = owner.data(INVITE, {"w": workspace, "e": email, "r": role})["inviteMember"][
-        "invitation"
-    ]["id"]
-    joined = server.client(token)
-    joined.data(ACCEPT, {"i": invitation})
-    return joined, str(user["id"])
+    return Drive(**team_fields(server, data_dir, domain))
 
 
 def services_of(server: Server) -> Services:

@@ -114,6 +114,10 @@ class MailSink:
         with self._lock:
             return len(self.messages)
 
+    def wait_for_link(self, to: str, action: str, *, after: int) -> str:
+        """The token of the first `action` link mailed to `to` after index `after`."""
+        return link_token(self.wait_for(to, after=after, link=action), action)
+
     def messages_to(self, to: str, after: int = 0) -> list[EmailMessage]:
         """Messages to `to` (a `To` address or an envelope recipient) after index `after`."""
         wanted = to.lower()
@@ -126,12 +130,19 @@ class MailSink:
                 found.append(message)
         return found
 
-    def wait_for(self, to: str, *, after: int, timeout: float = 10.0) -> EmailMessage:
-        """The first message to `to` that arrived after index `after`, waiting until
-        `timeout` seconds have passed; AssertionError (saying what did arrive) if none."""
+    def wait_for(
+        self, to: str, *, after: int, timeout: float = 10.0, link: str | None = None
+    ) -> EmailMessage:
+        """The first message to `to` that arrived after index `after` (with a `link` action's
+        link in it, if given: other mail to the address may arrive in any order), waiting
+        until `timeout` seconds have passed; AssertionError (saying what did arrive) if none."""
         deadline = time.monotonic() + timeout
         while True:
-            found = self.messages_to(to, after)
+            found = [
+                message
+                for message in self.messages_to(to, after)
+                if link is None or f"/{link}#token=" in _text(message)
+            ]
             if found:
                 return found[0]
             if time.monotonic() >= deadline:
@@ -155,10 +166,14 @@ def mail_sink() -> MailSink:
         return _shared[0]
 
 
+def _text(message: EmailMessage) -> str:
+    body = message.get_body(preferencelist=("plain",))
+    return str(body.get_content()) if body is not None else ""
+
+
 def link_token(message: EmailMessage, action: str) -> str:
     """The token of the link `…/{action}#token=…` in a message's plain-text body."""
-    body = message.get_body(preferencelist=("plain",))
-    text = str(body.get_content()) if body is not None else ""
+    text = _text(message)
     found = re.search(rf"/{re.escape(action)}#token=([A-Za-z0-9_\-.~%]+)", text)
     if found is None:
         raise AssertionError(f"no {action} link in the message: {text!r}")

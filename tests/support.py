@@ -170,7 +170,7 @@ def sign_up(
     mark = sink.mark()
     client.data(SIGN_UP, {"email": email, "password": password, "name": name})
     if verified:
-        message = sink.wait_for(email, after=mark)
+        message = sink.wait_for(email, after=mark, link="verify-email")
         client.data(VERIFY_EMAIL, {"t": link_token(message, "verify-email")})
     payload = client.data(LOG_IN, {"email": email, "password": password})["logIn"]
     return payload["token"], payload["user"]

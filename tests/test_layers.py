@@ -9,7 +9,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = ["api", "schema", "resolvers", "persistence", "integrations", "crypto"]
-# What each layer must never import (ARCHITECTURE §1).
+# What each layer must never import (docs/architecture.md, "Layers").
 FORBIDDEN = {
     "crypto": {"api", "schema", "resolvers", "persistence", "integrations"},
     "persistence": {"api", "schema", "resolvers", "integrations"},

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from drive_support import upload_file
 from graphql import GraphQLObjectType
-from mail_sink import link_token, mail_sink
+from mail_sink import mail_sink
 
 from schema.build import build_schema
 from support import LOG_IN, PASSWORD, GraphQLClient, Server, make_settings, serve, sign_up
@@ -195,7 +195,7 @@ def _mailed_token(world: World, action: str) -> str:
     mark = sink.mark()
     token, _ = sign_up(anonymous, email, verified=False)
     if action == "verify-email":
-        return link_token(sink.wait_for(email, after=mark), action)
+        return sink.wait_for_link(email, action, after=mark)
     mark = sink.mark()
     if action == "reset-password":
         anonymous.data(
@@ -209,7 +209,7 @@ def _mailed_token(world: World, action: str) -> str:
             {"e": "moved-" + email, "p": PASSWORD},
         )
         email = "moved-" + email
-    return link_token(sink.wait_for(email, after=mark), action)
+    return sink.wait_for_link(email, action, after=mark)
 
 
 def _invitation_link(world: World) -> str:
@@ -226,7 +226,7 @@ def _invitation_link(world: World) -> str:
         "role: MEMBER}) { invitation { id } } }",
         {"w": workspace, "e": email},
     )
-    return link_token(sink.wait_for(email, after=mark), "accept-invitation")
+    return sink.wait_for_link(email, "accept-invitation", after=mark)
 
 
 def _channel_with_caller(world: World, who: str) -> dict[str, Any]:

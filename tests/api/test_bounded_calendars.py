@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from drive_support import CREATE_WS, join
+from worlds import CREATE_WS, join
 
 from support import GraphQLClient, Server, error_codes, make_settings, serve, sign_up
 

@@ -15,9 +15,11 @@ import httpx
 import icalendar
 import pytest
 import recurring_ical_events
-from drive_support import CREATE_CH, CREATE_WS, join, services_of
+import worlds
+from drive_support import CREATE_CH, services_of
+from worlds import team_fields
 
-from support import GraphQLClient, Server, error_codes, make_settings, serve, sign_up
+from support import GraphQLClient, error_codes, make_settings, serve
 
 PARIS = ZoneInfo("Europe/Paris")
 CREATE_CAL = """mutation($w: ID!, $n: String!, $p: Boolean! = false) {
@@ -36,15 +38,7 @@ CALENDARS = (
 
 
 @dataclass
-class Team:
-    server: Server
-    owner: GraphQLClient
-    member: GraphQLClient
-    guest: GraphQLClient
-    outsider: GraphQLClient
-    ids: dict[str, str]
-    data_dir: Path
-
+class Team(worlds.Team):
     def calendar(
         self, name: str = "Team", *, who: GraphQLClient | None = None, personal: bool = False
     ) -> str:
@@ -74,19 +68,7 @@ class Team:
 def team(tmp_path: Path) -> Iterator[Team]:
     data_dir = tmp_path / "data"
     with serve(make_settings(data_dir)) as server:
-        token, owner_user = sign_up(server.client(), "owner@cal.example", name="Olive")
-        owner = server.client(token)
-        workspace = owner.data(CREATE_WS, {"n": "Acme"})["createWorkspace"]["workspace"]["id"]
-        member, member_id = join(server, owner, workspace, "member@cal.example", "MEMBER")
-        guest, guest_id = join(server, owner, workspace, "guest@cal.example", "GUEST")
-        outsider_token, _ = sign_up(server.client(), "outsider@cal.example")
-        ids = {
-            "workspace": workspace,
-            "owner": owner_user["id"],
-            "member": member_id,
-            "guest": guest_id,
-        }
-        yield Team(server, owner, member, guest, server.client(outsider_token), ids, data_dir)
+        yield Team(**team_fields(server, data_dir, "cal.example"))
 
 
 def iso(moment: datetime) -> str:

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import worlds
+from worlds import team_fields
 
-from support import GraphQLClient, Server, error_codes, make_settings, serve, sign_up
+from support import GraphQLClient, error_codes, make_settings, serve, sign_up
 
 CREATE_WS = "mutation($n: String!) { createWorkspace(input: {name: $n}) { workspace { id name viewerRole } } }"
 INVITE = """mutation($w: ID!, $e: String!, $r: Role!) {
@@ -26,58 +28,29 @@ ROLE = """mutation($w: ID!, $u: ID!, $r: Role!) {
 
 
 @dataclass
-class Team:
-    server: Server
-    owner: GraphQLClient
-    admin: GraphQLClient
-    member: GraphQLClient
-    guest: GraphQLClient
-    ids: dict[str, str]
-
+class Team(worlds.Team):
     def post(self, who: GraphQLClient, channel: str, text: str, **extra: Any) -> dict[str, Any]:
         result = who.data(POST, {"c": channel, "t": text, **extra})
         message: dict[str, Any] = result["postMessage"]["message"]
         return message
 
 
-def join(
-    server: Server, owner: GraphQLClient, workspace: str, email: str, role: str
-) -> tuple[GraphQLClient, str]:
-    token, user = sign_up(server.client(), email, name=email.split("@", maxsplit=1)[0].title())
-    invitation = owner.data(INVITE, {"w": workspace, "e": email, "r": role})["inviteMember"][
-        "invitation"
-    ]
-    joined = server.client(token)
-    joined.data(ACCEPT, {"i": invitation["id"]})
-    return joined, user["id"]
-
-
 @pytest.fixture
 def team(tmp_path: Any) -> Iterator[Team]:
-    with serve(make_settings(tmp_path / "data")) as server:
-        token, owner_user = sign_up(server.client(), "owner@team.example", name="Olive")
-        owner = server.client(token)
-        workspace = owner.data(CREATE_WS, {"n": "Acme"})["createWorkspace"]["workspace"]["id"]
-        admin, admin_id = join(server, owner, workspace, "admin@team.example", "ADMIN")
-        member, member_id = join(server, owner, workspace, "member@team.example", "MEMBER")
-        guest, guest_id = join(server, owner, workspace, "guest@team.example", "GUEST")
-        general = owner.data(CREATE_CH, {"w": workspace, "n": "general", "v": "PUBLIC"})[
-            "createChannel"
-        ]["channel"]["id"]
-        for who in (admin, member):
+    data_dir = tmp_path / "data"
+    with serve(make_settings(data_dir)) as server:
+        team = Team(**team_fields(server, data_dir, "team.example", admin=True))
+        general = team.owner.data(
+            CREATE_CH, {"w": team.ids["workspace"], "n": "general", "v": "PUBLIC"}
+        )["createChannel"]["channel"]["id"]
+        for who in (team.admin, team.member):
+            assert who is not None
             who.data(
                 "mutation($c: ID!) { joinChannel(input: {channelId: $c}) { channel { id } } }",
                 {"c": general},
             )
-        ids = {
-            "workspace": workspace,
-            "general": general,
-            "owner": owner_user["id"],
-            "admin": admin_id,
-            "member": member_id,
-            "guest": guest_id,
-        }
-        yield Team(server, owner, admin, member, guest, ids)
+        team.ids["general"] = general
+        yield team
 
 
 def test_invitation_is_found_by_email_after_sign_up(tmp_path: Any) -> None:
@@ -326,8 +299,8 @@ def test_direct_channels(team: Team) -> None:
         "BAD_USER_INPUT"
     ]
     assert error_codes(team.member.run(direct, {"w": ws, "u": []})) == ["BAD_USER_INPUT"]
-    _, outsider = sign_up(team.server.client(), "outsider@team.example")
-    assert error_codes(team.member.run(direct, {"w": ws, "u": [outsider["id"]]})) == ["NOT_FOUND"]
+    outsider = team.ids["outsider"]
+    assert error_codes(team.member.run(direct, {"w": ws, "u": [outsider]})) == ["NOT_FOUND"]
     # The owner is not in it and cannot see it.
     read = "query($id: ID!) { node(id: $id) { id } }"
     assert error_codes(team.owner.run(read, {"id": one["id"]})) == ["NOT_FOUND"]

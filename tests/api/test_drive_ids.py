@@ -9,15 +9,14 @@ from typing import Any
 
 import pytest
 from drive_support import (
-    CREATE_WS,
     LINK,
     Drive,
     begin_upload,
     download_url,
     get,
-    join,
     put,
 )
+from worlds import CREATE_WS, join
 
 from support import GraphQLClient, error_codes, make_settings, serve, sign_up
 

@@ -14,13 +14,13 @@ from typing import Any
 import httpx
 import pytest
 from drive_support import (
-    CREATE_WS,
     FILE,
     download_url,
     get,
     services_of,
     upload_file,
 )
+from worlds import CREATE_WS
 
 from api.bootstrap import load_install_salt
 from crypto import stream

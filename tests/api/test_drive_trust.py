@@ -18,10 +18,10 @@ from drive_support import (
     Drive,
     drive_team,
     get,
-    join,
     new_version,
     upload_file,
 )
+from worlds import join
 
 from support import error_codes, make_settings, serve
 

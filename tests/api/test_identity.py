@@ -95,11 +95,11 @@ def test_an_account_works_at_once_and_proves_its_address_by_the_link(server: Ser
     token, _ = sign_up(client, "late@identity.example", verified=False)
     me = client.as_user(token)
     assert me.data(VIEWER)["viewer"]["emailVerified"] is False
-    mailed = link_token(sink.wait_for("late@identity.example", after=mark), "verify-email")
+    mailed = sink.wait_for_link("late@identity.example", "verify-email", after=mark)
     # A resend sends a second, also valid link.
     mark = sink.mark()
     me.data(RESEND)
-    resent = link_token(sink.wait_for("late@identity.example", after=mark), "verify-email")
+    resent = sink.wait_for_link("late@identity.example", "verify-email", after=mark)
     assert resent != mailed
     assert server.client().data(VERIFY_EMAIL, {"t": mailed}) == {"verifyEmail": {"ok": True}}
     assert me.data(VIEWER)["viewer"]["emailVerified"] is True
@@ -125,7 +125,7 @@ def test_signing_up_with_an_invited_address_does_not_take_the_invitation(
     mark = sink.mark()
     invitation = owner.data(INVITE, {"w": workspace, "e": victim, "r": "ADMIN"})
     invitation_id = invitation["inviteMember"]["invitation"]["id"]
-    mailed = sink.wait_for(victim, after=mark)
+    mailed = sink.wait_for(victim, after=mark, link="accept-invitation")
     assert impostor.data(VIEWER)["viewer"]["invitations"] == []
     refused = impostor.run(ACCEPT, {"i": invitation_id})
     assert (error_codes(refused), reason(refused)) == (["FORBIDDEN"], "EMAIL_NOT_VERIFIED")
@@ -160,7 +160,7 @@ def test_accepting_by_link_proves_the_address_of_an_unverified_invitee(server: S
     sink = mail_sink()
     mark = sink.mark()
     owner.data(INVITE, {"w": workspace, "e": "new@identity.example", "r": "GUEST"})
-    mailed = sink.wait_for("new@identity.example", after=mark)
+    mailed = sink.wait_for("new@identity.example", after=mark, link="accept-invitation")
     newcomer.data(ACCEPT_LINK, {"t": link_token(mailed, "accept-invitation")})
     assert newcomer.data(VIEWER)["viewer"]["emailVerified"] is True
 
@@ -170,7 +170,7 @@ def test_a_revoked_invitation_link_no_longer_works(server: Server) -> None:
     sink = mail_sink()
     mark = sink.mark()
     invited = owner.data(INVITE, {"w": workspace, "e": "gone@identity.example", "r": "MEMBER"})
-    mailed = sink.wait_for("gone@identity.example", after=mark)
+    mailed = sink.wait_for("gone@identity.example", after=mark, link="accept-invitation")
     owner.data(
         "mutation($i: ID!) { revokeInvitation(input: {invitationId: $i}) { revokedInvitationId } }",
         {"i": invited["inviteMember"]["invitation"]["id"]},
@@ -191,7 +191,7 @@ def test_password_reset_by_mail_ends_every_session(server: Server) -> None:
     known = client.run(REQUEST_RESET, {"e": "forgetful@identity.example"})
     unknown = client.run(REQUEST_RESET, {"e": "nobody@identity.example"})
     assert answer(known) == answer(unknown)
-    reset_mail = sink.wait_for("forgetful@identity.example", after=mark)
+    reset_mail = sink.wait_for("forgetful@identity.example", after=mark, link="reset-password")
     no_account = sink.wait_for("nobody@identity.example", after=mark)
     assert "#token=" not in no_account.get_content()
     token = link_token(reset_mail, "reset-password")
@@ -220,9 +220,7 @@ def test_email_change_is_confirmed_by_the_new_address_and_told_to_the_old(
     assert error_codes(wrong) == ["BAD_USER_INPUT"]
     mark = sink.mark()
     me.data(REQUEST_CHANGE, {"e": "after@identity.example", "p": PASSWORD})
-    confirm = link_token(
-        sink.wait_for("after@identity.example", after=mark), "confirm-email-change"
-    )
+    confirm = sink.wait_for_link("after@identity.example", "confirm-email-change", after=mark)
     told = sink.wait_for("before@identity.example", after=mark)
     assert "after@identity.example" in told.get_content()
     assert "#token=" not in told.get_content()
@@ -251,9 +249,7 @@ def test_changing_the_password_cancels_a_pending_email_change(server: Server) ->
     me = client.as_user(token)
     mark = sink.mark()
     me.data(REQUEST_CHANGE, {"e": "thief@identity.example", "p": PASSWORD})
-    confirm = link_token(
-        sink.wait_for("thief@identity.example", after=mark), "confirm-email-change"
-    )
+    confirm = sink.wait_for_link("thief@identity.example", "confirm-email-change", after=mark)
     me.data(
         "mutation($c: String!, $n: String!) { changePassword(input: "
         "{currentPassword: $c, newPassword: $n}) { ok } }",
@@ -285,7 +281,7 @@ def test_wrong_links_count_toward_a_limit(tmp_path: Path) -> None:
         sink = mail_sink()
         mark = sink.mark()
         sign_up(client, "limited@identity.example", verified=False)
-        good = link_token(sink.wait_for("limited@identity.example", after=mark), "verify-email")
+        good = sink.wait_for_link("limited@identity.example", "verify-email", after=mark)
         for _ in range(3):
             result = client.run(VERIFY_EMAIL, {"t": "cove_verify_" + "B" * 43})
             assert reason(result) == "TOKEN_INVALID"

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from drive_support import CREATE_WS, services_of
+from drive_support import services_of
+from worlds import CREATE_WS
 
 from persistence.collab_records import InvitationRecord
 from persistence.ids import new_id

@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from drive_support import CREATE_CH, CREATE_WS, join, services_of, upload_file
+import worlds
+from drive_support import CREATE_CH, services_of, upload_file
+from worlds import team_fields
 
 from resolvers.global_ids import from_global_id
-from support import GraphQLClient, Server, error_codes, make_settings, serve, sign_up
+from support import GraphQLClient, error_codes, make_settings, serve
 
 SEARCH = """query($w: ID!, $q: String!, $k: [SearchKind!], $c: ID, $a: ID, $s: DateTime, $u: DateTime, $f: Int = 20, $after: String) {
   search(workspaceId: $w, query: $q, kinds: $k, channelId: $c, authorId: $a, since: $s, until: $u, first: $f, after: $after) {
@@ -26,15 +28,8 @@ POST = "mutation($c: ID!, $t: String!) { postMessage(input: {channelId: $c, text
 
 
 @dataclass
-class Team:
-    server: Server
-    owner: GraphQLClient
-    member: GraphQLClient
-    guest: GraphQLClient
-    outsider: GraphQLClient
-    ids: dict[str, str]
-    data_dir: Path
-    settings: Any
+class Team(worlds.Team):
+    settings: Any = None
 
     def search(
         self, query: str, who: GraphQLClient | None = None, **extra: Any
@@ -60,21 +55,7 @@ def team(tmp_path: Path) -> Iterator[Team]:
     data_dir = tmp_path / "data"
     settings = make_settings(data_dir)
     with serve(settings) as server:
-        token, owner_user = sign_up(server.client(), "owner@search.example", name="Olive")
-        owner = server.client(token)
-        workspace = owner.data(CREATE_WS, {"n": "Acme"})["createWorkspace"]["workspace"]["id"]
-        member, member_id = join(server, owner, workspace, "member@search.example", "MEMBER")
-        guest, guest_id = join(server, owner, workspace, "guest@search.example", "GUEST")
-        outsider_token, _ = sign_up(server.client(), "outsider@search.example")
-        ids = {
-            "workspace": workspace,
-            "owner": owner_user["id"],
-            "member": member_id,
-            "guest": guest_id,
-        }
-        yield Team(
-            server, owner, member, guest, server.client(outsider_token), ids, data_dir, settings
-        )
+        yield Team(**team_fields(server, data_dir, "search.example"), settings=settings)
 
 
 def kinds(results: list[dict[str, Any]]) -> list[str]:

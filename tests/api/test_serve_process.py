@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
-from mail_sink import link_token, mail_sink
+from mail_sink import mail_sink
 from redis_server import RedisServer, free_port
 
 from support import FAST_ARGON2, LOG_IN, PASSWORD, SIGN_UP
@@ -49,7 +49,7 @@ def test_first_serve_initialises_and_two_workers_share_one_store(tmp_path: Path)
             mark = sink.mark()
             signed = http.post("/graphql", json={"query": SIGN_UP, "variables": variables})
             assert "check your email" in signed.json()["data"]["signUp"]["message"].lower()
-            link_token(sink.wait_for("proc@example.org", after=mark), "verify-email")
+            sink.wait_for_link("proc@example.org", "verify-email", after=mark)
             # New connections land on either worker; every one sees the same accounts.
             for _ in range(6):
                 with httpx.Client(base_url=url) as fresh:

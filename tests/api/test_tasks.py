@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from drive_support import CREATE_CH, CREATE_WS, join, services_of
+import worlds
+from drive_support import CREATE_CH, services_of
+from worlds import CREATE_WS, join, team_fields
 
-from support import GraphQLClient, Server, error_codes, make_settings, serve, sign_up
+from support import GraphQLClient, error_codes, make_settings, serve, sign_up
 
 CREATE_BOARD = """mutation($w: ID!, $c: ID, $n: String!) {
   createBoard(input: {workspaceId: $w, channelId: $c, name: $n}) { board { id name viewerLevel } } }"""
@@ -27,15 +29,7 @@ BOARD = """query($b: ID!) { node(id: $b) { ... on Board { name lists { id name }
 
 
 @dataclass
-class Team:
-    server: Server
-    owner: GraphQLClient
-    member: GraphQLClient
-    guest: GraphQLClient
-    outsider: GraphQLClient
-    ids: dict[str, str]
-    data_dir: Path
-
+class Team(worlds.Team):
     def board(
         self, name: str = "Sprint", who: GraphQLClient | None = None, channel: str | None = None
     ) -> str:
@@ -65,19 +59,7 @@ class Team:
 def team(tmp_path: Path) -> Iterator[Team]:
     data_dir = tmp_path / "data"
     with serve(make_settings(data_dir)) as server:
-        token, owner_user = sign_up(server.client(), "owner@tasks.example", name="Olive")
-        owner = server.client(token)
-        workspace = owner.data(CREATE_WS, {"n": "Acme"})["createWorkspace"]["workspace"]["id"]
-        member, member_id = join(server, owner, workspace, "member@tasks.example", "MEMBER")
-        guest, guest_id = join(server, owner, workspace, "guest@tasks.example", "GUEST")
-        outsider_token, _ = sign_up(server.client(), "outsider@tasks.example")
-        ids = {
-            "workspace": workspace,
-            "owner": owner_user["id"],
-            "member": member_id,
-            "guest": guest_id,
-        }
-        yield Team(server, owner, member, guest, server.client(outsider_token), ids, data_dir)
+        yield Team(**team_fields(server, data_dir, "tasks.example"))
 
 
 def test_lists_and_tasks_keep_their_order_through_moves(team: Team) -> None:

@@ -8,32 +8,20 @@ from pathlib import Path
 
 import pytest
 
-from crypto.keyring import Keyring
 from crypto.passwords import Argon2Params, PasswordHasher, VerifyResult
-from crypto.root_key import generate_install_salt, generate_root_key
 from crypto.tokens import hash_token
 from persistence.accounts import AccountRepository
-from persistence.sqlite.engine import SqliteStore
 from resolvers import accounts, identity, sessions
 from resolvers.context import RequestContext
 from resolvers.errors import CoveError, ErrorCode
-from resolvers.passwords import PasswordService
-from resolvers.ratelimit import AuthLimits
 from resolvers.services import Services
 from schema.build import build_schema
 from schema.context import CONTEXT_KEY
 from support import CountingStore
-from tests.accounts_support import recording_mailer, signed_up
+from tests.accounts_support import signed_up
+from tests.inprocess import Clock, ctx, sqlite_services
 
 PASSWORD = "correct horse battery"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 class CountingHasher(PasswordHasher):
@@ -54,30 +42,14 @@ class CountingHasher(PasswordHasher):
 
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[tuple[Services, Clock, CountingHasher]]:
-    store = await SqliteStore.open(tmp_path / "cove.db")
-    clock = Clock()
+    clock = Clock(datetime(2026, 11, 27, 12, 0, tzinfo=UTC))
     hasher = CountingHasher()
-    services = Services.build(
-        store=store,
-        keyring=Keyring(generate_root_key(), generate_install_salt()),
-        passwords=PasswordService(hasher, 2),
-        session_ttl=timedelta(hours=1),
-        mailer=recording_mailer(),
-        limits=AuthLimits.build(
-            logins_per_ip_per_minute=100,
-            failures_per_account=100,
-            failure_window_seconds=900,
-            signups_per_ip_per_hour=100,
-        ),
-        clock=clock,
-    )
-    yield services, clock, hasher
-    services.close()
-    await store.close()
+    async with sqlite_services(tmp_path, clock=clock, hasher=hasher) as services:
+        yield services, clock, hasher
 
 
 def context(services: Services, token: str | None = None) -> RequestContext:
-    return RequestContext(services=services, request_id="test", bearer_token=token)
+    return ctx(services, token)
 
 
 async def test_unknown_email_costs_one_verification_like_a_wrong_password(

@@ -5,65 +5,30 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from crypto.keyring import Keyring
-from crypto.passwords import Argon2Params, PasswordHasher
-from crypto.root_key import generate_install_salt, generate_root_key
 from crypto.tokens import hash_token
-from persistence.sqlite.engine import SqliteStore
 from resolvers import accounts, identity, invitations, workspaces
-from resolvers.context import RequestContext
 from resolvers.errors import CoveError
 from resolvers.identity import Purpose
-from resolvers.passwords import PasswordService
-from resolvers.ratelimit import AuthLimits
 from resolvers.roles import Role
 from resolvers.services import Services
 from resolvers.sessions import open_session
 from resolvers.sweeper import sweep_tokens
-from tests.accounts_support import recording_mailer, signed_up
+from tests.accounts_support import signed_up
+from tests.inprocess import Clock, ctx, sqlite_services
 
 PASSWORD = "correct horse battery"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[tuple[Services, Clock, Path]]:
-    store = await SqliteStore.open(tmp_path / "cove.db")
     clock = Clock()
-    services = Services.build(
-        store=store,
-        keyring=Keyring(generate_root_key(), generate_install_salt()),
-        passwords=PasswordService(PasswordHasher(Argon2Params.minimum()), 2),
-        session_ttl=timedelta(hours=1),
-        mailer=recording_mailer(),
-        limits=AuthLimits.build(
-            logins_per_ip_per_minute=1000,
-            failures_per_account=1000,
-            failure_window_seconds=900,
-            signups_per_ip_per_hour=1000,
-            token_failures_per_ip=1000,
-        ),
-        clock=clock,
-    )
-    yield services, clock, tmp_path / "cove.db"
-    services.close()
-    await store.close()
-
-
-def ctx(services: Services, token: str | None = None) -> RequestContext:
-    return RequestContext(services=services, request_id="t", bearer_token=token)
+    async with sqlite_services(tmp_path, clock=clock) as services:
+        yield services, clock, tmp_path / "cove.db"
 
 
 async def refusal(call: object) -> str | None:

@@ -13,7 +13,6 @@ import pytest
 from mail_sink import MailSink, free_port
 
 from crypto.keyring import Keyring
-from crypto.passwords import Argon2Params, PasswordHasher
 from crypto.root_key import generate_install_salt, generate_root_key
 from integrations.mail import MailDeliveryError, SmtpTransport
 from persistence.outbox import OutboxRepository, claim_name
@@ -21,22 +20,10 @@ from persistence.sqlite.engine import SqliteStore
 from persistence.store import Store
 from resolvers.errors import CoveError, ErrorCode
 from resolvers.mail import Mailer, MailPolicy
-from resolvers.passwords import PasswordService
-from resolvers.ratelimit import AuthLimits
 from resolvers.services import Services
+from tests.inprocess import Clock, build_services
 
 POLICY = MailPolicy(retry_base_seconds=10, retry_max_seconds=80, lease_seconds=300)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 27, 12, 0, 5, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 Node = Callable[[int], Services]
@@ -51,7 +38,7 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(datetime(2026, 11, 27, 12, 0, 5, tzinfo=UTC))
 
 
 @pytest.fixture
@@ -62,17 +49,9 @@ def node(store: Store, clock: Clock) -> AsyncIterator[Node]:  # type: ignore[mis
 
     def build(port: int) -> Services:
         transport = SmtpTransport(host="127.0.0.1", port=port, security="none", timeout_seconds=5)
-        services = Services.build(
-            store=store,
+        services = build_services(
+            store,
             keyring=Keyring(root, salt),
-            passwords=PasswordService(PasswordHasher(Argon2Params.minimum()), 1),
-            session_ttl=timedelta(hours=1),
-            limits=AuthLimits.build(
-                logins_per_ip_per_minute=1000,
-                failures_per_account=1000,
-                failure_window_seconds=900,
-                signups_per_ip_per_hour=1000,
-            ),
             mailer=Mailer(transport, sender="Cove <cove@test.invalid>", policy=POLICY),
             clock=clock,
         )
@@ -192,19 +171,7 @@ async def test_a_mail_is_one_line_per_header_and_labelled_by_a_short_kind(node: 
 
 
 async def test_an_unavailable_mailer_refuses_before_writing(store: Store, clock: Clock) -> None:
-    services = Services.build(
-        store=store,
-        keyring=Keyring(generate_root_key(), generate_install_salt()),
-        passwords=PasswordService(PasswordHasher(Argon2Params.minimum()), 1),
-        session_ttl=timedelta(hours=1),
-        limits=AuthLimits.build(
-            logins_per_ip_per_minute=1000,
-            failures_per_account=1000,
-            failure_window_seconds=900,
-            signups_per_ip_per_hour=1000,
-        ),
-        clock=clock,
-    )
+    services = build_services(store, mailer=Mailer.unavailable(), clock=clock)
     try:
         assert not services.mail.available
         with pytest.raises(CoveError) as refused:

@@ -11,52 +11,27 @@ from pathlib import Path
 import pytest
 
 from crypto.keyring import Keyring
-from crypto.passwords import Argon2Params, PasswordHasher
 from crypto.realtime import BrokerSealer
 from crypto.root_key import generate_install_salt, generate_root_key
-from persistence.sqlite.engine import SqliteStore
 from resolvers import channels, realtime, workspaces
 from resolvers.context import RequestContext
 from resolvers.global_ids import to_global_id
-from resolvers.passwords import PasswordService
-from resolvers.ratelimit import AuthLimits
 from resolvers.roles import Visibility
 from resolvers.services import Policy, RealtimePolicy, Services
 from tests.accounts_support import signed_up
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
+from tests.inprocess import Clock, sqlite_services
 
 
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[tuple[Services, Clock, bytes]]:
-    store = await SqliteStore.open(tmp_path / "cove.db")
-    clock = Clock()
+    clock = Clock(datetime(2026, 11, 27, 12, 0, tzinfo=UTC))
     root, salt = generate_root_key(), generate_install_salt()
-    keyring = Keyring(root, salt)
-    services = Services.build(
-        store=store,
-        keyring=keyring,
-        passwords=PasswordService(PasswordHasher(Argon2Params.minimum()), 2),
-        session_ttl=timedelta(hours=1),
-        limits=AuthLimits.build(
-            logins_per_ip_per_minute=100,
-            failures_per_account=100,
-            failure_window_seconds=60,
-            signups_per_ip_per_hour=100,
-        ),
-        policy=Policy(realtime=RealtimePolicy(rotate_events=1)),
-        clock=clock,
-    )
-    # The broker key is the services' own derivation; the test plays the broker.
-    yield services, clock, Keyring(root, salt).derive(b"realtime broker")
-    services.close()
-    await store.close()
+    policy = Policy(realtime=RealtimePolicy(rotate_events=1))
+    async with sqlite_services(
+        tmp_path, keyring=Keyring(root, salt), policy=policy, clock=clock
+    ) as services:
+        # The broker key is the services' own derivation; the test plays the broker.
+        yield services, clock, Keyring(root, salt).derive(b"realtime broker")
 
 
 async def test_a_stream_ends_at_the_first_rotation_after_its_login_expired(

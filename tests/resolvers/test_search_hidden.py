@@ -11,27 +11,22 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from crypto.keyring import Keyring
-from crypto.passwords import Argon2Params, PasswordHasher
-from crypto.root_key import generate_install_salt, generate_root_key
 from integrations.search import SearchHit, SearchQuery
 from persistence.drive_records import FILE, DriveItemRecord, FileVersionRecord
 from persistence.ids import new_id
 from persistence.sqlite.engine import SqliteStore
 from resolvers import channels, drive, invitations, search, workspaces
 from resolvers.context import RequestContext
-from resolvers.passwords import PasswordService
-from resolvers.ratelimit import AuthLimits
 from resolvers.roles import AccessLevel, Role, Visibility
 from resolvers.services import Services
 from support import CountingStore
-from tests.accounts_support import recording_mailer, signed_up
+from tests.accounts_support import signed_up
+from tests.inprocess import build_services
 
 PASSWORD = "correct horse battery"
 HIDDEN = 2_000
@@ -118,19 +113,7 @@ class Drive:
 async def team(tmp_path: Path) -> AsyncIterator[Drive]:
     store = await SqliteStore.open(tmp_path / "cove.db")
     counting = CountingStore(store)
-    svc = Services.build(
-        store=counting,  # type: ignore[arg-type]
-        keyring=Keyring(generate_root_key(), generate_install_salt()),
-        passwords=PasswordService(PasswordHasher(Argon2Params.minimum()), 2),
-        session_ttl=timedelta(hours=1),
-        mailer=recording_mailer(),
-        limits=AuthLimits.build(
-            logins_per_ip_per_minute=1000,
-            failures_per_account=1000,
-            failure_window_seconds=60,
-            signups_per_ip_per_hour=1000,
-        ),
-    )
+    svc = build_services(counting)  # type: ignore[arg-type]
 
     def ctx(token: str | None) -> RequestContext:
         return RequestContext(services=svc, request_id="t", bearer_token=token)

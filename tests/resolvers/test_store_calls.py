@@ -3,27 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from crypto.keyring import Keyring
-from crypto.passwords import Argon2Params, PasswordHasher
-from crypto.root_key import generate_install_salt, generate_root_key
-from persistence.sqlite.engine import SqliteStore
 from resolvers import channels, invitations, messages, workspaces
-from resolvers.context import RequestContext
-from resolvers.passwords import PasswordService
-from resolvers.ratelimit import AuthLimits
 from resolvers.roles import Role, Visibility
 from resolvers.services import Services
 from schema.build import build_schema
 from schema.context import CONTEXT_KEY
 from schema.relay import to_global_id
 from support import CountingStore
-from tests.accounts_support import recording_mailer, signed_up
+from tests.accounts_support import signed_up
+from tests.inprocess import ctx, sqlite_services
 
 PASSWORD = "correct horse battery"
 PAGE = """query($c: ID!, $first: Int!) { node(id: $c) { ... on Channel { messages(first: $first) {
@@ -33,28 +26,14 @@ PAGE = """query($c: ID!, $first: Int!) { node(id: $c) { ... on Channel { message
 
 @pytest.fixture
 async def services(tmp_path: Path) -> AsyncIterator[tuple[Services, CountingStore]]:
-    store = await SqliteStore.open(tmp_path / "cove.db")
-    counting = CountingStore(store)
-    built = Services.build(
-        store=counting,  # type: ignore[arg-type]
-        keyring=Keyring(generate_root_key(), generate_install_salt()),
-        passwords=PasswordService(PasswordHasher(Argon2Params.minimum()), 2),
-        session_ttl=timedelta(hours=1),
-        mailer=recording_mailer(),
-        limits=AuthLimits.build(
-            logins_per_ip_per_minute=1000,
-            failures_per_account=1000,
-            failure_window_seconds=60,
-            signups_per_ip_per_hour=1000,
-        ),
-    )
-    yield built, counting
-    built.close()
-    await store.close()
+    counted: list[CountingStore] = []
 
+    def counting(store: object) -> CountingStore:
+        counted.append(CountingStore(store))
+        return counted[0]
 
-def ctx(services: Services, token: str | None) -> RequestContext:
-    return RequestContext(services=services, request_id="t", bearer_token=token)
+    async with sqlite_services(tmp_path, wrap=counting) as built:
+        yield built, counted[0]
 
 
 async def test_a_page_of_messages_costs_the_same_reads_at_10_and_50(

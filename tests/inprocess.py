@@ -1,0 +1,89 @@
+"""The in-process tier: the real services on a real SQLite store, no server, called as the
+schema would call them. One builder for every test and benchmark that needs it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from crypto.keyring import Keyring
+from crypto.passwords import Argon2Params, PasswordHasher
+from crypto.root_key import generate_install_salt, generate_root_key
+from persistence.sqlite.engine import SqliteStore
+from persistence.store import Store
+from resolvers.context import RequestContext
+from resolvers.mail import Mailer
+from resolvers.passwords import PasswordService
+from resolvers.ratelimit import AuthLimits
+from resolvers.services import Policy, Services
+from tests.accounts_support import recording_mailer
+
+# Generous enough that no test meets a limit it does not set itself.
+GENEROUS = {
+    "logins_per_ip_per_minute": 1000,
+    "failures_per_account": 1000,
+    "failure_window_seconds": 900,
+    "signups_per_ip_per_hour": 1000,
+    "token_failures_per_ip": 1000,
+}
+
+
+class Clock:
+    """A clock the test moves by hand (`clock.now += timedelta(...)`)."""
+
+    def __init__(self, now: datetime | None = None) -> None:
+        self.now = now or datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def build_services(
+    store: Store,
+    *,
+    keyring: Keyring | None = None,
+    hasher: PasswordHasher | None = None,
+    mailer: Mailer | None = None,
+    policy: Policy | None = None,
+    clock: Clock | None = None,
+    **limits: Any,
+) -> Services:
+    """Services as the app builds them, with OWASP-minimum Argon2, a recording mailer and
+    generous limits; `limits` overrides any of `AuthLimits.build`'s arguments."""
+    extra: dict[str, Any] = {} if clock is None else {"clock": clock}
+    return Services.build(
+        store=store,
+        keyring=keyring or Keyring(generate_root_key(), generate_install_salt()),
+        passwords=PasswordService(hasher or PasswordHasher(Argon2Params.minimum()), 2),
+        session_ttl=timedelta(hours=1),
+        limits=AuthLimits.build(**{**GENEROUS, **limits}),
+        mailer=mailer or recording_mailer(),
+        policy=policy,
+        **extra,
+    )
+
+
+@asynccontextmanager
+async def sqlite_services(
+    directory: Path, *, wrap: Any = None, **options: Any
+) -> AsyncIterator[Services]:
+    """`build_services` on a fresh SQLite store in `directory`, closed afterwards. `wrap`
+    wraps the store first (a CountingStore)."""
+    store = await SqliteStore.open(directory / "cove.db")
+    services = build_services(wrap(store) if wrap else store, **options)
+    try:
+        yield services
+    finally:
+        services.close()
+        await store.close()
+
+
+def ctx(services: Services, token: str | None = None) -> RequestContext:
+    """A request of the bearer of `token` (anonymous without one)."""
+    return RequestContext(services=services, request_id="t", bearer_token=token)
