@@ -41,7 +41,7 @@ from resolvers.passwords import PasswordService
 from resolvers.persisted_queries import PersistedQueries
 from resolvers.ratelimit import AuthLimits
 from resolvers.services import Policy, RealtimePolicy, Services
-from resolvers.transfers import run_sweeper
+from resolvers.sweeper import run_sweeper
 from schema.build import SchemaOptions, build_schema
 
 log = logging.getLogger("cove")

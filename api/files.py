@@ -21,14 +21,10 @@ from litestar.response import Stream
 from api.errors import error_response
 from api.graphql import SERVICES_STATE_KEY
 from api.middleware import request_id_of
+from resolvers.drive_downloads import Download, open_download, open_share_link
+from resolvers.drive_uploads import receive_upload
 from resolvers.services import Services
-from resolvers.transfers import (
-    Download,
-    TransferError,
-    open_download,
-    open_share_link,
-    receive_upload,
-)
+from resolvers.transfers import TransferError
 
 log = logging.getLogger("cove.files")
 MAX_TOKEN_LENGTH = 100

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from bench.accounts import ms, percentile
-from persistence.drive import FILE, DriveItemRecord, FileVersionRecord
+from persistence.drive_records import FILE, DriveItemRecord, FileVersionRecord
 from persistence.ids import new_id
 from persistence.sqlite.engine import SqliteStore
 from resolvers import drive, invitations, search, workspaces

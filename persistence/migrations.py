@@ -9,7 +9,7 @@ from persistence.audit import AUDIT_TABLES
 from persistence.calendars import CALENDAR_FEED_CREATORS, CALENDAR_TABLES
 from persistence.collab_tables import COLLABORATION_TABLES, PENDING_INVITATION_TABLES
 from persistence.declare import Table
-from persistence.drive import DRIVE_TABLES, SHARE_LINK_VERSIONS
+from persistence.drive_tables import DRIVE_TABLES, SHARE_LINK_VERSIONS
 from persistence.identity import IDENTITY_TABLES
 from persistence.outbox import OUTBOX_TABLES
 from persistence.persisted_queries import PERSISTED_QUERY_TABLES

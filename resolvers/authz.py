@@ -20,7 +20,7 @@ from persistence.collab_records import (
     InvitationRecord,
     MembershipRecord,
 )
-from persistence.drive import DriveItemRecord, FileVersionRecord, ShareRecord
+from persistence.drive_records import DriveItemRecord, FileVersionRecord, ShareRecord
 from persistence.tasks import BoardRecord, ListRecord, TaskRecord
 from resolvers.errors import CoveError, ErrorCode, not_found, unauthenticated
 from resolvers.roles import ROLE_DRIVE_LEVEL, AccessLevel, Role, Visibility

@@ -19,7 +19,7 @@ from persistence.collab_records import (
     ReactionRecord,
     WorkspaceRecord,
 )
-from persistence.drive import DriveItemRecord
+from persistence.drive_records import DriveItemRecord
 from persistence.realtime import PresenceRecord
 from persistence.records import UserRecord
 from resolvers.services import Services

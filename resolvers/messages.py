@@ -10,13 +10,13 @@ from datetime import datetime
 from crypto.field_seal import FieldRef
 from crypto.grants import Grant
 from persistence.collab_records import MessageLocation, MessageRecord, PinRecord, ReactionRecord
-from persistence.drive import FILE
+from persistence.drive_records import FILE
 from persistence.ids import new_id
 from resolvers.accounts import UserView
 from resolvers.authz import ChannelAccess, DriveAccess
 from resolvers.channels import ChannelView, channel_access
 from resolvers.context import RequestContext
-from resolvers.drive import ItemView, item_access
+from resolvers.drive_access import ItemView, item_access
 from resolvers.errors import CoveError, bad_input, not_found
 from resolvers.global_ids import to_global_id as gid
 from resolvers.keys import ACCOUNT_SCOPE

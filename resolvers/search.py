@@ -26,7 +26,7 @@ from typing import Any
 from crypto import search as tokens
 from integrations.search import SearchCursor, SearchDocument, SearchQuery
 from persistence.collab_records import MessageRecord
-from persistence.drive import FILE
+from persistence.drive_records import FILE
 from resolvers.authz import WorkspaceAccess
 from resolvers.context import RequestContext
 from resolvers.errors import CoveError, bad_input
@@ -95,7 +95,7 @@ async def _readable(
     """The channels, calendars and boards the caller may read, and its files: the engine is
     asked for these only, so hidden documents cost no ranking and no per-hit check."""
     from resolvers.calendars import workspace_calendars
-    from resolvers.drive import searchable_files
+    from resolvers.drive_listings import searchable_files
     from resolvers.tasks import workspace_boards
 
     services = ctx.services
@@ -301,7 +301,7 @@ class _Rebuild:
             after = page[-1].message_id
 
     async def files(self) -> None:
-        from resolvers.drive import name_ref
+        from resolvers.drive_access import name_ref
 
         drive = self.services.drive
         folders = [self.ws]  # the root folder's id is the workspace's

@@ -15,7 +15,7 @@ from crypto import search as tokens
 from integrations.search import SearchDocument, SearchEngine
 from persistence.calendars import EventRecord
 from persistence.collab_records import MessageRecord
-from persistence.drive import FILE, DriveItemRecord
+from persistence.drive_records import FILE, DriveItemRecord
 from persistence.tasks import TaskRecord
 from resolvers.keys import KeyService
 

@@ -27,9 +27,9 @@ from crypto import stream
 from crypto.errors import SealError
 from crypto.field_seal import _open_field
 from persistence.ids import new_id
-from resolvers.drive import version_ref
+from resolvers.drive_access import version_ref
 from resolvers.global_ids import from_global_id
-from resolvers.transfers import sweep_blobs
+from resolvers.sweeper import sweep_blobs
 from support import Server, make_settings, serve, sign_up
 from tests.integrations.blob_fixtures import DUMMY_CREDENTIALS
 
@@ -208,7 +208,7 @@ def test_the_drive_on_s3_keeps_only_ciphertext_in_the_bucket(
 
 
 def test_expired_upload_and_download_tokens_are_forgotten(tmp_path: Path) -> None:
-    from resolvers.transfers import sweep_tokens
+    from resolvers.sweeper import sweep_tokens
 
     with serve(make_settings(tmp_path / "data")) as server:
         owner, ws = owner_and_workspace(server)

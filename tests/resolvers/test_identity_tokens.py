@@ -17,7 +17,7 @@ from resolvers.identity import Purpose
 from resolvers.roles import Role
 from resolvers.services import Services
 from resolvers.sessions import open_session
-from resolvers.transfers import sweep_tokens
+from resolvers.sweeper import sweep_tokens
 from tests.accounts_support import signed_up
 from tests.inprocess import Clock, ctx, sqlite_services
 

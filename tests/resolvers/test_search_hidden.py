@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from integrations.search import SearchHit, SearchQuery
-from persistence.drive import FILE, DriveItemRecord, FileVersionRecord
+from persistence.drive_records import FILE, DriveItemRecord, FileVersionRecord
 from persistence.ids import new_id
 from persistence.sqlite.engine import SqliteStore
 from resolvers import channels, drive, invitations, search, workspaces
