@@ -34,6 +34,7 @@ from integrations.mail import LogTransport, MailTransport, SmtpTransport, is_loo
 from integrations.search import SearchEngine, search_engine_from_config
 from persistence.persisted_queries import PersistedQueryRepository
 from persistence.sqlite.engine import SqliteStore
+from resolvers import topics
 from resolvers.cost_budget import BudgetPolicy, CostBudget
 from resolvers.drive_policy import DrivePolicy
 from resolvers.mail import Mailer, MailPolicy
@@ -178,6 +179,7 @@ async def running_services(settings: Settings, keyring: Keyring) -> AsyncIterato
     services = Services.build(
         store=store,
         keyring=keyring,
+        read_check=topics.can_read,
         passwords=PasswordService(hasher, settings.password_hash_concurrency),
         session_ttl=timedelta(seconds=settings.session_ttl_seconds),
         limits=AuthLimits.build(

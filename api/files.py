@@ -21,6 +21,7 @@ from litestar.response import Stream
 from api.errors import error_response
 from api.graphql import SERVICES_STATE_KEY
 from api.middleware import request_id_of
+from resolvers.calendar_ics import feed
 from resolvers.drive_downloads import Download, open_download, open_share_link
 from resolvers.drive_uploads import receive_upload
 from resolvers.services import Services
@@ -165,7 +166,6 @@ async def calendar_feed(
     request: Request[Any, Any, Any], name: FromPath[str], state: State
 ) -> Response[Any]:
     """GET <feed url>: a calendar as iCalendar, for other calendar apps to subscribe to."""
-    from resolvers.calendar_ics import feed
 
     services: Services = state[SERVICES_STATE_KEY]
     token = name.removesuffix(".ics")

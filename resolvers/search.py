@@ -27,13 +27,20 @@ from crypto import search as tokens
 from integrations.search import SearchCursor, SearchDocument, SearchQuery
 from persistence.collab_records import MessageRecord
 from persistence.drive_records import FILE
+from resolvers import calendars, drive, messages, tasks
 from resolvers.authz import WorkspaceAccess
+from resolvers.calendars import payload_ref, workspace_calendars
 from resolvers.context import RequestContext
+from resolvers.drive_access import name_ref
+from resolvers.drive_listings import searchable_files
 from resolvers.errors import CoveError, bad_input
+from resolvers.event_details import EventDetails
 from resolvers.keys import KeyService
+from resolvers.messages import text_ref
 from resolvers.pagination import Page, check_first
 from resolvers.roles import Role, Visibility
 from resolvers.search_index import DRIVE_SCOPE, FIELDS, SearchIndexer, doc_id
+from resolvers.tasks import task_ref, workspace_boards
 from resolvers.workspaces import access as workspace_access
 
 log = logging.getLogger("cove.search")
@@ -94,9 +101,6 @@ async def _readable(
 ) -> _Readable:
     """The channels, calendars and boards the caller may read, and its files: the engine is
     asked for these only, so hidden documents cost no ranking and no per-hit check."""
-    from resolvers.calendars import workspace_calendars
-    from resolvers.drive_listings import searchable_files
-    from resolvers.tasks import workspace_boards
 
     services = ctx.services
     me = ctx.principal_now().user_id
@@ -208,8 +212,6 @@ async def search(
 
 async def _open(ctx: RequestContext, kind: str, raw_id: str) -> SearchResult | None:
     """The hit as the caller may see it, or None: every hit is checked like a direct read."""
-    from resolvers import calendars, drive, messages, tasks
-
     loaders: dict[str, tuple[SearchKind, Callable[[RequestContext, str], Awaitable[Any]]]] = {
         "message": (SearchKind.MESSAGE, messages.get_message),
         "file": (SearchKind.FILE, drive.get_item),
@@ -260,8 +262,6 @@ class _Rebuild:
             self.batch = []
 
     async def message(self, record: MessageRecord) -> None:
-        from resolvers.messages import text_ref
-
         ref = text_ref(record.message_id, self.ws)
         text = await self.keys.open_text(self.grant(record.message_id), ref, record.text_sealed)
         await self.add("message", await self.indexer.message_document(record, text))
@@ -301,8 +301,6 @@ class _Rebuild:
             after = page[-1].message_id
 
     async def files(self) -> None:
-        from resolvers.drive_access import name_ref
-
         drive = self.services.drive
         folders = [self.ws]  # the root folder's id is the workspace's
         pending = await drive.trash_list(self.ws, limit=100_000)
@@ -329,9 +327,6 @@ class _Rebuild:
                 await self.add("file", await self.indexer.file_document(item, name))
 
     async def events(self) -> None:
-        from resolvers.calendars import payload_ref
-        from resolvers.event_details import EventDetails
-
         calendars = self.services.calendars
         for calendar_id, _ in await calendars.in_workspace(self.ws, limit=100_000):
             singles = await calendars.singles_between(
@@ -352,8 +347,6 @@ class _Rebuild:
                 await self.add("event", document)
 
     async def tasks(self) -> None:
-        from resolvers.tasks import task_ref
-
         boards = self.services.tasks
         for board_id in await boards.boards_in_workspace(self.ws, limit=100_000):
             task_ids = await boards.archived(board_id, limit=100_000)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -37,6 +37,9 @@ from resolvers.persisted_queries import PersistedQueries
 from resolvers.presence import PresenceTracker
 from resolvers.ratelimit import AuthLimits
 from resolvers.search_index import SearchIndexer
+
+# Whether a principal may read a realtime topic, given the services (resolvers/topics.py).
+ReadCheck = Callable[["Services", Principal, str], Awaitable[bool]]
 
 
 def utc_now() -> datetime:
@@ -136,15 +139,18 @@ class Services:
         cost_budget: CostBudget | None = None,
         persisted_queries: PersistedQueries | None = None,
         mailer: Mailer | None = None,
+        read_check: ReadCheck | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> Services:
+        """`read_check` decides whether a principal may read a realtime topic
+        (`resolvers.topics.can_read`, which needs the services built, so the app passes it
+        in); without it the hub delivers nothing."""
         broker_key = keyring.derive(b"realtime broker")
         services: Services
 
         async def can_read(principal: Principal, topic: str) -> bool:
-            from resolvers.topics import can_read as check  # topics needs the services built
-
-            return await check(services, principal, topic)
+            # Fails closed: without a read check, no event reaches any subscriber.
+            return read_check is not None and await read_check(services, principal, topic)
 
         policy = policy or Policy()
         broker = broker or _NoBroker()

@@ -8,7 +8,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from resolvers import accounts, identity, sessions, two_factor
+from resolvers import (
+    accounts,
+    identity,
+    invitations,
+    messages,
+    sessions,
+    two_factor,
+    users,
+    workspaces,
+)
 from resolvers.accounts import SecondStep, UserView
 from resolvers.errors import not_found
 from resolvers.sessions import SessionView
@@ -116,7 +125,6 @@ class User(Node):
     async def workspaces(
         self, info: Info[Any, Any], first: int = DEFAULT_PAGE, after: str | None = None
     ) -> Connection[Annotated[Workspace, strawberry.lazy("schema.workspaces")]]:
-        from resolvers import workspaces
         from schema.workspaces import Workspace
 
         await self._own(info, "workspaces")
@@ -127,7 +135,6 @@ class User(Node):
     async def invitations(
         self, info: Info[Any, Any]
     ) -> list[Annotated[Invitation, strawberry.lazy("schema.workspaces")]]:
-        from resolvers import invitations
         from schema.workspaces import Invitation
 
         await self._own(info, "invitations")
@@ -139,7 +146,6 @@ class User(Node):
     async def mentions(
         self, info: Info[Any, Any], first: int = DEFAULT_PAGE, after: str | None = None
     ) -> Connection[Annotated[Message, strawberry.lazy("schema.messages")]]:
-        from resolvers import messages
         from schema.messages import Message
 
         await self._own(info, "mentions")
@@ -170,7 +176,6 @@ class User(Node):
 
 
 async def load_user(info: Info[Any, Any], raw_id: str) -> User:
-    from resolvers import users
 
     return User.from_view(await users.get_user(request_context(info), raw_id))
 

@@ -14,6 +14,7 @@ from crypto.passwords import Argon2Params, PasswordHasher
 from crypto.root_key import generate_install_salt, generate_root_key
 from persistence.sqlite.engine import SqliteStore
 from persistence.store import Store
+from resolvers import topics
 from resolvers.context import RequestContext
 from resolvers.mail import Mailer
 from resolvers.passwords import PasswordService
@@ -65,6 +66,7 @@ def build_services(
         limits=AuthLimits.build(**{**GENEROUS, **limits}),
         mailer=mailer or recording_mailer(),
         policy=policy,
+        read_check=topics.can_read,
         **extra,
     )
 
