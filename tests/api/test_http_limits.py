@@ -106,13 +106,15 @@ def test_an_oversized_websocket_frame_closes_with_1009_quickly(server: Server) -
 
     poller = threading.Thread(target=poll)
     poller.start()
-    while not latencies:
+    while not latencies:  # the first poll opens the connection: not what is measured
         time.sleep(0.01)
+    warm = len(latencies)
     try:
         code = asyncio.run(send_big())
     finally:
         stop.set()
         poller.join()
     assert code == 1009
-    assert len(latencies) > 1
-    assert max(latencies) < 0.2, max(latencies)
+    during = latencies[warm:]
+    assert during
+    assert max(during) < 0.2, during
