@@ -19,6 +19,7 @@ from resolvers.context import RequestContext
 from resolvers.errors import bad_input, not_found
 from resolvers.global_ids import is_raw_id, to_global_id
 from resolvers.hub import Subscription
+from resolvers.notice_types import ChannelNotice
 from resolvers.services import Services
 from resolvers.topics import can_read, is_topic
 
@@ -135,7 +136,7 @@ async def close_session(ctx: RequestContext, session_id: str) -> None:
     """End a realtime session: its keys are deleted and its subscription completes."""
     session = await _live_session(ctx, session_id)
     await ctx.services.realtime.delete(session)
-    await ctx.services.events.session_ended(session_id)
+    await ctx.services.notices.session_ended(session_id)
 
 
 async def subscribe(
@@ -213,8 +214,8 @@ async def typing(ctx: RequestContext, channel_id: str) -> None:
     access = await channel_access(ctx, channel_id)
     ctx.services.authz.post(access)
     await ctx.services.presence.active(access.workspace.principal.user_id)
-    await ctx.services.events.publish(
+    await ctx.services.notices.publish(
         to_global_id("Channel", channel_id),
-        "typing",
+        ChannelNotice.TYPING,
         {"userId": to_global_id("User", access.workspace.principal.user_id)},
     )
