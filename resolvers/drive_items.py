@@ -60,7 +60,7 @@ async def write_and_publish(
     have changed (`index`), and tell the folder's subscribers (`publish_item`).
 
     A folder moved out of a shared folder may lose readers, it and everything below: every
-    folder subscription is checked again before the event goes out (`moved_folder`)."""
+    folder subscription is checked again before the notice goes out (`moved_folder`)."""
     await write
     if written is None:
         ctx.loaders.drive_items.clear(item_id)

@@ -149,7 +149,7 @@ class Services:
         services: Services
 
         async def can_read(principal: Principal, topic: str) -> bool:
-            # Fails closed: without a read check, no event reaches any subscriber.
+            # Fails closed: without a read check, no notice reaches any subscriber.
             return read_check is not None and await read_check(services, principal, topic)
 
         policy = policy or Policy()

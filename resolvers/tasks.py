@@ -1,7 +1,7 @@
 """Task boards: lists in order, tasks with assignees, due dates, labels, checklists and
 comments, moved within and across lists (and boards of one workspace) by fractional index.
 
-Here: views, access, listing and the realtime events; the writes are in `resolvers.task_boards`
+Here: views, access, listing and the realtime notices; the writes are in `resolvers.task_boards`
 (boards and lists) and `resolvers.task_changes` (tasks, checklists, comments)."""
 
 from __future__ import annotations
