@@ -1,7 +1,7 @@
 """The socket side of `events`: a direct path for the one subscription realtime UIs run.
 
-graphql-core executes a subscription's selection again for every event, which costs more
-than sealing the event. A subscription that is exactly `events(sessionId, topics)` selecting
+graphql-core executes a subscription's selection again for every notice, which costs more
+than sealing the notice. A subscription that is exactly `events(sessionId, topics)` selecting
 some of `keyId seq nonce ciphertext __typename` (aliases allowed) is validated once, then each
 envelope is written as a `next` frame directly. Anything else takes strawberry's usual path,
 so errors and behaviour stay those of the schema.
@@ -53,7 +53,7 @@ _ENVELOPE_FIELDS = {"keyId": "key_id", "seq": "seq", "nonce": "nonce", "cipherte
 
 @dataclass(frozen=True)
 class Plan:
-    """How to answer one `events` subscription document without graphql-core per event."""
+    """How to answer one `events` subscription document without graphql-core per notice."""
 
     response_key: str
     field: FieldNode
@@ -154,7 +154,7 @@ class CoveTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
             self._login = principal.session_id
             ctx.services.hub.watch_login(self._login, self._login_ended)
             # A login also ends by running out: the socket closes then, not at the next
-            # event or key rotation.
+            # notice or key rotation.
             login = await ctx.services.accounts.get_session(principal.user_id, principal.session_id)
             if login is None:
                 self._login_ended()
@@ -201,7 +201,7 @@ class CoveTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
         outcome = "ok"
         try:
             async for envelope in realtime.subscribe(ctx, session_id, topics):
-                event = {
+                notice = {
                     key: "RealtimeEvent"
                     if name == "__typename"
                     else getattr(envelope, _ENVELOPE_FIELDS[name])
@@ -210,7 +210,7 @@ class CoveTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
                 frame: NextMessage = {
                     "id": operation.id,
                     "type": "next",
-                    "payload": {"data": {plan.response_key: event}},
+                    "payload": {"data": {plan.response_key: notice}},
                 }
                 await operation.send_operation_message(frame)
         except Exception as exc:  # reported to the client coded, as the usual path would

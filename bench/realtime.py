@@ -51,7 +51,7 @@ async def measure(
 ) -> tuple[list[float], float, int]:
     """Latencies of every delivery, deliveries per second, and the frame size seen.
 
-    Events arrive in the order sent, so a subscriber's k-th frame answers the k-th send.
+    Notices arrive in the order sent, so a subscriber's k-th frame answers the k-th send.
     """
     sent_at: list[float] = []
     latencies: list[float] = []
@@ -180,7 +180,7 @@ async def recheck_run(
 ) -> dict[str, Any]:
     """What a membership change costs the subscribers: a second owner changes the role of the
     user holding every subscription (OWNER <-> ADMIN: it still reads the channel), which
-    makes each node check all of that user's subscriptions again before the next event; each
+    makes each node check all of that user's subscriptions again before the next notice; each
     round times role change, re-check and the next post's delivery to every subscriber,
     against posts alone in the same run. `second` has verified its address (acceptInvitation
     takes only invitations to a verified address)."""

@@ -1,4 +1,4 @@
-"""Realtime envelopes: per-subscriber event sealing, and sealed envelopes between nodes.
+"""Realtime envelopes: per-subscriber notice sealing, and sealed envelopes between nodes.
 
 Between nodes, AES-256-GCM under the broker key (which Redis never sees) with the sending
 node's id, its counter and the send time authenticated as associated data.
@@ -33,21 +33,21 @@ def new_realtime_key() -> bytes:
     return secrets.token_bytes(REALTIME_KEY_BYTES)
 
 
-def event_aad(session_id: str, seq: int) -> bytes:
+def notice_aad(session_id: str, seq: int) -> bytes:
     return f"{session_id}:{seq}".encode()
 
 
-def seal_event(key: bytes, session_id: str, seq: int, plaintext: bytes) -> tuple[bytes, bytes]:
-    """Seal one event for one subscriber; returns (nonce, ciphertext with tag)."""
+def seal_notice(key: bytes, session_id: str, seq: int, plaintext: bytes) -> tuple[bytes, bytes]:
+    """Seal one notice for one subscriber; returns (nonce, ciphertext with tag)."""
     nonce = p.new_nonce()
-    return nonce, p.gcm_encrypt(key, nonce, plaintext, event_aad(session_id, seq))
+    return nonce, p.gcm_encrypt(key, nonce, plaintext, notice_aad(session_id, seq))
 
 
-def open_event(key: bytes, session_id: str, seq: int, nonce: bytes, ciphertext: bytes) -> bytes:
-    """Open a subscriber event (what clients do); refuses tampering, replay under another seq."""
+def open_notice(key: bytes, session_id: str, seq: int, nonce: bytes, ciphertext: bytes) -> bytes:
+    """Open a subscriber notice (what clients do); refuses tampering, replay under another seq."""
     if len(nonce) != p.NONCE_BYTES:
         raise SealError("nonce must be 12 bytes")
-    return p.gcm_decrypt(key, nonce, ciphertext, event_aad(session_id, seq))
+    return p.gcm_decrypt(key, nonce, ciphertext, notice_aad(session_id, seq))
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from resolvers.calendars import (
 from resolvers.context import RequestContext
 from resolvers.errors import bad_input
 from resolvers.global_ids import to_global_id as gid
+from resolvers.notice_types import CalendarNotice
 from resolvers.validation import normalize_email
 
 MAX_ATTENDEES = 200
@@ -90,7 +91,7 @@ async def respond(ctx: RequestContext, event_id: str, response: Rsvp) -> EventVi
     await publish(
         ctx,
         view.record.calendar_id,
-        "event.rsvp_changed",
+        CalendarNotice.EVENT_RSVP_CHANGED,
         {"id": gid("Event", event_id), "userId": gid("User", me[5:]), "response": response.value},
     )
     return view

@@ -43,6 +43,7 @@ from resolvers.event_details import (
     series_retimed,
 )
 from resolvers.global_ids import to_global_id as gid
+from resolvers.notice_types import CalendarNotice
 from resolvers.recurrence import (
     MAX_EVENT_DURATION,
     Series,
@@ -153,7 +154,7 @@ async def create_event(ctx: RequestContext, calendar_id: str, changes: EventChan
     )
     ops = services.calendars.put_event_ops(record)
     ops += attendee_ops(ctx, record, [], attendees)
-    return await save_event(ctx, ops, access, record, "event.created", index=True)
+    return await save_event(ctx, ops, access, record, CalendarNotice.EVENT_CREATED, index=True)
 
 
 async def update_event(
@@ -179,7 +180,7 @@ async def update_event(
             )
         await _check_is_occurrence(view, at)
         await _write_override(ctx, view, at, changes)
-        await publish_event(ctx, view, "event.changed")
+        await publish_event(ctx, view, CalendarNotice.EVENT_CHANGED)
         return view
     if scope is EditScope.THIS_AND_FOLLOWING:
         at = _occurrence_at(occurrence, record)
@@ -285,7 +286,7 @@ async def _change_all(
             previous=old,
         )
         ops += attendee_ops(ctx, updated, old, new_rows)
-    return await save_event(ctx, ops, calendar, updated, "event.changed", index=True)
+    return await save_event(ctx, ops, calendar, updated, CalendarNotice.EVENT_CHANGED, index=True)
 
 
 async def _split_and_change(
@@ -383,8 +384,10 @@ async def delete_event(
                 if o.recurrence_id >= at
             ]
             ops += services.calendars.drop_overrides_ops(event_id, later)
-            await save_event(ctx, ops, calendar, kept, "event.changed")
+            await save_event(ctx, ops, calendar, kept, CalendarNotice.EVENT_CHANGED)
             return
     await services.calendars.delete_event(record)
     await services.search.remove(record.workspace_id, "event", event_id)
-    await publish(ctx, record.calendar_id, "event.deleted", {"id": gid("Event", event_id)})
+    await publish(
+        ctx, record.calendar_id, CalendarNotice.EVENT_DELETED, {"id": gid("Event", event_id)}
+    )

@@ -41,6 +41,7 @@ from resolvers.global_ids import to_global_id as gid
 from resolvers.ical import IcsAttendee, IcsEvent, IcsOverride
 from resolvers.ical_parse import parse_ics
 from resolvers.ical_write import render_ics
+from resolvers.notice_types import CalendarNotice
 from resolvers.roles import AccessLevel
 from resolvers.validation import clean_text
 
@@ -159,7 +160,7 @@ async def import_ics(ctx: RequestContext, calendar_id: str, text: str) -> tuple[
     await publish(
         ctx,
         calendar_id,
-        "calendar.imported",
+        CalendarNotice.IMPORTED,
         {"id": gid("Calendar", calendar_id), "created": created, "updated": updated},
     )
     return created, updated

@@ -35,6 +35,7 @@ from resolvers.context import RequestContext
 from resolvers.errors import CoveError, bad_input, not_found
 from resolvers.event_details import EventDetails, OverrideDetails
 from resolvers.global_ids import to_global_id as gid
+from resolvers.notice_types import CalendarNotice
 from resolvers.recurrence import (
     Occurrence,
     Series,
@@ -346,7 +347,7 @@ async def delete_calendar(ctx: RequestContext, calendar_id: str) -> None:
     access = await calendar_access(ctx, calendar_id)
     services.authz.calendar_require(access, AccessLevel.MANAGE)
     await services.calendars.delete(access.calendar)
-    await publish(ctx, calendar_id, "calendar.deleted", {"id": gid("Calendar", calendar_id)})
+    await publish(ctx, calendar_id, CalendarNotice.DELETED, {"id": gid("Calendar", calendar_id)})
 
 
 async def share_calendar(
@@ -377,7 +378,7 @@ async def share_calendar(
     if level is None:
         await services.calendars.delete_share(ws, calendar_id, grantee)
         # A person's share, or a channel's (all its members'): the readers are checked again.
-        await services.events.topic_access_changed(gid("Calendar", calendar_id))
+        await services.notices.topic_access_changed(gid("Calendar", calendar_id))
     else:
         shares = await services.calendars.shares(calendar_id, limit=MAX_SHARES + 1)
         if len(shares) >= MAX_SHARES and all(s.grantee != grantee for s in shares):
@@ -399,12 +400,12 @@ async def calendar_shares(ctx: RequestContext, access: CalendarAccess) -> list[C
 
 
 async def publish(
-    ctx: RequestContext, calendar_id: str, type_: str, data: dict[str, object]
+    ctx: RequestContext, calendar_id: str, type_: CalendarNotice, data: dict[str, object]
 ) -> None:
-    await ctx.services.events.publish(gid("Calendar", calendar_id), type_, data)
+    await ctx.services.notices.publish(gid("Calendar", calendar_id), type_, data)
 
 
-async def publish_event(ctx: RequestContext, view: EventView, type_: str) -> None:
+async def publish_event(ctx: RequestContext, view: EventView, type_: CalendarNotice) -> None:
     details = await view.details()
     await publish(
         ctx,
@@ -426,7 +427,7 @@ async def save_event(
     ops: Sequence[Put | Delete | Update],
     calendar: CalendarAccess,
     record: EventRecord,
-    type_: str,
+    type_: CalendarNotice,
     *,
     index: bool = False,
 ) -> EventView:

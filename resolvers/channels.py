@@ -14,6 +14,7 @@ from resolvers.authz import ChannelAccess, WorkspaceAccess, forbidden
 from resolvers.context import RequestContext
 from resolvers.errors import CoveError, bad_input, not_found
 from resolvers.global_ids import to_global_id as gid
+from resolvers.notice_types import ChannelNotice
 from resolvers.pagination import Page, check_first, decode_cursor, encode_cursor
 from resolvers.roles import Role, Visibility
 from resolvers.users import fellow
@@ -149,13 +150,13 @@ async def _create(
     ctx.loaders.channels.prime(channel_id, record)
     data = {"id": gid("Channel", channel_id), "name": name, "visibility": visibility.value}
     if visibility is Visibility.PUBLIC:
-        await services.events.publish(
-            gid("Workspace", ws), "channel.created", data, about=gid("Channel", channel_id)
+        await services.notices.publish(
+            gid("Workspace", ws), ChannelNotice.CREATED, data, about=gid("Channel", channel_id)
         )
     else:
         # Only its members learn that a private or direct channel exists.
         for user_id in member_ids:
-            await services.events.publish(gid("User", user_id), "channel.created", data)
+            await services.notices.publish(gid("User", user_id), ChannelNotice.CREATED, data)
     return await get_channel(ctx, channel_id)
 
 
@@ -251,7 +252,7 @@ async def rename_channel(ctx: RequestContext, channel_id: str, name: str) -> Cha
         channel_id, {"name_sealed": sealed, "updated_at": services.clock()}
     )
     _refresh(ctx, channel_id)
-    await _announce(ctx, granted, "channel.renamed", {"name": clean})
+    await _announce(ctx, granted, ChannelNotice.RENAMED, {"name": clean})
     return await get_channel(ctx, channel_id)
 
 
@@ -272,7 +273,7 @@ async def set_topic(ctx: RequestContext, channel_id: str, topic: str | None) -> 
         channel_id, {"topic_sealed": sealed, "updated_at": services.clock()}
     )
     _refresh(ctx, channel_id)
-    await _announce(ctx, granted, "channel.topic_changed", {"topic": clean}, workspace=False)
+    await _announce(ctx, granted, ChannelNotice.TOPIC_CHANGED, {"topic": clean}, workspace=False)
     return await get_channel(ctx, channel_id)
 
 
@@ -287,14 +288,14 @@ async def set_archived(ctx: RequestContext, channel_id: str, archived: bool) -> 
         channel_id, {"archived": archived, "updated_at": services.clock()}
     )
     _refresh(ctx, channel_id)
-    await _announce(ctx, granted, "channel.archived", {"archived": archived})
+    await _announce(ctx, granted, ChannelNotice.ARCHIVED, {"archived": archived})
     return await get_channel(ctx, channel_id)
 
 
 async def _announce(
     ctx: RequestContext,
     granted: ChannelAccess,
-    type_: str,
+    type_: ChannelNotice,
     data: dict[str, object],
     *,
     workspace: bool = True,
@@ -303,21 +304,23 @@ async def _announce(
     of them who may read the channel: not guests outside it)."""
     channel_gid = gid("Channel", granted.channel_id)
     payload = {"id": channel_gid, **data}
-    await ctx.services.events.publish(channel_gid, type_, payload)
+    await ctx.services.notices.publish(channel_gid, type_, payload)
     if workspace and granted.channel.visibility == Visibility.PUBLIC:
         workspace_gid = gid("Workspace", granted.workspace.workspace_id)
-        await ctx.services.events.publish(workspace_gid, type_, payload, about=channel_gid)
+        await ctx.services.notices.publish(workspace_gid, type_, payload, about=channel_gid)
 
 
-async def _member_event(ctx: RequestContext, channel_id: str, type_: str, user_id: str) -> None:
+async def _member_notice(
+    ctx: RequestContext, channel_id: str, type_: ChannelNotice, user_id: str
+) -> None:
     data = {"channelId": gid("Channel", channel_id), "userId": gid("User", user_id)}
-    await ctx.services.events.publish(gid("Channel", channel_id), type_, data)
+    await ctx.services.notices.publish(gid("Channel", channel_id), type_, data)
 
 
 async def _left(ctx: RequestContext, channel_id: str, user_id: str) -> None:
     """Access first: the leaver's subscriptions are checked before anything else arrives."""
-    await ctx.services.events.access_changed(user_id)
-    await _member_event(ctx, channel_id, "member.left", user_id)
+    await ctx.services.notices.access_changed(user_id)
+    await _member_notice(ctx, channel_id, ChannelNotice.MEMBER_LEFT, user_id)
 
 
 def _not_direct(granted: ChannelAccess, what: str) -> None:
@@ -338,7 +341,7 @@ async def join_channel(ctx: RequestContext, channel_id: str) -> ChannelView:
         me = granted.workspace.principal.user_id
         await services.channels.add_member(granted.channel, me, services.clock())
         _refresh(ctx, channel_id)
-        await _member_event(ctx, channel_id, "member.joined", me)
+        await _member_notice(ctx, channel_id, ChannelNotice.MEMBER_JOINED, me)
     return await get_channel(ctx, channel_id)
 
 
@@ -364,7 +367,7 @@ async def add_channel_member(ctx: RequestContext, channel_id: str, user_id: str)
         raise not_found("user")
     if await services.channels.member(channel_id, user_id) is None:
         await services.channels.add_member(granted.channel, user_id, services.clock())
-        await _member_event(ctx, channel_id, "member.joined", user_id)
+        await _member_notice(ctx, channel_id, ChannelNotice.MEMBER_JOINED, user_id)
     _refresh(ctx, channel_id)
     return await get_channel(ctx, channel_id)
 

@@ -24,10 +24,13 @@ from resolvers.drive_access import (
 from resolvers.errors import CoveError, bad_input, not_found
 from resolvers.global_ids import file_version_id
 from resolvers.global_ids import to_global_id as gid
+from resolvers.notice_types import DriveNotice
 from resolvers.roles import AccessLevel
 
 
-async def publish_item(ctx: RequestContext, folder_id: str, type_: str, view: ItemView) -> None:
+async def publish_item(
+    ctx: RequestContext, folder_id: str, type_: DriveNotice, view: ItemView
+) -> None:
     """Tell the folder's subscribers about one of its items; its readers may read the item."""
     data: dict[str, object] = {
         "id": gid("Folder" if view.is_folder else "File", view.id),
@@ -38,7 +41,7 @@ async def publish_item(ctx: RequestContext, folder_id: str, type_: str, view: It
         data["size"] = view.record.size
     if view.record.current_version_id is not None:
         data["versionId"] = file_version_id(view.id, view.record.current_version_id)
-    await ctx.services.events.publish(gid("Folder", folder_id), type_, data)
+    await ctx.services.notices.publish(gid("Folder", folder_id), type_, data)
 
 
 async def write_and_publish(
@@ -46,7 +49,7 @@ async def write_and_publish(
     write: Awaitable[None],
     item_id: str,
     folder_id: str,
-    type_: str,
+    type_: DriveNotice,
     *,
     written: DriveItemRecord | None = None,
     index: bool = False,
@@ -57,14 +60,14 @@ async def write_and_publish(
     have changed (`index`), and tell the folder's subscribers (`publish_item`).
 
     A folder moved out of a shared folder may lose readers, it and everything below: every
-    folder subscription is checked again before the event goes out (`moved_folder`)."""
+    folder subscription is checked again before the notice goes out (`moved_folder`)."""
     await write
     if written is None:
         ctx.loaders.drive_items.clear(item_id)
     else:
         ctx.loaders.drive_items.prime(item_id, written)
     if moved_folder:
-        await ctx.services.events.kind_access_changed("Folder")
+        await ctx.services.notices.kind_access_changed("Folder")
     view = await get_item(ctx, item_id)
     if index:
         await ctx.services.search.file(view.record, await view.name())
@@ -98,7 +101,7 @@ async def create_folder(
         services.drive.create_folder(record),
         folder_id,
         parent.item_id,
-        "drive.item_added",
+        DriveNotice.ITEM_ADDED,
         written=record,
     )
 
@@ -119,7 +122,7 @@ async def rename_item(ctx: RequestContext, item_id: str, name: str) -> ItemView:
         services.drive.rename(item_id, sealed, services.clock()),
         item_id,
         access.item.parent_id,
-        "drive.item_renamed",
+        DriveNotice.ITEM_RENAMED,
         index=True,
     )
 
@@ -144,10 +147,10 @@ async def move_item(ctx: RequestContext, item_id: str, parent_id: str | None) ->
         services.drive.move(access.item, target.item_id, services.clock()),
         item_id,
         old_parent,
-        "drive.item_removed",
+        DriveNotice.ITEM_REMOVED,
         moved_folder=access.item.kind == FOLDER,
     )
-    await publish_item(ctx, target.item_id, "drive.item_added", view)
+    await publish_item(ctx, target.item_id, DriveNotice.ITEM_ADDED, view)
     return view
 
 
@@ -208,7 +211,7 @@ async def trash_item(ctx: RequestContext, item_id: str) -> ItemView:
         services.drive.trash(access.item, services.clock()),
         item_id,
         access.item.parent_id,
-        "drive.item_trashed",
+        DriveNotice.ITEM_TRASHED,
     )
 
 
@@ -236,7 +239,7 @@ async def restore_item(ctx: RequestContext, item_id: str) -> ItemView:
         services.drive.restore(access.item, parent_id, services.clock()),
         item_id,
         parent_id,
-        "drive.item_added",
+        DriveNotice.ITEM_ADDED,
     )
 
 
@@ -258,9 +261,9 @@ async def delete_item(ctx: RequestContext, item_id: str) -> None:
         used = await services.drive.bytes_used(workspace_id)
         await services.drive.set_bytes_used(workspace_id, used - freed)
     ctx.loaders.drive_items.clear(item_id)
-    await services.events.publish(
+    await services.notices.publish(
         gid("Folder", access.item.parent_id),
-        "drive.item_deleted",
+        DriveNotice.ITEM_DELETED,
         {"id": gid("Folder" if access.item.kind == FOLDER else "File", item_id)},
     )
 
@@ -311,5 +314,5 @@ async def restore_version(ctx: RequestContext, file_id: str, version_id: str) ->
         services.drive.set_current_version(file_id, version, services.clock()),
         file_id,
         access.item.parent_id,
-        "drive.version_added",
+        DriveNotice.VERSION_ADDED,
     )

@@ -68,7 +68,7 @@ async def unshare_item(
     grantee = await _grantee(ctx, access, user_id, channel_id)
     await services.drive.delete_share(access.item.workspace_id, item_id, grantee)
     # Readers of any folder below may have read it through this share alone.
-    await services.events.kind_access_changed("Folder")
+    await services.notices.kind_access_changed("Folder")
     return await shares(ctx, access)
 
 

@@ -34,6 +34,7 @@ from resolvers.drive_items import write_and_publish
 from resolvers.errors import CoveError, bad_input
 from resolvers.global_ids import file_version_id
 from resolvers.global_ids import to_global_id as gid
+from resolvers.notice_types import DriveNotice
 from resolvers.roles import AccessLevel
 from resolvers.services import Services
 from resolvers.transfers import TransferError
@@ -295,7 +296,7 @@ async def _announce(ctx: RequestContext, upload: UploadRecord, item: DriveItemRe
             ctx.services.drive.forget_upload(upload.token_hash),
             upload.file_id,
             item.parent_id,
-            "drive.item_added" if upload.new_file else "drive.version_added",
+            DriveNotice.ITEM_ADDED if upload.new_file else DriveNotice.VERSION_ADDED,
             index=upload.new_file,
         )
     except Exception:

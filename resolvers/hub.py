@@ -1,4 +1,4 @@
-"""This node's realtime hub: it receives every sealed broker payload and fans each event out
+"""This node's realtime hub: it receives every sealed broker payload and fans each notice out
 to the local subscriptions of its topic, each with a bounded queue of its own.
 
 The hub never seals for subscribers (their own streams do, so a slow one delays no one) and
@@ -42,7 +42,7 @@ class _End:
 
 @dataclass(eq=False)
 class Subscription:
-    """One live `events` subscription: its caller, its topics and its queue of events."""
+    """One live `events` subscription: its caller, its topics and its queue of notices."""
 
     session_id: str
     login_session_id: str
@@ -52,8 +52,8 @@ class Subscription:
     _queue: asyncio.Queue[bytes | _End] = field(default_factory=asyncio.Queue)
     _ended: bool = False
 
-    def offer(self, event: bytes) -> None:
-        """Queue an event's plaintext without waiting; one too far behind is ended."""
+    def offer(self, notice: bytes) -> None:
+        """Queue a notice's plaintext without waiting; one too far behind is ended."""
         if self._ended:
             return
         if self._queue.qsize() >= self.queue_limit:
@@ -65,7 +65,7 @@ class Subscription:
                 )
             )
             return
-        self._queue.put_nowait(event)
+        self._queue.put_nowait(notice)
 
     def end(self, error: CoveError | None = None) -> None:
         if not self._ended:
@@ -163,7 +163,7 @@ class Hub:
             self._drop(refused)
             return
         kind = payload.get("kind")
-        if kind == "event":
+        if kind == "event":  # a notice
             subscribers = self._by_topic.get(payload["topic"])
             if subscribers:
                 # The plaintext every subscriber gets, serialised once; each seals it apart.
@@ -172,7 +172,7 @@ class Hub:
                 about = payload.get("about")
                 answers: dict[tuple[Principal, str], bool] = {}
                 for subscription in list(subscribers):
-                    # An event that tells of another object (a channel, on its workspace's
+                    # A notice that tells of another object (a channel, on its workspace's
                     # topic) reaches only those who may read that object too.
                     if about is None or await self._may_read(subscription, about, answers):
                         subscription.offer(plaintext)

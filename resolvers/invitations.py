@@ -17,6 +17,7 @@ from resolvers.authz import Action
 from resolvers.context import RequestContext
 from resolvers.errors import CoveError, ErrorCode, bad_input, not_found
 from resolvers.global_ids import to_global_id as gid
+from resolvers.notice_types import InvitationNotice, WorkspaceNotice
 from resolvers.pagination import Page, check_first, decode_cursor, encode_cursor
 from resolvers.roles import Role
 from resolvers.validation import normalize_email
@@ -24,7 +25,7 @@ from resolvers.workspaces import (
     WorkspaceView,
     access,
     audit_event,
-    member_event,
+    member_notice,
     view,
 )
 
@@ -117,7 +118,7 @@ async def invite_member(
             "workspaceName": workspace_name,
             "role": role.value,
         }
-        await services.events.publish(gid("User", existing_user), "invitation.received", data)
+        await services.notices.publish(gid("User", existing_user), InvitationNotice.RECEIVED, data)
     grant = services.authz.invitation_for_manager(granted, record)
     return InvitationView(ctx, record, grant, view(ctx, granted))
 
@@ -329,7 +330,9 @@ async def _accept(
     else:
         member = MembershipRecord(workspace_id, caller.user_id, role.value, services.clock())
         await services.workspaces.accept_invitation(record, member, siblings)
-        await member_event(ctx, workspace_id, "member.added", caller.user_id, role=role.value)
+        await member_notice(
+            ctx, workspace_id, WorkspaceNotice.MEMBER_ADDED, caller.user_id, role=role.value
+        )
     ctx.loaders.my_memberships.prime(record.workspace_id, member, force=True)
     await audit_event(
         ctx,

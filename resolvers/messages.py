@@ -20,6 +20,7 @@ from resolvers.drive_access import ItemView, item_access
 from resolvers.errors import CoveError, bad_input, not_found
 from resolvers.global_ids import to_global_id as gid
 from resolvers.keys import ACCOUNT_SCOPE
+from resolvers.notice_types import MessageNotice
 from resolvers.pagination import Page, check_first, decode_cursor, encode_cursor
 from resolvers.users import fellow
 
@@ -199,10 +200,10 @@ def _message_data(record: MessageRecord, text: str) -> dict[str, object]:
 
 
 async def _publish(
-    ctx: RequestContext, record: MessageRecord, type_: str, data: dict[str, object]
+    ctx: RequestContext, record: MessageRecord, type_: MessageNotice, data: dict[str, object]
 ) -> None:
     """Tell the channel's subscribers; its readers are exactly those who may read the data."""
-    await ctx.services.events.publish(gid("Channel", record.channel_id), type_, data)
+    await ctx.services.notices.publish(gid("Channel", record.channel_id), type_, data)
 
 
 async def _publish_reaction(
@@ -214,7 +215,7 @@ async def _publish_reaction(
         "userId": gid("User", message.access.workspace.principal.user_id),
         "reacted": reacted,
     }
-    await _publish(ctx, message.record, "reaction.changed", data)
+    await _publish(ctx, message.record, MessageNotice.REACTION_CHANGED, data)
 
 
 def _clean_text(ctx: RequestContext, text: str) -> str:
@@ -290,7 +291,7 @@ async def post_message(
     await services.search.message(record, clean)
     data = _message_data(record, clean)
     data["attachmentIds"] = [gid("File", f) for f, _ in attached]
-    await _publish(ctx, record, "message.created", data)
+    await _publish(ctx, record, MessageNotice.CREATED, data)
     return MessageView(ctx, access, record)
 
 
@@ -312,7 +313,7 @@ async def edit_message(
     await services.messages.edit(current.record, sealed, mentions, now)
     record = replace(current.record, text_sealed=sealed, mentions=mentions, edited_at=now)
     await services.search.message(record, clean)
-    await _publish(ctx, record, "message.edited", _message_data(record, clean))
+    await _publish(ctx, record, MessageNotice.EDITED, _message_data(record, clean))
     return MessageView(ctx, current.access, record)
 
 
@@ -330,7 +331,7 @@ async def delete_message(ctx: RequestContext, message_id: str) -> None:
             current.record.thread_id, current.record.channel_id, current.record.workspace_id, ""
         )
         await services.messages.refresh_thread(parent, services.clock())
-    await _publish(ctx, current.record, "message.deleted", {"id": gid("Message", message_id)})
+    await _publish(ctx, current.record, MessageNotice.DELETED, {"id": gid("Message", message_id)})
 
 
 async def _check_attachments(
@@ -438,7 +439,7 @@ async def set_pinned(ctx: RequestContext, message_id: str, pinned: bool) -> Mess
     ctx.loaders.pins.clear((current.record.channel_id, message_id))
     if changed:  # pinning twice (or unpinning an unpinned message) tells no one anything
         data = {"messageId": gid("Message", message_id), "pinned": pinned}
-        await _publish(ctx, current.record, "pin.changed", data)
+        await _publish(ctx, current.record, MessageNotice.PIN_CHANGED, data)
     return current
 
 

@@ -1,4 +1,4 @@
-"""Realtime sessions: keys handed out over HTTPS after an access check, and the event stream
+"""Realtime sessions: keys handed out over HTTPS after an access check, and the notice stream
 each subscriber receives sealed under its own rotating key, in the format of docs/contract.md,
 "Realtime wire format"."""
 
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from crypto.field_seal import FieldRef
-from crypto.realtime import new_realtime_key, seal_event
+from crypto.realtime import new_realtime_key, seal_notice
 from persistence.ids import new_id
 from persistence.realtime import RealtimeKeyRecord, RealtimeSessionRecord
 from resolvers.authz import Principal
@@ -19,6 +19,7 @@ from resolvers.context import RequestContext
 from resolvers.errors import bad_input, not_found
 from resolvers.global_ids import is_raw_id, to_global_id
 from resolvers.hub import Subscription
+from resolvers.notice_types import ChannelNotice
 from resolvers.services import Services
 from resolvers.topics import can_read, is_topic
 
@@ -107,7 +108,7 @@ async def _live_session(ctx: RequestContext, session_id: str) -> RealtimeSession
 
 async def realtime_key(ctx: RequestContext, session_id: str, key_id: str) -> KeyView:
     """A key of the caller's session, while it may still read every one of the session's
-    topics: a key that sealed a topic's events is never handed to someone who lost it."""
+    topics: a key that sealed a topic's notices is never handed to someone who lost it."""
     services = ctx.services
     session = await _live_session(ctx, session_id)
     caller = ctx.principal_now()
@@ -135,13 +136,13 @@ async def close_session(ctx: RequestContext, session_id: str) -> None:
     """End a realtime session: its keys are deleted and its subscription completes."""
     session = await _live_session(ctx, session_id)
     await ctx.services.realtime.delete(session)
-    await ctx.services.events.session_ended(session_id)
+    await ctx.services.notices.session_ended(session_id)
 
 
 async def subscribe(
     ctx: RequestContext, session_id: str, topics: list[str]
 ) -> AsyncIterator[Envelope]:
-    """The session's stream: each event sealed under the session's current key, numbered."""
+    """The session's stream: each notice sealed under the session's current key, numbered."""
     services = ctx.services
     policy = services.policy.realtime
     session = await _live_session(ctx, session_id)
@@ -204,7 +205,7 @@ async def _sealed(
             used = 0
         seq += 1
         used += 1
-        nonce, ciphertext = seal_event(secret, session.session_id, seq, plaintext)
+        nonce, ciphertext = seal_notice(secret, session.session_id, seq, plaintext)
         yield Envelope(key.key_id, seq, _b64(nonce), _b64(ciphertext))
 
 
@@ -213,8 +214,8 @@ async def typing(ctx: RequestContext, channel_id: str) -> None:
     access = await channel_access(ctx, channel_id)
     ctx.services.authz.post(access)
     await ctx.services.presence.active(access.workspace.principal.user_id)
-    await ctx.services.events.publish(
+    await ctx.services.notices.publish(
         to_global_id("Channel", channel_id),
-        "typing",
+        ChannelNotice.TYPING,
         {"userId": to_global_id("User", access.workspace.principal.user_id)},
     )

@@ -28,10 +28,10 @@ from resolvers.audit import AuditLog
 from resolvers.authz import Authorizer, Principal
 from resolvers.cost_budget import CostBudget
 from resolvers.drive_policy import DrivePolicy
-from resolvers.events import Broker, Events
 from resolvers.hub import Hub
 from resolvers.keys import KeyService
 from resolvers.mail import Mailer
+from resolvers.notices import Broker, Notices
 from resolvers.passwords import PasswordService
 from resolvers.persisted_queries import PersistedQueries
 from resolvers.presence import PresenceTracker
@@ -90,7 +90,7 @@ class Services:
     session_ttl: timedelta
     limits: AuthLimits
     policy: Policy
-    events: Events
+    notices: Notices
     hub: Hub
     broker: Broker
     presence: PresenceTracker
@@ -149,7 +149,7 @@ class Services:
         services: Services
 
         async def can_read(principal: Principal, topic: str) -> bool:
-            # Fails closed: without a read check, no event reaches any subscriber.
+            # Fails closed: without a read check, no notice reaches any subscriber.
             return read_check is not None and await read_check(services, principal, topic)
 
         policy = policy or Policy()
@@ -174,7 +174,7 @@ class Services:
             session_ttl=session_ttl,
             limits=limits,
             policy=policy,
-            events=Events(broker, broker_key),
+            notices=Notices(broker, broker_key),
             broker=broker,
             hub=hub,
             presence=PresenceTracker(
@@ -207,7 +207,7 @@ class Services:
 
 
 class _NoBroker:
-    """Used where no broker is wired (scripts, some tests): events go nowhere."""
+    """Used where no broker is wired (scripts, some tests): notices go nowhere."""
 
     async def publish(self, payload: bytes) -> None:
         return None

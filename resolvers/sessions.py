@@ -153,4 +153,4 @@ async def end_login(services: Services, record: SessionRecord) -> None:
         if session.login_session_id == record.session_id:
             await services.realtime.delete(session)
     # Every node ends the subscriptions of this login when this reaches it.
-    await services.events.login_ended(record.session_id)
+    await services.notices.login_ended(record.session_id)

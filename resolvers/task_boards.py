@@ -14,6 +14,7 @@ from resolvers.channels import channel_access
 from resolvers.context import RequestContext
 from resolvers.errors import bad_input, not_found
 from resolvers.global_ids import to_global_id as gid
+from resolvers.notice_types import BoardNotice
 from resolvers.roles import AccessLevel, Role
 from resolvers.tasks import (
     MAX_BOARD_NAME,
@@ -78,7 +79,7 @@ async def update_board(
     if archived is not None:
         values["archived"] = archived
     await services.tasks.update_board(board_id, values)
-    await publish(ctx, board_id, "board.changed", {"id": gid("Board", board_id)})
+    await publish(ctx, board_id, BoardNotice.BOARD_CHANGED, {"id": gid("Board", board_id)})
     return await get_board(ctx, board_id)
 
 
@@ -105,7 +106,9 @@ async def create_list(
         created_at=services.clock(),
     )
     await services.tasks.put_list(item)
-    await publish(ctx, board_id, "list.created", {"id": gid("TaskList", list_id), "name": clean})
+    await publish(
+        ctx, board_id, BoardNotice.LIST_CREATED, {"id": gid("TaskList", list_id), "name": clean}
+    )
     return ListView(ctx, access, item)
 
 
@@ -144,5 +147,5 @@ async def update_list(
         lists = await services.tasks.lists(item.board_id, limit=MAX_LISTS)
         changed = replace(changed, position=_list_position(lists, move_after, list_id))
     await services.tasks.put_list(changed)
-    await publish(ctx, item.board_id, "list.changed", {"id": gid("TaskList", list_id)})
+    await publish(ctx, item.board_id, BoardNotice.LIST_CHANGED, {"id": gid("TaskList", list_id)})
     return ListView(ctx, access, changed)

@@ -15,6 +15,7 @@ from persistence.tasks import (
 from resolvers.context import RequestContext
 from resolvers.errors import bad_input, not_found
 from resolvers.global_ids import to_global_id as gid
+from resolvers.notice_types import BoardNotice
 from resolvers.roles import AccessLevel
 from resolvers.tasks import (
     MAX_ASSIGNEES,
@@ -99,7 +100,9 @@ async def create_task(
         created_at=now,
         updated_at=now,
     )
-    return await save_task(ctx, access, task, None, "task.created", title=clean_title, index=True)
+    return await save_task(
+        ctx, access, task, None, BoardNotice.TASK_CREATED, title=clean_title, index=True
+    )
 
 
 async def _same_task(
@@ -183,7 +186,9 @@ async def update_task(
     if await _same_task(before, changed, clean_title, description, clean):
         return before  # nothing would change: no write, and nobody is told
     kind = (
-        "task.completed" if status is TaskStatus.DONE and task.status != "DONE" else "task.changed"
+        BoardNotice.TASK_COMPLETED
+        if status is TaskStatus.DONE and task.status != "DONE"
+        else BoardNotice.TASK_CHANGED
     )
     reindex = title is not None or description is not None
     return await save_task(ctx, access, changed, task, kind, title=clean_title, index=reindex)
@@ -230,9 +235,9 @@ async def move_task(
         position=position,
         updated_at=services.clock(),
     )
-    view = await save_task(ctx, target_access, moved, task, "task.moved")
+    view = await save_task(ctx, target_access, moved, task, BoardNotice.TASK_MOVED)
     if moved.board_id != task.board_id:
-        await publish(ctx, task.board_id, "task.removed", {"id": gid("Task", task_id)})
+        await publish(ctx, task.board_id, BoardNotice.TASK_REMOVED, {"id": gid("Task", task_id)})
     return view
 
 
@@ -241,7 +246,7 @@ async def delete_task(ctx: RequestContext, task_id: str) -> None:
     _, task = await writable_task(ctx, task_id)
     await services.tasks.delete_task(task)
     await services.search.remove(task.workspace_id, "task", task_id)
-    await publish(ctx, task.board_id, "task.deleted", {"id": gid("Task", task_id)})
+    await publish(ctx, task.board_id, BoardNotice.TASK_DELETED, {"id": gid("Task", task_id)})
 
 
 async def add_checklist_item(ctx: RequestContext, task_id: str, text: str) -> TaskView:
@@ -256,7 +261,7 @@ async def add_checklist_item(ctx: RequestContext, task_id: str, text: str) -> Ta
         task_ref(f"check {item_id}", task_id, task.workspace_id), clean
     )
     await services.tasks.put_checklist_item(ChecklistItemRecord(task_id, item_id, sealed, False))
-    await publish_task(ctx, task, "task.changed", None)
+    await publish_task(ctx, task, BoardNotice.TASK_CHANGED, None)
     return TaskView(ctx, access, task)
 
 
@@ -288,7 +293,7 @@ async def update_checklist_item(
         if done is not None:
             changed = replace(changed, done=done)
         await services.tasks.put_checklist_item(changed)
-    await publish_task(ctx, task, "task.changed", None)
+    await publish_task(ctx, task, BoardNotice.TASK_CHANGED, None)
     return TaskView(ctx, access, task)
 
 
@@ -311,7 +316,7 @@ async def add_comment(ctx: RequestContext, task_id: str, text: str) -> TaskView:
     await publish(
         ctx,
         task.board_id,
-        "task.commented",
+        BoardNotice.TASK_COMMENTED,
         {
             "id": gid("Task", task_id),
             "commentId": gid("TaskComment", f"{task_id}.{comment_id}"),

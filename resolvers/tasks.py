@@ -1,7 +1,7 @@
 """Task boards: lists in order, tasks with assignees, due dates, labels, checklists and
 comments, moved within and across lists (and boards of one workspace) by fractional index.
 
-Here: views, access, listing and the realtime events; the writes are in `resolvers.task_boards`
+Here: views, access, listing and the realtime notices; the writes are in `resolvers.task_boards`
 (boards and lists) and `resolvers.task_changes` (tasks, checklists, comments)."""
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from resolvers.channels import channel_access
 from resolvers.context import RequestContext
 from resolvers.errors import CoveError, bad_input, not_found
 from resolvers.global_ids import to_global_id as gid
+from resolvers.notice_types import BoardNotice
 from resolvers.pagination import Page, check_first, decode_cursor, encode_cursor
 from resolvers.roles import AccessLevel
 from resolvers.users import fellow as person
@@ -339,12 +340,14 @@ async def due_tasks(ctx: RequestContext, start: datetime, end: datetime) -> list
 # Realtime
 
 
-async def publish(ctx: RequestContext, board_id: str, type_: str, data: dict[str, object]) -> None:
-    await ctx.services.events.publish(gid("Board", board_id), type_, data)
+async def publish(
+    ctx: RequestContext, board_id: str, type_: BoardNotice, data: dict[str, object]
+) -> None:
+    await ctx.services.notices.publish(gid("Board", board_id), type_, data)
 
 
 async def publish_task(
-    ctx: RequestContext, task: TaskRecord, type_: str, title: str | None
+    ctx: RequestContext, task: TaskRecord, type_: BoardNotice, title: str | None
 ) -> None:
     data: dict[str, object] = {
         "id": gid("Task", task.task_id),
@@ -362,7 +365,7 @@ async def save_task(
     access: BoardAccess,
     task: TaskRecord,
     previous: TaskRecord | None,
-    type_: str,
+    type_: BoardNotice,
     *,
     title: str | None = None,
     index: bool = False,

@@ -31,7 +31,7 @@ async def _folder(ctx: RequestContext, folder_id: str) -> None:
 TOPIC_KINDS: dict[str, Check] = {
     "Channel": channels.channel_access,
     "Workspace": workspaces.access,
-    "User": _own_user,  # personal events, such as an invitation received
+    "User": _own_user,  # personal notices, such as an invitation received
     "Folder": _folder,  # drive items added, renamed, moved, trashed, new versions
     "Calendar": calendars.calendar_access,  # events created, changed, deleted, answered
     "Board": tasks.board_access,  # tasks created, moved, changed, completed; lists

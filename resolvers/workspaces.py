@@ -15,6 +15,7 @@ from resolvers.authz import WorkspaceAccess
 from resolvers.context import RequestContext
 from resolvers.errors import bad_input, not_found
 from resolvers.global_ids import to_global_id as gid
+from resolvers.notice_types import WorkspaceNotice
 from resolvers.pagination import Page, check_first, decode_cursor, encode_cursor
 from resolvers.presence import Presence, status
 from resolvers.roles import Role
@@ -162,7 +163,7 @@ async def rename_workspace(ctx: RequestContext, workspace_id: str, name: str) ->
     await services.workspaces.rename(workspace_id, sealed, services.clock())
     ctx.loaders.workspaces.clear(workspace_id)
     data = {"id": gid("Workspace", workspace_id), "name": clean}
-    await services.events.publish(gid("Workspace", workspace_id), "workspace.renamed", data)
+    await services.notices.publish(gid("Workspace", workspace_id), WorkspaceNotice.RENAMED, data)
     return view(ctx, granted)
 
 
@@ -232,8 +233,10 @@ async def change_member_role(
     changed = MembershipRecord(workspace_id, user_id, role.value, target.joined_at)
     await services.workspaces.put_member(changed)
     await _revoke_invitations_after_change(ctx, workspace_id, user_id, changed)
-    await services.events.access_changed(user_id)  # a guest sees fewer channels than a member
-    await member_event(ctx, workspace_id, "member.role_changed", user_id, role=role.value)
+    await services.notices.access_changed(user_id)  # a guest sees fewer channels than a member
+    await member_notice(
+        ctx, workspace_id, WorkspaceNotice.MEMBER_ROLE_CHANGED, user_id, role=role.value
+    )
     await audit_event(
         ctx,
         workspace_id,
@@ -282,11 +285,11 @@ async def _drop_member(ctx: RequestContext, workspace_id: str, user_id: str) -> 
     ctx.loaders.my_memberships.clear(workspace_id)
     await _revoke_invitations_after_change(ctx, workspace_id, user_id, None)
     # Before anything else is published, the leaver's subscriptions are checked again.
-    await services.events.access_changed(user_id)
+    await services.notices.access_changed(user_id)
     while refs := await services.channels.list_for_member(workspace_id, user_id, limit=_PAGE):
         for ref in refs:
             await services.channels.remove_member(workspace_id, ref.channel_id, user_id)
-    await member_event(ctx, workspace_id, "member.removed", user_id)
+    await member_notice(ctx, workspace_id, WorkspaceNotice.MEMBER_REMOVED, user_id)
 
 
 async def _revoke_invitations_after_change(
@@ -317,11 +320,11 @@ async def _revoke_invitations_after_change(
             return
 
 
-async def member_event(
-    ctx: RequestContext, workspace_id: str, type_: str, user_id: str, **extra: str
+async def member_notice(
+    ctx: RequestContext, workspace_id: str, type_: WorkspaceNotice, user_id: str, **extra: str
 ) -> None:
     data = {"workspaceId": gid("Workspace", workspace_id), "userId": gid("User", user_id), **extra}
-    await ctx.services.events.publish(gid("Workspace", workspace_id), type_, data)
+    await ctx.services.notices.publish(gid("Workspace", workspace_id), type_, data)
 
 
 async def audit_event(

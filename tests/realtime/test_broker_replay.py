@@ -18,8 +18,8 @@ from redis_server import RedisServer
 from crypto.realtime import new_realtime_key
 from integrations.broker import RedisBroker
 from resolvers.authz import Principal
-from resolvers.events import Events
 from resolvers.hub import Hub, Subscription
+from resolvers.notices import Notices
 
 KEY = new_realtime_key()
 CHANNEL = "cove:events"
@@ -91,13 +91,13 @@ async def test_an_envelope_captured_on_redis_and_published_again_is_delivered_on
             hub.add(sub)
             await receiver.start(hub.on_payload)
             await sender.start(_ignore)
-            events = Events(sender, KEY)
+            notices = Notices(sender, KEY)
 
-            await events.publish("t", "message", {"n": 1})
+            await notices.publish("t", "message", {"n": 1})
             captured = await _next_message(spy)
             for _ in range(3):  # whoever holds Redis re-publishes the sealed envelope as is
                 await raw.publish(CHANNEL, captured)
-            await events.publish("t", "message", {"n": 2})
+            await notices.publish("t", "message", {"n": 2})
             await _next_message(spy)  # ...which the receiver saw after the replays
             for _ in range(3):
                 await _next_message(spy)
@@ -128,24 +128,24 @@ async def _next_message(spy: Any) -> bytes:
 
 async def test_every_kind_of_envelope_is_acted_on_once() -> None:
     recorder = Recorder()
-    events = Events(recorder, KEY)
+    notices = Notices(recorder, KEY)
     hub = Hub(KEY, can_read)
     first = subscription(session="s-1")
     hub.add(first)
-    await events.publish("t", "message", {"n": 1})
-    await events.session_ended("s-1")
+    await notices.publish("t", "message", {"n": 1})
+    await notices.session_ended("s-1")
     for envelope in recorder.sent:
         await hub.on_payload(envelope)
     assert [e["data"]["n"] for e in await drain(first)] == [1]
 
     # A new subscription that happens to reuse the ended session's id (a resumed session):
-    # neither the old event nor the old `session_ended` may reach it again.
+    # neither the old notice nor the old `session_ended` may reach it again.
     hub.remove(first)
     second = subscription(session="s-1")
     hub.add(second)
     for envelope in recorder.sent:
         await hub.on_payload(envelope)
-    await events.publish("t", "message", {"n": 2})
+    await notices.publish("t", "message", {"n": 2})
     await hub.on_payload(recorder.sent[-1])
     assert [e["data"]["n"] for e in await drain(second)] == [2]
     assert hub.drops["replayed"] == 2
@@ -153,12 +153,12 @@ async def test_every_kind_of_envelope_is_acted_on_once() -> None:
 
 async def test_an_older_envelope_from_the_same_node_is_dropped() -> None:
     recorder = Recorder()
-    events = Events(recorder, KEY)
+    notices = Notices(recorder, KEY)
     hub = Hub(KEY, can_read)
     sub = subscription()
     hub.add(sub)
     for n in range(3):
-        await events.publish("t", "message", {"n": n})
+        await notices.publish("t", "message", {"n": n})
     await hub.on_payload(recorder.sent[0])
     await hub.on_payload(recorder.sent[2])
     await hub.on_payload(recorder.sent[1])  # held back by the attacker, then let through
@@ -167,7 +167,7 @@ async def test_an_older_envelope_from_the_same_node_is_dropped() -> None:
 
 async def test_two_nodes_are_tracked_apart() -> None:
     recorder = Recorder()
-    node_a, node_b = Events(recorder, KEY), Events(recorder, KEY)
+    node_a, node_b = Notices(recorder, KEY), Notices(recorder, KEY)
     hub = Hub(KEY, can_read)
     sub = subscription()
     hub.add(sub)
@@ -181,11 +181,11 @@ async def test_two_nodes_are_tracked_apart() -> None:
 
 async def test_a_tampered_or_forged_envelope_is_dropped() -> None:
     recorder = Recorder()
-    events = Events(recorder, KEY)
+    notices = Notices(recorder, KEY)
     hub = Hub(KEY, can_read)
     sub = subscription()
     hub.add(sub)
-    await events.publish("t", "message", {"n": 1})
+    await notices.publish("t", "message", {"n": 1})
     original = recorder.sent[0]
     # Every byte matters: the node, counter and time as much as the ciphertext and tag.
     for index in range(len(original)):
@@ -194,7 +194,7 @@ async def test_a_tampered_or_forged_envelope_is_dropped() -> None:
         await hub.on_payload(bytes(tampered))
     await hub.on_payload(original[:-1])
     await hub.on_payload(b"garbage")
-    await Events(recorder, new_realtime_key()).publish("t", "message", {"n": 2})
+    await Notices(recorder, new_realtime_key()).publish("t", "message", {"n": 2})
     await hub.on_payload(recorder.sent[-1])  # sealed under another key
     assert await drain(sub) == []
     assert hub.drops["unauthentic"] == len(original) + 3
@@ -205,12 +205,12 @@ async def test_an_envelope_outside_the_freshness_window_is_dropped(
     offset: float, reason: str
 ) -> None:
     recorder = Recorder()
-    events = Events(recorder, KEY)
+    notices = Notices(recorder, KEY)
     # The receiving node's clock: two minutes after the sender's, or before it.
     hub = Hub(KEY, can_read, clock=shifted_clock(offset))
     sub = subscription()
     hub.add(sub)
-    await events.publish("t", "message", {"n": 1})
+    await notices.publish("t", "message", {"n": 1})
     await hub.on_payload(recorder.sent[0])
     assert await drain(sub) == []
     assert hub.drops[reason] == 1
@@ -218,11 +218,11 @@ async def test_an_envelope_outside_the_freshness_window_is_dropped(
 
 async def test_clocks_a_little_apart_still_deliver() -> None:
     recorder = Recorder()
-    events = Events(recorder, KEY)
+    notices = Notices(recorder, KEY)
     hub = Hub(KEY, can_read, clock=shifted_clock(2))
     sub = subscription()
     hub.add(sub)
-    await events.publish("t", "message", {"n": 1})
+    await notices.publish("t", "message", {"n": 1})
     await hub.on_payload(recorder.sent[0])
     assert [e["data"]["n"] for e in await drain(sub)] == [1]
 
@@ -231,9 +231,9 @@ async def test_drops_are_logged_at_most_once_a_minute_per_reason(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     recorder = Recorder()
-    events = Events(recorder, KEY)
+    notices = Notices(recorder, KEY)
     hub = Hub(KEY, can_read)
-    await events.publish("t", "message", {"n": 1})
+    await notices.publish("t", "message", {"n": 1})
     with caplog.at_level(logging.WARNING, logger="cove.realtime"):
         for _ in range(50):
             await hub.on_payload(recorder.sent[0])

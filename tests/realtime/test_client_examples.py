@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from crypto.realtime import new_realtime_key, seal_event
+from crypto.realtime import new_realtime_key, seal_notice
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 
@@ -19,7 +19,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 def envelope(
     secret: bytes, session_id: str, seq: int, event: dict[str, object]
 ) -> dict[str, object]:
-    nonce, ciphertext = seal_event(secret, session_id, seq, json.dumps(event).encode())
+    nonce, ciphertext = seal_notice(secret, session_id, seq, json.dumps(event).encode())
     return {
         "keyId": "k1",
         "seq": seq,

@@ -1,14 +1,17 @@
 """Publishing to the realtime broker: every payload is sealed before it leaves the process.
 
-These kinds travel on the one broker channel, in order:
-- `event`: delivered to subscribers of its topic (with an `about` topic, only to those who
-  may read that one too);
+A notice is what subscribers are told of something that happened ("event" is kept for
+calendar events; the wire keeps its names: the `events` subscription, the broker's `event`
+kind). Its `type` is one of resolvers/notice_types.py. These kinds travel on the one broker
+channel, in order:
+- `event`: a notice, delivered to subscribers of its topic (with an `about` topic, only to
+  those who may read that one too);
 - `access`: someone's rights, or who may read a topic or topics of a kind, changed: the
   subscriptions concerned are checked again before anything after it is delivered;
 - `login_ended`, `session_ended`: a login or a realtime session ended: its subscriptions
   complete.
 
-Each `Events` is one node's sender: its envelopes carry the node's random id, a counter and
+Each `Notices` is one node's sender: its envelopes carry the node's random id, a counter and
 the time, authenticated, so every receiving hub acts on each of them once and only while
 fresh (resolvers/replay_guard.py). Sealing and handing to the broker happen without a pause
 between them, so a node's envelopes reach the broker in counter order.
@@ -20,6 +23,7 @@ import json
 from typing import Any, Protocol
 
 from crypto.realtime import BrokerSealer
+from resolvers.notice_types import NoticeType
 
 
 class Broker(Protocol):
@@ -30,7 +34,7 @@ class Broker(Protocol):
     async def ping(self) -> None: ...
 
 
-class Events:
+class Notices:
     """What resolvers use to tell subscribers something happened."""
 
     def __init__(self, broker: Broker, broker_key: bytes) -> None:
@@ -42,12 +46,12 @@ class Events:
         await self._broker.publish(self._sealer.seal(data))
 
     async def publish(
-        self, topic: str, type_: str, data: dict[str, Any], *, about: str | None = None
+        self, topic: str, type_: NoticeType, data: dict[str, Any], *, about: str | None = None
     ) -> None:
-        """An event on `topic` (a global id); `data` must be fit for every reader of it, or,
+        """A notice on `topic` (a global id); `data` must be fit for every reader of it, or,
         with `about` (another topic, such as a channel told of on its workspace), for every
         reader of both: only those receive it."""
-        payload = {"kind": "event", "topic": topic, "type": type_, "data": data}
+        payload = {"kind": "event", "topic": topic, "type": str(type_), "data": data}
         if about is not None:
             payload["about"] = about
         await self._send(payload)
