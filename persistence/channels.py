@@ -10,8 +10,6 @@ from persistence.collab_records import (
     ChannelMemberRecord,
     ChannelRecord,
     ChannelRef,
-    from_row,
-    to_row,
 )
 from persistence.collab_tables import (
     CHANNEL_MEMBERS,
@@ -21,6 +19,7 @@ from persistence.collab_tables import (
     DIRECT_CHANNELS,
     READ_POSITIONS,
 )
+from persistence.rows import from_row, to_row
 from persistence.store import Delete, Put, Store, Update
 
 

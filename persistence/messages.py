@@ -11,8 +11,6 @@ from persistence.collab_records import (
     MessageRecord,
     PinRecord,
     ReactionRecord,
-    from_row,
-    to_row,
 )
 from persistence.collab_tables import (
     MENTIONS_BY_USER,
@@ -23,6 +21,7 @@ from persistence.collab_tables import (
     REPLIES_BY_THREAD,
 )
 from persistence.declare import Row, Table
+from persistence.rows import from_row, to_row
 from persistence.store import Delete, Put, Store, Update
 
 # Reactions read per message at most this many (people x emoji) rows.

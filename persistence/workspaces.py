@@ -9,8 +9,6 @@ from persistence.collab_records import (
     InvitationRecord,
     MembershipRecord,
     WorkspaceRecord,
-    from_row,
-    to_row,
 )
 from persistence.collab_tables import (
     INVITATION_TAKEOVERS,
@@ -23,6 +21,7 @@ from persistence.collab_tables import (
     WORKSPACES,
     WORKSPACES_BY_USER,
 )
+from persistence.rows import from_row, to_row
 from persistence.store import Delete, Put, Store, Update
 
 OWNER = "OWNER"
