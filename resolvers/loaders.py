@@ -9,6 +9,7 @@ from typing import TypeVar
 
 from strawberry.dataloader import DataLoader
 
+from persistence.accounts import UserRecord
 from persistence.collab_records import (
     ChannelMemberRecord,
     ChannelRecord,
@@ -21,7 +22,6 @@ from persistence.collab_records import (
 )
 from persistence.drive_records import DriveItemRecord
 from persistence.realtime import PresenceRecord
-from persistence.records import UserRecord
 from resolvers.services import Services
 
 K = TypeVar("K")
