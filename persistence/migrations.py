@@ -17,7 +17,7 @@ from persistence.messages import MESSAGE_TABLES
 from persistence.outbox import OUTBOX_TABLES
 from persistence.persisted_queries import PERSISTED_QUERY_TABLES
 from persistence.realtime import PRESENCE_TABLES, REALTIME_TABLES
-from persistence.search_tables import SEARCH_TABLES
+from persistence.search import SEARCH_TABLES
 from persistence.store import StoreError
 from persistence.tasks import TASK_TABLES
 from persistence.two_factor import TWO_FACTOR_TABLES
