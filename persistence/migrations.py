@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from persistence.accounts import ACCOUNT_TABLES
 from persistence.audit import AUDIT_TABLES
-from persistence.calendars import CALENDAR_FEED_CREATORS, CALENDAR_TABLES
+from persistence.calendars_tables import CALENDAR_FEED_CREATORS, CALENDAR_TABLES
 from persistence.channels import CHANNEL_TABLES
 from persistence.declare import Table
 from persistence.drive_tables import DRIVE_TABLES, SHARE_LINK_VERSIONS

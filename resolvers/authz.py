@@ -13,7 +13,7 @@ from enum import StrEnum
 from crypto.field_seal import FieldRef
 from crypto.grants import Grant
 from crypto.keyring import Keyring
-from persistence.calendars import CalendarRecord, CalendarShareRecord, EventRecord
+from persistence.calendars_records import CalendarRecord, CalendarShareRecord, EventRecord
 from persistence.channels import ChannelMemberRecord, ChannelRecord
 from persistence.drive_records import DriveItemRecord, FileVersionRecord, ShareRecord
 from persistence.tasks import BoardRecord, ListRecord, TaskRecord
