@@ -1,10 +1,5 @@
 """Channels, their members (both ways) and the one direct channel per set of people: tables,
-records and the repository.
-
-Sealed columns end in `_sealed`; ids, times, counters, roles and flags stay clear. Ids are
-time-ordered, so clustering by id orders by creation time. Record field names equal column
-names, so rows and records convert by name (`persistence/rows.py`).
-"""
+records and the repository."""
 
 from __future__ import annotations
 

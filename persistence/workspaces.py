@@ -1,10 +1,5 @@
 """Workspaces, their members (both ways, and owners apart) and invitations: tables, records
-and the repository.
-
-Sealed columns end in `_sealed`; ids, times, counters, roles and flags stay clear. Ids are
-time-ordered, so clustering by id orders by creation time. Record field names equal column
-names, so rows and records convert by name (`persistence/rows.py`).
-"""
+and the repository."""
 
 from __future__ import annotations
 
