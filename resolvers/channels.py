@@ -16,6 +16,7 @@ from resolvers.errors import CoveError, bad_input, not_found
 from resolvers.global_ids import to_global_id as gid
 from resolvers.pagination import Page, check_first, decode_cursor, encode_cursor
 from resolvers.roles import Role, Visibility
+from resolvers.users import fellow
 from resolvers.validation import clean_name
 from resolvers.workspaces import WorkspaceView
 from resolvers.workspaces import access as workspace_access
@@ -416,18 +417,8 @@ async def members(
     rows = await ctx.services.channels.list_members(
         channel_id, limit=first + 1, after_user_id=str(start[0]) if start else None
     )
-    authz = ctx.services.authz
     edges = [
-        (
-            encode_cursor([row.user_id]),
-            UserView(
-                ctx.services,
-                row.user_id,
-                authz.fellow_name(granted.workspace, row.user_id),
-                with_email=False,
-                loader=ctx.loaders.users,
-            ),
-        )
+        (encode_cursor([row.user_id]), fellow(ctx, granted.workspace, row.user_id))
         for row in rows[:first]
     ]
     return Page(edges=edges, has_next_page=len(rows) > first)

@@ -21,6 +21,7 @@ from resolvers.errors import CoveError, bad_input, not_found
 from resolvers.global_ids import to_global_id as gid
 from resolvers.keys import ACCOUNT_SCOPE
 from resolvers.pagination import Page, check_first, decode_cursor, encode_cursor
+from resolvers.users import fellow
 
 MAX_MENTIONS = 50
 MAX_ATTACHMENTS = 10
@@ -93,10 +94,7 @@ class MessageView:
         known = self._people.get(user_id)
         if known is not None:
             return known
-        grant = self._ctx.services.authz.fellow_name(self.access.workspace, user_id)
-        return UserView(
-            self._ctx.services, user_id, grant, with_email=False, loader=self._ctx.loaders.users
-        )
+        return fellow(self._ctx, self.access.workspace, user_id)
 
     def author(self) -> UserView:
         return self._user(self.record.author_id)
@@ -161,17 +159,7 @@ async def page_views(
     authors = [user for user in found if user is not None]
     await keys.preload(ACCOUNT_SCOPE, (user.display_name_sealed for user in authors))
     # One view per author for the whole page, so each name is opened once.
-    fellow = ctx.services.authz.fellow_name
-    people = {
-        user.user_id: UserView(
-            ctx.services,
-            user.user_id,
-            fellow(access.workspace, user.user_id),
-            with_email=False,
-            record=user,
-        )
-        for user in authors
-    }
+    people = {user.user_id: fellow(ctx, access.workspace, user.user_id, user) for user in authors}
     return [MessageView(ctx, access, record, people) for record in records]
 
 

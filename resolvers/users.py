@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from persistence.accounts import UserRecord
 from resolvers.accounts import UserView
 from resolvers.accounts import get_user as get_own_account
 from resolvers.authz import WorkspaceAccess
@@ -34,8 +35,16 @@ async def get_user(ctx: RequestContext, user_id: str) -> UserView:
     raise not_found("user")
 
 
-def fellow(ctx: RequestContext, access: WorkspaceAccess, user_id: str) -> UserView:
+def fellow(
+    ctx: RequestContext,
+    access: WorkspaceAccess,
+    user_id: str,
+    record: UserRecord | None = None,
+) -> UserView:
     """Someone seen on an object of a workspace the caller reached through `access` (an
-    author, an assignee, an attendee), by name only."""
+    author, a member, an assignee, an attendee, a file's creator), by name only: the one way
+    every resolver shows a person. `record`, when the caller has it already, saves a read."""
     grant = ctx.services.authz.fellow_name(access, user_id)
-    return UserView(ctx.services, user_id, grant, with_email=False, loader=ctx.loaders.users)
+    return UserView(
+        ctx.services, user_id, grant, with_email=False, record=record, loader=ctx.loaders.users
+    )

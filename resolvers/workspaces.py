@@ -18,6 +18,7 @@ from resolvers.global_ids import to_global_id as gid
 from resolvers.pagination import Page, check_first, decode_cursor, encode_cursor
 from resolvers.presence import Presence, status
 from resolvers.roles import Role
+from resolvers.users import fellow
 from resolvers.validation import clean_name
 
 MAX_WORKSPACE_NAME = 80
@@ -120,8 +121,7 @@ def view(
 def member_view(
     ctx: RequestContext, granted: WorkspaceAccess, member: MembershipRecord
 ) -> MemberView:
-    grant = ctx.services.authz.fellow_name(granted, member.user_id)
-    user = UserView(ctx.services, member.user_id, grant, with_email=False, loader=ctx.loaders.users)
+    user = fellow(ctx, granted, member.user_id)
     return MemberView(user=user, role=Role(member.role), joined_at=member.joined_at, ctx=ctx)
 
 
