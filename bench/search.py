@@ -48,8 +48,8 @@ async def seed(data_dir: Path, env: dict[str, str], ids: dict[str, str], count: 
     from api.app import running_services
     from api.bootstrap import load_keyring
     from api.settings import load_settings
-    from persistence.collab_records import MessageRecord
     from persistence.ids import new_id
+    from persistence.messages import MessageRecord
     from resolvers.global_ids import from_global_id
     from resolvers.messages import text_ref
 

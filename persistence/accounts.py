@@ -1,15 +1,91 @@
-"""Users, their email claims and their sessions, over any Store."""
+"""Users, their email claims and their sessions: the tables, the records and the repository.
+
+Email and display name are sealed; the password is only hashed; sessions are found by the
+hash of their bearer token, never the token.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from persistence.declare import Row
-from persistence.records import SessionRecord, UserRecord
+from persistence.declare import Column, ColumnType, Order, Row, Table
 from persistence.store import Delete, Put, Store
-from persistence.tables import SESSIONS_BY_TOKEN, SESSIONS_BY_USER, USER_ID_BY_EMAIL, USERS
 from persistence.validate import row_values
+
+_TEXT = ColumnType.TEXT
+_BLOB = ColumnType.BLOB
+_TIME = ColumnType.TIMESTAMP
+
+USERS = Table(
+    name="users",
+    partition_key=(Column("user_id", _TEXT),),
+    values=(
+        Column("email_sealed", _BLOB),
+        Column("display_name_sealed", _BLOB),
+        Column("password_hash", _TEXT),
+        Column("created_at", _TIME),
+        Column("updated_at", _TIME),
+    ),
+)
+
+# Keyed by the email's blind index, never the email: one account per email address.
+USER_ID_BY_EMAIL = Table(
+    name="user_id_by_email",
+    partition_key=(Column("email_index", _BLOB),),
+    values=(Column("user_id", _TEXT), Column("created_at", _TIME)),
+)
+
+SESSIONS_BY_TOKEN = Table(
+    name="sessions_by_token",
+    partition_key=(Column("token_hash", _BLOB),),
+    values=(
+        Column("session_id", _TEXT),
+        Column("user_id", _TEXT),
+        Column("created_at", _TIME),
+        Column("expires_at", _TIME),
+    ),
+)
+
+# Session ids are time-ordered, so descending clustering lists the newest first.
+SESSIONS_BY_USER = Table(
+    name="sessions_by_user",
+    partition_key=(Column("user_id", _TEXT),),
+    clustering=(Column("session_id", _TEXT),),
+    order=Order.DESC,
+    values=(
+        Column("token_hash", _BLOB),
+        Column("created_at", _TIME),
+        Column("expires_at", _TIME),
+    ),
+)
+
+ACCOUNT_TABLES = (USERS, USER_ID_BY_EMAIL, SESSIONS_BY_TOKEN, SESSIONS_BY_USER)
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    """An account; email and display name are sealed, the password only hashed."""
+
+    user_id: str
+    email_sealed: bytes
+    display_name_sealed: bytes
+    password_hash: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """A signed-in session, found by the hash of its bearer token."""
+
+    session_id: str
+    user_id: str
+    token_hash: bytes
+    created_at: datetime
+    expires_at: datetime
+
 
 _PAGE = 100
 

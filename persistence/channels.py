@@ -1,27 +1,110 @@
-"""Channels, their members (both ways) and the one direct channel per set of people."""
+"""Channels, their members (both ways) and the one direct channel per set of people: tables,
+records and the repository."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from persistence.collab_records import (
-    ChannelMemberRecord,
-    ChannelRecord,
-    ChannelRef,
-    from_row,
-    to_row,
-)
-from persistence.collab_tables import (
-    CHANNEL_MEMBERS,
-    CHANNELS,
-    CHANNELS_BY_MEMBER,
-    CHANNELS_BY_WORKSPACE,
-    DIRECT_CHANNELS,
-    READ_POSITIONS,
-)
+from persistence.declare import Column, ColumnType, Table
+from persistence.rows import from_row, to_row
 from persistence.store import Delete, Put, Store, Update
+
+_TEXT = ColumnType.TEXT
+_BLOB = ColumnType.BLOB
+_TIME = ColumnType.TIMESTAMP
+_BOOL = ColumnType.BOOLEAN
+
+CHANNELS = Table(
+    name="channels",
+    partition_key=(Column("channel_id", _TEXT),),
+    values=(
+        Column("workspace_id", _TEXT),
+        Column("name_sealed", _BLOB),
+        Column("topic_sealed", _BLOB),
+        Column("visibility", _TEXT),
+        Column("archived", _BOOL),
+        Column("created_by", _TEXT),
+        Column("created_at", _TIME),
+        Column("updated_at", _TIME),
+    ),
+)
+
+CHANNELS_BY_WORKSPACE = Table(
+    name="channels_by_workspace",
+    partition_key=(Column("workspace_id", _TEXT),),
+    clustering=(Column("channel_id", _TEXT),),
+    values=(Column("visibility", _TEXT),),
+)
+
+CHANNEL_MEMBERS = Table(
+    name="channel_members",
+    partition_key=(Column("channel_id", _TEXT),),
+    clustering=(Column("user_id", _TEXT),),
+    values=(Column("joined_at", _TIME),),
+)
+
+# Kept apart from memberships: writing a read position can never create a membership.
+READ_POSITIONS = Table(
+    name="read_positions",
+    partition_key=(Column("user_id", _TEXT),),
+    clustering=(Column("channel_id", _TEXT),),
+    values=(Column("last_read_id", _TEXT), Column("read_at", _TIME)),
+)
+
+# A member's channels in one workspace: what a guest may see, what leaving must undo.
+CHANNELS_BY_MEMBER = Table(
+    name="channels_by_member",
+    partition_key=(Column("workspace_id", _TEXT), Column("user_id", _TEXT)),
+    clustering=(Column("channel_id", _TEXT),),
+    values=(Column("visibility", _TEXT),),
+)
+
+# One direct channel per set of people: `members_key` is their sorted ids, claimed once.
+DIRECT_CHANNELS = Table(
+    name="direct_channels",
+    partition_key=(Column("workspace_id", _TEXT), Column("members_key", _TEXT)),
+    values=(Column("channel_id", _TEXT),),
+)
+
+CHANNEL_TABLES = (
+    CHANNELS,
+    CHANNELS_BY_WORKSPACE,
+    CHANNEL_MEMBERS,
+    READ_POSITIONS,
+    CHANNELS_BY_MEMBER,
+    DIRECT_CHANNELS,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelRecord:
+    channel_id: str
+    workspace_id: str
+    name_sealed: bytes
+    topic_sealed: bytes | None
+    visibility: str
+    archived: bool
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelMemberRecord:
+    channel_id: str
+    user_id: str
+    joined_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelRef:
+    """A channel as listed: its id and visibility, before its row is read."""
+
+    channel_id: str
+    visibility: str
 
 
 def _member_ops(channel: ChannelRecord, user_id: str, now: datetime) -> list[Put | Delete | Update]:

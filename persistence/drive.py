@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from persistence.collab_records import from_row, to_row
 from persistence.drive_records import (
     FILE,
     FOLDER,
@@ -35,6 +34,7 @@ from persistence.drive_tables import (
     UPLOAD_CLAIMS,
     UPLOADS,
 )
+from persistence.rows import from_row, to_row
 from persistence.store import Delete, Put, Store, Update
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from persistence.accounts import USER_ID_BY_EMAIL, USERS
 from persistence.declare import Column, ColumnType, Table
 from persistence.store import Delete, Put, Store, Update
-from persistence.tables import USER_ID_BY_EMAIL, USERS
 from persistence.two_factor import SECOND_STEPS
 
 _TEXT = ColumnType.TEXT

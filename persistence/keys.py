@@ -1,11 +1,37 @@
-"""Versions of each scope's data key, wrapped by the root key, over any Store."""
+"""Versions of each scope's data key, wrapped by the root key: table, record, repository."""
 
 from __future__ import annotations
 
-from persistence.declare import Row
-from persistence.records import DataKeyRecord
+from dataclasses import dataclass
+from datetime import datetime
+
+from persistence.declare import Column, ColumnType, Order, Row, Table
 from persistence.store import Store
-from persistence.tables import DATA_KEYS
+
+_TEXT = ColumnType.TEXT
+_BLOB = ColumnType.BLOB
+_TIME = ColumnType.TIMESTAMP
+
+DATA_KEYS = Table(
+    name="data_keys",
+    partition_key=(Column("scope", _TEXT),),
+    clustering=(Column("version", ColumnType.BIGINT),),
+    order=Order.DESC,
+    values=(Column("wrapped", _BLOB), Column("created_at", _TIME)),
+)
+
+DATA_KEY_TABLES = (DATA_KEYS,)
+
+
+@dataclass(frozen=True, slots=True)
+class DataKeyRecord:
+    """One version of a scope's data key, wrapped by the root key."""
+
+    scope: str
+    version: int
+    wrapped: bytes
+    created_at: datetime
+
 
 _PAGE = 100
 

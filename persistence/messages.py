@@ -1,29 +1,136 @@
-"""Messages and thread replies, where each lives, reactions, pins and mentions."""
+"""Messages and thread replies, where each lives, reactions, pins and mentions: tables,
+records and the repository."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from persistence.collab_records import (
-    MentionRecord,
-    MessageLocation,
-    MessageRecord,
-    PinRecord,
-    ReactionRecord,
-    from_row,
-    to_row,
-)
-from persistence.collab_tables import (
-    MENTIONS_BY_USER,
-    MESSAGE_LOCATIONS,
-    MESSAGES_BY_CHANNEL,
-    PINS_BY_CHANNEL,
-    REACTIONS,
-    REPLIES_BY_THREAD,
-)
-from persistence.declare import Row, Table
+from persistence.declare import Column, ColumnType, Order, Row, Table
+from persistence.rows import from_row, to_row
 from persistence.store import Delete, Put, Store, Update
+
+_TEXT = ColumnType.TEXT
+_BLOB = ColumnType.BLOB
+_TIME = ColumnType.TIMESTAMP
+_INT = ColumnType.BIGINT
+
+_MESSAGE_VALUES = (
+    Column("author_id", _TEXT),
+    Column("text_sealed", _BLOB),
+    Column("mentions", _TEXT),  # space-separated user ids
+    Column("created_at", _TIME),
+    Column("edited_at", _TIME),
+)
+
+MESSAGES_BY_CHANNEL = Table(
+    name="messages_by_channel",
+    partition_key=(Column("channel_id", _TEXT),),
+    clustering=(Column("message_id", _TEXT),),
+    order=Order.DESC,
+    values=(*_MESSAGE_VALUES, Column("reply_count", _INT), Column("last_reply_at", _TIME)),
+)
+
+REPLIES_BY_THREAD = Table(
+    name="replies_by_thread",
+    partition_key=(Column("thread_id", _TEXT),),
+    clustering=(Column("message_id", _TEXT),),
+    values=_MESSAGE_VALUES,
+)
+
+# Where a message lives, for node(id), edits and deletes; thread_id is empty at top level.
+MESSAGE_LOCATIONS = Table(
+    name="message_locations",
+    partition_key=(Column("message_id", _TEXT),),
+    values=(Column("channel_id", _TEXT), Column("workspace_id", _TEXT), Column("thread_id", _TEXT)),
+)
+
+# Reactions grouped by a keyed hash of the emoji, so counts need no decryption.
+REACTIONS = Table(
+    name="reactions",
+    partition_key=(Column("message_id", _TEXT),),
+    clustering=(Column("emoji_index", _BLOB), Column("user_id", _TEXT)),
+    values=(Column("emoji_sealed", _BLOB), Column("created_at", _TIME)),
+)
+
+PINS_BY_CHANNEL = Table(
+    name="pins_by_channel",
+    partition_key=(Column("channel_id", _TEXT),),
+    clustering=(Column("message_id", _TEXT),),
+    order=Order.DESC,
+    values=(Column("pinned_by", _TEXT), Column("pinned_at", _TIME)),
+)
+
+MENTIONS_BY_USER = Table(
+    name="mentions_by_user",
+    partition_key=(Column("user_id", _TEXT),),
+    clustering=(Column("message_id", _TEXT),),
+    order=Order.DESC,
+    values=(Column("channel_id", _TEXT), Column("workspace_id", _TEXT)),
+)
+
+MESSAGE_TABLES = (
+    MESSAGES_BY_CHANNEL,
+    REPLIES_BY_THREAD,
+    MESSAGE_LOCATIONS,
+    REACTIONS,
+    PINS_BY_CHANNEL,
+    MENTIONS_BY_USER,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageLocation:
+    message_id: str
+    channel_id: str
+    workspace_id: str
+    thread_id: str  # "" for a top-level message
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRecord:
+    message_id: str
+    channel_id: str
+    workspace_id: str
+    thread_id: str  # "" for a top-level message
+    author_id: str
+    text_sealed: bytes
+    mentions: tuple[str, ...]
+    created_at: datetime
+    edited_at: datetime | None
+    reply_count: int = 0
+    last_reply_at: datetime | None = None
+
+    @property
+    def location(self) -> MessageLocation:
+        return MessageLocation(self.message_id, self.channel_id, self.workspace_id, self.thread_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ReactionRecord:
+    message_id: str
+    emoji_index: bytes
+    user_id: str
+    emoji_sealed: bytes
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PinRecord:
+    channel_id: str
+    message_id: str
+    pinned_by: str
+    pinned_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MentionRecord:
+    user_id: str
+    message_id: str
+    channel_id: str
+    workspace_id: str
+
 
 # Reactions read per message at most this many (people x emoji) rows.
 MAX_REACTION_ROWS = 2000

@@ -5,20 +5,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from persistence.accounts import ACCOUNT_TABLES
 from persistence.audit import AUDIT_TABLES
-from persistence.calendars import CALENDAR_FEED_CREATORS, CALENDAR_TABLES
-from persistence.collab_tables import COLLABORATION_TABLES, PENDING_INVITATION_TABLES
+from persistence.calendars_tables import CALENDAR_FEED_CREATORS, CALENDAR_TABLES
+from persistence.channels import CHANNEL_TABLES
 from persistence.declare import Table
 from persistence.drive_tables import DRIVE_TABLES, SHARE_LINK_VERSIONS
 from persistence.identity import IDENTITY_TABLES
+from persistence.keys import DATA_KEY_TABLES
+from persistence.messages import MESSAGE_TABLES
 from persistence.outbox import OUTBOX_TABLES
 from persistence.persisted_queries import PERSISTED_QUERY_TABLES
 from persistence.realtime import PRESENCE_TABLES, REALTIME_TABLES
-from persistence.search_tables import SEARCH_TABLES
+from persistence.search import SEARCH_TABLES
 from persistence.store import StoreError
-from persistence.tables import ACCOUNT_TABLES
 from persistence.tasks import TASK_TABLES
 from persistence.two_factor import TWO_FACTOR_TABLES
+from persistence.workspaces import PENDING_INVITATION_TABLES, WORKSPACE_TABLES
 
 
 @dataclass(frozen=True)
@@ -31,8 +34,12 @@ class Migration:
 
 
 MIGRATIONS: tuple[Migration, ...] = (
-    Migration(1, "accounts", ACCOUNT_TABLES),
-    Migration(2, "workspaces, channels and messages", COLLABORATION_TABLES),
+    Migration(1, "accounts", (*ACCOUNT_TABLES, *DATA_KEY_TABLES)),
+    Migration(
+        2,
+        "workspaces, channels and messages",
+        (*WORKSPACE_TABLES, *CHANNEL_TABLES, *MESSAGE_TABLES),
+    ),
     Migration(3, "realtime sessions and keys", REALTIME_TABLES),
     Migration(4, "presence", PRESENCE_TABLES),
     Migration(5, "drive", DRIVE_TABLES),

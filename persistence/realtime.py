@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from persistence.collab_records import from_row, to_row
 from persistence.declare import Column, ColumnType, Table
+from persistence.rows import from_row, to_row
 from persistence.store import Delete, Put, Store, Update
 
 _TEXT = ColumnType.TEXT

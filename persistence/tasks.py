@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from persistence.collab_records import from_row, to_row
 from persistence.declare import Column, ColumnType, Order, Table
+from persistence.rows import from_row, to_row
 from persistence.store import Delete, Put, Store, Update
 
 _EPSILON = timedelta(milliseconds=1)

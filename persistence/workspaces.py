@@ -1,29 +1,145 @@
-"""Workspaces, their members (both ways, and owners apart) and invitations."""
+"""Workspaces, their members (both ways, and owners apart) and invitations: tables, records
+and the repository."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from persistence.collab_records import (
-    InvitationRecord,
-    MembershipRecord,
-    WorkspaceRecord,
-    from_row,
-    to_row,
-)
-from persistence.collab_tables import (
-    INVITATION_TAKEOVERS,
-    INVITATIONS,
-    INVITATIONS_BY_EMAIL,
-    INVITATIONS_BY_WORKSPACE,
-    MEMBERS_BY_WORKSPACE,
-    OWNERS_BY_WORKSPACE,
-    PENDING_INVITATIONS,
-    WORKSPACES,
-    WORKSPACES_BY_USER,
-)
+from persistence.declare import Column, ColumnType, Order, Table
+from persistence.rows import from_row, to_row
 from persistence.store import Delete, Put, Store, Update
+
+_TEXT = ColumnType.TEXT
+_BLOB = ColumnType.BLOB
+_TIME = ColumnType.TIMESTAMP
+
+WORKSPACES = Table(
+    name="workspaces",
+    partition_key=(Column("workspace_id", _TEXT),),
+    values=(
+        Column("name_sealed", _BLOB),
+        Column("created_by", _TEXT),
+        Column("created_at", _TIME),
+        Column("updated_at", _TIME),
+    ),
+)
+
+MEMBERS_BY_WORKSPACE = Table(
+    name="members_by_workspace",
+    partition_key=(Column("workspace_id", _TEXT),),
+    clustering=(Column("user_id", _TEXT),),
+    values=(Column("role", _TEXT), Column("joined_at", _TIME)),
+)
+
+WORKSPACES_BY_USER = Table(
+    name="workspaces_by_user",
+    partition_key=(Column("user_id", _TEXT),),
+    clustering=(Column("workspace_id", _TEXT),),
+    values=(Column("role", _TEXT), Column("joined_at", _TIME)),
+)
+
+# The owners alone, so "is this the last owner?" reads two rows, not the whole membership.
+OWNERS_BY_WORKSPACE = Table(
+    name="owners_by_workspace",
+    partition_key=(Column("workspace_id", _TEXT),),
+    clustering=(Column("user_id", _TEXT),),
+    values=(Column("since", _TIME),),
+)
+
+INVITATIONS = Table(
+    name="invitations",
+    partition_key=(Column("invitation_id", _TEXT),),
+    values=(
+        Column("workspace_id", _TEXT),
+        Column("email_sealed", _BLOB),
+        Column("email_index", _BLOB),
+        Column("role", _TEXT),
+        Column("invited_by", _TEXT),
+        Column("created_at", _TIME),
+        Column("expires_at", _TIME),
+    ),
+)
+
+INVITATIONS_BY_WORKSPACE = Table(
+    name="invitations_by_workspace",
+    partition_key=(Column("workspace_id", _TEXT),),
+    clustering=(Column("invitation_id", _TEXT),),
+    order=Order.DESC,
+    values=(Column("expires_at", _TIME),),
+)
+
+# Keyed by the invitee email's blind index: found when that person signs up or in.
+INVITATIONS_BY_EMAIL = Table(
+    name="invitations_by_email",
+    partition_key=(Column("email_index", _BLOB),),
+    clustering=(Column("invitation_id", _TEXT),),
+    order=Order.DESC,
+    values=(Column("workspace_id", _TEXT), Column("expires_at", _TIME)),
+)
+
+WORKSPACE_TABLES = (
+    WORKSPACES,
+    MEMBERS_BY_WORKSPACE,
+    WORKSPACES_BY_USER,
+    OWNERS_BY_WORKSPACE,
+    INVITATIONS,
+    INVITATIONS_BY_WORKSPACE,
+    INVITATIONS_BY_EMAIL,
+)
+
+# The one pending invitation of an address to a workspace, claimed with an insert-if-absent
+# so two invitations sent at once cannot both be pending. A claim naming an invitation that
+# expired or is gone is taken over through INVITATION_TAKEOVERS, where one taker wins.
+PENDING_INVITATIONS = Table(
+    name="pending_invitations",
+    partition_key=(Column("workspace_id", _TEXT), Column("email_index", _BLOB)),
+    values=(
+        Column("invitation_id", _TEXT),
+        Column("claimed_at", _TIME),
+        Column("expires_at", _TIME),
+    ),
+)
+
+INVITATION_TAKEOVERS = Table(
+    name="invitation_takeovers",
+    partition_key=(Column("workspace_id", _TEXT), Column("email_index", _BLOB)),
+    clustering=(Column("stale_invitation_id", _TEXT),),
+    values=(Column("taken_by", _TEXT),),
+)
+
+PENDING_INVITATION_TABLES = (PENDING_INVITATIONS, INVITATION_TAKEOVERS)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceRecord:
+    workspace_id: str
+    name_sealed: bytes
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MembershipRecord:
+    workspace_id: str
+    user_id: str
+    role: str
+    joined_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class InvitationRecord:
+    invitation_id: str
+    workspace_id: str
+    email_sealed: bytes
+    email_index: bytes
+    role: str
+    invited_by: str
+    created_at: datetime
+    expires_at: datetime
+
 
 OWNER = "OWNER"
 _CLAIM_GRACE = timedelta(minutes=1)

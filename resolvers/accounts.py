@@ -11,8 +11,8 @@ from strawberry.dataloader import DataLoader
 from crypto.field_seal import FieldRef
 from crypto.grants import Grant
 from crypto.tokens import hash_token, new_token
+from persistence.accounts import UserRecord
 from persistence.identity import SECOND_STEP
-from persistence.records import UserRecord
 from resolvers.audit import AuditKind
 from resolvers.authz import Action, Principal
 from resolvers.context import RequestContext

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
-from persistence.calendars import (
+from persistence.calendars_records import (
     EventRecord,
     OverrideRecord,
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from persistence.calendars import (
+from persistence.calendars_records import (
     AttendeeRecord,
     EventRecord,
 )

@@ -13,15 +13,11 @@ from enum import StrEnum
 from crypto.field_seal import FieldRef
 from crypto.grants import Grant
 from crypto.keyring import Keyring
-from persistence.calendars import CalendarRecord, CalendarShareRecord, EventRecord
-from persistence.collab_records import (
-    ChannelMemberRecord,
-    ChannelRecord,
-    InvitationRecord,
-    MembershipRecord,
-)
+from persistence.calendars_records import CalendarRecord, CalendarShareRecord, EventRecord
+from persistence.channels import ChannelMemberRecord, ChannelRecord
 from persistence.drive_records import DriveItemRecord, FileVersionRecord, ShareRecord
 from persistence.tasks import BoardRecord, ListRecord, TaskRecord
+from persistence.workspaces import InvitationRecord, MembershipRecord
 from resolvers.errors import CoveError, ErrorCode, not_found, unauthenticated
 from resolvers.roles import ROLE_DRIVE_LEVEL, AccessLevel, Role, Visibility
 

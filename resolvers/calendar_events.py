@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from persistence.calendars import (
+from persistence.calendars_records import (
     CalendarRecord,
     EventRecord,
     OverrideRecord,

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from crypto.tokens import hash_token, new_token
-from persistence.calendars import (
+from persistence.calendars_records import (
     AttendeeRecord,
     OverrideRecord,
 )

@@ -20,7 +20,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from crypto.field_seal import FieldRef
-from persistence.calendars import (
+from persistence.calendars_records import (
     CalendarRecord,
     CalendarShareRecord,
     EventRecord,

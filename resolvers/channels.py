@@ -7,7 +7,7 @@ from datetime import datetime
 
 from crypto.field_seal import FieldRef
 from crypto.grants import Grant
-from persistence.collab_records import ChannelRecord, ChannelRef
+from persistence.channels import ChannelRecord, ChannelRef
 from persistence.ids import new_id
 from resolvers.accounts import UserView
 from resolvers.authz import ChannelAccess, WorkspaceAccess, forbidden

@@ -16,9 +16,9 @@ from typing import Any
 
 from crypto.field_seal import FieldRef
 from crypto.tokens import hash_token, new_token
+from persistence.accounts import UserRecord
 from persistence.identity import AccountToken
 from persistence.ids import new_id
-from persistence.records import UserRecord
 from resolvers.accounts import EMAIL_INDEX, display_name_ref, email_ref, prove_password
 from resolvers.audit import AuditKind
 from resolvers.context import RequestContext

@@ -7,9 +7,9 @@ from dataclasses import replace
 
 from crypto.field_seal import FieldRef
 from crypto.grants import Grant
-from persistence.collab_records import InvitationRecord, MembershipRecord
 from persistence.identity import AccountToken
 from persistence.ids import new_id
+from persistence.workspaces import InvitationRecord, MembershipRecord
 from resolvers import identity
 from resolvers.accounts import EMAIL_INDEX, email_ref
 from resolvers.audit import AuditKind

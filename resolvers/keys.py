@@ -11,8 +11,7 @@ from crypto.errors import GrantError, SealError
 from crypto.field_seal import DataKey, FieldRef, sealed_key_version
 from crypto.grants import Grant
 from crypto.keyring import Keyring
-from persistence.keys import DataKeyRepository
-from persistence.records import DataKeyRecord
+from persistence.keys import DataKeyRecord, DataKeyRepository
 from resolvers.errors import DamagedData
 
 ACCOUNT_SCOPE = "account"

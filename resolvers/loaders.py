@@ -9,19 +9,12 @@ from typing import TypeVar
 
 from strawberry.dataloader import DataLoader
 
-from persistence.collab_records import (
-    ChannelMemberRecord,
-    ChannelRecord,
-    MembershipRecord,
-    MessageLocation,
-    MessageRecord,
-    PinRecord,
-    ReactionRecord,
-    WorkspaceRecord,
-)
+from persistence.accounts import UserRecord
+from persistence.channels import ChannelMemberRecord, ChannelRecord
 from persistence.drive_records import DriveItemRecord
+from persistence.messages import MessageLocation, MessageRecord, PinRecord, ReactionRecord
 from persistence.realtime import PresenceRecord
-from persistence.records import UserRecord
+from persistence.workspaces import MembershipRecord, WorkspaceRecord
 from resolvers.services import Services
 
 K = TypeVar("K")

@@ -9,9 +9,9 @@ from datetime import datetime
 
 from crypto.field_seal import FieldRef
 from crypto.grants import Grant
-from persistence.collab_records import MessageLocation, MessageRecord, PinRecord, ReactionRecord
 from persistence.drive_records import FILE
 from persistence.ids import new_id
+from persistence.messages import MessageLocation, MessageRecord, PinRecord, ReactionRecord
 from resolvers.accounts import UserView
 from resolvers.authz import ChannelAccess, DriveAccess
 from resolvers.channels import ChannelView, channel_access

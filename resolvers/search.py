@@ -25,8 +25,8 @@ from typing import Any
 
 from crypto import search as tokens
 from integrations.search import SearchCursor, SearchDocument, SearchQuery
-from persistence.collab_records import MessageRecord
 from persistence.drive_records import FILE
+from persistence.messages import MessageRecord
 from resolvers import calendars, drive, messages, tasks
 from resolvers.authz import WorkspaceAccess
 from resolvers.calendars import payload_ref, workspace_calendars

@@ -13,9 +13,9 @@ from typing import Any
 
 from crypto import search as tokens
 from integrations.search import SearchDocument, SearchEngine
-from persistence.calendars import EventRecord
-from persistence.collab_records import MessageRecord
+from persistence.calendars_records import EventRecord
 from persistence.drive_records import FILE, DriveItemRecord
+from persistence.messages import MessageRecord
 from persistence.tasks import TaskRecord
 from resolvers.keys import KeyService
 

@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from crypto.tokens import hash_token, new_token
+from persistence.accounts import SessionRecord
 from persistence.ids import new_id
-from persistence.records import SessionRecord
 from resolvers.audit import AuditKind
 from resolvers.authz import Principal
 from resolvers.errors import not_found

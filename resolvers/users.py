@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from persistence.records import UserRecord
+from persistence.accounts import UserRecord
 from resolvers.accounts import UserView
 from resolvers.accounts import get_user as get_own_account
 from resolvers.authz import WorkspaceAccess

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 
 from crypto.field_seal import FieldRef
 from crypto.grants import Grant
-from persistence.collab_records import MembershipRecord, WorkspaceRecord
 from persistence.ids import new_id
+from persistence.workspaces import MembershipRecord, WorkspaceRecord
 from resolvers.accounts import UserView
 from resolvers.audit import AuditKind
 from resolvers.authz import WorkspaceAccess

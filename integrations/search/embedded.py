@@ -48,7 +48,7 @@ from integrations.search.base import (
     finds_nothing,
     restricts_place,
 )
-from persistence.search_tables import SEARCH_DOCUMENTS, SEARCH_POSTINGS, SEARCH_TERMS
+from persistence.search import SEARCH_DOCUMENTS, SEARCH_POSTINGS, SEARCH_TERMS
 from persistence.store import Delete, Put, Row, Store, StoreError
 from persistence.timestamps import from_millis, to_millis
 
@@ -111,7 +111,7 @@ class _Found:
 
 
 class EmbeddedSearchEngine:
-    """Search over the Store protocol; needs the tables of `persistence.search_tables`.
+    """Search over the Store protocol; needs the tables of `persistence.search`.
 
     The store is the caller's: `close` does not close it.
     """

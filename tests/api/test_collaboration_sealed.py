@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from persistence.collab_records import MessageLocation
+from persistence.messages import MessageLocation
 from support import make_settings, serve, sign_up
 
 CANARY = "quokkacanary"

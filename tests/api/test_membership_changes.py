@@ -16,8 +16,8 @@ import pytest
 from drive_support import services_of
 from worlds import CREATE_WS
 
-from persistence.collab_records import InvitationRecord
 from persistence.ids import new_id
+from persistence.workspaces import InvitationRecord
 from resolvers.accounts import EMAIL_INDEX
 from resolvers.global_ids import from_global_id, to_global_id
 from resolvers.invitations import invitation_email_ref

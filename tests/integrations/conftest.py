@@ -85,7 +85,7 @@ import os  # noqa: E402
 
 from integrations.search import EmbeddedSearchEngine, SearchEngine  # noqa: E402
 from persistence.migrations import MIGRATIONS, Migration, declared_tables  # noqa: E402
-from persistence.search_tables import SEARCH_TABLES  # noqa: E402
+from persistence.search import SEARCH_TABLES  # noqa: E402
 from persistence.sqlite import SqliteStore  # noqa: E402
 
 

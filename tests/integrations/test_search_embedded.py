@@ -22,7 +22,7 @@ from integrations.search import (
 )
 from integrations.search import embedded as embedded_module
 from integrations.search.embedded import decode_terms, encode_meta, encode_terms
-from persistence.search_tables import SEARCH_DOCUMENTS, SEARCH_POSTINGS, SEARCH_TERMS
+from persistence.search import SEARCH_DOCUMENTS, SEARCH_POSTINGS, SEARCH_TERMS
 from persistence.sqlite import SqliteStore
 from persistence.store import Delete, Put, Update
 from persistence.timestamps import to_millis

@@ -9,12 +9,18 @@ from typing import Any
 
 import pytest
 
-from persistence.accounts import AccountRepository
+from persistence.accounts import (
+    SESSIONS_BY_TOKEN,
+    SESSIONS_BY_USER,
+    USER_ID_BY_EMAIL,
+    USERS,
+    AccountRepository,
+    SessionRecord,
+    UserRecord,
+)
 from persistence.declare import Row, Table
 from persistence.ids import new_id
-from persistence.records import SessionRecord, UserRecord
 from persistence.store import Delete, Put, Store, StoreError
-from persistence.tables import SESSIONS_BY_TOKEN, SESSIONS_BY_USER, USER_ID_BY_EMAIL, USERS
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 

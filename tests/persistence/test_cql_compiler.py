@@ -6,7 +6,15 @@ import itertools
 
 import pytest
 
+from persistence.accounts import (
+    ACCOUNT_TABLES,
+    SESSIONS_BY_TOKEN,
+    SESSIONS_BY_USER,
+    USER_ID_BY_EMAIL,
+    USERS,
+)
 from persistence.declare import Column, ColumnType, Order, Table
+from persistence.keys import DATA_KEYS
 from persistence.scylla.cql import (
     MAX_IN_PARTITIONS,
     count_cql,
@@ -18,14 +26,6 @@ from persistence.scylla.cql import (
     scan_many_cql,
     select_by_key_cql,
     update_cql,
-)
-from persistence.tables import (
-    ACCOUNT_TABLES,
-    DATA_KEYS,
-    SESSIONS_BY_TOKEN,
-    SESSIONS_BY_USER,
-    USER_ID_BY_EMAIL,
-    USERS,
 )
 
 KS = "cove"
@@ -172,7 +172,7 @@ def test_scan_of_a_table_without_clustering() -> None:
 def test_no_statement_needs_allow_filtering() -> None:
     statements = [
         build(table, KS)
-        for table in (*ACCOUNT_TABLES, EVENTS)
+        for table in (*ACCOUNT_TABLES, DATA_KEYS, EVENTS)
         for build in (
             create_table_cql,
             insert_cql,
@@ -268,7 +268,7 @@ def test_count_with_several_clustering_columns_and_none() -> None:
 def test_no_batched_read_needs_allow_filtering() -> None:
     statements = [
         scan_many_cql(table, KS, partitions, reverse)
-        for table in (*ACCOUNT_TABLES, POSTS)
+        for table in (*ACCOUNT_TABLES, DATA_KEYS, POSTS)
         for partitions in (1, 2, MAX_IN_PARTITIONS)
         for reverse in (False, True)
     ]

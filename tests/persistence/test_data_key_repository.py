@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from persistence.keys import DataKeyRepository
-from persistence.records import DataKeyRecord
+from persistence.keys import DataKeyRecord, DataKeyRepository
 from persistence.store import Store
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from persistence.accounts import ACCOUNT_TABLES
+from persistence.keys import DATA_KEY_TABLES
 from persistence.migrations import MIGRATIONS, Migration, check_migrations, pending
 from persistence.store import StoreError
-from persistence.tables import ACCOUNT_TABLES
 
 # The rules are shown on a history of two: the real first migration and a made-up second.
 FIRST = MIGRATIONS[:1]
@@ -14,7 +15,7 @@ TWO = (*FIRST, Migration(2, "two", ()))
 
 
 def test_the_first_migration_creates_the_account_tables() -> None:
-    assert MIGRATIONS[0] == Migration(1, "accounts", ACCOUNT_TABLES)
+    assert MIGRATIONS[0] == Migration(1, "accounts", (*ACCOUNT_TABLES, *DATA_KEY_TABLES))
     check_migrations(MIGRATIONS)
     assert [m.number for m in MIGRATIONS] == list(range(1, len(MIGRATIONS) + 1))
 

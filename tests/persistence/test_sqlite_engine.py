@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from persistence.accounts import ACCOUNT_TABLES, USERS
 from persistence.declare import Column, ColumnType, Order, Table
 from persistence.migrations import MIGRATIONS, Migration, declared_tables
 from persistence.sqlite import SqliteStore
 from persistence.sqlite.compile import compile_table, create_table_sql
 from persistence.store import Put, StoreError
-from persistence.tables import ACCOUNT_TABLES, USERS
 
 NOTES = Table(
     name="notes",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from persistence.accounts import SESSIONS_BY_USER
 from persistence.declare import Column, ColumnType, Order, Table
-from persistence.tables import SESSIONS_BY_USER
 
 TEXT = ColumnType.TEXT
 

@@ -1,4 +1,4 @@
-"""Tables of the embedded search index: postings by token, documents, and terms per workspace.
+"""The embedded search index's tables: postings by token, documents, and terms per workspace.
 
 They hold only ids, kinds, scopes, times and keyed-hash tokens (`term`, opaque bytes computed
 before anything reaches the index), never text. "token" is a reserved word in CQL, hence
