@@ -63,7 +63,7 @@ async def ready(state: State) -> Response[dict[str, Any]]:
         "store": services.store.ping,
         "broker": services.broker.ping,
         "blobs": services.blobs.ping,
-        "search": services.search.engine.ping,
+        "search": services.indexer.engine.ping,
     }
     for name, ping in backends.items():
         try:
@@ -252,7 +252,7 @@ async def running_services(settings: Settings, keyring: Keyring) -> AsyncIterato
             task.cancel()
             with suppress(asyncio.CancelledError):
                 await task
-        await services.search.flush()  # queued index writes land before the store closes
+        await services.indexer.flush()  # queued index writes land before the store closes
         await services.audit.flush()
         await broker.close()
         await counters.close()

@@ -386,5 +386,5 @@ async def delete_event(
             await save_event(ctx, ops, calendar, kept, "event.changed")
             return
     await services.calendars.delete_event(record)
-    await services.search.remove(record.workspace_id, "event", event_id)
+    await services.indexer.remove(record.workspace_id, "event", event_id)
     await publish(ctx, record.calendar_id, "event.deleted", {"id": gid("Event", event_id)})

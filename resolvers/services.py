@@ -98,7 +98,7 @@ class Services:
     blobs: BlobStore
     calendars: CalendarRepository
     tasks: TaskRepository
-    search: SearchIndexer
+    indexer: SearchIndexer
     audit: AuditLog
     two_factor: TwoFactorRepository
     identity: IdentityRepository
@@ -189,7 +189,7 @@ class Services:
             blobs=blobs or _NoBlobs(),
             calendars=CalendarRepository(store),
             tasks=TaskRepository(store),
-            search=SearchIndexer(
+            indexer=SearchIndexer(
                 search_engine or EmbeddedSearchEngine(store), keys, search_prefix_min
             ),
             audit=AuditLog(AuditRepository(store), keys, clock, policy.audit_retention),
