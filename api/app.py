@@ -24,6 +24,7 @@ from api.logs import configure_logging
 from api.metrics import Metrics
 from api.metrics_http import MetricsListener, metrics_route
 from api.middleware import SecurityMiddleware
+from api.policies import budget_policy_from, mail_policy_from, policy_from
 from api.settings import Settings, SettingsError, load_settings
 from crypto.keyring import Keyring
 from crypto.passwords import Argon2Params, PasswordHasher
@@ -35,13 +36,12 @@ from integrations.search import SearchEngine, search_engine_from_config
 from persistence.persisted_queries import PersistedQueryRepository
 from persistence.sqlite.engine import SqliteStore
 from resolvers import topics
-from resolvers.cost_budget import BudgetPolicy, CostBudget
-from resolvers.drive_policy import DrivePolicy
-from resolvers.mail import Mailer, MailPolicy
+from resolvers.cost_budget import CostBudget
+from resolvers.mail import Mailer
 from resolvers.passwords import PasswordService
 from resolvers.persisted_queries import PersistedQueries
 from resolvers.ratelimit import AuthLimits
-from resolvers.services import Policy, RealtimePolicy, Services
+from resolvers.services import Services
 from resolvers.sweeper import run_sweeper
 from schema.build import SchemaOptions, build_schema
 
@@ -63,7 +63,7 @@ async def ready(state: State) -> Response[dict[str, Any]]:
         "store": services.store.ping,
         "broker": services.broker.ping,
         "blobs": services.blobs.ping,
-        "search": services.search.engine.ping,
+        "search": services.indexer.engine.ping,
     }
     for name, ping in backends.items():
         try:
@@ -151,13 +151,7 @@ def mailer(settings: Settings) -> Mailer:
         transport,
         sender=settings.smtp_sender or "Cove <cove@localhost>",
         app_url=settings.resolved_app_url,
-        policy=MailPolicy(
-            retry_base_seconds=settings.mail_retry_base_seconds,
-            retry_max_seconds=settings.mail_retry_max_seconds,
-            max_age=timedelta(hours=settings.mail_max_age_hours),
-            # Well above the longest one attempt may take (each SMTP step has the timeout).
-            lease_seconds=max(300, 8 * settings.smtp_timeout_seconds),
-        ),
+        policy=mail_policy_from(settings),
     )
 
 
@@ -194,47 +188,16 @@ async def running_services(settings: Settings, keyring: Keyring) -> AsyncIterato
             mails_per_address_per_hour=settings.mails_per_address_per_hour,
             counters=counters,
         ),
-        policy=Policy(
-            max_message_length=settings.max_message_length,
-            invitation_ttl=timedelta(seconds=settings.invitation_ttl_seconds),
-            audit_retention=timedelta(days=settings.audit_retention_days),
-            ics_max_events=settings.ics_max_events,
-            ics_check_seconds=settings.ics_check_seconds,
-            realtime=RealtimePolicy(
-                rotate_seconds=settings.realtime_rotate_seconds,
-                rotate_events=settings.realtime_rotate_events,
-                queue_limit=settings.realtime_queue_limit,
-                max_topics=settings.realtime_max_topics,
-                max_sessions_per_user=settings.realtime_max_sessions_per_user,
-                presence_heartbeat_seconds=settings.presence_heartbeat_seconds,
-                presence_timeout_seconds=settings.presence_timeout_seconds,
-                away_after_seconds=settings.away_after_seconds,
-            ),
-            drive=DrivePolicy(
-                max_file_bytes=settings.max_file_bytes,
-                workspace_quota_bytes=settings.workspace_quota_bytes,
-                upload_ttl=timedelta(seconds=settings.upload_url_ttl_seconds),
-                download_ttl=timedelta(seconds=settings.download_url_ttl_seconds),
-                share_link_max_ttl=timedelta(seconds=settings.share_link_max_ttl_seconds),
-                public_url=settings.public_url,
-            ),
-        ),
+        policy=policy_from(settings),
         broker=broker,
         blobs=blobs,
         search_engine=engine,
-        search_prefix_min=settings.search_prefix_min or None,
         persisted_queries=PersistedQueries(
             settings.persisted_queries,
             PersistedQueryRepository(store),
             max_document_bytes=settings.max_query_bytes,
         ),
-        cost_budget=CostBudget(
-            counters,
-            BudgetPolicy(
-                budget=settings.query_cost_budget,
-                window_seconds=settings.query_cost_window_seconds,
-            ),
-        ),
+        cost_budget=CostBudget(counters, budget_policy_from(settings)),
         mailer=mailer(settings),
     )
     await broker.start(services.hub.on_payload)
@@ -252,7 +215,7 @@ async def running_services(settings: Settings, keyring: Keyring) -> AsyncIterato
             task.cancel()
             with suppress(asyncio.CancelledError):
                 await task
-        await services.search.flush()  # queued index writes land before the store closes
+        await services.indexer.flush()  # queued index writes land before the store closes
         await services.audit.flush()
         await broker.close()
         await counters.close()

@@ -63,13 +63,14 @@ from strawberry.schema.schema import validate_document
 import schema.build as schema_build
 from api.app import running_services
 from api.bootstrap import init_data_dir, load_keyring
+from api.policies import budget_policy_from
 from api.settings import Settings, load_settings
 from bench import messages as page_bench
 from bench.load import free_port, mail_env, server_process, throughput
 from crypto.keyring import Keyring
 from integrations.counters import Counters, MemoryCounters, RedisCounters
 from resolvers.context import RequestContext
-from resolvers.cost_budget import BudgetPolicy, CostBudget
+from resolvers.cost_budget import CostBudget
 from resolvers.services import Services
 from schema.build import SchemaOptions, build_schema
 from schema.context import CONTEXT_KEY
@@ -157,7 +158,8 @@ def ctx(services: Services, token: str) -> dict[str, Any]:
 
 async def budget_round_trip(counters: Counters, requested: int, actual: int, rounds: int) -> float:
     """Seconds for one request's reserve + settle on `counters` (the work QueryCost awaits)."""
-    budget = CostBudget(counters, BudgetPolicy(budget=10**15, window_seconds=3600))
+    unlimited = load_settings(environ={}, overrides={"query_cost_budget": 10**15})
+    budget = CostBudget(counters, budget_policy_from(unlimited))
 
     async def once() -> None:
         reserved = await budget.reserve("user:bench", requested)

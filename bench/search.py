@@ -81,8 +81,8 @@ async def seed(data_dir: Path, env: dict[str, str], ids: dict[str, str], count: 
             batch.append((record, text))
             if len(batch) == 500 or n == count - 1:
                 started = time.perf_counter()
-                documents = [await services.search.message_document(r, t) for r, t in batch]
-                await services.search.engine.index(ws, documents)
+                documents = [await services.indexer.message_document(r, t) for r, t in batch]
+                await services.indexer.engine.index(ws, documents)
                 indexing += time.perf_counter() - started
                 batch = []
     return indexing

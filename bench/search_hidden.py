@@ -62,8 +62,8 @@ async def add_files(services: Services, ws: str, folder: str, owner: str, names:
             created_at=now,
         )
         await services.drive.add_version(item, version, new_file=True, now=now)
-        await services.search.file(item, name)
-    await services.search.flush()
+        await services.indexer.file(item, name)
+    await services.indexer.flush()
 
 
 async def run(hidden: int, repeats: int) -> None:

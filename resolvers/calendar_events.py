@@ -387,7 +387,7 @@ async def delete_event(
             await save_event(ctx, ops, calendar, kept, CalendarNotice.EVENT_CHANGED)
             return
     await services.calendars.delete_event(record)
-    await services.search.remove(record.workspace_id, "event", event_id)
+    await services.indexer.remove(record.workspace_id, "event", event_id)
     await publish(
         ctx, record.calendar_id, CalendarNotice.EVENT_DELETED, {"id": gid("Event", event_id)}
     )

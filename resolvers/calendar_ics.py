@@ -117,7 +117,7 @@ async def import_ics(ctx: RequestContext, calendar_id: str, text: str) -> tuple[
         record = reach(record, [o.end for o in item.overrides if not o.cancelled])
         ops += services.calendars.put_event_ops(record, previous)
         indexed.append(
-            await services.search.event_document(record, details.title, details.description)
+            await services.indexer.event_document(record, details.title, details.description)
         )
         if previous is not None:
             updated += 1
@@ -156,7 +156,7 @@ async def import_ics(ctx: RequestContext, calendar_id: str, text: str) -> tuple[
         rows = [replace(r, rsvp=_imported_rsvp(r, answers, ctx, ws)) for r in rows]
         ops += attendee_ops(ctx, record, old_attendees, rows)
     await services.calendars.apply(ops)
-    await services.search.put(ws, indexed)
+    await services.indexer.put(ws, indexed)
     await publish(
         ctx,
         calendar_id,

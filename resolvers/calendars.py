@@ -438,6 +438,6 @@ async def save_event(
     view = EventView(ctx, services.authz.event(calendar, record))
     if index:
         details = await view.details()
-        await services.search.event(record, details.title, details.description)
+        await services.indexer.event(record, details.title, details.description)
     await publish_event(ctx, view, type_)
     return view

@@ -70,7 +70,7 @@ async def write_and_publish(
         await ctx.services.notices.kind_access_changed("Folder")
     view = await get_item(ctx, item_id)
     if index:
-        await ctx.services.search.file(view.record, await view.name())
+        await ctx.services.indexer.file(view.record, await view.name())
     await publish_item(ctx, folder_id, type_, view)
     return view
 
@@ -293,7 +293,7 @@ async def _delete_tree(ctx: RequestContext, item: DriveItemRecord) -> int:
             break
     await services.drive.delete_item(item, [v.version_id for v in versions])
     if item.kind == FILE:
-        await services.search.remove(item.workspace_id, "file", item.item_id)
+        await services.indexer.remove(item.workspace_id, "file", item.item_id)
     for version in versions:
         freed += version.size
         await services.blobs.delete(version.blob_key)

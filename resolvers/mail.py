@@ -36,20 +36,27 @@ DEFAULT_APP_URL = "http://127.0.0.1:8000"
 # `extensions.reason` of the UNAVAILABLE answered where mail is needed and cannot be sent.
 MAIL_NOT_CONFIGURED = "MAIL_NOT_CONFIGURED"
 _KIND = re.compile(r"[a-z][a-z0-9-]{0,39}")
+# The shortest lease of a claimed attempt, however short the SMTP timeout (`api/policies.py`).
+MIN_LEASE_SECONDS = 300.0
+# How often the outbox is read when nothing wakes the worker; no setting controls it.
+OUTBOX_POLL_SECONDS = 30.0
+# Outbox rows read at a time.
+OUTBOX_PAGE_SIZE = 100
 
 
 @dataclass(frozen=True)
 class MailPolicy:
-    """Retries and leases of the outbox worker (settings `mail_*`)."""
+    """Retries and leases of the outbox worker (settings `mail_*`, built from them by
+    `api/policies.py`)."""
 
-    retry_base_seconds: float = 15.0  # the first retry; each later one waits twice as long
-    retry_max_seconds: float = 3600.0  # the longest wait between two attempts
-    max_age: timedelta = timedelta(days=3)  # a mail not sent by then is dropped (logged)
+    retry_base_seconds: float  # the first retry; each later one waits twice as long
+    retry_max_seconds: float  # the longest wait between two attempts
+    max_age: timedelta  # a mail not sent by then is dropped (logged)
     # A claimed attempt not finished within this is presumed dead and taken again; keep it
     # well above the time one attempt may take (4 x the SMTP timeout).
-    lease_seconds: float = 300.0
-    poll_seconds: float = 30.0  # how often the outbox is read when nothing wakes the worker
-    page_size: int = 100
+    lease_seconds: float
+    poll_seconds: float = OUTBOX_POLL_SECONDS
+    page_size: int = OUTBOX_PAGE_SIZE
 
     def backoff(self, attempts: int) -> float:
         """Seconds before the next attempt after `attempts` failed ones (20 % jitter)."""
@@ -65,9 +72,9 @@ def _mail_ref(mail_id: str) -> FieldRef:
 class Mailer:
     """Queues mail in the sealed outbox and sends it in the background.
 
-    Build it with a transport (SMTP, or the log in `--dev`), or `Mailer.unavailable()` when
-    none is configured: then `available` is False and `require`/`send` refuse with
-    UNAVAILABLE. `Services.build` binds it to the store and keys.
+    Build it with a transport (SMTP, or the log in `--dev`) and its `MailPolicy`, or
+    `Mailer.unavailable()` when none is configured: then `available` is False and
+    `require`/`send` refuse with UNAVAILABLE. `Services.build` binds it to the store and keys.
     """
 
     def __init__(
@@ -80,10 +87,12 @@ class Mailer:
     ) -> None:
         if transport is not None and not parseaddr(sender)[1]:
             raise ValueError("a mailer with a transport needs a sender address")
+        if transport is not None and policy is None:
+            raise ValueError("a mailer with a transport needs its policy (api/policies.py)")
         self.transport = transport
         self.sender = sender
         self.app_url = (app_url or DEFAULT_APP_URL).rstrip("/")
-        self.policy = policy or MailPolicy()
+        self._policy = policy
         self.node_id = new_id()
         self._outbox: OutboxRepository | None = None
         self._keys: KeyService | None = None
@@ -110,6 +119,13 @@ class Mailer:
     ) -> None:
         """Give the mailer the store and keys it seals with (done by `Services.build`)."""
         self._outbox, self._keys, self._authz, self._clock = outbox, keys, authz, clock
+
+    @property
+    def policy(self) -> MailPolicy:
+        """Retries and leases; only a mailer with a transport has (and needs) them."""
+        if self._policy is None:
+            raise RuntimeError("an unavailable mailer sends nothing and has no policy")
+        return self._policy
 
     @property
     def available(self) -> bool:

@@ -288,7 +288,7 @@ async def post_message(
     await services.presence.active(record.author_id)
     if parent is not None:
         await services.messages.refresh_thread(parent.location, now)
-    await services.search.message(record, clean)
+    await services.indexer.message(record, clean)
     data = _message_data(record, clean)
     data["attachmentIds"] = [gid("File", f) for f, _ in attached]
     await _publish(ctx, record, MessageNotice.CREATED, data)
@@ -312,7 +312,7 @@ async def edit_message(
     sealed = await services.keys.seal_text(ref, clean)
     await services.messages.edit(current.record, sealed, mentions, now)
     record = replace(current.record, text_sealed=sealed, mentions=mentions, edited_at=now)
-    await services.search.message(record, clean)
+    await services.indexer.message(record, clean)
     await _publish(ctx, record, MessageNotice.EDITED, _message_data(record, clean))
     return MessageView(ctx, current.access, record)
 
@@ -324,7 +324,7 @@ async def delete_message(ctx: RequestContext, message_id: str) -> None:
     services.authz.delete_message(current.access, current.record.author_id)
     await services.messages.delete(current.record)
     await services.drive.delete_attachments(message_id)
-    await services.search.remove(current.record.workspace_id, "message", message_id)
+    await services.indexer.remove(current.record.workspace_id, "message", message_id)
     ctx.loaders.locations.clear(message_id)
     if current.record.thread_id:
         parent = MessageLocation(

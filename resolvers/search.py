@@ -162,14 +162,14 @@ async def search(
             raise bad_input("Give times with a time zone offset.", field=field)
     wanted = [k.value.lower() for k in kinds] if kinds else list(FIELDS)
     fields = sorted({f for kind in wanted for f in FIELDS[kind]})
-    key = await services.search.search_key(workspace_id)
+    key = await services.indexer.search_key(workspace_id)
     try:
         groups = tokens.query_tokens(key, fields, query)
     except ValueError as exc:
         raise bad_input(str(exc), field="query") from None
     if not groups:
         return Page([], False)
-    await services.search.flush()  # what this node has just written is found
+    await services.indexer.flush()  # what this node has just written is found
     if channel_id is not None:
         wanted = [k for k in wanted if k == "message"]
     readable = await _readable(ctx, workspace_id, granted, wanted)
@@ -182,7 +182,7 @@ async def search(
     results: list[tuple[str, SearchResult]] = []
     more = False
     for _ in range(_ROUNDS):
-        hits = await services.search.engine.search(
+        hits = await services.indexer.engine.search(
             workspace_id,
             SearchQuery(
                 groups=groups,
@@ -241,7 +241,7 @@ class _Rebuild:
         self.services = services
         self.ws = workspace_id
         self.report = report
-        self.indexer: SearchIndexer = services.search
+        self.indexer: SearchIndexer = services.indexer
         self.keys: KeyService = services.keys
         self.counts = dict.fromkeys(FIELDS, 0)
         self.batch: list[SearchDocument] = []

@@ -50,27 +50,30 @@ def utc_now() -> datetime:
 class RealtimePolicy:
     """Realtime limits and key rotation (settings `realtime_*`)."""
 
-    rotate_seconds: int = 300
-    rotate_events: int = 10_000
-    queue_limit: int = 1_000
-    max_topics: int = 100
-    max_sessions_per_user: int = 20
-    presence_heartbeat_seconds: float = 30
-    presence_timeout_seconds: float = 90
-    away_after_seconds: float = 300
+    rotate_seconds: int
+    rotate_events: int
+    queue_limit: int
+    max_topics: int
+    max_sessions_per_user: int
+    presence_heartbeat_seconds: float
+    presence_timeout_seconds: float
+    away_after_seconds: float
 
 
 @dataclass(frozen=True)
 class Policy:
-    """Product limits that are settings (see docs/configuration.md)."""
+    """Product limits that are settings (see docs/configuration.md). Their defaults are the
+    settings' alone: `api/policies.py` builds every policy from a `Settings`."""
 
-    max_message_length: int = 40_000
-    invitation_ttl: timedelta = timedelta(days=7)
-    ics_max_events: int = 1000
-    ics_check_seconds: float = 10.0
-    realtime: RealtimePolicy = RealtimePolicy()
-    audit_retention: timedelta = timedelta(days=365)
-    drive: DrivePolicy = field(default_factory=DrivePolicy)
+    max_message_length: int
+    invitation_ttl: timedelta
+    ics_max_events: int
+    ics_check_seconds: float
+    realtime: RealtimePolicy
+    audit_retention: timedelta
+    drive: DrivePolicy
+    # Shortest word start indexed for search; 0 indexes whole words only.
+    search_prefix_min: int
 
 
 @dataclass
@@ -98,7 +101,7 @@ class Services:
     blobs: BlobStore
     calendars: CalendarRepository
     tasks: TaskRepository
-    search: SearchIndexer
+    indexer: SearchIndexer
     audit: AuditLog
     two_factor: TwoFactorRepository
     identity: IdentityRepository
@@ -131,11 +134,10 @@ class Services:
         passwords: PasswordService,
         session_ttl: timedelta,
         limits: AuthLimits,
-        policy: Policy | None = None,
+        policy: Policy,
         broker: Broker | None = None,
         blobs: BlobStore | None = None,
         search_engine: SearchEngine | None = None,
-        search_prefix_min: int | None = 3,
         cost_budget: CostBudget | None = None,
         persisted_queries: PersistedQueries | None = None,
         mailer: Mailer | None = None,
@@ -152,7 +154,6 @@ class Services:
             # Fails closed: without a read check, no notice reaches any subscriber.
             return read_check is not None and await read_check(services, principal, topic)
 
-        policy = policy or Policy()
         broker = broker or _NoBroker()
         realtime = RealtimeRepository(store)
         hub = Hub(broker_key, can_read)
@@ -189,8 +190,8 @@ class Services:
             blobs=blobs or _NoBlobs(),
             calendars=CalendarRepository(store),
             tasks=TaskRepository(store),
-            search=SearchIndexer(
-                search_engine or EmbeddedSearchEngine(store), keys, search_prefix_min
+            indexer=SearchIndexer(
+                search_engine or EmbeddedSearchEngine(store), keys, policy.search_prefix_min or None
             ),
             audit=AuditLog(AuditRepository(store), keys, clock, policy.audit_retention),
             two_factor=TwoFactorRepository(store),

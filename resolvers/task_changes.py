@@ -245,7 +245,7 @@ async def delete_task(ctx: RequestContext, task_id: str) -> None:
     services = ctx.services
     _, task = await writable_task(ctx, task_id)
     await services.tasks.delete_task(task)
-    await services.search.remove(task.workspace_id, "task", task_id)
+    await services.indexer.remove(task.workspace_id, "task", task_id)
     await publish(ctx, task.board_id, BoardNotice.TASK_DELETED, {"id": gid("Task", task_id)})
 
 

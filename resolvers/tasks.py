@@ -377,6 +377,6 @@ async def save_task(
     await services.tasks.put_task(task, previous)
     view = TaskView(ctx, access, task)
     if index:
-        await services.search.task(task, await view.title(), await view.description())
+        await services.indexer.task(task, await view.title(), await view.description())
     await publish_task(ctx, task, type_, title if title is not None else await view.title())
     return view

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from email.message import EmailMessage
 
+from api.policies import mail_policy_from
+from api.settings import load_settings
 from resolvers import identity
 from resolvers.accounts import AuthResult, own_view
 from resolvers.context import RequestContext
@@ -47,4 +49,5 @@ class RecordingTransport:
 
 def recording_mailer() -> Mailer:
     """A mailer that queues to the outbox like any other; start it to hand mail over."""
-    return Mailer(RecordingTransport(), sender="cove@test.invalid")
+    policy = mail_policy_from(load_settings(environ={}))
+    return Mailer(RecordingTransport(), sender="cove@test.invalid", policy=policy)

@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from api.policies import policy_from
+from api.settings import Settings, load_settings
 from crypto.keyring import Keyring
 from crypto.passwords import Argon2Params, PasswordHasher
 from crypto.root_key import generate_install_salt, generate_root_key
@@ -19,7 +21,7 @@ from resolvers.context import RequestContext
 from resolvers.mail import Mailer
 from resolvers.passwords import PasswordService
 from resolvers.ratelimit import AuthLimits
-from resolvers.services import Policy, Services
+from resolvers.services import Services
 from tests.accounts_support import recording_mailer
 
 # Generous enough that no test meets a limit it does not set itself.
@@ -30,6 +32,8 @@ GENEROUS = {
     "signups_per_ip_per_hour": 1000,
     "token_failures_per_ip": 1000,
 }
+# The settings' defaults, as a server without configuration has them.
+DEFAULT_SETTINGS = load_settings(environ={})
 
 
 class Clock:
@@ -51,12 +55,14 @@ def build_services(
     keyring: Keyring | None = None,
     hasher: PasswordHasher | None = None,
     mailer: Mailer | None = None,
-    policy: Policy | None = None,
+    settings: Settings = DEFAULT_SETTINGS,
     clock: Clock | None = None,
     **limits: Any,
 ) -> Services:
     """Services as the app builds them, with OWASP-minimum Argon2, a recording mailer and
-    generous limits; `limits` overrides any of `AuthLimits.build`'s arguments."""
+    generous limits; `limits` overrides any of `AuthLimits.build`'s arguments. The policy is
+    built from `settings` as the app builds it (`load_settings(environ={}, overrides=...)`
+    to change a limit)."""
     extra: dict[str, Any] = {} if clock is None else {"clock": clock}
     return Services.build(
         store=store,
@@ -65,7 +71,7 @@ def build_services(
         session_ttl=timedelta(hours=1),
         limits=AuthLimits.build(**{**GENEROUS, **limits}),
         mailer=mailer or recording_mailer(),
-        policy=policy,
+        policy=policy_from(settings),
         read_check=topics.can_read,
         **extra,
     )

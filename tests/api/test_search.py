@@ -235,7 +235,7 @@ def test_reindex_rebuilds_a_wiped_index_to_the_same_results(team: Team) -> None:
     services = services_of(team.server)
     workspace = from_global_id(team.ids["workspace"])
     assert workspace is not None
-    asyncio.run(services.search.engine.clear(workspace[1]))
+    asyncio.run(services.indexer.engine.clear(workspace[1]))
     assert team.search("zanzibarreport") == []
     env = {**os.environ, **team.settings.as_environment()}
     done = subprocess.run(

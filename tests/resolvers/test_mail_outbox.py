@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from mail_sink import MailSink, free_port
 
+from api.policies import mail_policy_from
+from api.settings import load_settings
 from crypto.keyring import Keyring
 from crypto.root_key import generate_install_salt, generate_root_key
 from integrations.mail import MailDeliveryError, SmtpTransport
@@ -19,11 +21,15 @@ from persistence.outbox import OutboxRepository, claim_name
 from persistence.sqlite.engine import SqliteStore
 from persistence.store import Store
 from resolvers.errors import CoveError, ErrorCode
-from resolvers.mail import Mailer, MailPolicy
+from resolvers.mail import Mailer
 from resolvers.services import Services
 from tests.inprocess import Clock, build_services
 
-POLICY = MailPolicy(retry_base_seconds=10, retry_max_seconds=80, lease_seconds=300)
+POLICY = mail_policy_from(
+    load_settings(
+        environ={}, overrides={"mail_retry_base_seconds": 10, "mail_retry_max_seconds": 80}
+    )
+)
 
 
 Node = Callable[[int], Services]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from api.settings import load_settings
 from crypto.keyring import Keyring
 from crypto.realtime import BrokerSealer
 from crypto.root_key import generate_install_salt, generate_root_key
@@ -17,7 +18,7 @@ from resolvers import channels, realtime, workspaces
 from resolvers.context import RequestContext
 from resolvers.global_ids import to_global_id
 from resolvers.roles import Visibility
-from resolvers.services import Policy, RealtimePolicy, Services
+from resolvers.services import Services
 from tests.accounts_support import signed_up
 from tests.inprocess import Clock, sqlite_services
 
@@ -26,9 +27,9 @@ from tests.inprocess import Clock, sqlite_services
 async def world(tmp_path: Path) -> AsyncIterator[tuple[Services, Clock, bytes]]:
     clock = Clock(datetime(2026, 11, 27, 12, 0, tzinfo=UTC))
     root, salt = generate_root_key(), generate_install_salt()
-    policy = Policy(realtime=RealtimePolicy(rotate_events=1))
+    settings = load_settings(environ={}, overrides={"realtime_rotate_events": 1})
     async with sqlite_services(
-        tmp_path, keyring=Keyring(root, salt), policy=policy, clock=clock
+        tmp_path, keyring=Keyring(root, salt), settings=settings, clock=clock
     ) as services:
         # The broker key is the services' own derivation; the test plays the broker.
         yield services, clock, Keyring(root, salt).derive(b"realtime broker")

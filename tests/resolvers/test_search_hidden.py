@@ -103,9 +103,9 @@ class Drive:
                 created_at=now,
             )
             await svc.drive.add_version(item, version, new_file=True, now=now)
-            await svc.search.file(item, name)
+            await svc.indexer.file(item, name)
             ids.append(file_id)
-        await svc.search.flush()
+        await svc.indexer.flush()
         return ids
 
 
@@ -153,7 +153,7 @@ async def team(tmp_path: Path) -> AsyncIterator[Drive]:
     (trashed,) = await team.add_files(shared, ["plan trashed"])
     await drive.trash_item(ctx(owner.token), trashed)
 
-    engine = svc.search.engine
+    engine = svc.indexer.engine
     real = engine.search
 
     async def spy(workspace_id: str, query: SearchQuery) -> list[SearchHit]:

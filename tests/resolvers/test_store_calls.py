@@ -63,7 +63,7 @@ async def test_a_page_of_messages_costs_the_same_reads_at_10_and_50(
             await messages.set_pinned(ctx(svc, owner), posted.id, True)
 
     schema = build_schema()
-    await svc.search.flush()  # index writes queued by the posts are not the page's reads
+    await svc.indexer.flush()  # index writes queued by the posts are not the page's reads
 
     async def reads(first: int) -> dict[str, int]:
         counting.reads = 0

@@ -1,0 +1,67 @@
+"""The policies handed to the resolvers, built from one `Settings`.
+
+`Settings` (api/settings.py) is the only place a default is written: the policy dataclasses
+of `resolvers/` have none, and the app, the tests and the benchmarks all build them here.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from api.settings import Settings
+from resolvers.cost_budget import BudgetPolicy
+from resolvers.drive_policy import DrivePolicy
+from resolvers.mail import MIN_LEASE_SECONDS, MailPolicy
+from resolvers.services import Policy, RealtimePolicy
+
+# One SMTP attempt takes a few steps, each up to `smtp_timeout_seconds`; a claimed attempt's
+# lease is this many timeouts, so that a slow attempt is not taken for a dead one.
+SMTP_STEPS_PER_LEASE = 8
+
+
+def policy_from(settings: Settings) -> Policy:
+    """The product limits `Services.build` takes."""
+    return Policy(
+        max_message_length=settings.max_message_length,
+        invitation_ttl=timedelta(seconds=settings.invitation_ttl_seconds),
+        audit_retention=timedelta(days=settings.audit_retention_days),
+        ics_max_events=settings.ics_max_events,
+        ics_check_seconds=settings.ics_check_seconds,
+        realtime=RealtimePolicy(
+            rotate_seconds=settings.realtime_rotate_seconds,
+            rotate_events=settings.realtime_rotate_events,
+            queue_limit=settings.realtime_queue_limit,
+            max_topics=settings.realtime_max_topics,
+            max_sessions_per_user=settings.realtime_max_sessions_per_user,
+            presence_heartbeat_seconds=settings.presence_heartbeat_seconds,
+            presence_timeout_seconds=settings.presence_timeout_seconds,
+            away_after_seconds=settings.away_after_seconds,
+        ),
+        drive=DrivePolicy(
+            max_file_bytes=settings.max_file_bytes,
+            workspace_quota_bytes=settings.workspace_quota_bytes,
+            upload_ttl=timedelta(seconds=settings.upload_url_ttl_seconds),
+            download_ttl=timedelta(seconds=settings.download_url_ttl_seconds),
+            share_link_max_ttl=timedelta(seconds=settings.share_link_max_ttl_seconds),
+            public_url=settings.public_url,
+        ),
+        search_prefix_min=settings.search_prefix_min,
+    )
+
+
+def mail_policy_from(settings: Settings) -> MailPolicy:
+    """The outbox worker's retries and leases."""
+    return MailPolicy(
+        retry_base_seconds=settings.mail_retry_base_seconds,
+        retry_max_seconds=settings.mail_retry_max_seconds,
+        max_age=timedelta(hours=settings.mail_max_age_hours),
+        lease_seconds=max(MIN_LEASE_SECONDS, SMTP_STEPS_PER_LEASE * settings.smtp_timeout_seconds),
+    )
+
+
+def budget_policy_from(settings: Settings) -> BudgetPolicy:
+    """Each caller's query-cost budget."""
+    return BudgetPolicy(
+        budget=settings.query_cost_budget,
+        window_seconds=settings.query_cost_window_seconds,
+    )
