@@ -24,7 +24,7 @@ from api.logs import configure_logging
 from api.metrics import Metrics
 from api.metrics_http import MetricsListener, metrics_route
 from api.middleware import SecurityMiddleware
-from api.policies import budget_policy_from, mail_policy_from, policy_from
+from api.policies import auth_limits_from, budget_policy_from, mail_policy_from, policy_from
 from api.settings import Settings, SettingsError, load_settings
 from crypto.keyring import Keyring
 from crypto.passwords import Argon2Params, PasswordHasher
@@ -40,7 +40,6 @@ from resolvers.cost_budget import CostBudget
 from resolvers.mail import Mailer
 from resolvers.passwords import PasswordService
 from resolvers.persisted_queries import PersistedQueries
-from resolvers.ratelimit import AuthLimits
 from resolvers.services import Services
 from resolvers.sweeper import run_sweeper
 from schema.build import SchemaOptions, build_schema
@@ -146,7 +145,7 @@ def mailer(settings: Settings) -> Mailer:
     """The mailer the settings describe (unavailable without SMTP outside dev)."""
     transport = mail_transport(settings)
     if transport is None:
-        return Mailer.unavailable(settings.resolved_app_url)
+        return Mailer.unavailable()
     return Mailer(
         transport,
         sender=settings.smtp_sender or "Cove <cove@localhost>",
@@ -176,18 +175,7 @@ async def running_services(settings: Settings, keyring: Keyring) -> AsyncIterato
         read_check=topics.can_read,
         passwords=PasswordService(hasher, settings.password_hash_concurrency),
         session_ttl=timedelta(seconds=settings.session_ttl_seconds),
-        limits=AuthLimits.build(
-            logins_per_ip_per_minute=settings.login_attempts_per_ip_per_minute,
-            failures_per_account=settings.login_failures_per_account,
-            failure_window_seconds=settings.login_failure_window_seconds,
-            signups_per_ip_per_hour=settings.signups_per_ip_per_hour,
-            password_change_failures=settings.password_change_failures_per_account,
-            second_factor_failures=settings.second_factor_failures_per_account,
-            token_failures_per_ip=settings.token_failures_per_ip,
-            mail_requests_per_ip_per_hour=settings.mail_requests_per_ip_per_hour,
-            mails_per_address_per_hour=settings.mails_per_address_per_hour,
-            counters=counters,
-        ),
+        limits=auth_limits_from(settings, counters),
         policy=policy_from(settings),
         broker=broker,
         blobs=blobs,

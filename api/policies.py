@@ -9,14 +9,33 @@ from __future__ import annotations
 from datetime import timedelta
 
 from api.settings import Settings
+from integrations.counters import Counters
 from resolvers.cost_budget import BudgetPolicy
 from resolvers.drive_policy import DrivePolicy
 from resolvers.mail import MIN_LEASE_SECONDS, MailPolicy
+from resolvers.ratelimit import AuthLimits
 from resolvers.services import Policy, RealtimePolicy
 
 # One SMTP attempt takes a few steps, each up to `smtp_timeout_seconds`; a claimed attempt's
 # lease is this many timeouts, so that a slow attempt is not taken for a dead one.
 SMTP_STEPS_PER_LEASE = 8
+
+
+def auth_limits_from(settings: Settings, counters: Counters | None = None) -> AuthLimits:
+    """The limits on signing up and in and on every guessable secret, counted in `counters`
+    (shared through Redis when set; in this process otherwise)."""
+    return AuthLimits.build(
+        logins_per_ip_per_minute=settings.login_attempts_per_ip_per_minute,
+        failures_per_account=settings.login_failures_per_account,
+        failure_window_seconds=settings.login_failure_window_seconds,
+        signups_per_ip_per_hour=settings.signups_per_ip_per_hour,
+        password_change_failures=settings.password_change_failures_per_account,
+        second_factor_failures=settings.second_factor_failures_per_account,
+        token_failures_per_ip=settings.token_failures_per_ip,
+        mail_requests_per_ip_per_hour=settings.mail_requests_per_ip_per_hour,
+        mails_per_address_per_hour=settings.mails_per_address_per_hour,
+        counters=counters,
+    )
 
 
 def policy_from(settings: Settings) -> Policy:

@@ -32,7 +32,6 @@ from resolvers.keys import KeyService
 
 log = logging.getLogger("cove.mail")
 
-DEFAULT_APP_URL = "http://127.0.0.1:8000"
 # `extensions.reason` of the UNAVAILABLE answered where mail is needed and cannot be sent.
 MAIL_NOT_CONFIGURED = "MAIL_NOT_CONFIGURED"
 _KIND = re.compile(r"[a-z][a-z0-9-]{0,39}")
@@ -82,16 +81,18 @@ class Mailer:
         transport: MailTransport | None,
         *,
         sender: str = "",
-        app_url: str = DEFAULT_APP_URL,
+        app_url: str = "",
         policy: MailPolicy | None = None,
     ) -> None:
         if transport is not None and not parseaddr(sender)[1]:
             raise ValueError("a mailer with a transport needs a sender address")
         if transport is not None and policy is None:
             raise ValueError("a mailer with a transport needs its policy (api/policies.py)")
+        if transport is not None and not app_url.startswith(("http://", "https://")):
+            raise ValueError("a mailer with a transport needs the app's URL for its links")
         self.transport = transport
         self.sender = sender
-        self.app_url = (app_url or DEFAULT_APP_URL).rstrip("/")
+        self.app_url = app_url.rstrip("/")
         self._policy = policy
         self.node_id = new_id()
         self._outbox: OutboxRepository | None = None
@@ -105,9 +106,9 @@ class Mailer:
         self._paused_until = 0.0  # loop time before which the server is not tried again
 
     @classmethod
-    def unavailable(cls, app_url: str = DEFAULT_APP_URL) -> Mailer:
+    def unavailable(cls) -> Mailer:
         """A mailer with nowhere to send: every feature that needs mail is refused."""
-        return cls(None, app_url=app_url)
+        return cls(None)
 
     def bind(
         self,

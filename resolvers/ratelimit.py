@@ -109,6 +109,10 @@ class FailureLimit(RateLimit):
         return Attempt(self, name, counted)
 
 
+# Wrong passwords of one share link: no setting, as many people may hold the link.
+LINK_PASSWORD_FAILURES = Limit(10, 900)
+
+
 @dataclass(frozen=True)
 class AuthLimits:
     """The limits on signing up and in, and on every guessable secret (settings `login_*`,
@@ -132,12 +136,12 @@ class AuthLimits:
         failures_per_account: int,
         failure_window_seconds: int,
         signups_per_ip_per_hour: int,
-        password_change_failures: int = 5,
-        link_password_failures: Limit = Limit(10, 900),
-        second_factor_failures: int = 5,
-        token_failures_per_ip: int = 20,
-        mail_requests_per_ip_per_hour: int = 30,
-        mails_per_address_per_hour: int = 10,
+        password_change_failures: int,
+        second_factor_failures: int,
+        token_failures_per_ip: int,
+        mail_requests_per_ip_per_hour: int,
+        mails_per_address_per_hour: int,
+        link_password_failures: Limit = LINK_PASSWORD_FAILURES,
         counters: Counters | None = None,
     ) -> AuthLimits:
         shared = LimitCounters(counters or MemoryCounters())

@@ -33,6 +33,9 @@ async def signed_up(
     return AuthResult(token=token, user=own_view(services, record, grant))
 
 
+APP_URL = "http://127.0.0.1:8000"
+
+
 class RecordingTransport:
     """A mail transport that keeps what it is handed (for tests that never leave the process)."""
 
@@ -50,4 +53,4 @@ class RecordingTransport:
 def recording_mailer() -> Mailer:
     """A mailer that queues to the outbox like any other; start it to hand mail over."""
     policy = mail_policy_from(load_settings(environ={}))
-    return Mailer(RecordingTransport(), sender="cove@test.invalid", policy=policy)
+    return Mailer(RecordingTransport(), sender="cove@test.invalid", app_url=APP_URL, policy=policy)

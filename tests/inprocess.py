@@ -49,6 +49,16 @@ class Clock:
         self.now += timedelta(seconds=seconds)
 
 
+def _settings_limits(settings: Settings) -> dict[str, int]:
+    """The limits the generous ones leave as the settings have them."""
+    return {
+        "password_change_failures": settings.password_change_failures_per_account,
+        "second_factor_failures": settings.second_factor_failures_per_account,
+        "mail_requests_per_ip_per_hour": settings.mail_requests_per_ip_per_hour,
+        "mails_per_address_per_hour": settings.mails_per_address_per_hour,
+    }
+
+
 def build_services(
     store: Store,
     *,
@@ -69,7 +79,7 @@ def build_services(
         keyring=keyring or Keyring(generate_root_key(), generate_install_salt()),
         passwords=PasswordService(hasher or PasswordHasher(Argon2Params.minimum()), 2),
         session_ttl=timedelta(hours=1),
-        limits=AuthLimits.build(**{**GENEROUS, **limits}),
+        limits=AuthLimits.build(**{**_settings_limits(settings), **GENEROUS, **limits}),
         mailer=mailer or recording_mailer(),
         policy=policy_from(settings),
         read_check=topics.can_read,

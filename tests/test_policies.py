@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from api.policies import budget_policy_from, mail_policy_from, policy_from
+from api.policies import auth_limits_from, budget_policy_from, mail_policy_from, policy_from
 from api.settings import Settings, load_settings
 from integrations.mail import LogTransport
 from resolvers.cost_budget import BudgetPolicy
@@ -81,3 +81,24 @@ def test_a_mailer_that_sends_needs_its_policy() -> None:
         Mailer(LogTransport(), sender="cove@test.invalid")
     with pytest.raises(RuntimeError):
         _ = Mailer.unavailable().policy
+
+
+def test_the_limits_of_the_default_settings_hold_their_defaults() -> None:
+    settings = load_settings(environ={})
+    limits = auth_limits_from(settings)
+    window = settings.login_failure_window_seconds
+    assert (limits.logins_per_ip.limit.count, limits.logins_per_ip.limit.seconds) == (
+        settings.login_attempts_per_ip_per_minute,
+        60,
+    )
+    assert limits.signups_per_ip.limit.count == settings.signups_per_ip_per_hour
+    counted = {
+        limits.login_failures: settings.login_failures_per_account,
+        limits.password_change_failures: settings.password_change_failures_per_account,
+        limits.second_factor_failures: settings.second_factor_failures_per_account,
+        limits.token_failures: settings.token_failures_per_ip,
+    }
+    for limit, count in counted.items():
+        assert (limit.limit.count, limit.limit.seconds) == (count, window)
+    assert limits.mail_requests_per_ip.limit.count == settings.mail_requests_per_ip_per_hour
+    assert limits.mail_per_address.limit.count == settings.mails_per_address_per_hour

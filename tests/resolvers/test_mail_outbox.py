@@ -58,7 +58,12 @@ def node(store: Store, clock: Clock) -> AsyncIterator[Node]:  # type: ignore[mis
         services = build_services(
             store,
             keyring=Keyring(root, salt),
-            mailer=Mailer(transport, sender="Cove <cove@test.invalid>", policy=POLICY),
+            mailer=Mailer(
+                transport,
+                sender="Cove <cove@test.invalid>",
+                app_url="https://app.test.invalid",
+                policy=POLICY,
+            ),
             clock=clock,
         )
         built.append(services)
