@@ -90,8 +90,12 @@ async def invite_member(
     )
     # One pending invitation per address and workspace: two could be accepted one after the
     # other, the second undoing whatever happened to the member in between. Claimed with an
-    # insert-if-absent, so two invitations sent at once cannot both be pending.
-    if not await services.workspaces.claim_pending(record, now):
+    # insert-if-absent, so two invitations sent at once cannot both be pending; the scan
+    # also finds invitations made before claims existed (migration 14).
+    pending = await services.workspaces.invitations_to(index, workspace_id)
+    if any(expires > now for _, expires in pending) or not (
+        await services.workspaces.claim_pending(record, now)
+    ):
         raise bad_input(
             "That address already has a pending invitation to this workspace; revoke it "
             "to send another.",

@@ -136,6 +136,15 @@ def test_a_second_pending_invitation_for_an_address_is_refused(team: Team) -> No
         services.clock = real_clock
 
 
+def test_an_invitation_from_before_the_claims_still_counts_as_pending(team: Team) -> None:
+    """Invitations stored before migration 14 hold no claim; a new one is refused all the same."""
+    team.person("gil")
+    planted = team.plant_invitation("gil", "MEMBER", team.users["owner"][1])
+    result = team.owner.run(INVITE, {"w": team.workspace, "e": "gil@team.example", "r": "ADMIN"})
+    assert error_codes(result) == ["BAD_USER_INPUT"]
+    assert team.pending() == [planted]
+
+
 def test_a_removed_member_cannot_rejoin_by_an_older_invitation(team: Team) -> None:
     erin = team.join("erin", "MEMBER")
     older = team.plant_invitation("erin", "MEMBER", team.users["owner"][1])
