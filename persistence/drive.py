@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from persistence.declare import Row
 from persistence.drive_records import (
     FILE,
     FOLDER,
@@ -34,12 +35,9 @@ from persistence.drive_tables import (
     UPLOAD_CLAIMS,
     UPLOADS,
 )
+from persistence.expiry import expiry_hour, forget_hour
 from persistence.rows import from_row, to_row
 from persistence.store import Delete, Put, Store, Update
-
-
-def expiry_hour(moment: datetime) -> int:
-    return int(moment.timestamp() // 3600)
 
 
 def _expiry(kind: str, token_hash: bytes, expires_at: datetime) -> Put:
@@ -265,26 +263,14 @@ class DriveRepository:
 
     async def forget_expired_tokens(self, hour: int) -> int:
         """Delete the upload and download tokens that expired within one hour; a count."""
-        forgotten = 0
-        while True:  # each round deletes what it read, so the partition empties
-            rows = await self._store.scan(TOKEN_EXPIRY, {"hour": hour}, limit=500)
-            if not rows:
-                return forgotten
-            ops: list[Put | Delete | Update] = []
-            for row in rows:
-                key = {"token_hash": row["token_hash"]}
-                if row["kind"] == "upload":
-                    ops += [Delete(UPLOADS, key), Delete(UPLOAD_CLAIMS, key)]
-                else:
-                    ops.append(Delete(DOWNLOAD_TOKENS, key))
-                ops.append(
-                    Delete(
-                        TOKEN_EXPIRY,
-                        {"hour": hour, "kind": row["kind"], "token_hash": row["token_hash"]},
-                    )
-                )
-            await self._store.batch(ops)
-            forgotten += len(rows)
+
+        def deletes(row: Row) -> list[Delete]:
+            key = {"token_hash": row["token_hash"]}
+            if row["kind"] == "upload":
+                return [Delete(UPLOADS, key), Delete(UPLOAD_CLAIMS, key)]
+            return [Delete(DOWNLOAD_TOKENS, key)]
+
+        return await forget_hour(self._store, TOKEN_EXPIRY, hour, deletes)
 
     async def download_token(self, token_hash: bytes) -> DownloadTokenRecord | None:
         row = await self._store.get(DOWNLOAD_TOKENS, {"token_hash": token_hash})

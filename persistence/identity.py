@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from persistence.accounts import USER_ID_BY_EMAIL, USERS
-from persistence.declare import Column, ColumnType, Table
+from persistence.declare import Column, ColumnType, Row, Table
+from persistence.expiry import expiry_hour, forget_hour
 from persistence.store import Delete, Put, Store, Update
 from persistence.two_factor import SECOND_STEPS
 
@@ -62,10 +63,6 @@ IDENTITY_TABLES = (EMAIL_VERIFICATIONS, ACCOUNT_TOKENS, ACCOUNT_TOKEN_USES, ACCO
 
 MAILED = "mailed"
 SECOND_STEP = "second-step"
-
-
-def expiry_hour(moment: datetime) -> int:
-    return int(moment.timestamp() // 3600)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,25 +126,13 @@ class IdentityRepository:
     async def forget_expired(self, hour: int) -> int:
         """Delete the tokens (and second steps) that expired within one hour, with their use
         claims; a count."""
-        forgotten = 0
-        while True:  # each round deletes what it read, so the partition empties
-            rows = await self._store.scan(ACCOUNT_TOKEN_EXPIRY, {"hour": hour}, limit=500)
-            if not rows:
-                return forgotten
-            ops: list[Put | Delete | Update] = []
-            for row in rows:
-                key = {"token_hash": row["token_hash"]}
-                table = ACCOUNT_TOKENS if row["kind"] == MAILED else SECOND_STEPS
-                ops += [
-                    Delete(table, key),
-                    Delete(ACCOUNT_TOKEN_USES, key),
-                    Delete(
-                        ACCOUNT_TOKEN_EXPIRY,
-                        {"hour": hour, "kind": row["kind"], "token_hash": row["token_hash"]},
-                    ),
-                ]
-            await self._store.batch(ops)
-            forgotten += len(rows)
+
+        def deletes(row: Row) -> list[Delete]:
+            key = {"token_hash": row["token_hash"]}
+            table = ACCOUNT_TOKENS if row["kind"] == MAILED else SECOND_STEPS
+            return [Delete(table, key), Delete(ACCOUNT_TOKEN_USES, key)]
+
+        return await forget_hour(self._store, ACCOUNT_TOKEN_EXPIRY, hour, deletes)
 
     async def get_token(self, token_hash: bytes) -> AccountToken | None:
         row = await self._store.get(ACCOUNT_TOKENS, {"token_hash": token_hash})

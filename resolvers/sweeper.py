@@ -6,7 +6,7 @@ import asyncio
 import logging
 from datetime import datetime, timedelta
 
-from persistence.drive import expiry_hour
+from persistence.expiry import expiry_hour
 from persistence.ids import id_time
 from resolvers.services import Services
 
