@@ -46,6 +46,12 @@ test: lint ## lint, then the whole test suite
 test-fast: $(STAMP) ## the in-process tier only (no server, process or browser): under a minute
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
+cassandra-up: $(STAMP) ## run an Apache Cassandra node from Maven Central on 127.0.0.1:9042 (idempotent)
+	$(BIN)/python tools/cassandra.py up
+
+cassandra-down: $(STAMP) ## stop the node cassandra-up started (idempotent)
+	$(BIN)/python tools/cassandra.py down
+
 redis-up: ## install redis-server from Debian's packages if missing; start it on 127.0.0.1:6379
 	@if ! command -v redis-server >/dev/null; then \
 		echo "installing redis-server from Debian's packages"; \
@@ -98,4 +104,4 @@ docs: $(STAMP) ## rewrite the settings table in docs/configuration.md from the c
 schema: $(STAMP) ## rewrite schema/schema.graphql from the code
 	$(BIN)/python -m schema.export > schema/schema.graphql
 
-.PHONY: help install lock lock-upgrade serve lint test bench docs schema redis-up browser-up graphiql-assets
+.PHONY: help install lock lock-upgrade serve lint test test-fast bench docs schema redis-up browser-up graphiql-assets cassandra-up cassandra-down
