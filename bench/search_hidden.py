@@ -17,53 +17,15 @@ import time
 from pathlib import Path
 
 from bench.accounts import ms, percentile
-from persistence.drive_records import FILE, DriveItemRecord, FileVersionRecord
-from persistence.ids import new_id
 from persistence.sqlite.engine import SqliteStore
 from resolvers import drive, invitations, search, workspaces
 from resolvers.context import RequestContext
 from resolvers.roles import AccessLevel, Role
-from resolvers.services import Services
 from tests.accounts_support import signed_up
-from tests.inprocess import build_services
+from tests.inprocess import build_services, plant_files
 from tests.support import CountingStore
 
 PASSWORD = "correct horse battery"
-
-
-async def add_files(services: Services, ws: str, folder: str, owner: str, names: list[str]) -> None:
-    """Files straight into the store and the index (no contents: search never opens them)."""
-    now = services.clock()
-    for name in names:
-        file_id, version_id = new_id(), new_id()
-        item = DriveItemRecord(
-            item_id=file_id,
-            workspace_id=ws,
-            parent_id=folder,
-            kind=FILE,
-            name_sealed=await services.keys.seal_text(drive.name_ref(file_id, ws), name),
-            created_by=owner,
-            created_at=now,
-            updated_at=now,
-            current_version_id=version_id,
-            size=1,
-        )
-        version = FileVersionRecord(
-            file_id=file_id,
-            version_id=version_id,
-            workspace_id=ws,
-            number=1,
-            size=1,
-            content_type_sealed=b"",
-            sha256_sealed=b"",
-            key_sealed=b"",
-            blob_key=drive.blob_key(ws, file_id, version_id),
-            created_by=owner,
-            created_at=now,
-        )
-        await services.drive.add_version(item, version, new_file=True, now=now)
-        await services.indexer.file(item, name)
-    await services.indexer.flush()
 
 
 async def run(hidden: int, repeats: int) -> None:
@@ -87,8 +49,8 @@ async def run(hidden: int, repeats: int) -> None:
         secret = await drive.create_folder(ctx(owner.token), ws.id, None, "secret")
         await drive.share_item(ctx(owner.token), shared.id, guest.user.id, None, AccessLevel.READ)
         owner_id = owner.user.id
-        await add_files(services, ws.id, shared.id, owner_id, [f"plan {n}" for n in range(5)])
-        await add_files(
+        await plant_files(services, ws.id, shared.id, owner_id, [f"plan {n}" for n in range(5)])
+        await plant_files(
             services, ws.id, secret.id, owner_id, [f"plan secret {n}" for n in range(hidden)]
         )
         timings: list[float] = []

@@ -14,10 +14,13 @@ from api.settings import Settings, load_settings
 from crypto.keyring import Keyring
 from crypto.passwords import Argon2Params, PasswordHasher
 from crypto.root_key import generate_install_salt, generate_root_key
+from persistence.drive_records import FILE, DriveItemRecord, FileVersionRecord
+from persistence.ids import new_id
 from persistence.sqlite.engine import SqliteStore
 from persistence.store import Store
 from resolvers import topics
 from resolvers.context import RequestContext
+from resolvers.drive_access import blob_key, name_ref
 from resolvers.mail import Mailer
 from resolvers.passwords import PasswordService
 from resolvers.ratelimit import AuthLimits
@@ -105,3 +108,44 @@ async def sqlite_services(
 def ctx(services: Services, token: str | None = None) -> RequestContext:
     """A request of the bearer of `token` (anonymous without one)."""
     return RequestContext(services=services, request_id="t", bearer_token=token)
+
+
+async def plant_files(
+    services: Services, workspace_id: str, folder_id: str, owner_id: str, names: list[str]
+) -> list[str]:
+    """Files written straight to the store and the search index, without contents (search
+    never opens them); their ids, in order."""
+    now = services.clock()
+    ids = []
+    for name in names:
+        file_id, version_id = new_id(), new_id()
+        item = DriveItemRecord(
+            item_id=file_id,
+            workspace_id=workspace_id,
+            parent_id=folder_id,
+            kind=FILE,
+            name_sealed=await services.keys.seal_text(name_ref(file_id, workspace_id), name),
+            created_by=owner_id,
+            created_at=now,
+            updated_at=now,
+            current_version_id=version_id,
+            size=1,
+        )
+        version = FileVersionRecord(
+            file_id=file_id,
+            version_id=version_id,
+            workspace_id=workspace_id,
+            number=1,
+            size=1,
+            content_type_sealed=b"",
+            sha256_sealed=b"",
+            key_sealed=b"",
+            blob_key=blob_key(workspace_id, file_id, version_id),
+            created_by=owner_id,
+            created_at=now,
+        )
+        await services.drive.add_version(item, version, new_file=True, now=now)
+        await services.indexer.file(item, name)
+        ids.append(file_id)
+    await services.indexer.flush()
+    return ids

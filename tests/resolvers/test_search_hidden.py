@@ -17,8 +17,6 @@ from typing import Any
 import pytest
 
 from integrations.search import SearchHit, SearchQuery
-from persistence.drive_records import FILE, DriveItemRecord, FileVersionRecord
-from persistence.ids import new_id
 from persistence.sqlite.engine import SqliteStore
 from resolvers import channels, drive, invitations, search, workspaces
 from resolvers.context import RequestContext
@@ -26,7 +24,7 @@ from resolvers.roles import AccessLevel, Role, Visibility
 from resolvers.services import Services
 from support import CountingStore
 from tests.accounts_support import signed_up
-from tests.inprocess import build_services
+from tests.inprocess import build_services, plant_files
 
 PASSWORD = "correct horse battery"
 HIDDEN = 2_000
@@ -72,41 +70,7 @@ class Drive:
 
     async def add_files(self, folder: str, names: list[str]) -> list[str]:
         """Files straight into the store and the index: search never opens their contents."""
-        svc, ws = self.svc, self.ws
-        now = svc.clock()
-        ids = []
-        for name in names:
-            file_id, version_id = new_id(), new_id()
-            item = DriveItemRecord(
-                item_id=file_id,
-                workspace_id=ws,
-                parent_id=folder,
-                kind=FILE,
-                name_sealed=await svc.keys.seal_text(drive.name_ref(file_id, ws), name),
-                created_by=self.owner_id,
-                created_at=now,
-                updated_at=now,
-                current_version_id=version_id,
-                size=1,
-            )
-            version = FileVersionRecord(
-                file_id=file_id,
-                version_id=version_id,
-                workspace_id=ws,
-                number=1,
-                size=1,
-                content_type_sealed=b"",
-                sha256_sealed=b"",
-                key_sealed=b"",
-                blob_key=drive.blob_key(ws, file_id, version_id),
-                created_by=self.owner_id,
-                created_at=now,
-            )
-            await svc.drive.add_version(item, version, new_file=True, now=now)
-            await svc.indexer.file(item, name)
-            ids.append(file_id)
-        await svc.indexer.flush()
-        return ids
+        return await plant_files(self.svc, self.ws, folder, self.owner_id, names)
 
 
 @pytest.fixture
