@@ -46,6 +46,9 @@ test: lint ## lint, then the whole test suite
 test-fast: $(STAMP) ## the in-process tier only (no server, process or browser): under a minute
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
+test-scylla: $(STAMP) ## the GraphQL end-to-end suites on a Cassandra node (needs Java 17 and Maven)
+	COVE_TEST_STORE=scylla $(BIN)/pytest tests/api tests/realtime $(PYTEST_ARGS)
+
 cassandra-up: $(STAMP) ## run an Apache Cassandra node from Maven Central on 127.0.0.1:9042 (idempotent)
 	$(BIN)/python tools/cassandra.py up
 

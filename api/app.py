@@ -26,6 +26,7 @@ from api.metrics_http import MetricsListener, metrics_route
 from api.middleware import SecurityMiddleware
 from api.policies import auth_limits_from, budget_policy_from, mail_policy_from, policy_from
 from api.settings import Settings, SettingsError, load_settings
+from api.stores import open_store
 from crypto.keyring import Keyring
 from crypto.passwords import Argon2Params, PasswordHasher
 from integrations.blobs import BlobStore, blob_store_from_config
@@ -34,7 +35,7 @@ from integrations.counters import counters_from_url
 from integrations.mail import LogTransport, MailTransport, SmtpTransport, is_loopback_host
 from integrations.search import SearchEngine, search_engine_from_config
 from persistence.persisted_queries import PersistedQueryRepository
-from persistence.sqlite.engine import SqliteStore
+from persistence.store import Store
 from resolvers import topics
 from resolvers.cost_budget import CostBudget
 from resolvers.mail import Mailer
@@ -96,7 +97,7 @@ def blob_store(settings: Settings) -> BlobStore:
         raise SettingsError("blob_store", str(exc)) from None
 
 
-def search_engine(settings: Settings, store: SqliteStore) -> SearchEngine:
+def search_engine(settings: Settings, store: Store) -> SearchEngine:
     """The search engine the settings name."""
     try:
         return search_engine_from_config(
@@ -157,7 +158,7 @@ def mailer(settings: Settings) -> Mailer:
 @asynccontextmanager
 async def running_services(settings: Settings, keyring: Keyring) -> AsyncIterator[Services]:
     """Open the store and build the services from settings; close them on the way out."""
-    store = await SqliteStore.open(settings.database_file)
+    store = await open_store(settings)
     broker = broker_from_url(settings.broker_url)
     counters = counters_from_url(settings.broker_url)
     blobs = blob_store(settings)

@@ -58,8 +58,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from api.stores import describe_store, open_store
     from integrations.broker import broker_from_url
-    from persistence.sqlite.engine import SqliteStore
 
     settings = _settings(args)
     load_keyring(settings)
@@ -69,14 +69,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     )
 
     async def reach_store() -> None:
-        store = await SqliteStore.open(settings.database_file)
+        store = await open_store(settings)
         try:
             await store.ping()
         finally:
             await store.close()
 
     asyncio.run(reach_store())
-    print(f"store: ok (sqlite {settings.database_file})")
+    print(f"store: ok ({describe_store(settings)})")
 
     async def reach_broker() -> None:
         broker = broker_from_url(settings.broker_url)
@@ -104,7 +104,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     async def reach_search() -> None:
         from api.app import search_engine
 
-        store = await SqliteStore.open(settings.database_file)
+        store = await open_store(settings)
         engine = search_engine(settings, store)
         try:
             await engine.ping()

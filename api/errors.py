@@ -9,6 +9,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
 from api.middleware import request_id_of
+from persistence.store import StoreUnavailable
 from resolvers.errors import ErrorCode
 
 log = logging.getLogger("cove.http")
@@ -23,6 +24,8 @@ def code_for_status(status: int) -> ErrorCode:
         return ErrorCode.NOT_FOUND
     if status == 429:
         return ErrorCode.RATE_LIMITED
+    if status == 503:
+        return ErrorCode.UNAVAILABLE
     if status >= 500:
         return ErrorCode.INTERNAL
     return ErrorCode.BAD_USER_INPUT
@@ -48,5 +51,12 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     request_id = request_id_of(request.scope)
+    if isinstance(exc, StoreUnavailable):
+        # The database cannot answer now: a temporary refusal, not a bug (GraphQL says the
+        # same with UNAVAILABLE and reason STORE_UNAVAILABLE).
+        log.warning("store unavailable (request %s): %s", request_id, exc)
+        response = error_response(503, "The database cannot answer right now.", request_id)
+        response.headers["Retry-After"] = "1"
+        return response
     log.error("unhandled error (request %s)", request_id, exc_info=exc)
     return error_response(500, f"Internal error; quote request id {request_id}.", request_id)

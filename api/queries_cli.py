@@ -17,8 +17,8 @@ from pathlib import Path
 from graphql import GraphQLError, parse, validate
 
 from api.settings import Settings
+from api.stores import open_store
 from persistence.persisted_queries import PersistedQueryRepository
-from persistence.sqlite.engine import SqliteStore
 from resolvers.persisted_queries import PersistedQueries, sha256_of
 from schema.build import build_schema
 
@@ -74,7 +74,7 @@ def cmd_queries_register(args: argparse.Namespace, settings: Settings) -> int:
     check_documents(documents)
 
     async def register() -> list[tuple[str, bool]]:
-        store = await SqliteStore.open(settings.database_file)
+        store = await open_store(settings)
         try:
             registry = PersistedQueries(
                 "only", PersistedQueryRepository(store), max_document_bytes=settings.max_query_bytes

@@ -11,12 +11,12 @@ import dataclasses
 import os
 import tomllib
 from collections.abc import Mapping
-from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args, get_type_hints
+from typing import Any, Literal, get_type_hints
 
 from api.settings_checks import SettingsError, check_settings
+from api.settings_values import convert
 
 __all__ = [
     "ENV_PREFIX",
@@ -28,8 +28,6 @@ __all__ = [
 ]
 
 ENV_PREFIX = "COVE_"
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"0", "false", "no", "off"})
 
 
 def _doc(text: str, *, secret: bool = False) -> dict[str, Any]:
@@ -67,9 +65,46 @@ class Settings:
         default=None, metadata=_doc("TLS certificate (PEM); enables HTTPS/WSS.")
     )
     ssl_keyfile: Path | None = field(default=None, metadata=_doc("TLS private key (PEM)."))
-    store: Literal["sqlite"] = field(
+    store: Literal["sqlite", "scylla"] = field(
         default="sqlite",
-        metadata=_doc("Record store engine; `sqlite` (embedded, in the data dir)."),
+        metadata=_doc(
+            "Record store engine: `sqlite` (embedded, in the data dir) or `scylla` (a ScyllaDB "
+            "or Apache Cassandra cluster; see docs/operations.md)."
+        ),
+    )
+    scylla_hosts: str = field(
+        default="127.0.0.1:9042",
+        metadata=_doc("Contact points of the cluster, `host:port` separated by commas."),
+    )
+    scylla_keyspace: str = field(
+        default="cove", metadata=_doc("Keyspace of Cove's tables (created if absent).")
+    )
+    scylla_consistency: Literal["LOCAL_QUORUM", "QUORUM", "EACH_QUORUM", "ALL"] = field(
+        default="LOCAL_QUORUM",
+        metadata=_doc("Consistency level of every read and write (a quorum or stronger)."),
+    )
+    scylla_replication: int = field(
+        default=3,
+        metadata=_doc("Replicas per datacenter when Cove creates the keyspace (1 for one node)."),
+    )
+    scylla_datacenter: str | None = field(
+        default=None,
+        metadata=_doc(
+            "The local datacenter, whose replicas serve requests; default the first host's."
+        ),
+    )
+    scylla_username: str | None = field(
+        default=None, metadata=_doc("User to sign in as; needs `scylla_password_file`.")
+    )
+    scylla_password_file: Path | None = field(
+        default=None, metadata=_doc("File holding the cluster password (read at start).")
+    )
+    scylla_tls_ca_file: Path | None = field(
+        default=None,
+        metadata=_doc("CA certificate (PEM) of the cluster's TLS; setting it turns TLS on."),
+    )
+    scylla_request_timeout_seconds: int = field(
+        default=10, metadata=_doc("How long one request to the cluster may take.")
     )
     root_key_file: Path | None = field(
         default=None,
@@ -435,62 +470,6 @@ class Settings:
         return env
 
 
-def _describe(choices: list[Any]) -> str:
-    words: list[str] = []
-    for choice in choices:
-        words += ["true", "false"] if choice is bool else [str(o) for o in get_args(choice)]
-    return ", ".join(words[:-1]) + " or " + words[-1]
-
-
-def _convert(name: str, annotation: Any, raw: object) -> object:
-    """Turn a TOML or environment value into the field's type, or raise naming the field."""
-    options = get_args(annotation)
-    if raw is None or (isinstance(raw, str) and raw == "" and type(None) in options):
-        if type(None) in options:
-            return None
-        raise SettingsError(name, "a value is required")
-    choices = [o for o in options if o is not type(None)] if options else [annotation]
-    if len(choices) > 1 and getattr(annotation, "__origin__", None) is not Literal:
-        # A union such as `bool | Literal["authenticated"]`: the first choice that fits wins.
-        for choice in choices:
-            with suppress(SettingsError):
-                return _convert(name, choice, raw)
-        raise SettingsError(name, f"must be {_describe(choices)}, got {raw!r}")
-    base = annotation
-    if type(None) in options:
-        base = choices[0]
-    literal_options = get_args(base) if getattr(base, "__origin__", None) is Literal else ()
-    if literal_options:
-        if raw not in literal_options:
-            raise SettingsError(name, f"must be one of {', '.join(map(str, literal_options))}")
-        return raw
-    if base is bool:
-        if isinstance(raw, bool):
-            return raw
-        text = str(raw).strip().lower()
-        if text in _TRUE:
-            return True
-        if text in _FALSE:
-            return False
-        raise SettingsError(name, f"expected true or false, got {raw!r}")
-    if base is int:
-        if isinstance(raw, bool):
-            raise SettingsError(name, "expected an integer")
-        try:
-            return int(str(raw).strip())
-        except ValueError:
-            raise SettingsError(name, f"expected an integer, got {raw!r}") from None
-    if base is Path:
-        if not isinstance(raw, str):
-            raise SettingsError(name, "expected a path")
-        return Path(raw).expanduser()
-    if base is str:
-        if not isinstance(raw, str):
-            raise SettingsError(name, "expected a string")
-        return raw
-    raise SettingsError(name, f"unsupported type {base!r}")  # pragma: no cover - declaration bug
-
-
 def load_settings(
     config_file: Path | None = None,
     environ: Mapping[str, str] | None = None,
@@ -518,12 +497,12 @@ def load_settings(
                 raise SettingsError(
                     key, f"secrets are not read from the config file; use COVE_{key.upper()}_FILE"
                 )
-            values[key] = _convert(key, hints[key], raw)
+            values[key] = convert(key, hints[key], raw)
 
     for name, f in fields.items():
         variable = ENV_PREFIX + name.upper()
         if variable in env:
-            values[name] = _convert(name, hints[name], env[variable])
+            values[name] = convert(name, hints[name], env[variable])
         file_variable = variable + "_FILE"
         has_file_field = name + "_file" in fields
         if f.metadata.get("secret") and not has_file_field and file_variable in env:
@@ -538,7 +517,7 @@ def load_settings(
             continue
         if name not in fields:
             raise SettingsError(name, "unknown setting")
-        values[name] = raw if not isinstance(raw, str) else _convert(name, hints[name], raw)
+        values[name] = raw if not isinstance(raw, str) else convert(name, hints[name], raw)
 
     return Settings(**values).validate()  # type: ignore[arg-type]
 

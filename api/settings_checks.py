@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from integrations.mail.smtp import is_loopback_host
+from persistence.scylla.hosts import parse_hosts
 
 if TYPE_CHECKING:
     from api.settings import Settings
@@ -37,6 +38,10 @@ def _identity_limits(s: Settings) -> None:
     _at_least("mails_per_address_per_hour", s.mails_per_address_per_hour, 1)
 
 
+# Characters a message may hold on ScyllaDB: 4 bytes each at most, sealed, under 1 MiB.
+MAX_SCYLLA_MESSAGE_LENGTH = 200_000
+
+
 def check_settings(s: Settings) -> None:
     """Check ranges and combinations; raise SettingsError naming the first setting off."""
     _at_least("port", s.port, 1)
@@ -55,16 +60,13 @@ def check_settings(s: Settings) -> None:
     _at_least("password_change_failures_per_account", s.password_change_failures_per_account, 1)
     _at_least("second_factor_failures_per_account", s.second_factor_failures_per_account, 1)
     _identity_limits(s)
+    _scylla(s)
     _at_least("max_message_length", s.max_message_length, 1)
     _at_most("max_message_length", s.max_message_length, 1_000_000)
     _at_least("invitation_ttl_seconds", s.invitation_ttl_seconds, 60)
     _at_least("audit_retention_days", s.audit_retention_days, 1)
     _at_most("audit_retention_days", s.audit_retention_days, 36_500)
-    _at_least("realtime_rotate_seconds", s.realtime_rotate_seconds, 10)
-    _at_least("realtime_rotate_events", s.realtime_rotate_events, 1)
-    _at_least("realtime_queue_limit", s.realtime_queue_limit, 10)
-    _at_least("realtime_max_topics", s.realtime_max_topics, 1)
-    _at_least("realtime_max_sessions_per_user", s.realtime_max_sessions_per_user, 1)
+    _realtime_limits(s)
     if s.workers > 1 and s.broker_url in (None, "memory://"):
         raise SettingsError(
             "broker_url",
@@ -174,3 +176,37 @@ def _files_and_search(s: Settings) -> None:
         raise SettingsError("public_url", "must start with http:// or https://")
     if s.blob_store == "s3" and not s.s3_bucket:
         raise SettingsError("s3_bucket", "the s3 blob store needs a bucket")
+
+
+def _scylla(s: Settings) -> None:
+    try:
+        parse_hosts(s.scylla_hosts)
+    except ValueError as error:
+        raise SettingsError("scylla_hosts", f"{error}; give host:port, host:port") from None
+    if len({port for _, port in parse_hosts(s.scylla_hosts)}) != 1:
+        raise SettingsError("scylla_hosts", "every host must use the same port")
+    _at_least("scylla_replication", s.scylla_replication, 1)
+    _at_least("scylla_request_timeout_seconds", s.scylla_request_timeout_seconds, 1)
+    _at_most("scylla_request_timeout_seconds", s.scylla_request_timeout_seconds, 120)
+    if (s.scylla_username is None) != (s.scylla_password_file is None):
+        raise SettingsError(
+            "scylla_password_file", "scylla_username and scylla_password_file go together"
+        )
+    for name in ("scylla_password_file", "scylla_tls_ca_file"):
+        path = getattr(s, name)
+        if path is not None and not Path(path).is_file():
+            raise SettingsError(name, f"no such file: {path}")
+    if s.store == "scylla" and s.max_message_length > MAX_SCYLLA_MESSAGE_LENGTH:
+        # A message, sealed, goes in one batch: ScyllaDB refuses batches past 1 MiB.
+        raise SettingsError(
+            "max_message_length",
+            f"at most {MAX_SCYLLA_MESSAGE_LENGTH} with store = scylla (batches stay under 1 MiB)",
+        )
+
+
+def _realtime_limits(s: Settings) -> None:
+    _at_least("realtime_rotate_seconds", s.realtime_rotate_seconds, 10)
+    _at_least("realtime_rotate_events", s.realtime_rotate_events, 1)
+    _at_least("realtime_queue_limit", s.realtime_queue_limit, 10)
+    _at_least("realtime_max_topics", s.realtime_max_topics, 1)
+    _at_least("realtime_max_sessions_per_user", s.realtime_max_sessions_per_user, 1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -37,7 +39,7 @@ from persistence.drive_tables import (
 )
 from persistence.expiry import expiry_hour, forget_hour
 from persistence.rows import from_row, to_row
-from persistence.store import Delete, Put, Store, Update
+from persistence.store import Delete, Put, Store, StoreUnavailable, Update
 
 
 def _expiry(kind: str, token_hash: bytes, expires_at: datetime) -> Put:
@@ -52,6 +54,10 @@ def _expiry(kind: str, token_hash: bytes, expires_at: datetime) -> Put:
 
 def _after(value: str | None) -> tuple[str] | None:
     return None if value is None else (value,)
+
+
+# Lost compare-and-set races a usage change survives before it reports the store unavailable.
+USAGE_ATTEMPTS = 64
 
 
 class DriveRepository:
@@ -282,10 +288,31 @@ class DriveRepository:
         row = await self._store.get(DRIVE_USAGE, {"workspace_id": workspace_id})
         return 0 if row is None else int(row["bytes_used"] or 0)
 
-    async def set_bytes_used(self, workspace_id: str, value: int) -> None:
-        await self._store.update(
-            DRIVE_USAGE, {"workspace_id": workspace_id}, {"bytes_used": max(0, value)}
-        )
+    async def change_bytes_used(
+        self, workspace_id: str, delta: int, *, limit: int | None = None
+    ) -> bool:
+        """Add `delta` bytes (negative frees them) to what a workspace uses, unless the sum
+        would pass `limit`: False then, and nothing changes. A compare-and-set retried on a
+        lost race, so nodes changing the count at once lose no change and never overshoot."""
+        key = {"workspace_id": workspace_id}
+        for attempt in range(USAGE_ATTEMPTS):
+            row = await self._store.get(DRIVE_USAGE, key)
+            used = None if row is None else row["bytes_used"]
+            total = max(0, (used or 0) + delta)
+            if limit is not None and delta > 0 and total > limit:
+                return False
+            if row is None:
+                changed = await self._store.put_if_absent(DRIVE_USAGE, {**key, "bytes_used": total})
+            else:
+                expected = {"bytes_used": used if used is not None else 0}
+                changed = await self._store.update_if(
+                    DRIVE_USAGE, key, {"bytes_used": total}, expected
+                )
+            if changed:
+                return True
+            # Another node changed it first: read again after a short, growing, random wait.
+            await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # noqa: S311
+        raise StoreUnavailable(f"the drive usage of {workspace_id} is too contended right now")
 
     # Shares
 

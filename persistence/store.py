@@ -8,11 +8,17 @@ from typing import Any, Protocol
 
 from persistence.declare import Row, Table
 
-__all__ = ["Delete", "Put", "Row", "Store", "StoreError", "Update"]
+__all__ = ["Delete", "Put", "Row", "Store", "StoreError", "StoreUnavailable", "Update"]
 
 
 class StoreError(Exception):
     """The engine failed or refused: unreachable, locked, closed, or a schema mismatch."""
+
+
+class StoreUnavailable(StoreError):
+    """The database could not answer now (nodes down, too few replicas, a timeout): the
+    operation may or may not have been applied, and trying again later may succeed. Clients
+    see `UNAVAILABLE` with reason `STORE_UNAVAILABLE`."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +116,19 @@ class Store(Protocol):
 
     async def put_if_absent(self, table: Table, row: Mapping[str, Any]) -> bool:
         """Insert a row unless its key exists; True when it was inserted."""
+        ...
+
+    async def update_if(
+        self,
+        table: Table,
+        key: Mapping[str, Any],
+        values: Mapping[str, Any],
+        expected: Mapping[str, Any],
+    ) -> bool:
+        """Set some value columns of an existing row only if its `expected` value columns hold
+        the values given (none of them None); True when it was set. A compare-and-set, for
+        counts several nodes change (a lightweight transaction on ScyllaDB): mix it only with
+        `put_if_absent` and other `update_if` calls on the same row, never plain writes."""
         ...
 
     async def delete(self, table: Table, key: Mapping[str, Any]) -> None:

@@ -93,6 +93,23 @@ def update_values(
     return columns, key_values(table, key) + tuple(values[column.name] for column in columns)
 
 
+def expected_values(
+    table: Table, expected: Mapping[str, Any]
+) -> tuple[tuple[Column, ...], tuple[Any, ...]]:
+    """The value columns a conditional update compares, in declared order, and their values."""
+    if not expected:
+        raise ValueError(f"a conditional update of {table.name} needs an expected value")
+    not_values = sorted(set(expected) - {column.name for column in table.values})
+    if not_values:
+        raise ValueError(f"only value columns of {table.name} can be compared, not {not_values}")
+    columns = tuple(column for column in table.values if column.name in expected)
+    for column in columns:
+        if expected[column.name] is None:
+            raise ValueError(f"{table.name}.{column.name}: an expected value cannot be None")
+        check_value(table, column, expected[column.name])
+    return columns, tuple(expected[column.name] for column in columns)
+
+
 def key_values(table: Table, key: Mapping[str, Any]) -> tuple[Any, ...]:
     """The full primary key's values in key order."""
     _check_names(table, key, table.key, "key")

@@ -257,9 +257,7 @@ async def delete_item(ctx: RequestContext, item_id: str) -> None:
         raise bad_input("Put the item in the trash before deleting it for good.")
     freed = await _delete_tree(ctx, access.item)
     workspace_id = access.item.workspace_id
-    async with services.drive_usage_lock(workspace_id):
-        used = await services.drive.bytes_used(workspace_id)
-        await services.drive.set_bytes_used(workspace_id, used - freed)
+    await services.drive.change_bytes_used(workspace_id, -freed)
     ctx.loaders.drive_items.clear(item_id)
     await services.notices.publish(
         gid("Folder", access.item.parent_id),

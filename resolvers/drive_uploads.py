@@ -18,6 +18,7 @@ from crypto.tokens import hash_token, new_token
 from integrations.blobs import BlobStoreUnavailable
 from persistence.drive_records import FILE, DriveItemRecord, FileVersionRecord, UploadRecord
 from persistence.ids import new_id
+from persistence.store import StoreUnavailable
 from resolvers.authz import DriveAccess, Principal
 from resolvers.context import RequestContext
 from resolvers.drive_access import (
@@ -239,13 +240,14 @@ async def _record_version(
     services = ctx.services
     now = services.clock()
     ws = upload.workspace_id
-    async with services.drive_usage_lock(ws):
-        used = await services.drive.bytes_used(ws)
-        quota = services.drive_policy.workspace_quota_bytes
-        if used + upload.size > quota:
-            raise TransferError(
-                413, f"The workspace's drive would exceed its quota of {quota:,} bytes."
-            )
+    quota = services.drive_policy.workspace_quota_bytes
+    # The bytes are counted first, by a compare-and-set every node shares: two uploads
+    # finishing at once on different nodes cannot both pass the quota.
+    if not await services.drive.change_bytes_used(ws, upload.size, limit=quota):
+        raise TransferError(
+            413, f"The workspace's drive would exceed its quota of {quota:,} bytes."
+        )
+    try:
         previous = None
         if not upload.new_file:
             previous = await services.drive.versions(upload.file_id, limit=1)
@@ -284,7 +286,12 @@ async def _record_version(
         else:
             item = access.item
         await services.drive.add_version(item, version, new_file=upload.new_file, now=now)
-        await services.drive.set_bytes_used(ws, used + upload.size)
+    except StoreUnavailable:
+        # The write may have been applied: the bytes stay counted (a quota errs on the safe side).
+        raise
+    except BaseException:
+        await services.drive.change_bytes_used(ws, -upload.size)
+        raise
     return item
 
 

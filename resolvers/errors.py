@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+# Raised by the store when it cannot answer now; the schema reports it as UNAVAILABLE.
+from persistence.store import StoreUnavailable
+
+__all__ = ["STORE_UNAVAILABLE", "CoveError", "DamagedData", "ErrorCode", "StoreUnavailable"]
+
+# `extensions.reason` of an UNAVAILABLE error when the record store cannot answer now.
+STORE_UNAVAILABLE = "STORE_UNAVAILABLE"
+
 
 class ErrorCode(StrEnum):
     """The error codes of the outside contract; every GraphQL error carries one."""

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from crypto.keyring import Keyring
@@ -112,18 +111,10 @@ class Services:
     cost_budget: CostBudget | None = None
     # Documents sent by hash (`persisted_queries`); None where the HTTP route is not served.
     persisted_queries: PersistedQueries | None = None
-    _usage_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
 
     @property
     def drive_policy(self) -> DrivePolicy:
         return self.policy.drive
-
-    def drive_usage_lock(self, workspace_id: str) -> asyncio.Lock:
-        """Serialises this node's read-modify-write of a workspace's bytes used."""
-        lock = self._usage_locks.get(workspace_id)
-        if lock is None:
-            lock = self._usage_locks[workspace_id] = asyncio.Lock()
-        return lock
 
     @classmethod
     def build(

@@ -11,10 +11,13 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types.execution import StreamExecutionResult
 
-from resolvers.errors import CoveError, DamagedData, ErrorCode
+from resolvers.errors import STORE_UNAVAILABLE, CoveError, DamagedData, ErrorCode, StoreUnavailable
 from schema.context import CONTEXT_KEY
 
 log = logging.getLogger("cove.graphql")
+
+# Seconds a client is told to wait before retrying when the store cannot answer.
+STORE_RETRY_SECONDS = 1
 
 
 def _request_id(context: Any) -> str:
@@ -53,6 +56,17 @@ def coded_error(error: GraphQLError, request_id: str) -> GraphQLError:
         if original.reason:
             extensions["reason"] = original.reason
         message = original.message
+    elif isinstance(original, StoreUnavailable):
+        # Nodes down, too few replicas, a timeout: logged for the operator, told to the caller
+        # as a temporary refusal (a write may or may not have been applied; retry it).
+        log.warning("store unavailable (request %s): %s", request_id, original)
+        extensions = {
+            "code": ErrorCode.UNAVAILABLE.value,
+            "reason": STORE_UNAVAILABLE,
+            "retryAfterSeconds": STORE_RETRY_SECONDS,
+            "requestId": request_id,
+        }
+        message = "The database cannot answer right now; try again shortly."
     elif isinstance(original, InvalidOperationTypeError):
         extensions["code"] = ErrorCode.BAD_USER_INPUT.value
         # Raised where a transport allows only some operation types (the WebSocket carries

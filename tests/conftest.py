@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from scylla_node import HOSTS_VARIABLE, SHARED_KEYSPACE, STORE_VARIABLE, count_open_stores
 
 from api.settings import Settings
 from support import Server, make_settings, serve
@@ -16,8 +18,10 @@ _emails = itertools.count()
 # The real-server tier: whole servers over HTTP and sockets, processes and browsers.
 _SERVER_TIER = ("api", "realtime")
 # Fixtures and engine parameters that start a process (redis-server, moto's S3 server).
-_PROCESS_FIXTURES = frozenset({"shared_redis", "own_redis", "redis_url", "moto_server"})
-_PROCESS_ENGINES = frozenset({"redis", "s3"})
+_PROCESS_FIXTURES = frozenset(
+    {"shared_redis", "own_redis", "redis_url", "moto_server", "scylla_hosts"}
+)
+_PROCESS_ENGINES = frozenset({"redis", "s3", "scylla"})
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -37,6 +41,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.slow)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _scylla_under_test(request: pytest.FixtureRequest) -> None:
+    """With `COVE_TEST_STORE=scylla`, the node every server of the run uses."""
+    if os.environ.get(STORE_VARIABLE) == "scylla":
+        os.environ[HOSTS_VARIABLE] = request.getfixturevalue("scylla_hosts")
+        count_open_stores()
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return make_settings(tmp_path / "data")
@@ -44,8 +56,10 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture(scope="session")
 def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """One server for the many tests that need no special settings."""
-    with serve(make_settings(tmp_path_factory.mktemp("shared") / "data")) as server:
+    """One server for the many tests that need no special settings (on ScyllaDB, in a keyspace
+    of its own that is never emptied: its tests use fresh addresses)."""
+    shared = {"scylla_keyspace": SHARED_KEYSPACE} if os.environ.get(STORE_VARIABLE) else {}
+    with serve(make_settings(tmp_path_factory.mktemp("shared") / "data", **shared)) as server:
         yield server
 
 
@@ -63,3 +77,6 @@ from tests.integrations.blob_fixtures import (  # noqa: E402, F401
     s3_client,
     s3_endpoint_url,
 )
+
+# One Cassandra node for the whole run, for the ScyllaDB engine's tests.
+from tests.scylla_node import scylla_hosts  # noqa: E402, F401

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -13,6 +14,13 @@ from typing import Any
 
 import httpx
 import uvicorn
+from scylla_node import (
+    E2E_KEYSPACE,
+    HOSTS_VARIABLE,
+    NODE_DIR_VARIABLE,
+    STORE_VARIABLE,
+    start_database,
+)
 
 from api.app import create_app
 from api.bootstrap import init_data_dir, is_initialised
@@ -46,6 +54,32 @@ def sink_mail_settings() -> dict[str, object]:
     }
 
 
+def store_under_test(data_dir: Path, keyspace: str = E2E_KEYSPACE) -> dict[str, object]:
+    """The store settings of this run: SQLite in each data dir, or with `COVE_TEST_STORE=scylla`
+    (`make test-scylla`) one keyspace on the Cassandra node, emptied for each new data dir."""
+    if os.environ.get(STORE_VARIABLE) != "scylla":
+        return {}
+    hosts = os.environ[HOSTS_VARIABLE]
+    if keyspace == E2E_KEYSPACE:
+        start_database(hosts, keyspace, data_dir)
+    return {
+        "store": "scylla",
+        "scylla_hosts": hosts,
+        "scylla_keyspace": keyspace,
+        "scylla_replication": 1,
+    }
+
+
+def stored_files(settings: Settings) -> list[Path]:
+    """Every file the store of `settings` writes: the data dir, and on ScyllaDB the node's
+    data, commit log and hints (when this run started the node)."""
+    roots = [settings.data_dir]
+    node = os.environ.get(NODE_DIR_VARIABLE)
+    if settings.store == "scylla" and node:
+        roots.append(Path(node))
+    return [path for root in roots for path in sorted(root.rglob("*")) if path.is_file()]
+
+
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
     """Settings for tests: a temporary data dir, OWASP-minimum Argon2 to keep the suite quick,
     and mail sent to the shared sink (`mail_sink()`); `smtp_host=None` turns mail off."""
@@ -55,6 +89,7 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
         **FAST_ARGON2,
         **GENEROUS_LIMITS,
         **mail,
+        **store_under_test(data_dir),
         **overrides,
     }
     settings = load_settings(environ={}, overrides=values)

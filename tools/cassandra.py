@@ -47,6 +47,12 @@ native_transport_port: {port}
 storage_port: {storage_port}
 endpoint_snitch: SimpleSnitch
 start_native_transport: true
+# ScyllaDB's limits: a batch is refused past 1 MiB (Cassandra's own default is 50 KiB, too
+# small for a message with its index rows), and logged past 128 KiB.
+# TRUNCATE (tests empty tables between runs) takes no snapshot: a development node keeps none.
+auto_snapshot: false
+batch_size_warn_threshold: 128KiB
+batch_size_fail_threshold: 1024KiB
 """
 
 

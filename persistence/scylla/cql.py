@@ -82,6 +82,17 @@ def update_cql(table: Table, keyspace: str, columns: Sequence[Column]) -> str:
     return f"UPDATE {_qualified(table, keyspace)} SET {sets} WHERE {where}"  # noqa: S608
 
 
+def update_if_cql(
+    table: Table, keyspace: str, columns: Sequence[Column], expected: Sequence[Column]
+) -> str:
+    """A lightweight transaction: UPDATE some value columns of an existing row IF `expected`
+    columns equal given values. Binds: the values, the key, then the expected values."""
+    sets = ", ".join(f"{column.name} = ?" for column in columns)
+    where = _equal(table.key)
+    condition = " AND ".join(f"{column.name} = ?" for column in expected)
+    return f"UPDATE {_qualified(table, keyspace)} SET {sets} WHERE {where} IF {condition}"  # noqa: S608
+
+
 def select_by_key_cql(table: Table, keyspace: str) -> str:
     """SELECT every column of the row with a full primary key.
 

@@ -81,6 +81,14 @@ def update_sql(table: Table, columns: Sequence[Column]) -> str:
     return f'INSERT INTO "{table.name}" ({_names(into)}) VALUES ({marks}) {conflict}'  # noqa: S608
 
 
+def update_if_sql(table: Table, columns: Sequence[Column], expected: Sequence[Column]) -> str:
+    """Set `columns` of an existing row whose `expected` columns hold given values.
+    Parameters: the values, the key, then the expected values."""
+    sets = ", ".join(f'"{column.name}" = ?' for column in columns)
+    where = " AND ".join(f'"{column.name}" = ?' for column in (*table.key, *expected))
+    return f'UPDATE "{table.name}" SET {sets} WHERE {where}'  # noqa: S608
+
+
 def _slice(table: Table, *, after: bool, before: bool, ascending: bool) -> str:
     # The WHERE of one partition between exclusive bounds, in iteration order.
     if not table.clustering and (after or before):

@@ -16,7 +16,7 @@ from persistence.declare import Column, Order, Row, Table
 from persistence.migrations import MIGRATIONS, Migration, check_migrations, declared_tables
 from persistence.sqlite.batch_reads import scan_partitions, select_keys
 from persistence.sqlite.codec import decode, encode
-from persistence.sqlite.compile import Statements, compile_table, update_sql
+from persistence.sqlite.compile import Statements, compile_table, update_if_sql, update_sql
 from persistence.sqlite.connect import connect_reader, connect_writer, restrict_side_files
 from persistence.sqlite.migrate import MIGRATIONS_TABLE, check_schema, migrate
 from persistence.sqlite.threads import ConnectionThreads
@@ -24,6 +24,7 @@ from persistence.store import Delete, Put, StoreError, Update
 from persistence.validate import (
     bound_values,
     check_limit,
+    expected_values,
     key_values,
     many_keys,
     many_partitions,
@@ -244,6 +245,30 @@ class SqliteStore:
         sql = self._statements(table).insert_if_absent
         step = (sql, encode(table.columns, row_values(table, row)))
         changed = await self._write(f"insert into {table.name}", partial(_execute, step=step))
+        return changed == 1
+
+    async def update_if(
+        self,
+        table: Table,
+        key: Mapping[str, Any],
+        values: Mapping[str, Any],
+        expected: Mapping[str, Any],
+    ) -> bool:
+        """Set some value columns of an existing row if `expected` holds; True if set."""
+        self._statements(table)
+        columns, parameters = update_values(table, key, values)
+        compared, wanted = expected_values(table, expected)
+        keys = len(table.key)
+        sql = update_if_sql(table, columns, compared)
+        step = (
+            sql,
+            (
+                *encode(columns, parameters[keys:]),
+                *encode(table.key, parameters[:keys]),
+                *encode(compared, wanted),
+            ),
+        )
+        changed = await self._write(f"update of {table.name}", partial(_execute, step=step))
         return changed == 1
 
     async def delete(self, table: Table, key: Mapping[str, Any]) -> None:

@@ -1,23 +1,33 @@
-"""The `store` fixture: every engine under the same tests (only SQLite so far)."""
+"""The `store` fixture: every engine under the same tests (SQLite, and ScyllaDB's engine on a
+real Cassandra node)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
 
 from persistence.declare import Table
+from persistence.scylla.engine import ScyllaStore
 from persistence.sqlite import SqliteStore
 from persistence.store import Store
+from tests.scylla_node import config, empty_keyspace
 
-ENGINES = ["sqlite"]
+ENGINES = ["sqlite", "scylla"]
+# One keyspace for the run: each test's tables are emptied when it ends.
+KEYSPACE = "cove_contract"
 
 
-async def open_store(engine: str, directory: Path, tables: Sequence[Table]) -> Store:
+async def open_store(
+    engine: str, directory: Path, tables: Sequence[Table], hosts: str | None = None
+) -> Store:
     """A fresh, migrated store of `engine` that also holds `tables`."""
     if engine == "sqlite":
         return await SqliteStore.open(directory / "cove.db", tables)
+    if engine == "scylla" and hosts is not None:
+        return await ScyllaStore.open(config(hosts, KEYSPACE), tables)
     raise AssertionError(f"unknown engine {engine}")
 
 
@@ -31,6 +41,11 @@ async def store(
     engine: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> AsyncIterator[Store]:
     """A store with the account tables and the test module's own `TABLES`, if any."""
-    opened = await open_store(engine, tmp_path, getattr(request.module, "TABLES", ()))
-    yield opened
-    await opened.close()
+    hosts = request.getfixturevalue("scylla_hosts") if engine == "scylla" else None
+    opened = await open_store(engine, tmp_path, getattr(request.module, "TABLES", ()), hosts)
+    try:
+        yield opened
+    finally:
+        await opened.close()
+        if hosts is not None:
+            await asyncio.to_thread(empty_keyspace, hosts, KEYSPACE)

@@ -552,3 +552,56 @@ async def test_a_batch_refuses_what_is_not_an_op(store: Store) -> None:
     with pytest.raises(TypeError):
         await store.batch([Put(EVERY_TYPE, full_row("a")), ("update", EVERY_TYPE)])  # type: ignore[list-item]
     assert await store.get(EVERY_TYPE, {"id": "a"}) is None
+
+
+# --- update_if: a compare-and-set ------------------------------------------------------
+
+
+async def test_update_if_sets_only_when_the_expected_values_hold(store: Store) -> None:
+    await store.put(EVERY_TYPE, full_row("cas", bigint_value=10))
+    assert not await store.update_if(
+        EVERY_TYPE, {"id": "cas"}, {"bigint_value": 11}, {"bigint_value": 9}
+    )
+    assert (await store.get(EVERY_TYPE, {"id": "cas"}))["bigint_value"] == 10  # type: ignore[index]
+    assert await store.update_if(
+        EVERY_TYPE, {"id": "cas"}, {"bigint_value": 11, "text_value": None}, {"bigint_value": 10}
+    )
+    assert await store.get(EVERY_TYPE, {"id": "cas"}) == full_row(
+        "cas", bigint_value=11, text_value=None
+    )
+
+
+async def test_update_if_never_creates_a_row(store: Store) -> None:
+    assert not await store.update_if(
+        EVERY_TYPE, {"id": "absent"}, {"bigint_value": 1}, {"bigint_value": 0}
+    )
+    assert await store.get(EVERY_TYPE, {"id": "absent"}) is None
+
+
+async def test_racing_compare_and_sets_lose_no_increment(store: Store) -> None:
+    await store.put(EVERY_TYPE, {"id": "count", "bigint_value": 0})
+
+    async def add_one() -> int:
+        attempts = 0
+        while True:
+            attempts += 1
+            row = await store.get(EVERY_TYPE, {"id": "count"})
+            assert row is not None
+            now = row["bigint_value"]
+            if await store.update_if(
+                EVERY_TYPE, {"id": "count"}, {"bigint_value": now + 1}, {"bigint_value": now}
+            ):
+                return attempts
+            await asyncio.sleep(0.001 * attempts)
+
+    await asyncio.gather(*(add_one() for _ in range(8)))
+    assert (await store.get(EVERY_TYPE, {"id": "count"}))["bigint_value"] == 8  # type: ignore[index]
+
+
+@pytest.mark.parametrize("expected", [{}, {"bigint_value": None}, {"id": "cas"}, {"nope": 1}])
+async def test_update_if_refuses_a_malformed_expectation(
+    store: Store, expected: dict[str, Any]
+) -> None:
+    await store.put(EVERY_TYPE, full_row("cas"))
+    with pytest.raises(ValueError):
+        await store.update_if(EVERY_TYPE, {"id": "cas"}, {"bigint_value": 1}, expected)
