@@ -8,10 +8,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from scylla_node import HOSTS_VARIABLE, SHARED_KEYSPACE, STORE_VARIABLE, count_open_stores
+from scylla_node import (
+    E2E_KEYSPACE,
+    HOSTS_VARIABLE,
+    SHARED_KEYSPACE,
+    STORE_VARIABLE,
+    count_open_stores,
+    migrate_keyspaces,
+)
 
 from api.settings import Settings
-from support import Server, make_settings, serve
+from support import Server, make_settings, serve, store_under_test
 
 _emails = itertools.count()
 
@@ -45,8 +52,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def _scylla_under_test(request: pytest.FixtureRequest) -> None:
     """With `COVE_TEST_STORE=scylla`, the node every server of the run uses."""
     if os.environ.get(STORE_VARIABLE) == "scylla":
-        os.environ[HOSTS_VARIABLE] = request.getfixturevalue("scylla_hosts")
+        hosts = request.getfixturevalue("scylla_hosts")
+        os.environ[HOSTS_VARIABLE] = hosts
+        migrate_keyspaces(hosts, E2E_KEYSPACE, SHARED_KEYSPACE)
         count_open_stores()
+        # `cove` commands a test runs (audit, queries register) read the same keyspace.
+        for name, value in store_under_test(Path("/nonexistent")).items():
+            os.environ[f"COVE_{name.upper()}"] = str(value)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ free loopback ports, and stopped at the end.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 from collections import Counter
@@ -91,6 +92,18 @@ def count_open_stores() -> None:
     ScyllaStore._counted = True  # type: ignore[attr-defined]
 
 
+def migrate_keyspaces(hosts: str, *keyspaces: str) -> None:
+    """Create and migrate the run's keyspaces before any server starts (about 8 s each on a
+    fresh node, longer than a test server is given to start)."""
+
+    async def migrate() -> None:
+        for keyspace in keyspaces:
+            store = await ScyllaStore.open(config(hosts, keyspace))
+            await store.close()
+
+    asyncio.run(migrate())
+
+
 def start_database(hosts: str, keyspace: str, data_dir: Path) -> None:
     """What a fresh data dir means with SQLite, a fresh database, on the shared keyspace: it
     is emptied when settings name a data dir not seen before and no store is open on it
@@ -111,7 +124,9 @@ def empty_keyspace(hosts: str, keyspace: str) -> None:
     """Truncate every table of `keyspace` that holds a row, so the next test starts empty
     (much faster than a fresh keyspace: about 8 s to create Cove's tables)."""
     pairs = parse_hosts(hosts)
-    cluster = Cluster([host for host, _ in pairs], port=pairs[0][1])
+    cluster = Cluster(
+        [host for host, _ in pairs], port=pairs[0][1], protocol_version=5, connect_timeout=15
+    )
     try:
         session = cluster.connect()
         names = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import threading
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import uvicorn
 from scylla_node import (
     E2E_KEYSPACE,
@@ -70,14 +72,46 @@ def store_under_test(data_dir: Path, keyspace: str = E2E_KEYSPACE) -> dict[str, 
     }
 
 
-def stored_files(settings: Settings) -> list[Path]:
-    """Every file the store of `settings` writes: the data dir, and on ScyllaDB the node's
-    data, commit log and hints (when this run started the node)."""
-    roots = [settings.data_dir]
-    node = os.environ.get(NODE_DIR_VARIABLE)
-    if settings.store == "scylla" and node:
+def on_scylla() -> bool:
+    """Whether this run's servers keep their records on the Cassandra node."""
+    return os.environ.get(STORE_VARIABLE) == "scylla"
+
+
+# Tests that reach into the SQLite file itself (damaging a row, planting a legacy hash) or that
+# prove erasure from its pages (ScyllaDB keeps deleted data until compaction: SECURITY.md).
+sqlite_only = pytest.mark.skipif(
+    os.environ.get(STORE_VARIABLE) == "scylla", reason="inspects or edits the SQLite file itself"
+)
+
+
+def settle(services: Any) -> None:
+    """Make every write visible in the store's files: SQLite copies its WAL into the
+    database; Cassandra has each write in its (uncompressed) commit log already."""
+    checkpoint = getattr(services.store, "checkpoint", None)
+    if checkpoint is not None:
+        asyncio.run(checkpoint())
+
+
+def stored_files(data_dir: Path) -> list[Path]:
+    """Every file the store behind `data_dir` writes: the data dir and, on ScyllaDB, the node's
+    data, commit log and hints folders. Fails if the store's own files are not among them,
+    so that a canary scan can never pass by reading nothing."""
+    roots = [data_dir]
+    if on_scylla():
+        node = os.environ.get(NODE_DIR_VARIABLE)
+        if not node:
+            pytest.skip("the Cassandra node's files are not on this machine")
         roots.append(Path(node))
-    return [path for root in roots for path in sorted(root.rglob("*")) if path.is_file()]
+    files = [path for root in roots for path in sorted(root.rglob("*")) if path.is_file()]
+    # The node's own log, settings and pid file (at the top of its folder) are not stored
+    # data: its log names its address. Its data, commit log and hints are in subfolders.
+    files = [path for path in files if len(roots) == 1 or path.parent != roots[1]]
+    names = [path.name for path in files]
+    if on_scylla():
+        assert any(name.startswith("CommitLog-") for name in names), "no commit log found"
+    else:
+        assert "cove.db" in names, "no SQLite database found"
+    return files
 
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:

@@ -3,7 +3,6 @@ a daylight-saving change, occurrence edits, attendees, iCalendar feeds and impor
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
@@ -19,7 +18,7 @@ import worlds
 from drive_support import CREATE_CH, services_of
 from worlds import team_fields
 
-from support import GraphQLClient, error_codes, make_settings, serve
+from support import GraphQLClient, error_codes, make_settings, serve, settle, stored_files
 
 PARIS = ZoneInfo("Europe/Paris")
 CREATE_CAL = """mutation($w: ID!, $n: String!, $p: Boolean! = false) {
@@ -504,8 +503,8 @@ def test_calendar_canaries_stay_sealed(team: Team) -> None:
         videoRoomUrl="https://meet.example/otter-canary",
     )
     services = services_of(team.server)
-    asyncio.run(services.store.checkpoint())
-    for path in team.data_dir.rglob("*"):
+    settle(services)
+    for path in stored_files(team.data_dir):
         if path.is_file():
             assert b"otter-canary" not in path.read_bytes(), path
             assert b"FREQ=WEEKLY" not in path.read_bytes(), path

@@ -26,7 +26,7 @@ from drive_support import (
 )
 
 from resolvers.global_ids import from_global_id
-from support import error_codes, make_settings, serve
+from support import error_codes, make_settings, serve, sqlite_only
 
 SEGMENT = 64 * 1024
 MOVE = """mutation($i: ID!, $p: ID) { moveDriveItem(input: {itemId: $i, parentId: $p}) {
@@ -270,6 +270,7 @@ def raw_id(global_id: str) -> str:
     return parsed[1]
 
 
+@sqlite_only  # ScyllaDB keeps deleted bytes until compaction (SECURITY.md)
 def test_permanent_delete_destroys_file_keys_and_contents(drive: Drive) -> None:
     file_id = drive.upload(b"secret plans " * 1000)
     new_version(drive.server, drive.owner, file_id, b"more secret plans")

@@ -22,7 +22,7 @@ from api.settings import Settings, SettingsError
 from resolvers.errors import CoveError, ErrorCode
 from resolvers.mail import MAIL_NOT_CONFIGURED
 from resolvers.services import Services
-from support import make_settings
+from support import make_settings, stored_files
 from tests.api.test_tls import make_certificate
 
 WAIT = 15.0  # every wait for mail is bounded by this
@@ -228,8 +228,7 @@ async def test_the_outbox_holds_the_address_and_body_sealed(tmp_path: Path) -> N
     async with cove(settings) as services:
         await services.mail.send(address, "SUBJECT-CANARY-3d2a", body, kind="verify-email")
         assert await services.mail.pending() == 1
-    files = [path for path in settings.data_dir.rglob("*") if path.is_file()]
-    assert any(path.name.startswith("cove.db") for path in files)
+    files = stored_files(settings.data_dir)
     for path in files:
         data = path.read_bytes()
         for canary in (address, "BODY-CANARY-9c1e5b7d", "tok_CANARY_71f3", "SUBJECT-CANARY"):

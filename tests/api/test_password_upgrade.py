@@ -11,7 +11,7 @@ import pytest
 from api.app import create_app
 from persistence.accounts import AccountRepository
 from persistence.sqlite.engine import SqliteStore
-from support import LOG_IN, PASSWORD, make_settings, serve, sign_up
+from support import LOG_IN, PASSWORD, make_settings, serve, sign_up, sqlite_only
 
 
 async def _password_hash(db: Path, user_id_raw: str) -> str:
@@ -41,6 +41,7 @@ def _raw_id(global_id: str) -> str:
     )
 
 
+@sqlite_only  # reads and plants hashes in the SQLite file
 @pytest.mark.asyncio
 async def test_rehash_when_parameters_change(tmp_path: Path) -> None:
     data = tmp_path / "data"
@@ -55,6 +56,7 @@ async def test_rehash_when_parameters_change(tmp_path: Path) -> None:
     assert after.startswith("$argon2id$") and "t=3" in after
 
 
+@sqlite_only
 @pytest.mark.asyncio
 async def test_imported_pbkdf2_hash_verifies_once_then_is_upgraded(tmp_path: Path) -> None:
     data = tmp_path / "data"

@@ -3,7 +3,6 @@ one task's rows, assignees, due dates in the agenda, checklists, comments, seali
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +13,7 @@ import worlds
 from drive_support import CREATE_CH, services_of
 from worlds import CREATE_WS, join, team_fields
 
-from support import GraphQLClient, error_codes, make_settings, serve, sign_up
+from support import GraphQLClient, error_codes, make_settings, serve, settle, sign_up, stored_files
 
 CREATE_BOARD = """mutation($w: ID!, $c: ID, $n: String!) {
   createBoard(input: {workspaceId: $w, channelId: $c, name: $n}) { board { id name viewerLevel } } }"""
@@ -253,7 +252,7 @@ def test_task_canaries_stay_sealed(team: Team) -> None:
         'mutation($t: ID!) { addTaskComment(input: {taskId: $t, text: "heron-canary comment"}) { task { id } } }',
         {"t": task},
     )
-    asyncio.run(services_of(team.server).store.checkpoint())
-    for path in team.data_dir.rglob("*"):
+    settle(services_of(team.server))
+    for path in stored_files(team.data_dir):
         if path.is_file():
             assert b"heron-canary" not in path.read_bytes(), path

@@ -25,6 +25,7 @@ from support import (
     make_settings,
     sign_up,
     sink_mail_settings,
+    store_under_test,
 )
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "realtime_client.py"
@@ -40,7 +41,8 @@ POST = "mutation($c: ID!, $t: String!) { postMessage(input: {channelId: $c, text
 def start_node(data: Path, redis_url: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {**os.environ, "COVE_BROKER_URL": redis_url, "COVE_LOG_LEVEL": "WARNING"}
-    values = {**FAST_ARGON2, **GENEROUS_LIMITS, **sink_mail_settings()}
+    # The store of this run: the shared SQLite file, or the Cassandra node (make test-scylla).
+    values = {**FAST_ARGON2, **GENEROUS_LIMITS, **sink_mail_settings(), **store_under_test(data)}
     env.update({f"COVE_{k.upper()}": str(v) for k, v in values.items()})
     command = [
         sys.executable,
@@ -166,3 +168,36 @@ async def test_two_nodes_share_events_through_redis_which_sees_only_ciphertext(
     await asyncio.wait_for(listener, 5)
     await bob.close()
     assert received[1]["data"]["text"] == "after redis returned"
+
+
+def test_what_one_node_stores_the_other_serves(nodes: tuple[RedisServer, str, str]) -> None:
+    """A message posted through node A is read through node B; a file uploaded through A
+    downloads through B (one store, one blob directory)."""
+    _, url_a, url_b = nodes
+    alice, bob_token, channel = setup_room(url_a)
+    alice.data(POST, {"c": channel, "t": "stored by node A"})
+    with httpx.Client(base_url=url_b, timeout=30) as http_b:
+        bob_on_b = GraphQLClient(http_b, bob_token)
+        page = bob_on_b.data(
+            "query($c: ID!) { node(id: $c) { ... on Channel { messages(first: 5) { edges { node {"
+            " text } } } } } }",
+            {"c": channel},
+        )
+        texts = [edge["node"]["text"] for edge in page["node"]["messages"]["edges"]]
+        assert texts == ["stored by node A"]
+        workspace = bob_on_b.data("{ viewer { workspaces(first: 1) { edges { node { id } } } } }")[
+            "viewer"
+        ]["workspaces"]["edges"][0]["node"]["id"]
+    upload = alice.data(
+        'mutation($w: ID!) { createUpload(input: {workspaceId: $w, name: "n.txt", size: 11}) {'
+        " upload { url fileId } } }",
+        {"w": workspace},
+    )["createUpload"]["upload"]
+    with httpx.Client(base_url=url_b, timeout=30) as http_b:
+        assert http_b.put(upload["url"], content=b"hello nodes").status_code == 201
+    download = alice.data(
+        "query($f: ID!) { node(id: $f) { ... on File { downloadUrl } } }", {"f": upload["fileId"]}
+    )["node"]["downloadUrl"]
+    with httpx.Client(base_url=url_b, timeout=30) as http_b:
+        fetched = http_b.get(download)
+    assert fetched.status_code == 200 and fetched.content == b"hello nodes"
