@@ -76,7 +76,7 @@ from tests.integrations.blob_fixtures import (  # noqa: E402, F401
 # Elasticsearch when COVE_TEST_ELASTICSEARCH_URL names one, and OpenSearch on a node started
 # once per session from Maven Central (tools/search_node.py), or the one
 # COVE_TEST_OPENSEARCH_URL names. Each test gets its own index.
-SEARCH_ENGINES = ["embedded", "elasticsearch", "opensearch"]
+SEARCH_ENGINES = ["embedded", "elasticsearch", pytest.param("opensearch", marks=pytest.mark.slow)]
 ELASTICSEARCH_URL_VARIABLE = "COVE_TEST_ELASTICSEARCH_URL"
 NO_ELASTICSEARCH = (
     "set COVE_TEST_ELASTICSEARCH_URL=http://127.0.0.1:9200 to run the Elasticsearch "
