@@ -158,6 +158,11 @@ def _run_as() -> pwd.struct_passwd | None:
     return pwd.getpwnam(UNPRIVILEGED_USER) if os.geteuid() == 0 else None
 
 
+def _open_to_others(folder: Path) -> bool:
+    """Whether any user may enter `folder` and every folder above it."""
+    return all(path.stat().st_mode & 0o005 == 0o005 for path in (folder, *folder.parents))
+
+
 def up(node: Node, root: Path, heap_mib: int = 256) -> None:
     """Start the node unless it answers already; return once the cluster is yellow."""
     if health(node) is not None:
@@ -178,9 +183,22 @@ def up(node: Node, root: Path, heap_mib: int = 256) -> None:
     shutil.copy(HERE / "log4j2.properties", config / "log4j2.properties")
     user = _run_as()
     if user is not None:
+        if not _open_to_others(node.directory.parent):
+            raise RuntimeError(
+                f"as root, the node runs as {UNPRIVILEGED_USER}, who cannot enter "
+                f"{node.directory.parent}: give a folder others may enter"
+            )
+        if not _open_to_others(opensearch_home):
+            # A copy in the node's folder, for a checkout under a private folder (/root).
+            copy = node.directory / "home"
+            shutil.copytree(opensearch_home, copy, dirs_exist_ok=True)
+            opensearch_home = copy
+        for path in opensearch_home.rglob("*"):
+            path.chmod(0o755 if path.is_dir() else 0o644)
         # The node writes its keystore, data, logs and temporary files: all in its folder.
         for path in (node.directory, *node.directory.rglob("*")):
-            os.chown(path, user.pw_uid, user.pw_gid)
+            if not path.is_relative_to(opensearch_home):
+                os.chown(path, user.pw_uid, user.pw_gid)
     command = [
         _program("java"),
         *_jvm_flags(),
