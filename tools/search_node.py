@@ -10,7 +10,8 @@ modules/<name>/ with a plugin descriptor written here), writes the node's opense
 (127.0.0.1, single-node discovery, no security plugin installed), starts
 `org.opensearch.bootstrap.OpenSearch` with a small heap, and returns once the cluster is
 yellow. OpenSearch refuses to run as root: as root, the node runs as `nobody`.
-Elasticsearch publishes no server artifact on Maven Central, so no Elasticsearch node runs.
+No Elasticsearch node runs this way: Maven Central lacks jars its server needs
+(docs/operations.md, "A search node for development").
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
