@@ -55,6 +55,12 @@ cassandra-up: $(STAMP) ## run an Apache Cassandra node from Maven Central on 127
 cassandra-down: $(STAMP) ## stop the node cassandra-up started (idempotent)
 	$(BIN)/python tools/cassandra.py down
 
+search-node-up: $(STAMP) ## run an OpenSearch node from Maven Central on 127.0.0.1:9200 (idempotent)
+	$(BIN)/python tools/search_node.py up
+
+search-node-down: $(STAMP) ## stop the node search-node-up started (idempotent)
+	$(BIN)/python tools/search_node.py down
+
 redis-up: ## install redis-server from Debian's packages if missing; start it on 127.0.0.1:6379
 	@if ! command -v redis-server >/dev/null; then \
 		echo "installing redis-server from Debian's packages"; \
@@ -107,4 +113,4 @@ docs: $(STAMP) ## rewrite the settings table in docs/configuration.md from the c
 schema: $(STAMP) ## rewrite schema/schema.graphql from the code
 	$(BIN)/python -m schema.export > schema/schema.graphql
 
-.PHONY: help install lock lock-upgrade serve lint test test-fast bench docs schema redis-up browser-up graphiql-assets cassandra-up cassandra-down
+.PHONY: help install lock lock-upgrade serve lint test test-fast bench docs schema redis-up browser-up graphiql-assets cassandra-up cassandra-down search-node-up search-node-down

@@ -99,13 +99,18 @@ def blob_store(settings: Settings) -> BlobStore:
 
 def search_engine(settings: Settings, store: Store) -> SearchEngine:
     """The search engine the settings name."""
+    opensearch = settings.search_engine == "opensearch"
     try:
         return search_engine_from_config(
             settings.search_engine,
             store=store,
-            url=settings.elasticsearch_url,
-            index_prefix=settings.elasticsearch_index_prefix,
-            api_key=settings.elasticsearch_api_key,
+            url=settings.opensearch_url if opensearch else settings.elasticsearch_url,
+            index_prefix=(
+                settings.opensearch_index_prefix
+                if opensearch
+                else settings.elasticsearch_index_prefix
+            ),
+            api_key=None if opensearch else settings.elasticsearch_api_key,
         )
     except ValueError as exc:
         raise SettingsError("search_engine", str(exc)) from None

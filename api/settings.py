@@ -260,9 +260,11 @@ class Settings:
         default="",
         metadata=_doc("Base of the upload, download and share URLs handed out; empty: relative."),
     )
-    search_engine: Literal["embedded", "elasticsearch"] = field(
+    search_engine: Literal["embedded", "elasticsearch", "opensearch"] = field(
         default="embedded",
-        metadata=_doc("Search index: `embedded` (tables in the store) or `elasticsearch`."),
+        metadata=_doc(
+            "Search index: `embedded` (tables in the store), `elasticsearch` or `opensearch`."
+        ),
     )
     elasticsearch_url: str | None = field(
         default=None,
@@ -273,6 +275,16 @@ class Settings:
     )
     elasticsearch_index_prefix: str = field(
         default="cove-search", metadata=_doc("Name (prefix) of Cove's Elasticsearch index.")
+    )
+    opensearch_url: str | None = field(
+        default=None,
+        metadata=_doc(
+            "OpenSearch address, e.g. `http://127.0.0.1:9200` (credentials in it if needed).",
+            secret=True,
+        ),
+    )
+    opensearch_index_prefix: str = field(
+        default="cove-search", metadata=_doc("Name (prefix) of Cove's OpenSearch index.")
     )
     search_prefix_min: int = field(
         default=3,

@@ -166,6 +166,8 @@ def _files_and_search(s: Settings) -> None:
     _at_least("search_prefix_min", s.search_prefix_min, 0)
     if s.search_engine == "elasticsearch" and not s.elasticsearch_url:
         raise SettingsError("elasticsearch_url", "the elasticsearch engine needs an address")
+    if s.search_engine == "opensearch" and not s.opensearch_url:
+        raise SettingsError("opensearch_url", "the opensearch engine needs an address")
     _at_least("max_file_bytes", s.max_file_bytes, 1)
     _at_least("workspace_quota_bytes", s.workspace_quota_bytes, 1)
     _at_least("upload_url_ttl_seconds", s.upload_url_ttl_seconds, 10)

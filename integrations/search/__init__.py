@@ -1,4 +1,4 @@
-"""Search over ids and keyed-hash tokens: embedded (on the Store) or Elasticsearch."""
+"""Search over ids and keyed-hash tokens: embedded (on the Store), Elasticsearch or OpenSearch."""
 
 from __future__ import annotations
 
@@ -18,11 +18,13 @@ from persistence.store import Store
 
 if TYPE_CHECKING:
     from integrations.search.elastic import ElasticsearchEngine
+    from integrations.search.opensearch import OpenSearchEngine
 
 __all__ = [
     "MAX_POSTINGS_PER_TOKEN",
     "ElasticsearchEngine",
     "EmbeddedSearchEngine",
+    "OpenSearchEngine",
     "SearchCursor",
     "SearchDocument",
     "SearchEngine",
@@ -33,15 +35,19 @@ __all__ = [
     "search_engine_from_config",
 ]
 
-KINDS = ("embedded", "elasticsearch")
+KINDS = ("embedded", "elasticsearch", "opensearch")
 
 
 def __getattr__(name: str) -> Any:
-    # The Elasticsearch client is large: only processes that use it pay for importing it.
+    # The clients are large: only processes that use one pay for importing it.
     if name == "ElasticsearchEngine":
         from integrations.search.elastic import ElasticsearchEngine
 
         return ElasticsearchEngine
+    if name == "OpenSearchEngine":
+        from integrations.search.opensearch import OpenSearchEngine
+
+        return OpenSearchEngine
     raise AttributeError(name)
 
 
@@ -56,7 +62,8 @@ def search_engine_from_config(
     """The engine the settings name; a missing or malformed setting raises ValueError.
 
     "embedded" needs `store` (with the search tables migrated); "elasticsearch" needs `url`
-    (http:// or https://) and takes `index_prefix` and `api_key`.
+    (http:// or https://) and takes `index_prefix` and `api_key`; "opensearch" needs `url`
+    (credentials, if any, in it) and takes `index_prefix`.
     """
     if kind == "embedded":
         if store is None:
@@ -68,4 +75,14 @@ def search_engine_from_config(
         from integrations.search.elastic import ElasticsearchEngine
 
         return ElasticsearchEngine(url, index_prefix=index_prefix, api_key=api_key)
+    if kind == "opensearch":
+        if not url:
+            raise ValueError("the opensearch search engine needs url (http://host:9200)")
+        if api_key:
+            raise ValueError(
+                "the opensearch search engine takes no api_key: put credentials in url"
+            )
+        from integrations.search.opensearch import OpenSearchEngine
+
+        return OpenSearchEngine(url, index_prefix=index_prefix)
     raise ValueError(f"the search engine kind must be one of {', '.join(KINDS)}; got {kind!r}")

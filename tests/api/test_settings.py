@@ -61,6 +61,8 @@ def test_secret_from_file(tmp_path: Path) -> None:
         ({"COVE_SSL_CERTFILE": "/nonexistent.pem"}, "", "ssl_certfile"),
         ({"COVE_INSTALL_SALT_FILE": "/nonexistent"}, "", "install_salt"),
         ({}, "port = \n", "config"),
+        ({"COVE_SEARCH_ENGINE": "opensearch"}, "", "opensearch_url"),
+        ({"COVE_SEARCH_ENGINE": "solr"}, "", "search_engine"),
     ],
 )
 def test_bad_settings_are_named(

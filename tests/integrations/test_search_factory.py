@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from api.app import search_engine
+from api.settings import load_settings
 from integrations.search import (
     ElasticsearchEngine,
     EmbeddedSearchEngine,
+    OpenSearchEngine,
     search_engine_from_config,
 )
 from persistence.sqlite import SqliteStore
@@ -35,6 +38,33 @@ async def test_elasticsearch_needs_a_url_and_makes_no_request() -> None:
     await engine.close()
 
 
+async def test_opensearch_needs_a_url_and_makes_no_request() -> None:
+    engine = search_engine_from_config(
+        "opensearch", store=None, url="http://127.0.0.1:1", index_prefix="cove-prod"
+    )
+    assert isinstance(engine, OpenSearchEngine)
+    assert engine.name == "opensearch"
+    assert engine.index_name == "cove-prod-v1"
+    await engine.close()
+
+
+async def test_the_settings_pick_opensearch_with_its_own_url_and_prefix(
+    search_store: SqliteStore,
+) -> None:
+    settings = load_settings(
+        environ={
+            "COVE_SEARCH_ENGINE": "opensearch",
+            "COVE_OPENSEARCH_URL": "http://127.0.0.1:1",
+            "COVE_OPENSEARCH_INDEX_PREFIX": "cove-os",
+            "COVE_ELASTICSEARCH_API_KEY": "c2VjcmV0",  # Elasticsearch's: not used
+        }
+    )
+    engine = search_engine(settings, search_store)
+    assert isinstance(engine, OpenSearchEngine)
+    assert engine.index_name == "cove-os-v1"
+    await engine.close()
+
+
 @pytest.mark.parametrize(
     ("kind", "options", "named"),
     [
@@ -43,6 +73,10 @@ async def test_elasticsearch_needs_a_url_and_makes_no_request() -> None:
         ("elasticsearch", {"store": None, "url": ""}, "url"),
         ("elasticsearch", {"store": None, "url": "ftp://hunter2@host"}, "url"),
         ("elasticsearch", {"store": None, "url": "http://h", "index_prefix": "A*"}, "index_prefix"),
+        ("opensearch", {"store": None, "url": None}, "url"),
+        ("opensearch", {"store": None, "url": "ftp://hunter2@host"}, "url"),
+        ("opensearch", {"store": None, "url": "http://h", "index_prefix": "A*"}, "index_prefix"),
+        ("opensearch", {"store": None, "url": "http://h", "api_key": "hunter2"}, "api_key"),
         ("solr", {"store": None, "url": None}, "kind"),
     ],
 )
