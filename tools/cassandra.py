@@ -205,12 +205,17 @@ def start(node: Node, root: Path, heap_mib: int) -> subprocess.Popen[bytes]:
     return process
 
 
-def wait_for_cql(node: Node, seconds: float = START_SECONDS) -> None:
-    """Return once the node answers on its CQL port; stop it and raise if it dies or is late."""
+def wait_for_cql(
+    node: Node, process: subprocess.Popen[bytes], seconds: float = START_SECONDS
+) -> None:
+    """Return once the node `start` returned `process` for answers on its CQL port; kill it
+    and raise if it dies or is late."""
     deadline = time.monotonic() + seconds
     while not answers(node.address, node.port):
-        if running(node) is None or time.monotonic() > deadline:
-            down(node)
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            process.wait(STOP_SECONDS)
+            node.pid_file.unlink(missing_ok=True)
             tail = node.log_file.read_text(errors="replace")[-4000:]
             raise RuntimeError(f"Cassandra did not start; the end of its log:\n{tail}")
         time.sleep(0.5)
@@ -220,8 +225,7 @@ def up(node: Node, root: Path, heap_mib: int = 768) -> None:
     """Start the node unless it answers already; return once CQL answers."""
     if answers(node.address, node.port):
         return
-    start(node, root, heap_mib)
-    wait_for_cql(node)
+    wait_for_cql(node, start(node, root, heap_mib))
 
 
 def _wait_gone(pid: int, seconds: float) -> bool:

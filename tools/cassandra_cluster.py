@@ -18,7 +18,6 @@ from pathlib import Path
 
 from tools.cassandra import (
     HERE,
-    START_SECONDS,
     Node,
     answers,
     down,
@@ -150,15 +149,13 @@ def cluster_up(cluster: Cluster) -> None:
     libraries(cluster.root)
     seed = cluster.nodes[0]
     waiting = [node for node in cluster.nodes if not answers(node.address, node.port)]
-    if seed in waiting and not (seed.directory / "data").exists():
-        start(seed, cluster.root, cluster.heap_mib)
-        wait_for_cql(seed)
-        waiting.remove(seed)
-    for node in waiting:
-        start(node, cluster.root, cluster.heap_mib)
     try:
-        for node in waiting:
-            wait_for_cql(node, START_SECONDS)
+        if seed in waiting and not (seed.directory / "data").exists():
+            wait_for_cql(seed, start(seed, cluster.root, cluster.heap_mib))
+            waiting.remove(seed)
+        started = [(node, start(node, cluster.root, cluster.heap_mib)) for node in waiting]
+        for node, process in started:
+            wait_for_cql(node, process)
         wait_for_states(cluster, all_normal(cluster), observers=cluster.nodes)
     except RuntimeError:
         cluster_down(cluster)
@@ -179,8 +176,7 @@ def kill(node: Node) -> None:
 
 
 def restart(cluster: Cluster, node: Node) -> None:
-    """Start a stopped node again on its folder; return once its CQL answers (then
+    """Start a stopped node again in its folder; return once its CQL answers (then
     `wait_for_states(cluster, all_normal(cluster))` to see it rejoin)."""
     if running(node) is None:
-        start(node, cluster.root, cluster.heap_mib)
-    wait_for_cql(node)
+        wait_for_cql(node, start(node, cluster.root, cluster.heap_mib))
