@@ -34,7 +34,7 @@ STOP_SECONDS = 30
 # `auto_bootstrap: false`: these clusters start empty, so a joining node has nothing to stream
 # and need not wait for the ring to settle (it never applies to the seed or to a restart).
 YAML = """\
-cluster_name: cove
+cluster_name: {cluster_name}
 num_tokens: 16
 auto_bootstrap: false
 partitioner: org.apache.cassandra.dht.Murmur3Partitioner
@@ -76,7 +76,8 @@ NODE_FLAGS = (
 
 @dataclass(frozen=True)
 class Node:
-    """One node's folder, address and ports; `seed` ("address:port") defaults to itself."""
+    """One node's folder, address and ports; `seed` ("address:port") defaults to itself. Nodes
+    of different `cluster_name`s refuse to gossip, so a cluster never takes in a stray node."""
 
     directory: Path
     address: str = "127.0.0.1"
@@ -84,6 +85,7 @@ class Node:
     storage_port: int = 7000
     jmx_port: int = 7199
     seed: str = ""
+    cluster_name: str = "cove"
 
     @property
     def pid_file(self) -> Path:
@@ -181,6 +183,7 @@ def start(node: Node, root: Path, heap_mib: int) -> subprocess.Popen[bytes]:
             port=node.port,
             storage_port=node.storage_port,
             seed=node.seed or f"{node.address}:{node.storage_port}",
+            cluster_name=node.cluster_name,
         )
     )
     command = [
@@ -206,16 +209,18 @@ def start(node: Node, root: Path, heap_mib: int) -> subprocess.Popen[bytes]:
 
 
 def wait_for_cql(
-    node: Node, process: subprocess.Popen[bytes], seconds: float = START_SECONDS
+    node: Node, process: subprocess.Popen[bytes] | None = None, seconds: float = START_SECONDS
 ) -> None:
-    """Return once the node `start` returned `process` for answers on its CQL port; kill it
-    and raise if it dies or is late."""
+    """Return once the node answers on its CQL port; stop it and raise if it dies or is late.
+    `process` is what `start` returned, when this process started the node."""
     deadline = time.monotonic() + seconds
     while not answers(node.address, node.port):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            process.wait(STOP_SECONDS)
-            node.pid_file.unlink(missing_ok=True)
+        alive = process.poll() is None if process is not None else running(node) is not None
+        if not alive or time.monotonic() > deadline:
+            if process is not None:
+                process.kill()
+                process.wait(STOP_SECONDS)
+            down(node)
             tail = node.log_file.read_text(errors="replace")[-4000:]
             raise RuntimeError(f"Cassandra did not start; the end of its log:\n{tail}")
         time.sleep(0.5)
@@ -304,4 +309,7 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except RuntimeError as error:
+        sys.exit(f"cassandra: {error}")

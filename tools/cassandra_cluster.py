@@ -70,6 +70,7 @@ class Cluster:
                 storage_port=self.storage_port,
                 jmx_port=jmx_port,
                 seed=seed,
+                cluster_name="cove-cluster",
             )
             for number, (address, jmx_port) in enumerate(
                 zip(self.addresses, self.jmx_ports, strict=True), start=1
@@ -103,8 +104,13 @@ def states(node: Node, root: Path) -> dict[str, str]:
         )
     except subprocess.TimeoutExpired:
         return {}
+    return parse_states(done.stdout)
+
+
+def parse_states(status: str) -> dict[str, str]:
+    """The node lines of `nodetool status` output: {address: "UN", ...} (ports dropped)."""
     found: dict[str, str] = {}
-    for line in done.stdout.splitlines():
+    for line in status.splitlines():
         match = _STATE_LINE.match(line)
         if match:
             found[match.group(2).split(":")[0]] = match.group(1)
@@ -143,12 +149,19 @@ def _running(cluster: Cluster) -> list[Node]:
 
 
 def cluster_up(cluster: Cluster) -> None:
-    """Start the nodes that do not answer and return once CQL answers on each and each sees
-    all of them Up and Normal. A new cluster starts its seed first, then the others together;
-    a cluster that ran before starts all at once (a seed alone would wait 30 s for peers)."""
+    """Start the nodes that do not run and return once CQL answers on each and each sees all
+    of them Up and Normal. A new cluster starts its seed first, then the others together; a
+    cluster that ran before starts all at once (a seed alone would wait 30 s for peers).
+    Refuses, starting nothing, when another process holds one of the nodes' CQL ports."""
     libraries(cluster.root)
+    for node in cluster.nodes:
+        if running(node) is None and answers(node.address, node.port):
+            raise RuntimeError(
+                f"{node.address}:{node.port} answers, but not as a node of {cluster.folder} "
+                "(`make cassandra-down`? or move the cluster: --addresses, --port)"
+            )
     seed = cluster.nodes[0]
-    waiting = [node for node in cluster.nodes if not answers(node.address, node.port)]
+    waiting = [node for node in cluster.nodes if running(node) is None]
     try:
         if seed in waiting and not (seed.directory / "data").exists():
             wait_for_cql(seed, start(seed, cluster.root, cluster.heap_mib))
@@ -156,6 +169,8 @@ def cluster_up(cluster: Cluster) -> None:
         started = [(node, start(node, cluster.root, cluster.heap_mib)) for node in waiting]
         for node, process in started:
             wait_for_cql(node, process)
+        for node in cluster.nodes:
+            wait_for_cql(node)
         wait_for_states(cluster, all_normal(cluster), observers=cluster.nodes)
     except RuntimeError:
         cluster_down(cluster)
