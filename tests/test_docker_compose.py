@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 from pathlib import Path
-from typing import Any, get_args, get_type_hints
+from typing import Any
 
 import pytest
 import yaml
@@ -15,20 +15,6 @@ import yaml
 from api.settings import ENV_PREFIX, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
-# The ScyllaDB engine's settings, which are being written (#14): accepted here before they
-# are fields of Settings, and checked like any other setting once they are.
-PENDING = frozenset(
-    {
-        "scylla_hosts",
-        "scylla_keyspace",
-        "scylla_consistency",
-        "scylla_replication",
-        "scylla_username",
-        "scylla_password_file",
-        "scylla_tls_ca_file",
-    }
-)
-PENDING_VALUES = {"store": "scylla"}
 FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 
 
@@ -70,27 +56,23 @@ def test_every_cove_variable_is_a_setting() -> None:
     for name, node in _cove_nodes().items():
         for variable, value in node["environment"].items():
             setting = _setting_of(variable)
-            assert setting in FIELDS or setting in PENDING, f"{name}: {variable} is no setting"
+            assert setting in FIELDS, f"{name}: {variable} is no setting"
             # Quoted, so YAML turns no `on`, `1` or `3` into something else on the way.
             assert isinstance(value, str), f"{name}: {variable} is not a string"
 
 
 def test_the_nodes_environment_loads_as_settings(tmp_path: Path) -> None:
     """load_settings reads the nodes' environment as `cove serve` would, with the mounted
-    files replaced by local ones, leaving out only what the code does not know yet."""
+    files replaced by local ones."""
     environment = next(iter(_cove_nodes().values()))["environment"]
     salt = tmp_path / "install.salt"
     salt.write_text(base64.b64encode(bytes(32)).decode())
-    hints = get_type_hints(Settings)
     given: dict[str, str] = {"COVE_DATA_DIR": str(tmp_path / "data")}
     for variable, value in environment.items():
-        setting = _setting_of(variable)
-        if setting not in FIELDS:
-            continue  # pending (checked by the test above)
-        if PENDING_VALUES.get(setting) == value and value not in get_args(hints[setting]):
-            continue
         given[variable] = str(salt) if variable.endswith("_FILE") else value
     settings = load_settings(environ=given)
+    assert settings.store == "scylla"
+    assert settings.scylla_consistency == "LOCAL_QUORUM"
     assert settings.broker_url == "redis://redis:6379/0"
     assert settings.search_engine == "elasticsearch"
     assert settings.blob_store == "s3"
