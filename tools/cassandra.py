@@ -275,22 +275,22 @@ def kill(node: Node) -> None:
 
 
 def main(argv: list[str]) -> int:
-    from tools import cassandra_cluster
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("action", choices=("up", "down", "cluster-up", "cluster-down"))
     parser.add_argument("--dir", type=Path, default=Path(".cassandra"))
     parser.add_argument("--port", type=int, default=9042)
     parser.add_argument(
-        "--addresses",
-        default=",".join(cassandra_cluster.ADDRESSES),
-        help="the cluster's three loopback addresses, the seed first",
+        "--addresses", help="the cluster's three loopback addresses, the seed first"
     )
     args = parser.parse_args(argv)
     root = args.dir.resolve()
     if args.action.startswith("cluster-"):
+        # Imported here, so that `python tools/cassandra.py up` keeps working as a script.
+        from tools import cassandra_cluster
+
+        addresses = args.addresses or ",".join(cassandra_cluster.ADDRESSES)
         cluster = cassandra_cluster.Cluster(
-            root, addresses=tuple(args.addresses.split(",")), port=args.port
+            root, addresses=tuple(addresses.split(",")), port=args.port
         )
         if args.action == "cluster-up":
             cassandra_cluster.cluster_up(cluster)
