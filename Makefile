@@ -50,10 +50,17 @@ test-scylla: $(STAMP) ## the GraphQL end-to-end suites on a Cassandra node (need
 	COVE_TEST_STORE=scylla $(BIN)/pytest tests/api tests/realtime $(PYTEST_ARGS)
 
 cassandra-up: $(STAMP) ## run an Apache Cassandra node from Maven Central on 127.0.0.1:9042 (idempotent)
-	$(BIN)/python tools/cassandra.py up
+	$(BIN)/python -m tools.cassandra up
 
 cassandra-down: $(STAMP) ## stop the node cassandra-up started (idempotent)
-	$(BIN)/python tools/cassandra.py down
+	$(BIN)/python -m tools.cassandra down
+
+# CLUSTER_ARGS="--addresses 127.0.0.4,127.0.0.5,127.0.0.6 --port 9142" moves the cluster.
+cassandra-cluster-up: $(STAMP) ## three Cassandra nodes on 127.0.0.1-3:9042, back when all are UN (idempotent)
+	$(BIN)/python -m tools.cassandra cluster-up $(CLUSTER_ARGS)
+
+cassandra-cluster-down: $(STAMP) ## stop the three nodes cassandra-cluster-up started (idempotent)
+	$(BIN)/python -m tools.cassandra cluster-down $(CLUSTER_ARGS)
 
 search-node-up: $(STAMP) ## run an OpenSearch node from Maven Central on 127.0.0.1:9200 (idempotent)
 	$(BIN)/python tools/search_node.py up
@@ -113,4 +120,5 @@ docs: $(STAMP) ## rewrite the settings table in docs/configuration.md from the c
 schema: $(STAMP) ## rewrite schema/schema.graphql from the code
 	$(BIN)/python -m schema.export > schema/schema.graphql
 
-.PHONY: help install lock lock-upgrade serve lint test test-fast bench docs schema redis-up browser-up graphiql-assets cassandra-up cassandra-down search-node-up search-node-down
+.PHONY: help install lock lock-upgrade serve lint test test-fast bench docs schema redis-up browser-up graphiql-assets cassandra-up cassandra-down \
+	cassandra-cluster-up cassandra-cluster-down search-node-up search-node-down
