@@ -107,24 +107,41 @@ def _cql(hosts: str, statement: str) -> None:
         cluster.shutdown()
 
 
+def _node_count(hosts: str) -> int:
+    pairs = parse_hosts(hosts)
+    cluster = Cluster([host for host, _ in pairs], port=pairs[0][1])
+    try:
+        cluster.connect()
+        return len(cluster.metadata.all_hosts())
+    finally:
+        cluster.shutdown()
+
+
 async def test_too_few_replicas_for_the_consistency_level_is_unavailable(
     scylla_hosts: str,
 ) -> None:
-    # Two replicas asked of a one-node cluster: LOCAL_QUORUM (2 of 2) cannot be met.
+    # One replica more than there are nodes: ALL cannot be met.
+    replicas = _node_count(scylla_hosts) + 1
     _cql(
         scylla_hosts,
-        "CREATE KEYSPACE IF NOT EXISTS cove_two_replicas WITH replication = "
-        "{'class': 'SimpleStrategy', 'replication_factor': 2}",
+        f"CREATE KEYSPACE IF NOT EXISTS cove_too_few WITH replication = "
+        f"{{'class': 'SimpleStrategy', 'replication_factor': {replicas}}}",
+    )
+    strict = ScyllaConfig(
+        hosts=parse_hosts(scylla_hosts), keyspace="cove_too_few", consistency="ALL"
     )
     with pytest.raises(StoreUnavailable, match="Unavailable"):
-        await ScyllaStore.open(config(scylla_hosts, "cove_two_replicas"), TABLES)
+        await ScyllaStore.open(strict, TABLES)
 
 
 async def test_a_replication_factor_above_the_node_count_is_refused_before_creating(
     scylla_hosts: str,
 ) -> None:
-    wide = ScyllaConfig(hosts=parse_hosts(scylla_hosts), keyspace="cove_never", replication=3)
-    with pytest.raises(StoreError, match="scylla_replication is 3 but datacenter"):
+    replicas = _node_count(scylla_hosts) + 1
+    wide = ScyllaConfig(
+        hosts=parse_hosts(scylla_hosts), keyspace="cove_never", replication=replicas
+    )
+    with pytest.raises(StoreError, match=f"scylla_replication is {replicas} but datacenter"):
         await ScyllaStore.open(wide, TABLES)
 
 
