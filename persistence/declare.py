@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from functools import cached_property
@@ -162,3 +163,14 @@ class Table:
     def by_name(self) -> MappingProxyType[str, Column]:
         """Every column by its name."""
         return MappingProxyType({column.name: column for column in self.columns})
+
+
+@dataclass(frozen=True)
+class Copy:
+    """Every row of `source` (a table an earlier migration made), turned by `convert` into a
+    row of `target`: how a migration re-keys data into a new table. Engines upsert the rows,
+    so a copy cut short is simply run again."""
+
+    source: Table
+    target: Table
+    convert: Callable[[Row], Row]

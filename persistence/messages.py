@@ -3,13 +3,16 @@ records and the repository."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from persistence.declare import Column, ColumnType, Order, Row, Table
+from persistence.declare import Column, ColumnType, Copy, Order, Row, Table
+from persistence.ids import id_time
 from persistence.rows import from_row, to_row
 from persistence.store import Delete, Put, Store, Update
+from persistence.timestamps import to_millis
 
 _TEXT = ColumnType.TEXT
 _BLOB = ColumnType.BLOB
@@ -30,6 +33,48 @@ MESSAGES_BY_CHANNEL = Table(
     clustering=(Column("message_id", _TEXT),),
     order=Order.DESC,
     values=(*_MESSAGE_VALUES, Column("reply_count", _INT), Column("last_reply_at", _TIME)),
+)
+
+# Top-level messages live in partitions of one channel and ten days (the Discord model), so
+# that no partition grows without end: a busy channel writes a new partition every ten days,
+# and a page reads the newest buckets first. CHANNEL_BUCKETS lists the buckets that hold
+# messages, newest first, so quiet stretches cost no empty reads. Migration 16 filled both
+# from MESSAGES_BY_CHANNEL, which nothing reads since.
+BUCKET_MILLIS = 10 * 24 * 3600 * 1000
+
+CHANNEL_MESSAGES = Table(
+    name="channel_messages",
+    partition_key=(Column("channel_id", _TEXT), Column("bucket", _INT)),
+    clustering=(Column("message_id", _TEXT),),
+    order=Order.DESC,
+    values=(*_MESSAGE_VALUES, Column("reply_count", _INT), Column("last_reply_at", _TIME)),
+)
+
+CHANNEL_BUCKETS = Table(
+    name="channel_message_buckets",
+    partition_key=(Column("channel_id", _TEXT),),
+    clustering=(Column("bucket", _INT),),
+    order=Order.DESC,
+)
+
+
+def bucket_of(message_id: str) -> int:
+    """The ten-day bucket of a message, from the time in its id."""
+    return to_millis(id_time(message_id)) // BUCKET_MILLIS
+
+
+def _bucketed(row: Row) -> Row:
+    return {**row, "bucket": bucket_of(row["message_id"])}
+
+
+def _bucket_row(row: Row) -> Row:
+    return {"channel_id": row["channel_id"], "bucket": bucket_of(row["message_id"])}
+
+
+BUCKETED_MESSAGE_TABLES = (CHANNEL_MESSAGES, CHANNEL_BUCKETS)
+BUCKETED_MESSAGE_COPIES = (
+    Copy(MESSAGES_BY_CHANNEL, CHANNEL_MESSAGES, _bucketed),
+    Copy(MESSAGES_BY_CHANNEL, CHANNEL_BUCKETS, _bucket_row),
 )
 
 REPLIES_BY_THREAD = Table(
@@ -135,16 +180,19 @@ class MentionRecord:
 # Reactions read per message at most this many (people x emoji) rows.
 MAX_REACTION_ROWS = 2000
 _PAGE = 100
+# Bucket rows read at a time while walking a channel's history.
+_BUCKET_PAGE = 16
 
 
-def _table_and_key(location: MessageLocation) -> tuple[Table, dict[str, str]]:
+def _table_and_key(location: MessageLocation) -> tuple[Table, dict[str, Any]]:
     if location.thread_id:
         return REPLIES_BY_THREAD, {
             "thread_id": location.thread_id,
             "message_id": location.message_id,
         }
-    return MESSAGES_BY_CHANNEL, {
+    return CHANNEL_MESSAGES, {
         "channel_id": location.channel_id,
+        "bucket": bucket_of(location.message_id),
         "message_id": location.message_id,
     }
 
@@ -174,6 +222,7 @@ def _message_row(message: MessageRecord) -> Row:
     return {
         **row,
         "channel_id": message.channel_id,
+        "bucket": bucket_of(message.message_id),
         "reply_count": message.reply_count,
         "last_reply_at": message.last_reply_at,
     }
@@ -205,10 +254,12 @@ class MessageRepository:
 
     async def post(self, message: MessageRecord) -> None:
         """The message, where it lives, and its mentions, in one batch."""
-        table = REPLIES_BY_THREAD if message.thread_id else MESSAGES_BY_CHANNEL
+        table = REPLIES_BY_THREAD if message.thread_id else CHANNEL_MESSAGES
+        row = _message_row(message)
         await self._store.batch(
             [
-                Put(table, _message_row(message)),
+                Put(table, row),
+                *([] if message.thread_id else [Put(CHANNEL_BUCKETS, _bucket_row(row))]),
                 Put(MESSAGE_LOCATIONS, to_row(message.location)),
                 *_mention_ops(message, message.mentions, delete=False),
             ]
@@ -232,7 +283,7 @@ class MessageRepository:
     async def get_many(self, locations: Sequence[MessageLocation]) -> list[MessageRecord | None]:
         """Messages at these locations, in order; top-level and replies in two reads at most."""
         found: list[MessageRecord | None] = [None] * len(locations)
-        for table in (MESSAGES_BY_CHANNEL, REPLIES_BY_THREAD):
+        for table in (CHANNEL_MESSAGES, REPLIES_BY_THREAD):
             picked = [
                 (i, loc) for i, loc in enumerate(locations) if _table_and_key(loc)[0] is table
             ]
@@ -251,17 +302,37 @@ class MessageRepository:
         limit: int,
         after_id: str | None = None,
     ) -> list[MessageRecord]:
-        """Top-level messages, newest first."""
-        rows = await self._store.scan(
-            MESSAGES_BY_CHANNEL,
-            {"channel_id": channel_id},
-            limit=limit,
-            after=None if after_id is None else (after_id,),
-        )
+        """Top-level messages, newest first, read bucket by bucket until the page is full."""
+        rows: list[Row] = []
+        start = None if after_id is None else bucket_of(after_id)
+        async for bucket in self._buckets(channel_id, start):
+            after = (after_id,) if after_id is not None and bucket == start else None
+            rows += await self._store.scan(
+                CHANNEL_MESSAGES,
+                {"channel_id": channel_id, "bucket": bucket},
+                limit=limit - len(rows),
+                after=after,
+            )
+            if len(rows) >= limit:
+                break
         return [
             _message(MessageLocation(row["message_id"], channel_id, workspace_id, ""), row)
             for row in rows
         ]
+
+    async def _buckets(self, channel_id: str, start: int | None) -> AsyncIterator[int]:
+        """The channel's buckets that hold messages, newest first, from `start` (inclusive)."""
+        # Descending: rows "after" a bucket are older ones; start + 1 includes `start`.
+        after = None if start is None else (start + 1,)
+        while True:
+            rows = await self._store.scan(
+                CHANNEL_BUCKETS, {"channel_id": channel_id}, limit=_BUCKET_PAGE, after=after
+            )
+            for row in rows:
+                yield row["bucket"]
+            if len(rows) < _BUCKET_PAGE:
+                return
+            after = (rows[-1]["bucket"],)
 
     async def list_replies(
         self, parent: MessageLocation, *, limit: int, after_id: str | None = None
@@ -285,13 +356,21 @@ class MessageRepository:
 
     async def count_newer(self, channel_id: str, than_id: str | None, *, limit: int) -> int:
         """How many top-level messages are newer than `than_id` (all if None), up to `limit`."""
-        # The table runs newest first, so "newer" rows come before `than_id`.
-        return await self._store.count(
-            MESSAGES_BY_CHANNEL,
-            {"channel_id": channel_id},
-            limit=limit,
-            before=None if than_id is None else (than_id,),
-        )
+        floor = None if than_id is None else bucket_of(than_id)
+        total = 0
+        async for bucket in self._buckets(channel_id, None):
+            if floor is not None and bucket < floor:
+                break
+            # The table runs newest first, so "newer" rows come before `than_id`.
+            total += await self._store.count(
+                CHANNEL_MESSAGES,
+                {"channel_id": channel_id, "bucket": bucket},
+                limit=limit - total,
+                before=(than_id,) if than_id is not None and bucket == floor else None,
+            )
+            if total >= limit:
+                break
+        return total
 
     async def refresh_thread(self, parent: MessageLocation, now: datetime) -> int:
         """Recount a thread's replies onto its parent; returns the count.

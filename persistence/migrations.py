@@ -9,11 +9,11 @@ from persistence.accounts import ACCOUNT_TABLES
 from persistence.audit import AUDIT_TABLES
 from persistence.calendars_tables import CALENDAR_FEED_CREATORS, CALENDAR_TABLES
 from persistence.channels import CHANNEL_TABLES
-from persistence.declare import Table
+from persistence.declare import Copy, Table
 from persistence.drive_tables import DRIVE_TABLES, SHARE_LINK_VERSIONS
 from persistence.identity import IDENTITY_TABLES
 from persistence.keys import DATA_KEY_TABLES
-from persistence.messages import MESSAGE_TABLES
+from persistence.messages import BUCKETED_MESSAGE_COPIES, BUCKETED_MESSAGE_TABLES, MESSAGE_TABLES
 from persistence.outbox import OUTBOX_TABLES
 from persistence.persisted_queries import PERSISTED_QUERY_TABLES
 from persistence.realtime import PRESENCE_TABLES, REALTIME_TABLES
@@ -26,11 +26,12 @@ from persistence.workspaces import PENDING_INVITATION_TABLES, WORKSPACE_TABLES
 
 @dataclass(frozen=True)
 class Migration:
-    """Migration `number` creates the tables in `creates`."""
+    """Migration `number` creates the tables in `creates`, then fills some from older ones."""
 
     number: int
     name: str
     creates: tuple[Table, ...]
+    copies: tuple[Copy, ...] = ()
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -58,11 +59,18 @@ MIGRATIONS: tuple[Migration, ...] = (
         "email verification, tokens sent by mail, pending invitations",
         (*IDENTITY_TABLES, *PENDING_INVITATION_TABLES),
     ),
+    Migration(
+        15,
+        "channel messages in ten-day buckets",
+        BUCKETED_MESSAGE_TABLES,
+        BUCKETED_MESSAGE_COPIES,
+    ),
 )
 
 
 def check_migrations(migrations: Sequence[Migration]) -> None:
-    """Refuse migrations not numbered 1, 2, 3... or creating one table name twice."""
+    """Refuse migrations not numbered 1, 2, 3... creating one table name twice, or copying
+    from a table no earlier migration made into one this migration does not make."""
     names: set[str] = set()
     for position, migration in enumerate(migrations, start=1):
         if migration.number != position:
@@ -70,6 +78,12 @@ def check_migrations(migrations: Sequence[Migration]) -> None:
                 f"migration {migration.name!r} is number {migration.number}, "
                 f"expected {position}: numbers run 1, 2, 3... without gaps"
             )
+        for copy in migration.copies:
+            if copy.source.name not in names or copy.target not in migration.creates:
+                raise ValueError(
+                    f"migration {migration.number} copies {copy.source.name!r} into "
+                    f"{copy.target.name!r}: the source must be older, the target its own"
+                )
         for table in migration.creates:
             if table.name in names:
                 raise ValueError(f"migration {migration.number} creates {table.name!r} again")

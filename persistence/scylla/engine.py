@@ -16,15 +16,15 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC
 from typing import Any
 
 from cassandra.cluster import Cluster, ResponseFuture, Session
 from cassandra.query import BatchStatement, BatchType, PreparedStatement
 
-from persistence.declare import Column, ColumnType, Row, Table
+from persistence.declare import Row, Table
 from persistence.migrations import MIGRATIONS, Migration, check_migrations, declared_tables
 from persistence.scylla import cql
+from persistence.scylla.codec import decode
 from persistence.scylla.merge import fold
 from persistence.scylla.schema import RESERVED_TABLES, Schema
 from persistence.scylla.session import ScyllaConfig, connect, run, store_error
@@ -47,21 +47,6 @@ PAGE_ROWS = 1000
 FAN_OUT = 64
 # A statement, its bind values, and the partition it writes (values of the partition key).
 _Step = tuple[PreparedStatement, Sequence[Any], tuple[Any, ...]]
-
-
-def _decode(columns: Sequence[Column], stored: Sequence[Any]) -> Row:
-    row: Row = {}
-    for column, value in zip(columns, stored, strict=True):
-        if value is None:
-            row[column.name] = None
-        elif column.type is ColumnType.TIMESTAMP:
-            # The driver gives naive UTC datetimes; the Store contract gives aware ones.
-            row[column.name] = value.replace(tzinfo=UTC)
-        elif column.type is ColumnType.BLOB:
-            row[column.name] = bytes(value)
-        else:
-            row[column.name] = value
-    return row
 
 
 def _known(migrations: Sequence[Migration], extra: Sequence[Table]) -> dict[str, Table]:
@@ -123,7 +108,7 @@ class ScyllaStore:
         """The row with this full primary key, or None."""
         statement = await self._statement(table, cql.select_by_key_cql(table, self._ks))
         rows = await self._rows(f"get from {table.name}", statement, key_values(table, key), 1)
-        return _decode(table.columns, rows[0]) if rows else None
+        return decode(table.columns, rows[0]) if rows else None
 
     async def get_many(self, table: Table, keys: Sequence[Mapping[str, Any]]) -> list[Row | None]:
         """Each key read by its own token-aware request, concurrently; repeated keys once."""
@@ -136,7 +121,7 @@ class ScyllaStore:
 
         async def one(values: tuple[Any, ...]) -> Row | None:
             rows = await self._rows(f"get_many from {table.name}", statement, values, 1)
-            return _decode(table.columns, rows[0]) if rows else None
+            return decode(table.columns, rows[0]) if rows else None
 
         found = dict(zip(distinct, await self._gather([one(v) for v in distinct]), strict=True))
         # Repeated keys get rows of their own, which a caller may change apart.
@@ -159,7 +144,7 @@ class ScyllaStore:
         text = cql.scan_cql(table, self._ks, after is not None, before is not None, reverse)
         statement = await self._statement(table, text)
         rows = await self._rows(f"scan of {table.name}", statement, parameters, limit)
-        return [_decode(table.columns, stored) for stored in rows[:limit]]
+        return [decode(table.columns, stored) for stored in rows[:limit]]
 
     async def scan_many(
         self,
@@ -184,7 +169,7 @@ class ScyllaStore:
             rows = await self._rows(
                 f"scan_many of {table.name}", statement, [*values, limit], limit
             )
-            return [_decode(table.columns, stored) for stored in rows[:limit]]
+            return [decode(table.columns, stored) for stored in rows[:limit]]
 
         found = dict(zip(distinct, await self._gather([one(v) for v in distinct]), strict=True))
         return [[dict(row) for row in found[values]] for values in wanted]

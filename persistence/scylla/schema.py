@@ -21,12 +21,16 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from cassandra.cluster import Cluster, Session
+from cassandra.concurrent import execute_concurrent_with_args
+from cassandra.query import SimpleStatement
 
-from persistence.declare import Table, check_name
+from persistence.declare import Copy, Table, check_name
 from persistence.migrations import Migration, pending
-from persistence.scylla.cql import CQL_TYPES, create_table_cql
-from persistence.scylla.session import ScyllaConfig, run
+from persistence.scylla.codec import decode
+from persistence.scylla.cql import CQL_TYPES, create_table_cql, insert_cql
+from persistence.scylla.session import DRIVER_ERRORS, ScyllaConfig, run, store_error
 from persistence.store import StoreError
+from persistence.validate import row_values
 
 log = logging.getLogger("cove.store")
 
@@ -36,6 +40,8 @@ RESERVED_TABLES = frozenset({MIGRATIONS_TABLE, LOCK_TABLE})
 LOCK_TTL_SECONDS = 300
 LOCK_WAIT_SECONDS = 180.0
 AGREEMENT_SECONDS = 60.0
+# Rows a migration's copy reads per page and writes at once.
+COPY_PAGE_ROWS = 500
 
 
 def keyspace_cql(config: ScyllaConfig, datacenter: str, scylla: bool) -> str:
@@ -120,6 +126,8 @@ class Schema:
                 for table in migration.creates:
                     await self.execute(create_table_cql(table, self._ks))
                 await self.agree()
+                for copy in migration.copies:
+                    await self._copy(copy)
                 await self.execute(
                     f"INSERT INTO {self._ks}.{MIGRATIONS_TABLE} (scope, number, name, "  # noqa: S608
                     "applied_at) VALUES ('cove', %s, %s, %s)",
@@ -135,6 +143,32 @@ class Schema:
                 (holder,),
             )
         return todo
+
+    async def _copy(self, copy: Copy) -> None:
+        """Every row of the source, converted and upserted into the target: a paged scan of
+        the whole table, which only a migration may do (it runs once, under the lock). The
+        driver's blocking paging runs in a worker thread."""
+        try:
+            await asyncio.to_thread(self._copy_pages, copy)
+        except DRIVER_ERRORS as error:
+            raise store_error(f"copy of {copy.source.name}", error) from error
+
+    def _copy_pages(self, copy: Copy) -> None:
+        source, target = copy.source, copy.target
+        columns = ", ".join(column.name for column in source.columns)
+        scan = SimpleStatement(
+            f"SELECT {columns} FROM {self._ks}.{source.name}",  # noqa: S608
+            fetch_size=COPY_PAGE_ROWS,
+        )
+        upsert = self._session.prepare(insert_cql(target, self._ks))
+        pending: list[tuple[Any, ...]] = []
+        for stored in self._session.execute(scan):
+            pending.append(row_values(target, copy.convert(decode(source.columns, stored))))
+            if len(pending) == COPY_PAGE_ROWS:
+                execute_concurrent_with_args(self._session, upsert, pending, concurrency=64)
+                pending = []
+        if pending:
+            execute_concurrent_with_args(self._session, upsert, pending, concurrency=64)
 
     async def _lock(self, holder: str) -> None:
         deadline = time.monotonic() + LOCK_WAIT_SECONDS

@@ -5,10 +5,12 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
-from persistence.declare import Table
+from persistence.declare import Copy, Table
 from persistence.migrations import Migration, pending
-from persistence.sqlite.compile import SQL_TYPES, create_table_sql
+from persistence.sqlite.codec import decode, encode
+from persistence.sqlite.compile import SQL_TYPES, compile_table, create_table_sql
 from persistence.store import StoreError
+from persistence.validate import row_values
 
 MIGRATIONS_TABLE = "cove_migrations"
 _CREATE_MIGRATIONS = (
@@ -32,6 +34,8 @@ def migrate(
         for migration in todo:
             for table in migration.creates:
                 connection.execute(create_table_sql(table))
+            for copy in migration.copies:
+                _copy(connection, copy)
             connection.execute(
                 "INSERT INTO cove_migrations (number, name, applied_at) VALUES (?, ?, ?)",
                 (migration.number, migration.name, now_millis),
@@ -44,6 +48,21 @@ def migrate(
             connection.execute("ROLLBACK")
         raise
     return todo
+
+
+def _copy(connection: sqlite3.Connection, copy: Copy) -> None:
+    """Every row of the source, converted, upserted into the target (in the migration's
+    transaction; a migration runs once, at a start, so reading the whole table is fine)."""
+    source, target = copy.source, copy.target
+    names = ", ".join(f'"{column.name}"' for column in source.columns)
+    upsert = compile_table(target).upsert
+    rows = connection.execute(f'SELECT {names} FROM "{source.name}"')  # noqa: S608
+    while batch := rows.fetchmany(1000):
+        converted = [
+            encode(target.columns, row_values(target, copy.convert(decode(source.columns, row))))
+            for row in batch
+        ]
+        connection.executemany(upsert, converted)
 
 
 def check_schema(connection: sqlite3.Connection, tables: Sequence[Table]) -> None:

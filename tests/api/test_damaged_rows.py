@@ -74,7 +74,7 @@ def seed(client: GraphQLClient) -> dict[str, Any]:
 
 CASES = {
     "messages": Case(
-        table="messages_by_channel",
+        table="channel_messages",
         column="text_sealed",
         key="message_id",
         query="query($c: ID!) { node(id: $c) { ... on Channel { messages(first: 10) "
