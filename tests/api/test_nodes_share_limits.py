@@ -104,3 +104,24 @@ def test_a_share_link_download_limit_holds_across_nodes(
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(fetch, [node_a, node_b] * 4))
     assert sorted(answers) == [200] * 3 + [410] * 5
+
+
+def test_wrong_share_link_passwords_on_two_nodes_are_counted_together(
+    tmp_path: Path, two_nodes: tuple[Server, Server]
+) -> None:
+    node_a, node_b = two_nodes
+    drive = drive_team(node_a, tmp_path / "data", "guess.example")
+    file_id = drive.upload(b"guarded brochure", name="brochure.pdf")
+    link = drive.owner.data(LINK, {"f": file_id, "e": 3600, "p": "open sesame 123"})[
+        "createShareLink"
+    ]["shareLink"]
+
+    def attempt(node: Server, password: str) -> int:
+        with httpx.Client(base_url=node.url, timeout=30) as http:
+            return http.post(link["url"], json={"password": password}).status_code
+
+    # Ten wrong passwords in the window (docs/drive.md), five on each node...
+    assert [attempt(node, "not it at all") for node in (node_a, node_b) * 5] == [403] * 10
+    # ...and the link refuses even the right one, on either node, until the window ends.
+    assert attempt(node_a, "open sesame 123") == 429
+    assert attempt(node_b, "open sesame 123") == 429
