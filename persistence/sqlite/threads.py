@@ -14,6 +14,7 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -64,11 +65,16 @@ class ConnectionThreads:
                     if not future.done():
                         future.set_exception(error)
                 continue
-            done.add_done_callback(
-                lambda finished, calls=calls: loop.call_soon_threadsafe(
-                    self._answer, loop, calls, finished
-                )
-            )
+            done.add_done_callback(partial(self._answered, loop, calls))
+
+    def _answered(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        calls: list[_Call],
+        finished: Future[list[tuple[bool, Any]]],
+    ) -> None:
+        # In the worker thread: back to the loop's.
+        loop.call_soon_threadsafe(self._answer, loop, calls, finished)
 
     def _answer(
         self,
