@@ -20,6 +20,8 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 _Work = Callable[[sqlite3.Connection], Any]
 _Call = tuple[_Work, "asyncio.Future[Any]"]
+# Runs the calls of one hand-off on a connection: (True, result) or (False, error) each.
+RunAll = Callable[[sqlite3.Connection, list[_Work]], list[tuple[bool, Any]]]
 # Calls handed over at once: bounds how long one hand-off keeps its thread.
 _MOST_PER_HANDOFF = 64
 
@@ -28,9 +30,15 @@ class ConnectionThreads:
     """Runs work in `workers` threads; each thread opens its own connection on first use."""
 
     def __init__(
-        self, connect: Callable[[], sqlite3.Connection], *, workers: int, name: str
+        self,
+        connect: Callable[[], sqlite3.Connection],
+        *,
+        workers: int,
+        name: str,
+        run_all: RunAll | None = None,
     ) -> None:
         self._connect = connect
+        self._run_all = run_all or run_each
         self._workers = workers
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
         self._local = threading.local()
@@ -103,13 +111,7 @@ class ConnectionThreads:
             self._local.connection = connection
             with self._lock:
                 self._connections.append(connection)
-        outcomes: list[tuple[bool, Any]] = []
-        for work in works:
-            try:
-                outcomes.append((True, work(connection)))
-            except Exception as error:
-                outcomes.append((False, error))
-        return outcomes
+        return self._run_all(connection, works)
 
     def shutdown(self) -> None:
         """Wait for queued work, then close every connection (blocking: call it in a thread)."""
@@ -118,3 +120,14 @@ class ConnectionThreads:
             connections, self._connections = self._connections, []
         for connection in connections:
             connection.close()
+
+
+def run_each(connection: sqlite3.Connection, works: list[_Work]) -> list[tuple[bool, Any]]:
+    """Each call alone, in order; one that raises does not stop the next."""
+    outcomes: list[tuple[bool, Any]] = []
+    for work in works:
+        try:
+            outcomes.append((True, work(connection)))
+        except Exception as error:
+            outcomes.append((False, error))
+    return outcomes
