@@ -47,6 +47,8 @@ LOOKBACK_BUCKETS = 24 * 3600 // BUCKET_SECONDS
 MAX_BUCKETS_PER_PASS = 64
 # Passes of one `drain` call: it returns, and the next wake or poll goes on.
 MAX_PASSES = 1000
+# The longest a search waits for its node's writes to be indexed.
+FLUSH_SECONDS = 2.0
 
 # (workspace id, kind, raw ids) -> each one's document as its record is now, or None when
 # the record is gone (its document is then removed).
@@ -106,9 +108,14 @@ class SearchDrainer:
         self._wake.set()
 
     async def flush(self) -> None:
-        """Index what this node queued before a search on it, so it finds what it wrote."""
+        """Index what this node queued before a search on it, so it finds what it wrote;
+        behind a long backlog the search waits at most `FLUSH_SECONDS` (the drainer goes on)."""
         if self._dirty:
-            await self.drain()
+            try:
+                async with asyncio.timeout(FLUSH_SECONDS):
+                    await self.drain()
+            except TimeoutError:
+                log.info("search outbox backlog: a search did not wait for all of it")
 
     # The worker
 
