@@ -122,7 +122,16 @@ class OutboxDepth:
         return None
 
 
-async def measure(port: int, token: str, channel_id: str, database: Path) -> dict[str, Any]:
+def cpu_seconds(pid: int) -> float:
+    """The server process's CPU time so far (user and system, all threads): per request, a
+    figure that other work on a shared machine changes far less than a rate."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def measure(
+    port: int, pid: int, token: str, channel_id: str, database: Path
+) -> dict[str, Any]:
     auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     gid = to_global_id("Channel", channel_id)
     post_body = json.dumps({"query": POST, "variables": {"c": gid, "t": TEXT}}).encode()
@@ -141,16 +150,21 @@ async def measure(port: int, token: str, channel_id: str, database: Path) -> dic
     runs: dict[str, list[float]] = {}
 
     async def run(name: str, method: str, path: str, body: bytes, total: int, flight: int) -> None:
+        used = cpu_seconds(pid)
         rate = await throughput(port, method, path, body, auth, total, flight)
         runs.setdefault(name, []).append(rate)
+        runs.setdefault(f"{name}_cpu", []).append((cpu_seconds(pid) - used) / total)
 
     for _ in range(rounds):
         await run("plain_seq", "POST", "/bench/insert", b"", sequential, 1)
         await run("post_seq", "POST", "/graphql", post_body, sequential, 1)
         await run("plain_8", "POST", "/bench/insert", b"", posts, 8)
         with OutboxDepth(database) as depth:
+            used = cpu_seconds(pid)
             await run("post_8", "POST", "/graphql", post_body, posts, 8)
             drained = await asyncio.to_thread(depth.until_empty, 60.0)
+            # The indexing of these posts is done by now: counted in the posts' CPU.
+            runs.setdefault("post_8_indexed_cpu", []).append((cpu_seconds(pid) - used) / posts)
             runs.setdefault("drained_after", []).append(
                 float("inf") if drained is None else drained
             )
@@ -162,10 +176,14 @@ async def measure(port: int, token: str, channel_id: str, database: Path) -> dic
     page_lat: list[float] = []
     path = f"/bench/messages/{channel_id}"
     for _ in range(rounds):
+        used = cpu_seconds(pid)
         rate = await throughput(port, "GET", path, b"", auth, pages, 8, plain_lat)
         runs.setdefault("plain_page", []).append(rate)
+        runs.setdefault("plain_page_cpu", []).append((cpu_seconds(pid) - used) / pages)
+        used = cpu_seconds(pid)
         rate = await throughput(port, "POST", "/graphql", page_body, auth, pages, 8, page_lat)
         runs.setdefault("page", []).append(rate)
+        runs.setdefault("page_cpu", []).append((cpu_seconds(pid) - used) / pages)
     out: dict[str, Any] = {name: statistics.median(values) for name, values in runs.items()}
     if out["drained_after"] == float("inf"):
         out["drained_after"] = None
@@ -244,6 +262,11 @@ def report(r: dict[str, Any]) -> None:
         f"messages(first: 50) page, 8 in flight: {r['page']:.0f}/s, p99 {ms(r['page_p99'])} "
         f"(bar 500/s); plain route {r['plain_page']:.0f}/s, p99 {ms(r['plain_page_p99'])} "
         f"(ratio {r['page'] / r['plain_page']:.2f})",
+        f"server CPU per request: postMessage {ms(r['post_seq_cpu'])} sequential, "
+        f"{ms(r['post_8_indexed_cpu'])} with 8 in flight, its indexing included (bare insert "
+        f"{ms(r['plain_8_cpu'])}); page {ms(r['page_cpu'])} (plain route "
+        f"{ms(r['plain_page_cpu'])}); one core at that cost: "
+        f"{1 / r['post_8_indexed_cpu']:.0f} posts/s, {1 / r['page_cpu']:.0f} pages/s",
     ]
     print("\n".join(lines), flush=True)
 
@@ -260,8 +283,8 @@ def main() -> None:
         port = free_port()
         command = [sys.executable, "-m", "uvicorn", "bench.writes:bench_app", "--factory"]
         command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-        with server_process([*command, "--no-access-log"], env, port):
-            r = asyncio.run(measure(port, token, channel_id, settings.database_file))
+        with server_process([*command, "--no-access-log"], env, port) as server:
+            r = asyncio.run(measure(port, server.pid, token, channel_id, settings.database_file))
         report(r)
         if count > 0:
             print(asyncio.run(index_time(settings, channel_id, count, bound)))
