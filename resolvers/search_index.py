@@ -1,11 +1,11 @@
-"""The indexing side of search: text just sealed in, keyed-hash tokens out to the engine.
+"""The indexing side of search: outbox entries queued with each change, and documents of
+keyed-hash tokens built from records for the engine (by the drainer, `search_queue.py`).
 
 Kept apart from the query side (`resolvers/search.py`) so that services can hold it.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
@@ -19,9 +19,6 @@ from persistence.store import Put
 from persistence.tasks import TaskRecord
 from resolvers.keys import KeyService
 from resolvers.search_queue import SearchDrainer
-
-log = logging.getLogger("cove.search")
-
 
 # The scope of every file: the role gives all of it, or only the files search lists one by one.
 DRIVE_SCOPE = "drive"
