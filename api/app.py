@@ -36,7 +36,7 @@ from integrations.mail import LogTransport, MailTransport, SmtpTransport, is_loo
 from integrations.search import SearchEngine, search_engine_from_config
 from persistence.persisted_queries import PersistedQueryRepository
 from persistence.store import Store
-from resolvers import topics
+from resolvers import search_sources, topics
 from resolvers.cost_budget import CostBudget
 from resolvers.mail import Mailer
 from resolvers.passwords import PasswordService
@@ -179,6 +179,7 @@ async def running_services(settings: Settings, keyring: Keyring) -> AsyncIterato
         store=store,
         keyring=keyring,
         read_check=topics.can_read,
+        index_loader=search_sources.load_documents,
         passwords=PasswordService(hasher, settings.password_hash_concurrency),
         session_ttl=timedelta(seconds=settings.session_ttl_seconds),
         limits=auth_limits_from(settings, counters),
@@ -200,16 +201,18 @@ async def running_services(settings: Settings, keyring: Keyring) -> AsyncIterato
     stale = timedelta(seconds=settings.upload_url_ttl_seconds) + timedelta(days=1)
     sweeper = asyncio.create_task(run_sweeper(services, SWEEP_EVERY, stale), name="cove-sweeper")
     services.mail.start()  # sends what earlier runs left in the outbox, then what is queued
+    services.indexer.drainer.start()  # the same for the search outbox
     try:
         yield services
     finally:
         # An attempt under way may finish; the rest stays in the outbox for the next start.
         await services.mail.stop()
+        # Indexes what waits (within a grace); the rest stays queued for the next start.
+        await services.indexer.drainer.stop()
         for task in (heartbeat, sweeper):
             task.cancel()
             with suppress(asyncio.CancelledError):
                 await task
-        await services.indexer.flush()  # queued index writes land before the store closes
         await services.audit.flush()
         await broker.close()
         await counters.close()

@@ -91,6 +91,17 @@ async def _new_sub_response() -> Response[Any]:
     return Response({}, background=BackgroundTasks([]))
 
 
+# Litestar resolves dependencies of one level together in an anyio task group, a few tasks
+# per request; chained (sub-response, then root value, then Cove's context, then
+# strawberry's), each level holds one and is awaited in place.
+async def _no_root_value(response: Response[Any]) -> None:
+    return None
+
+
+async def _cove_context_after_root(scope: Scope, state: State, root_value: None) -> dict[str, Any]:
+    return await cove_context(scope, state)
+
+
 def graphql_controller(
     schema: Schema, *, graphiql: GraphiQL | None, max_body_bytes: int
 ) -> type[Any]:
@@ -151,6 +162,8 @@ def graphql_controller(
         dependencies: ClassVar[Dependencies] = {
             **base.dependencies,
             "response": Provide(_new_sub_response),
+            "root_value": Provide(_no_root_value),
+            "custom_context": Provide(_cove_context_after_root),
         }
 
         async def render_graphql_ide(self, request: Request[Any, Any, Any]) -> Response[Any]:

@@ -14,6 +14,7 @@ from resolvers.cost_budget import BudgetPolicy
 from resolvers.drive_policy import DrivePolicy
 from resolvers.mail import MIN_LEASE_SECONDS, MailPolicy
 from resolvers.ratelimit import AuthLimits
+from resolvers.search_queue import IndexPolicy
 from resolvers.services import Policy, RealtimePolicy
 
 # One SMTP attempt takes a few steps, each up to `smtp_timeout_seconds`; a claimed attempt's
@@ -65,6 +66,11 @@ def policy_from(settings: Settings) -> Policy:
             public_url=settings.public_url,
         ),
         search_prefix_min=settings.search_prefix_min,
+        search_index=IndexPolicy(
+            batch=settings.search_index_batch,
+            delay_seconds=settings.search_index_delay_ms / 1000,
+            lease_seconds=settings.search_index_lease_seconds,
+        ),
     )
 
 

@@ -292,6 +292,15 @@ class Settings:
             "Shortest word start indexed, so `rep` finds `report`; 0 indexes whole words only."
         ),
     )
+    search_index_batch: int = field(
+        default=500, metadata=_doc("Search outbox entries a node indexes at a time (1 to 1,000).")
+    )
+    search_index_delay_ms: int = field(
+        default=50, metadata=_doc("Pause before indexing new writes, so one batch gathers many.")
+    )
+    search_index_lease_seconds: int = field(
+        default=30, metadata=_doc("How long a node keeps a search outbox shard it claimed.")
+    )
     max_body_bytes: int = field(
         default=1024 * 1024, metadata=_doc("Largest GraphQL request body, bytes.")
     )

@@ -164,6 +164,11 @@ def _graphql_limits(s: Settings) -> None:
 
 def _files_and_search(s: Settings) -> None:
     _at_least("search_prefix_min", s.search_prefix_min, 0)
+    _at_least("search_index_batch", s.search_index_batch, 1)
+    _at_most("search_index_batch", s.search_index_batch, 1000)
+    _at_least("search_index_delay_ms", s.search_index_delay_ms, 0)
+    _at_most("search_index_delay_ms", s.search_index_delay_ms, 10_000)
+    _at_least("search_index_lease_seconds", s.search_index_lease_seconds, 1)
     if s.search_engine == "elasticsearch" and not s.elasticsearch_url:
         raise SettingsError("elasticsearch_url", "the elasticsearch engine needs an address")
     if s.search_engine == "opensearch" and not s.opensearch_url:

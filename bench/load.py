@@ -80,8 +80,10 @@ async def throughput(
     headers: dict[str, str],
     total: int,
     concurrency: int,
+    latencies: list[float] | None = None,
 ) -> float:
-    """Requests per second for `total` keep-alive requests over `concurrency` connections.
+    """Requests per second for `total` keep-alive requests over `concurrency` connections;
+    each request's seconds are appended to `latencies` when given.
 
     A lean client (asyncio streams with h11 framing) so that the client is not the bottleneck.
     """
@@ -95,6 +97,7 @@ async def throughput(
         try:
             while remaining > 0:
                 remaining -= 1
+                sent = time.perf_counter()
                 writer.write(
                     http.send(h11.Request(method=method, target=path, headers=head))
                     + http.send(h11.Data(data=body))
@@ -111,6 +114,8 @@ async def throughput(
                         break
                 if status != 200:
                     raise RuntimeError(f"{path} answered {status}")
+                if latencies is not None:
+                    latencies.append(time.perf_counter() - sent)
                 http.start_next_cycle()
         finally:
             writer.close()

@@ -256,7 +256,9 @@ class CalendarRepository:
     async def put_event(self, event: EventRecord, previous: EventRecord | None = None) -> None:
         await self._store.batch(self.put_event_ops(event, previous))
 
-    async def delete_event(self, event: EventRecord) -> None:
+    async def delete_event(self, event: EventRecord, also: Sequence[Put] = ()) -> None:
+        """Delete an event with its listings, overrides and attendees; `also` (its search
+        outbox entry) goes in the same batch."""
         attendees = await self.attendees(event.event_id)
         ops: list[Put | Delete | Update] = [
             Delete(EVENTS, {"event_id": event.event_id}),
@@ -268,7 +270,7 @@ class CalendarRepository:
             for a in attendees
             if a.user_id
         ]
-        await self._store.batch(ops)
+        await self._store.batch([*ops, *also])
         await self._store.delete_partition(EVENT_OVERRIDES, {"event_id": event.event_id})
         await self._store.delete_partition(EVENT_ATTENDEES, {"event_id": event.event_id})
 

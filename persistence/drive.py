@@ -162,8 +162,11 @@ class DriveRepository:
             ]
         )
 
-    async def delete_item(self, item: DriveItemRecord, versions: Sequence[str]) -> None:
-        """Remove an item with its versions (their file keys), shares and listings at once."""
+    async def delete_item(
+        self, item: DriveItemRecord, versions: Sequence[str], also: Sequence[Put] = ()
+    ) -> None:
+        """Remove an item with its versions (their file keys), shares and listings at once,
+        with `also` (its search outbox entry)."""
         ops: list[Put | Delete | Update] = [
             Delete(DRIVE_ITEMS, {"item_id": item.item_id}),
             Delete(DRIVE_CHILDREN, {"parent_id": item.parent_id, "item_id": item.item_id}),
@@ -181,7 +184,7 @@ class DriveRepository:
                     },
                 )
             )
-        await self._store.batch(ops)
+        await self._store.batch([*ops, *also])
         await self._store.delete_partition(DRIVE_SHARES, {"item_id": item.item_id})
 
     # Versions

@@ -3,7 +3,7 @@ records and the repository."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -252,18 +252,23 @@ class MessageRepository:
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    async def post(self, message: MessageRecord) -> None:
-        """The message, where it lives, and its mentions, in one batch."""
+    @staticmethod
+    def post_ops(message: MessageRecord) -> list[Put | Delete | Update]:
+        """The rows of a new message: itself, its bucket (top level), where it lives, and its
+        mentions."""
         table = REPLIES_BY_THREAD if message.thread_id else CHANNEL_MESSAGES
         row = _message_row(message)
-        await self._store.batch(
-            [
-                Put(table, row),
-                *([] if message.thread_id else [Put(CHANNEL_BUCKETS, _bucket_row(row))]),
-                Put(MESSAGE_LOCATIONS, to_row(message.location)),
-                *_mention_ops(message, message.mentions, delete=False),
-            ]
-        )
+        return [
+            Put(table, row),
+            *([] if message.thread_id else [Put(CHANNEL_BUCKETS, _bucket_row(row))]),
+            Put(MESSAGE_LOCATIONS, to_row(message.location)),
+            *_mention_ops(message, message.mentions, delete=False),
+        ]
+
+    async def post(self, message: MessageRecord, also: Sequence[Put] = ()) -> None:
+        """The message, where it lives, its mentions and `also` (its search outbox entry),
+        in one batch."""
+        await self._store.batch([*self.post_ops(message), *also])
 
     async def location(self, message_id: str) -> MessageLocation | None:
         row = await self._store.get(MESSAGE_LOCATIONS, {"message_id": message_id})
@@ -391,6 +396,7 @@ class MessageRepository:
         text_sealed: bytes,
         mentions: tuple[str, ...],
         edited_at: datetime,
+        also: Sequence[Put] = (),
     ) -> None:
         table, key = _table_and_key(message.location)
         removed = [u for u in message.mentions if u not in mentions]
@@ -408,18 +414,22 @@ class MessageRepository:
                 ),
                 *_mention_ops(message, removed, delete=True),
                 *_mention_ops(message, added, delete=False),
+                *also,
             ]
         )
 
-    async def delete(self, message: MessageRecord) -> None:
-        """Delete a message with its reactions, pin and mentions; a parent takes its replies."""
+    async def delete(
+        self, message: MessageRecord, also: Callable[[MessageRecord], Sequence[Put]] | None = None
+    ) -> None:
+        """Delete a message with its reactions, pin and mentions; a parent takes its replies.
+        `also` gives for each message deleted what goes in its batch (its outbox entry)."""
         if not message.thread_id:
             while replies := await self.list_replies(message.location, limit=_PAGE):
                 for reply in replies:
-                    await self._delete_one(reply)
-        await self._delete_one(message)
+                    await self._delete_one(reply, () if also is None else also(reply))
+        await self._delete_one(message, () if also is None else also(message))
 
-    async def _delete_one(self, message: MessageRecord) -> None:
+    async def _delete_one(self, message: MessageRecord, also: Sequence[Put]) -> None:
         table, key = _table_and_key(message.location)
         await self._store.batch(
             [
@@ -430,6 +440,7 @@ class MessageRepository:
                     {"channel_id": message.channel_id, "message_id": message.message_id},
                 ),
                 *_mention_ops(message, message.mentions, delete=True),
+                *also,
             ]
         )
         await self._store.delete_partition(REACTIONS, {"message_id": message.message_id})

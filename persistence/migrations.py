@@ -18,6 +18,7 @@ from persistence.outbox import OUTBOX_TABLES
 from persistence.persisted_queries import PERSISTED_QUERY_TABLES
 from persistence.realtime import PRESENCE_TABLES, REALTIME_TABLES
 from persistence.search import SEARCH_TABLES
+from persistence.search_outbox import SEARCH_OUTBOX_TABLES
 from persistence.store import StoreError
 from persistence.tasks import TASK_TABLES
 from persistence.two_factor import TWO_FACTOR_TABLES
@@ -59,8 +60,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         "email verification, tokens sent by mail, pending invitations",
         (*IDENTITY_TABLES, *PENDING_INVITATION_TABLES),
     ),
+    Migration(15, "search outbox", SEARCH_OUTBOX_TABLES),
     Migration(
-        15,
+        16,
         "channel messages in ten-day buckets",
         BUCKETED_MESSAGE_TABLES,
         BUCKETED_MESSAGE_COPIES,

@@ -325,17 +325,20 @@ class TaskRepository:
         )
         return str(rows[0]["position"]) if rows else None
 
-    async def put_task(self, task: TaskRecord, previous: TaskRecord | None = None) -> None:
-        """Write a task (new or changed), moving its placement rows if they changed."""
+    async def put_task(
+        self, task: TaskRecord, previous: TaskRecord | None = None, also: Sequence[Put] = ()
+    ) -> None:
+        """Write a task (new or changed), moving its placement rows if they changed, with
+        `also` (its search outbox entry) in the same batch."""
         ops: list[Put | Delete | Update] = []
         if previous is not None:
             ops += _placement_ops(previous, delete=True)
-        ops += [Put(TASKS, _task_row(task)), *_placement_ops(task, delete=False)]
+        ops += [Put(TASKS, _task_row(task)), *_placement_ops(task, delete=False), *also]
         await self._store.batch(ops)
 
-    async def delete_task(self, task: TaskRecord) -> None:
+    async def delete_task(self, task: TaskRecord, also: Sequence[Put] = ()) -> None:
         await self._store.batch(
-            [Delete(TASKS, {"task_id": task.task_id}), *_placement_ops(task, delete=True)]
+            [Delete(TASKS, {"task_id": task.task_id}), *_placement_ops(task, delete=True), *also]
         )
         await self._store.delete_partition(CHECKLIST_ITEMS, {"task_id": task.task_id})
         await self._store.delete_partition(TASK_COMMENTS, {"task_id": task.task_id})

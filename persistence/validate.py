@@ -10,29 +10,34 @@ from persistence.declare import Column, ColumnType, Table
 
 _BIGINT_MIN = -(2**63)
 _BIGINT_MAX = 2**63 - 1
+_TEXT, _BLOB, _BIGINT = ColumnType.TEXT, ColumnType.BLOB, ColumnType.BIGINT
+_TIMESTAMP = ColumnType.TIMESTAMP
 
 
 def check_value(table: Table, column: Column, value: Any) -> None:
     """Refuse a value of the wrong Python type for its column; None passes."""
+    # Every row of every write comes here: identity tests, and messages built only to fail.
     if value is None:
         return
-    where = f"{table.name}.{column.name}"
-    match column.type:
-        case ColumnType.TEXT:
-            ok = isinstance(value, str)
-        case ColumnType.BLOB:
-            ok = isinstance(value, bytes)
-        case ColumnType.BOOLEAN:
-            ok = isinstance(value, bool)
-        case ColumnType.BIGINT:
-            ok = isinstance(value, int) and not isinstance(value, bool)
-            if ok and not _BIGINT_MIN <= value <= _BIGINT_MAX:
-                raise ValueError(f"{where}: {value} does not fit a signed 64-bit integer")
-        case ColumnType.TIMESTAMP:
-            ok = isinstance(value, datetime)
-            if ok and value.utcoffset() is None:
-                raise ValueError(f"{where}: naive datetime {value.isoformat()}; give an aware one")
+    kind = column.type
+    if kind is _TEXT:
+        ok = isinstance(value, str)
+    elif kind is _BLOB:
+        ok = isinstance(value, bytes)
+    elif kind is _BIGINT:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        if ok and not _BIGINT_MIN <= value <= _BIGINT_MAX:
+            where = f"{table.name}.{column.name}"
+            raise ValueError(f"{where}: {value} does not fit a signed 64-bit integer")
+    elif kind is _TIMESTAMP:
+        ok = isinstance(value, datetime)
+        if ok and value.utcoffset() is None:
+            where = f"{table.name}.{column.name}"
+            raise ValueError(f"{where}: naive datetime {value.isoformat()}; give an aware one")
+    else:
+        ok = isinstance(value, bool)
     if not ok:
+        where = f"{table.name}.{column.name}"
         raise TypeError(f"{where} is {column.type.value}, got {type(value).__name__}")
 
 
@@ -65,8 +70,8 @@ def _key_tuple(
 
 def row_values(table: Table, row: Mapping[str, Any]) -> tuple[Any, ...]:
     """A full row's values in column order; value columns left out are None."""
-    unknown = sorted(set(row) - set(table.by_name))
-    if unknown:
+    if not row.keys() <= table.by_name.keys():
+        unknown = sorted(set(row) - set(table.by_name))
         raise ValueError(f"row for {table.name} has unknown columns {unknown}")
     missing = [name for name in table.key_names if name not in row]
     if missing:

@@ -386,8 +386,9 @@ async def delete_event(
             ops += services.calendars.drop_overrides_ops(event_id, later)
             await save_event(ctx, ops, calendar, kept, CalendarNotice.EVENT_CHANGED)
             return
-    await services.calendars.delete_event(record)
-    await services.indexer.remove(record.workspace_id, "event", event_id)
+    entry = services.indexer.entry(record.workspace_id, "event", event_id)
+    await services.calendars.delete_event(record, [entry])
+    services.indexer.queued()
     await publish(
         ctx, record.calendar_id, CalendarNotice.EVENT_DELETED, {"id": gid("Event", event_id)}
     )

@@ -86,7 +86,6 @@ async def import_ics(ctx: RequestContext, calendar_id: str, text: str) -> tuple[
     me = access.workspace.principal.user_id
     now = services.clock()
     ops: list[Put | Delete | Update] = []
-    indexed: list[Any] = []
     created = updated = 0
     for item in parsed:
         index = services.keyring.blind_index(UID_INDEX, f"{calendar_id}\x00{item.uid}")
@@ -116,9 +115,7 @@ async def import_ics(ctx: RequestContext, calendar_id: str, text: str) -> tuple[
         )
         record = reach(record, [o.end for o in item.overrides if not o.cancelled])
         ops += services.calendars.put_event_ops(record, previous)
-        indexed.append(
-            await services.indexer.event_document(record, details.title, details.description)
-        )
+        ops.append(services.indexer.entry(ws, "event", event_id))
         if previous is not None:
             updated += 1
             old_overrides = await services.calendars.overrides(event_id)
@@ -155,8 +152,8 @@ async def import_ics(ctx: RequestContext, calendar_id: str, text: str) -> tuple[
         answers = {a.email.lower(): a.rsvp for a in item.attendees}
         rows = [replace(r, rsvp=_imported_rsvp(r, answers, ctx, ws)) for r in rows]
         ops += attendee_ops(ctx, record, old_attendees, rows)
-    await services.calendars.apply(ops)
-    await services.indexer.put(ws, indexed)
+    await services.calendars.apply(ops)  # with the search outbox entries
+    services.indexer.queued()
     await publish(
         ctx,
         calendar_id,

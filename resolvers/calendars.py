@@ -434,10 +434,10 @@ async def save_event(
     """The tail of an event write: apply the ops, view the record, index its title and
     description for search (`index`), and publish `type_` on the calendar."""
     services = ctx.services
+    if index:  # the search outbox entry goes in the event's batch
+        ops = [*ops, services.indexer.entry(record.workspace_id, "event", record.event_id)]
     await services.calendars.apply(ops)
+    services.indexer.queued()
     view = EventView(ctx, services.authz.event(calendar, record))
-    if index:
-        details = await view.details()
-        await services.indexer.event(record, details.title, details.description)
     await publish_event(ctx, view, type_)
     return view

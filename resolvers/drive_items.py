@@ -69,8 +69,8 @@ async def write_and_publish(
     if moved_folder:
         await ctx.services.notices.kind_access_changed("Folder")
     view = await get_item(ctx, item_id)
-    if index:
-        await ctx.services.indexer.file(view.record, await view.name())
+    if index and view.record.kind == FILE:
+        await ctx.services.indexer.queue(view.record.workspace_id, "file", [item_id])
     await publish_item(ctx, folder_id, type_, view)
     return view
 
@@ -289,9 +289,11 @@ async def _delete_tree(ctx: RequestContext, item: DriveItemRecord) -> int:
         versions += page
         if len(page) < 500:
             break
-    await services.drive.delete_item(item, [v.version_id for v in versions])
-    if item.kind == FILE:
-        await services.indexer.remove(item.workspace_id, "file", item.item_id)
+    entries = [services.indexer.entry(item.workspace_id, "file", item.item_id)]
+    await services.drive.delete_item(
+        item, [v.version_id for v in versions], entries if item.kind == FILE else ()
+    )
+    services.indexer.queued()
     for version in versions:
         freed += version.size
         await services.blobs.delete(version.blob_key)

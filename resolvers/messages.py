@@ -284,11 +284,14 @@ async def post_message(
     )
     # Attachments first: without their message they are never read.
     await services.drive.put_attachments(message_id, attached)
-    await services.messages.post(record)
+    # The search outbox entry goes in the message's batch: nothing is posted unindexed.
+    await services.messages.post(
+        record, [services.indexer.entry(workspace_id, "message", message_id)]
+    )
+    services.indexer.queued()
     await services.presence.active(record.author_id)
     if parent is not None:
         await services.messages.refresh_thread(parent.location, now)
-    await services.indexer.message(record, clean)
     data = _message_data(record, clean)
     data["attachmentIds"] = [gid("File", f) for f, _ in attached]
     await _publish(ctx, record, MessageNotice.CREATED, data)
@@ -310,9 +313,10 @@ async def edit_message(
     now = services.clock()
     ref = text_ref(message_id, current.record.workspace_id)
     sealed = await services.keys.seal_text(ref, clean)
-    await services.messages.edit(current.record, sealed, mentions, now)
+    entry = services.indexer.entry(current.record.workspace_id, "message", message_id)
+    await services.messages.edit(current.record, sealed, mentions, now, [entry])
+    services.indexer.queued()
     record = replace(current.record, text_sealed=sealed, mentions=mentions, edited_at=now)
-    await services.indexer.message(record, clean)
     await _publish(ctx, record, MessageNotice.EDITED, _message_data(record, clean))
     return MessageView(ctx, current.access, record)
 
@@ -322,9 +326,12 @@ async def delete_message(ctx: RequestContext, message_id: str) -> None:
     services = ctx.services
     current = await get_message(ctx, message_id)
     services.authz.delete_message(current.access, current.record.author_id)
-    await services.messages.delete(current.record)
+    indexer = services.indexer
+    await services.messages.delete(
+        current.record, lambda m: [indexer.entry(m.workspace_id, "message", m.message_id)]
+    )
+    indexer.queued()
     await services.drive.delete_attachments(message_id)
-    await services.indexer.remove(current.record.workspace_id, "message", message_id)
     ctx.loaders.locations.clear(message_id)
     if current.record.thread_id:
         parent = MessageLocation(

@@ -27,20 +27,17 @@ from crypto import search as tokens
 from integrations.search import SearchCursor, SearchDocument, SearchQuery
 from persistence.drive_records import FILE
 from persistence.messages import MessageRecord
-from resolvers import calendars, drive, messages, tasks
+from resolvers import calendars, drive, messages, search_sources, tasks
 from resolvers.authz import WorkspaceAccess
-from resolvers.calendars import payload_ref, workspace_calendars
+from resolvers.calendars import workspace_calendars
 from resolvers.context import RequestContext
-from resolvers.drive_access import name_ref
 from resolvers.drive_listings import searchable_files
 from resolvers.errors import CoveError, bad_input
-from resolvers.event_details import EventDetails
 from resolvers.keys import KeyService
-from resolvers.messages import text_ref
 from resolvers.pagination import Page, check_first
 from resolvers.roles import Role, Visibility
 from resolvers.search_index import DRIVE_SCOPE, FIELDS, SearchIndexer, doc_id
-from resolvers.tasks import task_ref, workspace_boards
+from resolvers.tasks import workspace_boards
 from resolvers.workspaces import access as workspace_access
 
 log = logging.getLogger("cove.search")
@@ -246,9 +243,6 @@ class _Rebuild:
         self.counts = dict.fromkeys(FIELDS, 0)
         self.batch: list[SearchDocument] = []
 
-    def grant(self, row_id: str) -> Any:
-        return self.services.authz.system_reindex(self.ws, row_id)
-
     async def add(self, kind: str, document: SearchDocument) -> None:
         self.batch.append(document)
         self.counts[kind] += 1
@@ -262,9 +256,7 @@ class _Rebuild:
             self.batch = []
 
     async def message(self, record: MessageRecord) -> None:
-        ref = text_ref(record.message_id, self.ws)
-        text = await self.keys.open_text(self.grant(record.message_id), ref, record.text_sealed)
-        await self.add("message", await self.indexer.message_document(record, text))
+        await self.add("message", await search_sources.message_document(self.services, record))
 
     async def messages(self) -> None:
         channels, messages = self.services.channels, self.services.messages
@@ -322,9 +314,7 @@ class _Rebuild:
                 if item.kind != FILE:
                     folders.append(item.item_id)
                     continue
-                ref = name_ref(item.item_id, self.ws)
-                name = await self.keys.open_text(self.grant(item.item_id), ref, item.name_sealed)
-                await self.add("file", await self.indexer.file_document(item, name))
+                await self.add("file", await search_sources.file_document(self.services, item))
 
     async def events(self) -> None:
         calendars = self.services.calendars
@@ -336,14 +326,7 @@ class _Rebuild:
             for event in await calendars.events(singles + series):
                 if event is None:
                     continue
-                ref = payload_ref(event.event_id, self.ws)
-                raw = await self.keys.open_bytes(
-                    self.grant(event.event_id), ref, event.payload_sealed
-                )
-                details = EventDetails.from_json(raw)
-                document = await self.indexer.event_document(
-                    event, details.title, details.description
-                )
+                document = await search_sources.event_document(self.services, event)
                 await self.add("event", document)
 
     async def tasks(self) -> None:
@@ -361,14 +344,7 @@ class _Rebuild:
             for task in await boards.tasks(task_ids):
                 if task is None:
                     continue
-                grant = self.grant(task.task_id)
-                title_ref = task_ref("title", task.task_id, self.ws)
-                title = await self.keys.open_text(grant, title_ref, task.title_sealed)
-                description = None
-                if task.description_sealed is not None:
-                    ref = task_ref("description", task.task_id, self.ws)
-                    description = await self.keys.open_text(grant, ref, task.description_sealed)
-                await self.add("task", await self.indexer.task_document(task, title, description))
+                await self.add("task", await search_sources.task_document(self.services, task))
 
 
 async def reindex_workspace(

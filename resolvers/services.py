@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+import asyncio
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from crypto.keyring import Keyring
 from integrations.blobs import BlobStore, BlobStoreUnavailable
-from integrations.search import EmbeddedSearchEngine, SearchEngine
+from integrations.search import EmbeddedSearchEngine, SearchDocument, SearchEngine
 from persistence.accounts import AccountRepository
 from persistence.audit import AuditRepository
 from persistence.calendars import CalendarRepository
@@ -19,6 +20,7 @@ from persistence.keys import DataKeyRepository
 from persistence.messages import MessageRepository
 from persistence.outbox import OutboxRepository
 from persistence.realtime import RealtimeRepository
+from persistence.search_outbox import SearchOutboxRepository
 from persistence.store import Store
 from persistence.tasks import TaskRepository
 from persistence.two_factor import TwoFactorRepository
@@ -36,9 +38,14 @@ from resolvers.persisted_queries import PersistedQueries
 from resolvers.presence import PresenceTracker
 from resolvers.ratelimit import AuthLimits
 from resolvers.search_index import SearchIndexer
+from resolvers.search_queue import IndexPolicy, SearchDrainer
 
 # Whether a principal may read a realtime topic, given the services (resolvers/topics.py).
 ReadCheck = Callable[["Services", Principal, str], Awaitable[bool]]
+# Search documents rebuilt from the records (resolvers/search_sources.py `load_documents`).
+IndexLoader = Callable[
+    ["Services", str, str, Sequence[str]], Awaitable[list[SearchDocument | None]]
+]
 
 
 def utc_now() -> datetime:
@@ -73,6 +80,8 @@ class Policy:
     drive: DrivePolicy
     # Shortest word start indexed for search; 0 indexes whole words only.
     search_prefix_min: int
+    # The search outbox's drainer: batch, pause and lease.
+    search_index: IndexPolicy
 
 
 @dataclass
@@ -133,11 +142,14 @@ class Services:
         persisted_queries: PersistedQueries | None = None,
         mailer: Mailer | None = None,
         read_check: ReadCheck | None = None,
+        index_loader: IndexLoader | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> Services:
         """`read_check` decides whether a principal may read a realtime topic
         (`resolvers.topics.can_read`, which needs the services built, so the app passes it
-        in); without it the hub delivers nothing."""
+        in); without it the hub delivers nothing. `index_loader` rebuilds search documents
+        from records (`resolvers.search_sources.load_documents`, above this layer); without
+        it the search outbox is written but not drained."""
         broker_key = keyring.derive(b"realtime broker")
         services: Services
 
@@ -152,6 +164,7 @@ class Services:
         authz = Authorizer(keyring)
         mailer = mailer or Mailer.unavailable()
         mailer.bind(outbox=OutboxRepository(store), keys=keys, authz=authz, clock=clock)
+        engine = search_engine or EmbeddedSearchEngine(store)
         services = cls(
             store=store,
             keyring=keyring,
@@ -182,7 +195,11 @@ class Services:
             calendars=CalendarRepository(store),
             tasks=TaskRepository(store),
             indexer=SearchIndexer(
-                search_engine or EmbeddedSearchEngine(store), keys, policy.search_prefix_min or None
+                engine,
+                keys,
+                policy.search_prefix_min or None,
+                SearchDrainer(SearchOutboxRepository(store), engine, policy.search_index, clock),
+                clock,
             ),
             audit=AuditLog(AuditRepository(store), keys, clock, policy.audit_retention),
             two_factor=TwoFactorRepository(store),
@@ -192,6 +209,12 @@ class Services:
             cost_budget=cost_budget,
             persisted_queries=persisted_queries,
         )
+        if index_loader is not None:
+
+            async def load(ws: str, kind: str, ids: Sequence[str]) -> list[SearchDocument | None]:
+                return await index_loader(services, ws, kind, ids)
+
+            services.indexer.drainer.bind(load)
         return services
 
     def close(self) -> None:

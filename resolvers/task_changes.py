@@ -244,8 +244,10 @@ async def move_task(
 async def delete_task(ctx: RequestContext, task_id: str) -> None:
     services = ctx.services
     _, task = await writable_task(ctx, task_id)
-    await services.tasks.delete_task(task)
-    await services.indexer.remove(task.workspace_id, "task", task_id)
+    await services.tasks.delete_task(
+        task, [services.indexer.entry(task.workspace_id, "task", task_id)]
+    )
+    services.indexer.queued()
     await publish(ctx, task.board_id, BoardNotice.TASK_DELETED, {"id": gid("Task", task_id)})
 
 

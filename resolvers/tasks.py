@@ -374,9 +374,9 @@ async def save_task(
     for search when they changed (`index`), and publish `type_` with its title (`title`,
     or read from the view)."""
     services = ctx.services
-    await services.tasks.put_task(task, previous)
+    entries = [services.indexer.entry(task.workspace_id, "task", task.task_id)] if index else []
+    await services.tasks.put_task(task, previous, entries)
+    services.indexer.queued()
     view = TaskView(ctx, access, task)
-    if index:
-        await services.indexer.task(task, await view.title(), await view.description())
     await publish_task(ctx, task, type_, title if title is not None else await view.title())
     return view

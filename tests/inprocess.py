@@ -18,7 +18,7 @@ from persistence.drive_records import FILE, DriveItemRecord, FileVersionRecord
 from persistence.ids import new_id
 from persistence.sqlite.engine import SqliteStore
 from persistence.store import Store
-from resolvers import topics
+from resolvers import search_sources, topics
 from resolvers.context import RequestContext
 from resolvers.drive_access import blob_key, name_ref
 from resolvers.mail import Mailer
@@ -86,6 +86,7 @@ def build_services(
         mailer=mailer or recording_mailer(),
         policy=policy_from(settings),
         read_check=topics.can_read,
+        index_loader=search_sources.load_documents,
         **extra,
     )
 
@@ -145,7 +146,7 @@ async def plant_files(
             created_at=now,
         )
         await services.drive.add_version(item, version, new_file=True, now=now)
-        await services.indexer.file(item, name)
         ids.append(file_id)
+    await services.indexer.queue(workspace_id, "file", ids)
     await services.indexer.flush()
     return ids

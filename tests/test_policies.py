@@ -15,10 +15,15 @@ from integrations.mail import LogTransport
 from resolvers.cost_budget import BudgetPolicy
 from resolvers.drive_policy import DrivePolicy
 from resolvers.mail import OUTBOX_PAGE_SIZE, OUTBOX_POLL_SECONDS, Mailer, MailPolicy
+from resolvers.search_queue import INDEX_POLL_SECONDS, IndexPolicy
 from resolvers.services import Policy, RealtimePolicy
 
 # Fields no setting controls: their defaults are named module constants.
-INTERNAL = {(MailPolicy, "poll_seconds"), (MailPolicy, "page_size")}
+INTERNAL = {
+    (MailPolicy, "poll_seconds"),
+    (MailPolicy, "page_size"),
+    (IndexPolicy, "poll_seconds"),
+}
 
 
 def default(name: str) -> Any:
@@ -34,6 +39,10 @@ def test_the_policy_of_the_default_settings_holds_their_defaults() -> None:
     assert policy.ics_max_events == default("ics_max_events")
     assert policy.ics_check_seconds == default("ics_check_seconds")
     assert policy.search_prefix_min == default("search_prefix_min")
+    assert policy.search_index.batch == default("search_index_batch")
+    assert policy.search_index.delay_seconds == default("search_index_delay_ms") / 1000
+    assert policy.search_index.lease_seconds == default("search_index_lease_seconds")
+    assert policy.search_index.poll_seconds == INDEX_POLL_SECONDS
     assert policy.realtime.rotate_events == default("realtime_rotate_events")
     assert policy.realtime.queue_limit == default("realtime_queue_limit")
     assert policy.realtime.away_after_seconds == default("away_after_seconds")
@@ -65,7 +74,9 @@ def test_a_changed_setting_reaches_the_policy() -> None:
 
 
 @pytest.mark.parametrize(
-    "policy", [Policy, RealtimePolicy, DrivePolicy, MailPolicy, BudgetPolicy], ids=repr
+    "policy",
+    [Policy, RealtimePolicy, DrivePolicy, MailPolicy, BudgetPolicy, IndexPolicy],
+    ids=repr,
 )
 def test_a_policy_repeats_no_default_of_the_settings(policy: type) -> None:
     defaulted = {

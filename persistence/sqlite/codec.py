@@ -47,10 +47,17 @@ _DECODERS: dict[ColumnType, Convert] = {
 }
 
 
+_AS_IS = (ColumnType.TEXT, ColumnType.BLOB, ColumnType.BIGINT)
+
+
 def encode(columns: Sequence[Column], values: Sequence[Any]) -> tuple[Any, ...]:
     """Checked Python values, in column order, as SQLite parameters."""
+    text, blob, bigint = _AS_IS
     return tuple(
-        _ENCODERS[column.type](value) for column, value in zip(columns, values, strict=True)
+        value
+        if value is None or (kind := column.type) is text or kind is blob or kind is bigint
+        else _ENCODERS[kind](value)
+        for column, value in zip(columns, values, strict=True)
     )
 
 

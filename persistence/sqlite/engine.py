@@ -19,7 +19,7 @@ from persistence.sqlite.codec import decode, encode
 from persistence.sqlite.compile import Statements, compile_table, update_if_sql, update_sql
 from persistence.sqlite.connect import connect_reader, connect_writer, restrict_side_files
 from persistence.sqlite.migrate import MIGRATIONS_TABLE, check_schema, migrate
-from persistence.sqlite.threads import ConnectionThreads
+from persistence.sqlite.threads import ConnectionThreads, run_each
 from persistence.store import Delete, Put, StoreError, Update
 from persistence.validate import (
     bound_values,
@@ -64,25 +64,92 @@ def _known_tables(
     return known, tuple(added)
 
 
-def _transaction(connection: sqlite3.Connection, steps: Sequence[Step]) -> None:
-    connection.execute("BEGIN IMMEDIATE")
-    try:
-        for sql, parameters in steps:
-            connection.execute(sql, parameters)
-        connection.execute("COMMIT")
-    except BaseException:
-        # Some errors (disk full, I/O) make SQLite roll back on its own.
+@dataclass(frozen=True)
+class _Steps:
+    """A write of the Store: statements applied all together or not at all. Writes handed to
+    the writer together share one transaction (group commit), each in its own savepoint."""
+
+    steps: Sequence[Step]
+
+    def __call__(self, connection: sqlite3.Connection) -> int:
+        # Alone (not through the writer's group commit): its own transaction.
+        return _group_commit(connection, [self])[0][1]  # type: ignore[no-any-return]
+
+
+def _apply(connection: sqlite3.Connection, steps: Sequence[Step]) -> int:
+    """Run the statements in order, rows of one statement in one executemany; the rows the
+    last statement changed."""
+    changed, start = 0, 0
+    while start < len(steps):
+        sql, end = steps[start][0], start + 1
+        while end < len(steps) and steps[end][0] == sql:
+            end += 1
+        if end - start == 1:
+            changed = connection.execute(sql, steps[start][1]).rowcount
+        else:
+            changed = connection.executemany(sql, [p for _, p in steps[start:end]]).rowcount
+        start = end
+    return changed
+
+
+def _group_commit(connection: sqlite3.Connection, works: list[Any]) -> list[tuple[bool, Any]]:
+    """The writer's calls of one hand-off: consecutive writes in one transaction, each in a
+    savepoint (one that fails is undone alone), one commit for them all; other calls
+    (migrations, checkpoints) alone, outside any transaction. A write is answered only
+    once its transaction has committed."""
+    outcomes: list[tuple[bool, Any]] = []
+    group: list[int] = []  # positions in `outcomes` of the writes of the open transaction
+
+    def undone(error: Exception) -> None:
+        for position in group:
+            outcomes[position] = (False, error)
+        group.clear()
+
+    def finish() -> None:
         if connection.in_transaction:
-            connection.execute("ROLLBACK")
-        raise
+            try:
+                connection.execute("COMMIT")
+            except Exception as error:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+                undone(error)
+        group.clear()
+
+    for work in works:
+        if not isinstance(work, _Steps):
+            finish()
+            outcomes += run_each(connection, [work])
+            continue
+        try:
+            if not connection.in_transaction:
+                connection.execute("BEGIN IMMEDIATE")
+            connection.execute("SAVEPOINT write")
+            changed = _apply(connection, work.steps)
+            connection.execute("RELEASE write")
+        except Exception as error:
+            if connection.in_transaction:
+                try:
+                    connection.execute("ROLLBACK TO write")
+                    connection.execute("RELEASE write")
+                except sqlite3.Error:  # no savepoint: BEGIN or SAVEPOINT itself failed
+                    pass
+            else:  # SQLite rolled the whole transaction back (disk full, I/O)
+                undone(error)
+            outcomes.append((False, error))
+            continue
+        outcomes.append((True, changed))
+        group.append(len(outcomes) - 1)
+    finish()
+    return outcomes
 
 
 class SqliteStore:
     """The embedded engine: one SQLite file in WAL mode, sqlite3 calls run in threads.
 
     Writes, batches and migrations go through one writer thread and connection, so they
-    never wait on each other inside SQLite; reads use a pool of reader connections that
-    WAL lets run alongside the writer.
+    never wait on each other inside SQLite; writes handed to it together share one
+    transaction and one commit (each in its own savepoint, so one that fails fails alone).
+    Reads use a pool of reader connections that WAL lets run alongside the writer.
     """
 
     def __init__(
@@ -121,7 +188,10 @@ class SqliteStore:
         path = Path(path)
         known, extra = _known_tables(migrations, tables or ())
         writer = ConnectionThreads(
-            partial(connect_writer, path, busy_timeout), workers=1, name="cove-sqlite-writer"
+            partial(connect_writer, path, busy_timeout),
+            workers=1,
+            name="cove-sqlite-writer",
+            run_all=_group_commit,
         )
         reader_threads = ConnectionThreads(
             partial(connect_reader, path, busy_timeout), workers=readers, name="cove-sqlite-reader"
@@ -233,18 +303,18 @@ class SqliteStore:
     async def put(self, table: Table, row: Mapping[str, Any]) -> None:
         """Insert or overwrite a row; value columns left out become None."""
         step = self._put_step(table, row)
-        await self._write(f"put into {table.name}", partial(_execute, step=step))
+        await self._write(f"put into {table.name}", _Steps([step]))
 
     async def update(self, table: Table, key: Mapping[str, Any], values: Mapping[str, Any]) -> None:
         """Set some value columns of one row, creating it if absent; others keep their values."""
         step = self._update_step(table, key, values)
-        await self._write(f"update of {table.name}", partial(_execute, step=step))
+        await self._write(f"update of {table.name}", _Steps([step]))
 
     async def put_if_absent(self, table: Table, row: Mapping[str, Any]) -> bool:
         """Insert a row unless its key exists (a primary-key conflict); True if inserted."""
         sql = self._statements(table).insert_if_absent
         step = (sql, encode(table.columns, row_values(table, row)))
-        changed = await self._write(f"insert into {table.name}", partial(_execute, step=step))
+        changed = await self._write(f"insert into {table.name}", _Steps([step]))
         return changed == 1
 
     async def update_if(
@@ -274,13 +344,13 @@ class SqliteStore:
     async def delete(self, table: Table, key: Mapping[str, Any]) -> None:
         """Delete the row with this full primary key, if any."""
         step = self._delete_step(table, key)
-        await self._write(f"delete in {table.name}", partial(_execute, step=step))
+        await self._write(f"delete in {table.name}", _Steps([step]))
 
     async def delete_partition(self, table: Table, partition: Mapping[str, Any]) -> None:
         """Delete every row of one partition."""
         sql = self._statements(table).delete_partition
         step = (sql, encode(table.partition_key, partition_values(table, partition)))
-        await self._write(f"partition delete in {table.name}", partial(_execute, step=step))
+        await self._write(f"partition delete in {table.name}", _Steps([step]))
 
     async def batch(self, ops: Sequence[Put | Delete | Update]) -> None:
         """Apply puts, deletes and updates in one transaction: all of them or none."""
@@ -296,7 +366,7 @@ class SqliteStore:
             else:
                 raise TypeError(f"a batch holds Put, Delete and Update, got {type(op).__name__}")
         if steps:
-            await self._write("batch", partial(_transaction, steps=steps))
+            await self._write("batch", _Steps(steps))
 
     async def checkpoint(self) -> None:
         """Copy every WAL frame into the database file and truncate the WAL to zero bytes."""
@@ -381,8 +451,3 @@ def _slice_parameters(
         if bound is not None:
             parameters += encode(table.clustering, bound_values(table, bound))
     return parameters
-
-
-def _execute(connection: sqlite3.Connection, step: Step) -> int:
-    sql, parameters = step
-    return connection.execute(sql, parameters).rowcount

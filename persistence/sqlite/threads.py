@@ -1,4 +1,11 @@
-"""Worker threads that each own one SQLite connection, so no call blocks the event loop."""
+"""Worker threads that each own one SQLite connection, so no call blocks the event loop.
+
+Handing work to a thread and its answer back costs more than most of Cove's statements (a
+wake-up each way, and the GIL changing hands), so calls made while the threads are busy, or
+in the same turn of the event loop, travel together: one hand-off runs them one after the
+other on one connection and answers them all. Each call still runs alone (its own
+statements, its own transaction if it opens one), in the order calls were made.
+"""
 
 from __future__ import annotations
 
@@ -6,37 +13,105 @@ import asyncio
 import sqlite3
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
+from typing import Any, TypeVar
 
 T = TypeVar("T")
+_Work = Callable[[sqlite3.Connection], Any]
+_Call = tuple[_Work, "asyncio.Future[Any]"]
+# Runs the calls of one hand-off on a connection: (True, result) or (False, error) each.
+RunAll = Callable[[sqlite3.Connection, list[_Work]], list[tuple[bool, Any]]]
+# Calls handed over at once: bounds how long one hand-off keeps its thread.
+_MOST_PER_HANDOFF = 64
 
 
 class ConnectionThreads:
     """Runs work in `workers` threads; each thread opens its own connection on first use."""
 
     def __init__(
-        self, connect: Callable[[], sqlite3.Connection], *, workers: int, name: str
+        self,
+        connect: Callable[[], sqlite3.Connection],
+        *,
+        workers: int,
+        name: str,
+        run_all: RunAll | None = None,
     ) -> None:
         self._connect = connect
+        self._run_all = run_all or run_each
+        self._workers = workers
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
         self._local = threading.local()
         self._lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
+        self._waiting: list[_Call] = []
+        self._busy = 0  # hand-offs under way
+        self._scheduled = False
 
     async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `work` with this thread's connection in a worker thread, and await it."""
+        """Run `work` with a thread's connection in a worker thread, and await it."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._call, work)
+        future: asyncio.Future[T] = loop.create_future()
+        self._waiting.append((work, future))
+        if not self._scheduled:
+            # Calls made in this turn of the loop go together.
+            self._scheduled = True
+            loop.call_soon(self._hand_off, loop)
+        return await future
 
-    def _call(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    def _hand_off(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._scheduled = False
+        while self._waiting and self._busy < self._workers:
+            calls = self._waiting[:_MOST_PER_HANDOFF]
+            del self._waiting[:_MOST_PER_HANDOFF]
+            self._busy += 1
+            try:
+                done = self._executor.submit(self._call_all, [work for work, _ in calls])
+            except RuntimeError as error:  # shut down
+                self._busy -= 1
+                for _, future in calls:
+                    if not future.done():
+                        future.set_exception(error)
+                continue
+            done.add_done_callback(partial(self._answered, loop, calls))
+
+    def _answered(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        calls: list[_Call],
+        finished: Future[list[tuple[bool, Any]]],
+    ) -> None:
+        # In the worker thread: back to the loop's.
+        loop.call_soon_threadsafe(self._answer, loop, calls, finished)
+
+    def _answer(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        calls: list[_Call],
+        finished: Future[list[tuple[bool, Any]]],
+    ) -> None:
+        self._busy -= 1
+        error = finished.exception()
+        outcomes = [(False, error)] * len(calls) if error is not None else finished.result()
+        for (_, future), (ok, value) in zip(calls, outcomes, strict=True):
+            if future.done():  # the caller was cancelled
+                continue
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+        if self._waiting and not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._hand_off, loop)
+
+    def _call_all(self, works: list[_Work]) -> list[tuple[bool, Any]]:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
         if connection is None:
             connection = self._connect()
             self._local.connection = connection
             with self._lock:
                 self._connections.append(connection)
-        return work(connection)
+        return self._run_all(connection, works)
 
     def shutdown(self) -> None:
         """Wait for queued work, then close every connection (blocking: call it in a thread)."""
@@ -45,3 +120,14 @@ class ConnectionThreads:
             connections, self._connections = self._connections, []
         for connection in connections:
             connection.close()
+
+
+def run_each(connection: sqlite3.Connection, works: list[_Work]) -> list[tuple[bool, Any]]:
+    """Each call alone, in order; one that raises does not stop the next."""
+    outcomes: list[tuple[bool, Any]] = []
+    for work in works:
+        try:
+            outcomes.append((True, work(connection)))
+        except Exception as error:
+            outcomes.append((False, error))
+    return outcomes

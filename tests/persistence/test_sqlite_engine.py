@@ -250,6 +250,35 @@ async def test_a_batch_is_rolled_back_when_the_database_fails_midway(db: Path) -
         await store.close()
 
 
+async def test_writes_made_together_commit_together_and_fail_alone(db: Path) -> None:
+    store = await SqliteStore.open(db, [NOTES])
+    try:
+        with raw(db) as connection:
+            connection.execute(
+                "CREATE TRIGGER refuse BEFORE INSERT ON notes WHEN NEW.text = 'boom' "
+                "BEGIN SELECT RAISE(ABORT, 'refused by trigger'); END"
+            )
+        # Made in one turn of the loop, these reach the writer in one hand-off and share one
+        # transaction; the refused batch is undone alone, and the others are answered only
+        # once committed.
+        outcomes = await asyncio.gather(
+            *(store.batch([Put(NOTES, note(n, 0)), Put(NOTES, note(n, 1))]) for n in range(5)),
+            store.batch([Put(NOTES, note(9, 0)), Put(NOTES, note(9, 1, text="boom"))]),
+            *(store.put(NOTES, note(n, 2)) for n in range(5)),
+            store.put_if_absent(NOTES, note(0, 0)),
+            store.put_if_absent(NOTES, note(7, 0)),
+            return_exceptions=True,
+        )
+        assert outcomes[:5] == [None] * 5 and outcomes[6:11] == [None] * 5
+        assert isinstance(outcomes[5], StoreError) and "refused by trigger" in str(outcomes[5])
+        assert outcomes[11:] == [False, True]
+        with raw(db) as other:  # another connection sees every committed write
+            pages = other.execute("SELECT page, line FROM notes ORDER BY page, line").fetchall()
+        assert pages == [(n, line) for n in range(5) for line in range(3)] + [(7, 0)]
+    finally:
+        await store.close()
+
+
 async def test_the_event_loop_runs_while_a_write_waits_for_the_lock(db: Path) -> None:
     store = await SqliteStore.open(db, [NOTES])
     try:
