@@ -338,7 +338,7 @@ class SqliteStore:
                 *encode(compared, wanted),
             ),
         )
-        changed = await self._write(f"update of {table.name}", partial(_execute, step=step))
+        changed = await self._write(f"update of {table.name}", _Steps([step]))
         return changed == 1
 
     async def delete(self, table: Table, key: Mapping[str, Any]) -> None:
