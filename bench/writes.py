@@ -24,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -86,18 +87,35 @@ def bench_app() -> Litestar:
     return app
 
 
-class OutboxDepth:
-    """Samples the search outbox's size from the database file while the server writes."""
+def outbox_counter(settings: Settings) -> Callable[[], int]:
+    """How many entries wait in the search outbox, read beside the server: from the SQLite
+    file, or from the keyspace on ScyllaDB (a whole-table count, fine for a benchmark)."""
+    if settings.store == "scylla":
+        from cassandra.cluster import Cluster
 
-    def __init__(self, database: Path) -> None:
-        self._database = database
+        from persistence.scylla.hosts import parse_hosts
+
+        hosts = parse_hosts(settings.scylla_hosts)
+        session = Cluster([h for h, _ in hosts], port=hosts[0][1], protocol_version=5).connect()
+        table = f"{settings.scylla_keyspace}.{SEARCH_OUTBOX.name}"
+        return lambda: int(session.execute(f"SELECT count(*) FROM {table}").one()[0])
+    database = settings.database_file
+
+    def count() -> int:
+        with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
+            return int(db.execute(f"SELECT count(*) FROM {SEARCH_OUTBOX.name}").fetchone()[0])
+
+    return count
+
+
+class OutboxDepth:
+    """Samples the search outbox's size while the server writes."""
+
+    def __init__(self, count: Callable[[], int]) -> None:
+        self.count = count
         self.samples: list[int] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def count(self) -> int:
-        with sqlite3.connect(f"file:{self._database}?mode=ro", uri=True) as db:
-            return int(db.execute(f"SELECT count(*) FROM {SEARCH_OUTBOX.name}").fetchone()[0])
 
     def _run(self) -> None:
         deadline = time.monotonic() + 600
@@ -130,7 +148,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 async def measure(
-    port: int, pid: int, token: str, channel_id: str, database: Path
+    port: int, pid: int, token: str, channel_id: str, outbox: Callable[[], int]
 ) -> dict[str, Any]:
     auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     gid = to_global_id("Channel", channel_id)
@@ -159,7 +177,7 @@ async def measure(
         await run("plain_seq", "POST", "/bench/insert", b"", sequential, 1)
         await run("post_seq", "POST", "/graphql", post_body, sequential, 1)
         await run("plain_8", "POST", "/bench/insert", b"", posts, 8)
-        with OutboxDepth(database) as depth:
+        with OutboxDepth(outbox) as depth:
             used = cpu_seconds(pid)
             await run("post_8", "POST", "/graphql", post_body, posts, 8)
             drained = await asyncio.to_thread(depth.until_empty, 60.0)
@@ -284,7 +302,7 @@ def main() -> None:
         command = [sys.executable, "-m", "uvicorn", "bench.writes:bench_app", "--factory"]
         command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
         with server_process([*command, "--no-access-log"], env, port) as server:
-            r = asyncio.run(measure(port, server.pid, token, channel_id, settings.database_file))
+            r = asyncio.run(measure(port, server.pid, token, channel_id, outbox_counter(settings)))
         report(r)
         if count > 0:
             print(asyncio.run(index_time(settings, channel_id, count, bound)))
