@@ -46,8 +46,9 @@ test: lint ## lint, then the whole test suite
 test-fast: $(STAMP) ## the in-process tier only (no server, process or browser): under a minute
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
-test-scylla: $(STAMP) ## the GraphQL end-to-end suites on a Cassandra node (needs Java 17 and Maven)
-	COVE_TEST_STORE=scylla $(BIN)/pytest tests/api tests/realtime $(PYTEST_ARGS)
+test-scylla: $(STAMP) ## the store contract, server suites and cluster fault test on Cassandra nodes (Java 17, Maven)
+	COVE_TEST_STORE=scylla $(BIN)/pytest tests/persistence tests/api tests/realtime \
+		tests/integrations/test_cassandra_cluster.py $(PYTEST_ARGS)
 
 cassandra-up: $(STAMP) ## run an Apache Cassandra node from Maven Central on 127.0.0.1:9042 (idempotent)
 	$(BIN)/python -m tools.cassandra up

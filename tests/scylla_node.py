@@ -1,8 +1,9 @@
 """A Cassandra node for the ScyllaDB engine's tests, and emptying its keyspaces between tests.
 
-`COVE_TEST_SCYLLA_HOSTS` (host:port list) points the tests at a running cluster; otherwise a
-node is started once per run from Maven Central's `cassandra-all` (tools/cassandra.py) on
-free loopback ports, and stopped at the end.
+`COVE_TEST_SCYLLA_HOSTS` (host:port list) points the tests at a running cluster; otherwise,
+in `make test-scylla` (`COVE_TEST_STORE=scylla`), a node is started once per run from Maven
+Central's `cassandra-all` (tools/cassandra.py) on free loopback ports, and stopped at the
+end. `make test` skips what needs a node.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ def scylla_hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if given:
         yield given
         return
+    if os.environ.get(STORE_VARIABLE) != "scylla":
+        pytest.skip("runs on a Cassandra node: make test-scylla")
     if not java_and_maven():
         pytest.skip("a Cassandra node needs Java and Maven (the polyglot machine has both)")
     directory = tmp_path_factory.mktemp("cassandra")

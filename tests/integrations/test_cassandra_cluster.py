@@ -5,6 +5,7 @@ again (bench/cluster_failover.py runs the same load and prints its figures)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -14,6 +15,9 @@ from bench.cluster_failover import run_failover
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.skipif(
+        os.environ.get("COVE_TEST_STORE") != "scylla", reason="runs in make test-scylla"
+    ),
     pytest.mark.skipif(
         shutil.which("mvn") is None or shutil.which("java") is None,
         reason="Cassandra nodes need Java and Maven (the polyglot machine has both)",
