@@ -97,6 +97,10 @@ def blob_store(settings: Settings) -> BlobStore:
         raise SettingsError("blob_store", str(exc)) from None
 
 
+# Rows per batch of the embedded search engine on ScyllaDB.
+SCYLLA_SEARCH_BATCH_ROWS = 200
+
+
 def search_engine(settings: Settings, store: Store) -> SearchEngine:
     """The search engine the settings name."""
     opensearch = settings.search_engine == "opensearch"
@@ -111,6 +115,9 @@ def search_engine(settings: Settings, store: Store) -> SearchEngine:
                 else settings.elasticsearch_index_prefix
             ),
             api_key=None if opensearch else settings.elasticsearch_api_key,
+            # A document's rows still go in one batch; more rows per batch only add up to
+            # logged multi-partition batches that ScyllaDB refuses past 1 MiB.
+            max_ops_per_batch=SCYLLA_SEARCH_BATCH_ROWS if settings.store == "scylla" else None,
         )
     except ValueError as exc:
         raise SettingsError("search_engine", str(exc)) from None

@@ -58,16 +58,20 @@ def search_engine_from_config(
     url: str | None,
     index_prefix: str = "cove-search",
     api_key: str | None = None,
+    max_ops_per_batch: int | None = None,
 ) -> SearchEngine:
     """The engine the settings name; a missing or malformed setting raises ValueError.
 
     "embedded" needs `store` (with the search tables migrated); "elasticsearch" needs `url`
     (http:// or https://) and takes `index_prefix` and `api_key`; "opensearch" needs `url`
-    (credentials, if any, in it) and takes `index_prefix`.
+    (credentials, if any, in it) and takes `index_prefix`. `max_ops_per_batch` bounds the
+    embedded engine's store batches (small ones on ScyllaDB, which refuses batches past 1 MiB).
     """
     if kind == "embedded":
         if store is None:
             raise ValueError("the embedded search engine needs store (the Cove database)")
+        if max_ops_per_batch is not None:
+            return EmbeddedSearchEngine(store, max_ops_per_batch=max_ops_per_batch)
         return EmbeddedSearchEngine(store)
     if kind == "elasticsearch":
         if not url:

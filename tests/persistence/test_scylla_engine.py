@@ -214,3 +214,38 @@ async def test_batches_are_unlogged_in_one_partition_and_logged_across_several(
         for row in (key("1"), key("2"), key("3"), {"box": "elsewhere", "item": "1"}):
             await store.delete(ITEMS, row)
         await store.close()
+
+
+async def test_the_embedded_search_index_writes_batches_scylla_accepts(scylla_hosts: str) -> None:
+    """A drain of hundreds of documents at once: with the engine's default batch size the
+    rows would go in logged batches past ScyllaDB's 1 MiB limit; Cove bounds them there."""
+    import os
+
+    from api.app import SCYLLA_SEARCH_BATCH_ROWS
+    from integrations.search import SearchDocument, SearchQuery
+    from integrations.search.embedded import EmbeddedSearchEngine
+
+    store = await ScyllaStore.open(config(scylla_hosts, "cove_contract"))
+    at = datetime(2026, 3, 1, tzinfo=UTC)
+    documents = [
+        SearchDocument(
+            doc_id=f"message:{number}",
+            kind="message",
+            scope="channel:c1",
+            author_id="u1",
+            created_at=at,
+            tokens=frozenset(os.urandom(12) for _ in range(40)) | {b"shared-token"},
+        )
+        for number in range(600)
+    ]
+    try:
+        with pytest.raises(Exception, match="Batch too large"):
+            await EmbeddedSearchEngine(store).index("w-big", documents)
+        engine = EmbeddedSearchEngine(store, max_ops_per_batch=SCYLLA_SEARCH_BATCH_ROWS)
+        await engine.index("w-big", documents)
+        found = await engine.search(
+            "w-big", SearchQuery(groups=[[b"shared-token"]], scopes=["channel:c1"], limit=5)
+        )
+        assert len(found) == 5
+    finally:
+        await store.close()
