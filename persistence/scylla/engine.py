@@ -73,6 +73,9 @@ class ScyllaStore:
         self._ks = config.keyspace
         self._tables = tables
         self._prepared: dict[str, asyncio.Future[PreparedStatement]] = {}
+        self._texts: dict[tuple[Any, ...], str] = {}
+        # Statements prepared already: the common path takes no future.
+        self._ready: dict[str, PreparedStatement] = {}
         self._closed = False
 
     @property
@@ -106,7 +109,7 @@ class ScyllaStore:
 
     async def get(self, table: Table, key: Mapping[str, Any]) -> Row | None:
         """The row with this full primary key, or None."""
-        statement = await self._statement(table, cql.select_by_key_cql(table, self._ks))
+        statement = await self._statement(table, self._cql(cql.select_by_key_cql, table))
         rows = await self._rows(f"get from {table.name}", statement, key_values(table, key), 1)
         return decode(table.columns, rows[0]) if rows else None
 
@@ -116,7 +119,7 @@ class ScyllaStore:
         wanted = many_keys(table, keys)
         if not wanted:
             return []
-        statement = await self._statement(table, cql.select_by_key_cql(table, self._ks))
+        statement = await self._statement(table, self._cql(cql.select_by_key_cql, table))
         distinct = list(dict.fromkeys(wanted))
 
         async def one(values: tuple[Any, ...]) -> Row | None:
@@ -141,7 +144,7 @@ class ScyllaStore:
         self._table(table)
         check_limit(limit)
         parameters = [*_slice(table, partition, after, before), limit]
-        text = cql.scan_cql(table, self._ks, after is not None, before is not None, reverse)
+        text = self._cql(cql.scan_cql, table, after is not None, before is not None, reverse)
         statement = await self._statement(table, text)
         rows = await self._rows(f"scan of {table.name}", statement, parameters, limit)
         return [decode(table.columns, stored) for stored in rows[:limit]]
@@ -160,7 +163,7 @@ class ScyllaStore:
         wanted = many_partitions(table, partitions)
         if not wanted:
             return []
-        text = cql.scan_cql(table, self._ks, False, False, reverse)
+        text = self._cql(cql.scan_cql, table, False, False, reverse)
         statement = await self._statement(table, text)
         distinct = list(dict.fromkeys(wanted))
         limit = limit_per_partition
@@ -187,7 +190,7 @@ class ScyllaStore:
         self._table(table)
         check_limit(limit)
         parameters = [*_slice(table, partition, after, before), limit]
-        text = cql.count_cql(table, self._ks, after is not None, before is not None)
+        text = self._cql(cql.count_cql, table, after is not None, before is not None)
         statement = await self._statement(table, text)
         rows = await self._rows(f"count in {table.name}", statement, parameters, limit)
         return min(len(rows), limit)
@@ -207,7 +210,7 @@ class ScyllaStore:
     async def put_if_absent(self, table: Table, row: Mapping[str, Any]) -> bool:
         """A lightweight transaction: insert unless the key exists; True if inserted."""
         values = row_values(table, row)
-        statement = await self._statement(table, cql.insert_cql(table, self._ks, True), lwt=True)
+        statement = await self._statement(table, self._cql(cql.insert_cql, table, True), lwt=True)
         rows = await self._rows(f"insert into {table.name}", statement, values)
         return bool(rows and rows[0][0])
 
@@ -222,7 +225,7 @@ class ScyllaStore:
         columns, parameters = update_values(table, key, values)
         compared, wanted = expected_values(table, expected)
         keys = len(table.key)
-        text = cql.update_if_cql(table, self._ks, columns, compared)
+        text = self._cql(cql.update_if_cql, table, columns, compared)
         statement = await self._statement(table, text, lwt=True)
         bound = (*parameters[keys:], *parameters[:keys], *wanted)
         rows = await self._rows(f"conditional update of {table.name}", statement, bound)
@@ -236,7 +239,7 @@ class ScyllaStore:
     async def delete_partition(self, table: Table, partition: Mapping[str, Any]) -> None:
         """Delete every row of one partition (one partition tombstone)."""
         values = partition_values(table, partition)
-        statement = await self._statement(table, cql.delete_partition_cql(table, self._ks))
+        statement = await self._statement(table, self._cql(cql.delete_partition_cql, table))
         await self._rows(f"partition delete in {table.name}", statement, values)
 
     async def batch(self, ops: Sequence[Put | Delete | Update]) -> None:
@@ -288,6 +291,14 @@ class ScyllaStore:
         if known is None or (known is not table and known != table):
             raise StoreError(f"table {table.name} is not declared in keyspace {self._ks}")
 
+    def _cql(self, compile_: Callable[..., str], table: Table, *flags: Any) -> str:
+        """The text of a statement, compiled once per table and variant."""
+        key = (compile_, table.name, flags)
+        text = self._texts.get(key)
+        if text is None:
+            text = self._texts[key] = compile_(table, self._ks, *flags)
+        return text
+
     def _check_open(self) -> None:
         if self._closed:
             raise StoreError(f"the ScyllaDB store on keyspace {self._ks} is closed")
@@ -297,6 +308,9 @@ class ScyllaStore:
         one preparation)."""
         self._table(table)
         self._check_open()
+        ready = self._ready.get(text)
+        if ready is not None:
+            return ready
         future = self._prepared.get(text)
         if future is None:
             future = self._prepared[text] = asyncio.ensure_future(self._prepare(text, lwt))
@@ -317,16 +331,17 @@ class ScyllaStore:
         # A lightweight transaction retried after a timeout could report "not applied" for
         # its own first attempt: never retried. Plain upserts and reads are.
         statement.is_idempotent = not lwt
+        self._ready[text] = statement
         return statement
 
     async def _put(self, table: Table, row: Mapping[str, Any]) -> _Step:
         values = row_values(table, row)
-        statement = await self._statement(table, cql.insert_cql(table, self._ks))
+        statement = await self._statement(table, self._cql(cql.insert_cql, table))
         return statement, values, values[: len(table.partition_key)]
 
     async def _delete(self, table: Table, key: Mapping[str, Any]) -> _Step:
         values = key_values(table, key)
-        statement = await self._statement(table, cql.delete_cql(table, self._ks))
+        statement = await self._statement(table, self._cql(cql.delete_cql, table))
         return statement, values, values[: len(table.partition_key)]
 
     async def _update(
@@ -335,7 +350,7 @@ class ScyllaStore:
         columns, parameters = update_values(table, key, values)
         # update_values gives the key first; the UPDATE binds the values first.
         keys = len(table.key)
-        text = cql.update_cql(table, self._ks, columns)
+        text = self._cql(cql.update_cql, table, columns)
         statement = await self._statement(table, text)
         partition = tuple(parameters[: len(table.partition_key)])
         return statement, (*parameters[keys:], *parameters[:keys]), partition
