@@ -14,6 +14,8 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
@@ -26,8 +28,21 @@ RunAll = Callable[[sqlite3.Connection, list[_Work]], list[tuple[bool, Any]]]
 _MOST_PER_HANDOFF = 64
 
 
+@dataclass
+class _Queue:
+    """Calls waiting for a hand-off, made on one event loop (touched only on that loop)."""
+
+    waiting: list[_Call] = field(default_factory=list)
+    scheduled: bool = False
+
+
 class ConnectionThreads:
-    """Runs work in `workers` threads; each thread opens its own connection on first use."""
+    """Runs work in `workers` threads; each thread opens its own connection on first use.
+
+    Any number of event loops may call `run` (a server's, and a script's or a test's next to
+    it): each loop's calls wait in a queue of their own, are handed off from that loop, and
+    are answered on it. Only the count of hand-offs under way is shared, under a lock.
+    """
 
     def __init__(
         self,
@@ -44,31 +59,43 @@ class ConnectionThreads:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
-        self._waiting: list[_Call] = []
-        self._busy = 0  # hand-offs under way
-        self._scheduled = False
+        self._queues: dict[asyncio.AbstractEventLoop, _Queue] = {}
+        self._busy = 0  # hand-offs under way, from every loop
 
     async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run `work` with a thread's connection in a worker thread, and await it."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._waiting.append((work, future))
-        if not self._scheduled:
+        queue = self._queues.get(loop)
+        if queue is None:
+            with self._lock:
+                for closed in [other for other in self._queues if other.is_closed()]:
+                    del self._queues[closed]
+                queue = self._queues[loop] = _Queue()
+        queue.waiting.append((work, future))
+        if not queue.scheduled:
             # Calls made in this turn of the loop go together.
-            self._scheduled = True
-            loop.call_soon(self._hand_off, loop)
+            queue.scheduled = True
+            loop.call_soon(self._hand_off, loop, queue)
         return await future
 
-    def _hand_off(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._scheduled = False
-        while self._waiting and self._busy < self._workers:
-            calls = self._waiting[:_MOST_PER_HANDOFF]
-            del self._waiting[:_MOST_PER_HANDOFF]
+    def _take_worker(self) -> bool:
+        with self._lock:
+            if self._busy >= self._workers:
+                return False
             self._busy += 1
+            return True
+
+    def _hand_off(self, loop: asyncio.AbstractEventLoop, queue: _Queue) -> None:
+        queue.scheduled = False
+        while queue.waiting and self._take_worker():
+            calls = queue.waiting[:_MOST_PER_HANDOFF]
+            del queue.waiting[:_MOST_PER_HANDOFF]
             try:
                 done = self._executor.submit(self._call_all, [work for work, _ in calls])
             except RuntimeError as error:  # shut down
-                self._busy -= 1
+                with self._lock:
+                    self._busy -= 1
                 for _, future in calls:
                     if not future.done():
                         future.set_exception(error)
@@ -81,16 +108,25 @@ class ConnectionThreads:
         calls: list[_Call],
         finished: Future[list[tuple[bool, Any]]],
     ) -> None:
-        # In the worker thread: back to the loop's.
-        loop.call_soon_threadsafe(self._answer, loop, calls, finished)
+        # In the worker thread: the answers go back to the loop that made the calls, and
+        # every loop with calls waiting for a free worker is told one is free.
+        with self._lock:
+            self._busy -= 1
+            loops = list(self._queues.items())
+        with suppress(RuntimeError):  # that loop has closed: nobody awaits the answers
+            loop.call_soon_threadsafe(self._answer, calls, finished)
+        for other, queue in loops:
+            if queue.waiting:
+                with suppress(RuntimeError):
+                    other.call_soon_threadsafe(self._resume, other, queue)
 
-    def _answer(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        calls: list[_Call],
-        finished: Future[list[tuple[bool, Any]]],
-    ) -> None:
-        self._busy -= 1
+    def _resume(self, loop: asyncio.AbstractEventLoop, queue: _Queue) -> None:
+        if queue.waiting and not queue.scheduled:
+            queue.scheduled = True
+            loop.call_soon(self._hand_off, loop, queue)
+
+    @staticmethod
+    def _answer(calls: list[_Call], finished: Future[list[tuple[bool, Any]]]) -> None:
         error = finished.exception()
         outcomes = [(False, error)] * len(calls) if error is not None else finished.result()
         for (_, future), (ok, value) in zip(calls, outcomes, strict=True):
@@ -100,9 +136,6 @@ class ConnectionThreads:
                 future.set_result(value)
             else:
                 future.set_exception(value)
-        if self._waiting and not self._scheduled:
-            self._scheduled = True
-            loop.call_soon(self._hand_off, loop)
 
     def _call_all(self, works: list[_Work]) -> list[tuple[bool, Any]]:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)

@@ -353,3 +353,35 @@ async def test_reader_connections_cannot_write(db: Path) -> None:
             await store._read("write attempt", lambda c: c.execute("DELETE FROM notes"))
     finally:
         await store.close()
+
+
+async def test_a_store_answers_calls_from_another_event_loop_too(db: Path) -> None:
+    """A script or test reaching the services of a running server calls the store from a
+    loop of its own (asyncio.run in another thread): both loops get their answers."""
+    import threading
+
+    store = await SqliteStore.open(db, [NOTES])
+    try:
+        await store.put(NOTES, note(1))
+        answers: list[object] = []
+
+        def other_loop() -> None:
+            async def calls() -> None:
+                for line in range(50):
+                    await store.put(NOTES, note(2, line))
+                answers.append(await store.count(NOTES, {"book": "b"}, limit=1000))
+
+            answers.append(asyncio.run(asyncio.wait_for(calls(), 30)))
+
+        thread = threading.Thread(target=other_loop)
+        thread.start()
+        for line in range(50):  # this loop keeps the threads busy meanwhile
+            await store.put(NOTES, note(3, line))
+            assert await store.get(NOTES, {"book": "b", "page": 3, "line": line}) is not None
+        await asyncio.to_thread(thread.join, 30)
+        assert not thread.is_alive()
+        seen_there, finished = answers
+        assert finished is None and isinstance(seen_there, int) and seen_there >= 51
+        assert await store.count(NOTES, {"book": "b"}, limit=1000) == 101
+    finally:
+        await store.close()
