@@ -30,6 +30,7 @@ from api.stores import open_store
 from crypto.keyring import Keyring
 from crypto.passwords import Argon2Params, PasswordHasher
 from integrations.blobs import BlobStore, blob_store_from_config
+from integrations.breaker import CircuitBreaker
 from integrations.broker import broker_from_url
 from integrations.counters import counters_from_url
 from integrations.mail import LogTransport, MailTransport, SmtpTransport, is_loopback_host
@@ -56,29 +57,56 @@ def health() -> dict[str, str]:
 
 @get("/ready")
 async def ready(state: State) -> Response[dict[str, Any]]:
-    """Readiness: every configured backend answers; 503 names the ones that do not."""
-    failed: list[str] = []
+    """Readiness: every configured backend answers; 503 names the ones that do not.
+
+    The backends are probed at once, each given `ready_timeout_seconds`; a probe still running
+    then counts as down and is left to end on its own (a thread cannot be stopped), so the
+    answer never waits longer, whatever a frozen backend does.
+    """
     services: Services = state[SERVICES_STATE_KEY]
+    settings: Settings = state["settings"]
     backends: dict[str, Callable[[], Awaitable[None]]] = {
         "store": services.store.ping,
         "broker": services.broker.ping,
         "blobs": services.blobs.ping,
         "search": services.indexer.engine.ping,
     }
-    for name, ping in backends.items():
-        try:
-            await ping()
-        except Exception:
-            log.warning("readiness: %s did not answer", name, exc_info=True)
+    probes = {name: asyncio.ensure_future(ping()) for name, ping in backends.items()}
+    await asyncio.wait(probes.values(), timeout=settings.ready_timeout_seconds)
+    failed: list[str] = []
+    for name, probe in probes.items():
+        if not probe.done():
+            log.warning("readiness: %s did not answer in time", name)
+            probe.cancel()
+            probe.add_done_callback(_retrieve)
+            failed.append(name)
+        elif probe.cancelled() or probe.exception() is not None:
+            log.warning("readiness: %s did not answer", name, exc_info=probe.exception())
             failed.append(name)
     if failed:
-        return Response({"status": "unavailable", "failed": failed}, status_code=503)
+        return Response(
+            {"status": "unavailable", "failed": failed},
+            status_code=503,
+            headers={"Retry-After": str(settings.ready_timeout_seconds)},
+        )
     return Response({"status": "ready"})
+
+
+def _retrieve(probe: asyncio.Future[None]) -> None:
+    if not probe.cancelled():
+        probe.exception()  # ended after /ready answered: already counted as down
 
 
 # Partial uploads and orphaned contents older than this are swept (uploads run for at most
 # the upload URL's lifetime, plus the time to send the largest file).
 SWEEP_EVERY = timedelta(hours=1)
+
+
+def breaker(settings: Settings, name: str) -> CircuitBreaker:
+    """A circuit breaker for one dependency, as the settings size it."""
+    return CircuitBreaker(
+        name, failures=settings.breaker_failures, reset_seconds=settings.breaker_reset_seconds
+    )
 
 
 def blob_store(settings: Settings) -> BlobStore:
@@ -92,6 +120,8 @@ def blob_store(settings: Settings) -> BlobStore:
             bucket=settings.s3_bucket,
             access_key_id=settings.s3_access_key_id,
             secret_access_key=settings.s3_secret_access_key,
+            timeout_seconds=settings.s3_timeout_seconds,
+            breaker=breaker(settings, "blobs"),
         )
     except ValueError as exc:
         raise SettingsError("blob_store", str(exc)) from None
@@ -111,6 +141,8 @@ def search_engine(settings: Settings, store: Store) -> SearchEngine:
                 else settings.elasticsearch_index_prefix
             ),
             api_key=None if opensearch else settings.elasticsearch_api_key,
+            timeout_seconds=settings.search_timeout_seconds,
+            breaker=breaker(settings, "search"),
         )
     except ValueError as exc:
         raise SettingsError("search_engine", str(exc)) from None
@@ -164,8 +196,10 @@ def mailer(settings: Settings) -> Mailer:
 async def running_services(settings: Settings, keyring: Keyring) -> AsyncIterator[Services]:
     """Open the store and build the services from settings; close them on the way out."""
     store = await open_store(settings)
-    broker = broker_from_url(settings.broker_url)
-    counters = counters_from_url(settings.broker_url)
+    broker = broker_from_url(settings.broker_url, timeout_seconds=settings.redis_timeout_seconds)
+    counters = counters_from_url(
+        settings.broker_url, timeout_seconds=settings.redis_timeout_seconds
+    )
     blobs = blob_store(settings)
     engine = search_engine(settings, store)
     hasher = PasswordHasher(

@@ -30,6 +30,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, ClassVar
 
+from integrations.breaker import CircuitBreaker
 from integrations.search.base import (
     SearchDocument,
     SearchHit,
@@ -105,6 +106,8 @@ class ClusterEngine(ABC):
         self._ready = False
         self._ready_lock = asyncio.Lock()
         self._closed = False
+        # Set by the factory: searches against a cluster that keeps failing are refused at once.
+        self.breaker: CircuitBreaker | None = None
 
     # The client calls each engine makes.
 
@@ -247,8 +250,18 @@ class ClusterEngine(ABC):
                 to_millis(after.created_at),
                 after.doc_id,
             ]
-        with self._unavailable("searching"):
-            answer = await self._call_search(workspace_id, request)
+        breaker = self.breaker
+        if breaker is not None and not breaker.allow():
+            raise SearchUnavailable(f"{self.product} is failing: searches refused for a while")
+        try:
+            with self._unavailable("searching"):
+                answer = await self._call_search(workspace_id, request)
+        except SearchUnavailable:
+            if breaker is not None:
+                breaker.failure()
+            raise
+        if breaker is not None:
+            breaker.success()
         return [hit(found) for found in answer["hits"]["hits"]]
 
     async def refresh(self) -> None:
