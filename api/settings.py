@@ -241,7 +241,7 @@ class Settings:
         default=None, metadata=_doc("S3 secret access key.", secret=True)
     )
     s3_timeout_seconds: int = field(
-        default=10, metadata=_doc("Connect and read timeout of one S3 request (tried twice).")
+        default=5, metadata=_doc("Connect and read timeout of one S3 request (tried twice).")
     )
     redis_timeout_seconds: int = field(
         default=1, metadata=_doc("Connect and answer timeout of one Redis command.")

@@ -53,7 +53,7 @@ def blob_store_from_config(
     access_key_id: str | None = None,
     secret_access_key: str | None = None,
     create_bucket: bool = False,
-    timeout_seconds: float = 10.0,
+    timeout_seconds: float = 5.0,
     breaker: CircuitBreaker | None = None,
 ) -> BlobStore:
     """The store the settings name; a missing or contradictory setting raises ValueError.

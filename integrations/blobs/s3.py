@@ -80,7 +80,8 @@ class S3BlobStore:
         options: dict[str, Any] = {
             "connect_timeout": connect_timeout,
             "read_timeout": read_timeout,
-            "retries": {"max_attempts": max_attempts, "mode": "standard"},
+            # Attempts in all, the first included (botocore's `max_attempts` counts retries only).
+            "retries": {"total_max_attempts": max_attempts, "mode": "standard"},
             "max_pool_connections": max_threads,
             # Checksums only where the API demands them: Swift's s3api and older MinIO refuse
             # the ones newer botocore adds by default; the AEAD inside the bytes guards them.
