@@ -33,7 +33,9 @@ MAX_PASSWORD_BODY = 4096
 
 
 def _refusal(request: Request[Any, Any, Any], error: TransferError) -> Response[Any]:
-    response = error_response(error.status, error.message, request_id_of(request.scope))
+    response = error_response(
+        error.status, error.message, request_id_of(request.scope), reason=error.reason
+    )
     response.headers.update(error.headers)
     return response
 
