@@ -17,7 +17,7 @@ from litestar.types import ASGIApp
 
 from api.bootstrap import load_keyring
 from api.errors import http_exception_handler, internal_error_handler
-from api.files import file_routes
+from api.files import UPLOADS_STATE_KEY, file_routes
 from api.graphiql import GraphiQL
 from api.graphql import SERVICES_STATE_KEY, graphql_controller
 from api.logs import configure_logging
@@ -100,6 +100,8 @@ def _retrieve(probe: asyncio.Future[None]) -> None:
 # Partial uploads and orphaned contents older than this are swept (uploads run for at most
 # the upload URL's lifetime, plus the time to send the largest file).
 SWEEP_EVERY = timedelta(hours=1)
+# How long the shutdown waits for cut uploads to remove their partial objects.
+UPLOAD_CLEANUP_SECONDS = 10.0
 
 
 def breaker(settings: Settings, name: str) -> CircuitBreaker:
@@ -301,9 +303,14 @@ def create_app(settings: Settings, *, owns_process: bool = False) -> Litestar:
                 app.state["metrics_listener"] = listener
             if owns_process:
                 settle_garbage_collector()
+            uploads: set[asyncio.Task[Any]] = app.state[UPLOADS_STATE_KEY]
             try:
                 yield
             finally:
+                # Past shutdown_grace_seconds uvicorn cancels the requests still running and
+                # goes on at once; the uploads among them remove their partial objects first.
+                if uploads:
+                    await asyncio.wait(list(uploads), timeout=UPLOAD_CLEANUP_SECONDS)
                 if listener is not None:
                     await asyncio.to_thread(listener.stop)
 
@@ -328,7 +335,7 @@ def create_app(settings: Settings, *, owns_process: bool = False) -> Litestar:
             HTTPException: http_exception_handler,
             Exception: internal_error_handler,
         },
-        state=State({"metrics": metrics, "settings": settings}),
+        state=State({"metrics": metrics, "settings": settings, UPLOADS_STATE_KEY: set()}),
         request_max_body_size=settings.max_body_bytes,
         openapi_config=None,
         logging_config=None,  # Cove configures its own JSON logs (api/logs.py)

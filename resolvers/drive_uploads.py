@@ -158,6 +158,15 @@ async def receive_upload(
         log.warning("blob store unavailable for an upload", exc_info=True)
         await services.drive.release_upload_claim(token_hash)
         raise storage_unavailable() from None
+    except asyncio.CancelledError:
+        # Cut by the server (a shutdown past its deadline): the blob store removed the partial
+        # object; the URL stays good for a retry.
+        log.warning("an upload was cut short by the server")
+        try:
+            await services.drive.release_upload_claim(token_hash)
+        except Exception:
+            log.warning("could not release a cut upload's URL", exc_info=True)
+        raise
     try:
         item = await _record_version(ctx, upload, access, file_key, digest.hexdigest())
     except BaseException:
