@@ -235,6 +235,22 @@ class ClusterEngine(ABC):
         self._check_open()
         if finds_nothing(groups, query):
             return []
+        breaker = self.breaker
+        if breaker is None:
+            return await self._search(workspace_id, groups, query)
+        if not breaker.allow():
+            raise SearchUnavailable(f"{self.product} is failing: searches refused for a while")
+        try:
+            found = await self._search(workspace_id, groups, query)
+        except SearchUnavailable:
+            breaker.failure()
+            raise
+        breaker.success()
+        return found
+
+    async def _search(
+        self, workspace_id: str, groups: list[list[bytes]], query: SearchQuery
+    ) -> list[SearchHit]:
         await self.ensure_index()
         request: dict[str, Any] = {
             "query": build_query(workspace_id, groups, query),
@@ -250,18 +266,8 @@ class ClusterEngine(ABC):
                 to_millis(after.created_at),
                 after.doc_id,
             ]
-        breaker = self.breaker
-        if breaker is not None and not breaker.allow():
-            raise SearchUnavailable(f"{self.product} is failing: searches refused for a while")
-        try:
-            with self._unavailable("searching"):
-                answer = await self._call_search(workspace_id, request)
-        except SearchUnavailable:
-            if breaker is not None:
-                breaker.failure()
-            raise
-        if breaker is not None:
-            breaker.success()
+        with self._unavailable("searching"):
+            answer = await self._call_search(workspace_id, request)
         return [hit(found) for found in answer["hits"]["hits"]]
 
     async def refresh(self) -> None:

@@ -10,17 +10,21 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from email.message import EmailMessage
 from typing import Any
 
 import pytest
 from redis.exceptions import RedisError
-from redis_server import RedisServer
+from redis_server import RedisServer, free_port
 from tcp_proxy import TcpProxy
 
 from integrations.blobs import BlobStoreUnavailable, S3BlobStore
 from integrations.breaker import BreakerState, CircuitBreaker
 from integrations.broker import BrokerUnavailable, RedisBroker
 from integrations.counters import RedisCounters
+from integrations.mail import SmtpTransport
+from integrations.mail.base import MailDeliveryError
+from integrations.search import SearchQuery, SearchUnavailable, search_engine_from_config
 
 TIMEOUT = 1.0
 MARGIN = 2.0
@@ -126,3 +130,54 @@ async def test_counting_in_a_frozen_redis_fails_within_its_timeout(redis_proxy: 
     finally:
         redis_proxy.resume()
         await counters.close()
+
+
+@pytest.fixture
+def frozen_port() -> Iterator[int]:
+    """A port that accepts connections and never answers (a paused proxy: it does not even
+    reach for its upstream, so the upstream port may be anything)."""
+    with TcpProxy(free_port()) as proxy:
+        proxy.pause()
+        yield proxy.port
+
+
+async def test_a_frozen_search_cluster_fails_within_its_timeout_then_the_breaker_answers(
+    frozen_port: int,
+) -> None:
+    breaker = CircuitBreaker("search", failures=2, reset_seconds=60)
+    engine = search_engine_from_config(
+        "elasticsearch",
+        store=None,
+        url=f"http://127.0.0.1:{frozen_port}",
+        timeout_seconds=TIMEOUT,
+        breaker=breaker,
+    )
+    wanted = SearchQuery(groups=[[b"\x01" * 16]], kinds=["message"], limit=10)
+    try:
+        times = []
+        for _ in range(3):
+            start = time.monotonic()
+            with pytest.raises(SearchUnavailable):
+                await engine.search("ws1", wanted)
+            times.append(_took(start))
+        print(f"frozen Elasticsearch: {times[0]:.2f} s, {times[1]:.2f} s, breaker {times[2]:.3f} s")
+        assert all(t < TIMEOUT + MARGIN for t in times[:2])
+        assert breaker.state is BreakerState.OPEN
+        assert times[2] < 0.1
+    finally:
+        await engine.close()
+
+
+async def test_a_frozen_smtp_server_fails_within_its_timeout(frozen_port: int) -> None:
+    smtp = SmtpTransport(
+        host="127.0.0.1", port=frozen_port, security="none", timeout_seconds=int(TIMEOUT)
+    )
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "a@test.invalid", "b@test.invalid", "x"
+    message.set_content("hello")
+    start = time.monotonic()
+    with pytest.raises(MailDeliveryError):
+        await smtp.send(message)
+    took = _took(start)
+    print(f"frozen SMTP: {took:.2f} s")
+    assert took < TIMEOUT + MARGIN
