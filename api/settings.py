@@ -240,6 +240,27 @@ class Settings:
     s3_secret_access_key: str | None = field(
         default=None, metadata=_doc("S3 secret access key.", secret=True)
     )
+    s3_timeout_seconds: int = field(
+        default=5, metadata=_doc("Connect and read timeout of one S3 request (tried twice).")
+    )
+    redis_timeout_seconds: int = field(
+        default=1, metadata=_doc("Connect and answer timeout of one Redis command.")
+    )
+    search_timeout_seconds: int = field(
+        default=10, metadata=_doc("Timeout of one Elasticsearch / OpenSearch request.")
+    )
+    ready_timeout_seconds: int = field(
+        default=2, metadata=_doc("`/ready` counts a backend that has not answered by then as down.")
+    )
+    breaker_failures: int = field(
+        default=5, metadata=_doc("Failures in a row after which S3 or search is refused at once.")
+    )
+    breaker_reset_seconds: int = field(
+        default=10, metadata=_doc("How long a tripped breaker refuses before a trial call.")
+    )
+    shutdown_grace_seconds: int = field(
+        default=20, metadata=_doc("On SIGTERM, requests still running after this are cut.")
+    )
     max_file_bytes: int = field(
         default=10 * 1024**3, metadata=_doc("Largest file (one version) accepted, bytes.")
     )

@@ -42,6 +42,17 @@ def _identity_limits(s: Settings) -> None:
 MAX_SCYLLA_MESSAGE_LENGTH = 200_000
 
 
+def _check_dependencies(s: Settings) -> None:
+    """Timeouts, breakers and the shutdown deadline."""
+    for name in ("s3_timeout_seconds", "redis_timeout_seconds", "search_timeout_seconds"):
+        _at_least(name, getattr(s, name), 1)
+        _at_most(name, getattr(s, name), 300)
+    _at_least("ready_timeout_seconds", s.ready_timeout_seconds, 1)
+    _at_least("breaker_failures", s.breaker_failures, 1)
+    _at_least("breaker_reset_seconds", s.breaker_reset_seconds, 1)
+    _at_least("shutdown_grace_seconds", s.shutdown_grace_seconds, 0)
+
+
 def check_settings(s: Settings) -> None:
     """Check ranges and combinations; raise SettingsError naming the first setting off."""
     _at_least("port", s.port, 1)
@@ -92,6 +103,7 @@ def check_settings(s: Settings) -> None:
     _at_most("ics_max_events", s.ics_max_events, 100_000)
     _at_least("ics_check_seconds", s.ics_check_seconds, 1)
     _at_least("http_header_timeout_seconds", s.http_header_timeout_seconds, 1)
+    _check_dependencies(s)
     _at_least("max_connections", s.max_connections, 1)
     if (s.ssl_certfile is None) != (s.ssl_keyfile is None):
         raise SettingsError("ssl_certfile", "ssl_certfile and ssl_keyfile go together")

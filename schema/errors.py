@@ -11,13 +11,23 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types.execution import StreamExecutionResult
 
-from resolvers.errors import STORE_UNAVAILABLE, CoveError, DamagedData, ErrorCode, StoreUnavailable
+from resolvers.errors import (
+    DEPENDENCIES,
+    DEPENDENCY_UNAVAILABLE,
+    STORE_UNAVAILABLE,
+    CoveError,
+    DamagedData,
+    ErrorCode,
+    StoreUnavailable,
+)
 from schema.context import CONTEXT_KEY
 
 log = logging.getLogger("cove.graphql")
 
 # Seconds a client is told to wait before retrying when the store cannot answer.
 STORE_RETRY_SECONDS = 1
+# ... and when an outside service (file storage, search, the broker) cannot.
+DEPENDENCY_RETRY_SECONDS = 5
 
 
 def _request_id(context: Any) -> str:
@@ -67,6 +77,17 @@ def coded_error(error: GraphQLError, request_id: str) -> GraphQLError:
             "requestId": request_id,
         }
         message = "The database cannot answer right now; try again shortly."
+    elif isinstance(original, tuple(DEPENDENCIES)):
+        dependency = next(n for kind, n in DEPENDENCIES.items() if isinstance(original, kind))
+        log.warning("%s unavailable (request %s): %s", dependency, request_id, original)
+        extensions = {
+            "code": ErrorCode.UNAVAILABLE.value,
+            "reason": DEPENDENCY_UNAVAILABLE,
+            "dependency": dependency,
+            "retryAfterSeconds": DEPENDENCY_RETRY_SECONDS,
+            "requestId": request_id,
+        }
+        message = f"A service Cove depends on ({dependency}) cannot answer right now; try again."
     elif isinstance(original, InvalidOperationTypeError):
         extensions["code"] = ErrorCode.BAD_USER_INPUT.value
         # Raised where a transport allows only some operation types (the WebSocket carries
