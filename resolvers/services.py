@@ -19,6 +19,7 @@ from persistence.keys import DataKeyRepository
 from persistence.messages import MessageRepository
 from persistence.outbox import OutboxRepository
 from persistence.realtime import RealtimeRepository
+from persistence.realtime_history import RealtimeHistoryRepository
 from persistence.store import Store
 from persistence.tasks import TaskRepository
 from persistence.two_factor import TwoFactorRepository
@@ -30,7 +31,7 @@ from resolvers.drive_policy import DrivePolicy
 from resolvers.hub import Hub
 from resolvers.keys import KeyService
 from resolvers.mail import Mailer
-from resolvers.notices import Broker, Notices
+from resolvers.notices import Broker, NoticeHistory, Notices
 from resolvers.passwords import PasswordService
 from resolvers.persisted_queries import PersistedQueries
 from resolvers.presence import PresenceTracker
@@ -57,6 +58,10 @@ class RealtimePolicy:
     presence_heartbeat_seconds: float
     presence_timeout_seconds: float
     away_after_seconds: float
+    # Notices kept per topic (realtime_history_events) and how often a node looks for
+    # notices its broker lost (realtime_history_poll_seconds).
+    history_events: int
+    history_poll_seconds: float
 
 
 @dataclass(frozen=True)
@@ -139,6 +144,7 @@ class Services:
         (`resolvers.topics.can_read`, which needs the services built, so the app passes it
         in); without it the hub delivers nothing."""
         broker_key = keyring.derive(b"realtime broker")
+        history_key = keyring.derive(b"realtime history")
         services: Services
 
         async def can_read(principal: Principal, topic: str) -> bool:
@@ -166,7 +172,16 @@ class Services:
             session_ttl=session_ttl,
             limits=limits,
             policy=policy,
-            notices=Notices(broker, broker_key),
+            notices=Notices(
+                broker,
+                broker_key,
+                NoticeHistory(
+                    RealtimeHistoryRepository(store),
+                    history_key,
+                    policy.realtime.history_events,
+                    clock,
+                ),
+            ),
             broker=broker,
             hub=hub,
             presence=PresenceTracker(
