@@ -144,3 +144,43 @@ async def test_subscribers_on_both_nodes_recover_every_message_lost_while_redis_
             *(f"frozen {n}" for n in range(PER_OUTAGE)),
             "after frozen",
         ]
+
+
+async def test_what_the_broker_lost_reaches_only_those_who_may_still_read_it(
+    nodes: tuple[RedisServer, str, str],
+) -> None:
+    """Bob is removed from the workspace while Redis is down, so the `access` change never
+    reaches his node: the history is read for him only after checking his rights again."""
+    redis_server, url_a, url_b = nodes
+    alice, bob_token, channel = await asyncio.to_thread(setup_room, url_a)
+    with httpx.Client(base_url=url_b, timeout=30) as http_b:
+        bob_id = GraphQLClient(http_b, bob_token).data("{ viewer { id } }")["viewer"]["id"]
+    workspace = alice.data(
+        "query($c: ID!) { node(id: $c) { ... on Channel { workspace { id } } } }", {"c": channel}
+    )["node"]["workspace"]["id"]
+    bob = example.RealtimeClient(url_b, bob_token)
+    await bob.open()
+    listener = Listener(bob, channel)
+    listener.task = asyncio.create_task(listener.run())
+    try:
+        await asyncio.sleep(0.5)
+        await post_all([alice, alice], channel, ["while bob is in"])
+        await wait_for([listener], ["while bob is in"], 10)
+        redis_server.kill()
+        await asyncio.to_thread(
+            alice.data,
+            "mutation($w: ID!, $u: ID!) { removeMember(input: {workspaceId: $w, userId: $u})"
+            " { __typename } }",
+            {"w": workspace, "u": bob_id},
+        )
+        secrets = [f"after bob left {n}" for n in range(3)]
+        await post_all([alice, alice], channel, secrets)
+        # Bob's node finds the channel ahead of him, checks him again and ends his stream.
+        await asyncio.wait_for(asyncio.shield(listener.task), 15)
+    finally:
+        listener.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener.task
+        await bob.close()
+        redis_server.start()
+    assert listener.texts == ["while bob is in"]
