@@ -4,7 +4,8 @@ A notice's position is the clustering key of its history row: publishing claims 
 position by inserting that row if absent, so positions are dense (1, 2, 3...) whichever node
 publishes, a claimed position always holds its row, and a row is claimed only after the one
 before it exists. Rows hold the notice sealed (crypto/realtime.py `seal_history`), never
-plaintext. The oldest rows are deleted as new ones come, keeping about `limit` per topic.
+plaintext. The oldest rows are deleted as new ones come, keeping about `limit` per topic (a plain
+delete of a row claimed long before; should one be lost, readers see a hole and resync).
 """
 
 from __future__ import annotations
