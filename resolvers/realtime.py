@@ -318,6 +318,12 @@ async def _from_history(
     history = services.notices.history
     if history is None:
         return
+    if not await _still_open(services, caller, subscription):
+        # The login or the session ended (its news may have been lost too): every topic
+        # stops, so nothing numbered is delivered from here, and the stream completes.
+        for each in list(subscription.topics):
+            services.hub.drop_topic(subscription, each)
+        return
     if not await can_read(services, caller, topic):
         services.hub.drop_topic(subscription, topic)
         return
@@ -347,3 +353,12 @@ async def _from_history(
     if subscription.positions[topic] < target:
         subscription.positions[topic] = target
         yield _resync(topic, target)
+
+
+async def _still_open(services: Services, caller: Principal, subscription: Subscription) -> bool:
+    """Whether the realtime session and the login it was opened with both still live."""
+    session = await services.realtime.get(subscription.session_id)
+    if session is None:
+        return False
+    login = await services.accounts.get_session(caller.user_id, subscription.login_session_id)
+    return login is not None and login.expires_at > services.clock()

@@ -184,3 +184,32 @@ async def test_what_the_broker_lost_reaches_only_those_who_may_still_read_it(
         await bob.close()
         redis_server.start()
     assert listener.texts == ["while bob is in"]
+
+
+async def test_what_the_broker_lost_is_not_sent_to_a_login_that_ended(
+    nodes: tuple[RedisServer, str, str],
+) -> None:
+    """Bob logs out while Redis is down, so his node never hears of it: before reading the
+    history for him, it finds his login gone and ends the stream."""
+    redis_server, url_a, url_b = nodes
+    alice, bob_token, channel = await asyncio.to_thread(setup_room, url_a)
+    bob = example.RealtimeClient(url_b, bob_token)
+    await bob.open()
+    listener = Listener(bob, channel)
+    listener.task = asyncio.create_task(listener.run())
+    try:
+        await asyncio.sleep(0.5)
+        await post_all([alice, alice], channel, ["before bob left"])
+        await wait_for([listener], ["before bob left"], 10)
+        redis_server.kill()
+        with httpx.Client(base_url=url_a, timeout=30) as http_a:
+            GraphQLClient(http_a, bob_token).data("mutation { logOut { ok } }")
+        await post_all([alice, alice], channel, [f"after bob left {n}" for n in range(3)])
+        await asyncio.wait_for(asyncio.shield(listener.task), 15)
+    finally:
+        listener.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener.task
+        await bob.close()
+        redis_server.start()
+    assert listener.texts == ["before bob left"]
