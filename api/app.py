@@ -238,6 +238,17 @@ async def running_services(settings: Settings, keyring: Keyring) -> AsyncIterato
     )
     await broker.start(services.hub.on_payload)
     heartbeat = asyncio.create_task(services.presence.run(), name="cove-presence")
+    history = services.notices.history
+    watch = (
+        asyncio.create_task(
+            services.hub.watch_history(
+                history.repository.heads, services.policy.realtime.history_poll_seconds
+            ),
+            name="cove-realtime-history",
+        )
+        if history is not None
+        else None
+    )
     # An upload may run for its URL's lifetime; anything older than that and a day is left over.
     stale = timedelta(seconds=settings.upload_url_ttl_seconds) + timedelta(days=1)
     sweeper = asyncio.create_task(run_sweeper(services, SWEEP_EVERY, stale), name="cove-sweeper")
@@ -250,7 +261,9 @@ async def running_services(settings: Settings, keyring: Keyring) -> AsyncIterato
         await services.mail.stop()
         # Indexes what waits (within a grace); the rest stays queued for the next start.
         await services.indexer.drainer.stop()
-        for task in (heartbeat, sweeper):
+        for task in (heartbeat, sweeper, watch):
+            if task is None:
+                continue
             task.cancel()
             with suppress(asyncio.CancelledError):
                 await task

@@ -73,8 +73,7 @@ class Settings:
         ),
     )
     scylla_hosts: str = field(
-        default="127.0.0.1:9042",
-        metadata=_doc("Contact points of the cluster, `host:port` separated by commas."),
+        default="127.0.0.1:9042", metadata=_doc("Contact points, `host:port` separated by commas.")
     )
     scylla_keyspace: str = field(
         default="cove", metadata=_doc("Keyspace of Cove's tables (created if absent).")
@@ -208,6 +207,20 @@ class Settings:
         default=1_000, metadata=_doc("Events queued for one subscriber before it is closed.")
     )
     realtime_max_topics: int = field(default=100, metadata=_doc("Topics in one subscription."))
+    realtime_history_events: int = field(
+        default=1_000,
+        metadata=_doc(
+            "Notices kept (sealed) per topic, for subscribers that resume or missed some; "
+            "further back they get a `resync` event (10 to 100,000)."
+        ),
+    )
+    realtime_history_poll_seconds: int = field(
+        default=1,
+        metadata=_doc(
+            "How often a node compares its subscribers' positions with the store's, to "
+            "deliver from the history what the broker lost (1 to 60)."
+        ),
+    )
     realtime_max_sessions_per_user: int = field(
         default=20, metadata=_doc("Open realtime sessions per user.")
     )

@@ -88,6 +88,7 @@ def check_settings(s: Settings) -> None:
         ("memory://", "redis://", "rediss://")
     ):
         raise SettingsError("broker_url", "must start with redis://, rediss:// or memory://")
+    _realtime_history(s)
     _at_least("presence_heartbeat_seconds", s.presence_heartbeat_seconds, 1)
     if s.presence_timeout_seconds <= s.presence_heartbeat_seconds:
         raise SettingsError(
@@ -229,3 +230,10 @@ def _realtime_limits(s: Settings) -> None:
     _at_least("realtime_queue_limit", s.realtime_queue_limit, 10)
     _at_least("realtime_max_topics", s.realtime_max_topics, 1)
     _at_least("realtime_max_sessions_per_user", s.realtime_max_sessions_per_user, 1)
+
+
+def _realtime_history(s: Settings) -> None:
+    _at_least("realtime_history_events", s.realtime_history_events, 10)
+    _at_most("realtime_history_events", s.realtime_history_events, 100_000)
+    _at_least("realtime_history_poll_seconds", s.realtime_history_poll_seconds, 1)
+    _at_most("realtime_history_poll_seconds", s.realtime_history_poll_seconds, 60)
