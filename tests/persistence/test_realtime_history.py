@@ -19,8 +19,8 @@ TABLES = REALTIME_HISTORY_TABLES
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def test_the_history_is_migration_16_and_compiles_to_cql() -> None:
-    assert MIGRATIONS[15] == Migration(16, "realtime positions and history", TABLES)
+def test_the_history_is_migration_17_and_compiles_to_cql() -> None:
+    assert MIGRATIONS[16] == Migration(17, "realtime positions and history", TABLES)
     assert "PRIMARY KEY ((topic), position)" in create_table_cql(REALTIME_HISTORY, "cove")
 
 
