@@ -174,7 +174,7 @@ async def test_two_nodes_share_events_through_redis_which_sees_only_ciphertext(
 
 def test_what_one_node_stores_the_other_serves(nodes: tuple[RedisServer, str, str]) -> None:
     """A message posted through node A is read through node B; a file uploaded through A
-    downloads through B (one store, one blob directory)."""
+    downloads through B, with the URL A gave (one store, one blob directory)."""
     _, url_a, url_b = nodes
     alice, bob_token, channel = setup_room(url_a)
     alice.data(POST, {"c": channel, "t": "stored by node A"})
@@ -195,8 +195,8 @@ def test_what_one_node_stores_the_other_serves(nodes: tuple[RedisServer, str, st
         " upload { url fileId } } }",
         {"w": workspace},
     )["createUpload"]["upload"]
-    with httpx.Client(base_url=url_b, timeout=30) as http_b:
-        assert http_b.put(upload["url"], content=b"hello nodes").status_code == 201
+    with httpx.Client(base_url=url_a, timeout=30) as http_a:
+        assert http_a.put(upload["url"], content=b"hello nodes").status_code == 201
     download = alice.data(
         "query($f: ID!) { node(id: $f) { ... on File { downloadUrl } } }", {"f": upload["fileId"]}
     )["node"]["downloadUrl"]
