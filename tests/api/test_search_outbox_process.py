@@ -23,7 +23,7 @@ from api.settings import Settings
 from resolvers import channels, workspaces
 from resolvers.roles import Visibility
 from schema.relay import to_global_id
-from support import FAST_ARGON2, PASSWORD, make_settings
+from support import FAST_ARGON2, PASSWORD, make_settings, sqlite_only
 from tests.accounts_support import signed_up
 from tests.inprocess import ctx
 
@@ -94,6 +94,7 @@ def hits(url: str, token: str, workspace: str, query: str) -> set[str]:
     return {edge["node"]["id"] for edge in edges}
 
 
+@sqlite_only  # counts the outbox in the SQLite file; the outbox is the same on ScyllaDB
 def test_a_killed_server_loses_no_index_write_and_the_outbox_holds_no_text(
     tmp_path: Path,
 ) -> None:

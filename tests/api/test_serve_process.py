@@ -13,9 +13,10 @@ import httpx
 from mail_sink import mail_sink
 from redis_server import RedisServer, free_port
 
-from support import FAST_ARGON2, LOG_IN, PASSWORD, SIGN_UP
+from support import FAST_ARGON2, LOG_IN, PASSWORD, SIGN_UP, sqlite_only
 
 
+@sqlite_only  # two workers on one SQLite file (nodes on ScyllaDB: test_realtime_nodes.py)
 def test_first_serve_initialises_and_two_workers_share_one_store(tmp_path: Path) -> None:
     data = tmp_path / "fresh"
     port = free_port()
