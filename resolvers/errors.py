@@ -7,10 +7,19 @@ from enum import StrEnum
 # Raised by the store when it cannot answer now; the schema reports it as UNAVAILABLE.
 from persistence.store import StoreUnavailable
 
-__all__ = ["STORE_UNAVAILABLE", "CoveError", "DamagedData", "ErrorCode", "StoreUnavailable"]
+__all__ = [
+    "STORE_RETRY_SECONDS",
+    "STORE_UNAVAILABLE",
+    "CoveError",
+    "DamagedData",
+    "ErrorCode",
+    "StoreUnavailable",
+]
 
-# `extensions.reason` of an UNAVAILABLE error when the record store cannot answer now.
+# `extensions.reason` of an UNAVAILABLE error when the record store cannot answer now, and
+# the seconds a client is told to wait before trying again (GraphQL and HTTP alike).
 STORE_UNAVAILABLE = "STORE_UNAVAILABLE"
+STORE_RETRY_SECONDS = 1
 
 
 class ErrorCode(StrEnum):

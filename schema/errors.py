@@ -11,13 +11,17 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types.execution import StreamExecutionResult
 
-from resolvers.errors import STORE_UNAVAILABLE, CoveError, DamagedData, ErrorCode, StoreUnavailable
+from resolvers.errors import (
+    STORE_RETRY_SECONDS,
+    STORE_UNAVAILABLE,
+    CoveError,
+    DamagedData,
+    ErrorCode,
+    StoreUnavailable,
+)
 from schema.context import CONTEXT_KEY
 
 log = logging.getLogger("cove.graphql")
-
-# Seconds a client is told to wait before retrying when the store cannot answer.
-STORE_RETRY_SECONDS = 1
 
 
 def _request_id(context: Any) -> str:
