@@ -10,7 +10,13 @@ from litestar.exceptions import HTTPException
 
 from api.middleware import request_id_of
 from persistence.store import StoreUnavailable
-from resolvers.errors import DEPENDENCIES, DEPENDENCY_UNAVAILABLE, ErrorCode
+from resolvers.errors import (
+    DEPENDENCIES,
+    DEPENDENCY_RETRY_SECONDS,
+    DEPENDENCY_UNAVAILABLE,
+    STORE_RETRY_SECONDS,
+    ErrorCode,
+)
 
 log = logging.getLogger("cove.http")
 
@@ -60,7 +66,7 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
         # same with UNAVAILABLE and reason STORE_UNAVAILABLE).
         log.warning("store unavailable (request %s): %s", request_id, exc)
         response = error_response(503, "The database cannot answer right now.", request_id)
-        response.headers["Retry-After"] = "1"
+        response.headers["Retry-After"] = str(STORE_RETRY_SECONDS)
         return response
     dependency = next((n for kind, n in DEPENDENCIES.items() if isinstance(exc, kind)), None)
     if dependency is not None:
@@ -71,7 +77,7 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
             request_id,
             reason=DEPENDENCY_UNAVAILABLE,
         )
-        response.headers["Retry-After"] = "5"
+        response.headers["Retry-After"] = str(DEPENDENCY_RETRY_SECONDS)
         return response
     log.error("unhandled error (request %s)", request_id, exc_info=exc)
     return error_response(500, f"Internal error; quote request id {request_id}.", request_id)

@@ -14,7 +14,9 @@ from persistence.store import StoreUnavailable
 __all__ = [
     "BLOB_MISSING",
     "DEPENDENCIES",
+    "DEPENDENCY_RETRY_SECONDS",
     "DEPENDENCY_UNAVAILABLE",
+    "STORE_RETRY_SECONDS",
     "STORE_UNAVAILABLE",
     "CoveError",
     "DamagedData",
@@ -22,8 +24,10 @@ __all__ = [
     "StoreUnavailable",
 ]
 
-# `extensions.reason` of an UNAVAILABLE error when the record store cannot answer now.
+# `extensions.reason` of an UNAVAILABLE error when the record store cannot answer now, and
+# the seconds a client is told to wait before trying again (GraphQL and HTTP alike).
 STORE_UNAVAILABLE = "STORE_UNAVAILABLE"
+STORE_RETRY_SECONDS = 1
 # `extensions.reason` of an UNAVAILABLE error when an outside service (file storage, search,
 # the broker) is down, does not answer in time or is refused by its circuit breaker;
 # `extensions.dependency` names which.
@@ -36,6 +40,8 @@ DEPENDENCIES: dict[type[Exception], str] = {
     SearchUnavailable: "search",
     BrokerUnavailable: "broker",
 }
+# Seconds a client is told to wait when an outside service cannot answer.
+DEPENDENCY_RETRY_SECONDS = 5
 
 
 class ErrorCode(StrEnum):

@@ -85,9 +85,12 @@ class SearchDrainer:
         self._held: dict[int, set[int]] = {}  # shard -> lease slots this node claimed
         self._refused: set[tuple[int, int]] = set()  # (shard, slot) another node holds
         self._cursors: dict[int, int] = {}  # shard -> oldest bucket that may hold entries
-        self._lock = asyncio.Lock()
+        self._lock = asyncio.Lock()  # held for one pass at a time: a flush can go between
         self._wake = asyncio.Event()
-        self._dirty = False
+        # Wakes counted (each one after entries were written) and the count the last complete
+        # pass began at: a flush waits until every wake before it was passed.
+        self._woken = 0
+        self._passed = 0
         self._noted: set[int] = set()  # buckets this node queued in since its last drain
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -104,18 +107,25 @@ class SearchDrainer:
 
     def wake(self) -> None:
         """Something was queued on this node: drain soon, and before this node's searches."""
-        self._dirty = True
+        self._woken += 1
         self._wake.set()
 
     async def flush(self) -> None:
-        """Index what this node queued before a search on it, so it finds what it wrote;
-        behind a long backlog the search waits at most `FLUSH_SECONDS` (the drainer goes on)."""
-        if self._dirty:
-            try:
-                async with asyncio.timeout(FLUSH_SECONDS):
-                    await self.drain()
-            except TimeoutError:
-                log.info("search outbox backlog: a search did not wait for all of it")
+        """Index what this node queued before a search on it, so it finds what it wrote.
+        Waits for a pass under way, then reads only the buckets this node wrote in (not a
+        cursor's catch-up); behind a long backlog the search waits at most `FLUSH_SECONDS`
+        (the drainer goes on)."""
+        target = self._woken
+        if self._passed >= target or self._load is None:
+            return
+        try:
+            async with asyncio.timeout(FLUSH_SECONDS):
+                while self._passed < target:
+                    async with self._lock:
+                        if self._passed < target:
+                            await self._own_pass()
+        except TimeoutError:
+            log.info("search outbox backlog: a search did not wait for all of it")
 
     # The worker
 
@@ -168,20 +178,49 @@ class SearchDrainer:
 
     async def drain(self) -> int:
         """Index what waits in every shard this node holds or can claim, until those are
-        empty (bounded); returns how many entries were applied."""
+        empty (bounded); returns how many entries were applied. The lock is taken for each
+        pass, so that a search's flush waits for one pass, not for a long catch-up."""
         if self._load is None:
             return 0
-        async with self._lock:
-            self._dirty = False
-            noted, self._noted = self._noted, set()
-            total = 0
-            for _ in range(MAX_PASSES):
-                applied, more = await self._pass(noted)
-                total += applied
+        noted: set[int] = set()
+        total = 0
+        for _ in range(MAX_PASSES):
+            async with self._lock:
+                woken = self._woken
+                noted |= self._noted
+                self._noted = set()
+                try:
+                    applied, more = await self._pass(noted)
+                except BaseException:
+                    self._noted |= noted  # not read: keep looking there
+                    raise
                 if not more:
-                    return total
-            self._noted |= noted  # not done: keep looking there
-            return total
+                    self._passed = max(self._passed, woken)
+            total += applied
+            if not more:
+                return total
+        self._noted |= noted  # not done: keep looking there
+        return total
+
+    async def _own_pass(self) -> None:
+        """One read of the buckets this node wrote in lately, in the shards it holds; counts
+        as passed once nothing is left there."""
+        woken = self._woken
+        now = self._clock()
+        shards = await self._claim(now)
+        current = bucket_of(now)
+        buckets = self._noted | {current - 1, current}
+        partitions = [(shard, bucket) for shard in shards for bucket in sorted(buckets)]
+        batch = self._policy.batch
+        entries = await self.outbox.read(partitions, limit_per_partition=batch)
+        entries.sort(key=lambda e: e.entry_id)
+        taken = entries[:batch]
+        if taken:
+            await self._apply(taken)
+            await self.outbox.remove(taken)
+            self.applied += len(taken)
+        if len(entries) < batch:  # every partition read to its end, and all of it applied
+            self._passed = max(self._passed, woken)
 
     async def _pass(self, noted: set[int]) -> tuple[int, bool]:
         now = self._clock()

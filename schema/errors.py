@@ -13,7 +13,9 @@ from strawberry.types.execution import StreamExecutionResult
 
 from resolvers.errors import (
     DEPENDENCIES,
+    DEPENDENCY_RETRY_SECONDS,
     DEPENDENCY_UNAVAILABLE,
+    STORE_RETRY_SECONDS,
     STORE_UNAVAILABLE,
     CoveError,
     DamagedData,
@@ -23,11 +25,6 @@ from resolvers.errors import (
 from schema.context import CONTEXT_KEY
 
 log = logging.getLogger("cove.graphql")
-
-# Seconds a client is told to wait before retrying when the store cannot answer.
-STORE_RETRY_SECONDS = 1
-# ... and when an outside service (file storage, search, the broker) cannot.
-DEPENDENCY_RETRY_SECONDS = 5
 
 
 def _request_id(context: Any) -> str:

@@ -47,8 +47,22 @@ def _then(first: Op, second: Op, key: tuple[Any, ...]) -> Op:
     return Update(first.table, first.key, {**first.values, **second.values})
 
 
+def _cheap_key(op: Op) -> tuple[str, tuple[Any, ...]]:
+    # Unchecked: only to see whether two operations name one row.
+    given = op.row if isinstance(op, Put) else op.key
+    return op.table.name, tuple(given.get(name) for name in op.table.key_names)
+
+
 def fold(ops: Sequence[Op]) -> list[Op]:
-    """One operation per row, in the order rows first appear, each the sum of its row's."""
+    """One operation per row, in the order rows first appear, each the sum of its row's.
+
+    Most batches touch each row once: they go back as they came, and the engine checks each
+    operation as it compiles it (once). Only a batch naming a row twice is checked here."""
+    try:
+        if len({_cheap_key(op) for op in ops}) == len(ops):
+            return list(ops)
+    except (AttributeError, TypeError):
+        pass  # not an operation, or an unhashable key value: the checks below say which
     folded: dict[tuple[str, tuple[Any, ...]], Op] = {}
     for op in ops:
         key = _key(op)

@@ -89,6 +89,11 @@ def update_if_sql(table: Table, columns: Sequence[Column], expected: Sequence[Co
     return f'UPDATE "{table.name}" SET {sets} WHERE {where}'  # noqa: S608
 
 
+def select_all_sql(table: Table) -> str:
+    """Every row of a table, every column: only a migration's copy reads a whole table."""
+    return f'SELECT {_names(table.columns)} FROM "{table.name}"'  # noqa: S608
+
+
 def _slice(table: Table, *, after: bool, before: bool, ascending: bool) -> str:
     # The WHERE of one partition between exclusive bounds, in iteration order.
     if not table.clustering and (after or before):

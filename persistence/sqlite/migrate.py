@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from persistence.declare import Copy, Table
 from persistence.migrations import Migration, pending
 from persistence.sqlite.codec import decode, encode
-from persistence.sqlite.compile import SQL_TYPES, compile_table, create_table_sql
+from persistence.sqlite.compile import SQL_TYPES, compile_table, create_table_sql, select_all_sql
 from persistence.store import StoreError
 from persistence.validate import row_values
 
@@ -54,9 +54,8 @@ def _copy(connection: sqlite3.Connection, copy: Copy) -> None:
     """Every row of the source, converted, upserted into the target (in the migration's
     transaction; a migration runs once, at a start, so reading the whole table is fine)."""
     source, target = copy.source, copy.target
-    names = ", ".join(f'"{column.name}"' for column in source.columns)
     upsert = compile_table(target).upsert
-    rows = connection.execute(f'SELECT {names} FROM "{source.name}"')  # noqa: S608
+    rows = connection.execute(select_all_sql(source))
     while batch := rows.fetchmany(1000):
         converted = [
             encode(target.columns, row_values(target, copy.convert(decode(source.columns, row))))

@@ -4,7 +4,10 @@ node, so a node that stops without flushing loses none."""
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from crypto.keyring import Keyring
 from crypto.root_key import generate_install_salt, generate_root_key
@@ -19,6 +22,7 @@ from persistence.sqlite.engine import SqliteStore
 from resolvers import channels, messages, workspaces
 from resolvers.roles import Visibility
 from resolvers.search import search
+from resolvers.search_queue import FLUSH_SECONDS
 from resolvers.services import Services
 from tests.accounts_support import signed_up
 from tests.inprocess import Clock, build_services, ctx
@@ -178,6 +182,7 @@ async def test_drained_buckets_are_left_behind_and_a_clock_set_back_still_finds(
         clock.advance(3 * BUCKET_SECONDS)
         await messages.post_message(ctx(svc, token), room, "late owl", None, [])
         assert await found(svc, token, ws, "early") and await found(svc, token, ws, "owl")
+        await svc.indexer.drainer.drain()  # a search reads its own buckets; a drain moves on
         cursors = await SearchOutboxRepository(svc.store).cursors()
         assert len(cursors) == SHARDS
         assert all(c is not None and written_in < c <= bucket_of(clock()) for c in cursors)
@@ -205,5 +210,68 @@ async def test_a_quiet_node_claims_its_leases_again_as_they_pass(tmp_path: Path)
         clock.advance(50 * 60)  # past every lease and several buckets (sessions last an hour)
         await messages.post_message(ctx(svc, token), room, "heron again", None, [])
         assert len(await found(svc, token, ws, "heron")) == 4
+    finally:
+        await node.crash()
+
+
+async def test_a_search_waits_for_the_pass_under_way_to_index_what_it_read(
+    tmp_path: Path,
+) -> None:
+    """A drain that has read the node's entries but not yet indexed them: a search on the
+    node waits for it (it used to count the write as done once the pass began)."""
+    node = await Node.start(tmp_path / "cove.db", new_keyring(), Clock())
+    svc = node.services
+    drainer = svc.indexer.drainer
+    try:
+        token, ws, room = await seeded(node)
+        await drainer.drain()
+        loading, release = asyncio.Event(), asyncio.Event()
+        load = drainer._load
+        assert load is not None
+
+        async def held_load(workspace_id: str, kind: str, raw_ids: Sequence[str]) -> Any:
+            loading.set()
+            await release.wait()
+            return await load(workspace_id, kind, raw_ids)
+
+        drainer.bind(held_load)
+        posted = await messages.post_message(ctx(svc, token), room, "ibis at dawn", None, [])
+        background = asyncio.create_task(drainer.drain())
+        await asyncio.wait_for(loading.wait(), 5)
+        searching = asyncio.create_task(found(svc, token, ws, "ibis"))
+        await asyncio.sleep(0.2)
+        assert not searching.done()  # waiting for the pass, not answering without the post
+        release.set()
+        assert await asyncio.wait_for(searching, 5) == [posted.id]
+        assert await background == 1
+    finally:
+        await node.crash()
+
+
+async def test_a_search_does_not_wait_for_a_long_catch_up(tmp_path: Path) -> None:
+    """A fresh node's first drain reads a day of buckets; a search meanwhile waits for one
+    pass and the buckets it wrote in, not for the whole catch-up (it used to time out)."""
+    node = await Node.start(tmp_path / "cove.db", new_keyring(), Clock())
+    svc = node.services
+    drainer = svc.indexer.drainer
+    try:
+        token, ws, room = await seeded(node)
+        reading = asyncio.Event()
+        read = drainer.outbox.read
+
+        async def slow_catch_up(partitions: Sequence[tuple[int, int]], **kw: Any) -> Any:
+            if len(partitions) > 3 * SHARDS:  # a catch-up pass, not the node's own buckets
+                reading.set()
+                await asyncio.sleep(FLUSH_SECONDS / 2)
+            return await read(partitions, **kw)
+
+        drainer.outbox.read = slow_catch_up  # type: ignore[method-assign]
+        background = asyncio.create_task(drainer.drain())
+        await asyncio.wait_for(reading.wait(), 5)
+        posted = await messages.post_message(ctx(svc, token), room, "egret in reeds", None, [])
+        started = time.monotonic()
+        assert await found(svc, token, ws, "egret") == [posted.id]
+        assert time.monotonic() - started < FLUSH_SECONDS
+        await background
     finally:
         await node.crash()
