@@ -17,7 +17,7 @@ from litestar.types import ASGIApp
 
 from api.bootstrap import load_keyring
 from api.errors import http_exception_handler, internal_error_handler
-from api.files import file_routes
+from api.files import UPLOADS_STATE_KEY, file_routes
 from api.graphiql import GraphiQL
 from api.graphql import SERVICES_STATE_KEY, graphql_controller
 from api.logs import configure_logging
@@ -30,6 +30,7 @@ from api.stores import open_store
 from crypto.keyring import Keyring
 from crypto.passwords import Argon2Params, PasswordHasher
 from integrations.blobs import BlobStore, blob_store_from_config
+from integrations.breaker import CircuitBreaker
 from integrations.broker import broker_from_url
 from integrations.counters import counters_from_url
 from integrations.mail import LogTransport, MailTransport, SmtpTransport, is_loopback_host
@@ -56,29 +57,58 @@ def health() -> dict[str, str]:
 
 @get("/ready")
 async def ready(state: State) -> Response[dict[str, Any]]:
-    """Readiness: every configured backend answers; 503 names the ones that do not."""
-    failed: list[str] = []
+    """Readiness: every configured backend answers; 503 names the ones that do not.
+
+    The backends are probed at once, each given `ready_timeout_seconds`; a probe still running
+    then counts as down and is left to end on its own (a thread cannot be stopped), so the
+    answer never waits longer, whatever a frozen backend does.
+    """
     services: Services = state[SERVICES_STATE_KEY]
+    settings: Settings = state["settings"]
     backends: dict[str, Callable[[], Awaitable[None]]] = {
         "store": services.store.ping,
         "broker": services.broker.ping,
         "blobs": services.blobs.ping,
         "search": services.indexer.engine.ping,
     }
-    for name, ping in backends.items():
-        try:
-            await ping()
-        except Exception:
-            log.warning("readiness: %s did not answer", name, exc_info=True)
+    probes = {name: asyncio.ensure_future(ping()) for name, ping in backends.items()}
+    await asyncio.wait(probes.values(), timeout=settings.ready_timeout_seconds)
+    failed: list[str] = []
+    for name, probe in probes.items():
+        if not probe.done():
+            log.warning("readiness: %s did not answer in time", name)
+            probe.cancel()
+            probe.add_done_callback(_retrieve)
+            failed.append(name)
+        elif probe.cancelled() or probe.exception() is not None:
+            log.warning("readiness: %s did not answer", name, exc_info=probe.exception())
             failed.append(name)
     if failed:
-        return Response({"status": "unavailable", "failed": failed}, status_code=503)
+        return Response(
+            {"status": "unavailable", "failed": failed},
+            status_code=503,
+            headers={"Retry-After": str(settings.ready_timeout_seconds)},
+        )
     return Response({"status": "ready"})
+
+
+def _retrieve(probe: asyncio.Future[None]) -> None:
+    if not probe.cancelled():
+        probe.exception()  # ended after /ready answered: already counted as down
 
 
 # Partial uploads and orphaned contents older than this are swept (uploads run for at most
 # the upload URL's lifetime, plus the time to send the largest file).
 SWEEP_EVERY = timedelta(hours=1)
+# How long the shutdown waits for cut uploads to remove their partial objects.
+UPLOAD_CLEANUP_SECONDS = 10.0
+
+
+def breaker(settings: Settings, name: str) -> CircuitBreaker:
+    """A circuit breaker for one dependency, as the settings size it."""
+    return CircuitBreaker(
+        name, failures=settings.breaker_failures, reset_seconds=settings.breaker_reset_seconds
+    )
 
 
 def blob_store(settings: Settings) -> BlobStore:
@@ -92,6 +122,8 @@ def blob_store(settings: Settings) -> BlobStore:
             bucket=settings.s3_bucket,
             access_key_id=settings.s3_access_key_id,
             secret_access_key=settings.s3_secret_access_key,
+            timeout_seconds=settings.s3_timeout_seconds,
+            breaker=breaker(settings, "blobs"),
         )
     except ValueError as exc:
         raise SettingsError("blob_store", str(exc)) from None
@@ -118,6 +150,8 @@ def search_engine(settings: Settings, store: Store) -> SearchEngine:
             # A document's rows still go in one batch; more rows per batch only add up to
             # logged multi-partition batches that ScyllaDB refuses past 1 MiB.
             max_ops_per_batch=SCYLLA_SEARCH_BATCH_ROWS if settings.store == "scylla" else None,
+            timeout_seconds=settings.search_timeout_seconds,
+            breaker=breaker(settings, "search"),
         )
     except ValueError as exc:
         raise SettingsError("search_engine", str(exc)) from None
@@ -171,8 +205,8 @@ def mailer(settings: Settings) -> Mailer:
 async def running_services(settings: Settings, keyring: Keyring) -> AsyncIterator[Services]:
     """Open the store and build the services from settings; close them on the way out."""
     store = await open_store(settings)
-    broker = broker_from_url(settings.broker_url)
-    counters = counters_from_url(settings.broker_url)
+    broker = broker_from_url(settings.broker_url, timeout_seconds=settings.redis_timeout_seconds)
+    counters = counters_from_url(settings.broker_url)  # its own 0.5 s: used on every request
     blobs = blob_store(settings)
     engine = search_engine(settings, store)
     hasher = PasswordHasher(
@@ -204,6 +238,17 @@ async def running_services(settings: Settings, keyring: Keyring) -> AsyncIterato
     )
     await broker.start(services.hub.on_payload)
     heartbeat = asyncio.create_task(services.presence.run(), name="cove-presence")
+    history = services.notices.history
+    watch = (
+        asyncio.create_task(
+            services.hub.watch_history(
+                history.repository.heads, services.policy.realtime.history_poll_seconds
+            ),
+            name="cove-realtime-history",
+        )
+        if history is not None
+        else None
+    )
     # An upload may run for its URL's lifetime; anything older than that and a day is left over.
     stale = timedelta(seconds=settings.upload_url_ttl_seconds) + timedelta(days=1)
     sweeper = asyncio.create_task(run_sweeper(services, SWEEP_EVERY, stale), name="cove-sweeper")
@@ -216,7 +261,9 @@ async def running_services(settings: Settings, keyring: Keyring) -> AsyncIterato
         await services.mail.stop()
         # Indexes what waits (within a grace); the rest stays queued for the next start.
         await services.indexer.drainer.stop()
-        for task in (heartbeat, sweeper):
+        for task in (heartbeat, sweeper, watch):
+            if task is None:
+                continue
             task.cancel()
             with suppress(asyncio.CancelledError):
                 await task
@@ -279,9 +326,14 @@ def create_app(settings: Settings, *, owns_process: bool = False) -> Litestar:
                 app.state["metrics_listener"] = listener
             if owns_process:
                 settle_garbage_collector()
+            uploads: set[asyncio.Task[Any]] = app.state[UPLOADS_STATE_KEY]
             try:
                 yield
             finally:
+                # Past shutdown_grace_seconds uvicorn cancels the requests still running and
+                # goes on at once; the uploads among them remove their partial objects first.
+                if uploads:
+                    await asyncio.wait(list(uploads), timeout=UPLOAD_CLEANUP_SECONDS)
                 if listener is not None:
                     await asyncio.to_thread(listener.stop)
 
@@ -306,7 +358,7 @@ def create_app(settings: Settings, *, owns_process: bool = False) -> Litestar:
             HTTPException: http_exception_handler,
             Exception: internal_error_handler,
         },
-        state=State({"metrics": metrics, "settings": settings}),
+        state=State({"metrics": metrics, "settings": settings, UPLOADS_STATE_KEY: set()}),
         request_max_body_size=settings.max_body_bytes,
         openapi_config=None,
         logging_config=None,  # Cove configures its own JSON logs (api/logs.py)

@@ -10,7 +10,13 @@ from litestar.exceptions import HTTPException
 
 from api.middleware import request_id_of
 from persistence.store import StoreUnavailable
-from resolvers.errors import STORE_RETRY_SECONDS, ErrorCode
+from resolvers.errors import (
+    DEPENDENCIES,
+    DEPENDENCY_RETRY_SECONDS,
+    DEPENDENCY_UNAVAILABLE,
+    STORE_RETRY_SECONDS,
+    ErrorCode,
+)
 
 log = logging.getLogger("cove.http")
 
@@ -31,8 +37,12 @@ def code_for_status(status: int) -> ErrorCode:
     return ErrorCode.BAD_USER_INPUT
 
 
-def error_response(status: int, message: str, request_id: str) -> Response[Any]:
+def error_response(
+    status: int, message: str, request_id: str, *, reason: str | None = None
+) -> Response[Any]:
     extensions: dict[str, str] = {"code": code_for_status(status).value}
+    if reason is not None:
+        extensions["reason"] = reason
     if status >= 500:
         extensions["requestId"] = request_id
     body = {"errors": [{"message": message, "extensions": extensions}]}
@@ -57,6 +67,17 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
         log.warning("store unavailable (request %s): %s", request_id, exc)
         response = error_response(503, "The database cannot answer right now.", request_id)
         response.headers["Retry-After"] = str(STORE_RETRY_SECONDS)
+        return response
+    dependency = next((n for kind, n in DEPENDENCIES.items() if isinstance(exc, kind)), None)
+    if dependency is not None:
+        log.warning("%s unavailable (request %s): %s", dependency, request_id, exc)
+        response = error_response(
+            503,
+            f"A service Cove depends on ({dependency}) cannot answer right now.",
+            request_id,
+            reason=DEPENDENCY_UNAVAILABLE,
+        )
+        response.headers["Retry-After"] = str(DEPENDENCY_RETRY_SECONDS)
         return response
     log.error("unhandled error (request %s)", request_id, exc_info=exc)
     return error_response(500, f"Internal error; quote request id {request_id}.", request_id)

@@ -7,6 +7,7 @@ Errors answer with an HTTP status and the JSON error body every Cove route uses
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -28,12 +29,16 @@ from resolvers.services import Services
 from resolvers.transfers import TransferError
 
 log = logging.getLogger("cove.files")
+# app.state key of the set of upload tasks running now.
+UPLOADS_STATE_KEY = "uploads"
 MAX_TOKEN_LENGTH = 100
 MAX_PASSWORD_BODY = 4096
 
 
 def _refusal(request: Request[Any, Any, Any], error: TransferError) -> Response[Any]:
-    response = error_response(error.status, error.message, request_id_of(request.scope))
+    response = error_response(
+        error.status, error.message, request_id_of(request.scope), reason=error.reason
+    )
     response.headers.update(error.headers)
     return response
 
@@ -79,6 +84,11 @@ def upload_route(max_file_bytes: int) -> Any:
     ) -> Response[Any]:
         """Stream the body into the blob store, sealed; answers {fileId, versionId}."""
         services: Services = state[SERVICES_STATE_KEY]
+        # Known to the shutdown, which lets a cut upload clean up before the store closes.
+        uploads: set[asyncio.Task[Any]] = state[UPLOADS_STATE_KEY]
+        task = asyncio.current_task()
+        if task is not None:
+            uploads.add(task)
         try:
             _check_token(token)
             length = request.headers.get("content-length")
@@ -86,6 +96,8 @@ def upload_route(max_file_bytes: int) -> Any:
             result = await receive_upload(services, token, _body(request), declared)
         except TransferError as error:
             return _refusal(request, error)
+        finally:
+            uploads.discard(task)
         return Response(result, status_code=201)
 
     return upload

@@ -12,6 +12,8 @@ body is bounded by `max_body_bytes`).
 from __future__ import annotations
 
 import asyncio
+import signal
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -97,15 +99,30 @@ def server_config(settings: Settings, app: Any, **options: Any) -> CoveConfig:
         "server_header": False,
         "proxy_headers": False,
         "log_level": settings.log_level.lower(),
+        # On SIGTERM, requests still running after this are cancelled (an upload cut so
+        # removes its partial object), then the services close.
+        "timeout_graceful_shutdown": settings.shutdown_grace_seconds,
         **options,
     }
     return CoveConfig(app, head_timeout_seconds=settings.http_header_timeout_seconds, **chosen)
 
 
+class CoveServer(uvicorn.Server):
+    """uvicorn's server, except that a SIGTERM it has shut down for cleanly ends the process
+    with status 0: uvicorn raises the signal again once done, so the process died of it (-15)
+    and supervisors took a clean stop for a crash."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        captured: list[int] | None = getattr(self, "_captured_signals", None)
+        if sig == signal.SIGTERM and captured and captured[-1] == sig:
+            captured.pop()
+
+
 def run(config: CoveConfig) -> bool:
     """Serve until stopped, in this process or in `config.workers` processes, as `uvicorn.run`
     does; False if a single server failed to start."""
-    server = uvicorn.Server(config)
+    server = CoveServer(config)
     try:
         if config.workers > 1:
             Multiprocess(config, sockets=[config.bind_socket()]).run()

@@ -53,6 +53,8 @@ def policy_from(settings: Settings) -> Policy:
             queue_limit=settings.realtime_queue_limit,
             max_topics=settings.realtime_max_topics,
             max_sessions_per_user=settings.realtime_max_sessions_per_user,
+            history_events=settings.realtime_history_events,
+            history_poll_seconds=settings.realtime_history_poll_seconds,
             presence_heartbeat_seconds=settings.presence_heartbeat_seconds,
             presence_timeout_seconds=settings.presence_timeout_seconds,
             away_after_seconds=settings.away_after_seconds,

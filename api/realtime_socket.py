@@ -27,6 +27,7 @@ from graphql import (
     VariableNode,
     parse,
     validate,
+    value_from_ast_untyped,
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
@@ -59,6 +60,7 @@ class Plan:
     field: FieldNode
     session_id: ValueNode
     topics: ValueNode
+    since: ValueNode | None
     selections: tuple[tuple[str, str], ...]  # (response key, field name)
 
 
@@ -110,7 +112,9 @@ def _shape(document: DocumentNode, operation_name: str | None) -> Plan | None:
     if not isinstance(field, FieldNode) or field.name.value != "events" or field.directives:
         return None
     arguments = {argument.name.value: argument.value for argument in field.arguments or ()}
-    if set(arguments) != {"sessionId", "topics"} or field.selection_set is None:
+    if not {"sessionId", "topics"} <= set(arguments) <= {"sessionId", "topics", "since"}:
+        return None
+    if field.selection_set is None:
         return None
     selections = []
     for sub in field.selection_set.selections:
@@ -124,6 +128,7 @@ def _shape(document: DocumentNode, operation_name: str | None) -> Plan | None:
         field=field,
         session_id=arguments["sessionId"],
         topics=arguments["topics"],
+        since=arguments.get("since"),
         selections=tuple(selections),
     )
 
@@ -195,12 +200,17 @@ class CoveTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
         await self._events(operation, plan, *arguments)
 
     async def _events(
-        self, operation: Operation[Any, Any], plan: Plan, session_id: str, topics: list[str]
+        self,
+        operation: Operation[Any, Any],
+        plan: Plan,
+        session_id: str,
+        topics: list[str],
+        since: dict[str, int],
     ) -> None:
         ctx: RequestContext = self.context[CONTEXT_KEY]
         outcome = "ok"
         try:
-            async for envelope in realtime.subscribe(ctx, session_id, topics):
+            async for envelope in realtime.subscribe(ctx, session_id, topics, since):
                 notice = {
                     key: "RealtimeEvent"
                     if name == "__typename"
@@ -236,13 +246,37 @@ class CoveTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
             metrics.graphql_requests.labels("subscription:events", outcome).inc()
 
 
-def _arguments(plan: Plan, variables: dict[str, Any]) -> tuple[str, list[str]] | None:
-    """The session id and topics when they have the types the schema asks; else None, and
-    the usual path reports the problem."""
+def _arguments(
+    plan: Plan, variables: dict[str, Any]
+) -> tuple[str, list[str], dict[str, int]] | None:
+    """The session id, topics and `since` positions when they have the types the schema
+    asks; else None, and the usual path reports the problem."""
     session_id = _value(plan.session_id, variables)
     topics = _value(plan.topics, variables)
     if not isinstance(session_id, str) or not isinstance(topics, list):
         return None
     if not all(isinstance(topic, str) for topic in topics):
         return None
-    return session_id, topics
+    since = _since(plan.since, variables)
+    return None if since is None else (session_id, topics, since)
+
+
+def _since(node: ValueNode | None, variables: dict[str, Any]) -> dict[str, int] | None:
+    """`since` as {topic: position}; None when it is not a list of {topic, position}."""
+    given = None if node is None else value_from_ast_untyped(node, variables)
+    if given is None:
+        return {}
+    if not isinstance(given, list):
+        return None
+    positions: dict[str, int] = {}
+    for item in given:
+        if not isinstance(item, dict) or set(item) != {"topic", "position"}:
+            return None
+        topic, position = item["topic"], item["position"]
+        # GraphQL's Int is 32-bit; bool is an int to Python but not to GraphQL.
+        if not isinstance(topic, str) or type(position) is not int:
+            return None
+        if not -(2**31) <= position < 2**31:
+            return None
+        positions[topic] = position
+    return positions

@@ -73,8 +73,7 @@ class Settings:
         ),
     )
     scylla_hosts: str = field(
-        default="127.0.0.1:9042",
-        metadata=_doc("Contact points of the cluster, `host:port` separated by commas."),
+        default="127.0.0.1:9042", metadata=_doc("Contact points, `host:port` separated by commas.")
     )
     scylla_keyspace: str = field(
         default="cove", metadata=_doc("Keyspace of Cove's tables (created if absent).")
@@ -208,6 +207,20 @@ class Settings:
         default=1_000, metadata=_doc("Events queued for one subscriber before it is closed.")
     )
     realtime_max_topics: int = field(default=100, metadata=_doc("Topics in one subscription."))
+    realtime_history_events: int = field(
+        default=1_000,
+        metadata=_doc(
+            "Notices kept (sealed) per topic, for subscribers that resume or missed some; "
+            "further back they get a `resync` event (10 to 100,000)."
+        ),
+    )
+    realtime_history_poll_seconds: int = field(
+        default=1,
+        metadata=_doc(
+            "How often a node compares its subscribers' positions with the store's, to "
+            "deliver from the history what the broker lost (1 to 60)."
+        ),
+    )
     realtime_max_sessions_per_user: int = field(
         default=20, metadata=_doc("Open realtime sessions per user.")
     )
@@ -239,6 +252,27 @@ class Settings:
     )
     s3_secret_access_key: str | None = field(
         default=None, metadata=_doc("S3 secret access key.", secret=True)
+    )
+    s3_timeout_seconds: int = field(
+        default=5, metadata=_doc("Connect and read timeout of one S3 request (tried twice).")
+    )
+    redis_timeout_seconds: int = field(
+        default=1, metadata=_doc("Connect and answer timeout of one Redis command.")
+    )
+    search_timeout_seconds: int = field(
+        default=10, metadata=_doc("Timeout of one Elasticsearch / OpenSearch request.")
+    )
+    ready_timeout_seconds: int = field(
+        default=2, metadata=_doc("`/ready` counts a backend that has not answered by then as down.")
+    )
+    breaker_failures: int = field(
+        default=5, metadata=_doc("Failures in a row after which S3 or search is refused at once.")
+    )
+    breaker_reset_seconds: int = field(
+        default=10, metadata=_doc("How long a tripped breaker refuses before a trial call.")
+    )
+    shutdown_grace_seconds: int = field(
+        default=20, metadata=_doc("On SIGTERM, requests still running after this are cut.")
     )
     max_file_bytes: int = field(
         default=10 * 1024**3, metadata=_doc("Largest file (one version) accepted, bytes.")

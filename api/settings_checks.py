@@ -42,6 +42,17 @@ def _identity_limits(s: Settings) -> None:
 MAX_SCYLLA_MESSAGE_LENGTH = 200_000
 
 
+def _check_dependencies(s: Settings) -> None:
+    """Timeouts, breakers and the shutdown deadline."""
+    for name in ("s3_timeout_seconds", "redis_timeout_seconds", "search_timeout_seconds"):
+        _at_least(name, getattr(s, name), 1)
+        _at_most(name, getattr(s, name), 300)
+    _at_least("ready_timeout_seconds", s.ready_timeout_seconds, 1)
+    _at_least("breaker_failures", s.breaker_failures, 1)
+    _at_least("breaker_reset_seconds", s.breaker_reset_seconds, 1)
+    _at_least("shutdown_grace_seconds", s.shutdown_grace_seconds, 0)
+
+
 def check_settings(s: Settings) -> None:
     """Check ranges and combinations; raise SettingsError naming the first setting off."""
     _at_least("port", s.port, 1)
@@ -77,6 +88,7 @@ def check_settings(s: Settings) -> None:
         ("memory://", "redis://", "rediss://")
     ):
         raise SettingsError("broker_url", "must start with redis://, rediss:// or memory://")
+    _realtime_history(s)
     _at_least("presence_heartbeat_seconds", s.presence_heartbeat_seconds, 1)
     if s.presence_timeout_seconds <= s.presence_heartbeat_seconds:
         raise SettingsError(
@@ -92,6 +104,7 @@ def check_settings(s: Settings) -> None:
     _at_most("ics_max_events", s.ics_max_events, 100_000)
     _at_least("ics_check_seconds", s.ics_check_seconds, 1)
     _at_least("http_header_timeout_seconds", s.http_header_timeout_seconds, 1)
+    _check_dependencies(s)
     _at_least("max_connections", s.max_connections, 1)
     if (s.ssl_certfile is None) != (s.ssl_keyfile is None):
         raise SettingsError("ssl_certfile", "ssl_certfile and ssl_keyfile go together")
@@ -217,3 +230,10 @@ def _realtime_limits(s: Settings) -> None:
     _at_least("realtime_queue_limit", s.realtime_queue_limit, 10)
     _at_least("realtime_max_topics", s.realtime_max_topics, 1)
     _at_least("realtime_max_sessions_per_user", s.realtime_max_sessions_per_user, 1)
+
+
+def _realtime_history(s: Settings) -> None:
+    _at_least("realtime_history_events", s.realtime_history_events, 10)
+    _at_most("realtime_history_events", s.realtime_history_events, 100_000)
+    _at_least("realtime_history_poll_seconds", s.realtime_history_poll_seconds, 1)
+    _at_most("realtime_history_poll_seconds", s.realtime_history_poll_seconds, 60)

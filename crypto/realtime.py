@@ -95,3 +95,25 @@ def open_from_broker(broker_key: bytes, envelope: bytes) -> BrokerEnvelope:
     payload = p.gcm_decrypt(broker_key, nonce, body, _BROKER_AAD + header)
     _, node, counter, sent_ms = _BROKER_HEADER.unpack(header)
     return BrokerEnvelope(node, counter, sent_ms / 1000, payload)
+
+
+_HISTORY_AAD = b"cove/realtime-history/v1"
+
+
+def _history_aad(topic: str, position: int) -> bytes:
+    return _HISTORY_AAD + b"\x00" + topic.encode() + b"\x00" + str(position).encode()
+
+
+def seal_history(key: bytes, topic: str, position: int, plaintext: bytes) -> bytes:
+    """Seal one notice kept in a topic's history: nonce | ciphertext and tag, bound to the
+    topic and the position, so no row can be moved to another topic or place."""
+    nonce = p.new_nonce()
+    return nonce + p.gcm_encrypt(key, nonce, plaintext, _history_aad(topic, position))
+
+
+def open_history(key: bytes, topic: str, position: int, sealed: bytes) -> bytes:
+    """Open a history row; a wrong key, topic, position or any changed byte is a SealError."""
+    if len(sealed) < p.NONCE_BYTES + p.TAG_BYTES:
+        raise SealError("malformed history row")
+    nonce, body = sealed[: p.NONCE_BYTES], sealed[p.NONCE_BYTES :]
+    return p.gcm_decrypt(key, nonce, body, _history_aad(topic, position))

@@ -256,6 +256,10 @@ class DriveRepository:
             UPLOAD_CLAIMS, {"token_hash": token_hash, "claimed_at": now}
         )
 
+    async def release_upload_claim(self, token_hash: bytes) -> None:
+        """Let the upload URL be used again (its upload failed through no fault of the client)."""
+        await self._store.delete(UPLOAD_CLAIMS, {"token_hash": token_hash})
+
     async def upload_claimed(self, token_hash: bytes) -> bool:
         return await self._store.get(UPLOAD_CLAIMS, {"token_hash": token_hash}) is not None
 

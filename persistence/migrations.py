@@ -17,6 +17,7 @@ from persistence.messages import BUCKETED_MESSAGE_COPIES, BUCKETED_MESSAGE_TABLE
 from persistence.outbox import OUTBOX_TABLES
 from persistence.persisted_queries import PERSISTED_QUERY_TABLES
 from persistence.realtime import PRESENCE_TABLES, REALTIME_TABLES
+from persistence.realtime_history import REALTIME_HISTORY_TABLES
 from persistence.search import SEARCH_TABLES
 from persistence.search_outbox import SEARCH_OUTBOX_TABLES
 from persistence.store import StoreError
@@ -67,6 +68,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         BUCKETED_MESSAGE_TABLES,
         BUCKETED_MESSAGE_COPIES,
     ),
+    Migration(17, "realtime positions and history", REALTIME_HISTORY_TABLES),
 )
 
 

@@ -23,11 +23,11 @@ from resolvers.authz import Principal
 from resolvers.context import RequestContext
 from resolvers.drive_access import item_access, name_ref, version_ref
 from resolvers.drive_shares import link_targets
-from resolvers.errors import CoveError, DamagedData
+from resolvers.errors import BLOB_MISSING, CoveError, DamagedData
 from resolvers.global_ids import file_version_id
 from resolvers.messages import attachment_access
 from resolvers.services import Services
-from resolvers.transfers import TransferError
+from resolvers.transfers import TransferError, storage_unavailable
 
 log = logging.getLogger("cove.files")
 
@@ -265,11 +265,17 @@ async def _serve(
         first = await anext(body) if end >= start else b""
     except StopAsyncIteration:
         first = b""
-    except (SealError, BlobNotFound):
+    except SealError:
         log.error("stored file %s version %s failed verification", item.item_id, version.version_id)
         raise TransferError(500, "The stored file is damaged and cannot be served.") from None
+    except BlobNotFound:
+        log.error("stored file %s version %s is missing", item.item_id, version.version_id)
+        raise TransferError(
+            404, "The stored contents of this file are missing.", reason=BLOB_MISSING
+        ) from None
     except BlobStoreUnavailable:
-        raise TransferError(503, "File storage is unavailable; try again later.") from None
+        log.warning("blob store unavailable for a download", exc_info=True)
+        raise storage_unavailable() from None
     try:
         await claim()
     except BaseException:

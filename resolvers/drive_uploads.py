@@ -38,7 +38,7 @@ from resolvers.global_ids import to_global_id as gid
 from resolvers.notice_types import DriveNotice
 from resolvers.roles import AccessLevel
 from resolvers.services import Services
-from resolvers.transfers import TransferError
+from resolvers.transfers import TransferError, storage_unavailable
 
 log = logging.getLogger("cove.files")
 
@@ -154,8 +154,19 @@ async def receive_upload(
     except _BodyError as exc:
         raise exc.error from None
     except BlobStoreUnavailable:
-        log.exception("blob store refused an upload")
-        raise TransferError(503, "File storage is unavailable; try again later.") from None
+        # Not the client's fault: the URL stays good for a retry (until it expires).
+        log.warning("blob store unavailable for an upload", exc_info=True)
+        await services.drive.release_upload_claim(token_hash)
+        raise storage_unavailable() from None
+    except asyncio.CancelledError:
+        # Cut by the server (a shutdown past its deadline): the blob store removed the partial
+        # object; the URL stays good for a retry.
+        log.warning("an upload was cut short by the server")
+        try:
+            await services.drive.release_upload_claim(token_hash)
+        except Exception:
+            log.warning("could not release a cut upload's URL", exc_info=True)
+        raise
     try:
         item = await _record_version(ctx, upload, access, file_key, digest.hexdigest())
     except BaseException:

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-# Raised by the store when it cannot answer now; the schema reports it as UNAVAILABLE.
+# Raised by the store and the outside services when they cannot answer now; the schema
+# reports them as UNAVAILABLE.
+from integrations.blobs import BlobStoreUnavailable
+from integrations.broker import BrokerUnavailable
+from integrations.search import SearchUnavailable
 from persistence.store import StoreUnavailable
 
 __all__ = [
+    "BLOB_MISSING",
+    "DEPENDENCIES",
+    "DEPENDENCY_RETRY_SECONDS",
+    "DEPENDENCY_UNAVAILABLE",
     "STORE_RETRY_SECONDS",
     "STORE_UNAVAILABLE",
     "CoveError",
@@ -20,6 +28,20 @@ __all__ = [
 # the seconds a client is told to wait before trying again (GraphQL and HTTP alike).
 STORE_UNAVAILABLE = "STORE_UNAVAILABLE"
 STORE_RETRY_SECONDS = 1
+# `extensions.reason` of an UNAVAILABLE error when an outside service (file storage, search,
+# the broker) is down, does not answer in time or is refused by its circuit breaker;
+# `extensions.dependency` names which.
+DEPENDENCY_UNAVAILABLE = "DEPENDENCY_UNAVAILABLE"
+# `extensions.reason` of a NOT_FOUND on a file route when a version's stored contents are gone.
+BLOB_MISSING = "BLOB_MISSING"
+# The outside services' "cannot answer now" errors, by the name clients see.
+DEPENDENCIES: dict[type[Exception], str] = {
+    BlobStoreUnavailable: "blobs",
+    SearchUnavailable: "search",
+    BrokerUnavailable: "broker",
+}
+# Seconds a client is told to wait when an outside service cannot answer.
+DEPENDENCY_RETRY_SECONDS = 5
 
 
 class ErrorCode(StrEnum):

@@ -1,6 +1,12 @@
 """This node's realtime hub: it receives every sealed broker payload and fans each notice out
 to the local subscriptions of its topic, each with a bounded queue of its own.
 
+Notices carry their topic's position (numbered in the store before the broker): each
+subscription remembers the last position it delivered per topic, and `watch_history`
+compares those with the store's now and then, asking a subscription that fell behind (the
+broker lost notices, or held them back) to catch up from the topic's history
+(resolvers/realtime.py does, checking access again).
+
 The hub never seals for subscribers (their own streams do, so a slow one delays no one) and
 never blocks on a subscriber: a full queue ends that subscription instead. It acts on an
 envelope only if it authenticates under the broker key and its replay guard admits it: each
@@ -28,9 +34,25 @@ from resolvers.replay_guard import ReplayGuard
 log = logging.getLogger("cove.realtime")
 
 CanRead = Callable[[Principal, str], Awaitable[bool]]
+# The newest position of each topic, from the store.
+Heads = Callable[[list[str]], Awaitable[dict[str, int]]]
 
 # Drops are logged at most this often per reason: a flood of replays must not flood the logs.
 DROP_LOG_EVERY_SECONDS = 60.0
+
+
+# The plaintext of a numbered notice the subscriber may not read: its position is passed.
+SKIPPED = b""
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A notice's plaintext for a subscriber, with its topic and position when it has one;
+    without a plaintext, a request to catch up on `topic` up to `position` from the history."""
+
+    topic: str | None
+    position: int | None
+    plaintext: bytes | None
 
 
 class _End:
@@ -49,11 +71,28 @@ class Subscription:
     principal: Principal
     topics: set[str]
     queue_limit: int
-    _queue: asyncio.Queue[bytes | _End] = field(default_factory=asyncio.Queue)
+    # The last position delivered, per topic (set when the stream starts).
+    positions: dict[str, int] = field(default_factory=dict)
+    _queue: asyncio.Queue[Delivery | _End] = field(default_factory=asyncio.Queue)
     _ended: bool = False
+    # Topics with a catch-up request queued and not yet handled.
+    _catching_up: set[str] = field(default_factory=set)
 
-    def offer(self, notice: bytes) -> None:
+    def offer(self, notice: bytes, topic: str | None = None, position: int | None = None) -> None:
         """Queue a notice's plaintext without waiting; one too far behind is ended."""
+        self._put(Delivery(topic, position, notice))
+
+    def catch_up(self, topic: str, position: int) -> None:
+        """Ask the stream to deliver `topic` up to `position` from the history (once at a
+        time per topic)."""
+        if topic not in self._catching_up:
+            self._catching_up.add(topic)
+            self._put(Delivery(topic, position, None))
+
+    def caught_up(self, topic: str) -> None:
+        self._catching_up.discard(topic)
+
+    def _put(self, delivery: Delivery) -> None:
         if self._ended:
             return
         if self._queue.qsize() >= self.queue_limit:
@@ -65,14 +104,14 @@ class Subscription:
                 )
             )
             return
-        self._queue.put_nowait(notice)
+        self._queue.put_nowait(delivery)
 
     def end(self, error: CoveError | None = None) -> None:
         if not self._ended:
             self._ended = True
             self._queue.put_nowait(_End(error))
 
-    async def stream(self) -> AsyncIterator[bytes]:
+    async def deliveries(self) -> AsyncIterator[Delivery]:
         while True:
             item = await self._queue.get()
             if isinstance(item, _End):
@@ -80,6 +119,12 @@ class Subscription:
                     raise item.error
                 return
             yield item
+
+    async def stream(self) -> AsyncIterator[bytes]:
+        """The plaintexts of the notices queued, catch-up requests left out."""
+        async for delivery in self.deliveries():
+            if delivery.plaintext:
+                yield delivery.plaintext
 
 
 class Hub:
@@ -168,6 +213,9 @@ class Hub:
             if subscribers:
                 # The plaintext every subscriber gets, serialised once; each seals it apart.
                 body = {"type": payload["type"], "topic": payload["topic"], "data": payload["data"]}
+                position = payload.get("position")
+                if position is not None:
+                    body["position"] = position
                 plaintext = json.dumps(body, separators=(",", ":")).encode()
                 about = payload.get("about")
                 answers: dict[tuple[Principal, str], bool] = {}
@@ -175,7 +223,10 @@ class Hub:
                     # A notice that tells of another object (a channel, on its workspace's
                     # topic) reaches only those who may read that object too.
                     if about is None or await self._may_read(subscription, about, answers):
-                        subscription.offer(plaintext)
+                        subscription.offer(plaintext, payload["topic"], position)
+                    elif position is not None:
+                        # Not for this reader, but its place is taken: nothing is missing.
+                        subscription.offer(SKIPPED, payload["topic"], position)
         elif kind == "access":
             # Checked before the next payload is handled, so nothing published after a
             # removal reaches the removed member.
@@ -190,6 +241,35 @@ class Hub:
                 close()
         elif kind == "session_ended":
             self.end_session(payload["session"])
+
+    def drop_topic(self, subscription: Subscription, topic: str) -> None:
+        """The subscription's caller may no longer read `topic`: it stops, and with no topic
+        left the subscription completes."""
+        subscription.topics.discard(topic)
+        _discard(self._by_topic, topic, subscription)
+        if not subscription.topics:
+            subscription.end()
+
+    async def compare_positions(self, heads: Heads) -> None:
+        """Ask every subscription behind the store's newest position of a topic to catch up."""
+        topics = list(self._by_topic)
+        if not topics:
+            return
+        newest = await heads(topics)
+        for topic, head in newest.items():
+            for subscription in list(self._by_topic.get(topic, ())):
+                if subscription.positions.get(topic, head) < head:
+                    subscription.catch_up(topic, head)
+
+    async def watch_history(self, heads: Heads, every_seconds: float) -> None:
+        """Compare positions every `every_seconds` until cancelled: whatever the broker lost
+        (Redis down, cut off or stalled) reaches subscribers from the store."""
+        while True:
+            await asyncio.sleep(every_seconds)
+            try:
+                await self.compare_positions(heads)
+            except Exception:
+                log.warning("comparing realtime positions failed", exc_info=True)
 
     def _drop(self, reason: str) -> None:
         self.drops[reason] += 1
@@ -234,8 +314,7 @@ class Hub:
     ) -> None:
         for topic in list(subscription.topics):
             if not await self._may_read(subscription, topic, answers):
-                subscription.topics.discard(topic)
-                _discard(self._by_topic, topic, subscription)
+                self.drop_topic(subscription, topic)
         if not subscription.topics:
             subscription.end()
 

@@ -1,16 +1,25 @@
 """Realtime sessions: keys handed out over HTTPS after an access check, and the notice stream
 each subscriber receives sealed under its own rotating key, in the format of docs/contract.md,
-"Realtime wire format"."""
+"Realtime wire format".
+
+A stream delivers each topic's notices in position order: a notice ahead of the last one
+delivered is preceded by those between, read from the topic's history in the store (after
+checking again that the caller may read the topic, and the object a notice tells of), and
+sealed like live ones; when the history no longer reaches back, by a `resync` notice instead.
+A subscription given `since` positions starts with what came after them."""
 
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
+import json
+import logging
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from crypto.errors import SealError
 from crypto.field_seal import FieldRef
-from crypto.realtime import new_realtime_key, seal_notice
+from crypto.realtime import new_realtime_key, open_history, seal_notice
 from persistence.ids import new_id
 from persistence.realtime import RealtimeKeyRecord, RealtimeSessionRecord
 from resolvers.authz import Principal
@@ -18,10 +27,16 @@ from resolvers.channels import channel_access
 from resolvers.context import RequestContext
 from resolvers.errors import bad_input, not_found
 from resolvers.global_ids import is_raw_id, to_global_id
-from resolvers.hub import Subscription
+from resolvers.hub import SKIPPED, Delivery, Subscription
 from resolvers.notice_types import ChannelNotice
 from resolvers.services import Services
 from resolvers.topics import can_read, is_topic
+
+log = logging.getLogger("cove.realtime")
+
+# The notice that tells a subscriber to fetch a topic's state again: notices up to its
+# `position` may be missing from the stream (the history no longer reaches back).
+RESYNC = "resync"
 
 
 @dataclass(frozen=True)
@@ -140,9 +155,13 @@ async def close_session(ctx: RequestContext, session_id: str) -> None:
 
 
 async def subscribe(
-    ctx: RequestContext, session_id: str, topics: list[str]
+    ctx: RequestContext,
+    session_id: str,
+    topics: list[str],
+    since: Mapping[str, int] | None = None,
 ) -> AsyncIterator[Envelope]:
-    """The session's stream: each notice sealed under the session's current key, numbered."""
+    """The session's stream: each notice sealed under the session's current key, numbered;
+    with `since`, a topic's notices after that position first (or a `resync`)."""
     services = ctx.services
     policy = services.policy.realtime
     session = await _live_session(ctx, session_id)
@@ -150,6 +169,11 @@ async def subscribe(
     wanted = list(dict.fromkeys(topics))
     if not 1 <= len(wanted) <= policy.max_topics:
         raise bad_input(f"Subscribe to 1 to {policy.max_topics} topics.", field="topics")
+    since = dict(since or {})
+    if any(topic not in wanted or position < 0 for topic, position in since.items()):
+        raise bad_input(
+            "Give `since` positions (0 or more) of subscribed topics only.", field="since"
+        )
     for topic in wanted:
         if not is_topic(topic) or not await can_read(services, caller, topic):
             raise not_found("topic")
@@ -166,6 +190,7 @@ async def subscribe(
         await services.realtime.set_topics(session_id, " ".join(wanted))
         await services.presence.seen(caller.user_id)
         await services.presence.active(caller.user_id)
+        await _start_positions(services, subscription, wanted, since)
         async for envelope in _sealed(ctx, caller, session, subscription):
             yield envelope
     finally:
@@ -193,7 +218,7 @@ async def _sealed(
         await services.realtime.add_key(key)
     used = 0
     seq = 0
-    async for plaintext in subscription.stream():
+    async for plaintext in _in_order(ctx, caller, subscription):
         now = services.clock()
         if used >= policy.rotate_events or now >= key.expires_at:
             # A rotation is also when a stream notices its login has ended or expired.
@@ -219,3 +244,121 @@ async def typing(ctx: RequestContext, channel_id: str) -> None:
         ChannelNotice.TYPING,
         {"userId": to_global_id("User", access.workspace.principal.user_id)},
     )
+
+
+def _resync(topic: str, position: int) -> bytes:
+    body = {"type": RESYNC, "topic": topic, "data": {}, "position": position}
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+async def _start_positions(
+    services: Services, subscription: Subscription, topics: list[str], since: dict[str, int]
+) -> None:
+    """Each topic starts at its newest position (read after the subscription joined the hub,
+    so nothing newer is missed), or at `since`, caught up from the history."""
+    history = services.notices.history
+    if history is None:
+        return
+    heads = await history.repository.heads(topics)
+    for topic in topics:
+        head = heads[topic]
+        start = since.get(topic, head)
+        if start > head:  # a position this topic never had (its history was lost)
+            subscription.positions[topic] = head
+            subscription.offer(_resync(topic, head))
+            continue
+        subscription.positions[topic] = start
+        if start < head:
+            subscription.catch_up(topic, head)
+
+
+async def _in_order(
+    ctx: RequestContext, caller: Principal, subscription: Subscription
+) -> AsyncIterator[bytes]:
+    """The plaintexts to deliver, each topic's in position order, without repeats."""
+    async for delivery in subscription.deliveries():
+        async for plaintext in _deliver(ctx, caller, subscription, delivery):
+            yield plaintext
+
+
+async def _deliver(
+    ctx: RequestContext, caller: Principal, subscription: Subscription, delivery: Delivery
+) -> AsyncIterator[bytes]:
+    topic, position = delivery.topic, delivery.position
+    if topic is None or position is None:  # never numbered (typing, a resync)
+        if delivery.plaintext:
+            yield delivery.plaintext
+        return
+    if delivery.plaintext is None:
+        subscription.caught_up(topic)
+    if topic not in subscription.topics or topic not in subscription.positions:
+        return
+    # A live notice needs those before it first; a catch-up request needs all up to its own.
+    target = position if delivery.plaintext is None else position - 1
+    if target > subscription.positions[topic]:
+        async for plaintext in _from_history(ctx, caller, subscription, topic, target):
+            yield plaintext
+    if (
+        delivery.plaintext is not None
+        and topic in subscription.topics
+        and position > subscription.positions[topic]
+    ):
+        subscription.positions[topic] = position
+        if delivery.plaintext != SKIPPED:
+            yield delivery.plaintext
+
+
+async def _from_history(
+    ctx: RequestContext, caller: Principal, subscription: Subscription, topic: str, target: int
+) -> AsyncIterator[bytes]:
+    """The topic's notices after the last delivered, up to `target`, from the store; or a
+    resync when they are not all there. Access is checked again first: the broker that
+    would have carried an `access` change may be the thing that failed."""
+    services = ctx.services
+    history = services.notices.history
+    if history is None:
+        return
+    if not await _still_open(services, caller, subscription):
+        # The login or the session ended (its news may have been lost too): every topic
+        # stops, so nothing numbered is delivered from here, and the stream completes.
+        for each in list(subscription.topics):
+            services.hub.drop_topic(subscription, each)
+        return
+    if not await can_read(services, caller, topic):
+        services.hub.drop_topic(subscription, topic)
+        return
+    last = subscription.positions[topic]
+    # Further back than the history keeps, nothing is read: it cannot all be there.
+    wanted = target - last
+    rows = (
+        await history.repository.after(topic, last, limit=wanted) if wanted <= history.limit else []
+    )
+    readable: dict[str, bool] = {}
+    for row in rows:
+        if row.position != subscription.positions[topic] + 1:
+            break  # a hole: older rows were deleted while newer ones stayed
+        try:
+            record = json.loads(open_history(history.key, topic, row.position, row.sealed))
+        except (SealError, ValueError):
+            log.warning("a realtime history row does not open: resync sent", exc_info=True)
+            break
+        about = record.get("about")
+        if about is not None and about not in readable:
+            readable[about] = await can_read(services, caller, about)
+        subscription.positions[topic] = row.position
+        if about is None or readable[about]:
+            body = {"type": record["type"], "topic": topic, "data": record["data"]}
+            body["position"] = row.position
+            yield json.dumps(body, separators=(",", ":")).encode()
+    if subscription.positions[topic] < target:
+        subscription.positions[topic] = target
+        yield _resync(topic, target)
+
+
+async def _still_open(services: Services, caller: Principal, subscription: Subscription) -> bool:
+    """Whether the realtime session and the login it was opened with both still live."""
+    session = await services.realtime.get(subscription.session_id)
+    if session is None:
+        return False
+    login = await services.accounts.get_session(caller.user_id, subscription.login_session_id)
+    return login is not None and login.expires_at > services.clock()

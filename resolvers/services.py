@@ -19,6 +19,7 @@ from persistence.keys import DataKeyRepository
 from persistence.messages import MessageRepository
 from persistence.outbox import OutboxRepository
 from persistence.realtime import RealtimeRepository
+from persistence.realtime_history import RealtimeHistoryRepository
 from persistence.search_outbox import SearchOutboxRepository
 from persistence.store import Store
 from persistence.tasks import TaskRepository
@@ -31,7 +32,7 @@ from resolvers.drive_policy import DrivePolicy
 from resolvers.hub import Hub
 from resolvers.keys import KeyService
 from resolvers.mail import Mailer
-from resolvers.notices import Broker, Notices
+from resolvers.notices import Broker, NoticeHistory, Notices
 from resolvers.passwords import PasswordService
 from resolvers.persisted_queries import PersistedQueries
 from resolvers.presence import PresenceTracker
@@ -63,6 +64,10 @@ class RealtimePolicy:
     presence_heartbeat_seconds: float
     presence_timeout_seconds: float
     away_after_seconds: float
+    # Notices kept per topic (realtime_history_events) and how often a node looks for
+    # notices its broker lost (realtime_history_poll_seconds).
+    history_events: int
+    history_poll_seconds: float
 
 
 @dataclass(frozen=True)
@@ -150,6 +155,7 @@ class Services:
         from records (`resolvers.search_sources.load_documents`, above this layer); without
         it the search outbox is written but not drained."""
         broker_key = keyring.derive(b"realtime broker")
+        history_key = keyring.derive(b"realtime history")
         services: Services
 
         async def can_read(principal: Principal, topic: str) -> bool:
@@ -178,7 +184,16 @@ class Services:
             session_ttl=session_ttl,
             limits=limits,
             policy=policy,
-            notices=Notices(broker, broker_key),
+            notices=Notices(
+                broker,
+                broker_key,
+                NoticeHistory(
+                    RealtimeHistoryRepository(store),
+                    history_key,
+                    policy.realtime.history_events,
+                    clock,
+                ),
+            ),
             broker=broker,
             hub=hub,
             presence=PresenceTracker(

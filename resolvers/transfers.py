@@ -8,12 +8,36 @@ which `api/files.py` turns into the HTTP answer.
 
 from __future__ import annotations
 
+from resolvers.errors import DEPENDENCY_UNAVAILABLE
+
 
 class TransferError(Exception):
     """A refused transfer: an HTTP status and a message safe to show."""
 
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        headers: dict[str, str] | None = None,
+        *,
+        reason: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.headers = headers or {}
+        self.reason = reason  # `extensions.reason`, as on GraphQL errors
+
+
+# Seconds a client is told to wait (Retry-After) when file storage cannot answer now.
+STORAGE_RETRY_SECONDS = 5
+
+
+def storage_unavailable() -> TransferError:
+    """503 with Retry-After: the blob store is down, frozen or refused at once by its breaker."""
+    return TransferError(
+        503,
+        "File storage cannot answer right now; try again shortly.",
+        {"Retry-After": str(STORAGE_RETRY_SECONDS)},
+        reason=DEPENDENCY_UNAVAILABLE,
+    )

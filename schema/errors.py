@@ -12,6 +12,9 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types.execution import StreamExecutionResult
 
 from resolvers.errors import (
+    DEPENDENCIES,
+    DEPENDENCY_RETRY_SECONDS,
+    DEPENDENCY_UNAVAILABLE,
     STORE_RETRY_SECONDS,
     STORE_UNAVAILABLE,
     CoveError,
@@ -71,6 +74,17 @@ def coded_error(error: GraphQLError, request_id: str) -> GraphQLError:
             "requestId": request_id,
         }
         message = "The database cannot answer right now; try again shortly."
+    elif isinstance(original, tuple(DEPENDENCIES)):
+        dependency = next(n for kind, n in DEPENDENCIES.items() if isinstance(original, kind))
+        log.warning("%s unavailable (request %s): %s", dependency, request_id, original)
+        extensions = {
+            "code": ErrorCode.UNAVAILABLE.value,
+            "reason": DEPENDENCY_UNAVAILABLE,
+            "dependency": dependency,
+            "retryAfterSeconds": DEPENDENCY_RETRY_SECONDS,
+            "requestId": request_id,
+        }
+        message = f"A service Cove depends on ({dependency}) cannot answer right now; try again."
     elif isinstance(original, InvalidOperationTypeError):
         extensions["code"] = ErrorCode.BAD_USER_INPUT.value
         # Raised where a transport allows only some operation types (the WebSocket carries

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.types import Info
@@ -36,7 +36,9 @@ class RealtimeSession:
     description=(
         "One event, sealed for this subscriber: AES-256-GCM under key `keyId`, associated data "
         '"<sessionId>:<seq>"; `nonce` (12 bytes) and `ciphertext` (with its 16-byte tag) in '
-        "standard base64. The plaintext is JSON {type, topic, data}."
+        "standard base64. The plaintext is JSON {type, topic, data, position}: `position` is "
+        "the notice's place in its topic (absent for typing); type `resync` means notices up "
+        "to `position` may be missing: fetch the topic's state again."
     )
 )
 class RealtimeEvent:
@@ -53,6 +55,14 @@ class RealtimeEvent:
             nonce=envelope.nonce,
             ciphertext=envelope.ciphertext,
         )
+
+
+@strawberry.input(
+    description="Where a stream left a topic: the `position` of the last event received."
+)
+class RealtimePositionInput:
+    topic: strawberry.ID
+    position: int
 
 
 @strawberry.type
@@ -117,10 +127,16 @@ async def typing(info: Info[Any, Any], input: TypingInput) -> TypingPayload | No
 
 
 async def events(
-    info: Info[Any, Any], session_id: strawberry.ID, topics: list[strawberry.ID]
+    info: Info[Any, Any],
+    session_id: strawberry.ID,
+    topics: list[strawberry.ID],
+    since: list[RealtimePositionInput] | None = None,
 ) -> AsyncGenerator[RealtimeEvent, None]:
     """Events of the topics (channel, workspace or your own user ids), sealed for you."""
-    stream = realtime.subscribe(request_context(info), session_id, [str(t) for t in topics])
+    positions = {str(p.topic): p.position for p in since or ()}
+    stream = realtime.subscribe(
+        request_context(info), session_id, [str(t) for t in topics], positions
+    )
     async for envelope in stream:
         yield RealtimeEvent.from_envelope(envelope)
 
@@ -150,7 +166,17 @@ class RealtimeSubscription:
         description="Sealed events of the topics; see docs/realtime.md for the format."
     )
     async def events(
-        self, info: Info[Any, Any], session_id: strawberry.ID, topics: list[strawberry.ID]
+        self,
+        info: Info[Any, Any],
+        session_id: strawberry.ID,
+        topics: list[strawberry.ID],
+        since: Annotated[
+            list[RealtimePositionInput] | None,
+            strawberry.argument(
+                description="Resume: per topic, the position of the last event received; "
+                "the stream starts with the events after it, or a `resync` event."
+            ),
+        ] = None,
     ) -> AsyncGenerator[RealtimeEvent, None]:
-        async for event in events(info, session_id, topics):
+        async for event in events(info, session_id, topics, since):
             yield event

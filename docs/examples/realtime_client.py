@@ -1,5 +1,8 @@
 """A minimal Cove realtime client: open a session over HTTPS, subscribe over WSS with
-graphql-transport-ws, decrypt each event with the session's keys, follow key rotation.
+graphql-transport-ws, decrypt each event with the session's keys, follow key rotation,
+and resume where it left off: it remembers each topic's last `position` and subscribes again
+with `since`, so the server sends what was missed, or a `resync` event when it no longer can
+(then fetch the topic's state over HTTP).
 
 Needs `httpx`, `websockets` and `cryptography`. Usage:
     python realtime_client.py https://cove.example.org <bearer token> <topic id> [...]
@@ -23,6 +26,8 @@ KEY = """mutation($s: ID!, $k: ID!) {
   realtimeKey(input: {sessionId: $s, keyId: $k}) { key { id secret expiresAt } } }"""
 EVENTS = """subscription($s: ID!, $t: [ID!]!) {
   events(sessionId: $s, topics: $t) { keyId seq nonce ciphertext } }"""
+RESUME = """subscription($s: ID!, $t: [ID!]!, $since: [RealtimePositionInput!]) {
+  events(sessionId: $s, topics: $t, since: $since) { keyId seq nonce ciphertext } }"""
 
 
 def decrypt(secret: bytes, session_id: str, envelope: dict[str, Any]) -> dict[str, Any]:
@@ -46,6 +51,8 @@ class RealtimeClient:
         self.session_id = ""
         self.keys: dict[str, bytes] = {}
         self.last_seq = 0
+        # The last position received per topic: where a new subscription resumes.
+        self.positions: dict[str, int] = {}
 
     async def _graphql(self, query: str, variables: dict[str, Any] | None = None) -> Any:
         response = await self.http.post(
@@ -68,8 +75,12 @@ class RealtimeClient:
             self.keys[key_id] = base64.b64decode(fetched["secret"])
         return self.keys[key_id]
 
-    async def events(self, topics: list[str], ssl: Any = None) -> AsyncIterator[dict[str, Any]]:
-        """Decrypted events, in order; raises on a gap or a replay in `seq`."""
+    async def events(
+        self, topics: list[str], ssl: Any = None, *, resume: bool = True
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Decrypted events, in order; raises on a gap or a replay in `seq`. With `resume`,
+        starts after the positions already received (a `resync` event, when it comes, means
+        "fetch that topic's state again")."""
         ws_url = "ws" + self.base_url.removeprefix("http") + "/graphql"
         async with connect(ws_url, subprotocols=["graphql-transport-ws"], ssl=ssl) as socket:
             init = {"authorization": f"Bearer {self.token}"}
@@ -77,11 +88,19 @@ class RealtimeClient:
             ack = json.loads(await socket.recv())
             if ack["type"] != "connection_ack":
                 raise RuntimeError(f"not acknowledged: {ack}")
-            variables = {"s": self.session_id, "t": topics}
+            since = [
+                {"topic": topic, "position": self.positions[topic]}
+                for topic in topics
+                if resume and topic in self.positions
+            ]
+            variables: dict[str, Any] = {"s": self.session_id, "t": topics}
+            if since:
+                variables["since"] = since
+            self.last_seq = 0  # each subscription counts from 1 under a fresh key
             subscribe = {
                 "id": "1",
                 "type": "subscribe",
-                "payload": {"query": EVENTS, "variables": variables},
+                "payload": {"query": RESUME if since else EVENTS, "variables": variables},
             }
             await socket.send(json.dumps(subscribe))
             async for raw in socket:
@@ -100,7 +119,10 @@ class RealtimeClient:
                 if envelope["seq"] != self.last_seq + 1:
                     raise RuntimeError(f"sequence broken: {self.last_seq} then {envelope['seq']}")
                 self.last_seq = envelope["seq"]
-                yield decrypt(await self.key(envelope["keyId"]), self.session_id, envelope)
+                event = decrypt(await self.key(envelope["keyId"]), self.session_id, envelope)
+                if "position" in event:  # typing has none
+                    self.positions[event["topic"]] = event["position"]
+                yield event
 
     async def close(self) -> None:
         await self.http.aclose()

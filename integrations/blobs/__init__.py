@@ -14,6 +14,7 @@ from integrations.blobs.base import (
 )
 from integrations.blobs.keys import check_key
 from integrations.blobs.local import LocalBlobStore
+from integrations.breaker import CircuitBreaker
 
 if TYPE_CHECKING:
     from integrations.blobs.s3 import S3BlobStore
@@ -52,6 +53,8 @@ def blob_store_from_config(
     access_key_id: str | None = None,
     secret_access_key: str | None = None,
     create_bucket: bool = False,
+    timeout_seconds: float = 5.0,
+    breaker: CircuitBreaker | None = None,
 ) -> BlobStore:
     """The store the settings name; a missing or contradictory setting raises ValueError.
 
@@ -82,5 +85,9 @@ def blob_store_from_config(
             access_key_id=access_key_id,
             secret_access_key=secret_access_key,
             create_bucket=create_bucket,
+            connect_timeout=timeout_seconds,
+            read_timeout=timeout_seconds,
+            max_attempts=2,
+            breaker=breaker,
         )
     raise ValueError(f"the blob store kind must be one of {', '.join(KINDS)}; got {kind!r}")

@@ -5,12 +5,14 @@ Objects up to one part go up in one PutObject; bigger ones as a multipart upload
 become visible only when the upload is completed. A failed or cancelled upload is aborted;
 `cleanup_partials` aborts those that a crashed process left, so give the store a bucket of its
 own. boto3 blocks: its calls run on the store's own threads, through one thread-safe client
-with bounded timeouts and retries.
+with bounded timeouts and retries. With a `breaker`, a bucket that keeps failing (refusing, or
+not answering within the timeouts) is refused at once until a trial call succeeds again.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -31,6 +33,7 @@ from integrations.blobs.base import (
 )
 from integrations.blobs.keys import check_key, check_prefix
 from integrations.blobs.threads import Threads
+from integrations.breaker import CircuitBreaker
 
 T = TypeVar("T")
 
@@ -62,6 +65,7 @@ class S3BlobStore:
         max_attempts: int = 3,
         max_threads: int = 8,
         session: boto3.session.Session | None = None,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         """Make the client, without any request; `session` lets stores share loaded models."""
         if not bucket:
@@ -72,10 +76,12 @@ class S3BlobStore:
         self._part_size = part_size
         self._read_size = read_size
         self._threads = Threads(max_threads, "cove-blob-s3")
+        self._breaker = breaker
         options: dict[str, Any] = {
             "connect_timeout": connect_timeout,
             "read_timeout": read_timeout,
-            "retries": {"max_attempts": max_attempts, "mode": "standard"},
+            # Attempts in all, the first included (botocore's `max_attempts` counts retries only).
+            "retries": {"total_max_attempts": max_attempts, "mode": "standard"},
             "max_pool_connections": max_threads,
             # Checksums only where the API demands them: Swift's s3api and older MinIO refuse
             # the ones newer botocore adds by default; the AEAD inside the bytes guards them.
@@ -142,7 +148,7 @@ class S3BlobStore:
                     UploadId=upload,
                     MultipartUpload={"Parts": parts},
                 )
-            await _translated(self._threads.finish(call), key)
+            await self._guarded(self._threads.finish(call), key)
         except BaseException:
             if upload is not None:
                 await self._threads.finish(functools.partial(self._abort_quietly, key, upload))
@@ -211,12 +217,34 @@ class S3BlobStore:
 
     # --- helpers
 
+    async def _guarded(self, call: Awaitable[T], key: str) -> T:
+        """`_translated`, through the breaker: refused at once while it is open."""
+        breaker = self._breaker
+        if breaker is None:
+            return await _translated(call, key)
+        if not breaker.allow():
+            if inspect.iscoroutine(call):
+                call.close()  # never started: nothing runs on a thread
+            raise BlobStoreUnavailable(
+                f"S3 is failing: refused for {breaker.retry_after:.0f} s more"
+            )
+        try:
+            result = await _translated(call, key)
+        except BlobStoreUnavailable:
+            breaker.failure()
+            raise
+        except BlobNotFound:
+            breaker.success()  # S3 answered
+            raise
+        breaker.success()
+        return result
+
     async def _ready(self) -> None:
         if self._closed:
             raise BlobStoreUnavailable("the blob store is closed")
         if not self._bucket_ready:
             # Two first calls may both get here; creating a bucket one owns is harmless.
-            await _translated(self._threads.run(self._ensure_bucket), "")
+            await self._guarded(self._threads.run(self._ensure_bucket), "")
             self._bucket_ready = True
 
     def _ensure_bucket(self) -> None:
@@ -238,7 +266,7 @@ class S3BlobStore:
 
     async def _call(self, key: str, method: Callable[..., T], **params: Any) -> T:
         await self._ready()
-        return await _translated(self._threads.run(functools.partial(method, **params)), key)
+        return await self._guarded(self._threads.run(functools.partial(method, **params)), key)
 
     async def _begin(self, key: str) -> str:
         def abort(response: dict[str, Any]) -> None:
@@ -278,7 +306,7 @@ class S3BlobStore:
         *,
         undo: Callable[[T], object] | None = None,
     ) -> T:
-        return await _translated(self._threads.run(call, undo=undo), key)
+        return await self._guarded(self._threads.run(call, undo=undo), key)
 
     def _abort_stale(self, key: str, upload: str) -> bool:
         try:

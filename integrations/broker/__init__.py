@@ -18,13 +18,13 @@ __all__ = [
 _REDIS_SCHEMES = ("redis://", "rediss://")
 
 
-def broker_from_url(url: str | None) -> Broker:
+def broker_from_url(url: str | None, *, timeout_seconds: float = 1.0) -> Broker:
     """The broker the `broker_url` setting names: unset or memory://, redis:// or rediss://."""
     if url is None or url == "memory://":
         return MemoryBroker()
     if url.lower().startswith(_REDIS_SCHEMES):
         try:
-            return RedisBroker(url)
+            return RedisBroker(url, timeout=timeout_seconds)
         except ValueError as exc:
             raise ValueError(f"broker_url is not a valid Redis URL: {exc}") from exc
     # The URL itself stays out of the message: it may carry a password.

@@ -5,8 +5,11 @@ the order they were published, whatever their topics. Redis pub/sub keeps nothin
 published while a node is cut off (Redis down or restarting, a network cut, or Redis dropping
 a subscriber that reads too slowly) are lost for that node and never replayed. The listener
 logs the outage once, reconnects with capped exponential backoff and goes on with the next
-payload. Publishing never waits long on a dead Redis: failures are logged once per outage and
-the payload dropped, so queries and mutations keep working. Payloads arrive sealed.
+payload. Publishing never waits on Redis at all: `publish` puts the payload on a bounded
+queue that one sender task drains, so a frozen or dead Redis costs a mutation nothing. While
+Redis fails (or the queue is full) payloads are dropped and counted, the outage logged once,
+and the sender pauses with backoff before trying again. `ping` has a connection of its own,
+so a readiness probe never waits behind publishing. Payloads arrive sealed.
 """
 
 from __future__ import annotations
@@ -35,6 +38,10 @@ from integrations.broker.base import (
 DEFAULT_CHANNEL = "cove:events"
 _PUBLISH_TIMEOUT = 1.0
 _CONNECT_TIMEOUT = 2.0
+# Payloads waiting for the sender; beyond this they are dropped (Redis is slow or away).
+OUTBOX_SIZE = 1000
+# close() lets the sender flush what is queued for at most this long.
+_FLUSH_SECONDS = 2.0
 # A subscription silent this long is PINGed; silent as long again, it is taken for dead
 # (a cut network does not always close the socket).
 _PROBE_AFTER = 15.0
@@ -64,18 +71,20 @@ class RedisBroker:
         *,
         reconnect_initial: float = 0.2,
         reconnect_max: float = 5.0,
+        timeout: float = _PUBLISH_TIMEOUT,
+        outbox_size: int = OUTBOX_SIZE,
     ) -> None:
         if not channel:
             raise ValueError("the broker channel must not be empty")
         self._channel = channel
         self._reconnect = (reconnect_initial, reconnect_max)
         self._publish_backoff = Backoff(reconnect_initial, reconnect_max)
-        self._publisher = _client(url, _PUBLISH_TIMEOUT, single_connection=True)
+        self._publisher = _client(url, timeout, single_connection=True)
+        self._prober = _client(url, timeout, single_connection=True)
         # The listener's connection is the one its PubSub takes from this client's pool.
         self._listener = _client(url, _CONNECT_TIMEOUT, single_connection=False)
-        # One publish (or ping) at a time on the one connection, in call order; and once
-        # Redis is known down, waiting publishers drop at once instead of timing out in turn.
-        self._publish_lock = asyncio.Lock()
+        self._outbox: asyncio.Queue[bytes] = asyncio.Queue(outbox_size)
+        self._sender: asyncio.Task[None] | None = None
         self._publish_paused_until = 0.0
         self._publish_down = False
         self._dropped = 0
@@ -99,17 +108,59 @@ class RedisBroker:
             await asyncio.wait_for(self._first_attempt.wait(), _CONNECT_TIMEOUT * 3)
 
     async def publish(self, payload: bytes) -> None:
-        """Publish to the channel; while Redis is down the payload is dropped, never raised."""
+        """Queue the payload for the sender and return at once; dropped while Redis is down."""
         require_bytes(payload)
+        if self._closed:
+            log.debug("broker closed: payload dropped")
+            return
+        if asyncio.get_running_loop().time() < self._publish_paused_until:
+            self._dropped += 1
+            return
+        if self._sender is None:
+            self._sender = asyncio.create_task(self._send(), name="cove-broker-redis-publish")
+        try:
+            self._outbox.put_nowait(payload)
+        except asyncio.QueueFull:
+            self._dropped += 1
+
+    @property
+    def dropped(self) -> int:
+        """Payloads dropped since publishing last worked."""
+        return self._dropped
+
+    async def close(self) -> None:
+        """Flush the queue briefly, stop the listener and close the connections."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._sender is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._outbox.join(), _FLUSH_SECONDS)
+            await stop_task(self._sender)
+        if self._task is not None:
+            await stop_task(self._task)
+        await self._listener.aclose()
+        await self._publisher.aclose()
+        await self._prober.aclose()
+
+    async def ping(self) -> None:
+        """PING Redis over a connection of its own (never behind publishing)."""
+        if self._closed:
+            raise BrokerUnavailable("the broker is closed")
+        try:
+            await self._prober.ping()
+        except _DOWN as exc:
+            raise BrokerUnavailable(f"Redis did not answer PING: {exc}") from exc
+
+    async def _send(self) -> None:
         loop = asyncio.get_running_loop()
-        async with self._publish_lock:
-            if self._closed:
-                log.debug("broker closed: payload dropped")
-                return
-            if loop.time() < self._publish_paused_until:
-                self._dropped += 1
-                return
+        # Ends when close() cancels it; each turn takes one payload off the queue.
+        while True:
+            payload = await self._outbox.get()
             try:
+                if loop.time() < self._publish_paused_until:
+                    self._dropped += 1
+                    continue
                 await self._publisher.publish(self._channel, payload)
             except _DOWN as exc:
                 self._dropped += 1
@@ -117,32 +168,13 @@ class RedisBroker:
                 if not self._publish_down:
                     self._publish_down = True
                     log.warning("cannot publish to Redis: dropping events", extra=_error(exc))
-                return
+                continue
+            finally:
+                self._outbox.task_done()
             if self._publish_down:
                 log.warning("publishing to Redis again", extra={"dropped": self._dropped})
                 self._publish_down, self._dropped = False, 0
                 self._publish_backoff.reset()
-
-    async def close(self) -> None:
-        """Stop the listener and close both connections."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._task is not None:
-            await stop_task(self._task)
-        await self._listener.aclose()
-        async with self._publish_lock:
-            await self._publisher.aclose()
-
-    async def ping(self) -> None:
-        """PING Redis over the publishing connection."""
-        async with self._publish_lock:
-            if self._closed:
-                raise BrokerUnavailable("the broker is closed")
-            try:
-                await self._publisher.ping()
-            except _DOWN as exc:
-                raise BrokerUnavailable(f"Redis did not answer PING: {exc}") from exc
 
     async def _listen(self, handler: Handler) -> None:
         backoff = Backoff(*self._reconnect)

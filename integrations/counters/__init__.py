@@ -7,10 +7,10 @@ from integrations.counters.memory import MemoryCounters
 from integrations.counters.redis import RedisCounters
 
 
-def counters_from_url(url: str | None) -> Counters:
+def counters_from_url(url: str | None, *, timeout_seconds: float = 0.5) -> Counters:
     """Redis when the broker is Redis (one budget for the whole deployment); else this process."""
     if url and url.startswith(("redis://", "rediss://", "unix://")):
-        return RedisCounters(url)
+        return RedisCounters(url, timeout=timeout_seconds)
     return MemoryCounters()
 
 

@@ -18,14 +18,16 @@ _PREFIX = "cove:count:"
 class RedisCounters:
     """INCRBY on `cove:count:<key>:<window>`, which expires when its window has passed."""
 
-    def __init__(self, url: str, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, url: str, clock: Callable[[], float] = time.time, *, timeout: float = _TIMEOUT
+    ) -> None:
         self._clock = clock
         # Counting must never hold a request up for long: no retries, short timeouts.
         self._redis = Redis.from_url(
             url,
             decode_responses=False,
-            socket_timeout=_TIMEOUT,
-            socket_connect_timeout=_TIMEOUT,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
             retry=Retry(NoBackoff(), 0),
         )
 

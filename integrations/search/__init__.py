@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from integrations.breaker import CircuitBreaker
 from integrations.search.base import (
     SearchCursor,
     SearchDocument,
@@ -59,6 +60,8 @@ def search_engine_from_config(
     index_prefix: str = "cove-search",
     api_key: str | None = None,
     max_ops_per_batch: int | None = None,
+    timeout_seconds: float = 10.0,
+    breaker: CircuitBreaker | None = None,
 ) -> SearchEngine:
     """The engine the settings name; a missing or malformed setting raises ValueError.
 
@@ -78,7 +81,11 @@ def search_engine_from_config(
             raise ValueError("the elasticsearch search engine needs url (http://host:9200)")
         from integrations.search.elastic import ElasticsearchEngine
 
-        return ElasticsearchEngine(url, index_prefix=index_prefix, api_key=api_key)
+        elastic = ElasticsearchEngine(
+            url, index_prefix=index_prefix, api_key=api_key, request_timeout=timeout_seconds
+        )
+        elastic.breaker = breaker
+        return elastic
     if kind == "opensearch":
         if not url:
             raise ValueError("the opensearch search engine needs url (http://host:9200)")
@@ -88,5 +95,9 @@ def search_engine_from_config(
             )
         from integrations.search.opensearch import OpenSearchEngine
 
-        return OpenSearchEngine(url, index_prefix=index_prefix)
+        opensearch = OpenSearchEngine(
+            url, index_prefix=index_prefix, request_timeout=timeout_seconds
+        )
+        opensearch.breaker = breaker
+        return opensearch
     raise ValueError(f"the search engine kind must be one of {', '.join(KINDS)}; got {kind!r}")

@@ -30,6 +30,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, ClassVar
 
+from integrations.breaker import CircuitBreaker
 from integrations.search.base import (
     SearchDocument,
     SearchHit,
@@ -105,6 +106,8 @@ class ClusterEngine(ABC):
         self._ready = False
         self._ready_lock = asyncio.Lock()
         self._closed = False
+        # Set by the factory: searches against a cluster that keeps failing are refused at once.
+        self.breaker: CircuitBreaker | None = None
 
     # The client calls each engine makes.
 
@@ -232,6 +235,22 @@ class ClusterEngine(ABC):
         self._check_open()
         if finds_nothing(groups, query):
             return []
+        breaker = self.breaker
+        if breaker is None:
+            return await self._search(workspace_id, groups, query)
+        if not breaker.allow():
+            raise SearchUnavailable(f"{self.product} is failing: searches refused for a while")
+        try:
+            found = await self._search(workspace_id, groups, query)
+        except SearchUnavailable:
+            breaker.failure()
+            raise
+        breaker.success()
+        return found
+
+    async def _search(
+        self, workspace_id: str, groups: list[list[bytes]], query: SearchQuery
+    ) -> list[SearchHit]:
         await self.ensure_index()
         request: dict[str, Any] = {
             "query": build_query(workspace_id, groups, query),

@@ -12,7 +12,15 @@ from typing import Any
 import pytest
 from worlds import CREATE_WS, join
 
-from support import GraphQLClient, Server, error_codes, make_settings, serve, sign_up
+from support import (
+    GraphQLClient,
+    Server,
+    error_codes,
+    make_settings,
+    on_scylla,
+    serve,
+    sign_up,
+)
 
 CREATE_CAL = """mutation($w: ID!) { createCalendar(input: {workspaceId: $w, name: "Team"}) {
   calendar { id } } }"""
@@ -98,6 +106,10 @@ def _latencies_during_import(
     return latencies, outcome["result"]
 
 
+# What this measures is whether the import blocks this process's event loop, which does not
+# depend on the engine; on ScyllaDB the Cassandra node shares the machine's two cores and its
+# pauses under the import's writes land in the viewer's answer times.
+@pytest.mark.skipif(on_scylla(), reason="times this process's loop; a node's pauses add noise")
 def test_viewer_answers_within_200_ms_while_the_ics_bomb_is_imported(tmp_path: Path) -> None:
     text = bomb(1000)
     assert 140_000 < len(text) < 200_000

@@ -120,3 +120,49 @@ async def test_payloads_that_do_not_open_are_dropped() -> None:
     await hub.on_payload(b"garbage")
     await hub.on_payload(payload(kind="login_ended", login="login-u"))
     assert await drain(sub) == []
+
+
+async def test_numbered_notices_carry_their_position_and_pass_it_to_those_left_out() -> None:
+    async def can_read(principal: Principal, topic: str) -> bool:
+        return principal.user_id == "member" or topic == "workspace"
+
+    hub = Hub(KEY, can_read)
+    member, guest = subscription("member", {"workspace"}), subscription("guest", {"workspace"})
+    hub.add(member)
+    hub.add(guest)
+    await hub.on_payload(
+        payload(kind="event", topic="workspace", type="x", data={}, about="channel", position=7)
+    )
+    for sub in (member, guest):
+        sub.end()
+    [told] = [d async for d in member.deliveries()]
+    [passed] = [d async for d in guest.deliveries()]
+    assert json.loads(told.plaintext or b"")["position"] == 7
+    # The guest learns only that position 7 is taken, so it does not read the history for it.
+    assert (passed.topic, passed.position, passed.plaintext) == ("workspace", 7, b"")
+
+
+async def test_subscriptions_behind_the_store_are_asked_to_catch_up_once() -> None:
+    async def can_read(principal: Principal, topic: str) -> bool:
+        return True
+
+    hub = Hub(KEY, can_read)
+    behind, current = subscription("behind", {"t"}), subscription("current", {"t"})
+    hub.add(behind)
+    hub.add(current)
+    behind.positions["t"], current.positions["t"] = 3, 9
+    asked: list[list[str]] = []
+
+    async def heads(topics: list[str]) -> dict[str, int]:
+        asked.append(topics)
+        return {"t": 9}
+
+    await hub.compare_positions(heads)
+    await hub.compare_positions(heads)  # still behind: no second request while one waits
+    for sub in (behind, current):
+        sub.end()
+    assert asked == [["t"], ["t"]]
+    assert [(d.topic, d.position, d.plaintext) async for d in behind.deliveries()] == [
+        ("t", 9, None)
+    ]
+    assert [d async for d in current.deliveries()] == []
