@@ -61,7 +61,8 @@ class MailPolicy:
         """Seconds before the next attempt after `attempts` failed ones (20 % jitter)."""
         exponent = max(0, min(attempts - 1, 30))
         delay = min(self.retry_max_seconds, self.retry_base_seconds * float(2**exponent))
-        return delay * (0.8 + secrets.randbelow(401) / 1000)
+        # In thousandths, so that the extremes are exactly 80 % and 120 % of the delay.
+        return delay * (800 + secrets.randbelow(401)) / 1000
 
 
 def _mail_ref(mail_id: str) -> FieldRef:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -123,10 +124,16 @@ def mail_store(mail: Mailer) -> Store:
     return outbox._store  # type: ignore[no-any-return]
 
 
-async def test_backoff_doubles_up_to_the_cap() -> None:
+async def test_backoff_doubles_up_to_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
     delays = [POLICY.backoff(n) for n in range(1, 7)]
     for delay, expected in zip(delays, [10, 20, 40, 80, 80, 80], strict=True):
         assert expected * 0.8 <= delay <= expected * 1.2
+    # The jitter's extremes stay within 20 % (0.8 + 0.4 in floats was just above 1.2).
+    for drawn, factor in ((0, 0.8), (400, 1.2)):
+        monkeypatch.setattr(secrets, "randbelow", lambda _: drawn)  # noqa: B023
+        assert [POLICY.backoff(n) for n in range(1, 7)] == [
+            expected * factor for expected in (10, 20, 40, 80, 80, 80)
+        ]
 
 
 async def test_mail_older_than_the_maximum_age_is_dropped(
