@@ -269,7 +269,7 @@ class Settings:
         default=64 * 1024**2,
         metadata=_doc(
             "Below this many free bytes the data dir's or local blob root's volume counts as "
-            "full: `/ready` is red, writes but deletes are refused (docs/operations.md)."
+            "full: `/ready` is red, writes other than deletes are refused (docs/operations.md)."
         ),
     )
     breaker_failures: int = field(
