@@ -2,7 +2,9 @@
 
 An upload is written to a file of its own in `<root>/.partial/`, fsynced, then renamed into
 place, so an object appears whole or not at all; a failed or cancelled upload removes its
-file, and `cleanup_partials` removes those that a crash left. Keys map to paths segment by
+file, and `cleanup_partials` removes those that a crash left. A write the disk refuses for lack
+of space (ENOSPC, EDQUOT) raises StorageFull, and with the root's `Volume` refuses the next
+uploads up front until it has room again (persistence/space.py). Keys map to paths segment by
 segment and cannot leave the root: they are validated, and a path that a symlink under the
 root leads outside is refused. Unlike S3, a key here cannot also be a "folder" of other keys
 ("a" beside "a/b"): such a put is refused with BlobKeyError.

@@ -26,6 +26,7 @@ from drive_support import (
     put,
 )
 
+from persistence.space import RESERVE_NAME
 from support import make_settings, on_scylla, serve
 
 MiB = 1024 * 1024
@@ -122,6 +123,10 @@ def test_a_full_data_volume_refuses_clearly_keeps_reads_frees_by_deleting_and_re
         other_id = drive.upload(other_body, name="doomed.bin")
         later = begin_upload(owner, 100 * 1024, workspace=drive.ids["workspace"], name="later")
         assert server.client().http.get("/ready").status_code == 200
+        reserve = data_dir / RESERVE_NAME
+        assert reserve.stat().st_size == MIN_FREE // 4
+        blobs = sorted((data_dir / "blobs" / "drive").rglob("*"))
+        assert len([path for path in blobs if path.is_file()]) == 2
 
         filler = volume / "filler"
         fill(filler)
@@ -142,6 +147,7 @@ def test_a_full_data_volume_refuses_clearly_keeps_reads_frees_by_deleting_and_re
         ready = server.client().http.get("/ready")
         assert ready.status_code == 503, ready.text
         assert "data_dir" in ready.json()["failed"]
+        assert not reserve.exists()  # released for the deletes below
 
         # Reads and downloads work.
         texts = {
@@ -162,11 +168,14 @@ def test_a_full_data_volume_refuses_clearly_keeps_reads_frees_by_deleting_and_re
             for e in owner.data(MESSAGES, {"c": channel})["node"]["messages"]["edges"]
         }
         assert texts == {"kept"}
+        blobs = sorted((data_dir / "blobs" / "drive").rglob("*"))
+        assert len([path for path in blobs if path.is_file()]) == 1  # the file's contents went
 
         # Space returns: green again by itself, and writes work without a restart.
         filler.unlink()
         ready = server.client().http.get("/ready")
         assert ready.status_code == 200, ready.text
+        assert reserve.stat().st_size == MIN_FREE // 4  # made again
         owner.data(POST, {"c": channel, "t": "after"})
         stored = put(server, later["url"], os.urandom(100 * 1024))
         assert stored.status_code == 201, stored.text
