@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from litestar import Litestar, Response, get
@@ -26,6 +27,9 @@ from api.metrics_http import MetricsListener, metrics_route
 from api.middleware import SecurityMiddleware
 from api.policies import auth_limits_from, budget_policy_from, mail_policy_from, policy_from
 from api.settings import Settings, SettingsError, load_settings
+from api.space import probe as probe_volume
+from api.space import volumes_of
+from api.space import watch as watch_volumes
 from api.stores import open_store
 from crypto.keyring import Keyring
 from crypto.passwords import Argon2Params, PasswordHasher
@@ -36,6 +40,7 @@ from integrations.counters import counters_from_url
 from integrations.mail import LogTransport, MailTransport, SmtpTransport, is_loopback_host
 from integrations.search import SearchEngine, search_engine_from_config
 from persistence.persisted_queries import PersistedQueryRepository
+from persistence.space import StorageFull, Volume
 from persistence.store import Store
 from resolvers import search_sources, topics
 from resolvers.cost_budget import CostBudget
@@ -57,7 +62,8 @@ def health() -> dict[str, str]:
 
 @get("/ready")
 async def ready(state: State) -> Response[dict[str, Any]]:
-    """Readiness: every configured backend answers; 503 names the ones that do not.
+    """Readiness: every configured backend answers and no local volume is full; 503 names
+    the ones that fail (a full volume by its setting: `data_dir`, `blob_dir`).
 
     The backends are probed at once, each given `ready_timeout_seconds`; a probe still running
     then counts as down and is left to end on its own (a thread cannot be stopped), so the
@@ -65,11 +71,13 @@ async def ready(state: State) -> Response[dict[str, Any]]:
     """
     services: Services = state[SERVICES_STATE_KEY]
     settings: Settings = state["settings"]
+    volumes: dict[str, Volume] = state.get(VOLUMES_STATE_KEY, {})
     backends: dict[str, Callable[[], Awaitable[None]]] = {
         "store": services.store.ping,
         "broker": services.broker.ping,
         "blobs": services.blobs.ping,
         "search": services.indexer.engine.ping,
+        **{name: partial(probe_volume, volume) for name, volume in volumes.items()},
     }
     probes = {name: asyncio.ensure_future(ping()) for name, ping in backends.items()}
     await asyncio.wait(probes.values(), timeout=settings.ready_timeout_seconds)
@@ -79,6 +87,9 @@ async def ready(state: State) -> Response[dict[str, Any]]:
             log.warning("readiness: %s did not answer in time", name)
             probe.cancel()
             probe.add_done_callback(_retrieve)
+            failed.append(name)
+        elif not probe.cancelled() and isinstance(probe.exception(), StorageFull):
+            log.warning("readiness: the %s volume is full", name)
             failed.append(name)
         elif probe.cancelled() or probe.exception() is not None:
             log.warning("readiness: %s did not answer", name, exc_info=probe.exception())
@@ -97,6 +108,8 @@ def _retrieve(probe: asyncio.Future[None]) -> None:
         probe.exception()  # ended after /ready answered: already counted as down
 
 
+# app.state key of the local volumes watched for free space (api/space.py).
+VOLUMES_STATE_KEY = "volumes"
 # Partial uploads and orphaned contents older than this are swept (uploads run for at most
 # the upload URL's lifetime, plus the time to send the largest file).
 SWEEP_EVERY = timedelta(hours=1)
@@ -111,8 +124,8 @@ def breaker(settings: Settings, name: str) -> CircuitBreaker:
     )
 
 
-def blob_store(settings: Settings) -> BlobStore:
-    """The blob store the settings name."""
+def blob_store(settings: Settings, volume: Volume | None = None) -> BlobStore:
+    """The blob store the settings name (a local one refuses uploads while `volume` is full)."""
     try:
         return blob_store_from_config(
             settings.blob_store,
@@ -124,6 +137,7 @@ def blob_store(settings: Settings) -> BlobStore:
             secret_access_key=settings.s3_secret_access_key,
             timeout_seconds=settings.s3_timeout_seconds,
             breaker=breaker(settings, "blobs"),
+            volume=volume,
         )
     except ValueError as exc:
         raise SettingsError("blob_store", str(exc)) from None
@@ -202,12 +216,19 @@ def mailer(settings: Settings) -> Mailer:
 
 
 @asynccontextmanager
-async def running_services(settings: Settings, keyring: Keyring) -> AsyncIterator[Services]:
-    """Open the store and build the services from settings; close them on the way out."""
-    store = await open_store(settings)
+async def running_services(
+    settings: Settings, keyring: Keyring, volumes: dict[str, Volume] | None = None
+) -> AsyncIterator[Services]:
+    """Open the store and build the services from settings; close them on the way out.
+    `volumes` (api/space.py) are measured first (the data dir's reserve file is made then),
+    and watched while the services run."""
+    volumes = volumes_of(settings) if volumes is None else volumes
+    for volume in volumes.values():
+        await asyncio.to_thread(volume.probe)
+    store = await open_store(settings, volumes.get("data_dir"))
     broker = broker_from_url(settings.broker_url, timeout_seconds=settings.redis_timeout_seconds)
     counters = counters_from_url(settings.broker_url)  # its own 0.5 s: used on every request
-    blobs = blob_store(settings)
+    blobs = blob_store(settings, volumes.get("blob_dir"))
     engine = search_engine(settings, store)
     hasher = PasswordHasher(
         Argon2Params(
@@ -252,6 +273,7 @@ async def running_services(settings: Settings, keyring: Keyring) -> AsyncIterato
     # An upload may run for its URL's lifetime; anything older than that and a day is left over.
     stale = timedelta(seconds=settings.upload_url_ttl_seconds) + timedelta(days=1)
     sweeper = asyncio.create_task(run_sweeper(services, SWEEP_EVERY, stale), name="cove-sweeper")
+    space = asyncio.create_task(watch_volumes(volumes), name="cove-space")
     services.mail.start()  # sends what earlier runs left in the outbox, then what is queued
     services.indexer.drainer.start()  # the same for the search outbox
     try:
@@ -261,7 +283,7 @@ async def running_services(settings: Settings, keyring: Keyring) -> AsyncIterato
         await services.mail.stop()
         # Indexes what waits (within a grace); the rest stays queued for the next start.
         await services.indexer.drainer.stop()
-        for task in (heartbeat, sweeper, watch):
+        for task in (heartbeat, sweeper, watch, space):
             if task is None:
                 continue
             task.cancel()
@@ -316,7 +338,9 @@ def create_app(settings: Settings, *, owns_process: bool = False) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        async with running_services(settings, keyring) as services:
+        volumes = volumes_of(settings)
+        app.state[VOLUMES_STATE_KEY] = volumes
+        async with running_services(settings, keyring, volumes) as services:
             app.state[SERVICES_STATE_KEY] = services
             metrics.watch_broker_drops(lambda: services.hub.drops)
             listener = None

@@ -9,11 +9,13 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
 from api.middleware import request_id_of
-from persistence.store import StoreUnavailable
+from persistence.store import StorageFull, StoreUnavailable
 from resolvers.errors import (
     DEPENDENCIES,
     DEPENDENCY_RETRY_SECONDS,
     DEPENDENCY_UNAVAILABLE,
+    STORAGE_FULL,
+    STORAGE_FULL_RETRY_SECONDS,
     STORE_RETRY_SECONDS,
     ErrorCode,
 )
@@ -30,7 +32,7 @@ def code_for_status(status: int) -> ErrorCode:
         return ErrorCode.NOT_FOUND
     if status == 429:
         return ErrorCode.RATE_LIMITED
-    if status == 503:
+    if status in (503, 507):  # 507 Insufficient Storage: a full volume (STORAGE_FULL)
         return ErrorCode.UNAVAILABLE
     if status >= 500:
         return ErrorCode.INTERNAL
@@ -49,6 +51,20 @@ def error_response(
     return Response(body, status_code=status, media_type="application/json")
 
 
+def storage_full(request_id: str, exc: Exception) -> Response[Any]:
+    """507 Insufficient Storage with Retry-After: a full volume refused a write (GraphQL says
+    the same with UNAVAILABLE and reason STORAGE_FULL)."""
+    log.warning("storage full (request %s): %s", request_id, exc)
+    response = error_response(
+        507,
+        "The server's storage is full; try again later.",
+        request_id,
+        reason=STORAGE_FULL,
+    )
+    response.headers["Retry-After"] = str(STORAGE_FULL_RETRY_SECONDS)
+    return response
+
+
 def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     detail = exc.detail if isinstance(exc.detail, str) and exc.detail else "Request refused."
     if exc.status_code == 413:
@@ -61,6 +77,8 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     request_id = request_id_of(request.scope)
+    if isinstance(exc, StorageFull):
+        return storage_full(request_id, exc)
     if isinstance(exc, StoreUnavailable):
         # The database cannot answer now: a temporary refusal, not a bug (GraphQL says the
         # same with UNAVAILABLE and reason STORE_UNAVAILABLE).

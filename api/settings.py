@@ -265,6 +265,13 @@ class Settings:
     ready_timeout_seconds: int = field(
         default=2, metadata=_doc("`/ready` counts a backend that has not answered by then as down.")
     )
+    min_free_bytes: int = field(
+        default=64 * 1024**2,
+        metadata=_doc(
+            "Below this many free bytes the data dir's or local blob root's volume counts as "
+            "full: `/ready` is red, writes other than deletes are refused (docs/operations.md)."
+        ),
+    )
     breaker_failures: int = field(
         default=5, metadata=_doc("Failures in a row after which S3 or search is refused at once.")
     )
@@ -321,10 +328,7 @@ class Settings:
         default="cove-search", metadata=_doc("Name (prefix) of Cove's OpenSearch index.")
     )
     search_prefix_min: int = field(
-        default=3,
-        metadata=_doc(
-            "Shortest word start indexed, so `rep` finds `report`; 0 indexes whole words only."
-        ),
+        default=3, metadata=_doc("Shortest word start indexed (`rep` finds `report`); 0: none.")
     )
     search_index_batch: int = field(
         default=500, metadata=_doc("Search outbox entries a node indexes at a time (1 to 1,000).")
@@ -388,8 +392,7 @@ class Settings:
         ),
     )
     ics_max_events: int = field(
-        default=1000,
-        metadata=_doc("Most events (VEVENTs, changed occurrences included) in one .ics import."),
+        default=1000, metadata=_doc("Most events (VEVENTs, changed occurrences too) in one .ics.")
     )
     ics_check_seconds: int = field(
         default=10,
@@ -460,10 +463,7 @@ class Settings:
         ),
     )
     mail_retry_base_seconds: int = field(
-        default=15,
-        metadata=_doc(
-            "Wait before retrying a mail the server did not take; doubled at each failure."
-        ),
+        default=15, metadata=_doc("Wait before retrying a mail not taken; doubled at each failure.")
     )
     mail_retry_max_seconds: int = field(
         default=3600, metadata=_doc("Longest wait between two attempts to send one mail.")

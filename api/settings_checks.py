@@ -51,6 +51,7 @@ def _check_dependencies(s: Settings) -> None:
     _at_least("breaker_failures", s.breaker_failures, 1)
     _at_least("breaker_reset_seconds", s.breaker_reset_seconds, 1)
     _at_least("shutdown_grace_seconds", s.shutdown_grace_seconds, 0)
+    _at_least("min_free_bytes", s.min_free_bytes, 0)
 
 
 def check_settings(s: Settings) -> None:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from api.settings import Settings
 from persistence.scylla.hosts import parse_hosts
+from persistence.space import Volume
 from persistence.store import Store
 
 if TYPE_CHECKING:
@@ -33,16 +34,17 @@ def scylla_config(settings: Settings) -> ScyllaConfig:
     )
 
 
-async def open_store(settings: Settings) -> Store:
+async def open_store(settings: Settings, volume: Volume | None = None) -> Store:
     """Open (and migrate) the store `settings.store` names. The driver of the engine not
-    chosen is never imported."""
+    chosen is never imported. SQLite refuses writes up front while `volume` (the data
+    dir's, api/space.py) is full."""
     if settings.store == "scylla":
         from persistence.scylla.engine import ScyllaStore
 
         return await ScyllaStore.open(scylla_config(settings))
     from persistence.sqlite.engine import SqliteStore
 
-    return await SqliteStore.open(settings.database_file)
+    return await SqliteStore.open(settings.database_file, volume=volume)
 
 
 def describe_store(settings: Settings) -> str:

@@ -8,7 +8,16 @@ from typing import Any, Protocol
 
 from persistence.declare import Row, Table
 
-__all__ = ["Delete", "Put", "Row", "Store", "StoreError", "StoreUnavailable", "Update"]
+__all__ = [
+    "Delete",
+    "Put",
+    "Row",
+    "StorageFull",
+    "Store",
+    "StoreError",
+    "StoreUnavailable",
+    "Update",
+]
 
 
 class StoreError(Exception):
@@ -19,6 +28,12 @@ class StoreUnavailable(StoreError):
     """The database could not answer now (nodes down, too few replicas, a timeout): the
     operation may or may not have been applied, and trying again later may succeed. Clients
     see `UNAVAILABLE` with reason `STORE_UNAVAILABLE`."""
+
+
+class StorageFull(StoreError):
+    """A write the record store or the local blob store refused for lack of space (a full or
+    over-quota volume): nothing of it was applied, and it may succeed once space is freed.
+    Clients see `UNAVAILABLE` with reason `STORAGE_FULL` (HTTP 507 on the file routes)."""
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from persistence.drive_records import (
     ShareLinkRecord,
     ShareRecord,
 )
+from persistence.space import writes_when_full
 from resolvers.accounts import UserView
 from resolvers.authz import DriveAccess, WorkspaceAccess
 from resolvers.channels import my_channels_among
@@ -374,16 +375,17 @@ async def download_url(ctx: RequestContext, access: DriveAccess, version: FileVe
         raise not_found("file version")
     token = new_token("cvd_")
     principal = access.workspace.principal
-    await services.drive.add_download_token(
-        DownloadTokenRecord(
-            token_hash=hash_token(token),
-            file_id=version.file_id,
-            version_id=version.version_id,
-            workspace_id=version.workspace_id,
-            user_id=principal.user_id,
-            session_id=principal.session_id,
-            message_id=access.message_id,
-            expires_at=services.clock() + services.drive_policy.download_ttl,
-        )
+    record = DownloadTokenRecord(
+        token_hash=hash_token(token),
+        file_id=version.file_id,
+        version_id=version.version_id,
+        workspace_id=version.workspace_id,
+        user_id=principal.user_id,
+        session_id=principal.session_id,
+        message_id=access.message_id,
+        expires_at=services.clock() + services.drive_policy.download_ttl,
     )
+    # A read's small bookkeeping: it goes through on a full volume, so downloads still work.
+    with writes_when_full():
+        await services.drive.add_download_token(record)
     return services.drive_policy.url(f"/files/download/{token}")

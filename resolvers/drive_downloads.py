@@ -18,6 +18,7 @@ from crypto.grants import Grant
 from crypto.tokens import hash_token
 from integrations.blobs import BlobNotFound, BlobStoreUnavailable
 from persistence.drive_records import FILE, DriveItemRecord, FileVersionRecord, ShareLinkRecord
+from persistence.space import writes_when_full
 from resolvers.audit import AuditKind
 from resolvers.authz import Principal
 from resolvers.context import RequestContext
@@ -277,7 +278,10 @@ async def _serve(
         log.warning("blob store unavailable for a download", exc_info=True)
         raise storage_unavailable() from None
     try:
-        await claim()
+        # Counting a limited link's download (and its audit event) is a read's bookkeeping:
+        # it goes through on a full volume, so share links still serve.
+        with writes_when_full():
+            await claim()
     except BaseException:
         await body.aclose()
         raise

@@ -6,6 +6,7 @@ from collections.abc import Awaitable
 
 from persistence.drive_records import FILE, FOLDER, DriveItemRecord, FileVersionRecord
 from persistence.ids import new_id
+from persistence.space import writes_when_full
 from resolvers.authz import DriveAccess, forbidden
 from resolvers.context import RequestContext
 from resolvers.drive_access import (
@@ -203,16 +204,18 @@ async def _height(ctx: RequestContext, folder_id: str) -> int:
 
 
 async def trash_item(ctx: RequestContext, item_id: str) -> ItemView:
+    """Into the trash: the first step of deleting, so it goes through on a full volume."""
     services = ctx.services
     access = await writable_item(ctx, item_id)
     _not_root(access)
-    return await write_and_publish(
-        ctx,
-        services.drive.trash(access.item, services.clock()),
-        item_id,
-        access.item.parent_id,
-        DriveNotice.ITEM_TRASHED,
-    )
+    with writes_when_full():
+        return await write_and_publish(
+            ctx,
+            services.drive.trash(access.item, services.clock()),
+            item_id,
+            access.item.parent_id,
+            DriveNotice.ITEM_TRASHED,
+        )
 
 
 async def restore_item(ctx: RequestContext, item_id: str) -> ItemView:
@@ -248,6 +251,7 @@ async def delete_item(ctx: RequestContext, item_id: str) -> None:
 
     Destroying each version's file key makes any copy of its contents left in a bucket or a
     backup unreadable (crypto-shredding); the contents are deleted from the blob store too.
+    It frees space, so it goes through on a full volume (persistence/space.py).
     """
     services = ctx.services
     access = await item_access(ctx, item_id)
@@ -255,15 +259,16 @@ async def delete_item(ctx: RequestContext, item_id: str) -> None:
     _not_root(access)
     if access.item.trashed_at is None:
         raise bad_input("Put the item in the trash before deleting it for good.")
-    freed = await _delete_tree(ctx, access.item)
-    workspace_id = access.item.workspace_id
-    await services.drive.change_bytes_used(workspace_id, -freed)
-    ctx.loaders.drive_items.clear(item_id)
-    await services.notices.publish(
-        gid("Folder", access.item.parent_id),
-        DriveNotice.ITEM_DELETED,
-        {"id": gid("Folder" if access.item.kind == FOLDER else "File", item_id)},
-    )
+    with writes_when_full():
+        freed = await _delete_tree(ctx, access.item)
+        workspace_id = access.item.workspace_id
+        await services.drive.change_bytes_used(workspace_id, -freed)
+        ctx.loaders.drive_items.clear(item_id)
+        await services.notices.publish(
+            gid("Folder", access.item.parent_id),
+            DriveNotice.ITEM_DELETED,
+            {"id": gid("Folder" if access.item.kind == FOLDER else "File", item_id)},
+        )
 
 
 async def _delete_tree(ctx: RequestContext, item: DriveItemRecord) -> int:

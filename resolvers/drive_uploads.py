@@ -18,7 +18,8 @@ from crypto.tokens import hash_token, new_token
 from integrations.blobs import BlobStoreUnavailable
 from persistence.drive_records import FILE, DriveItemRecord, FileVersionRecord, UploadRecord
 from persistence.ids import new_id
-from persistence.store import StoreUnavailable
+from persistence.space import writes_when_full
+from persistence.store import StorageFull, StoreUnavailable
 from resolvers.authz import DriveAccess, Principal
 from resolvers.context import RequestContext
 from resolvers.drive_access import (
@@ -38,7 +39,7 @@ from resolvers.global_ids import to_global_id as gid
 from resolvers.notice_types import DriveNotice
 from resolvers.roles import AccessLevel
 from resolvers.services import Services
-from resolvers.transfers import TransferError, storage_unavailable
+from resolvers.transfers import TransferError, storage_full, storage_unavailable
 
 log = logging.getLogger("cove.files")
 
@@ -128,20 +129,7 @@ async def receive_upload(
 ) -> dict[str, str]:
     """Store the body for the upload this token names; returns the new file and version ids."""
     token_hash = hash_token(token)
-    upload = await services.drive.upload(token_hash)
-    now = services.clock()
-    if upload is None:
-        if await services.drive.upload_claimed(token_hash):  # done: its row is gone
-            raise TransferError(410, "This upload URL was used already; ask for a new one.")
-        raise TransferError(404, "No such upload URL.")
-    if upload.expires_at <= now:
-        raise TransferError(410, "This upload URL has expired; ask for a new one.")
-    if content_length is not None and content_length != upload.size:
-        raise TransferError(
-            400, f"The body must hold exactly {upload.size} bytes, as declared ({content_length})."
-        )
-    if not await services.drive.claim_upload(token_hash, now):
-        raise TransferError(410, "This upload URL was used already; ask for a new one.")
+    upload = await _claim(services, token_hash, content_length)
     ctx, access = await _uploader_access(services, upload)
     file_key = stream.new_file_key()
     content_key = services.keyring.file_content_key(file_key, upload.file_id, upload.version_id)
@@ -158,6 +146,11 @@ async def receive_upload(
         log.warning("blob store unavailable for an upload", exc_info=True)
         await services.drive.release_upload_claim(token_hash)
         raise storage_unavailable() from None
+    except StorageFull:
+        # The blob store removed the partial object; the URL stays good for a retry.
+        log.warning("no space left for an upload", exc_info=True)
+        await _release_when_full(services, token_hash)
+        raise storage_full() from None
     except asyncio.CancelledError:
         # Cut by the server (a shutdown past its deadline): the blob store removed the partial
         # object; the URL stays good for a retry.
@@ -169,6 +162,12 @@ async def receive_upload(
         raise
     try:
         item = await _record_version(ctx, upload, access, file_key, digest.hexdigest())
+    except StorageFull:
+        # Nothing of the version was written: its contents go, the URL stays good.
+        log.warning("no space left to record an upload's version", exc_info=True)
+        await _forget_blob(services, key)
+        await _release_when_full(services, token_hash)
+        raise storage_full() from None
     except BaseException:
         await _forget_blob(services, key)  # no version points to it
         raise
@@ -177,6 +176,29 @@ async def receive_upload(
         "fileId": gid("File", upload.file_id),
         "versionId": file_version_id(upload.file_id, upload.version_id),
     }
+
+
+async def _claim(services: Services, token_hash: bytes, content_length: int | None) -> UploadRecord:
+    """The upload this token names, claimed for this request (refused if used or expired)."""
+    upload = await services.drive.upload(token_hash)
+    now = services.clock()
+    if upload is None:
+        if await services.drive.upload_claimed(token_hash):  # done: its row is gone
+            raise TransferError(410, "This upload URL was used already; ask for a new one.")
+        raise TransferError(404, "No such upload URL.")
+    if upload.expires_at <= now:
+        raise TransferError(410, "This upload URL has expired; ask for a new one.")
+    if content_length is not None and content_length != upload.size:
+        raise TransferError(
+            400, f"The body must hold exactly {upload.size} bytes, as declared ({content_length})."
+        )
+    try:
+        claimed = await services.drive.claim_upload(token_hash, now)
+    except StorageFull:
+        raise storage_full() from None  # nothing claimed: the URL stays good for a retry
+    if not claimed:
+        raise TransferError(410, "This upload URL was used already; ask for a new one.")
+    return upload
 
 
 async def _uploader_access(
@@ -301,7 +323,8 @@ async def _record_version(
         # The write may have been applied: the bytes stay counted (a quota errs on the safe side).
         raise
     except BaseException:
-        await services.drive.change_bytes_used(ws, -upload.size)
+        with writes_when_full():  # gives back what was counted, on a full volume too
+            await services.drive.change_bytes_used(ws, -upload.size)
         raise
     return item
 
@@ -319,6 +342,16 @@ async def _announce(ctx: RequestContext, upload: UploadRecord, item: DriveItemRe
         )
     except Exception:
         log.warning("upload %s stored, but not announced", upload.upload_id, exc_info=True)
+
+
+async def _release_when_full(services: Services, token_hash: bytes) -> None:
+    """Let the upload URL be used again after a full volume refused its upload (the claim's
+    delete goes through on a full volume)."""
+    try:
+        with writes_when_full():
+            await services.drive.release_upload_claim(token_hash)
+    except Exception:
+        log.warning("could not release the URL of an upload refused for space", exc_info=True)
 
 
 async def _forget_blob(services: Services, key: str) -> None:

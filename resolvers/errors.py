@@ -9,18 +9,21 @@ from enum import StrEnum
 from integrations.blobs import BlobStoreUnavailable
 from integrations.broker import BrokerUnavailable
 from integrations.search import SearchUnavailable
-from persistence.store import StoreUnavailable
+from persistence.store import StorageFull, StoreUnavailable
 
 __all__ = [
     "BLOB_MISSING",
     "DEPENDENCIES",
     "DEPENDENCY_RETRY_SECONDS",
     "DEPENDENCY_UNAVAILABLE",
+    "STORAGE_FULL",
+    "STORAGE_FULL_RETRY_SECONDS",
     "STORE_RETRY_SECONDS",
     "STORE_UNAVAILABLE",
     "CoveError",
     "DamagedData",
     "ErrorCode",
+    "StorageFull",
     "StoreUnavailable",
 ]
 
@@ -28,6 +31,12 @@ __all__ = [
 # the seconds a client is told to wait before trying again (GraphQL and HTTP alike).
 STORE_UNAVAILABLE = "STORE_UNAVAILABLE"
 STORE_RETRY_SECONDS = 1
+# `extensions.reason` of an UNAVAILABLE error (HTTP 507 on the file routes) when a write was
+# refused because the data dir's or the local blob root's volume is full: nothing of it was
+# applied; reads and deletes still work. A full disk rarely clears within seconds, so clients
+# are told to wait a minute (GraphQL and HTTP alike).
+STORAGE_FULL = "STORAGE_FULL"
+STORAGE_FULL_RETRY_SECONDS = 60
 # `extensions.reason` of an UNAVAILABLE error when an outside service (file storage, search,
 # the broker) is down, does not answer in time or is refused by its circuit breaker;
 # `extensions.dependency` names which.

@@ -12,6 +12,7 @@ from crypto.grants import Grant
 from persistence.drive_records import FILE
 from persistence.ids import new_id
 from persistence.messages import MessageLocation, MessageRecord, PinRecord, ReactionRecord
+from persistence.space import writes_when_full
 from resolvers.accounts import UserView
 from resolvers.authz import ChannelAccess, DriveAccess
 from resolvers.channels import ChannelView, channel_access
@@ -322,23 +323,27 @@ async def edit_message(
 
 
 async def delete_message(ctx: RequestContext, message_id: str) -> None:
-    """Erase a message: its text leaves storage, with its reactions, pin and mentions."""
+    """Erase a message: its text leaves storage, with its reactions, pin and mentions. It
+    frees space, so it goes through on a full volume (persistence/space.py)."""
     services = ctx.services
     current = await get_message(ctx, message_id)
     services.authz.delete_message(current.access, current.record.author_id)
     indexer = services.indexer
-    await services.messages.delete(
-        current.record, lambda m: [indexer.entry(m.workspace_id, "message", m.message_id)]
-    )
-    indexer.queued()
-    await services.drive.delete_attachments(message_id)
-    ctx.loaders.locations.clear(message_id)
-    if current.record.thread_id:
-        parent = MessageLocation(
-            current.record.thread_id, current.record.channel_id, current.record.workspace_id, ""
+    with writes_when_full():
+        await services.messages.delete(
+            current.record, lambda m: [indexer.entry(m.workspace_id, "message", m.message_id)]
         )
-        await services.messages.refresh_thread(parent, services.clock())
-    await _publish(ctx, current.record, MessageNotice.DELETED, {"id": gid("Message", message_id)})
+        indexer.queued()
+        await services.drive.delete_attachments(message_id)
+        ctx.loaders.locations.clear(message_id)
+        if current.record.thread_id:
+            parent = MessageLocation(
+                current.record.thread_id, current.record.channel_id, current.record.workspace_id, ""
+            )
+            await services.messages.refresh_thread(parent, services.clock())
+        await _publish(
+            ctx, current.record, MessageNotice.DELETED, {"id": gid("Message", message_id)}
+        )
 
 
 async def _check_attachments(

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from crypto.tokens import hash_token, new_token
 from persistence.accounts import SessionRecord
 from persistence.ids import new_id
+from persistence.space import writes_when_full
 from resolvers.audit import AuditKind
 from resolvers.authz import Principal
 from resolvers.errors import not_found
@@ -39,7 +40,8 @@ async def authenticate(services: Services, token: str | None) -> Principal | Non
     if session is None:
         return None
     if session.expires_at <= services.clock():
-        await services.accounts.delete_session(session)
+        with writes_when_full():  # a delete, on a full volume too
+            await services.accounts.delete_session(session)
         return None
     return Principal(user_id=session.user_id, session_id=session.session_id)
 
@@ -144,13 +146,15 @@ async def get_session(ctx: RequestContext, session_id: str) -> SessionView:
 
 
 async def end_login(services: Services, record: SessionRecord) -> None:
-    """End a login session and the realtime sessions opened with it, on every node."""
-    await services.accounts.delete_session(record)
-    opened = await services.realtime.list_for_user(
-        record.user_id, limit=services.policy.realtime.max_sessions_per_user
-    )
-    for session in opened:
-        if session.login_session_id == record.session_id:
-            await services.realtime.delete(session)
+    """End a login session and the realtime sessions opened with it, on every node (deletes
+    only: they go through on a full volume)."""
+    with writes_when_full():
+        await services.accounts.delete_session(record)
+        opened = await services.realtime.list_for_user(
+            record.user_id, limit=services.policy.realtime.max_sessions_per_user
+        )
+        for session in opened:
+            if session.login_session_id == record.session_id:
+                await services.realtime.delete(session)
     # Every node ends the subscriptions of this login when this reaches it.
     await services.notices.login_ended(record.session_id)

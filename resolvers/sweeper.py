@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from persistence.expiry import expiry_hour
 from persistence.ids import id_time
+from persistence.space import writes_when_full
 from resolvers.services import Services
 
 log = logging.getLogger("cove.files")
@@ -51,12 +52,14 @@ async def sweep_blobs(services: Services, older_than: timedelta) -> int:
 
 
 async def run_sweeper(services: Services, every: timedelta, older_than: timedelta) -> None:
-    """Sweep at start and then every `every`, until cancelled."""
+    """Sweep at start and then every `every`, until cancelled. The sweep only deletes, so it
+    goes on when a volume is full (persistence/space.py)."""
     while True:
         try:
-            removed = await sweep_blobs(services, older_than)
-            forgotten = await sweep_tokens(services)
-            aged = await services.audit.sweep()
+            with writes_when_full():
+                removed = await sweep_blobs(services, older_than)
+                forgotten = await sweep_tokens(services)
+                aged = await services.audit.sweep()
             if removed or forgotten or aged:
                 log.info(
                     "swept %d orphaned blobs, %d expired tokens and %d old audit events",

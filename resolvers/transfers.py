@@ -8,7 +8,7 @@ which `api/files.py` turns into the HTTP answer.
 
 from __future__ import annotations
 
-from resolvers.errors import DEPENDENCY_UNAVAILABLE
+from resolvers.errors import DEPENDENCY_UNAVAILABLE, STORAGE_FULL, STORAGE_FULL_RETRY_SECONDS
 
 
 class TransferError(Exception):
@@ -40,4 +40,15 @@ def storage_unavailable() -> TransferError:
         "File storage cannot answer right now; try again shortly.",
         {"Retry-After": str(STORAGE_RETRY_SECONDS)},
         reason=DEPENDENCY_UNAVAILABLE,
+    )
+
+
+def storage_full() -> TransferError:
+    """507 Insufficient Storage with Retry-After: a full volume refused the write; nothing of
+    it was kept."""
+    return TransferError(
+        507,
+        "The server's storage is full; try again later.",
+        {"Retry-After": str(STORAGE_FULL_RETRY_SECONDS)},
+        reason=STORAGE_FULL,
     )

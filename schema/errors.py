@@ -15,11 +15,14 @@ from resolvers.errors import (
     DEPENDENCIES,
     DEPENDENCY_RETRY_SECONDS,
     DEPENDENCY_UNAVAILABLE,
+    STORAGE_FULL,
+    STORAGE_FULL_RETRY_SECONDS,
     STORE_RETRY_SECONDS,
     STORE_UNAVAILABLE,
     CoveError,
     DamagedData,
     ErrorCode,
+    StorageFull,
     StoreUnavailable,
 )
 from schema.context import CONTEXT_KEY
@@ -63,6 +66,17 @@ def coded_error(error: GraphQLError, request_id: str) -> GraphQLError:
         if original.reason:
             extensions["reason"] = original.reason
         message = original.message
+    elif isinstance(original, StorageFull):
+        # A full volume refused the write (nothing of it was applied): the operator's to fix,
+        # the caller's to retry later; reads and deletes still work.
+        log.warning("storage full (request %s): %s", request_id, original)
+        extensions = {
+            "code": ErrorCode.UNAVAILABLE.value,
+            "reason": STORAGE_FULL,
+            "retryAfterSeconds": STORAGE_FULL_RETRY_SECONDS,
+            "requestId": request_id,
+        }
+        message = "The server's storage is full; delete to free space, or try again later."
     elif isinstance(original, StoreUnavailable):
         # Nodes down, too few replicas, a timeout: logged for the operator, told to the caller
         # as a temporary refusal (a write may or may not have been applied; retry it).

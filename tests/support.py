@@ -120,6 +120,8 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
     mail = sink_mail_settings()
     values: dict[str, object] = {
         "data_dir": data_dir,
+        # A small threshold keeps each test server's reserve file (a quarter of it) small.
+        "min_free_bytes": 1024 * 1024,
         **FAST_ARGON2,
         **GENEROUS_LIMITS,
         **mail,

@@ -15,6 +15,7 @@ from integrations.blobs.base import (
 from integrations.blobs.keys import check_key
 from integrations.blobs.local import LocalBlobStore
 from integrations.breaker import CircuitBreaker
+from persistence.space import Volume
 
 if TYPE_CHECKING:
     from integrations.blobs.s3 import S3BlobStore
@@ -55,16 +56,18 @@ def blob_store_from_config(
     create_bucket: bool = False,
     timeout_seconds: float = 5.0,
     breaker: CircuitBreaker | None = None,
+    volume: Volume | None = None,
 ) -> BlobStore:
     """The store the settings name; a missing or contradictory setting raises ValueError.
 
-    "local" needs `root`; "s3" needs `bucket`, and takes `access_key_id` with
+    "local" needs `root`, and takes the `volume` it lies on (uploads are refused up front
+    while it is full); "s3" needs `bucket`, and takes `access_key_id` with
     `secret_access_key` or neither (then boto3's usual chain: environment, profile, IAM role).
     """
     if kind == "local":
         if root is None:
             raise ValueError("the local blob store needs root (the directory for objects)")
-        return LocalBlobStore(root)
+        return LocalBlobStore(root, volume=volume)
     if kind == "s3":
         if not bucket:
             raise ValueError("the s3 blob store needs bucket")

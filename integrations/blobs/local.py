@@ -2,7 +2,9 @@
 
 An upload is written to a file of its own in `<root>/.partial/`, fsynced, then renamed into
 place, so an object appears whole or not at all; a failed or cancelled upload removes its
-file, and `cleanup_partials` removes those that a crash left. Keys map to paths segment by
+file, and `cleanup_partials` removes those that a crash left. A write the disk refuses for lack
+of space (ENOSPC, EDQUOT) raises StorageFull, and with the root's `Volume` refuses the next
+uploads up front until it has room again (persistence/space.py). Keys map to paths segment by
 segment and cannot leave the root: they are validated, and a path that a symlink under the
 root leads outside is refused. Unlike S3, a key here cannot also be a "folder" of other keys
 ("a" beside "a/b"): such a put is refused with BlobKeyError.
@@ -32,6 +34,7 @@ from integrations.blobs.base import (
 )
 from integrations.blobs.keys import check_key, check_prefix, is_valid_key
 from integrations.blobs.threads import Threads
+from persistence.space import StorageFull, Volume, is_out_of_space
 
 T = TypeVar("T")
 
@@ -51,8 +54,12 @@ class LocalBlobStore:
         part_size: int = DEFAULT_PART_SIZE,
         read_size: int = DEFAULT_READ_SIZE,
         max_threads: int = 4,
+        volume: Volume | None = None,
     ) -> None:
         check_part_sizes(part_size, read_size)
+        # The root's volume: uploads are refused up front while it is full. Without it, a
+        # write refused for lack of space still raises StorageFull.
+        self._volume = volume
         self._root = Path(root).resolve()
         self._partial = self._root / PARTIAL_DIR
         self._part_size = part_size
@@ -75,6 +82,8 @@ class LocalBlobStore:
         """Write to a partial file, fsync, then rename it over `<root>/<key>`."""
         target = self._path(key)
         self._check_open()
+        if self._volume is not None:
+            self._volume.check_write()
         # Named before the file exists, so a concurrent cleanup_partials never sees it unnamed.
         name = f"{uuid.uuid4().hex}.part"
         self._in_flight.add(name)
@@ -163,10 +172,10 @@ class LocalBlobStore:
             raise BlobStoreUnavailable("the blob store is closed")
 
     async def _io(self, call: Callable[[], T], *, undo: Callable[[T], object] | None = None) -> T:
-        return await _translated(self._threads.run(call, undo=undo))
+        return await _translated(self._threads.run(call, undo=undo), self._volume)
 
     async def _io_to_the_end(self, call: Callable[[], T]) -> T:
-        return await _translated(self._threads.finish(call))
+        return await _translated(self._threads.finish(call), self._volume)
 
     async def _write_all(self, fd: int, chunks: AsyncIterable[bytes]) -> int:
         written = 0
@@ -303,13 +312,18 @@ class LocalBlobStore:
         return removed
 
 
-async def _translated(call: Awaitable[T]) -> T:
-    """The store's own errors as they are; any other OS error means the disk failed us."""
+async def _translated(call: Awaitable[T], volume: Volume | None) -> T:
+    """The store's own errors as they are; no room left is StorageFull; any other OS error
+    means the disk failed us."""
     try:
         return await call
     except (BlobNotFound, BlobKeyError, BlobStoreUnavailable):
         raise
     except OSError as exc:
+        if is_out_of_space(exc):
+            if volume is not None:
+                raise volume.failed(exc) from exc
+            raise StorageFull(f"local blob store: {exc.strerror or exc}") from exc
         raise BlobStoreUnavailable(f"local blob store: {exc.strerror or exc}") from exc
 
 

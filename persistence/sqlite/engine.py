@@ -14,13 +14,14 @@ from typing import Any, TypeVar
 
 from persistence.declare import Column, Order, Row, Table
 from persistence.migrations import MIGRATIONS, Migration, check_migrations, declared_tables
+from persistence.space import Volume, is_out_of_space
 from persistence.sqlite.batch_reads import scan_partitions, select_keys
 from persistence.sqlite.codec import decode, encode
 from persistence.sqlite.compile import Statements, compile_table, update_if_sql, update_sql
 from persistence.sqlite.connect import connect_reader, connect_writer, restrict_side_files
 from persistence.sqlite.migrate import MIGRATIONS_TABLE, check_schema, migrate
 from persistence.sqlite.threads import ConnectionThreads, run_each
-from persistence.store import Delete, Put, StoreError, Update
+from persistence.store import Delete, Put, StorageFull, StoreError, Update
 from persistence.validate import (
     bound_values,
     check_limit,
@@ -158,8 +159,11 @@ class SqliteStore:
         tables: Mapping[str, _Compiled],
         writer: ConnectionThreads,
         readers: ConnectionThreads,
+        volume: Volume | None = None,
     ) -> None:
         self._path = path
+        # The data dir's volume: writes are refused up front while it is full.
+        self._volume = volume
         self._tables = dict(tables)
         # Update statements depend on which columns are set: compiled on first use.
         self._updates: dict[tuple[str, tuple[Column, ...]], str] = {}
@@ -176,10 +180,13 @@ class SqliteStore:
         *,
         readers: int = 4,
         busy_timeout: float = 5.0,
+        volume: Volume | None = None,
     ) -> SqliteStore:
         """Open (creating if need be) the database at `path` and apply pending migrations.
 
-        `tables` are created if absent without a migration (tests, scratch tables).
+        `tables` are created if absent without a migration (tests, scratch tables). A write
+        that fails for lack of space raises StorageFull; with `volume` (the data dir's), it
+        also marks the volume full, which refuses later writes up front until it has room.
         """
         if sqlite3.sqlite_version_info < _MIN_SQLITE:
             raise StoreError(f"SQLite {sqlite3.sqlite_version} is too old: Cove needs 3.24+")
@@ -196,7 +203,7 @@ class SqliteStore:
         reader_threads = ConnectionThreads(
             partial(connect_reader, path, busy_timeout), workers=readers, name="cove-sqlite-reader"
         )
-        store = cls(path, known, writer, reader_threads)
+        store = cls(path, known, writer, reader_threads, volume)
 
         def prepare(connection: sqlite3.Connection) -> None:
             migrate(connection, migrations, extra, time.time_ns() // 1_000_000)
@@ -204,7 +211,8 @@ class SqliteStore:
             restrict_side_files(path)
 
         try:
-            await store._write("open", prepare)
+            # Not refused up front on a full volume: a server must start to let deletes in.
+            await store._run(writer, "open", prepare)
         except BaseException:
             # The writer connection may be what failed, so skip close()'s last query.
             await asyncio.to_thread(store._shutdown)
@@ -425,6 +433,8 @@ class SqliteStore:
         return await self._run(self._readers, what, work)
 
     async def _write(self, what: str, work: Callable[[sqlite3.Connection], T]) -> T:
+        if self._volume is not None and not self._closed:
+            self._volume.check_write()
         return await self._run(self._writer, what, work)
 
     async def _run(
@@ -436,7 +446,22 @@ class SqliteStore:
         try:
             return await threads.run(work)
         except (sqlite3.Error, OSError) as error:
+            if _out_of_space(error):
+                # SQLite rolled the transaction back: nothing of the write was applied.
+                if self._volume is not None:
+                    raise self._volume.failed(error) from error
+                raise StorageFull(f"SQLite {what} at {self._path}: {error}") from error
             raise StoreError(f"SQLite {what} at {self._path} failed: {error}") from error
+
+
+def _out_of_space(error: BaseException) -> bool:
+    """SQLITE_FULL ("database or disk is full"), or the OS's ENOSPC or EDQUOT."""
+    if isinstance(error, sqlite3.Error):
+        code = getattr(error, "sqlite_errorcode", None)
+        if code is not None:
+            return bool(code & 0xFF == sqlite3.SQLITE_FULL)
+        return "database or disk is full" in str(error)
+    return is_out_of_space(error)
 
 
 def _slice_parameters(
