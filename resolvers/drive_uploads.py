@@ -3,7 +3,8 @@
 The one-time token names what will be made; the body is hashed and encrypted as it arrives
 (segmented AES-256-GCM, `crypto/stream.py`) and streamed into the blob store, which makes the
 object visible only once complete; the version row holding its sealed file key is written
-last.
+last. From before the first byte until after that row, the upload holds an intent for its
+blob key in the store (resolvers/blob_leases.py), which keeps every node's sweep off it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from persistence.drive_records import FILE, DriveItemRecord, FileVersionRecord, 
 from persistence.ids import new_id
 from persistence.store import StoreUnavailable
 from resolvers.authz import DriveAccess, Principal
+from resolvers.blob_leases import UploadLease
 from resolvers.context import RequestContext
 from resolvers.drive_access import (
     blob_key,
@@ -147,10 +149,46 @@ async def receive_upload(
     content_key = services.keyring.file_content_key(file_key, upload.file_id, upload.version_id)
     digest = hashlib.sha256()
     key = blob_key(upload.workspace_id, upload.file_id, upload.version_id)
+    lease = UploadLease(services, key)
     try:
-        await services.blobs.put_stream(
-            key, _sealed_chunks(body, upload.size, stream.StreamEncryptor(content_key), digest)
-        )
+        await lease.start()  # the intent, before any byte of the object
+    except StoreUnavailable:
+        await _release_quietly(services, token_hash)  # the URL stays good for a retry
+        raise
+    try:
+        encryptor = stream.StreamEncryptor(content_key)
+        chunks = _sealed_chunks(body, upload.size, encryptor, digest)
+        await _store_body(services, lease, key, token_hash, chunks)
+        if not lease.held():
+            # A sweep may take the object once the lease lapses: give up before the version.
+            log.warning("an upload's intent could not be renewed; the upload is dropped")
+            await _forget_blob(services, key)
+            await _release_quietly(services, token_hash)
+            raise storage_unavailable()
+        try:
+            item = await _record_version(ctx, upload, access, file_key, digest.hexdigest())
+        except BaseException:
+            await _forget_blob(services, key)  # no version points to it
+            raise
+    finally:
+        await lease.close()  # after the version row, or once the object is gone
+    await _announce(ctx, upload, item)
+    return {
+        "fileId": gid("File", upload.file_id),
+        "versionId": file_version_id(upload.file_id, upload.version_id),
+    }
+
+
+async def _store_body(
+    services: Services,
+    lease: UploadLease,
+    key: str,
+    token_hash: bytes,
+    chunks: AsyncIterator[bytes],
+) -> None:
+    """Stream the sealed body into the blob store under `key`, cut if the lease is lost."""
+    try:
+        await lease.guard(services.blobs.put_stream(key, chunks))
     except _BodyError as exc:
         raise exc.error from None
     except BlobStoreUnavailable:
@@ -162,21 +200,16 @@ async def receive_upload(
         # Cut by the server (a shutdown past its deadline): the blob store removed the partial
         # object; the URL stays good for a retry.
         log.warning("an upload was cut short by the server")
-        try:
-            await services.drive.release_upload_claim(token_hash)
-        except Exception:
-            log.warning("could not release a cut upload's URL", exc_info=True)
+        await _release_quietly(services, token_hash)
         raise
+
+
+async def _release_quietly(services: Services, token_hash: bytes) -> None:
+    """Let the upload URL be used again; a failure is logged (the claim then stays)."""
     try:
-        item = await _record_version(ctx, upload, access, file_key, digest.hexdigest())
-    except BaseException:
-        await _forget_blob(services, key)  # no version points to it
-        raise
-    await _announce(ctx, upload, item)
-    return {
-        "fileId": gid("File", upload.file_id),
-        "versionId": file_version_id(upload.file_id, upload.version_id),
-    }
+        await services.drive.release_upload_claim(token_hash)
+    except Exception:
+        log.warning("could not release a cut upload's URL", exc_info=True)
 
 
 async def _uploader_access(

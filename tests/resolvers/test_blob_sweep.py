@@ -1,0 +1,231 @@
+"""Leftovers swept soon: what a crashed upload left goes at the next sweep, on either blob
+engine, while uploads other processes are running are spared and commit.
+
+"Another process" is a second Services on the same SQLite file and the same directory or
+bucket, as `cove serve --workers 2` or a second node has.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from api.app import BLOB_SWEEP_EVERY, SWEEP_EVERY
+from integrations.blobs import BlobStore
+from persistence.blob_intents import BlobIntentRecord
+from persistence.ids import new_id
+from persistence.sqlite.engine import SqliteStore
+from resolvers import drive_uploads, workspaces
+from resolvers.blob_leases import intent_hour
+from resolvers.drive_access import blob_key
+from resolvers.global_ids import from_global_id
+from resolvers.services import Services
+from resolvers.sweeper import run_sweeper, sweep_blobs
+from tests.accounts_support import signed_up
+from tests.inprocess import build_services, ctx
+from tests.integrations.blob_fixtures import (  # noqa: F401
+    BlobBackend,
+    blob_backend,
+    blob_engine,
+)
+
+PASSWORD = "correct horse battery"
+
+
+@dataclass
+class Drive:
+    """Two processes sharing one store and one blob backend, and a workspace to upload to."""
+
+    here: Services
+    other: Services
+    backend: BlobBackend
+    owner: str
+    workspace_id: str
+
+
+@pytest.fixture
+async def drive(tmp_path: Path, blob_backend: BlobBackend) -> AsyncIterator[Drive]:  # noqa: F811
+    made: list[tuple[SqliteStore, Services]] = []
+
+    async def process(blobs: BlobStore) -> Services:
+        store = await SqliteStore.open(tmp_path / "cove.db")
+        made.append((store, build_services(store, blobs=blobs)))
+        return made[-1][1]
+
+    here = await process(blob_backend.store)
+    other = await process(blob_backend.make_store())
+    owner = await signed_up(ctx(here), "owner@example.org", PASSWORD, "Owner")
+    workspace = await workspaces.create_workspace(ctx(here, owner.token), "Acme")
+    yield Drive(here, other, blob_backend, owner.token, workspace.id)
+    for store, services in made:
+        services.close()
+        await store.close()
+
+
+async def upload_url(drive: Drive, size: int) -> str:
+    """A new file's one-time upload token."""
+    url, _ = await drive_uploads.create_upload(
+        ctx(drive.here, drive.owner),
+        workspace_id=drive.workspace_id,
+        parent_id=None,
+        file_id=None,
+        name="notes.txt",
+        size=size,
+        content_type="text/plain",
+    )
+    return url.rsplit("/", 1)[1]
+
+
+async def send(*chunks: bytes) -> AsyncIterator[bytes]:
+    for chunk in chunks:
+        yield chunk
+
+
+async def drive_keys(services: Services) -> set[str]:
+    return {key async for key in services.blobs.keys("drive/")}
+
+
+async def pending(drive: Drive) -> int:
+    return await asyncio.to_thread(drive.backend.pending_partials)
+
+
+def raw(global_id: str) -> str:
+    parsed = from_global_id(global_id)
+    assert parsed is not None
+    return parsed[1]
+
+
+async def test_an_upload_another_process_sweeps_past_survives_and_commits(drive: Drive) -> None:
+    """Mid-stream (a partial file, or an S3 multipart upload with a part sent), then between
+    its object and its version row: the other process's sweeps leave it be."""
+    first = b"a" * (drive.backend.part_size + 2 * 1024 * 1024)  # a part is sent before the pause
+    rest = b"b" * 1024
+    token = await upload_url(drive, len(first) + len(rest))
+    paused, resume = asyncio.Event(), asyncio.Event()
+    stored, written = asyncio.Event(), asyncio.Event()
+
+    async def body() -> AsyncIterator[bytes]:
+        yield first
+        paused.set()
+        await resume.wait()
+        yield rest
+
+    real_add_version = drive.here.drive.add_version
+
+    async def add_version_later(*args: object, **kwargs: object) -> None:
+        stored.set()  # the object is in the blob store; its version row is not written yet
+        await written.wait()
+        await real_add_version(*args, **kwargs)  # type: ignore[arg-type]
+
+    drive.here.drive.add_version = add_version_later  # type: ignore[method-assign]
+    upload = asyncio.create_task(
+        drive_uploads.receive_upload(drive.here, token, body(), len(first) + len(rest))
+    )
+    await paused.wait()
+    assert await pending(drive) == 1
+    assert await sweep_blobs(drive.other) == 0
+    assert await pending(drive) == 1
+    resume.set()
+    await stored.wait()
+    [key] = await drive_keys(drive.other)
+    assert await sweep_blobs(drive.other) == 0
+    assert await drive_keys(drive.other) == {key}
+    written.set()
+    ids = await upload
+    assert f"/{raw(ids['fileId'])}/" in key
+    assert await sweep_blobs(drive.other) == 0
+    assert await drive_keys(drive.other) == {key}
+    assert await pending(drive) == 0
+    hour = intent_hour(key)
+    assert hour is not None
+    assert await drive.other.blob_intents.get(hour, key) is None  # gone with the upload
+
+
+async def test_the_next_start_sweeps_what_a_crash_left_at_once(drive: Drive) -> None:
+    """A partial upload held by no one, an object whose intent lapsed without a version row,
+    an object from before intents, and a dead intent with no object all go at the first
+    sweep of the next start, however young; a live upload and a committed file stay."""
+    here, other = drive.here, drive.other
+    token = await upload_url(drive, 4)
+    ids = await drive_uploads.receive_upload(here, token, send(b"kept"), 4)
+    [committed] = await drive_keys(here)
+    now = here.clock()
+
+    def key() -> str:
+        return blob_key(drive.workspace_id, new_id(), new_id())
+
+    async def intent(blob: str, alive_for: timedelta) -> None:
+        hour = intent_hour(blob)
+        assert hour is not None
+        await here.blob_intents.hold(BlobIntentRecord(hour, blob, "crashed:1", now + alive_for))
+
+    mid_stream, lapsed, before_intents, running = key(), key(), key(), key()
+    await intent(mid_stream, -timedelta(minutes=2))  # crashed mid-stream: intent, no object
+    drive.backend.leave_partial(mid_stream)  # ...and a partial file or open multipart upload
+    await intent(lapsed, -timedelta(minutes=2))  # crashed between object and version row
+    await intent(running, timedelta(minutes=1))  # another node's upload, object just stored
+    await intent(committed, -timedelta(minutes=2))  # a renewal that landed after the commit
+    for blob in (lapsed, before_intents, running):
+        await here.blobs.put_stream(blob, send(b"sealed"))
+    assert await pending(drive) == 1
+
+    tokens_swept = asyncio.Event()
+    real_audit_sweep = other.audit.sweep
+
+    async def audit_sweep() -> int:
+        tokens_swept.set()  # tokens and the audit log come after the blobs, at start too
+        return await real_audit_sweep()
+
+    other.audit.sweep = audit_sweep  # type: ignore[method-assign]
+    sweeper = asyncio.create_task(
+        run_sweeper(other, blobs_every=BLOB_SWEEP_EVERY, others_every=SWEEP_EVERY)
+    )
+    try:
+        await tokens_swept.wait()  # the first turn, at start: no sleep came before it
+    finally:
+        sweeper.cancel()
+        await asyncio.gather(sweeper, return_exceptions=True)
+    assert await drive_keys(other) == {committed, running}
+    assert await pending(drive) == 0
+    for blob, kept in ((mid_stream, False), (lapsed, False), (running, True), (committed, False)):
+        hour = intent_hour(blob)
+        assert hour is not None
+        assert (await other.blob_intents.get(hour, blob) is not None) == kept, blob
+    assert raw(ids["fileId"]) in committed
+
+
+async def test_blobs_are_swept_every_few_minutes_and_tokens_hourly(
+    drive: Drive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three turns of the sweeper within a moment: blobs each turn, tokens once."""
+    services = drive.other
+    turns: list[str] = []
+    done = asyncio.Event()
+
+    async def blobs(_: Services) -> int:
+        turns.append("blobs")
+        if turns.count("blobs") == 3:
+            done.set()
+        return 0
+
+    async def tokens(_: Services) -> int:
+        turns.append("tokens")
+        return 0
+
+    monkeypatch.setattr("resolvers.sweeper.sweep_blobs", blobs)
+    monkeypatch.setattr("resolvers.sweeper.sweep_tokens", tokens)
+    sweeper = asyncio.create_task(
+        run_sweeper(services, blobs_every=timedelta(0), others_every=SWEEP_EVERY)
+    )
+    try:
+        await done.wait()
+    finally:
+        sweeper.cancel()
+        await asyncio.gather(sweeper, return_exceptions=True)
+    assert turns[:4] == ["blobs", "tokens", "blobs", "blobs"]
+    assert timedelta(minutes=1) <= BLOB_SWEEP_EVERY <= timedelta(minutes=10)
