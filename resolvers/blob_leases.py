@@ -113,19 +113,24 @@ class UploadLease:
             raise BlobStoreUnavailable("the upload's intent could not be renewed in the store")
         return task.result()
 
-    async def close(self) -> None:
-        """Stop renewing and delete the intent: the version row is written, or the upload
-        failed and cleaned up. A failure to delete is logged: the intent lapses anyway."""
+    async def close(self, *, committed: bool) -> None:
+        """Stop renewing, then delete the intent once the version row is written; after a
+        failure, end the lease now instead, so the next sweep removes whatever the upload may
+        have left (an S3 upload whose completion went unanswered) with the intent. A failure
+        to write is logged: the lease then runs out on its own."""
         if self._renewer is not None:
             self._renewer.cancel()
             await asyncio.wait((self._renewer,))
         try:
-            await self._intents.forget(self._hour, self._key)
+            if committed:
+                await self._intents.forget(self._hour, self._key)
+            else:
+                await self._hold(lease=timedelta(0))
         except Exception:
-            log.warning("could not delete an upload's intent; it will lapse", exc_info=True)
+            log.warning("could not end an upload's intent; it will lapse", exc_info=True)
 
-    async def _hold(self) -> None:
-        alive_until = self._clock() + INTENT_LEASE
+    async def _hold(self, *, lease: timedelta = INTENT_LEASE) -> None:
+        alive_until = self._clock() + lease
         await self._intents.hold(BlobIntentRecord(self._hour, self._key, self._owner, alive_until))
         self._alive_until = alive_until
 

@@ -130,6 +130,63 @@ async def receive_upload(
 ) -> dict[str, str]:
     """Store the body for the upload this token names; returns the new file and version ids."""
     token_hash = hash_token(token)
+    upload = await _claim(services, token_hash, content_length)
+    ctx, access = await _uploader_access(services, upload)
+    file_key = stream.new_file_key()
+    content_key = services.keyring.file_content_key(file_key, upload.file_id, upload.version_id)
+    digest = hashlib.sha256()
+    key = blob_key(upload.workspace_id, upload.file_id, upload.version_id)
+    lease = UploadLease(services, key)
+    try:
+        await lease.start()  # the intent, before any byte of the object
+    except StoreUnavailable:
+        await _release_quietly(services, token_hash)  # the URL stays good for a retry
+        raise
+    committed = retry = False
+    try:
+        try:
+            encryptor = stream.StreamEncryptor(content_key)
+            chunks = _sealed_chunks(body, upload.size, encryptor, digest)
+            await lease.guard(services.blobs.put_stream(key, chunks))
+        except _BodyError as exc:
+            raise exc.error from None
+        except BlobStoreUnavailable:
+            # Not the client's fault: the URL stays good for a retry (until it expires).
+            log.warning("blob store unavailable for an upload", exc_info=True)
+            retry = True
+            raise storage_unavailable() from None
+        except asyncio.CancelledError:
+            # Cut by the server (a shutdown past its deadline): the blob store removed the
+            # partial object; the URL stays good for a retry.
+            log.warning("an upload was cut short by the server")
+            retry = True
+            raise
+        if not lease.held():
+            # A sweep may take the object once the lease lapses: give up before the version.
+            log.warning("an upload's intent could not be renewed; the upload is dropped")
+            await _forget_blob(services, key)
+            retry = True
+            raise storage_unavailable()
+        try:
+            item = await _record_version(ctx, upload, access, file_key, digest.hexdigest())
+        except BaseException:
+            await _forget_blob(services, key)  # no version points to it
+            raise
+        committed = True
+    finally:
+        # The intent ends before the URL may be used again, so it never ends a retry's.
+        await lease.close(committed=committed)
+        if retry:
+            await _release_quietly(services, token_hash)
+    await _announce(ctx, upload, item)
+    return {
+        "fileId": gid("File", upload.file_id),
+        "versionId": file_version_id(upload.file_id, upload.version_id),
+    }
+
+
+async def _claim(services: Services, token_hash: bytes, content_length: int | None) -> UploadRecord:
+    """The upload this token names, claimed for this request (once, unless released)."""
     upload = await services.drive.upload(token_hash)
     now = services.clock()
     if upload is None:
@@ -144,64 +201,7 @@ async def receive_upload(
         )
     if not await services.drive.claim_upload(token_hash, now):
         raise TransferError(410, "This upload URL was used already; ask for a new one.")
-    ctx, access = await _uploader_access(services, upload)
-    file_key = stream.new_file_key()
-    content_key = services.keyring.file_content_key(file_key, upload.file_id, upload.version_id)
-    digest = hashlib.sha256()
-    key = blob_key(upload.workspace_id, upload.file_id, upload.version_id)
-    lease = UploadLease(services, key)
-    try:
-        await lease.start()  # the intent, before any byte of the object
-    except StoreUnavailable:
-        await _release_quietly(services, token_hash)  # the URL stays good for a retry
-        raise
-    try:
-        encryptor = stream.StreamEncryptor(content_key)
-        chunks = _sealed_chunks(body, upload.size, encryptor, digest)
-        await _store_body(services, lease, key, token_hash, chunks)
-        if not lease.held():
-            # A sweep may take the object once the lease lapses: give up before the version.
-            log.warning("an upload's intent could not be renewed; the upload is dropped")
-            await _forget_blob(services, key)
-            await _release_quietly(services, token_hash)
-            raise storage_unavailable()
-        try:
-            item = await _record_version(ctx, upload, access, file_key, digest.hexdigest())
-        except BaseException:
-            await _forget_blob(services, key)  # no version points to it
-            raise
-    finally:
-        await lease.close()  # after the version row, or once the object is gone
-    await _announce(ctx, upload, item)
-    return {
-        "fileId": gid("File", upload.file_id),
-        "versionId": file_version_id(upload.file_id, upload.version_id),
-    }
-
-
-async def _store_body(
-    services: Services,
-    lease: UploadLease,
-    key: str,
-    token_hash: bytes,
-    chunks: AsyncIterator[bytes],
-) -> None:
-    """Stream the sealed body into the blob store under `key`, cut if the lease is lost."""
-    try:
-        await lease.guard(services.blobs.put_stream(key, chunks))
-    except _BodyError as exc:
-        raise exc.error from None
-    except BlobStoreUnavailable:
-        # Not the client's fault: the URL stays good for a retry (until it expires).
-        log.warning("blob store unavailable for an upload", exc_info=True)
-        await services.drive.release_upload_claim(token_hash)
-        raise storage_unavailable() from None
-    except asyncio.CancelledError:
-        # Cut by the server (a shutdown past its deadline): the blob store removed the partial
-        # object; the URL stays good for a retry.
-        log.warning("an upload was cut short by the server")
-        await _release_quietly(services, token_hash)
-        raise
+    return upload
 
 
 async def _release_quietly(services: Services, token_hash: bytes) -> None:

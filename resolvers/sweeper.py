@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from persistence.blob_intents import BlobIntentRecord
 from persistence.expiry import expiry_hour
+from persistence.ids import id_time
 from resolvers.blob_leases import DRIVE_PREFIX, drive_key_parts, intent_hour, is_alive
 from resolvers.services import Services
 
@@ -28,6 +29,11 @@ MULTIPART_GRACE = timedelta(minutes=10)
 # Intents of uploads that died before their object existed are looked for in the hours of
 # versions made up to the upload URL's lifetime and this much more ago.
 INTENT_LOOKBACK = timedelta(days=1)
+# An object with no intent at all was written by a Cove from before intents, maybe by a node
+# still running one in a rolling upgrade, whose upload may not have written its version row
+# yet: it is removed, as before intents, only once its version was made longer ago than the
+# upload URL's lifetime and this. (This Cove ends an intent, never deletes it, on failure.)
+NO_INTENT_AGE = timedelta(days=1)
 INTENT_PAGE = 200
 
 
@@ -74,7 +80,8 @@ async def sweep_blobs(services: Services) -> int:
 
 async def _settle(services: Services, key: str, *, listed: bool) -> bool:
     """Remove the object under a drive key, and its dead intent, unless a running upload holds
-    the key or a version row names it; True when a listed object was removed.
+    the key or a version row names it (or, with no intent at all, unless it is young); True
+    when a listed object was removed.
 
     The intent is read before the version row: it is written before the object and deleted
     only after the version row, so an upload that has committed is never taken for dead.
@@ -87,8 +94,14 @@ async def _settle(services: Services, key: str, *, listed: bool) -> bool:
         return False
     _, file_id, version_id = parts
     intent = await services.blob_intents.get(hour, key)
-    if is_alive(intent, services.clock()):
+    now = services.clock()
+    if is_alive(intent, now):
         return False
+    if (
+        intent is None
+        and id_time(version_id) > now - services.drive_policy.upload_ttl - NO_INTENT_AGE
+    ):
+        return False  # no intent ever: the age rule of before intents
     if await services.drive.version(file_id, version_id) is not None:
         await _forget_if_unchanged(services, hour, key, intent)  # its upload ended before
         return False

@@ -158,27 +158,38 @@ def test_sweep_removes_orphans_at_once_but_keeps_live_files_and_running_uploads(
         upload_file(server, owner, ws, b"kept")
         services = services_of(server)
         ws_raw = raw(ws)
-        orphan = f"drive/{ws_raw}/{new_id()}/{new_id()}"  # made a moment ago, no version row
-        running = f"drive/{ws_raw}/{new_id()}/{new_id()}"  # an upload on another node
+        long_ago = services.clock() - timedelta(days=3)
+
+        def key(version_id: str) -> str:
+            return f"drive/{ws_raw}/{new_id()}/{version_id}"
+
+        crashed = key(new_id())  # made a moment ago; its upload's intent lapsed
+        running = key(new_id())  # an upload on another node, about to write its version row
+        older_cove = key(new_id())  # no intent: a node not yet upgraded may be uploading it
+        forgotten = key(new_id(at=long_ago))  # no intent, and older than any upload
 
         async def chunks() -> Any:
             yield b"orphan ciphertext"
 
-        async def scenario() -> tuple[int, list[str]]:
-            hour = intent_hour(running)
+        async def hold(blob: str, alive_for: timedelta) -> None:
+            hour = intent_hour(blob)
             assert hour is not None
-            alive_until = services.clock() + timedelta(minutes=1)
-            await services.blob_intents.hold(BlobIntentRecord(hour, running, "n:1", alive_until))
-            for key in (orphan, running):
-                await services.blobs.put_stream(key, chunks())
+            alive_until = services.clock() + alive_for
+            await services.blob_intents.hold(BlobIntentRecord(hour, blob, "n:1", alive_until))
+
+        async def scenario() -> tuple[int, list[str]]:
+            await hold(crashed, -timedelta(minutes=2))
+            await hold(running, timedelta(minutes=1))
+            for blob in (crashed, running, older_cove, forgotten):
+                await services.blobs.put_stream(blob, chunks())
             removed = await sweep_blobs(services)
             return removed, [k async for k in services.blobs.keys("drive/")]
 
         removed, left = asyncio.run(scenario())
-        assert removed == 1
-        assert orphan not in left
-        assert running in left
-        assert len(left) == 2  # the live file and the running upload
+        assert removed == 2
+        assert crashed not in left and forgotten not in left
+        assert running in left and older_cove in left
+        assert len(left) == 3  # with the live file
 
 
 def test_the_drive_on_s3_keeps_only_ciphertext_in_the_bucket(
