@@ -1,9 +1,10 @@
 """Housekeeping on a timer: leftovers of crashed uploads, expired tokens and old audit events.
 
-Blobs are swept at start and every few minutes, and nothing waits for an age to pass: an
-upload holds an intent in the store while it runs (resolvers/blob_leases.py), so what no live
-intent and no version row claims is the leftover of a process that died. Partial files on the
-local engine are known dead by their lock (integrations/blobs/local.py).
+Leftovers of crashed uploads are swept at start and every few minutes, and nothing waits
+for an age to pass: an upload holds an intent in the store while it runs
+(resolvers/blob_leases.py), so an object whose intent ran out with no version row is the
+leftover of a process that died. Partial files on the local engine are known dead by their
+lock (integrations/blobs/local.py). Every object is listed hourly, for orphans of any kind.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import asyncio
 import logging
 from datetime import timedelta
 
+from integrations.blobs import BlobNotFound
 from persistence.blob_intents import BlobIntentRecord
 from persistence.expiry import expiry_hour
 from persistence.ids import id_time
@@ -49,9 +51,10 @@ async def sweep_tokens(services: Services) -> int:
 
 
 async def sweep_blobs(services: Services) -> int:
-    """Remove what crashed uploads left, on any node: partial uploads, contents no version
-    points to and no running upload holds, and the intents of dead uploads; returns how many
-    objects and partial uploads went."""
+    """Remove what crashed uploads left, on any node, as soon as it is known dead: partial
+    uploads, and objects whose upload's intent ran out with no version row (and those
+    intents); returns how many partial uploads and objects went. Cheap enough to run every
+    few minutes: it reads the intents of recent uploads, not every object."""
 
     async def live(key: str) -> bool:
         hour = intent_hour(key)
@@ -60,9 +63,6 @@ async def sweep_blobs(services: Services) -> int:
         return is_alive(await services.blob_intents.get(hour, key), services.clock())
 
     removed = await services.blobs.cleanup_partials(MULTIPART_GRACE.total_seconds(), live=live)
-    async for key in services.blobs.keys(DRIVE_PREFIX):
-        if await _settle(services, key, listed=True):
-            removed += 1
     now = services.clock()
     first = expiry_hour(now - services.drive_policy.upload_ttl - INTENT_LOOKBACK)
     for hour in range(first, expiry_hour(now) + 1):
@@ -70,46 +70,89 @@ async def sweep_blobs(services: Services) -> int:
         while True:  # each page starts after the last key of the one before, so it ends
             intents = await services.blob_intents.in_hour(hour, limit=INTENT_PAGE, after=after)
             for intent in intents:
-                if not is_alive(intent, services.clock()):
-                    await _settle(services, intent.blob_key, listed=False)
+                if not is_alive(intent, services.clock()) and await _settle(services, intent):
+                    removed += 1
             if len(intents) < INTENT_PAGE:
                 break
             after = intents[-1].blob_key
     return removed
 
 
-async def _settle(services: Services, key: str, *, listed: bool) -> bool:
-    """Remove the object under a drive key, and its dead intent, unless a running upload holds
-    the key or a version row names it (or, with no intent at all, unless it is young); True
-    when a listed object was removed.
+async def sweep_orphans(services: Services) -> int:
+    """Delete every drive object no version row names and no live intent holds, whatever
+    wrote it: what `sweep_blobs` cannot reach (an intent older than its look-back) and objects
+    with no intent at all, from a Cove before intents (those only once old: a node not yet
+    upgraded may be about to write its version row). Lists every object, so it runs hourly;
+    returns how many went."""
+    removed = 0
+    async for key in services.blobs.keys(DRIVE_PREFIX):
+        if await _remove_orphan(services, key):
+            removed += 1
+    return removed
 
-    The intent is read before the version row: it is written before the object and deleted
-    only after the version row, so an upload that has committed is never taken for dead.
-    Listed objects were seen before the intent was read, so they are not a retry of the same
-    URL that starts later; a retry that starts meanwhile is seen by reading the intent again.
+
+async def _settle(services: Services, intent: BlobIntentRecord) -> bool:
+    """Deal with an intent found dead: delete its object unless a version row names it, then
+    the intent; True when an object was there to delete.
+
+    The intent was read before the version row: it is written before the object and deleted
+    only after the version row, so an upload that has committed is never taken for dead. It
+    is read again before the object goes, to spare a retry of the same URL started meanwhile.
+    """
+    key = intent.blob_key
+    parts = drive_key_parts(key)
+    if parts is None:
+        await services.blob_intents.forget(intent.hour, key)
+        return False
+    _, file_id, version_id = parts
+    removed = False
+    if await services.drive.version(file_id, version_id) is None:
+        if await services.blob_intents.get(intent.hour, key) != intent:
+            return False  # the URL is being tried again
+        removed = await _delete_if_present(services, key)
+    await _forget_if_unchanged(services, intent.hour, key, intent)
+    return removed
+
+
+async def _remove_orphan(services: Services, key: str) -> bool:
+    """Delete a listed drive object if no version row names it and no running upload holds
+    it (an object with no intent at all only once old); True when it went.
+
+    A version row is looked for first, which settles the common case in one read; for the
+    rest, the intent is read before the version row is read again (see `_settle`), and once
+    more before the object goes. Listed objects were stored before the intent was read, so
+    they are not a retry of the same URL that starts later.
     """
     parts = drive_key_parts(key)
     hour = intent_hour(key)
     if parts is None or hour is None:
         return False
     _, file_id, version_id = parts
+    if await services.drive.version(file_id, version_id) is not None:
+        return False
     intent = await services.blob_intents.get(hour, key)
     now = services.clock()
     if is_alive(intent, now):
         return False
-    if (
-        intent is None
-        and id_time(version_id) > now - services.drive_policy.upload_ttl - NO_INTENT_AGE
-    ):
+    young = id_time(version_id) > now - services.drive_policy.upload_ttl - NO_INTENT_AGE
+    if intent is None and young:
         return False  # no intent ever: the age rule of before intents
     if await services.drive.version(file_id, version_id) is not None:
-        await _forget_if_unchanged(services, hour, key, intent)  # its upload ended before
-        return False
+        return False  # committed meanwhile
     if await services.blob_intents.get(hour, key) != intent:
         return False  # the URL is being tried again
     await services.blobs.delete(key)
     await _forget_if_unchanged(services, hour, key, intent)
-    return listed
+    return True
+
+
+async def _delete_if_present(services: Services, key: str) -> bool:
+    try:
+        await services.blobs.size(key)
+    except BlobNotFound:
+        return False  # the upload died before its object was stored
+    await services.blobs.delete(key)
+    return True
 
 
 async def _forget_if_unchanged(
@@ -124,8 +167,9 @@ async def _forget_if_unchanged(
 async def run_sweeper(
     services: Services, *, blobs_every: timedelta, others_every: timedelta
 ) -> None:
-    """Sweep blobs at start and then every `blobs_every`; tokens and old audit events at start
-    and then every `others_every`; until cancelled."""
+    """Sweep leftovers of crashed uploads at start and then every `blobs_every`; orphaned
+    objects from every source, expired tokens and old audit events at start and then every
+    `others_every`; until cancelled."""
     loop = asyncio.get_running_loop()
     others_due = loop.time()
     while True:  # runs until the app cancels it; each turn sleeps
@@ -138,10 +182,16 @@ async def run_sweeper(
         if loop.time() >= others_due:
             others_due = loop.time() + others_every.total_seconds()
             try:
+                orphans = await sweep_orphans(services)
                 forgotten = await sweep_tokens(services)
                 aged = await services.audit.sweep()
-                if forgotten or aged:
-                    log.info("swept %d expired tokens and %d old audit events", forgotten, aged)
+                if orphans or forgotten or aged:
+                    log.info(
+                        "swept %d orphaned blobs, %d expired tokens and %d old audit events",
+                        orphans,
+                        forgotten,
+                        aged,
+                    )
             except Exception:
-                log.warning("token and audit sweep failed; will try again", exc_info=True)
+                log.warning("hourly sweep failed; will try again", exc_info=True)
         await asyncio.sleep(blobs_every.total_seconds())

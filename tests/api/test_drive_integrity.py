@@ -31,7 +31,7 @@ from persistence.ids import new_id
 from resolvers.blob_leases import intent_hour
 from resolvers.drive_access import version_ref
 from resolvers.global_ids import from_global_id
-from resolvers.sweeper import sweep_blobs
+from resolvers.sweeper import sweep_blobs, sweep_orphans
 from support import Server, make_settings, serve, sign_up
 from tests.integrations.blob_fixtures import DUMMY_CREDENTIALS
 
@@ -182,7 +182,8 @@ def test_sweep_removes_orphans_at_once_but_keeps_live_files_and_running_uploads(
             await hold(running, timedelta(minutes=1))
             for blob in (crashed, running, older_cove, forgotten):
                 await services.blobs.put_stream(blob, chunks())
-            removed = await sweep_blobs(services)
+            removed = await sweep_blobs(services)  # every few minutes: the lapsed intent
+            removed += await sweep_orphans(services)  # hourly: every object
             return removed, [k async for k in services.blobs.keys("drive/")]
 
         removed, left = asyncio.run(scenario())

@@ -26,7 +26,7 @@ from resolvers.blob_leases import CLOCK_SLACK, INTENT_LEASE, intent_hour
 from resolvers.drive_access import blob_key
 from resolvers.global_ids import from_global_id
 from resolvers.services import Services
-from resolvers.sweeper import run_sweeper, sweep_blobs
+from resolvers.sweeper import run_sweeper, sweep_blobs, sweep_orphans
 from resolvers.transfers import TransferError
 from tests.accounts_support import signed_up
 from tests.inprocess import Clock, build_services, ctx
@@ -99,6 +99,11 @@ async def pending(drive: Drive) -> int:
     return await asyncio.to_thread(drive.backend.pending_partials)
 
 
+async def sweep_all(services: Services) -> int:
+    """What the sweeper does at start: leftovers of crashed uploads, then orphans of any kind."""
+    return await sweep_blobs(services) + await sweep_orphans(services)
+
+
 def raw(global_id: str) -> str:
     parsed = from_global_id(global_id)
     assert parsed is not None
@@ -133,17 +138,17 @@ async def test_an_upload_another_process_sweeps_past_survives_and_commits(drive:
     )
     await paused.wait()
     assert await pending(drive) == 1
-    assert await sweep_blobs(drive.other) == 0
+    assert await sweep_all(drive.other) == 0
     assert await pending(drive) == 1
     resume.set()
     await stored.wait()
     assert await drive_keys(drive.other) == {key}
-    assert await sweep_blobs(drive.other) == 0
+    assert await sweep_all(drive.other) == 0
     assert await drive_keys(drive.other) == {key}
     written.set()
     ids = await upload
     assert f"/{raw(ids['fileId'])}/" in key
-    assert await sweep_blobs(drive.other) == 0
+    assert await sweep_all(drive.other) == 0
     assert await drive_keys(drive.other) == {key}
     assert await pending(drive) == 0
     assert await intent_of(drive.other, key) is None  # gone with the upload
@@ -208,7 +213,8 @@ async def test_the_next_start_sweeps_what_a_crash_left_at_once(drive: Drive) -> 
 async def test_blobs_are_swept_every_few_minutes_and_tokens_hourly(
     drive: Drive, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Three turns of the sweeper within a moment: blobs each turn, tokens once."""
+    """Three turns of the sweeper within a moment: crashed uploads each turn, every object
+    and the tokens once (hourly)."""
     services = drive.other
     turns: list[str] = []
     done = asyncio.Event()
@@ -223,8 +229,13 @@ async def test_blobs_are_swept_every_few_minutes_and_tokens_hourly(
         turns.append("tokens")
         return 0
 
+    async def orphans(_: Services) -> int:
+        turns.append("orphans")
+        return 0
+
     monkeypatch.setattr("resolvers.sweeper.sweep_blobs", blobs)
     monkeypatch.setattr("resolvers.sweeper.sweep_tokens", tokens)
+    monkeypatch.setattr("resolvers.sweeper.sweep_orphans", orphans)
     sweeper = asyncio.create_task(
         run_sweeper(services, blobs_every=timedelta(0), others_every=SWEEP_EVERY)
     )
@@ -233,7 +244,7 @@ async def test_blobs_are_swept_every_few_minutes_and_tokens_hourly(
     finally:
         sweeper.cancel()
         await asyncio.gather(sweeper, return_exceptions=True)
-    assert turns[:4] == ["blobs", "tokens", "blobs", "blobs"]
+    assert turns[:5] == ["blobs", "orphans", "tokens", "blobs", "blobs"]
     assert timedelta(minutes=1) <= BLOB_SWEEP_EVERY <= timedelta(minutes=10)
 
 
@@ -298,3 +309,24 @@ async def test_a_failed_upload_ends_its_intent_and_a_sweep_forgets_it_soon(
     assert await sweep_blobs(drive.other) == 0  # no object to remove
     assert await intent_of(drive.other, key) is None
     assert await pending(drive) == 0
+
+
+async def test_the_frequent_sweep_alone_removes_an_object_whose_intent_lapsed(
+    drive: Drive,
+) -> None:
+    """Without listing every object: the lapsed intent leads to its object; an intent that
+    outlived its committed upload (a renewal landing after the commit) goes alone."""
+    here = drive.here
+    token, committed = await upload_url(drive, 4)
+    await drive_uploads.receive_upload(here, token, send(b"kept"), 4)
+    lapsed = blob_key(drive.workspace_id, new_id(), new_id())
+    await here.blobs.put_stream(lapsed, send(b"sealed"))
+    for blob in (lapsed, committed):
+        hour = intent_hour(blob)
+        assert hour is not None
+        alive_until = drive.clock.now - INTENT_LEASE
+        await here.blob_intents.hold(BlobIntentRecord(hour, blob, "crashed:1", alive_until))
+    assert await sweep_blobs(drive.other) == 1
+    assert await drive_keys(drive.other) == {committed}
+    assert await intent_of(drive.other, lapsed) is None
+    assert await intent_of(drive.other, committed) is None
