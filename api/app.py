@@ -110,8 +110,10 @@ def _retrieve(probe: asyncio.Future[None]) -> None:
 
 # app.state key of the local volumes watched for free space (api/space.py).
 VOLUMES_STATE_KEY = "volumes"
-# Partial uploads and orphaned contents older than this are swept (uploads run for at most
-# the upload URL's lifetime, plus the time to send the largest file).
+# Leftovers of crashed uploads are swept at start and this often (an upload's intent tells a
+# running one from a dead one, so nothing waits for an age); expired tokens and old audit
+# events at start and every SWEEP_EVERY.
+BLOB_SWEEP_EVERY = timedelta(minutes=5)
 SWEEP_EVERY = timedelta(hours=1)
 # How long the shutdown waits for cut uploads to remove their partial objects.
 UPLOAD_CLEANUP_SECONDS = 10.0
@@ -270,9 +272,10 @@ async def running_services(
         if history is not None
         else None
     )
-    # An upload may run for its URL's lifetime; anything older than that and a day is left over.
-    stale = timedelta(seconds=settings.upload_url_ttl_seconds) + timedelta(days=1)
-    sweeper = asyncio.create_task(run_sweeper(services, SWEEP_EVERY, stale), name="cove-sweeper")
+    sweeper = asyncio.create_task(
+        run_sweeper(services, blobs_every=BLOB_SWEEP_EVERY, others_every=SWEEP_EVERY),
+        name="cove-sweeper",
+    )
     space = asyncio.create_task(watch_volumes(volumes), name="cove-space")
     services.mail.start()  # sends what earlier runs left in the outbox, then what is queued
     services.indexer.drainer.start()  # the same for the search outbox

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from persistence.accounts import ACCOUNT_TABLES
 from persistence.audit import AUDIT_TABLES
+from persistence.blob_intents import BLOB_INTENT_TABLES
 from persistence.calendars_tables import CALENDAR_FEED_CREATORS, CALENDAR_TABLES
 from persistence.channels import CHANNEL_TABLES
 from persistence.declare import Copy, Table
@@ -69,6 +70,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         BUCKETED_MESSAGE_COPIES,
     ),
     Migration(17, "realtime positions and history", REALTIME_HISTORY_TABLES),
+    Migration(18, "upload intents", BLOB_INTENT_TABLES),
 )
 
 

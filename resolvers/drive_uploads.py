@@ -3,7 +3,8 @@
 The one-time token names what will be made; the body is hashed and encrypted as it arrives
 (segmented AES-256-GCM, `crypto/stream.py`) and streamed into the blob store, which makes the
 object visible only once complete; the version row holding its sealed file key is written
-last.
+last. From before the first byte until after that row, the upload holds an intent for its
+blob key in the store (resolvers/blob_leases.py), which keeps every node's sweep off it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 from crypto import stream
 from crypto.tokens import hash_token, new_token
@@ -21,6 +23,7 @@ from persistence.ids import new_id
 from persistence.space import writes_when_full
 from persistence.store import StorageFull, StoreUnavailable
 from resolvers.authz import DriveAccess, Principal
+from resolvers.blob_leases import UploadLease
 from resolvers.context import RequestContext
 from resolvers.drive_access import (
     blob_key,
@@ -135,47 +138,100 @@ async def receive_upload(
     content_key = services.keyring.file_content_key(file_key, upload.file_id, upload.version_id)
     digest = hashlib.sha256()
     key = blob_key(upload.workspace_id, upload.file_id, upload.version_id)
+    lease = UploadLease(services, key)
     try:
-        await services.blobs.put_stream(
-            key, _sealed_chunks(body, upload.size, stream.StreamEncryptor(content_key), digest)
-        )
-    except _BodyError as exc:
-        raise exc.error from None
-    except BlobStoreUnavailable:
-        # Not the client's fault: the URL stays good for a retry (until it expires).
-        log.warning("blob store unavailable for an upload", exc_info=True)
-        await services.drive.release_upload_claim(token_hash)
-        raise storage_unavailable() from None
+        await lease.start()  # the intent, before any byte of the object
+    except StoreUnavailable:
+        await _release_quietly(services, token_hash)  # the URL stays good for a retry
+        raise
     except StorageFull:
-        # The blob store removed the partial object; the URL stays good for a retry.
-        log.warning("no space left for an upload", exc_info=True)
         await _release_when_full(services, token_hash)
         raise storage_full() from None
-    except asyncio.CancelledError:
-        # Cut by the server (a shutdown past its deadline): the blob store removed the partial
-        # object; the URL stays good for a retry.
-        log.warning("an upload was cut short by the server")
+    attempt = _Attempt()
+    try:
+        encryptor = stream.StreamEncryptor(content_key)
+        chunks = _sealed_chunks(body, upload.size, encryptor, digest)
+        await _put_object(services, lease, key, chunks, attempt)
         try:
-            await services.drive.release_upload_claim(token_hash)
-        except Exception:
-            log.warning("could not release a cut upload's URL", exc_info=True)
-        raise
-    try:
-        item = await _record_version(ctx, upload, access, file_key, digest.hexdigest())
-    except StorageFull:
-        # Nothing of the version was written: its contents go, the URL stays good.
-        log.warning("no space left to record an upload's version", exc_info=True)
-        await _forget_blob(services, key)
-        await _release_when_full(services, token_hash)
-        raise storage_full() from None
-    except BaseException:
-        await _forget_blob(services, key)  # no version points to it
-        raise
+            item = await _record_version(ctx, upload, access, file_key, digest.hexdigest())
+        except StorageFull:
+            # Nothing of the version was written: its contents go, the URL stays good.
+            log.warning("no space left to record an upload's version", exc_info=True)
+            await _forget_blob(services, key)
+            attempt.give_back = "when full"
+            raise storage_full() from None
+        except BaseException:
+            await _forget_blob(services, key)  # no version points to it
+            raise
+        attempt.committed = True
+    finally:
+        # The intent ends before the URL may be used again, so it never ends a retry's (its
+        # bookkeeping goes through on a full volume, as the URL's release does).
+        with writes_when_full():
+            await lease.close(committed=attempt.committed)
+        if attempt.give_back == "when full":
+            await _release_when_full(services, token_hash)
+        elif attempt.give_back == "quietly":
+            await _release_quietly(services, token_hash)
     await _announce(ctx, upload, item)
     return {
         "fileId": gid("File", upload.file_id),
         "versionId": file_version_id(upload.file_id, upload.version_id),
     }
+
+
+@dataclass
+class _Attempt:
+    """How an upload attempt ended: committed, or with its URL to give back for a retry
+    ("quietly", or "when full": through a full volume)."""
+
+    committed: bool = False
+    give_back: str | None = None
+
+
+async def _put_object(
+    services: Services,
+    lease: UploadLease,
+    key: str,
+    chunks: AsyncIterator[bytes],
+    attempt: _Attempt,
+) -> None:
+    """Store the sealed object under the upload's intent; a failure that is not the client's
+    leaves the URL good for a retry (`attempt.give_back`)."""
+    try:
+        await lease.guard(services.blobs.put_stream(key, chunks))
+    except _BodyError as exc:
+        raise exc.error from None
+    except BlobStoreUnavailable:
+        # Not the client's fault: the URL stays good for a retry (until it expires).
+        log.warning("blob store unavailable for an upload", exc_info=True)
+        attempt.give_back = "quietly"
+        raise storage_unavailable() from None
+    except StorageFull:
+        # The blob store removed the partial object; the URL stays good for a retry.
+        log.warning("no space left for an upload", exc_info=True)
+        attempt.give_back = "when full"
+        raise storage_full() from None
+    except asyncio.CancelledError:
+        # Cut by the server (a shutdown past its deadline): the blob store removed the
+        # partial object; the URL stays good for a retry.
+        log.warning("an upload was cut short by the server")
+        attempt.give_back = "quietly"
+        raise
+    if not lease.held():
+        # A sweep may take the object once the lease lapses: give up before the version.
+        log.warning("an upload's intent could not be renewed; the upload is dropped")
+        await _forget_blob(services, key)
+        attempt.give_back = "quietly"
+        raise storage_unavailable()
+
+
+async def _release_quietly(services: Services, token_hash: bytes) -> None:
+    """Let the upload URL be used again; a failure is logged (the claim then stays)."""
+    try:
+        await services.drive.release_upload_claim(token_hash)
+    except Exception:
+        log.warning("could not release a cut upload's URL", exc_info=True)
 
 
 async def _claim(services: Services, token_hash: bytes, content_length: int | None) -> UploadRecord:

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from crypto.keyring import Keyring
-from integrations.blobs import BlobStore, BlobStoreUnavailable
+from integrations.blobs import BlobStore, BlobStoreUnavailable, LiveCheck
 from integrations.search import EmbeddedSearchEngine, SearchDocument, SearchEngine
 from persistence.accounts import AccountRepository
 from persistence.audit import AuditRepository
+from persistence.blob_intents import BlobIntentRepository
 from persistence.calendars import CalendarRepository
 from persistence.channels import ChannelRepository
 from persistence.drive import DriveRepository
@@ -111,6 +112,8 @@ class Services:
     presence: PresenceTracker
     drive: DriveRepository
     blobs: BlobStore
+    # Upload intents: which blob keys running uploads hold (resolvers/blob_leases.py).
+    blob_intents: BlobIntentRepository
     calendars: CalendarRepository
     tasks: TaskRepository
     indexer: SearchIndexer
@@ -206,6 +209,7 @@ class Services:
             ),
             drive=DriveRepository(store),
             blobs=blobs or _NoBlobs(),
+            blob_intents=BlobIntentRepository(store),
             calendars=CalendarRepository(store),
             tasks=TaskRepository(store),
             indexer=SearchIndexer(
@@ -273,7 +277,9 @@ class _NoBlobs:
         for key in nothing:
             yield key
 
-    async def cleanup_partials(self, older_than_seconds: float) -> int:
+    async def cleanup_partials(
+        self, older_than_seconds: float, *, live: LiveCheck | None = None
+    ) -> int:
         return 0
 
     async def ping(self) -> None:

@@ -14,6 +14,7 @@ from api.settings import Settings, load_settings
 from crypto.keyring import Keyring
 from crypto.passwords import Argon2Params, PasswordHasher
 from crypto.root_key import generate_install_salt, generate_root_key
+from integrations.blobs import BlobStore
 from persistence.drive_records import FILE, DriveItemRecord, FileVersionRecord
 from persistence.ids import new_id
 from persistence.sqlite.engine import SqliteStore
@@ -70,13 +71,16 @@ def build_services(
     mailer: Mailer | None = None,
     settings: Settings = DEFAULT_SETTINGS,
     clock: Clock | None = None,
+    blobs: BlobStore | None = None,
     **limits: Any,
 ) -> Services:
     """Services as the app builds them, with OWASP-minimum Argon2, a recording mailer and
-    generous limits; `limits` overrides any of `AuthLimits.build`'s arguments. The policy is
-    built from `settings` as the app builds it (`load_settings(environ={}, overrides=...)`
-    to change a limit)."""
+    generous limits (and `blobs`, if given); `limits` overrides any of `AuthLimits.build`'s
+    arguments. The policy is built from `settings` as the app builds it
+    (`load_settings(environ={}, overrides=...)` to change a limit)."""
     extra: dict[str, Any] = {} if clock is None else {"clock": clock}
+    if blobs is not None:
+        extra["blobs"] = blobs
     return Services.build(
         store=store,
         keyring=keyring or Keyring(generate_root_key(), generate_install_salt()),

@@ -11,6 +11,7 @@ from integrations.blobs.base import (
     BlobNotFound,
     BlobStore,
     BlobStoreUnavailable,
+    LiveCheck,
 )
 from integrations.blobs.keys import check_key
 from integrations.blobs.local import LocalBlobStore
@@ -26,6 +27,7 @@ __all__ = [
     "BlobNotFound",
     "BlobStore",
     "BlobStoreUnavailable",
+    "LiveCheck",
     "LocalBlobStore",
     "S3BlobStore",
     "blob_store_from_config",

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from typing import Protocol
 
 log = logging.getLogger("cove.blobs")
 
 MiB = 1024 * 1024
 DEFAULT_READ_SIZE = MiB
+
+# Whether an upload to the key is still running somewhere (another process or node may be
+# writing it): answered by whoever keeps track of uploads, such as the store's upload intents.
+LiveCheck = Callable[[str], Awaitable[bool]]
 
 
 class BlobError(Exception):
@@ -64,11 +68,17 @@ class BlobStore(Protocol):
     def keys(self, prefix: str = "") -> AsyncIterator[str]:
         """Every stored key starting with `prefix`, in no promised order."""
 
-    async def cleanup_partials(self, older_than_seconds: float) -> int:
-        """Remove what uploads that crashed left behind, if older than the cutoff; return a count.
+    async def cleanup_partials(
+        self, older_than_seconds: float, *, live: LiveCheck | None = None
+    ) -> int:
+        """Remove what uploads that crashed left behind; return a count.
 
-        Uploads this store is still running are spared. Other processes sharing the backend
-        are not known: the cutoff must exceed the longest upload.
+        Uploads this store is running are always spared, and so is what the engine can tell
+        another process is still writing. The local engine knows that by its lock on each
+        partial file, and removes the rest whatever their age. S3 cannot: it aborts the
+        multipart uploads initiated more than `older_than_seconds` ago whose key `live` does
+        not say is still being uploaded (without `live`, the cutoff must exceed the longest
+        upload).
         """
 
     async def ping(self) -> None:

@@ -2,9 +2,12 @@
 
 An upload is written to a file of its own in `<root>/.partial/`, fsynced, then renamed into
 place, so an object appears whole or not at all; a failed or cancelled upload removes its
-file, and `cleanup_partials` removes those that a crash left. A write the disk refuses for lack
-of space (ENOSPC, EDQUOT) raises StorageFull, and with the root's `Volume` refuses the next
-uploads up front until it has room again (persistence/space.py). Keys map to paths segment by
+file. The writer holds an exclusive `flock` on its partial file until the file has left
+`.partial/`, and the kernel drops that lock when the writer's process dies: `cleanup_partials`
+removes every partial file whose lock it can take at once, whatever its age, knowing that its
+writer (in any process on this machine) is gone. A write the disk refuses for lack of space
+(ENOSPC, EDQUOT) raises StorageFull, and with the root's `Volume` refuses the next uploads up
+front until it has room again (persistence/space.py). Keys map to paths segment by
 segment and cannot leave the root: they are validated, and a path that a symlink under the
 root leads outside is refused. Unlike S3, a key here cannot also be a "folder" of other keys
 ("a" beside "a/b"): such a put is refused with BlobKeyError.
@@ -12,10 +15,10 @@ root leads outside is refused. Unlike S3, a key here cannot also be a "folder" o
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import os
 import stat
-import time
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -26,6 +29,7 @@ from integrations.blobs.base import (
     BlobKeyError,
     BlobNotFound,
     BlobStoreUnavailable,
+    LiveCheck,
     MiB,
     check_part_sizes,
     check_range,
@@ -65,8 +69,6 @@ class LocalBlobStore:
         self._part_size = part_size
         self._read_size = read_size
         self._threads = Threads(max_threads, "cove-blob-local")
-        # Names of the partial files this store is writing, which cleanup_partials spares.
-        self._in_flight: set[str] = set()
         self._closed = False
 
     @property
@@ -79,29 +81,26 @@ class LocalBlobStore:
         return self._root
 
     async def put_stream(self, key: str, chunks: AsyncIterable[bytes]) -> int:
-        """Write to a partial file, fsync, then rename it over `<root>/<key>`."""
+        """Write to a locked partial file, fsync, then rename it over `<root>/<key>`."""
         target = self._path(key)
         self._check_open()
         if self._volume is not None:
             self._volume.check_write()
-        # Named before the file exists, so a concurrent cleanup_partials never sees it unnamed.
-        name = f"{uuid.uuid4().hex}.part"
-        self._in_flight.add(name)
-        temp = self._partial / name
+        temp: Path | None = None
         try:
-            fd = await self._io(functools.partial(self._create_partial, temp), undo=os.close)
+            fd, made = await self._io(self._create_partial, undo=_close_partial)
+            temp = made
             try:
                 written = await self._write_all(fd, chunks)
             except BaseException:
                 await self._threads.finish(functools.partial(os.close, fd))
                 raise
-            await self._io_to_the_end(functools.partial(self._commit, fd, temp, target, key))
+            await self._io_to_the_end(functools.partial(self._commit, fd, made, target, key))
         except BaseException:
             # No-op after a commit that a cancellation let finish: the file was renamed.
-            await self._threads.finish(functools.partial(_unlink_quietly, temp))
+            if temp is not None:
+                await self._threads.finish(functools.partial(_unlink_quietly, temp))
             raise
-        finally:
-            self._in_flight.discard(name)
         return written
 
     async def read_range(self, key: str, start: int, length: int) -> AsyncIterator[bytes]:
@@ -142,13 +141,15 @@ class LocalBlobStore:
                 if key.startswith(prefix) and is_valid_key(key):
                     yield key
 
-    async def cleanup_partials(self, older_than_seconds: float) -> int:
-        """Remove partial files older than the cutoff that this store is not writing."""
+    async def cleanup_partials(
+        self, older_than_seconds: float, *, live: LiveCheck | None = None
+    ) -> int:
+        """Remove the partial files no process holds locked, whatever their age: their writers
+        are gone. The cutoff and `live` are not needed here (a lock proves its writer alive)."""
         if older_than_seconds < 0:
             raise ValueError("older_than_seconds must not be negative")
         self._check_open()
-        cutoff = time.time() - older_than_seconds
-        return await self._io(functools.partial(self._sweep, cutoff))
+        return await self._io(self._sweep)
 
     async def ping(self) -> None:
         """Check that the root (and its partial folder) exist or can be made, and are writable."""
@@ -223,15 +224,30 @@ class LocalBlobStore:
         if not os.access(self._root, os.W_OK | os.X_OK):
             raise BlobStoreUnavailable(f"the blob root {self._root} is not writable")
 
-    def _create_partial(self, temp: Path) -> int:
+    def _create_partial(self) -> tuple[int, Path]:
+        """A new partial file, open and exclusively locked, and its path."""
         _make_folders(self._partial)
-        return os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, _FILE_MODE)
+        for _ in range(3):  # a sweep may take a file between its creation and its lock
+            temp = self._partial / f"{uuid.uuid4().hex}.part"
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, _FILE_MODE)
+            try:
+                if _lock_at_once(fd) and _still_named(fd, temp):
+                    return fd, temp
+            except BaseException:
+                os.close(fd)
+                raise
+            os.close(fd)  # the sweep that took it removes it
+        raise BlobStoreUnavailable("could not lock a new partial upload file")
 
     def _commit(self, fd: int, temp: Path, target: Path, key: str) -> None:
+        """Fsync and place the file; its lock is held until it has left `.partial/`."""
         try:
             os.fsync(fd)
+            self._place(temp, target, key)
         finally:
             os.close(fd)
+
+    def _place(self, temp: Path, target: Path, key: str) -> None:
         for _ in range(3):  # a delete may remove an emptied parent folder between the two steps
             real = self._inside(target)
             try:
@@ -292,7 +308,7 @@ class LocalBlobStore:
             pass
         return files, folders
 
-    def _sweep(self, cutoff: float) -> int:
+    def _sweep(self) -> int:
         try:
             with os.scandir(self._partial) as listing:
                 entries = list(listing)
@@ -300,15 +316,8 @@ class LocalBlobStore:
             return 0
         removed = 0
         for entry in entries:
-            # Membership tests only: the set changes on the loop thread, never iterated here.
-            if entry.name in self._in_flight or not entry.is_file(follow_symlinks=False):
-                continue
-            try:
-                if entry.stat(follow_symlinks=False).st_mtime < cutoff:
-                    os.unlink(entry.path)
-                    removed += 1
-            except FileNotFoundError:
-                continue  # finished or removed meanwhile
+            if entry.is_file(follow_symlinks=False) and _remove_if_abandoned(Path(entry.path)):
+                removed += 1
         return removed
 
 
@@ -349,6 +358,50 @@ def _open_same(real: Path, expected: os.stat_result, key: str) -> int:
         os.close(fd)
         raise BlobNotFound(f"blob {key!r} was replaced while being opened")
     return fd
+
+
+def _lock_at_once(fd: int) -> bool:
+    """Take the exclusive lock on an open file if no one holds it; never wait."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _still_named(fd: int, path: Path) -> bool:
+    """Whether `path` still names the open file (no one removed or replaced it meanwhile)."""
+    try:
+        named = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    found = os.fstat(fd)
+    return (named.st_dev, named.st_ino) == (found.st_dev, found.st_ino)
+
+
+def _remove_if_abandoned(path: Path) -> bool:
+    """Remove a partial file if its lock can be taken at once (its writer is gone); True when
+    it was removed. The lock is held while the file is unlinked, so no writer can take it."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except (FileNotFoundError, NotADirectoryError):
+        return False  # finished or removed meanwhile
+    try:
+        if not _lock_at_once(fd) or not _still_named(fd, path):
+            return False
+        os.unlink(path)
+        return True
+    except FileNotFoundError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def _close_partial(made: tuple[int, Path]) -> None:
+    """Undo a partial file made for a call that was cancelled: remove it, then let go."""
+    fd, path = made
+    _unlink_quietly(path)
+    os.close(fd)
 
 
 def _unlink_quietly(path: Path) -> None:

@@ -3,9 +3,10 @@
 Objects up to one part go up in one PutObject; bigger ones as a multipart upload of
 `part_size` parts (S3 wants at least 5 MiB but for the last), holding one part in memory, and
 become visible only when the upload is completed. A failed or cancelled upload is aborted;
-`cleanup_partials` aborts those that a crashed process left, so give the store a bucket of its
-own. boto3 blocks: its calls run on the store's own threads, through one thread-safe client
-with bounded timeouts and retries. With a `breaker`, a bucket that keeps failing (refusing, or
+`cleanup_partials` aborts those that a crashed process left (past a grace, those whose key
+its `live` check does not hold), so give the store a bucket of its own. boto3 blocks: its
+calls run on the store's own threads, through one thread-safe client with bounded timeouts
+and retries. With a `breaker`, a bucket that keeps failing (refusing, or
 not answering within the timeouts) is refused at once until a trial call succeeds again.
 """
 
@@ -25,6 +26,7 @@ from integrations.blobs.base import (
     DEFAULT_READ_SIZE,
     BlobNotFound,
     BlobStoreUnavailable,
+    LiveCheck,
     MiB,
     check_part_sizes,
     check_range,
@@ -184,8 +186,11 @@ class S3BlobStore:
             for item in page.get("Contents", []):
                 yield str(item["Key"])
 
-    async def cleanup_partials(self, older_than_seconds: float) -> int:
-        """Abort multipart uploads initiated before the cutoff that this store is not running."""
+    async def cleanup_partials(
+        self, older_than_seconds: float, *, live: LiveCheck | None = None
+    ) -> int:
+        """Abort multipart uploads initiated before the cutoff that this store is not running
+        and whose key `live` (if given) does not say is still being uploaded elsewhere."""
         if older_than_seconds < 0:
             raise ValueError("older_than_seconds must not be negative")
         cutoff = datetime.now(UTC) - timedelta(seconds=older_than_seconds)
@@ -195,6 +200,8 @@ class S3BlobStore:
             for upload in page.get("Uploads", []):
                 upload_id, key = str(upload["UploadId"]), str(upload["Key"])
                 if upload_id in self._in_flight or upload["Initiated"] >= cutoff:
+                    continue
+                if live is not None and await live(key):
                     continue
                 aborted = functools.partial(self._abort_stale, key, upload_id)
                 if await self._threads_run("", aborted):

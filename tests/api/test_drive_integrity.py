@@ -26,10 +26,12 @@ from api.bootstrap import load_install_salt
 from crypto import stream
 from crypto.errors import SealError
 from crypto.field_seal import _open_field
+from persistence.blob_intents import BlobIntentRecord
 from persistence.ids import new_id
+from resolvers.blob_leases import intent_hour
 from resolvers.drive_access import version_ref
 from resolvers.global_ids import from_global_id
-from resolvers.sweeper import sweep_blobs
+from resolvers.sweeper import sweep_blobs, sweep_orphans
 from support import Server, make_settings, serve, sign_up
 from tests.integrations.blob_fixtures import DUMMY_CREDENTIALS
 
@@ -147,7 +149,7 @@ def test_each_of_the_three_key_parts_is_needed(
         assert not opens(file_key, salt)
 
 
-def test_sweep_removes_orphans_and_partials_but_keeps_live_and_young_objects(
+def test_sweep_removes_orphans_at_once_but_keeps_live_files_and_running_uploads(
     tmp_path: Path,
 ) -> None:
     data_dir = tmp_path / "data"
@@ -155,24 +157,40 @@ def test_sweep_removes_orphans_and_partials_but_keeps_live_and_young_objects(
         owner, ws = owner_and_workspace(server)
         upload_file(server, owner, ws, b"kept")
         services = services_of(server)
-        old = new_id(at=services.clock() - timedelta(days=3))
-        young = new_id()
         ws_raw = raw(ws)
+        long_ago = services.clock() - timedelta(days=3)
+
+        def key(version_id: str) -> str:
+            return f"drive/{ws_raw}/{new_id()}/{version_id}"
+
+        crashed = key(new_id())  # made a moment ago; its upload's intent lapsed
+        running = key(new_id())  # an upload on another node, about to write its version row
+        older_cove = key(new_id())  # no intent: a node not yet upgraded may be uploading it
+        forgotten = key(new_id(at=long_ago))  # no intent, and older than any upload
 
         async def chunks() -> Any:
             yield b"orphan ciphertext"
 
+        async def hold(blob: str, alive_for: timedelta) -> None:
+            hour = intent_hour(blob)
+            assert hour is not None
+            alive_until = services.clock() + alive_for
+            await services.blob_intents.hold(BlobIntentRecord(hour, blob, "n:1", alive_until))
+
         async def scenario() -> tuple[int, list[str]]:
-            for version_id in (old, young):
-                await services.blobs.put_stream(f"drive/{ws_raw}/{new_id()}/{version_id}", chunks())
-            removed = await sweep_blobs(services, timedelta(days=1))
+            await hold(crashed, -timedelta(minutes=2))
+            await hold(running, timedelta(minutes=1))
+            for blob in (crashed, running, older_cove, forgotten):
+                await services.blobs.put_stream(blob, chunks())
+            removed = await sweep_blobs(services)  # every few minutes: the lapsed intent
+            removed += await sweep_orphans(services)  # hourly: every object
             return removed, [k async for k in services.blobs.keys("drive/")]
 
         removed, left = asyncio.run(scenario())
-        assert removed == 1
-        assert not any(k.endswith(old) for k in left)
-        assert any(k.endswith(young) for k in left)
-        assert len(left) == 2  # the live file and the young (maybe still uploading) one
+        assert removed == 2
+        assert crashed not in left and forgotten not in left
+        assert running in left and older_cove in left
+        assert len(left) == 3  # with the live file
 
 
 def test_the_drive_on_s3_keeps_only_ciphertext_in_the_bucket(

@@ -266,6 +266,52 @@ async def test_cleanup_partials_spares_the_uploads_the_store_is_running(
     assert await read_all(store, "doc") == data
 
 
+async def test_another_store_on_the_same_backend_spares_an_upload_still_running(
+    blob_backend: BlobBackend,
+) -> None:
+    """Another process sharing the directory or bucket sweeps with no cutoff: the local
+    engine knows the upload alive by its lock, S3 by the `live` check (the upload's intent)."""
+    store, other = blob_backend.store, blob_backend.make_store()
+    data = data_of(blob_backend.part_size + 1)
+    paused, resume = asyncio.Event(), asyncio.Event()
+
+    async def source() -> AsyncIterator[bytes]:
+        async for piece in stream(data):
+            yield piece
+        paused.set()
+        await resume.wait()
+
+    async def live(key: str) -> bool:
+        return key == "doc"
+
+    upload = asyncio.create_task(store.put_stream("doc", source()))
+    await paused.wait()
+    assert await pending(blob_backend) == 1
+    assert await other.cleanup_partials(older_than_seconds=0, live=live) == 0
+    assert await pending(blob_backend) == 1
+    resume.set()
+    assert await upload == len(data)
+    assert await read_all(other, "doc") == data
+    assert await pending(blob_backend) == 0
+
+
+async def test_another_store_removes_at_once_what_a_crashed_upload_left(
+    blob_backend: BlobBackend,
+) -> None:
+    """A partial upload whose writer is gone goes at the next sweep, not after a day: on the
+    local engine whatever its age, on S3 once past the grace unless `live` holds its key."""
+    blob_backend.leave_partial("drive/w/f/crashed")
+    blob_backend.leave_partial("drive/w/f/running")
+
+    async def live(key: str) -> bool:
+        return key == "drive/w/f/running"
+
+    other = blob_backend.make_store()
+    expected = 2 if blob_backend.engine == "local" else 1  # local partial files have no key
+    assert await other.cleanup_partials(older_than_seconds=60, live=live) == expected
+    assert await pending(blob_backend) == 2 - expected
+
+
 INVALID_KEYS = {
     "empty": "",
     "parent": "../x",

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
 import os
 import stat
+import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -124,17 +127,79 @@ async def test_writes_reach_the_disk_a_part_at_a_time(store: LocalBlobStore) -> 
     assert written_meanwhile == [0, 1400, 1400, 2800, 2800]
 
 
-async def test_cleanup_partials_spares_partial_files_younger_than_the_cutoff(
+async def test_cleanup_partials_removes_unlocked_partial_files_whatever_their_age(
     store: LocalBlobStore,
 ) -> None:
     partial = store.root / PARTIAL_DIR
     partial.mkdir(parents=True)
-    (partial / "young.part").write_bytes(b"x")
-    old = partial / "old.part"
-    old.write_bytes(b"x")
-    os.utime(old, (time.time() - 600, time.time() - 600))
-    assert await store.cleanup_partials(older_than_seconds=300) == 1
-    assert os.listdir(partial) == ["young.part"]
+    (partial / "just-left.part").write_bytes(b"x")  # a writer that died a moment ago
+    assert await store.cleanup_partials(older_than_seconds=3600) == 1
+    assert os.listdir(partial) == []
+
+
+# Holds an exclusive flock on the file named in argv[1] and says so; exits when stdin closes
+# or when it is killed, as an uploading process that crashes would.
+HOLDER = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("locked", flush=True)
+sys.stdin.read()
+"""
+
+
+async def test_a_partial_file_another_process_holds_is_spared_until_that_process_dies(
+    store: LocalBlobStore,
+) -> None:
+    partial = store.root / PARTIAL_DIR
+    partial.mkdir(parents=True)
+    held = partial / "held.part"
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        HOLDER,
+        str(held),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout is not None
+        assert await asyncio.wait_for(holder.stdout.readline(), timeout=30) == b"locked\n"
+        old = time.time() - 7200
+        os.utime(held, (old, old))
+        assert await store.cleanup_partials(older_than_seconds=0) == 0
+        assert held.exists()
+    finally:
+        holder.kill()  # a crash: the kernel drops the lock with the process
+        await asyncio.wait_for(holder.wait(), timeout=30)
+    assert await store.cleanup_partials(older_than_seconds=3600) == 1
+    assert not held.exists()
+
+
+async def test_a_partial_file_taken_by_a_sweep_before_its_lock_is_made_again(
+    store: LocalBlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sweep in another process may lock and remove a partial file in the instant between
+    its creation and its writer's lock: the writer starts a new one and the upload succeeds."""
+    real_flock = fcntl.flock
+    raced: list[str] = []
+
+    def sweep_first(fd: int, operation: int) -> None:
+        if not raced:
+            [name] = os.listdir(store.root / PARTIAL_DIR)
+            raced.append(name)
+            # Another process's sweep takes the unlocked file first: its lock, then its removal.
+            taken = os.open(store.root / PARTIAL_DIR / name, os.O_RDONLY)
+            real_flock(taken, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.unlink(store.root / PARTIAL_DIR / name)
+            os.close(taken)
+        real_flock(fd, operation)
+
+    monkeypatch.setattr(fcntl, "flock", sweep_first)
+    assert await store.put_stream("doc", stream(b"sealed")) == 6
+    assert raced
+    assert await read_all(store, "doc") == b"sealed"
+    assert os.listdir(store.root / PARTIAL_DIR) == []
 
 
 async def test_keys_skips_what_no_key_can_name(store: LocalBlobStore, tmp_path: Path) -> None:
