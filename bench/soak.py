@@ -17,7 +17,10 @@ starves behind the fan-out. Each minute prints posts/s achieved, post and delive
 and the server's RSS. Every loop is bounded in count and time.
 
 Run: `python -m bench.soak` (BENCH_SOAK_SECONDS=600, BENCH_RATE=100, BENCH_SUBSCRIBERS=1000,
-BENCH_CHANNELS=10, BENCH_BASELINE_SECONDS=30, BENCH_MAX_IN_FLIGHT=200).
+BENCH_CHANNELS=10, BENCH_BASELINE_SECONDS=30, BENCH_MAX_IN_FLIGHT=200). BENCH_WORKERS=2 runs
+two server processes on one port with the Redis broker at BENCH_REDIS_URL
+(redis://127.0.0.1:6379/0; `make redis-up`); BENCH_SERVER_CORES (0) and BENCH_CLIENT_CORES (1)
+say where the server and the generator run.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from websockets.typing import Subprotocol
 from bench.accounts import ms, percentile
 from bench.load import free_port, gql, mail_env, server_process, sign_up
 from bench.messages import BENCH_ENV
-from bench.realtime import rss_kib
+from bench.realtime import rss_kib as process_rss_kib
 from tests.mail_sink import MailSink
 
 SECONDS = float(os.environ.get("BENCH_SOAK_SECONDS", "600"))
@@ -50,6 +53,10 @@ SUBSCRIBERS = int(os.environ.get("BENCH_SUBSCRIBERS", "1000"))
 CHANNELS = int(os.environ.get("BENCH_CHANNELS", "10"))
 BASELINE_SECONDS = float(os.environ.get("BENCH_BASELINE_SECONDS", "30"))
 MAX_IN_FLIGHT = int(os.environ.get("BENCH_MAX_IN_FLIGHT", "200"))
+WORKERS = int(os.environ.get("BENCH_WORKERS", "1"))
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+SERVER_CORES = os.environ.get("BENCH_SERVER_CORES", "0")
+CLIENT_CORES = {int(c) for c in os.environ.get("BENCH_CLIENT_CORES", "1").split(",")}
 WINDOW = 60.0  # seconds per printed line
 DRAIN_SECONDS = 30.0  # how long deliveries may trail the last post
 
@@ -61,6 +68,13 @@ EVENTS = """subscription($s: ID!, $t: [ID!]!) {
 POST = "mutation($c: ID!, $t: String!) { postMessage(input: {channelId: $c, text: $t}) { message { id } } }"
 PREFIX = "soak "
 PADDING = " " + "x" * 60
+
+
+def rss_kib(pid: int) -> int:
+    """The resident memory of the server: its process and the workers it started."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    kids = [int(c) for c in children.read_text().split()] if children.exists() else []
+    return process_rss_kib(pid) + sum(process_rss_kib(kid) for kid in kids)
 
 
 @dataclass
@@ -209,12 +223,9 @@ class Subscriber:
             seen.received += 1
 
 
-def pin(core: int) -> bool:
-    """Run this process on `core` alone, when the machine has it."""
-    if (os.cpu_count() or 1) < 2 or not hasattr(os, "sched_setaffinity"):
-        return False
-    os.sched_setaffinity(0, {core})
-    return True
+def pinned() -> bool:
+    """Whether the server and this generator can run on cores of their own."""
+    return (os.cpu_count() or 1) >= 2 and hasattr(os, "sched_setaffinity")
 
 
 def summary(values: list[float] | array[float]) -> str:
@@ -339,8 +350,9 @@ def main() -> None:
             "COVE_REALTIME_MAX_SESSIONS_PER_USER": str(SUBSCRIBERS + 10),
             "COVE_SIGNUPS_PER_IP_PER_HOUR": "1000000",
         }
-        pinned = (os.cpu_count() or 1) >= 2
-        prefix = ["taskset", "-c", "0"] if pinned else []
+        if WORKERS > 1:
+            env["COVE_BROKER_URL"] = REDIS_URL
+        prefix = ["taskset", "-c", SERVER_CORES] if pinned() else []
         command = [
             *prefix,
             sys.executable,
@@ -351,10 +363,16 @@ def main() -> None:
             str(Path(tmp) / "data"),
             "--port",
             str(port),
+            "--workers",
+            str(WORKERS),
         ]
         with server_process(command, env, port) as running:
-            if pin(1):
-                print("server on core 0, load generator on core 1")
+            if pinned():
+                os.sched_setaffinity(0, CLIENT_CORES)
+                print(
+                    f"{WORKERS} server process(es) on core(s) {SERVER_CORES}, "
+                    f"load generator on core(s) {sorted(CLIENT_CORES)}"
+                )
             else:
                 print("one core: the load generator shares it with the server")
             asyncio.run(soak(running.url, port, running.pid, sink))
