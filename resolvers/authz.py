@@ -32,11 +32,24 @@ class Action(StrEnum):
 
 
 @dataclass(frozen=True)
+class AppCaller:
+    """What an app token carries: the app, the workspace of its install and the scopes an
+    admin approved there."""
+
+    app_id: str
+    workspace_id: str
+    scopes: frozenset[str]
+
+
+@dataclass(frozen=True)
 class Principal:
-    """Who is calling: a signed-in user and the session the call came through."""
+    """Who is calling: a signed-in user and the session the call came through. For an app
+    token, the user is the install's bot, the session is the token's grant (its family, so
+    ending it ends the realtime sessions opened with it) and `app` says what it may reach."""
 
     user_id: str
     session_id: str
+    app: AppCaller | None = None
 
 
 @dataclass(frozen=True)
