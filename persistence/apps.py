@@ -31,6 +31,7 @@ APPS = Table(
     values=(
         Column("client_id", _TEXT),
         Column("developer_id", _TEXT),
+        Column("developer_name", _TEXT),  # shown to admins asked to install it
         Column("name", _TEXT),
         Column("description", _TEXT),
         Column("homepage_url", _TEXT),
@@ -137,6 +138,7 @@ class AppRecord:
     app_id: str
     client_id: str
     developer_id: str
+    developer_name: str
     name: str
     description: str
     homepage_url: str
@@ -276,7 +278,10 @@ class AppRepository:
     async def use_code(self, code_hash: bytes, grant_id: str) -> bool:
         """Mark a code used, naming the family it starts; False when it was used already."""
         return await self._store.update_if(
-            APP_CODES, {"code_hash": code_hash}, {"used": True, "grant_id": grant_id}, {"used": False}
+            APP_CODES,
+            {"code_hash": code_hash},
+            {"used": True, "grant_id": grant_id},
+            {"used": False},
         )
 
     async def forget_code(self, code_hash: bytes) -> None:

@@ -33,8 +33,7 @@ class Action(StrEnum):
 
 @dataclass(frozen=True)
 class AppCaller:
-    """What an app token carries: the app, the workspace of its install and the scopes an
-    admin approved there."""
+    """An app token's app, its install's workspace and the scopes approved there."""
 
     app_id: str
     workspace_id: str
@@ -43,9 +42,8 @@ class AppCaller:
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: a signed-in user and the session the call came through. For an app
-    token, the user is the install's bot, the session is the token's grant (its family, so
-    ending it ends the realtime sessions opened with it) and `app` says what it may reach."""
+    """Who is calling: a user and its session; for an app token, the install's bot, the
+    token's grant (ending it ends the realtime sessions opened with it) and the app."""
 
     user_id: str
     session_id: str
@@ -221,6 +219,8 @@ class Authorizer:
     def assign_role(self, access: WorkspaceAccess, current: Role | None, wanted: Role) -> None:
         """May the caller give `wanted` to someone who now holds `current` (None: invitee)?"""
         self.manage_members(access)
+        if Role.BOT in (current, wanted):
+            raise forbidden("A bot comes and goes with its app: install or uninstall the app.")
         if not _may_assign(access.role, current, wanted):
             raise forbidden("Admins cannot grant or change the owner role.")
 
