@@ -57,7 +57,7 @@ def _check_dependencies(s: Settings) -> None:
 def _check_apps(s: Settings) -> None:
     _at_least("app_access_token_seconds", s.app_access_token_seconds, 60)
     _at_least("app_refresh_token_days", s.app_refresh_token_days, 1)
-    _at_least("app_code_seconds", s.app_code_seconds, 10)
+    _at_least("app_code_seconds", s.app_code_seconds, 1)
     _at_most("app_code_seconds", s.app_code_seconds, 600)
 
 

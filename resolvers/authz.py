@@ -33,7 +33,7 @@ class Action(StrEnum):
 
 @dataclass(frozen=True)
 class AppCaller:
-    """An app token's app, its install's workspace and the scopes approved there."""
+    """An app token's app, its install's workspace and approved scopes."""
 
     app_id: str
     workspace_id: str
@@ -42,8 +42,7 @@ class AppCaller:
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: a user and its session; for an app token, the install's bot, the
-    token's grant (ending it ends the realtime sessions opened with it) and the app."""
+    """A user and its session; for an app token, the install's bot, its grant and app."""
 
     user_id: str
     session_id: str
@@ -190,7 +189,8 @@ class Authorizer:
         self, principal: Principal | None, workspace_id: str, membership: MembershipRecord | None
     ) -> WorkspaceAccess:
         caller = self.require_user(principal)
-        if membership is None or membership.user_id != caller.user_id:
+        # App tokens reach no workspace content until each field declares its scope (#16).
+        if membership is None or membership.user_id != caller.user_id or caller.app:
             raise not_found("workspace")
         return WorkspaceAccess(caller, workspace_id, Role(membership.role))
 

@@ -46,10 +46,10 @@ def _one(form: Mapping[str, list[str]], name: str, *, required: bool = False) ->
     """A parameter sent at most once (RFC 6749 §3.2); missing or empty is None."""
     values = form.get(name) or []
     if len(values) > 1:
-        raise InvalidRequestError(f'Parameter "{name}" is included more than once.')
+        raise InvalidRequestError(f"Parameter {name} is included more than once.")
     value = values[0] if values else None
     if required and not value:
-        raise InvalidRequestError(f'Missing "{name}" in request.')
+        raise InvalidRequestError(f"Missing {name} in request.")
     return value or None
 
 
@@ -89,7 +89,7 @@ async def token(
     """The token response (RFC 6749 §5.1), or an authlib OAuth2Error."""
     grant_type = _one(form, "grant_type", required=True)
     if grant_type not in {AUTHORIZATION_CODE, REFRESH_TOKEN}:
-        raise UnsupportedGrantTypeError(f'grant_type "{grant_type}" is not supported.')
+        raise UnsupportedGrantTypeError(f"grant_type {grant_type} is not supported.")
     client = await authenticate_client(services, form, headers)
     if grant_type == AUTHORIZATION_CODE:
         return await _exchange_code(services, client.app, form)
@@ -103,9 +103,9 @@ async def _exchange_code(
     redirect_uri = _one(form, "redirect_uri", required=True)
     verifier = _one(form, "code_verifier")
     if verifier is None:
-        raise InvalidRequestError('Missing "code_verifier": PKCE is required.')
+        raise InvalidRequestError("Missing code_verifier: PKCE is required.")
     if not re.fullmatch(CODE_VERIFIER_PATTERN, verifier):
-        raise InvalidRequestError('Invalid "code_verifier".')
+        raise InvalidRequestError("Invalid code_verifier.")
     code_hash = hash_token(code)
     record = await services.apps.get_code(code_hash)
     now = services.clock()
