@@ -29,6 +29,7 @@ from schema.directive_limit import max_directives_rule
 from schema.documents import DocumentCache, Documents
 from schema.drive import LONG_SCALAR, File, FileVersion, Folder, Long
 from schema.errors import ErrorCodes
+from schema.app_scopes import AppFieldScopes
 from schema.introspection import IntrospectionPolicy, SignedInIntrospection
 from schema.messages import Message
 from schema.outcome import RecordOutcome
@@ -107,6 +108,7 @@ def build_schema(options: SchemaOptions | None = None) -> strawberry.Schema:
     ]
     if opts.introspection == "authenticated":
         extensions.append(SignedInIntrospection)
+    extensions.append(AppFieldScopes)  # every field an app token asks for, checked up front
     return CoveSchema(
         query=Query,
         mutation=Mutation,

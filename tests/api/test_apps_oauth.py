@@ -12,7 +12,10 @@ import httpx
 import pytest
 from authlib.integrations.httpx_client import OAuth2Client
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
+from graphql import GraphQLField, GraphQLObjectType, get_named_type, is_leaf_type
 
+from schema.app_scopes import APP_FIELDS
+from schema.build import build_schema
 from support import GraphQLClient, Server, make_settings, serve, sign_up
 
 REDIRECT = "http://127.0.0.1:9/callback"
@@ -371,7 +374,7 @@ def test_app_tokens_reach_no_workspace_content_yet(world: dict[str, Any]) -> Non
     _, token = full_flow(world)
     bot = GraphQLClient(httpx.Client(base_url=world["server"].url), token["access_token"])
     result = bot.run("query($w: ID!) { node(id: $w) { id } }", {"w": world["ws"]})
-    assert codes(result) == ["NOT_FOUND"]
+    assert result.get("data") is None and set(codes(result)) == {"FORBIDDEN"}
 
 
 def test_an_expired_code_is_refused(tmp_path: Path, email: str) -> None:
@@ -392,3 +395,44 @@ def test_an_expired_code_is_refused(tmp_path: Path, email: str) -> None:
             "error": "invalid_grant",
             "error_description": "The authorization code has expired.",
         }
+
+
+def _probe(field: GraphQLField, name: str, operation: str) -> str:
+    """The smallest document asking for one root field (required arguments left out: the
+    scope check reports its refusal whatever else is wrong)."""
+    selection = "" if is_leaf_type(get_named_type(field.type)) else " { __typename }"
+    return f"{operation} {{ {name}{selection} }}"
+
+
+def test_every_field_not_opened_to_apps_is_refused_before_it_runs(world: dict[str, Any]) -> None:
+    """Fail-closed: an app token may ask only for the fields APP_FIELDS opens, at any depth,
+    and an operation asking for any other does nothing at all (no half-run mutation)."""
+    _, token = full_flow(world)
+    bot = GraphQLClient(httpx.Client(base_url=world["server"].url), token["access_token"])
+    schema = build_schema()._schema
+    roots = [("query", schema.query_type), ("mutation", schema.mutation_type)]
+    refused = 0
+    for operation, root in roots:
+        assert root is not None
+        for name, field in root.fields.items():
+            if (root.name, name) in APP_FIELDS:
+                continue
+            result = bot.run(_probe(field, name, operation))
+            assert result.get("data") is None, (name, result)
+            messages = [e["message"] for e in result["errors"]]
+            assert f"Apps cannot use {root.name}.{name}." in messages, (name, result)
+            assert "FORBIDDEN" in codes(result)
+            refused += 1
+    assert refused > 90  # every root field but those opened (96 today)
+    # Nested fields too: the bot reads its own name, not its account's other fields.
+    assert bot.data("{ viewer { id displayName } }")["viewer"]["displayName"]
+    nested = bot.run("{ viewer { id email workspaces(first: 5) { edges { cursor } } } }")
+    assert nested.get("data") is None and "FORBIDDEN" in codes(nested)
+
+
+def test_the_fields_opened_to_apps_exist_in_the_schema() -> None:
+    schema = build_schema()._schema
+    for type_name, field_name in APP_FIELDS:
+        found = schema.get_type(type_name)
+        assert isinstance(found, GraphQLObjectType), type_name
+        assert field_name in found.fields, (type_name, field_name)
