@@ -21,6 +21,7 @@ from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from schema.accounts import Session, User
+from schema.app_scopes import AppFieldScopes
 from schema.calendars import Calendar, Event
 from schema.channels import Channel
 from schema.context import CONTEXT_KEY
@@ -29,7 +30,6 @@ from schema.directive_limit import max_directives_rule
 from schema.documents import DocumentCache, Documents
 from schema.drive import LONG_SCALAR, File, FileVersion, Folder, Long
 from schema.errors import ErrorCodes
-from schema.app_scopes import AppFieldScopes
 from schema.introspection import IntrospectionPolicy, SignedInIntrospection
 from schema.messages import Message
 from schema.outcome import RecordOutcome
