@@ -25,6 +25,7 @@ from api.logs import configure_logging
 from api.metrics import Metrics
 from api.metrics_http import MetricsListener, metrics_route
 from api.middleware import SecurityMiddleware
+from api.oauth import OAUTH_ROUTES
 from api.policies import auth_limits_from, budget_policy_from, mail_policy_from, policy_from
 from api.settings import Settings, SettingsError, load_settings
 from api.space import probe as probe_volume
@@ -378,6 +379,7 @@ def create_app(settings: Settings, *, owns_process: bool = False) -> Litestar:
             # With its own listener, `/metrics` is absent from the main port.
             *(() if settings.metrics_bind else (metrics_route(settings.metrics_token),)),
             *file_routes(settings.max_file_bytes),
+            *OAUTH_ROUTES,
         ],
         lifespan=[lifespan],
         middleware=[count_requests],

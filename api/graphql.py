@@ -253,7 +253,9 @@ def graphql_controller(
             ctx.transport = "websocket"
             ctx.bearer_token = token
             ctx.forget_principal()
-            if token is None or await ctx.principal() is None:
+            principal = None if token is None else await ctx.principal()
+            # App tokens open no realtime session until realtime for apps (#16 item 7).
+            if principal is None or principal.app is not None:
                 raise ConnectionRejectionError
             return UNSET
 

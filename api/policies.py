@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from api.settings import Settings
 from integrations.counters import Counters
+from resolvers.app_model import AppPolicy
 from resolvers.cost_budget import BudgetPolicy
 from resolvers.drive_policy import DrivePolicy
 from resolvers.mail import MIN_LEASE_SECONDS, MailPolicy
@@ -66,6 +67,12 @@ def policy_from(settings: Settings) -> Policy:
             download_ttl=timedelta(seconds=settings.download_url_ttl_seconds),
             share_link_max_ttl=timedelta(seconds=settings.share_link_max_ttl_seconds),
             public_url=settings.public_url,
+        ),
+        apps=AppPolicy(
+            access_token_ttl=timedelta(seconds=settings.app_access_token_seconds),
+            refresh_token_ttl=timedelta(days=settings.app_refresh_token_days),
+            code_ttl=timedelta(seconds=settings.app_code_seconds),
+            allow_http=settings.apps_allow_http,
         ),
         search_prefix_min=settings.search_prefix_min,
         search_index=IndexPolicy(

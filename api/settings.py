@@ -13,8 +13,10 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_type_hints
+from typing import Literal, get_type_hints
 
+from api.settings_apps import AppSettings
+from api.settings_apps import setting_doc as _doc
 from api.settings_checks import SettingsError, check_settings
 from api.settings_values import convert
 
@@ -30,12 +32,8 @@ __all__ = [
 ENV_PREFIX = "COVE_"
 
 
-def _doc(text: str, *, secret: bool = False) -> dict[str, Any]:
-    return {"doc": text, "secret": secret}
-
-
 @dataclass(frozen=True)
-class Settings:
+class Settings(AppSettings):
     """Everything Cove reads at start. Every field has a doc string in its metadata."""
 
     data_dir: Path = field(

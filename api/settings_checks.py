@@ -54,9 +54,17 @@ def _check_dependencies(s: Settings) -> None:
     _at_least("min_free_bytes", s.min_free_bytes, 0)
 
 
+def _check_apps(s: Settings) -> None:
+    _at_least("app_access_token_seconds", s.app_access_token_seconds, 60)
+    _at_least("app_refresh_token_days", s.app_refresh_token_days, 1)
+    _at_least("app_code_seconds", s.app_code_seconds, 1)
+    _at_most("app_code_seconds", s.app_code_seconds, 600)
+
+
 def check_settings(s: Settings) -> None:
     """Check ranges and combinations; raise SettingsError naming the first setting off."""
     _at_least("port", s.port, 1)
+    _check_apps(s)
     _at_most("port", s.port, 65535)
     _at_least("workers", s.workers, 1)
     _at_least("session_ttl_seconds", s.session_ttl_seconds, 60)

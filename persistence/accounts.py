@@ -160,6 +160,10 @@ class AccountRepository:
             raise
         return True
 
+    async def create_bot(self, user: UserRecord) -> None:
+        """Store an app's bot user: no email claim, and a password hash nothing matches."""
+        await self._store.put(USERS, _user_row(user))
+
     async def delete_user(self, user: UserRecord, email_index: bytes) -> None:
         """Delete a user, their sessions, and their claim on the email if it is theirs."""
         while sessions := await self.list_sessions(user.user_id, limit=_PAGE):

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from persistence.accounts import ACCOUNT_TABLES
+from persistence.apps import APP_TABLES
 from persistence.audit import AUDIT_TABLES
 from persistence.blob_intents import BLOB_INTENT_TABLES
 from persistence.calendars_tables import CALENDAR_FEED_CREATORS, CALENDAR_TABLES
@@ -71,6 +72,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(17, "realtime positions and history", REALTIME_HISTORY_TABLES),
     Migration(18, "upload intents", BLOB_INTENT_TABLES),
+    Migration(19, "third-party apps, installs and their tokens", APP_TABLES),
 )
 
 

@@ -32,11 +32,21 @@ class Action(StrEnum):
 
 
 @dataclass(frozen=True)
+class AppCaller:
+    """An app token's app, its install's workspace and approved scopes."""
+
+    app_id: str
+    workspace_id: str
+    scopes: frozenset[str]
+
+
+@dataclass(frozen=True)
 class Principal:
-    """Who is calling: a signed-in user and the session the call came through."""
+    """A user and its session; for an app token, the install's bot, its grant and app."""
 
     user_id: str
     session_id: str
+    app: AppCaller | None = None
 
 
 @dataclass(frozen=True)
@@ -179,7 +189,8 @@ class Authorizer:
         self, principal: Principal | None, workspace_id: str, membership: MembershipRecord | None
     ) -> WorkspaceAccess:
         caller = self.require_user(principal)
-        if membership is None or membership.user_id != caller.user_id:
+        # App tokens reach no workspace content until each field declares its scope (#16).
+        if membership is None or membership.user_id != caller.user_id or caller.app:
             raise not_found("workspace")
         return WorkspaceAccess(caller, workspace_id, Role(membership.role))
 
@@ -208,6 +219,8 @@ class Authorizer:
     def assign_role(self, access: WorkspaceAccess, current: Role | None, wanted: Role) -> None:
         """May the caller give `wanted` to someone who now holds `current` (None: invitee)?"""
         self.manage_members(access)
+        if Role.BOT in (current, wanted):
+            raise forbidden("A bot comes and goes with its app: install or uninstall the app.")
         if not _may_assign(access.role, current, wanted):
             raise forbidden("Admins cannot grant or change the owner role.")
 

@@ -10,6 +10,7 @@ class Role(StrEnum):
     ADMIN = "ADMIN"
     MEMBER = "MEMBER"
     GUEST = "GUEST"
+    BOT = "BOT"  # an installed app's bot user (resolvers/app_installs.py); never assigned
 
     @property
     def rank(self) -> int:
@@ -20,7 +21,7 @@ class Role(StrEnum):
         return self in (Role.OWNER, Role.ADMIN)
 
 
-_RANKS = {Role.OWNER: 3, Role.ADMIN: 2, Role.MEMBER: 1, Role.GUEST: 0}
+_RANKS = {Role.OWNER: 3, Role.ADMIN: 2, Role.MEMBER: 1, Role.GUEST: 0, Role.BOT: 0}
 
 
 class Visibility(StrEnum):
@@ -51,4 +52,5 @@ ROLE_DRIVE_LEVEL: dict[Role, AccessLevel | None] = {
     Role.ADMIN: AccessLevel.MANAGE,
     Role.MEMBER: AccessLevel.WRITE,
     Role.GUEST: None,
+    Role.BOT: None,
 }

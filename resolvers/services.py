@@ -10,6 +10,7 @@ from crypto.keyring import Keyring
 from integrations.blobs import BlobStore, BlobStoreUnavailable, LiveCheck
 from integrations.search import EmbeddedSearchEngine, SearchDocument, SearchEngine
 from persistence.accounts import AccountRepository
+from persistence.apps import AppRepository
 from persistence.audit import AuditRepository
 from persistence.blob_intents import BlobIntentRepository
 from persistence.calendars import CalendarRepository
@@ -26,6 +27,7 @@ from persistence.store import Store
 from persistence.tasks import TaskRepository
 from persistence.two_factor import TwoFactorRepository
 from persistence.workspaces import WorkspaceRepository
+from resolvers.app_model import AppPolicy
 from resolvers.audit import AuditLog
 from resolvers.authz import Authorizer, Principal
 from resolvers.cost_budget import CostBudget
@@ -87,6 +89,8 @@ class Policy:
     search_prefix_min: int
     # The search outbox's drainer: batch, pause and lease.
     search_index: IndexPolicy
+    # Third-party apps: token lifetimes and what URLs they may register.
+    apps: AppPolicy
 
 
 @dataclass
@@ -122,6 +126,8 @@ class Services:
     identity: IdentityRepository
     # Outbound mail (`mail.available` is False where no SMTP server is configured).
     mail: Mailer
+    # Third-party apps, their installs and tokens (resolvers/apps.py, resolvers/oauth.py).
+    apps: AppRepository
     clock: Callable[[], datetime] = utc_now
     # Each caller's query-cost budget; None where no budget is wired (scripts, some tests).
     cost_budget: CostBudget | None = None
@@ -223,6 +229,7 @@ class Services:
             two_factor=TwoFactorRepository(store),
             identity=IdentityRepository(store),
             mail=mailer,
+            apps=AppRepository(store),
             clock=clock,
             cost_budget=cost_budget,
             persisted_queries=persisted_queries,

@@ -10,6 +10,8 @@ from crypto.tokens import hash_token, new_token
 from persistence.accounts import SessionRecord
 from persistence.ids import new_id
 from persistence.space import writes_when_full
+from resolvers.app_auth import authenticate_app
+from resolvers.app_model import APP_TOKEN_PREFIX
 from resolvers.audit import AuditKind
 from resolvers.authz import Principal
 from resolvers.errors import not_found
@@ -34,6 +36,8 @@ class SessionView:
 
 async def authenticate(services: Services, token: str | None) -> Principal | None:
     """The principal behind a bearer token, or None when it is unknown, expired or revoked."""
+    if token and token.startswith(APP_TOKEN_PREFIX):
+        return await authenticate_app(services, token)
     if not token or not token.startswith(TOKEN_PREFIX) or len(token) > _MAX_TOKEN_LENGTH:
         return None
     session = await services.accounts.get_session_by_token(hash_token(token))

@@ -21,6 +21,7 @@ from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from schema.accounts import Session, User
+from schema.app_scopes import AppFieldScopes
 from schema.calendars import Calendar, Event
 from schema.channels import Channel
 from schema.context import CONTEXT_KEY
@@ -107,6 +108,7 @@ def build_schema(options: SchemaOptions | None = None) -> strawberry.Schema:
     ]
     if opts.introspection == "authenticated":
         extensions.append(SignedInIntrospection)
+    extensions.append(AppFieldScopes)  # every field an app token asks for, checked up front
     return CoveSchema(
         query=Query,
         mutation=Mutation,

@@ -44,6 +44,7 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 
 from integrations.counters import Window
+from resolvers.app_model import MAX_APPS_PER_DEVELOPER, MAX_REDIRECT_URIS, WEBHOOK_EVENTS, AppScope
 from resolvers.attendees import MAX_ATTENDEES
 from resolvers.audit import MAX_AUDIT_DETAILS, MAX_AUDIT_TARGETS
 from resolvers.calendars import MAX_CALENDARS_PER_WORKSPACE
@@ -118,6 +119,13 @@ LIST_SIZES: Mapping[str, int] = {
     "Event.attendees": MAX_ATTENDEES,
     "Event.occurrences": MAX_OCCURRENCES,
     "DriveSharesPayload.shares": MAX_SHARES_PER_ITEM,
+    "Query.myApps": MAX_APPS_PER_DEVELOPER,
+    "Query.appScopes": len(AppScope),
+    "App.redirectUris": MAX_REDIRECT_URIS,
+    "App.scopes": len(AppScope),
+    "App.webhookEvents": len(WEBHOOK_EVENTS),
+    "AppInstallRequest.scopes": len(AppScope),
+    "AppInstallRequest.installedScopes": len(AppScope),
 }
 # A field with a `first` argument sizes the lists below it: a connection's `edges` and
 # `nodes`, and the lists named here; a list field with `first` is sized by it directly.

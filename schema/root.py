@@ -16,6 +16,7 @@ from strawberry.types import Info
 from resolvers.errors import CoveError, ErrorCode, not_found
 from schema import (
     accounts,
+    apps,
     calendar_mutations,
     calendars,
     channels,
@@ -72,7 +73,9 @@ class NodeQuery:
     )
 
 
-Query = merge_types("Query", (NodeQuery, accounts.AccountsQuery, search_schema.SearchQuery))
+Query = merge_types(
+    "Query", (NodeQuery, accounts.AccountsQuery, search_schema.SearchQuery, apps.AppsQuery)
+)
 
 Mutation = merge_types(
     "Mutation",
@@ -85,6 +88,7 @@ Mutation = merge_types(
         calendar_mutations.CalendarsMutation,
         tasks.TasksMutation,
         realtime.RealtimeMutation,
+        apps.AppsMutation,
     ),
 )
 

@@ -1032,3 +1032,93 @@ def test_each_caller_gets_the_expected_answer(world: World, row: Row) -> None:
             client = world.server.client(token)
         answers[who] = outcome(client.run(row.document, row.variables(world, who)))
     assert answers == row.expect
+
+
+# Apps (#16): the maker's app; developers alone see and change their apps, owners and admins
+# alone install them.
+APP_REDIRECT = "http://127.0.0.1:9/cb"
+APP_CHALLENGE = "c" * 43
+
+
+def _maker_app(world: World, who: str = "") -> dict[str, Any]:
+    made = world.gql(
+        "maker",
+        "mutation($n: String!, $r: String!) { registerApp(input: {name: $n, homepageUrl: "
+        '"https://a.example", redirectUris: [$r], scopes: [MESSAGES_READ]}) '
+        "{ app { id clientId } } }",
+        {"n": fresh("app"), "r": APP_REDIRECT},
+    )["registerApp"]["app"]
+    return {"a": made["id"], "c": made["clientId"], "w": world.ids["workspace"]}
+
+
+def _installed_app(world: World, who: str) -> dict[str, Any]:
+    app = _maker_app(world)
+    world.gql(
+        "owner",
+        "mutation($i: ApproveAppInstallInput!) { approveAppInstall(input: $i) { redirectUrl } }",
+        {"i": _approval(app)},
+    )
+    return app
+
+
+def _approval(app: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "clientId": app["c"],
+        "workspaceId": app["w"],
+        "scopes": ["MESSAGES_READ"],
+        "redirectUri": APP_REDIRECT,
+        "codeChallenge": APP_CHALLENGE,
+        "codeChallengeMethod": "S256",
+    }
+
+
+DEVELOPER_ONLY = expect(UNAUTH, NF, NF, NF, NF, NF)
+ROWS += [
+    Row("myApps", "{ myApps { id } }", SIGNED_IN),
+    Row("appScopes", "{ appScopes { name description } }", expect(OK, OK, OK, OK, OK, OK)),
+    Row("app", "query($a: ID!) { app(id: $a) { id } }", DEVELOPER_ONLY, _maker_app),
+    Row(
+        "registerApp",
+        'mutation { registerApp(input: {name: "x", homepageUrl: "https://a.example", '
+        'redirectUris: ["https://a.example/cb"], scopes: [USERS_READ]}) { app { id } } }',
+        expect(UNAUTH, OK, OK, OK, OK, OK),
+    ),
+    Row(
+        "updateApp",
+        'mutation($a: ID!) { updateApp(input: {id: $a, name: "y"}) { app { id } } }',
+        DEVELOPER_ONLY,
+        _maker_app,
+    ),
+    Row(
+        "rotateAppSecret",
+        "mutation($a: ID!) { rotateAppSecret(input: {id: $a}) { clientSecret } }",
+        DEVELOPER_ONLY,
+        _maker_app,
+    ),
+    Row(
+        "deleteApp",
+        "mutation($a: ID!) { deleteApp(input: {id: $a}) { deletedAppId } }",
+        DEVELOPER_ONLY,
+        _maker_app,
+    ),
+    Row(
+        "appInstallRequest",
+        "query($c: String!, $w: ID!) { appInstallRequest(clientId: $c, workspaceId: $w, "
+        f'scopes: [MESSAGES_READ], redirectUri: "{APP_REDIRECT}") {{ app {{ name }} }} }}',
+        MANAGERS,
+        _maker_app,
+    ),
+    Row(
+        "approveAppInstall",
+        "mutation($i: ApproveAppInstallInput!) { approveAppInstall(input: $i) { redirectUrl } }",
+        MANAGERS,
+        lambda world, who: {"i": _approval(_maker_app(world))},
+    ),
+    Row(
+        "uninstallApp",
+        "mutation($w: ID!, $a: ID!) { uninstallApp(input: {workspaceId: $w, appId: $a}) "
+        "{ uninstalledAppId } }",
+        MANAGERS,
+        _installed_app,
+    ),
+]

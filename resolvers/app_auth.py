@@ -1,0 +1,67 @@
+"""App tokens: who an access token `cove_app_…` speaks for, and ending a token family.
+
+An access token authenticates as the install's bot user, with the install's workspace and
+the scopes approved for its grant. It is refused once expired, once its family is ended
+(uninstall, reuse of a refresh token, revocation), once the app's client secret is rotated
+(the token names the secret's version) and once the app or its install is gone.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from crypto.tokens import hash_token
+from persistence.space import writes_when_full
+from resolvers.app_model import APP_TOKEN_PREFIX, scope_set
+from resolvers.authz import AppCaller, Principal
+
+if TYPE_CHECKING:
+    from resolvers.services import Services
+
+ACCESS = "access"
+REFRESH = "refresh"
+_MAX_TOKEN_LENGTH = 128
+
+
+async def authenticate_app(services: Services, token: str) -> Principal | None:
+    """The bot principal behind an app access token, or None."""
+    if not token.startswith(APP_TOKEN_PREFIX) or len(token) > _MAX_TOKEN_LENGTH:
+        return None
+    record = await services.apps.get_token(hash_token(token))
+    if record is None or record.kind != ACCESS or record.expires_at <= services.clock():
+        return None
+    app = await services.apps.get(record.app_id)
+    if app is None or app.secret_version != record.secret_version:
+        return None
+    install = await services.apps.get_install(record.app_id, record.workspace_id)
+    if install is None or install.bot_user_id != record.bot_user_id:
+        return None
+    caller = AppCaller(record.app_id, record.workspace_id, scope_set(record.scopes))
+    return Principal(user_id=record.bot_user_id, session_id=record.grant_id, app=caller)
+
+
+async def end_grant(services: Services, app_id: str, grant_id: str, bot_user_id: str) -> None:
+    """End a token family: its tokens, and the realtime sessions opened with them on every
+    node (deletes only: they go through on a full volume)."""
+    with writes_when_full():
+        await services.apps.end_grant(app_id, grant_id)
+        opened = await services.realtime.list_for_user(
+            bot_user_id, limit=services.policy.realtime.max_sessions_per_user
+        )
+        for session in opened:
+            if session.login_session_id == grant_id:
+                await services.realtime.delete(session)
+    await services.notices.login_ended(grant_id)
+
+
+async def end_grants(
+    services: Services, app_id: str, bots: dict[str, str], workspace_id: str | None = None
+) -> int:
+    """End every family of an app (of one workspace's install when `workspace_id` is given);
+    `bots` maps workspace ids to their install's bot. Returns how many ended."""
+    ended = 0
+    for grant_id, grant_workspace in await services.apps.grants(app_id):
+        if workspace_id is None or grant_workspace == workspace_id:
+            await end_grant(services, app_id, grant_id, bots.get(grant_workspace, ""))
+            ended += 1
+    return ended
