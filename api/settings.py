@@ -17,6 +17,7 @@ from typing import Any, Literal, get_type_hints
 
 from api.settings_checks import SettingsError, check_settings
 from api.settings_values import convert
+from api.settings_webhooks import WebhookSettings
 
 __all__ = [
     "ENV_PREFIX",
@@ -35,7 +36,7 @@ def _doc(text: str, *, secret: bool = False) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class Settings:
+class Settings(WebhookSettings):
     """Everything Cove reads at start. Every field has a doc string in its metadata."""
 
     data_dir: Path = field(
@@ -580,7 +581,8 @@ def load_settings(
 def describe_settings() -> list[tuple[str, str, str]]:
     """Name, default and documentation of every setting, for the docs and `cove --help`."""
     rows = []
-    for f in dataclasses.fields(Settings):
+    # The groups Settings inherits (api/settings_webhooks.py) come last.
+    for f in sorted(dataclasses.fields(Settings), key=lambda f: hasattr(WebhookSettings, f.name)):
         default = f.default if f.default is not dataclasses.MISSING else ""
         rows.append((f.name, str(default), str(f.metadata["doc"])))
     return rows
@@ -594,7 +596,3 @@ def settings_table() -> str:
         shown = default if default not in ("", "None") else "—"
         rows.append(f"| `{name}` | `{shown}` | {doc}{' *secret*' if name in secret else ''} |")
     return "\n".join(rows) + "\n"
-
-
-if __name__ == "__main__":
-    print(settings_table(), end="")

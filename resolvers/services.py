@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from crypto.keyring import Keyring
 from integrations.blobs import BlobStore, BlobStoreUnavailable, LiveCheck
 from integrations.search import EmbeddedSearchEngine, SearchDocument, SearchEngine
+from integrations.webhook_http import WebhookSender
 from persistence.accounts import AccountRepository
 from persistence.audit import AuditRepository
 from persistence.blob_intents import BlobIntentRepository
@@ -25,6 +26,7 @@ from persistence.search_outbox import SearchOutboxRepository
 from persistence.store import Store
 from persistence.tasks import TaskRepository
 from persistence.two_factor import TwoFactorRepository
+from persistence.webhooks import WebhookRepository
 from persistence.workspaces import WorkspaceRepository
 from resolvers.audit import AuditLog
 from resolvers.authz import Authorizer, Principal
@@ -40,6 +42,7 @@ from resolvers.presence import PresenceTracker
 from resolvers.ratelimit import AuthLimits
 from resolvers.search_index import SearchIndexer
 from resolvers.search_queue import IndexPolicy, SearchDrainer
+from resolvers.webhooks import WebhookPolicy, Webhooks
 
 # Whether a principal may read a realtime topic, given the services (resolvers/topics.py).
 ReadCheck = Callable[["Services", Principal, str], Awaitable[bool]]
@@ -87,6 +90,9 @@ class Policy:
     search_prefix_min: int
     # The search outbox's drainer: batch, pause and lease.
     search_index: IndexPolicy
+    # Outgoing webhooks: retries, disabling (settings `webhooks_*`), and incoming ones.
+    webhooks: WebhookPolicy
+    incoming_webhooks_per_minute: int
 
 
 @dataclass
@@ -122,6 +128,8 @@ class Services:
     identity: IdentityRepository
     # Outbound mail (`mail.available` is False where no SMTP server is configured).
     mail: Mailer
+    # Outgoing webhooks: endpoints, the delivery queue and its worker (resolvers/webhooks.py).
+    webhooks: Webhooks
     clock: Callable[[], datetime] = utc_now
     # Each caller's query-cost budget; None where no budget is wired (scripts, some tests).
     cost_budget: CostBudget | None = None
@@ -148,6 +156,7 @@ class Services:
         cost_budget: CostBudget | None = None,
         persisted_queries: PersistedQueries | None = None,
         mailer: Mailer | None = None,
+        webhook_sender: WebhookSender | None = None,
         read_check: ReadCheck | None = None,
         index_loader: IndexLoader | None = None,
         clock: Callable[[], datetime] = utc_now,
@@ -223,6 +232,16 @@ class Services:
             two_factor=TwoFactorRepository(store),
             identity=IdentityRepository(store),
             mail=mailer,
+            webhooks=Webhooks(
+                webhook_sender,
+                policy.webhooks,
+                repository=WebhookRepository(store),
+                accounts=AccountRepository(store),
+                keys=keys,
+                authz=authz,
+                mail=mailer,
+                clock=clock,
+            ),
             clock=clock,
             cost_budget=cost_budget,
             persisted_queries=persisted_queries,
