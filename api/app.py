@@ -21,6 +21,7 @@ from api.errors import http_exception_handler, internal_error_handler
 from api.files import UPLOADS_STATE_KEY, file_routes
 from api.graphiql import GraphiQL
 from api.graphql import SERVICES_STATE_KEY, graphql_controller
+from api.hooks import incoming_hook
 from api.logs import configure_logging
 from api.metrics import Metrics
 from api.metrics_http import MetricsListener, metrics_route
@@ -387,6 +388,7 @@ def create_app(settings: Settings, *, owns_process: bool = False) -> Litestar:
             # With its own listener, `/metrics` is absent from the main port.
             *(() if settings.metrics_bind else (metrics_route(settings.metrics_token),)),
             *file_routes(settings.max_file_bytes),
+            incoming_hook,
         ],
         lifespan=[lifespan],
         middleware=[count_requests],

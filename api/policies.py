@@ -37,6 +37,7 @@ def auth_limits_from(settings: Settings, counters: Counters | None = None) -> Au
         token_failures_per_ip=settings.token_failures_per_ip,
         mail_requests_per_ip_per_hour=settings.mail_requests_per_ip_per_hour,
         mails_per_address_per_hour=settings.mails_per_address_per_hour,
+        incoming_webhooks_per_minute=settings.incoming_webhooks_per_minute,
         counters=counters,
     )
 
@@ -82,7 +83,6 @@ def policy_from(settings: Settings) -> Policy:
             disable_after_failures=settings.webhooks_disable_after_failures,
             lease_seconds=max(120.0, 4 * settings.webhooks_timeout_seconds),
         ),
-        incoming_webhooks_per_minute=settings.incoming_webhooks_per_minute,
     )
 
 

@@ -17,6 +17,7 @@ from persistence.calendars import CalendarRepository
 from persistence.channels import ChannelRepository
 from persistence.drive import DriveRepository
 from persistence.identity import IdentityRepository
+from persistence.incoming_webhooks import IncomingWebhookRepository
 from persistence.keys import DataKeyRepository
 from persistence.messages import MessageRepository
 from persistence.outbox import OutboxRepository
@@ -90,9 +91,8 @@ class Policy:
     search_prefix_min: int
     # The search outbox's drainer: batch, pause and lease.
     search_index: IndexPolicy
-    # Outgoing webhooks: retries, disabling (settings `webhooks_*`), and incoming ones.
+    # Outgoing webhooks: retries, disabling (settings `webhooks_*`).
     webhooks: WebhookPolicy
-    incoming_webhooks_per_minute: int
 
 
 @dataclass
@@ -130,6 +130,8 @@ class Services:
     mail: Mailer
     # Outgoing webhooks: endpoints, the delivery queue and its worker (resolvers/webhooks.py).
     webhooks: Webhooks
+    # Incoming webhook URLs, found by the hash of their token (resolvers/incoming_webhooks.py).
+    incoming_webhooks: IncomingWebhookRepository
     clock: Callable[[], datetime] = utc_now
     # Each caller's query-cost budget; None where no budget is wired (scripts, some tests).
     cost_budget: CostBudget | None = None
@@ -242,6 +244,7 @@ class Services:
                 mail=mailer,
                 clock=clock,
             ),
+            incoming_webhooks=IncomingWebhookRepository(store),
             clock=clock,
             cost_budget=cost_budget,
             persisted_queries=persisted_queries,

@@ -24,6 +24,7 @@ from schema import (
     messages,
     realtime,
     tasks,
+    webhooks,
     workspaces,
 )
 from schema import search as search_schema
@@ -72,7 +73,10 @@ class NodeQuery:
     )
 
 
-Query = merge_types("Query", (NodeQuery, accounts.AccountsQuery, search_schema.SearchQuery))
+Query = merge_types(
+    "Query",
+    (NodeQuery, accounts.AccountsQuery, search_schema.SearchQuery, webhooks.WebhooksQuery),
+)
 
 Mutation = merge_types(
     "Mutation",
@@ -85,6 +89,7 @@ Mutation = merge_types(
         calendar_mutations.CalendarsMutation,
         tasks.TasksMutation,
         realtime.RealtimeMutation,
+        webhooks.WebhooksMutation,
     ),
 )
 

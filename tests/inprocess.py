@@ -61,6 +61,7 @@ def _settings_limits(settings: Settings) -> dict[str, int]:
         "second_factor_failures": settings.second_factor_failures_per_account,
         "mail_requests_per_ip_per_hour": settings.mail_requests_per_ip_per_hour,
         "mails_per_address_per_hour": settings.mails_per_address_per_hour,
+        "incoming_webhooks_per_minute": settings.incoming_webhooks_per_minute,
     }
 
 
