@@ -4,6 +4,7 @@ with the `standardwebhooks` package, retries with one `webhook-id`, restarts, di
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -233,4 +234,41 @@ async def test_the_log_keeps_only_the_newest_attempts(
     kept = await webhooks.repository.attempts(endpoint.endpoint_id, limit=keep + 50)
     assert len(kept) == keep
     assert json.loads(kept[0].payload)["data"] == {"n": keep + 4}
+    await store.close()
+
+
+async def test_two_nodes_send_each_attempt_once(
+    tmp_path: Path, node: Node, receiver: Receiver
+) -> None:
+    store = await open_store(tmp_path)
+    first, second = node(store).webhooks, node(store).webhooks
+    endpoint, _ = await first.add_endpoint("owner", receiver.url())
+    receiver.plan(Plan(delay=0.3))  # slow enough for both passes to meet
+    await first.enqueue(endpoint.endpoint_id, "message.created", {"messageId": "m"})
+    await asyncio.gather(first.deliver_due(), second.deliver_due())
+    await asyncio.gather(first.deliver_due(), second.deliver_due())
+    assert len(receiver.received) == 1
+    assert await first.pending() == 0
+    await store.close()
+
+
+async def test_the_worker_refuses_private_destinations_unless_allowed(
+    tmp_path: Path, clock: Clock, receiver: Receiver
+) -> None:
+    store = await open_store(tmp_path)
+    guarded = WebhookSender(allow_private=False, connect_timeout_seconds=2, timeout_seconds=5)
+    services = build_services(store, settings=SETTINGS, clock=clock, webhook_sender=guarded)
+    webhooks = services.webhooks
+    endpoint, _ = await webhooks.add_endpoint("owner", receiver.url())
+    await webhooks.enqueue(endpoint.endpoint_id, "message.created", {"messageId": "m"})
+    await webhooks.deliver_due()
+    assert receiver.received == []
+    (attempt,) = await webhooks.repository.attempts(endpoint.endpoint_id, limit=5)
+    assert (attempt.error, attempt.status_code, attempt.succeeded) == (
+        "refused_address",
+        None,
+        False,
+    )
+    await webhooks.stop()
+    services.close()
     await store.close()
