@@ -9,7 +9,7 @@ import strawberry
 from strawberry.types import Info
 
 from resolvers import incoming_webhooks, webhook_endpoints
-from resolvers.errors import not_found
+from resolvers.errors import bad_input, not_found
 from resolvers.incoming_webhooks import IncomingWebhookView
 from resolvers.webhook_endpoints import DeliveryAttempt, EndpointView
 from schema.accounts import User
@@ -173,9 +173,14 @@ class WebhookEndpoint:
     def consecutive_failures(self) -> int:
         return self.view.record.consecutive_failures
 
-    @strawberry.field(description="The latest attempts, newest first (the newest 200 are kept).")
+    @strawberry.field(
+        description="The latest attempts, newest first (`first`: 1 to 100; the newest 200 "
+        "are kept)."
+    )
     async def deliveries(self, first: int = 20) -> list[WebhookDelivery]:
-        records = await self.view.deliveries(min(first, MAX_DELIVERIES), None)
+        if not 1 <= first <= MAX_DELIVERIES:
+            raise bad_input(f"first must be 1 to {MAX_DELIVERIES}.", field="first")
+        records = await self.view.deliveries(first, None)
         return [WebhookDelivery(record=record) for record in records]
 
 
