@@ -117,6 +117,9 @@ class Webhooks:
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
+        # Endpoints whose last attempt on this node failed, until that delivery's retry: the
+        # deliveries queued behind it wait too, so a backlog does not hammer a broken endpoint.
+        self._paused: dict[str, datetime] = {}
 
     # The interface other code calls
 
@@ -265,33 +268,44 @@ class Webhooks:
                 pass
 
     async def deliver_due(self) -> float:
-        """One pass: send what is due, oldest first (deliveries to different endpoints at
-        once, up to a page). Returns the seconds until the next one falls due."""
+        """One pass: send what is due, oldest first; each endpoint's deliveries one after
+        another, different endpoints at once (a page at a time). Returns the seconds until
+        the next one falls due."""
         wait = self.policy.poll_seconds
+        now = self._clock()
+        self._paused = {e: until for e, until in self._paused.items() if until > now}
         after: str | None = None
         while not self._stopping:
             records, after = await self.repository.page(limit=self.policy.page_size, after=after)
-            due: list[DeliveryRecord] = []
-            busy: set[str] = set()
+            due: dict[str, list[DeliveryRecord]] = {}
             for record in records:
                 now = self._clock()
+                paused = self._paused.get(record.endpoint_id)
                 if record.next_at > now and now - record.created_at <= self.policy.max_age:
                     wait = min(wait, (record.next_at - now).total_seconds())
-                elif record.endpoint_id not in busy:  # one at a time per endpoint, in order
-                    busy.add(record.endpoint_id)
-                    due.append(record)
-            await asyncio.gather(*(self._attempt(record) for record in due))
+                elif paused is not None and paused > now:
+                    wait = min(wait, (paused - now).total_seconds())
+                else:
+                    due.setdefault(record.endpoint_id, []).append(record)
+            await asyncio.gather(*(self._in_order(queue) for queue in due.values()))
             if after is None:
                 break
         return wait
 
-    async def _attempt(self, record: DeliveryRecord) -> None:
+    async def _in_order(self, queue: list[DeliveryRecord]) -> None:
+        """One endpoint's due deliveries, oldest first, until one fails."""
+        for record in queue:
+            if self._stopping or not await self._attempt(record):
+                return
+
+    async def _attempt(self, record: DeliveryRecord) -> bool:
+        """Try one delivery; False when it failed (the endpoint is then paused here)."""
         repo, now = self.repository, self._clock()
         endpoint = await repo.endpoint(record.endpoint_id)
         if endpoint is None or endpoint.disabled_at is not None:
             log.info("webhook %s dropped: its endpoint is gone or disabled", record.delivery_id)
             await repo.remove(record.delivery_id)
-            return
+            return True
         if now - record.created_at > self.policy.max_age:
             log.warning(
                 "webhook %s to %s dropped after %d attempts",
@@ -300,20 +314,20 @@ class Webhooks:
                 record.attempts,
             )
             await repo.remove(record.delivery_id)
-            return
+            return True
         lease = timedelta(seconds=self.policy.lease_seconds)
         for attempt, claimed_at in await repo.claims(record.delivery_id):
             if attempt == record.attempts and claimed_at > now - lease:
-                return  # another node (or an earlier pass) holds this attempt
+                return True  # another node (or an earlier pass) holds this attempt
         name = claim_name(record.attempts, int(now.timestamp() // self.policy.lease_seconds))
         if not await repo.claim(record.delivery_id, name, self.node_id, now):
-            return
+            return True
         current = await repo.get(record.delivery_id)
         if current is None or current.attempts != record.attempts:
             await repo.release(record.delivery_id, name)  # done or retried meanwhile
-            return
+            return True
         try:
-            await self._send(endpoint, record, name)
+            return await self._send(endpoint, record, name)
         except asyncio.CancelledError:
             try:
                 await repo.release(record.delivery_id, name)
@@ -321,7 +335,7 @@ class Webhooks:
                 log.debug("could not release webhook claim %s", record.delivery_id)
             raise
 
-    async def _send(self, endpoint: EndpointRecord, record: DeliveryRecord, claim: str) -> None:
+    async def _send(self, endpoint: EndpointRecord, record: DeliveryRecord, claim: str) -> bool:
         assert self.sender is not None
         grant = self._authz.system_webhook(endpoint.endpoint_id)
         url = await self.open_url(endpoint)
@@ -344,7 +358,7 @@ class Webhooks:
         await self.repository.log(
             AttemptRecord(
                 endpoint_id=endpoint.endpoint_id,
-                attempt_id=new_id(at=now),
+                attempt_id=new_id(),  # the real time orders the log, whatever the clock
                 delivery_id=record.delivery_id,
                 message_id=record.message_id,
                 event_type=record.event_type,
@@ -361,7 +375,7 @@ class Webhooks:
             await self.repository.remove(record.delivery_id)
             if endpoint.consecutive_failures:
                 await self.enable_endpoint(endpoint.endpoint_id)
-            return
+            return True
         attempts = record.attempts + 1
         delay = self.policy.backoff(attempts)
         log.info(
@@ -371,11 +385,12 @@ class Webhooks:
             error_class,
             delay,
         )
-        await self.repository.reschedule(
-            record.delivery_id, attempts, self._clock() + timedelta(seconds=delay)
-        )
+        retry_at = self._clock() + timedelta(seconds=delay)
+        await self.repository.reschedule(record.delivery_id, attempts, retry_at)
         await self.repository.release(record.delivery_id, claim)
+        self._paused[endpoint.endpoint_id] = retry_at
         await self._count_failure(endpoint, now)
+        return False
 
     async def _count_failure(self, endpoint: EndpointRecord, now: datetime) -> None:
         current = await self.repository.endpoint(endpoint.endpoint_id) or endpoint

@@ -37,6 +37,7 @@ class Receiver:
     received: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     huge_sent: int = 0
+    failing: set[str] = field(default_factory=set)  # paths that always answer 500
 
     @property
     def server(self) -> ThreadingHTTPServer:
@@ -73,7 +74,10 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
                 receiver.received.append(
                     Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                 )
-                plan = receiver.plans.pop(0) if receiver.plans else Plan()
+                if self.path in receiver.failing:
+                    plan = Plan(status=500)
+                else:
+                    plan = receiver.plans.pop(0) if receiver.plans else Plan()
             if plan.delay:
                 time.sleep(plan.delay)
             self.send_response(plan.status)

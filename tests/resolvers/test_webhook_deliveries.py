@@ -272,3 +272,28 @@ async def test_the_worker_refuses_private_destinations_unless_allowed(
     await webhooks.stop()
     services.close()
     await store.close()
+
+
+async def test_one_pass_sends_a_backlog_in_order_and_a_failure_pauses_the_rest(
+    tmp_path: Path, node: Node, receiver: Receiver, clock: Clock
+) -> None:
+    store = await open_store(tmp_path)
+    webhooks = node(store).webhooks
+    healthy, _ = await webhooks.add_endpoint("owner", receiver.url("/healthy"))
+    broken, _ = await webhooks.add_endpoint("owner", receiver.url("/broken"))
+    receiver.failing.add("/broken")
+    for n in range(4):
+        await webhooks.enqueue(broken.endpoint_id, "ping", {"n": n})
+        clock.advance(1)
+    for n in range(5):
+        await webhooks.enqueue(healthy.endpoint_id, "ping", {"n": n})
+        clock.advance(1)
+    await webhooks.deliver_due()
+    healthy_bodies = [
+        json.loads(r.body)["data"]["n"] for r in receiver.received if r.path == "/healthy"
+    ]
+    assert healthy_bodies == [0, 1, 2, 3, 4]  # all of it in one pass, oldest first
+    assert [r.path for r in receiver.received].count("/broken") == 1  # the rest wait behind it
+    await webhooks.deliver_due()
+    assert [r.path for r in receiver.received].count("/broken") == 1
+    await store.close()
