@@ -287,7 +287,12 @@ class Webhooks:
                     wait = min(wait, (paused - now).total_seconds())
                 else:
                     due.setdefault(record.endpoint_id, []).append(record)
-            await asyncio.gather(*(self._in_order(queue) for queue in due.values()))
+            results = await asyncio.gather(
+                *(self._in_order(queue) for queue in due.values()), return_exceptions=True
+            )
+            for result in results:
+                if isinstance(result, Exception):  # the store failed: the rest goes on
+                    log.warning("a webhook attempt failed", exc_info=result)
             if after is None:
                 break
         return wait
