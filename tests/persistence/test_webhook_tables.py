@@ -13,8 +13,11 @@ from persistence.incoming_webhooks import (
     IncomingWebhookRepository,
 )
 from persistence.migrations import MIGRATIONS, Migration
+from persistence.scylla.cql import create_table_cql
 from persistence.store import Store
 from persistence.webhooks import (
+    WEBHOOK_LOG,
+    WEBHOOK_OUTBOX,
     WEBHOOK_TABLES,
     AttemptRecord,
     DeliveryRecord,
@@ -25,10 +28,14 @@ from persistence.webhooks import (
 AT = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
 
 
-def test_the_webhook_tables_are_migration_19() -> None:
+def test_the_webhook_tables_are_migration_19_and_compile_to_cql() -> None:
     assert MIGRATIONS[18] == Migration(
         19, "outgoing and incoming webhooks", (*WEBHOOK_TABLES, *INCOMING_WEBHOOK_TABLES)
     )
+    assert "PRIMARY KEY ((queue), delivery_id)" in create_table_cql(WEBHOOK_OUTBOX, "cove")
+    assert "CLUSTERING ORDER BY (attempt_id DESC)" in create_table_cql(WEBHOOK_LOG, "cove")
+    for table in (*WEBHOOK_TABLES, *INCOMING_WEBHOOK_TABLES):
+        assert create_table_cql(table, "cove").startswith("CREATE TABLE")
 
 
 async def test_deliveries_page_oldest_first_and_claims_are_taken_once(store: Store) -> None:
