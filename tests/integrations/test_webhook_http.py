@@ -8,6 +8,7 @@ import ipaddress
 import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from webhook_receiver import Plan, Receiver, start_receiver
 
@@ -94,21 +95,32 @@ async def test_every_resolved_address_is_checked(receiver: Receiver) -> None:
 
 
 async def test_dns_rebinding_cannot_reach_a_private_address(receiver: Receiver) -> None:
-    """The name answers a public address first and 127.0.0.1 after: the connection goes to
-    the address checked (which fails here, offline or not), never to the receiver."""
+    """The name answers a public address first and 127.0.0.1 after: the request goes to the
+    address checked (seen here by a transport standing in for the network), never to the
+    receiver on 127.0.0.1, and the name is resolved once."""
     answers = [["203.0.114.1"], ["127.0.0.1"]]
     calls: list[str] = []
+    sent: list[httpx.Request] = []
 
     async def rebinding(host: str, port: int) -> list[str]:
         calls.append(host)
         return answers[min(len(calls) - 1, 1)]
 
+    def network(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, stream=httpx.ByteStream(b"ok"))
+
     assert refusal(ipaddress.ip_address(answers[0][0])) is None
-    client = sender(allow_private=False, resolver=rebinding, connect=1, total=2)
-    with pytest.raises(WebhookDeliveryError) as failed:
-        await client.post(f"http://rebind.example.test:{receiver.port}/", HEADERS, b"{}")
-    assert failed.value.error_class in ("connect", "timeout")
-    assert calls == ["rebind.example.test"]  # resolved once: no second lookup to rebind
+    client = sender(allow_private=False, resolver=rebinding, transport=httpx.MockTransport(network))
+    url = f"https://rebind.example.test:{receiver.port}/h"
+    await client.post(url, HEADERS, b"{}")
+    assert calls == ["rebind.example.test"]  # once: no lookup between check and connection
+    assert [r.url.host for r in sent] == ["203.0.114.1"]
+    with pytest.raises(WebhookDeliveryError) as refused:  # the next attempt sees the rebind
+        await client.post(url, HEADERS, b"{}")
+    assert refused.value.error_class == "refused_address" and len(sent) == 1
+    assert sent[0].headers["host"] == f"rebind.example.test:{receiver.port}"
+    assert sent[0].extensions["sni_hostname"] == "rebind.example.test"
     assert receiver.received == []
     await client.close()
 
