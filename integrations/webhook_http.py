@@ -129,7 +129,9 @@ class WebhookSender:
         max_response_bytes: int = MAX_RESPONSE_BYTES,
         resolver: Resolver = system_resolver,
         verify: bool | str = True,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        """`transport` replaces the network (tests see where a request would go)."""
         self.allow_private = allow_private
         self.timeout_seconds = timeout_seconds
         self.max_response_bytes = max_response_bytes
@@ -140,6 +142,7 @@ class WebhookSender:
             verify=verify,
             timeout=httpx.Timeout(timeout_seconds, connect=connect_timeout_seconds),
             limits=httpx.Limits(max_keepalive_connections=0),
+            transport=transport,
         )
 
     async def close(self) -> None:
