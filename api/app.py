@@ -21,12 +21,19 @@ from api.errors import http_exception_handler, internal_error_handler
 from api.files import UPLOADS_STATE_KEY, file_routes
 from api.graphiql import GraphiQL
 from api.graphql import SERVICES_STATE_KEY, graphql_controller
+from api.hooks import incoming_hook
 from api.logs import configure_logging
 from api.metrics import Metrics
 from api.metrics_http import MetricsListener, metrics_route
 from api.middleware import SecurityMiddleware
 from api.oauth import OAUTH_ROUTES
-from api.policies import auth_limits_from, budget_policy_from, mail_policy_from, policy_from
+from api.policies import (
+    auth_limits_from,
+    budget_policy_from,
+    mail_policy_from,
+    policy_from,
+    webhook_sender_from,
+)
 from api.settings import Settings, SettingsError, load_settings
 from api.space import probe as probe_volume
 from api.space import volumes_of
@@ -259,6 +266,7 @@ async def running_services(
         ),
         cost_budget=CostBudget(counters, budget_policy_from(settings)),
         mailer=mailer(settings),
+        webhook_sender=webhook_sender_from(settings),
     )
     await broker.start(services.hub.on_payload)
     heartbeat = asyncio.create_task(services.presence.run(), name="cove-presence")
@@ -280,6 +288,7 @@ async def running_services(
     space = asyncio.create_task(watch_volumes(volumes), name="cove-space")
     services.mail.start()  # sends what earlier runs left in the outbox, then what is queued
     services.indexer.drainer.start()  # the same for the search outbox
+    services.webhooks.start()  # and for the webhook deliveries
     try:
         yield services
     finally:
@@ -287,6 +296,7 @@ async def running_services(
         await services.mail.stop()
         # Indexes what waits (within a grace); the rest stays queued for the next start.
         await services.indexer.drainer.stop()
+        await services.webhooks.stop()
         for task in (heartbeat, sweeper, watch, space):
             if task is None:
                 continue
@@ -380,6 +390,7 @@ def create_app(settings: Settings, *, owns_process: bool = False) -> Litestar:
             *(() if settings.metrics_bind else (metrics_route(settings.metrics_token),)),
             *file_routes(settings.max_file_bytes),
             *OAUTH_ROUTES,
+            incoming_hook,
         ],
         lifespan=[lifespan],
         middleware=[count_requests],

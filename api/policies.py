@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from api.settings import Settings
 from integrations.counters import Counters
+from integrations.webhook_http import WebhookSender
 from resolvers.app_model import AppPolicy
 from resolvers.cost_budget import BudgetPolicy
 from resolvers.drive_policy import DrivePolicy
@@ -17,6 +18,7 @@ from resolvers.mail import MIN_LEASE_SECONDS, MailPolicy
 from resolvers.ratelimit import AuthLimits
 from resolvers.search_queue import IndexPolicy
 from resolvers.services import Policy, RealtimePolicy
+from resolvers.webhooks import WebhookPolicy
 
 # One SMTP attempt takes a few steps, each up to `smtp_timeout_seconds`; a claimed attempt's
 # lease is this many timeouts, so that a slow attempt is not taken for a dead one.
@@ -36,6 +38,7 @@ def auth_limits_from(settings: Settings, counters: Counters | None = None) -> Au
         token_failures_per_ip=settings.token_failures_per_ip,
         mail_requests_per_ip_per_hour=settings.mail_requests_per_ip_per_hour,
         mails_per_address_per_hour=settings.mails_per_address_per_hour,
+        incoming_webhooks_per_minute=settings.incoming_webhooks_per_minute,
         counters=counters,
     )
 
@@ -80,6 +83,22 @@ def policy_from(settings: Settings) -> Policy:
             delay_seconds=settings.search_index_delay_ms / 1000,
             lease_seconds=settings.search_index_lease_seconds,
         ),
+        webhooks=WebhookPolicy(
+            retry_base_seconds=settings.webhooks_retry_base_seconds,
+            retry_max_seconds=settings.webhooks_retry_max_seconds,
+            max_age=timedelta(hours=settings.webhooks_max_age_hours),
+            disable_after_failures=settings.webhooks_disable_after_failures,
+            lease_seconds=max(120.0, 4 * settings.webhooks_timeout_seconds),
+        ),
+    )
+
+
+def webhook_sender_from(settings: Settings) -> WebhookSender:
+    """The HTTP client of outgoing webhooks (integrations/webhook_http.py)."""
+    return WebhookSender(
+        allow_private=settings.webhooks_allow_private,
+        connect_timeout_seconds=settings.webhooks_connect_timeout_seconds,
+        timeout_seconds=settings.webhooks_timeout_seconds,
     )
 
 

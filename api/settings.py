@@ -19,6 +19,7 @@ from api.settings_apps import AppSettings
 from api.settings_apps import setting_doc as _doc
 from api.settings_checks import SettingsError, check_settings
 from api.settings_values import convert
+from api.settings_webhooks import WebhookSettings
 
 __all__ = [
     "ENV_PREFIX",
@@ -33,7 +34,7 @@ ENV_PREFIX = "COVE_"
 
 
 @dataclass(frozen=True)
-class Settings(AppSettings):
+class Settings(AppSettings, WebhookSettings):
     """Everything Cove reads at start. Every field has a doc string in its metadata."""
 
     data_dir: Path = field(
@@ -578,7 +579,10 @@ def load_settings(
 def describe_settings() -> list[tuple[str, str, str]]:
     """Name, default and documentation of every setting, for the docs and `cove --help`."""
     rows = []
-    for f in dataclasses.fields(Settings):
+    # The groups Settings inherits (api/settings_apps.py, api/settings_webhooks.py) come last.
+    groups = (AppSettings, WebhookSettings)
+    inherited = {f.name for group in groups for f in dataclasses.fields(group)}
+    for f in sorted(dataclasses.fields(Settings), key=lambda f: f.name in inherited):
         default = f.default if f.default is not dataclasses.MISSING else ""
         rows.append((f.name, str(default), str(f.metadata["doc"])))
     return rows
@@ -592,7 +596,3 @@ def settings_table() -> str:
         shown = default if default not in ("", "None") else "—"
         rows.append(f"| `{name}` | `{shown}` | {doc}{' *secret*' if name in secret else ''} |")
     return "\n".join(rows) + "\n"
-
-
-if __name__ == "__main__":
-    print(settings_table(), end="")

@@ -147,6 +147,15 @@ def _mail(s: Settings) -> None:
     _at_least("mail_retry_max_seconds", s.mail_retry_max_seconds, s.mail_retry_base_seconds)
     _at_least("mail_max_age_hours", s.mail_max_age_hours, 1)
     _at_most("mail_max_age_hours", s.mail_max_age_hours, 30 * 24)
+    _at_least("webhooks_connect_timeout_seconds", s.webhooks_connect_timeout_seconds, 1)
+    _at_least("webhooks_timeout_seconds", s.webhooks_timeout_seconds, 1)
+    _at_most("webhooks_timeout_seconds", s.webhooks_timeout_seconds, 120)
+    _at_least("webhooks_retry_base_seconds", s.webhooks_retry_base_seconds, 1)
+    _at_least("webhooks_retry_max_seconds", s.webhooks_retry_max_seconds, 1)
+    _at_least("webhooks_max_age_hours", s.webhooks_max_age_hours, 1)
+    _at_most("webhooks_max_age_hours", s.webhooks_max_age_hours, 7 * 24)
+    _at_least("webhooks_disable_after_failures", s.webhooks_disable_after_failures, 1)
+    _at_least("incoming_webhooks_per_minute", s.incoming_webhooks_per_minute, 1)
     if not s.smtp_host:
         return
     if not s.smtp_sender or "@" not in parseaddr(s.smtp_sender)[1]:

@@ -14,6 +14,7 @@ from persistence.channels import CHANNEL_TABLES
 from persistence.declare import Copy, Table
 from persistence.drive_tables import DRIVE_TABLES, SHARE_LINK_VERSIONS
 from persistence.identity import IDENTITY_TABLES
+from persistence.incoming_webhooks import INCOMING_WEBHOOK_TABLES
 from persistence.keys import DATA_KEY_TABLES
 from persistence.messages import BUCKETED_MESSAGE_COPIES, BUCKETED_MESSAGE_TABLES, MESSAGE_TABLES
 from persistence.outbox import OUTBOX_TABLES
@@ -25,6 +26,7 @@ from persistence.search_outbox import SEARCH_OUTBOX_TABLES
 from persistence.store import StoreError
 from persistence.tasks import TASK_TABLES
 from persistence.two_factor import TWO_FACTOR_TABLES
+from persistence.webhooks import WEBHOOK_TABLES
 from persistence.workspaces import PENDING_INVITATION_TABLES, WORKSPACE_TABLES
 
 
@@ -73,6 +75,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(17, "realtime positions and history", REALTIME_HISTORY_TABLES),
     Migration(18, "upload intents", BLOB_INTENT_TABLES),
     Migration(19, "third-party apps, installs and their tokens", APP_TABLES),
+    Migration(20, "outgoing and incoming webhooks", (*WEBHOOK_TABLES, *INCOMING_WEBHOOK_TABLES)),
 )
 
 

@@ -594,6 +594,17 @@ class Authorizer:
         operator holding the root key runs it, and the root key opens every row anyway."""
         return self._minter.mint("system:reindex", Action.READ.value, row_id, workspace_id)
 
+    def webhook_endpoint(self, principal: Principal | None, owner_id: str, row_id: str) -> Grant:
+        """An outgoing webhook endpoint (its URL, its log) is its owner's alone."""
+        caller = self.require_user(principal)
+        if caller.user_id != owner_id:
+            raise not_found("webhook endpoint")
+        return self._mint(caller, Action.READ, row_id, "")
+
+    def system_webhook(self, row_id: str) -> Grant:
+        """The webhook worker opens an endpoint's URL and secret, and mails its owner."""
+        return self._minter.mint("system:webhook", Action.READ.value, row_id, "")
+
     def system_mail(self, mail_id: str) -> Grant:
         """The mail sender opens a queued message to hand it to the mail server; nobody
         else reads the outbox, and what it holds was written by this server."""

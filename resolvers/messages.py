@@ -285,18 +285,56 @@ async def post_message(
     )
     # Attachments first: without their message they are never read.
     await services.drive.put_attachments(message_id, attached)
-    # The search outbox entry goes in the message's batch: nothing is posted unindexed.
-    await services.messages.post(
-        record, [services.indexer.entry(workspace_id, "message", message_id)]
-    )
-    services.indexer.queued()
+    await _store(ctx, record)
     await services.presence.active(record.author_id)
     if parent is not None:
         await services.messages.refresh_thread(parent.location, now)
+    await _announce(ctx, record, clean, attached)
+    return MessageView(ctx, access, record)
+
+
+async def _store(ctx: RequestContext, record: MessageRecord) -> None:
+    services = ctx.services
+    # The search outbox entry goes in the message's batch: nothing is posted unindexed.
+    entry = services.indexer.entry(record.workspace_id, "message", record.message_id)
+    await services.messages.post(record, [entry])
+    services.indexer.queued()
+
+
+async def _announce(
+    ctx: RequestContext,
+    record: MessageRecord,
+    clean: str,
+    attached: Sequence[tuple[str, str]] = (),
+) -> None:
     data = _message_data(record, clean)
     data["attachmentIds"] = [gid("File", f) for f, _ in attached]
     await _publish(ctx, record, MessageNotice.CREATED, data)
-    return MessageView(ctx, access, record)
+
+
+async def post_as(
+    ctx: RequestContext, access: ChannelAccess, author_id: str, text: str
+) -> MessageRecord:
+    """Post `text` through the caller's `access` (who must be allowed to post there) shown
+    as `author_id` (an incoming webhook's bot): sealed, indexed and announced as any post."""
+    ctx.services.authz.post(access)
+    clean = _clean_text(ctx, text)
+    message_id = new_id()
+    workspace_id = access.workspace.workspace_id
+    record = MessageRecord(
+        message_id=message_id,
+        channel_id=access.channel_id,
+        workspace_id=workspace_id,
+        thread_id="",
+        author_id=author_id,
+        text_sealed=await ctx.services.keys.seal_text(text_ref(message_id, workspace_id), clean),
+        mentions=(),
+        created_at=ctx.services.clock(),
+        edited_at=None,
+    )
+    await _store(ctx, record)
+    await _announce(ctx, record, clean)
+    return record
 
 
 async def edit_message(

@@ -127,6 +127,8 @@ class AuthLimits:
     token_failures: FailureLimit
     mail_requests_per_ip: RateLimit
     mail_per_address: RateLimit
+    # Messages posted through one incoming webhook URL, per minute.
+    incoming_webhook_posts: RateLimit
 
     @classmethod
     def build(
@@ -141,6 +143,7 @@ class AuthLimits:
         token_failures_per_ip: int,
         mail_requests_per_ip_per_hour: int,
         mails_per_address_per_hour: int,
+        incoming_webhooks_per_minute: int,
         link_password_failures: Limit = LINK_PASSWORD_FAILURES,
         counters: Counters | None = None,
     ) -> AuthLimits:
@@ -208,5 +211,11 @@ class AuthLimits:
                 "mail-to",
                 Limit(mails_per_address_per_hour, 3600),
                 "messages asked for to that email address",
+            ),
+            incoming_webhook_posts=RateLimit(
+                shared,
+                "incoming-webhook",
+                Limit(incoming_webhooks_per_minute, 60),
+                "messages through this webhook",
             ),
         )

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from crypto.keyring import Keyring
 from integrations.blobs import BlobStore, BlobStoreUnavailable, LiveCheck
 from integrations.search import EmbeddedSearchEngine, SearchDocument, SearchEngine
+from integrations.webhook_http import WebhookSender
 from persistence.accounts import AccountRepository
 from persistence.apps import AppRepository
 from persistence.audit import AuditRepository
@@ -17,6 +18,7 @@ from persistence.calendars import CalendarRepository
 from persistence.channels import ChannelRepository
 from persistence.drive import DriveRepository
 from persistence.identity import IdentityRepository
+from persistence.incoming_webhooks import IncomingWebhookRepository
 from persistence.keys import DataKeyRepository
 from persistence.messages import MessageRepository
 from persistence.outbox import OutboxRepository
@@ -26,6 +28,7 @@ from persistence.search_outbox import SearchOutboxRepository
 from persistence.store import Store
 from persistence.tasks import TaskRepository
 from persistence.two_factor import TwoFactorRepository
+from persistence.webhooks import WebhookRepository
 from persistence.workspaces import WorkspaceRepository
 from resolvers.app_model import AppPolicy
 from resolvers.audit import AuditLog
@@ -42,6 +45,7 @@ from resolvers.presence import PresenceTracker
 from resolvers.ratelimit import AuthLimits
 from resolvers.search_index import SearchIndexer
 from resolvers.search_queue import IndexPolicy, SearchDrainer
+from resolvers.webhooks import WebhookPolicy, Webhooks
 
 # Whether a principal may read a realtime topic, given the services (resolvers/topics.py).
 ReadCheck = Callable[["Services", Principal, str], Awaitable[bool]]
@@ -91,6 +95,8 @@ class Policy:
     search_index: IndexPolicy
     # Third-party apps: token lifetimes and what URLs they may register.
     apps: AppPolicy
+    # Outgoing webhooks: retries, disabling (settings `webhooks_*`).
+    webhooks: WebhookPolicy
 
 
 @dataclass
@@ -128,6 +134,10 @@ class Services:
     mail: Mailer
     # Third-party apps, their installs and tokens (resolvers/apps.py, resolvers/oauth.py).
     apps: AppRepository
+    # Outgoing webhooks: endpoints, the delivery queue and its worker (resolvers/webhooks.py).
+    webhooks: Webhooks
+    # Incoming webhook URLs, found by the hash of their token (resolvers/incoming_webhooks.py).
+    incoming_webhooks: IncomingWebhookRepository
     clock: Callable[[], datetime] = utc_now
     # Each caller's query-cost budget; None where no budget is wired (scripts, some tests).
     cost_budget: CostBudget | None = None
@@ -154,6 +164,7 @@ class Services:
         cost_budget: CostBudget | None = None,
         persisted_queries: PersistedQueries | None = None,
         mailer: Mailer | None = None,
+        webhook_sender: WebhookSender | None = None,
         read_check: ReadCheck | None = None,
         index_loader: IndexLoader | None = None,
         clock: Callable[[], datetime] = utc_now,
@@ -230,6 +241,17 @@ class Services:
             identity=IdentityRepository(store),
             mail=mailer,
             apps=AppRepository(store),
+            webhooks=Webhooks(
+                webhook_sender,
+                policy.webhooks,
+                repository=WebhookRepository(store),
+                accounts=AccountRepository(store),
+                keys=keys,
+                authz=authz,
+                mail=mailer,
+                clock=clock,
+            ),
+            incoming_webhooks=IncomingWebhookRepository(store),
             clock=clock,
             cost_budget=cost_budget,
             persisted_queries=persisted_queries,

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from schema.drive import DriveItem
     from schema.messages import Message
     from schema.tasks import Board
+    from schema.webhooks import IncomingWebhook
 
 DEFAULT_PAGE = 20
 
@@ -65,6 +66,14 @@ class Channel(Node):
     @strawberry.field(description="Whether you have joined this channel.")
     def viewer_is_member(self) -> bool:
         return self.view.access.member
+
+    @strawberry.field(description="Its incoming webhooks (for its members; URLs never shown).")
+    async def incoming_webhooks(
+        self, info: Info[Any, Any]
+    ) -> list[Annotated[IncomingWebhook, strawberry.lazy("schema.webhooks")]]:
+        from schema.webhooks import channel_incoming_webhooks
+
+        return await channel_incoming_webhooks(info, self)
 
     @strawberry.field(description="Messages newer than your read position (counted up to 999).")
     async def unread_count(self) -> int:

@@ -54,6 +54,7 @@ from resolvers.cost_budget import CostBudget, CostReport
 from resolvers.drive import MAX_SHARES_PER_ITEM
 from resolvers.errors import CoveError, ErrorCode
 from resolvers.event_details import MAX_REMINDERS
+from resolvers.incoming_webhooks import MAX_PER_CHANNEL as MAX_INCOMING_WEBHOOKS
 from resolvers.invitations import MAX_PENDING_INVITATIONS_SHOWN
 from resolvers.messages import MAX_ATTACHMENTS, MAX_MENTIONS
 from resolvers.pagination import MAX_PAGE_SIZE
@@ -106,6 +107,7 @@ LIST_SIZES: Mapping[str, int] = {
     "Workspace.calendars": MAX_CALENDARS_PER_WORKSPACE,
     "Workspace.boards": MAX_BOARDS,
     "Channel.boards": MAX_BOARDS,
+    "Channel.incomingWebhooks": MAX_INCOMING_WEBHOOKS,
     "Message.mentions": MAX_MENTIONS,
     "Message.reactions": ASSUMED_REACTION_GROUPS,
     "Message.attachments": MAX_ATTACHMENTS,

@@ -25,6 +25,7 @@ from schema import (
     messages,
     realtime,
     tasks,
+    webhooks,
     workspaces,
 )
 from schema import search as search_schema
@@ -74,7 +75,14 @@ class NodeQuery:
 
 
 Query = merge_types(
-    "Query", (NodeQuery, accounts.AccountsQuery, search_schema.SearchQuery, apps.AppsQuery)
+    "Query",
+    (
+        NodeQuery,
+        accounts.AccountsQuery,
+        search_schema.SearchQuery,
+        apps.AppsQuery,
+        webhooks.WebhooksQuery,
+    ),
 )
 
 Mutation = merge_types(
@@ -89,6 +97,7 @@ Mutation = merge_types(
         tasks.TasksMutation,
         realtime.RealtimeMutation,
         apps.AppsMutation,
+        webhooks.WebhooksMutation,
     ),
 )
 

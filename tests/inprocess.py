@@ -15,6 +15,7 @@ from crypto.keyring import Keyring
 from crypto.passwords import Argon2Params, PasswordHasher
 from crypto.root_key import generate_install_salt, generate_root_key
 from integrations.blobs import BlobStore
+from integrations.webhook_http import WebhookSender
 from persistence.drive_records import FILE, DriveItemRecord, FileVersionRecord
 from persistence.ids import new_id
 from persistence.sqlite.engine import SqliteStore
@@ -60,6 +61,7 @@ def _settings_limits(settings: Settings) -> dict[str, int]:
         "second_factor_failures": settings.second_factor_failures_per_account,
         "mail_requests_per_ip_per_hour": settings.mail_requests_per_ip_per_hour,
         "mails_per_address_per_hour": settings.mails_per_address_per_hour,
+        "incoming_webhooks_per_minute": settings.incoming_webhooks_per_minute,
     }
 
 
@@ -72,6 +74,7 @@ def build_services(
     settings: Settings = DEFAULT_SETTINGS,
     clock: Clock | None = None,
     blobs: BlobStore | None = None,
+    webhook_sender: WebhookSender | None = None,
     **limits: Any,
 ) -> Services:
     """Services as the app builds them, with OWASP-minimum Argon2, a recording mailer and
@@ -88,6 +91,7 @@ def build_services(
         session_ttl=timedelta(hours=1),
         limits=AuthLimits.build(**{**_settings_limits(settings), **GENEROUS, **limits}),
         mailer=mailer or recording_mailer(),
+        webhook_sender=webhook_sender,
         policy=policy_from(settings),
         read_check=topics.can_read,
         index_loader=search_sources.load_documents,

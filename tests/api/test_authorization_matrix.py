@@ -6,6 +6,7 @@ new operation cannot ship without saying who may call it.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -16,7 +17,11 @@ from drive_support import upload_file
 from graphql import GraphQLObjectType
 from mail_sink import mail_sink
 
+from persistence.ids import new_id
+from persistence.webhooks import AttemptRecord
+from resolvers.services import Services
 from schema.build import build_schema
+from schema.relay import raw_id_of, to_global_id
 from support import LOG_IN, PASSWORD, GraphQLClient, Server, make_settings, serve, sign_up
 
 CALLERS = ("anonymous", "stranger", "guest", "member", "admin", "owner")
@@ -993,6 +998,101 @@ PLANNING_ROWS = [
     ),
 ]
 ROWS += PLANNING_ROWS
+
+
+def _in_server(world: World, work: Callable[[Services], Any]) -> Any:
+    """Run `work(services)` (a coroutine) in the server's event loop, and its result."""
+    services = world.server.server.config.app.state["services"]
+    loop = services.webhooks._task.get_loop()  # the worker runs in the server's loop
+    return asyncio.run_coroutine_threadsafe(work(services), loop).result(timeout=10)
+
+
+def _owners_endpoint(world: World) -> str:
+    async def make(services: Services) -> str:
+        owner = raw_id_of(world.ids["owner"], "User")
+        assert owner is not None
+        record, _ = await services.webhooks.add_endpoint(owner, "http://127.0.0.1:9/")
+        return record.endpoint_id
+
+    if "endpoint" not in world.ids:
+        world.ids["endpoint"] = _in_server(world, make)
+    return world.ids["endpoint"]
+
+
+def _owners_delivery(world: World, who: str) -> dict[str, Any]:
+    endpoint = _owners_endpoint(world)
+
+    async def log(services: Services) -> str:
+        attempt = AttemptRecord(
+            endpoint_id=endpoint,
+            attempt_id=new_id(),
+            delivery_id=new_id(),
+            message_id="msg_" + new_id(),
+            event_type="message.created",
+            payload='{"type":"message.created","data":{}}',
+            attempted_at=services.clock(),
+            status_code=500,
+            duration_ms=3,
+            error="http_status",
+            succeeded=False,
+        )
+        await services.webhooks.repository.log(attempt, keep=200)
+        return attempt.attempt_id
+
+    attempt_id = _in_server(world, log)
+    return {"d": _gid("WebhookDelivery", f"{endpoint}:{attempt_id}")}
+
+
+def _gid(type_name: str, raw: str) -> str:
+    return str(to_global_id(type_name, raw))
+
+
+def _incoming_webhook_by_owner(world: World, who: str) -> dict[str, Any]:
+    channel = world.channel("PUBLIC", add=(who,))
+    made = world.gql(
+        "owner",
+        'mutation($c: ID!) { createIncomingWebhook(input: {channelId: $c, name: "Bot"}) '
+        "{ webhook { id } } }",
+        {"c": channel},
+    )
+    return {"w": made["createIncomingWebhook"]["webhook"]["id"]}
+
+
+WEBHOOK_ROWS = [
+    Row(
+        "createIncomingWebhook",
+        'mutation($c: ID!) { createIncomingWebhook(input: {channelId: $c, name: "CI"}) '
+        "{ webhook { id name } url } }",
+        MEMBERS_NOT_GUESTS,
+        _channel_with_caller,
+    ),
+    Row(
+        "deleteIncomingWebhook",
+        "mutation($w: ID!) { deleteIncomingWebhook(input: {webhookId: $w}) { deletedWebhookId } }",
+        MANAGERS,
+        _incoming_webhook_by_owner,
+    ),
+    Row(
+        "node",
+        "query($id: ID!) { node(id: $id) { ... on Channel { incomingWebhooks { name } } } }",
+        WORKSPACE_READERS,
+        lambda w, who: {"id": _channel_with_caller(w, who)["c"]},
+    ),
+    Row(
+        "webhookEndpoint",
+        "query($id: ID!) { webhookEndpoint(id: $id) { url deliveries { eventType } } }",
+        expect(UNAUTH, NF, NF, NF, NF, OK),
+        lambda w, who: {"id": _gid("WebhookEndpoint", _owners_endpoint(w))},
+    ),
+    Row(
+        "redeliverWebhook",
+        "mutation($d: ID!) { redeliverWebhook(input: {deliveryId: $d}) "
+        "{ delivery { webhookId } } }",
+        expect(UNAUTH, NF, NF, NF, NF, OK),
+        _owners_delivery,
+    ),
+]
+ROWS += WEBHOOK_ROWS
 ROWS.append(
     Row(
         "search",
