@@ -29,7 +29,7 @@ AT = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
 
 
 def test_the_webhook_tables_are_migration_20_and_compile_to_cql() -> None:
-    assert MIGRATIONS[18] == Migration(
+    assert MIGRATIONS[19] == Migration(
         20, "outgoing and incoming webhooks", (*WEBHOOK_TABLES, *INCOMING_WEBHOOK_TABLES)
     )
     assert "PRIMARY KEY ((queue), delivery_id)" in create_table_cql(WEBHOOK_OUTBOX, "cove")
