@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 from array import array
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,6 +54,9 @@ SUBSCRIBERS = int(os.environ.get("BENCH_SUBSCRIBERS", "1000"))
 CHANNELS = int(os.environ.get("BENCH_CHANNELS", "10"))
 BASELINE_SECONDS = float(os.environ.get("BENCH_BASELINE_SECONDS", "30"))
 MAX_IN_FLIGHT = int(os.environ.get("BENCH_MAX_IN_FLIGHT", "200"))
+# One subscriber in this many decrypts every event and times it; the others check that their
+# sequence numbers have no gap and count, so that the generator does not run out of CPU first.
+DECRYPT_EVERY = int(os.environ.get("BENCH_DECRYPT_EVERY", "10"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "1"))
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 SERVER_CORES = os.environ.get("BENCH_SERVER_CORES", "0")
@@ -85,7 +89,7 @@ class Posts:
     due: array[float] = field(default_factory=lambda: array("d"))
     latency: array[float] = field(default_factory=lambda: array("d"))  # -1: not answered
     done_at: array[float] = field(default_factory=lambda: array("d"))
-    refused: int = 0  # answered with an error
+    refused: Counter[str] = field(default_factory=Counter)  # error code -> posts refused
     not_sent: int = 0  # due while MAX_IN_FLIGHT posts waited
 
 
@@ -94,7 +98,8 @@ class Deliveries:
     """Delivery latencies (due time to decrypted receipt) by window, and what went missing."""
 
     by_window: dict[int, array[float]] = field(default_factory=dict)
-    received: int = 0
+    received: int = 0  # events every subscriber got
+    gaps: int = 0  # events missing by their sequence numbers
     resyncs: int = 0
     undecryptable: int = 0
 
@@ -124,14 +129,17 @@ async def post_schedule(
                 headers={"Authorization": f"Bearer {token}"},
             )
             ok = answer.status_code == 200 and not answer.json().get("errors")
-        except httpx.HTTPError:
+            if not ok:
+                errors = answer.json().get("errors") or [{}]
+                code = errors[0].get("extensions", {}).get("code", str(answer.status_code))
+                posts.refused[code] += 1
+        except httpx.HTTPError as error:
             ok = False
+            posts.refused[type(error).__name__] += 1
         now = time.perf_counter()
         if ok:
             posts.latency[index] = now - posts.due[index]
             posts.done_at[index] = now
-        else:
-            posts.refused += 1
 
     for index in range(total):
         due = posts.started + index / RATE
@@ -155,8 +163,10 @@ async def post_schedule(
 class Subscriber:
     """One realtime session on one channel: decrypts its events and records their delay."""
 
-    def __init__(self, http: httpx.AsyncClient, token: str, channel: str) -> None:
+    def __init__(self, http: httpx.AsyncClient, token: str, channel: str, decrypts: bool) -> None:
         self.http, self.token, self.channel = http, token, channel
+        self.decrypts = decrypts
+        self.last_seq = 0
         self.session_id = ""
         self.keys: dict[str, AESGCM] = {}
         self.socket: ClientConnection | None = None
@@ -188,6 +198,12 @@ class Subscriber:
             if message.get("type") != "next":
                 continue
             envelope = message["payload"]["data"]["events"]
+            seen.received += 1
+            if envelope["seq"] != self.last_seq + 1:
+                seen.gaps += envelope["seq"] - self.last_seq - 1
+            self.last_seq = envelope["seq"]
+            if not self.decrypts:
+                continue
             aead = self.keys.get(envelope["keyId"])
             if aead is None:
                 key = await gql(
@@ -220,7 +236,6 @@ class Subscriber:
             now = time.perf_counter()
             window = int((now - origin) // WINDOW)
             seen.by_window.setdefault(window, array("d")).append(now - sent)
-            seen.received += 1
 
 
 def pinned() -> bool:
@@ -262,7 +277,8 @@ async def soak(url: str, port: int, pid: int, sink: MailSink) -> None:
         )
 
         subscribers = [
-            Subscriber(http, owner.token, channels[i % CHANNELS]) for i in range(SUBSCRIBERS)
+            Subscriber(http, owner.token, channels[i % CHANNELS], i % DECRYPT_EVERY == 0)
+            for i in range(SUBSCRIBERS)
         ]
         for number, subscriber in enumerate(subscribers):
             await subscriber.open(port, number)
@@ -272,6 +288,7 @@ async def soak(url: str, port: int, pid: int, sink: MailSink) -> None:
         due: dict[int, float] = {}
         seen = Deliveries()
         origin = time.perf_counter()
+        cpu_start = sum(os.times()[:2])
         # The readers look up due times as posts become due: fill them in from the schedule.
         readers = [asyncio.create_task(s.read(due, origin, seen)) for s in subscribers]
         memory: dict[int, int] = {}
@@ -285,6 +302,7 @@ async def soak(url: str, port: int, pid: int, sink: MailSink) -> None:
         for n in range(int(SECONDS * RATE)):
             due[first + n] = origin + n / RATE  # the schedule post_schedule follows
         posts = await post_schedule(http, owner.token, channels, SECONDS, first, origin)
+        generator_busy = (sum(os.times()[:2]) - cpu_start) / (time.perf_counter() - origin)
         await asyncio.sleep(0)
         expected = sum(
             sum(1 for i in range(SUBSCRIBERS) if i % CHANNELS == n % CHANNELS)
@@ -317,18 +335,29 @@ async def soak(url: str, port: int, pid: int, sink: MailSink) -> None:
             continue
         rss = memory.get(window)
         print(
-            f"  minute {window + 1:2d}: {len(done) / max(1.0, min(WINDOW, SECONDS - low)):5.1f} posts/s, post {summary(done)}; "
+            (
+                f"  minute {window + 1:2d}: {len(done) / min(WINDOW, SECONDS - low):5.1f} posts/s"
+                if low < SECONDS
+                else f"  after the schedule: {len(done)} posts answered late"
+            )
+            + f", post {summary(done)}; "
             f"delivery {summary(seen.by_window.get(window, array('d')))}"
             + (f"; RSS {rss / 1024:.0f} MiB" if rss else "")
         )
     answered = [x for x in posts.latency if x >= 0]
     deliveries = [x for values in seen.by_window.values() for x in values]
     print(
-        f"posts answered {len(answered)} of {len(posts.due)} due ({posts.refused} refused, {posts.not_sent} not sent: {MAX_IN_FLIGHT} waiting)"
+        f"posts answered {len(answered)} of {len(posts.due)} due ({sum(posts.refused.values())} refused {dict(posts.refused)}, {posts.not_sent} not sent: {MAX_IN_FLIGHT} waiting)"
     )
     print(f"post {summary(answered)}; delivery {summary(deliveries)}")
     print(
-        f"deliveries {seen.received} of {expected} expected, {seen.resyncs} resyncs, {seen.undecryptable} undecryptable"
+        f"deliveries {seen.received} of {expected} expected, {seen.gaps} missing by sequence, "
+        f"{seen.resyncs} resyncs, {seen.undecryptable} undecryptable "
+        f"(one subscriber in {DECRYPT_EVERY} decrypts and times every event)"
+    )
+    print(
+        f"load generator CPU busy {generator_busy:.0%} of its core during the soak "
+        "(near 100 %: the generator, not the server, set the pace)"
     )
     print(
         f"server RSS {rss_start / 1024:.0f} MiB after subscribing, {rss_end / 1024:.0f} MiB at the end"
