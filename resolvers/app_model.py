@@ -11,6 +11,7 @@ from ipaddress import ip_address
 from urllib.parse import urlsplit
 
 from resolvers.errors import bad_input
+from resolvers.notice_types import DOMAINS, ChannelNotice
 
 APP_TOKEN_PREFIX = "cove_app_"  # noqa: S105 - a public marker, not a secret
 REFRESH_TOKEN_PREFIX = "cove_refresh_"  # noqa: S105
@@ -67,20 +68,12 @@ SCOPE_DESCRIPTIONS: dict[AppScope, str] = {
     AppScope.REALTIME_READ: "Receive live events of what the app may read.",
 }
 
-# The events a webhook may subscribe to (delivered by the webhook worker, #16 item 5).
+# The events a webhook may subscribe to (delivered by the webhook worker, #16 item 5): the
+# realtime notice types (docs/realtime.md), but for typing, plus the app's own uninstall.
+APP_UNINSTALLED = "app.uninstalled"
 WEBHOOK_EVENTS = frozenset(
-    {
-        "message.posted",
-        "message.edited",
-        "message.deleted",
-        "reaction.added",
-        "channel.created",
-        "member.joined",
-        "file.uploaded",
-        "task.changed",
-        "event.changed",
-        "app.uninstalled",
-    }
+    {str(kind) for domain in DOMAINS for kind in domain if kind != ChannelNotice.TYPING}
+    | {APP_UNINSTALLED}
 )
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from graphql import FieldNode, GraphQLError, ValidationRule
 from strawberry.extensions import SchemaExtension
 
+from resolvers.app_model import APP_TOKEN_PREFIX
 from resolvers.context import RequestContext
 from resolvers.errors import ErrorCode
 from schema.context import CONTEXT_KEY
@@ -67,14 +68,20 @@ def _rule_for(scopes: tuple[str, ...]) -> type[ValidationRule]:
 
 
 class AppFieldScopes(SchemaExtension):
-    """Adds the app's rule to its validation, per request (people's documents are unchanged)."""
+    """Adds the app's rule to the validation of documents sent with an app token (`cove_app_`),
+    per request; people's requests are not looked at here (no store read)."""
 
     async def on_operation(self) -> AsyncIterator[None]:
         context = self.execution_context
         found = context.context.get(CONTEXT_KEY) if isinstance(context.context, dict) else None
-        if isinstance(found, RequestContext):
-            principal = await found.principal()
-            if principal is not None and principal.app is not None:
-                rule = app_rule(principal.app.scopes)
-                context.validation_rules = (*context.validation_rules, rule)
+        token = found.bearer_token if isinstance(found, RequestContext) else None
+        if isinstance(found, RequestContext) and token and token.startswith(APP_TOKEN_PREFIX):
+            try:
+                principal = await found.principal()
+            except Exception:
+                # The store cannot say (it is down): check against no scope at all, and let
+                # the resolvers report the store's error as they would for anyone.
+                principal = None
+            scopes = principal.app.scopes if principal and principal.app else frozenset()
+            context.validation_rules = (*context.validation_rules, app_rule(scopes))
         yield

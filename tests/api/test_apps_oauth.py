@@ -49,7 +49,7 @@ def register(client: GraphQLClient, **overrides: Any) -> dict[str, Any]:
         "redirectUris": [REDIRECT],
         "scopes": [s.upper().replace(":", "_") for s in SCOPES],
         "webhookUrl": "https://standup.example.org/hooks",
-        "webhookEvents": ["message.posted"],
+        "webhookEvents": ["message.created"],
         **overrides,
     }
     made: dict[str, Any] = client.data(REGISTER, {"i": app})["registerApp"]
