@@ -18,7 +18,10 @@ from schema.app_scopes import APP_FIELDS
 from schema.build import build_schema
 from support import GraphQLClient, Server, make_settings, serve, sign_up
 
-REDIRECT = "http://127.0.0.1:9/callback"
+# A loopback redirect (RFC 8252), named rather than numbered: app metadata is public and kept
+# in clear, and under test-scylla every test shares the node's commit log, which the canary
+# tests scan for the client address 127.0.0.1.
+REDIRECT = "http://localhost:9/callback"
 SCOPES = ["channels:read", "messages:read", "messages:write"]
 REGISTER = """mutation($i: RegisterAppInput!) {
   registerApp(input: $i) {
