@@ -4,11 +4,8 @@ its own module, which `Settings` inherits, so the main settings module stays in 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
-
-def _doc(text: str) -> dict[str, Any]:
-    return {"doc": text, "secret": False}
+from api.settings_apps import setting_doc as _doc
 
 
 @dataclass(frozen=True)
