@@ -107,8 +107,13 @@ class Authorizer:
         self, principal: Principal | None, workspace_id: str, membership: MembershipRecord | None
     ) -> WorkspaceAccess:
         caller = self.require_user(principal)
-        # App tokens reach no workspace content until each field declares its scope (#16).
-        if membership is None or membership.user_id != caller.user_id or caller.app:
+        if membership is None or membership.user_id != caller.user_id:
+            raise not_found("workspace")
+        # An app token reaches its install's workspace only, as that install's bot (the
+        # fields it may ask for there are checked against its scopes: schema/app_scopes.py).
+        if caller.app and (
+            caller.app.workspace_id != workspace_id or membership.role != Role.BOT.value
+        ):
             raise not_found("workspace")
         return WorkspaceAccess(caller, workspace_id, Role(membership.role))
 
@@ -184,12 +189,13 @@ class Authorizer:
         channel: ChannelRecord,
         membership: ChannelMemberRecord | None,
     ) -> ChannelAccess:
-        """Members see the public channels and those they belong to; guests only the latter."""
+        """Members see the public channels and those they belong to; guests and bots only the
+        latter."""
         if channel.workspace_id != access.workspace_id:
             raise not_found("channel")
         member = membership is not None and membership.user_id == access.principal.user_id
         public = channel.visibility == Visibility.PUBLIC
-        if not member and not (public and access.role is not Role.GUEST):
+        if not member and not (public and not access.role.joined_only):
             raise not_found("channel")
         return ChannelAccess(access, channel, member)
 

@@ -237,7 +237,7 @@ async def _calendar_in(
     shares: list[CalendarShareRecord] = []
     channels: set[str] = set()
     personal_of_other = calendar.owner_id and calendar.owner_id != granted.principal.user_id
-    if personal_of_other or granted.role in (Role.MEMBER, Role.GUEST):
+    if personal_of_other or granted.role in (Role.MEMBER, Role.GUEST, Role.BOT):
         shares = await ctx.services.calendars.shares(calendar.calendar_id, limit=MAX_SHARES)
         channels = await my_channels_among(ctx, (s.grantee for s in shares))
     return ctx.services.authz.calendar(granted, calendar, shares, channels)
@@ -301,7 +301,7 @@ async def create_calendar(
 ) -> CalendarView:
     services = ctx.services
     granted = await workspace_access(ctx, workspace_id)
-    if not personal and granted.role is Role.GUEST:
+    if not personal and granted.role.joined_only:
         raise forbidden("Guests make personal calendars only.")
     clean = clean_name(name, field="name", max_length=MAX_CALENDAR_NAME)
     existing = await services.calendars.in_workspace(

@@ -449,7 +449,7 @@ async def workspace_channels(
     # Each listing is read past the cursor until the merged page is full or both run out.
     mine_cursor, all_cursor = cursor, cursor
     mine_done = False
-    all_done = granted.role is Role.GUEST
+    all_done = granted.role.joined_only
     while True:
         if not mine_done:
             mine = await services.channels.list_for_member(

@@ -20,6 +20,12 @@ class Role(StrEnum):
     def manages_members(self) -> bool:
         return self in (Role.OWNER, Role.ADMIN)
 
+    @property
+    def joined_only(self) -> bool:
+        """Guests and bots see only the channels they belong to (no browsing of public ones)
+        and only what is shared with them or with those channels."""
+        return self in (Role.GUEST, Role.BOT)
+
 
 _RANKS = {Role.OWNER: 3, Role.ADMIN: 2, Role.MEMBER: 1, Role.GUEST: 0, Role.BOT: 0}
 

@@ -35,7 +35,7 @@ from resolvers.drive_listings import searchable_files
 from resolvers.errors import CoveError, bad_input
 from resolvers.keys import KeyService
 from resolvers.pagination import Page, check_first
-from resolvers.roles import Role, Visibility
+from resolvers.roles import Visibility
 from resolvers.search_index import DRIVE_SCOPE, FIELDS, SearchIndexer, doc_id
 from resolvers.tasks import workspace_boards
 from resolvers.workspaces import access as workspace_access
@@ -112,7 +112,7 @@ async def _readable(
             break
         after = page[-1].channel_id
     channel_ids = set(member_of)
-    if granted.role is not Role.GUEST:
+    if not granted.role.joined_only:
         after = None
         while True:  # and every public channel
             refs = await services.channels.list_in_workspace(

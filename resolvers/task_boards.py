@@ -15,7 +15,7 @@ from resolvers.context import RequestContext
 from resolvers.errors import bad_input, not_found
 from resolvers.global_ids import to_global_id as gid
 from resolvers.notice_types import BoardNotice
-from resolvers.roles import AccessLevel, Role
+from resolvers.roles import AccessLevel
 from resolvers.tasks import (
     MAX_BOARD_NAME,
     MAX_LIST_NAME,
@@ -47,7 +47,7 @@ async def create_board(
             raise not_found("channel")
         if not channel.member:
             raise forbidden("Join the channel first.")
-    elif granted.role is Role.GUEST:
+    elif granted.role.joined_only:
         raise forbidden("Guests make boards in their channels only.")
     clean = clean_name(name, field="name", max_length=MAX_BOARD_NAME)
     board_id = new_id()

@@ -1,15 +1,18 @@
 """What an app token may ask for: every field of a document, at every depth, checked against
-the fields declared open to apps and the scopes each needs, before any resolver runs.
+the scope each field declares here, before any resolver runs.
 
-The declaration is an allow-list: a field that is not in `APP_FIELDS` is refused to every app
-(`FORBIDDEN`), so a field added to the schema is closed to apps until someone decides which
-scope opens it. A field in `APP_FIELDS` with a scope needs that scope among the install's
-approved ones. Checking the document as a validation rule means a refused operation does
-nothing at all: no mutation half-runs, no resolver opens a sealed value.
+Every field of every type in the schema is decided here, and tests/api/test_app_scopes.py
+fails when one is not: a field is open to apps holding one scope (`OPEN`), open to any app
+(`None`: the app's own bot, the scope list, ids), or closed to every app (`CLOSED`, and the
+types in `CLOSED_TYPES`, which only closed fields lead to). Wrappers (connections, edges,
+page info and mutation payloads) hold no data of their own and follow the field that led to
+them. A field nobody decided is refused all the same (`FORBIDDEN`): the check fails closed.
 
-Fields are opened here as the resolvers behind them learn to narrow what an app reaches
-(its install's workspace, the channels it was added to: issue #16); until then apps read
-their own bot's identity and the scope list, and nothing in any workspace.
+The scope is the first gate. The second is the bot: resolvers read as the install's bot, a
+`BOT` member of the install's workspace only, that sees the channels it was added to and
+nothing else (resolvers/authz.py), so an app's reach is the intersection of its scopes and
+what its bot may read. Checking the document as a validation rule means a refused operation
+does nothing at all: no mutation half-runs, no resolver opens a sealed value.
 """
 
 from __future__ import annotations
@@ -21,20 +24,149 @@ from typing import Any
 from graphql import FieldNode, GraphQLError, ValidationRule
 from strawberry.extensions import SchemaExtension
 
-from resolvers.app_model import APP_TOKEN_PREFIX
+from resolvers.app_model import APP_TOKEN_PREFIX, AppScope
 from resolvers.context import RequestContext
 from resolvers.errors import ErrorCode
 from schema.context import CONTEXT_KEY
 
-# (type name, field name) -> the scope it needs, or None when any app may ask for it.
-APP_FIELDS: dict[tuple[str, str], str | None] = {
-    ("Query", "viewer"): None,  # the app's own bot
-    ("User", "id"): None,
-    ("User", "displayName"): None,
-    ("Query", "appScopes"): None,
-    ("AppScope", "name"): None,
-    ("AppScope", "description"): None,
+_WS = AppScope.WORKSPACES_READ
+_CH = AppScope.CHANNELS_READ
+_CHW = AppScope.CHANNELS_WRITE
+_MSG = AppScope.MESSAGES_READ
+_MSGW = AppScope.MESSAGES_WRITE
+_FILES = AppScope.FILES_READ
+_USERS = AppScope.USERS_READ
+
+
+def _all(scope: AppScope | None, names: str) -> dict[str, AppScope | None]:
+    return dict.fromkeys(names.split(), scope)
+
+
+_DRIVE_ITEM = "id name parent createdAt updatedAt createdBy trashed viewerLevel workspace"
+
+# type -> field -> the scope it needs (None: any app may ask).
+OPEN: dict[str, dict[str, AppScope | None]] = {
+    "Query": _all(None, "viewer appScopes node"),
+    "Mutation": {
+        **_all(_MSGW, "postMessage editMessage deleteMessage addReaction removeReaction"),
+        **_all(_MSGW, "pinMessage unpinMessage"),
+        **_all(_CHW, "createChannel renameChannel setChannelTopic addChannelMember"),
+    },
+    "Node": _all(None, "id"),
+    "AppScope": _all(None, "name description"),
+    "User": {"id": None, "displayName": _USERS, "workspaces": _WS},
+    "Workspace": {
+        **_all(_WS, "id name createdAt viewerRole members"),
+        "channels": _CH,
+        "driveSharedWithMe": _FILES,
+    },
+    "Member": _all(_WS, "user role joinedAt"),
+    "Channel": {
+        "id": None,  # ids are not content: an app that posts or creates learns what it made
+        **_all(_CH, "name topic visibility archived createdAt workspace viewerIsMember"),
+        "members": _CH,
+        **_all(_MSG, "messages pinnedMessages"),
+        "sharedDriveItems": _FILES,
+    },
+    "Message": {
+        "id": None,
+        **_all(_MSG, "createdAt editedAt replyCount author text channel mentions"),
+        **_all(_MSG, "replyTo replies reactions pinned"),
+        "attachments": _FILES,
+    },
+    "Reaction": _all(_MSG, "emoji count viewerReacted"),
+    "DriveItem": _all(_FILES, _DRIVE_ITEM),
+    "Folder": _all(_FILES, _DRIVE_ITEM + " children"),
+    "File": _all(
+        _FILES, _DRIVE_ITEM + " size contentType sha256 currentVersion downloadUrl versions"
+    ),
+    "FileVersion": _all(
+        _FILES, "id number size contentType sha256 createdAt createdBy downloadUrl"
+    ),
 }
+
+# type -> the fields of an open type that no app may ask for (space-separated).
+CLOSED: dict[str, str] = {
+    "Query": "search myApps app appInstallRequest webhookEndpoint",
+    # Accounts, workspaces' administration, the drive's whole tree and its sharing, planning,
+    # realtime sessions (apps will open theirs on the socket), apps and webhooks themselves.
+    "Mutation": """signUp verifyEmail resendVerificationEmail requestPasswordReset
+        resetPassword requestEmailChange confirmEmailChange logIn completeLogIn
+        beginTwoFactorEnrolment confirmTwoFactorEnrolment regenerateRecoveryCodes
+        disableTwoFactor logOut changePassword revokeSession updateProfile createWorkspace
+        renameWorkspace setWorkspaceRequireTwoFactor inviteMember acceptInvitation
+        acceptInvitationLink declineInvitation revokeInvitation changeMemberRole removeMember
+        leaveWorkspace createDirectChannel archiveChannel unarchiveChannel joinChannel
+        leaveChannel removeChannelMember markRead createFolder renameDriveItem moveDriveItem
+        trashDriveItem restoreDriveItem deleteDriveItem createUpload restoreFileVersion
+        shareDriveItem unshareDriveItem createShareLink revokeShareLink createCalendar
+        updateCalendar deleteCalendar shareCalendar unshareCalendar createCalendarFeed
+        revokeCalendarFeed importCalendar createEvent updateEvent deleteEvent respondToEvent
+        createBoard updateBoard createTaskList updateTaskList createTask updateTask moveTask
+        deleteTask addChecklistItem updateChecklistItem addTaskComment openRealtimeSession
+        realtimeKey closeRealtimeSession typing registerApp updateApp rotateAppSecret deleteApp
+        approveAppInstall uninstallApp createIncomingWebhook deleteIncomingWebhook
+        redeliverWebhook""",
+    "Subscription": "events",
+    "User": """email createdAt emailVerified twoFactorEnabled recoveryCodesLeft sessions
+        securityLog invitations mentions agenda""",
+    "Workspace": """requireTwoFactor invitations auditLog drive driveTrash calendars boards
+        driveUsage""",
+    "Member": "presence",
+    "Channel": "incomingWebhooks unreadCount lastReadMessageId boards",
+    "DriveItem": "shares",
+    "Folder": "shares",
+    "File": "shares shareLinks",
+}
+
+# Types that only closed fields lead to: no app reaches any of their fields.
+CLOSED_TYPES = frozenset(
+    [
+        "Agenda",
+        "App",
+        "AppInstallRequest",
+        "AppListing",
+        "Attendee",
+        "AuditDetail",
+        "AuditEvent",
+        "Board",
+        "Calendar",
+        "CalendarShare",
+        "ChecklistItem",
+        "DriveShare",
+        "DriveUsage",
+        "Event",
+        "EventOccurrence",
+        "IncomingWebhook",
+        "Invitation",
+        "RealtimeEvent",
+        "RealtimeKey",
+        "RealtimeSession",
+        "Session",
+        "ShareLink",
+        "Task",
+        "TaskComment",
+        "TaskList",
+        "Upload",
+        "WebhookDelivery",
+        "WebhookEndpoint",
+    ]
+)
+
+
+def is_wrapper(type_name: str) -> bool:
+    """Connections, edges, page info and mutation payloads: no data of their own."""
+    return type_name == "PageInfo" or type_name.endswith(("Connection", "Edge", "Payload"))
+
+
+def needed_scope(type_name: str, field_name: str) -> tuple[bool, AppScope | None]:
+    """(open, scope): whether any app may ask for the field, and the scope it needs."""
+    if is_wrapper(type_name):
+        return True, None
+    fields = OPEN.get(type_name)
+    if fields is None or field_name not in fields:
+        return False, None
+    return True, fields[field_name]
 
 
 def app_rule(scopes: frozenset[str]) -> type[ValidationRule]:
@@ -53,11 +185,11 @@ def _rule_for(scopes: tuple[str, ...]) -> type[ValidationRule]:
             name = node.name.value
             if parent is None or name.startswith("__") or parent.name.startswith("__"):
                 return  # unknown fields are reported by the usual rules; introspection is open
-            key = (parent.name, name)
-            if key not in APP_FIELDS:
+            is_open, needed = needed_scope(parent.name, name)
+            if not is_open:
                 message = f"Apps cannot use {parent.name}.{name}."
-            elif (needed := APP_FIELDS[key]) is not None and needed not in granted:
-                message = f"{parent.name}.{name} needs the scope {needed}, not granted."
+            elif needed is not None and needed.value not in granted:
+                message = f"{parent.name}.{name} needs the scope {needed.value}, not granted."
             else:
                 return
             self.report_error(
@@ -78,10 +210,14 @@ class AppFieldScopes(SchemaExtension):
         if isinstance(found, RequestContext) and token and token.startswith(APP_TOKEN_PREFIX):
             try:
                 principal = await found.principal()
+                # An app token that is no longer good is no caller at all: the resolvers
+                # answer UNAUTHENTICATED, as for any ended token.
+                checked = principal is not None
+                scopes = principal.app.scopes if principal and principal.app else frozenset()
             except Exception:
                 # The store cannot say (it is down): check against no scope at all, and let
                 # the resolvers report the store's error as they would for anyone.
-                principal = None
-            scopes = principal.app.scopes if principal and principal.app else frozenset()
-            context.validation_rules = (*context.validation_rules, app_rule(scopes))
+                checked, scopes = True, frozenset()
+            if checked:
+                context.validation_rules = (*context.validation_rules, app_rule(scopes))
         yield
