@@ -73,6 +73,14 @@ APP_INSTALLS = Table(
     ),
 )
 
+# The apps installed in a workspace, for telling them what happens there (resolvers/app_events.py).
+APP_INSTALLS_BY_WORKSPACE = Table(
+    name="app_installs_by_workspace",
+    partition_key=(Column("workspace_id", _TEXT),),
+    clustering=(Column("app_id", _TEXT),),
+    values=(Column("bot_user_id", _TEXT), Column("scopes", _TEXT)),
+)
+
 APP_CODES = Table(
     name="app_codes",
     partition_key=(Column("code_hash", _BLOB),),
@@ -130,6 +138,9 @@ APP_TABLES = (
     APP_GRANT_TOKENS,
 )
 
+# Migration 21: made after APP_TABLES, so a store that has migration 19 gets it added.
+APP_INSTALL_INDEX_TABLES = (APP_INSTALLS_BY_WORKSPACE,)
+
 _PAGE = 200
 
 
@@ -152,6 +163,14 @@ class AppRecord:
     secret_version: int
     created_at: datetime
     updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceInstall:
+    workspace_id: str
+    app_id: str
+    bot_user_id: str
+    scopes: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,7 +272,15 @@ class AppRepository:
     # Installs
 
     async def install(self, record: InstallRecord) -> None:
-        await self._store.put(APP_INSTALLS, to_row(record))
+        by_workspace = {
+            "workspace_id": record.workspace_id,
+            "app_id": record.app_id,
+            "bot_user_id": record.bot_user_id,
+            "scopes": record.scopes,
+        }
+        await self._store.batch(
+            [Put(APP_INSTALLS, to_row(record)), Put(APP_INSTALLS_BY_WORKSPACE, by_workspace)]
+        )
 
     async def get_install(self, app_id: str, workspace_id: str) -> InstallRecord | None:
         row = await self._store.get(APP_INSTALLS, {"app_id": app_id, "workspace_id": workspace_id})
@@ -263,8 +290,16 @@ class AppRepository:
         rows = await self._store.scan(APP_INSTALLS, {"app_id": app_id}, limit=limit)
         return [from_row(InstallRecord, row) for row in rows]
 
+    async def installed_in(self, workspace_id: str, *, limit: int) -> list[WorkspaceInstall]:
+        """The apps installed in a workspace, with their bots and approved scopes."""
+        rows = await self._store.scan(
+            APP_INSTALLS_BY_WORKSPACE, {"workspace_id": workspace_id}, limit=limit
+        )
+        return [from_row(WorkspaceInstall, row) for row in rows]
+
     async def uninstall(self, app_id: str, workspace_id: str) -> None:
-        await self._store.delete(APP_INSTALLS, {"app_id": app_id, "workspace_id": workspace_id})
+        key = {"app_id": app_id, "workspace_id": workspace_id}
+        await self._store.batch([Delete(APP_INSTALLS, key), Delete(APP_INSTALLS_BY_WORKSPACE, key)])
 
     # Authorization codes
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from persistence.accounts import ACCOUNT_TABLES
-from persistence.apps import APP_TABLES
+from persistence.apps import APP_INSTALL_INDEX_TABLES, APP_TABLES
 from persistence.audit import AUDIT_TABLES
 from persistence.blob_intents import BLOB_INTENT_TABLES
 from persistence.calendars_tables import CALENDAR_FEED_CREATORS, CALENDAR_TABLES
@@ -76,6 +76,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(18, "upload intents", BLOB_INTENT_TABLES),
     Migration(19, "third-party apps, installs and their tokens", APP_TABLES),
     Migration(20, "outgoing and incoming webhooks", (*WEBHOOK_TABLES, *INCOMING_WEBHOOK_TABLES)),
+    Migration(21, "apps installed in each workspace", APP_INSTALL_INDEX_TABLES),
 )
 
 

@@ -187,6 +187,7 @@ async def _installed(
             installed_at=install.installed_at,
         )
     await services.apps.install(install)
+    services.app_events.forget(granted.workspace_id)
     return install
 
 
@@ -202,3 +203,4 @@ async def uninstall_app(ctx: RequestContext, workspace_id: str, app_id: str) -> 
     await end_grants(services, app_id, {workspace_id: install.bot_user_id}, workspace_id)
     await services.workspaces.remove_member(workspace_id, install.bot_user_id)
     await services.notices.access_changed(install.bot_user_id)
+    await services.app_events.app_uninstalled(app_id, workspace_id)

@@ -11,7 +11,7 @@ from ipaddress import ip_address
 from urllib.parse import urlsplit
 
 from resolvers.errors import bad_input
-from resolvers.notice_types import DOMAINS, ChannelNotice
+from resolvers.notice_types import ChannelNotice, MessageNotice, WorkspaceNotice
 
 APP_TOKEN_PREFIX = "cove_app_"  # noqa: S105 - a public marker, not a secret
 REFRESH_TOKEN_PREFIX = "cove_refresh_"  # noqa: S105
@@ -68,11 +68,17 @@ SCOPE_DESCRIPTIONS: dict[AppScope, str] = {
     AppScope.REALTIME_READ: "Receive live events of what the app may read.",
 }
 
-# The events a webhook may subscribe to (delivered by the webhook worker, #16 item 5): the
-# realtime notice types (docs/realtime.md), but for typing, plus the app's own uninstall.
+# The events an app's webhook may subscribe to (resolvers/app_events.py): the realtime notice
+# types (docs/realtime.md) of messages, channels and workspaces, but for typing, plus the
+# app's own uninstall.
 APP_UNINSTALLED = "app.uninstalled"
 WEBHOOK_EVENTS = frozenset(
-    {str(kind) for domain in DOMAINS for kind in domain if kind != ChannelNotice.TYPING}
+    {
+        str(kind)
+        for domain in (MessageNotice, ChannelNotice, WorkspaceNotice)
+        for kind in domain
+        if kind != ChannelNotice.TYPING
+    }
     | {APP_UNINSTALLED}
 )
 

@@ -154,6 +154,10 @@ async def register_app(ctx: RequestContext, data: AppInput, *, confidential: boo
     )
     app = _checked(ctx, blank, replace(data, description=data.description or ""))
     await services.apps.create(app)
+    if app.webhook_url:
+        await services.webhooks.add_endpoint(
+            caller.user_id, app.webhook_url, webhook_secret, endpoint_id=app_id
+        )
     return Registered(app, client_secret, webhook_secret)
 
 
@@ -182,10 +186,30 @@ async def my_apps(ctx: RequestContext) -> list[AppRecord]:
 
 
 async def update_app(ctx: RequestContext, app_id: str, changes: AppInput) -> AppRecord:
+    services = ctx.services
     app = await own_app(ctx, app_id)
-    updated = replace(_checked(ctx, app, changes), updated_at=ctx.services.clock())
-    await ctx.services.apps.save(updated)
+    updated = replace(_checked(ctx, app, changes), updated_at=services.clock())
+    await services.apps.save(updated)
+    if updated.webhook_url != app.webhook_url:
+        await _point_endpoint(ctx, updated)
     return updated
+
+
+async def _point_endpoint(ctx: RequestContext, app: AppRecord) -> None:
+    """The app's webhook endpoint (its id is the app's) follows its webhook URL, signing with
+    the app's webhook secret; its delivery log stays."""
+    services = ctx.services
+    if not app.webhook_url:
+        await services.webhooks.remove_endpoint(app.app_id)
+        return
+    caller = await _developer(ctx)
+    grant = services.authz.webhook_endpoint(caller, app.developer_id, app.app_id)
+    secret = await services.keys.open_text(
+        grant, webhook_secret_ref(app.app_id), app.webhook_secret_sealed
+    )
+    await services.webhooks.add_endpoint(
+        app.developer_id, app.webhook_url, secret, endpoint_id=app.app_id
+    )
 
 
 async def _bots(services: Services, app_id: str) -> dict[str, str]:
@@ -222,6 +246,8 @@ async def delete_app(ctx: RequestContext, app_id: str) -> None:
     for workspace_id, bot_user_id in bots.items():
         await services.workspaces.remove_member(workspace_id, bot_user_id)
         await services.apps.uninstall(app.app_id, workspace_id)
+        services.app_events.forget(workspace_id)
+    await services.webhooks.remove_endpoint(app.app_id)
     await services.apps.delete(app)
 
 

@@ -60,6 +60,12 @@ class NoticeHistory:
         )
 
 
+class NoticeHook(Protocol):
+    async def __call__(
+        self, topic: str, type_: NoticeType, data: dict[str, Any], about: str | None
+    ) -> None: ...
+
+
 class Broker(Protocol):
     """What resolvers need of a broker (integrations/broker implements it)."""
 
@@ -77,6 +83,12 @@ class Notices:
         self._broker = broker
         self._sealer = BrokerSealer(broker_key)
         self._history = history
+        self._then: NoticeHook | None = None
+
+    def then(self, hook: NoticeHook) -> None:
+        """Also hand every notice, once published, to `hook` (apps' webhooks:
+        resolvers/app_events.py); the hook never raises."""
+        self._then = hook
 
     @property
     def history(self) -> NoticeHistory | None:
@@ -109,6 +121,8 @@ class Notices:
                 # The change itself is made: it still goes out live, unnumbered, as before.
                 log.warning("could not number a notice: sent without a position", exc_info=True)
         await self._send(payload)
+        if self._then is not None:
+            await self._then(topic, type_, data, about)
 
     async def access_changed(self, user_id: str) -> None:
         """Someone's rights changed: each of their subscriptions is checked again."""

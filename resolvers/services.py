@@ -30,6 +30,7 @@ from persistence.tasks import TaskRepository
 from persistence.two_factor import TwoFactorRepository
 from persistence.webhooks import WebhookRepository
 from persistence.workspaces import WorkspaceRepository
+from resolvers.app_events import AppEvents
 from resolvers.app_model import AppPolicy
 from resolvers.audit import AuditLog
 from resolvers.authz import Authorizer, Principal
@@ -136,6 +137,8 @@ class Services:
     apps: AppRepository
     # Outgoing webhooks: endpoints, the delivery queue and its worker (resolvers/webhooks.py).
     webhooks: Webhooks
+    # Installed apps told of what happens where their bots are (resolvers/app_events.py).
+    app_events: AppEvents
     # Incoming webhook URLs, found by the hash of their token (resolvers/incoming_webhooks.py).
     incoming_webhooks: IncomingWebhookRepository
     clock: Callable[[], datetime] = utc_now
@@ -190,12 +193,24 @@ class Services:
         mailer = mailer or Mailer.unavailable()
         mailer.bind(outbox=OutboxRepository(store), keys=keys, authz=authz, clock=clock)
         engine = search_engine or EmbeddedSearchEngine(store)
+        apps = AppRepository(store)
+        channels = ChannelRepository(store)
+        webhooks = Webhooks(
+            webhook_sender,
+            policy.webhooks,
+            repository=WebhookRepository(store),
+            accounts=AccountRepository(store),
+            keys=keys,
+            authz=authz,
+            mail=mailer,
+            clock=clock,
+        )
         services = cls(
             store=store,
             keyring=keyring,
             accounts=AccountRepository(store),
             workspaces=WorkspaceRepository(store),
-            channels=ChannelRepository(store),
+            channels=channels,
             messages=MessageRepository(store),
             realtime=realtime,
             keys=keys,
@@ -240,22 +255,15 @@ class Services:
             two_factor=TwoFactorRepository(store),
             identity=IdentityRepository(store),
             mail=mailer,
-            apps=AppRepository(store),
-            webhooks=Webhooks(
-                webhook_sender,
-                policy.webhooks,
-                repository=WebhookRepository(store),
-                accounts=AccountRepository(store),
-                keys=keys,
-                authz=authz,
-                mail=mailer,
-                clock=clock,
-            ),
+            apps=apps,
+            webhooks=webhooks,
+            app_events=AppEvents(apps, channels, webhooks),
             incoming_webhooks=IncomingWebhookRepository(store),
             clock=clock,
             cost_budget=cost_budget,
             persisted_queries=persisted_queries,
         )
+        services.notices.then(services.app_events.notice)
         if index_loader is not None:
 
             async def load(ws: str, kind: str, ids: Sequence[str]) -> list[SearchDocument | None]:

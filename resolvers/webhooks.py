@@ -124,17 +124,19 @@ class Webhooks:
     # The interface other code calls
 
     async def add_endpoint(
-        self, owner_id: str, url: str, secret: str | None = None
+        self, owner_id: str, url: str, secret: str | None = None, endpoint_id: str | None = None
     ) -> tuple[EndpointRecord, str]:
         """Store an endpoint of `owner_id`; returns it and its signing secret (made here
-        unless given), which the caller shows once."""
+        unless given), which the caller shows once. Given an `endpoint_id` that exists (an
+        app's endpoint, whose id is the app's), the endpoint is replaced, healthy again; its
+        delivery log stays."""
         try:
             check_url(url)
         except WebhookDeliveryError as error:
             raise bad_input(f"The webhook URL is not valid: {error}", field="url") from None
         secret = secret or new_secret()
         Webhook(secret)  # refuses a secret that is not base64
-        endpoint_id = new_id()
+        endpoint_id = endpoint_id or new_id()
         record = EndpointRecord(
             endpoint_id=endpoint_id,
             owner_id=owner_id,

@@ -8,11 +8,12 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
-from resolvers import app_installs, apps
+from resolvers import app_installs, apps, webhook_endpoints
 from resolvers.app_model import AppScope as AppScopeValue
 from resolvers.apps import AppInput, AppView
 from schema.context import request_context
 from schema.relay import expect_id, to_global_id
+from schema.webhooks import WebhookEndpoint
 
 AppScopeName = strawberry.enum(
     AppScopeValue,
@@ -74,6 +75,16 @@ class App:
     @strawberry.field
     def webhook_events(self) -> list[str]:
         return self.record.webhook_events.split()
+
+    @strawberry.field(
+        description="Where the app's events go: the endpoint's health and delivery log "
+        "(redeliverWebhook sends one again); null without a webhook URL."
+    )
+    async def webhook_endpoint(self, info: Info[Any, Any]) -> WebhookEndpoint | None:
+        if not self.record.webhook_url:
+            return None
+        view = await webhook_endpoints.owned_endpoint(request_context(info), self.record.app_id)
+        return WebhookEndpoint(view=view)
 
     @strawberry.field(description="False for a public client (no client secret; PKCE alone).")
     def confidential(self) -> bool:
