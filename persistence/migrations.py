@@ -26,6 +26,7 @@ from persistence.search_outbox import SEARCH_OUTBOX_TABLES
 from persistence.store import StoreError
 from persistence.tasks import TASK_TABLES
 from persistence.two_factor import TWO_FACTOR_TABLES
+from persistence.video_rooms import VIDEO_ROOM_TABLES
 from persistence.webhooks import WEBHOOK_TABLES
 from persistence.workspaces import PENDING_INVITATION_TABLES, WORKSPACE_TABLES
 
@@ -76,6 +77,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(18, "upload intents", BLOB_INTENT_TABLES),
     Migration(19, "third-party apps, installs and their tokens", APP_TABLES),
     Migration(20, "outgoing and incoming webhooks", (*WEBHOOK_TABLES, *INCOMING_WEBHOOK_TABLES)),
+    Migration(21, "video rooms", VIDEO_ROOM_TABLES),
 )
 
 
