@@ -28,6 +28,7 @@ from persistence.search_outbox import SearchOutboxRepository
 from persistence.store import Store
 from persistence.tasks import TaskRepository
 from persistence.two_factor import TwoFactorRepository
+from persistence.video_rooms import VideoRoomRepository
 from persistence.webhooks import WebhookRepository
 from persistence.workspaces import WorkspaceRepository
 from resolvers.app_model import AppPolicy
@@ -45,6 +46,7 @@ from resolvers.presence import PresenceTracker
 from resolvers.ratelimit import AuthLimits
 from resolvers.search_index import SearchIndexer
 from resolvers.search_queue import IndexPolicy, SearchDrainer
+from resolvers.video_policy import VideoPolicy
 from resolvers.webhooks import WebhookPolicy, Webhooks
 
 # Whether a principal may read a realtime topic, given the services (resolvers/topics.py).
@@ -97,6 +99,8 @@ class Policy:
     apps: AppPolicy
     # Outgoing webhooks: retries, disabling (settings `webhooks_*`).
     webhooks: WebhookPolicy
+    # Video rooms on Jitsi (settings `jitsi_*`).
+    video: VideoPolicy
 
 
 @dataclass
@@ -138,6 +142,8 @@ class Services:
     webhooks: Webhooks
     # Incoming webhook URLs, found by the hash of their token (resolvers/incoming_webhooks.py).
     incoming_webhooks: IncomingWebhookRepository
+    # The Jitsi room of each channel and event that has one (resolvers/video_rooms.py).
+    video_rooms: VideoRoomRepository
     clock: Callable[[], datetime] = utc_now
     # Each caller's query-cost budget; None where no budget is wired (scripts, some tests).
     cost_budget: CostBudget | None = None
@@ -252,6 +258,7 @@ class Services:
                 clock=clock,
             ),
             incoming_webhooks=IncomingWebhookRepository(store),
+            video_rooms=VideoRoomRepository(store),
             clock=clock,
             cost_budget=cost_budget,
             persisted_queries=persisted_queries,
