@@ -11,7 +11,7 @@ import re
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ import worlds
 from drive_support import CREATE_CH, services_of
 from worlds import team_fields
 
+from resolvers.video_rooms import CALL_IDLE_SECONDS
 from support import GraphQLClient, error_codes, make_settings, serve, settle, stored_files
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "realtime_client.py"
@@ -207,11 +208,13 @@ def test_room_names_are_stored_sealed(team: Team) -> None:
             assert name.upper().encode() not in content, path
 
 
-async def test_the_first_join_publishes_call_started(team: Team) -> None:
+async def test_the_first_join_after_a_quiet_spell_publishes_call_started(team: Team) -> None:
     assert team.member.token
     client = example.RealtimeClient(team.server.url, team.member.token)
     await client.open()
-    hub = services_of(team.server).hub
+    services = services_of(team.server)
+    hub = services.hub
+    real_clock = services.clock
 
     async def join_when_subscribed() -> None:
         for _ in range(500):  # up to 10 s
@@ -222,19 +225,27 @@ async def test_the_first_join_publishes_call_started(team: Team) -> None:
         # Another join at once is the same call: no second notice, the message comes next.
         await asyncio.to_thread(team.join, team.owner, c=team.channel)
         await asyncio.to_thread(team.owner.data, POST, {"c": team.channel, "t": "hello"})
+        # A quarter of an hour without a join: the next join starts a new call.
+        services.clock = lambda: real_clock() + timedelta(seconds=CALL_IDLE_SECONDS)
+        await asyncio.to_thread(team.join, team.owner, c=team.channel)
 
     joining = asyncio.create_task(join_when_subscribed())
     events: list[dict[str, Any]] = []
-    async with asyncio.timeout(10):
-        async for event in client.events([team.channel]):
-            events.append(event)
-            if len(events) == 2:
-                break
-    await joining
-    await client.close()
-    assert [e["type"] for e in events] == ["call.started", "message.created"]
+    try:
+        async with asyncio.timeout(10):
+            async for event in client.events([team.channel]):
+                events.append(event)
+                if len(events) == 3:
+                    break
+        await joining
+    finally:
+        services.clock = real_clock
+        await client.close()
+    assert [e["type"] for e in events] == ["call.started", "message.created", "call.started"]
     assert events[0]["data"] == {"channelId": team.channel, "startedBy": team.ids["member"]}
-    assert "room" not in str(events[0]["data"])  # the room's name never travels in a notice
+    assert events[2]["data"] == {"channelId": team.channel, "startedBy": team.ids["owner"]}
+    name = team.room(team.member, c=team.channel)
+    assert name not in str(events)  # the room's name never travels in a notice
 
 
 def test_without_an_app_secret_the_token_is_null_and_installs_differ(tmp_path: Path) -> None:
