@@ -8,6 +8,7 @@ call or both rotate a name.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -60,6 +61,16 @@ class VideoRoomRepository:
         if row is None or row["room_sealed"] is None or row["last_join_at"] is None:
             return None
         return from_row(VideoRoomRecord, row)
+
+    async def get_many(self, keys: Sequence[tuple[str, str, str]]) -> list[VideoRoomRecord | None]:
+        """The room of each (workspace, kind, target), in order; None where there is none."""
+        rows = await self._store.get_many(VIDEO_ROOMS, [self._key(*key) for key in keys])
+        return [
+            None
+            if row is None or row["room_sealed"] is None or row["last_join_at"] is None
+            else from_row(VideoRoomRecord, row)
+            for row in rows
+        ]
 
     async def create(self, record: VideoRoomRecord) -> bool:
         """Insert the room unless the target has one; True when this one was inserted."""

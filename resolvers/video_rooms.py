@@ -184,6 +184,17 @@ async def _token(
     return token, expires_at
 
 
+async def event_room_url(ctx: RequestContext, access: EventAccess) -> str | None:
+    """The URL of an event's room once someone joined it, for whoever reads the event; None
+    before, or with video rooms off. Read through a loader: a page of events, one batch."""
+    if not ctx.services.policy.video.enabled:
+        return None
+    event_id = access.event.event_id
+    target = _Target(access, "event", event_id, ctx.services.authz.event_grant(access))
+    record = await ctx.loaders.video_rooms.load((target.workspace_id, "event", event_id))
+    return None if record is None else (await _open(ctx, target, record)).url
+
+
 async def join_video_room(
     ctx: RequestContext, channel_id: str | None, event_id: str | None
 ) -> VideoRoomPass:

@@ -44,6 +44,7 @@ CREATE_CAL = """mutation($w: ID!) { createCalendar(input: {workspaceId: $w, name
   { calendar { id } } }"""
 CREATE_EVENT = """mutation($c: ID!) { createEvent(input: {calendarId: $c, event: {title: "Sync",
   start: "2026-01-05T09:00:00Z", end: "2026-01-05T10:00:00Z"}}) { event { id } } }"""
+EVENT_URL = "query($e: ID!) { node(id: $e) { ... on Event { videoRoomUrl } } }"
 # What a room name is: 52 characters of lowercase base32 (256 bits, Jitsi lowercases names).
 ROOM_NAME = re.compile(r"[a-z2-7]{52}")
 
@@ -182,6 +183,7 @@ def test_event_rooms_follow_the_event_and_its_organiser_moderates(team: Team) ->
     event = team.owner.data(CREATE_EVENT, {"c": calendar["calendar"]["id"]})["createEvent"][
         "event"
     ]["id"]
+    assert team.member.data(EVENT_URL, {"e": event})["node"]["videoRoomUrl"] is None
     organiser = team.join(team.owner, e=event)
     member = team.join(team.member, e=event)
     name = organiser["room"]["name"]
@@ -193,6 +195,10 @@ def test_event_rooms_follow_the_event_and_its_organiser_moderates(team: Team) ->
     assert error_codes(team.member.run(ROTATE, {"e": event})) == ["FORBIDDEN"]
     rotated = team.owner.data(ROTATE, {"e": event})["rotateVideoRoom"]["room"]["name"]
     assert rotated != name and team.room(team.member, e=event) == rotated
+    # Once the room exists, the event's videoRoomUrl shows it to whoever reads the event.
+    shown = team.member.data(EVENT_URL, {"e": event})["node"]["videoRoomUrl"]
+    assert shown == f"{JITSI_URL}/{rotated}"
+    assert error_codes(team.guest.run(EVENT_URL, {"e": event})) == ["NOT_FOUND"]
 
 
 def test_room_names_are_stored_sealed(team: Team) -> None:

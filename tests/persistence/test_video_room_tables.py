@@ -33,6 +33,7 @@ async def test_a_room_is_made_once_and_changed_only_by_compare_and_set(store: St
     assert not await repo.create(VideoRoomRecord("w", "channel", "c", b"sealed-2", AT, NEVER))
     assert await repo.get("w", "channel", "c") == first
     assert await repo.get("w", "event", "c") is None  # a channel's room is not an event's
+    assert await repo.get_many([("w", "event", "c"), ("w", "channel", "c")]) == [None, first]
 
     joined_at = AT + timedelta(minutes=1)
     assert await repo.joined(first, joined_at)
