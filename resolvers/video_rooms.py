@@ -8,13 +8,13 @@ room's name.
 The name: 256 bits from the CSPRNG (`crypto/jitsi.py`), never derived from an id, made at
 the first join and kept, sealed, until `rotateVideoRoom` replaces it. Whoever knows it joins
 the room on a Jitsi without token authentication, so it is shown only to those who may read
-the channel or the event, and only when they ask to join.
+the channel or the event: when they join, and as an event's `videoRoomUrl`.
 
 The token: with `jitsi_app_id` and `jitsi_app_secret`, an HS256 JWT admitting the caller to
 this room alone for `jitsi_token_seconds`; without them, null (a public Jitsi).
 
 Calls: Cove does not see inside Jitsi, so a call counts as started at a join through Cove
-after `CALL_IDLE` without one; that join publishes `call.started`.
+after `CALL_IDLE_SECONDS` without one; that join publishes `call.started`.
 """
 
 from __future__ import annotations
