@@ -18,6 +18,7 @@ from resolvers.mail import MIN_LEASE_SECONDS, MailPolicy
 from resolvers.ratelimit import AuthLimits
 from resolvers.search_queue import IndexPolicy
 from resolvers.services import Policy, RealtimePolicy
+from resolvers.video_policy import VideoPolicy
 from resolvers.webhooks import WebhookPolicy
 
 # One SMTP attempt takes a few steps, each up to `smtp_timeout_seconds`; a claimed attempt's
@@ -89,6 +90,13 @@ def policy_from(settings: Settings) -> Policy:
             max_age=timedelta(hours=settings.webhooks_max_age_hours),
             disable_after_failures=settings.webhooks_disable_after_failures,
             lease_seconds=max(120.0, 4 * settings.webhooks_timeout_seconds),
+        ),
+        video=VideoPolicy(
+            enabled=settings.jitsi_enabled,
+            url=settings.jitsi_url,
+            app_id=settings.jitsi_app_id,
+            app_secret=settings.jitsi_app_secret,
+            token_ttl=timedelta(seconds=settings.jitsi_token_seconds),
         ),
     )
 

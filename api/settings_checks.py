@@ -54,10 +54,29 @@ def _check_dependencies(s: Settings) -> None:
     _at_least("min_free_bytes", s.min_free_bytes, 0)
 
 
+# RFC 7518 §3.2: an HS256 key is at least as long as the hash, 256 bits.
+MIN_JITSI_SECRET_LENGTH = 32
+
+
+def _jitsi(s: Settings) -> None:
+    if not s.jitsi_url.startswith("https://") or any(c.isspace() for c in s.jitsi_url):
+        raise SettingsError("jitsi_url", "must be an https:// URL")
+    _at_least("jitsi_token_seconds", s.jitsi_token_seconds, 60)
+    _at_most("jitsi_token_seconds", s.jitsi_token_seconds, 24 * 3600)
+    if bool(s.jitsi_app_id) != bool(s.jitsi_app_secret):
+        raise SettingsError("jitsi_app_secret", "jitsi_app_id and jitsi_app_secret go together")
+    if s.jitsi_app_secret and len(s.jitsi_app_secret) < MIN_JITSI_SECRET_LENGTH:
+        raise SettingsError(
+            "jitsi_app_secret",
+            f"must be at least {MIN_JITSI_SECRET_LENGTH} characters (an HS256 key of 256 bits)",
+        )
+
+
 def _check_apps(s: Settings) -> None:
     _at_least("app_access_token_seconds", s.app_access_token_seconds, 60)
     _at_least("app_refresh_token_days", s.app_refresh_token_days, 1)
     _at_least("app_code_seconds", s.app_code_seconds, 1)
+    _jitsi(s)
     _at_most("app_code_seconds", s.app_code_seconds, 600)
 
 

@@ -26,6 +26,7 @@ from persistence.search_outbox import SEARCH_OUTBOX_TABLES
 from persistence.store import StoreError
 from persistence.tasks import TASK_TABLES
 from persistence.two_factor import TWO_FACTOR_TABLES
+from persistence.video_rooms import VIDEO_ROOM_TABLES
 from persistence.webhooks import WEBHOOK_TABLES
 from persistence.workspaces import PENDING_INVITATION_TABLES, WORKSPACE_TABLES
 
@@ -77,6 +78,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(19, "third-party apps, installs and their tokens", APP_TABLES),
     Migration(20, "outgoing and incoming webhooks", (*WEBHOOK_TABLES, *INCOMING_WEBHOOK_TABLES)),
     Migration(21, "apps installed in each workspace", APP_INSTALL_INDEX_TABLES),
+    Migration(22, "video rooms", VIDEO_ROOM_TABLES),
 )
 
 

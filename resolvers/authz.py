@@ -490,6 +490,21 @@ class Authorizer:
             access.workspace.principal, Action.READ, task.task_id, access.workspace.workspace_id
         )
 
+    # Video rooms
+
+    def video_moderator(self, access: ChannelAccess | EventAccess) -> bool:
+        """Who moderates a room: for a channel, its managers (its creator, workspace owners
+        and admins); for an event, its organiser (its creator) and who manages its calendar."""
+        me = access.workspace.principal.user_id
+        if isinstance(access, ChannelAccess):
+            return access.channel.created_by == me or access.workspace.role.manages_members
+        return access.event.created_by == me or access.level is AccessLevel.MANAGE
+
+    def rotate_video_room(self, access: ChannelAccess | EventAccess) -> None:
+        """A room's name is replaced by its moderators only."""
+        if not self.video_moderator(access):
+            raise forbidden("Only the channel's managers or the event's organisers do this.")
+
     # Audit log
 
     def audit_log(self, access: WorkspaceAccess) -> None:

@@ -14,6 +14,7 @@ from persistence.channels import ChannelMemberRecord, ChannelRecord
 from persistence.drive_records import DriveItemRecord
 from persistence.messages import MessageLocation, MessageRecord, PinRecord, ReactionRecord
 from persistence.realtime import PresenceRecord
+from persistence.video_rooms import VideoRoomRecord
 from persistence.workspaces import MembershipRecord, WorkspaceRecord
 from resolvers.services import Services
 
@@ -69,6 +70,11 @@ class Loaders:
     def two_factor_enabled(self) -> Loader[str, bool]:
         """Whether each user has two-factor sign-in on."""
         return _loader(self._services.two_factor.enabled_many)
+
+    @cached_property
+    def video_rooms(self) -> Loader[tuple[str, str, str], VideoRoomRecord | None]:
+        """Rooms by (workspace, kind, target): an agenda's events read theirs in one batch."""
+        return _loader(self._services.video_rooms.get_many)
 
     @cached_property
     def channels(self) -> Loader[str, ChannelRecord | None]:

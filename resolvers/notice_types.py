@@ -90,6 +90,13 @@ class BoardNotice(StrEnum):
     BOARD_CHANGED = "board.changed"
 
 
+class CallNotice(StrEnum):
+    """On a channel's topic, or an event's calendar's, for its video room
+    (resolvers/video_rooms.py)."""
+
+    STARTED = "call.started"
+
+
 NoticeType: TypeAlias = (
     MessageNotice
     | ChannelNotice
@@ -98,6 +105,7 @@ NoticeType: TypeAlias = (
     | DriveNotice
     | CalendarNotice
     | BoardNotice
+    | CallNotice
 )
 """What `Notices.publish` takes as a notice's type: only a declared one."""
 

@@ -28,6 +28,7 @@ from persistence.search_outbox import SearchOutboxRepository
 from persistence.store import Store
 from persistence.tasks import TaskRepository
 from persistence.two_factor import TwoFactorRepository
+from persistence.video_rooms import VideoRoomRepository
 from persistence.webhooks import WebhookRepository
 from persistence.workspaces import WorkspaceRepository
 from resolvers.app_events import AppEvents
@@ -46,6 +47,7 @@ from resolvers.presence import PresenceTracker
 from resolvers.ratelimit import AuthLimits
 from resolvers.search_index import SearchIndexer
 from resolvers.search_queue import IndexPolicy, SearchDrainer
+from resolvers.video_policy import VideoPolicy
 from resolvers.webhooks import WebhookPolicy, Webhooks
 
 # Whether a principal may read a realtime topic, given the services (resolvers/topics.py).
@@ -98,6 +100,8 @@ class Policy:
     apps: AppPolicy
     # Outgoing webhooks: retries, disabling (settings `webhooks_*`).
     webhooks: WebhookPolicy
+    # Video rooms on Jitsi (settings `jitsi_*`).
+    video: VideoPolicy
 
 
 @dataclass
@@ -141,6 +145,8 @@ class Services:
     app_events: AppEvents
     # Incoming webhook URLs, found by the hash of their token (resolvers/incoming_webhooks.py).
     incoming_webhooks: IncomingWebhookRepository
+    # The Jitsi room of each channel and event that has one (resolvers/video_rooms.py).
+    video_rooms: VideoRoomRepository
     clock: Callable[[], datetime] = utc_now
     # Each caller's query-cost budget; None where no budget is wired (scripts, some tests).
     cost_budget: CostBudget | None = None
@@ -259,6 +265,7 @@ class Services:
             webhooks=webhooks,
             app_events=AppEvents(apps, channels, webhooks),
             incoming_webhooks=IncomingWebhookRepository(store),
+            video_rooms=VideoRoomRepository(store),
             clock=clock,
             cost_budget=cost_budget,
             persisted_queries=persisted_queries,

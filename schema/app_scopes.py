@@ -106,7 +106,7 @@ CLOSED: dict[str, str] = {
         deleteTask addChecklistItem updateChecklistItem addTaskComment openRealtimeSession
         realtimeKey closeRealtimeSession typing registerApp updateApp rotateAppSecret deleteApp
         approveAppInstall uninstallApp createIncomingWebhook deleteIncomingWebhook
-        redeliverWebhook""",
+        redeliverWebhook joinVideoRoom rotateVideoRoom""",
     "Subscription": "events",
     "User": """email createdAt emailVerified twoFactorEnabled recoveryCodesLeft sessions
         securityLog invitations mentions agenda""",
@@ -148,6 +148,7 @@ CLOSED_TYPES = frozenset(
         "TaskComment",
         "TaskList",
         "Upload",
+        "VideoRoom",
         "WebhookDelivery",
         "WebhookEndpoint",
     ]

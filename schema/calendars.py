@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from resolvers import agenda, calendars
+from resolvers import agenda, calendars, video_rooms
 from resolvers.calendars import (
     AttendeeView,
     CalendarView,
@@ -209,9 +209,13 @@ class Event(Node):
     async def reminders(self) -> list[int]:
         return list((await self.view.details()).reminders)
 
-    @strawberry.field(description="A video room link (https).")
-    async def video_room_url(self) -> str | None:
-        return (await self.view.details()).video_url
+    @strawberry.field(
+        description="A video room link (https): the one given, else the event's Jitsi room "
+        "once someone joined it (`joinVideoRoom`)."
+    )
+    async def video_room_url(self, info: Info[Any, Any]) -> str | None:
+        given = (await self.view.details()).video_url
+        return given or await video_rooms.event_room_url(request_context(info), self.view.access)
 
     @strawberry.field
     async def attendees(self) -> list[Attendee]:

@@ -25,6 +25,7 @@ from schema import (
     messages,
     realtime,
     tasks,
+    video,
     webhooks,
     workspaces,
 )
@@ -98,6 +99,7 @@ Mutation = merge_types(
         realtime.RealtimeMutation,
         apps.AppsMutation,
         webhooks.WebhooksMutation,
+        video.VideoMutation,
     ),
 )
 

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from standardwebhooks import Webhook
-
 from apps_support import install_app
-from support import GraphQLClient, Server, make_settings, serve, sign_up
+from standardwebhooks import Webhook
 from webhook_receiver import Receiver, start_receiver
+
+from support import GraphQLClient, Server, make_settings, serve, sign_up
 
 CREATE_WS = 'mutation { createWorkspace(input: {name: "Acme"}) { workspace { id } } }'
 CREATE_CH = """mutation($w: ID!, $n: String!, $v: ChannelVisibility!) {

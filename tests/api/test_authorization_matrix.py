@@ -1093,6 +1093,25 @@ WEBHOOK_ROWS = [
     ),
 ]
 ROWS += WEBHOOK_ROWS
+JOIN_VIDEO = """mutation($c: ID, $e: ID) { joinVideoRoom(input: {channelId: $c, eventId: $e})
+  { room { name } } }"""
+ROTATE_VIDEO = """mutation($c: ID, $e: ID) { rotateVideoRoom(input: {channelId: $c, eventId: $e})
+  { room { name } } }"""
+# Rooms go to whoever reads the channel or the event (an invited guest too); their names are
+# replaced by the channel's managers and the event's organisers (its creator, calendar managers).
+ROWS += [
+    Row("joinVideoRoom", JOIN_VIDEO, CHANNEL_WRITERS, lambda w, who: {"c": w.ids["public"]}),
+    Row("joinVideoRoom", JOIN_VIDEO, expect(UNAUTH, NF, OK, OK, OK, OK), _invited),
+    Row(
+        "rotateVideoRoom",
+        ROTATE_VIDEO,
+        expect(UNAUTH, NF, NF, FORBIDDEN, OK, OK),
+        lambda w, who: {"c": w.ids["public"]},
+    ),
+    Row(
+        "rotateVideoRoom", ROTATE_VIDEO, expect(UNAUTH, NF, FORBIDDEN, FORBIDDEN, OK, OK), _invited
+    ),
+]
 ROWS.append(
     Row(
         "search",

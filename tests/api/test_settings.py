@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from api.policies import policy_from
 from api.settings import (
     Settings,
     SettingsError,
@@ -63,6 +64,12 @@ def test_secret_from_file(tmp_path: Path) -> None:
         ({}, "port = \n", "config"),
         ({"COVE_SEARCH_ENGINE": "opensearch"}, "", "opensearch_url"),
         ({"COVE_SEARCH_ENGINE": "solr"}, "", "search_engine"),
+        ({}, "jitsi_app_secret = 'x'\n", "jitsi_app_secret"),
+        ({"COVE_JITSI_URL": "http://meet.example.org"}, "", "jitsi_url"),
+        ({"COVE_JITSI_TOKEN_SECONDS": "10"}, "", "jitsi_token_seconds"),
+        ({"COVE_JITSI_TOKEN_SECONDS": "90000"}, "", "jitsi_token_seconds"),
+        ({"COVE_JITSI_APP_ID": "cove"}, "", "jitsi_app_secret"),
+        ({"COVE_JITSI_APP_ID": "cove", "COVE_JITSI_APP_SECRET": "short"}, "", "jitsi_app_secret"),
     ],
 )
 def test_bad_settings_are_named(
@@ -74,6 +81,17 @@ def test_bad_settings_are_named(
         load_settings(config, environ=environ)
     assert caught.value.setting == setting
     assert setting in str(caught.value)
+
+
+def test_the_jitsi_secret_comes_from_a_file_and_stays_out_of_reprs(tmp_path: Path) -> None:
+    secret = tmp_path / "jitsi"
+    secret.write_text("j" * 40 + "\n")
+    environ = {"COVE_JITSI_APP_ID": "cove", "COVE_JITSI_APP_SECRET_FILE": str(secret)}
+    settings = load_settings(environ=environ)
+    assert settings.jitsi_app_secret == "j" * 40
+    assert "j" * 40 not in repr(policy_from(settings).video)
+    row = next(r for r in settings_table().splitlines() if r.startswith("| `jitsi_app_secret`"))
+    assert row.endswith("*secret* |")
 
 
 def test_environment_round_trip() -> None:
