@@ -39,6 +39,7 @@ from api.http_spec import (
 from api.middleware import request_id_of
 from api.realtime_socket import CoveTransportWSHandler
 from api.socket_auth import CoveWebSocketAdapter, connection_token
+from resolvers.app_model import AppScope
 from resolvers.context import RequestContext
 from resolvers.cost_budget import CostReport
 from resolvers.errors import CoveError
@@ -254,8 +255,10 @@ def graphql_controller(
             ctx.bearer_token = token
             ctx.forget_principal()
             principal = None if token is None else await ctx.principal()
-            # App tokens open no realtime session until realtime for apps (#16 item 7).
-            if principal is None or principal.app is not None:
+            # An app token opens a socket only with the realtime:read scope approved.
+            if principal is None or (
+                principal.app is not None and AppScope.REALTIME_READ not in principal.app.scopes
+            ):
                 raise ConnectionRejectionError
             return UNSET
 

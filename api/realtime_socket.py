@@ -160,11 +160,11 @@ class CoveTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
             ctx.services.hub.watch_login(self._login, self._login_ended)
             # A login also ends by running out: the socket closes then, not at the next
             # notice or key rotation.
-            login = await ctx.services.accounts.get_session(principal.user_id, principal.session_id)
-            if login is None:
+            until = await realtime.login_until(ctx.services, principal, principal.session_id)
+            if until is None:
                 self._login_ended()
                 return
-            left = (login.expires_at - ctx.services.clock()).total_seconds()
+            left = (until - ctx.services.clock()).total_seconds()
             self._expiry = asyncio.get_running_loop().call_later(max(0, left), self._login_ended)
 
     def _login_ended(self) -> None:

@@ -361,6 +361,11 @@ class AppRepository:
                 return found
             after = (str(rows[-1]["grant_id"]),)
 
+    async def has_grant(self, app_id: str, grant_id: str) -> bool:
+        """Whether a token family is still there (not ended)."""
+        row = await self._store.get(APP_GRANTS, {"app_id": app_id, "grant_id": grant_id})
+        return row is not None
+
     async def end_grant(self, app_id: str, grant_id: str) -> None:
         """Delete every token of a family, then the family."""
         while True:

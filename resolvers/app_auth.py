@@ -8,6 +8,7 @@ the scopes approved for its grant. It is refused once expired, once its family i
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from crypto.tokens import hash_token
@@ -65,3 +66,13 @@ async def end_grants(
             await end_grant(services, app_id, grant_id, bots.get(grant_workspace, ""))
             ended += 1
     return ended
+
+
+async def grant_until(services: Services, caller: Principal, grant_id: str) -> datetime | None:
+    """For a realtime session an app opened: until when its token family may last (the
+    longest a refresh token lives from now), or None once the family is ended (uninstall,
+    revocation, refresh token reuse, secret rotation) or belongs to another app's bot."""
+    app = caller.app
+    if app is None or not await services.apps.has_grant(app.app_id, grant_id):
+        return None
+    return services.clock() + services.policy.apps.refresh_token_ttl

@@ -22,6 +22,7 @@ from crypto.field_seal import FieldRef
 from crypto.realtime import new_realtime_key, open_history, seal_notice
 from persistence.ids import new_id
 from persistence.realtime import RealtimeKeyRecord, RealtimeSessionRecord
+from resolvers.app_auth import grant_until
 from resolvers.authz import Principal
 from resolvers.channels import channel_access
 from resolvers.context import RequestContext
@@ -90,8 +91,8 @@ async def open_session(ctx: RequestContext) -> tuple[str, KeyView]:
         raise bad_input(
             f"At most {limit} realtime sessions per user; close one with closeRealtimeSession."
         )
-    login = await services.accounts.get_session(caller.user_id, caller.session_id)
-    if login is None:
+    until = await login_until(services, caller, caller.session_id)
+    if until is None:
         raise not_found("session")
     now = services.clock()
     session_id = new_id()
@@ -102,7 +103,7 @@ async def open_session(ctx: RequestContext) -> tuple[str, KeyView]:
         login_session_id=caller.session_id,
         topics="",
         created_at=now,
-        expires_at=login.expires_at,
+        expires_at=until,
     )
     await services.realtime.create(session, key)
     return session_id, KeyView(key.key_id, _b64(secret), key.expires_at)
@@ -115,10 +116,21 @@ async def _live_session(ctx: RequestContext, session_id: str) -> RealtimeSession
     session = await services.realtime.get(session_id) if is_raw_id(session_id) else None
     if session is None or session.user_id != caller.user_id:
         raise not_found("realtime session")
-    login = await services.accounts.get_session(caller.user_id, session.login_session_id)
-    if login is None or login.expires_at <= services.clock():
+    until = await login_until(services, caller, session.login_session_id)
+    if until is None or until <= services.clock():
         raise not_found("realtime session")
     return session
+
+
+async def login_until(
+    services: Services, caller: Principal, login_session_id: str
+) -> datetime | None:
+    """When the login behind a realtime session ends: a person's sign-in session, or an
+    app's token family (resolvers/app_auth.py); None when it has ended."""
+    if caller.app is not None:
+        return await grant_until(services, caller, login_session_id)
+    login = await services.accounts.get_session(caller.user_id, login_session_id)
+    return None if login is None else login.expires_at
 
 
 async def realtime_key(ctx: RequestContext, session_id: str, key_id: str) -> KeyView:
@@ -222,8 +234,8 @@ async def _sealed(
         now = services.clock()
         if used >= policy.rotate_events or now >= key.expires_at:
             # A rotation is also when a stream notices its login has ended or expired.
-            login = await services.accounts.get_session(caller.user_id, session.login_session_id)
-            if login is None or login.expires_at <= now:
+            until = await login_until(services, caller, session.login_session_id)
+            if until is None or until <= now:
                 return
             key, secret = await _new_key(ctx, session.session_id, now)
             await services.realtime.add_key(key)
@@ -360,5 +372,5 @@ async def _still_open(services: Services, caller: Principal, subscription: Subsc
     session = await services.realtime.get(subscription.session_id)
     if session is None:
         return False
-    login = await services.accounts.get_session(caller.user_id, subscription.login_session_id)
-    return login is not None and login.expires_at > services.clock()
+    until = await login_until(services, caller, subscription.login_session_id)
+    return until is not None and until > services.clock()

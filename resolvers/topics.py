@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from resolvers import calendars, channels, drive, tasks, workspaces
+from resolvers.app_model import AppScope
 from resolvers.authz import Principal
 from resolvers.context import RequestContext
 from resolvers.errors import CoveError, not_found
@@ -38,6 +39,24 @@ TOPIC_KINDS: dict[str, Check] = {
 }
 
 
+# What an app token needs, besides realtime:read and its bot's right to read the topic, to
+# subscribe to a topic of each kind: the scopes that read every notice the topic carries.
+# Kinds not named here (personal, calendars, boards) are not open to apps.
+APP_TOPIC_SCOPES: dict[str, frozenset[str]] = {
+    "Channel": frozenset({AppScope.CHANNELS_READ, AppScope.MESSAGES_READ}),
+    "Workspace": frozenset({AppScope.WORKSPACES_READ, AppScope.CHANNELS_READ}),
+    "Folder": frozenset({AppScope.FILES_READ}),
+}
+
+
+def _app_may(principal: Principal, kind: str) -> bool:
+    app = principal.app
+    if app is None:
+        return True
+    needed = APP_TOPIC_SCOPES.get(kind)
+    return needed is not None and AppScope.REALTIME_READ in app.scopes and needed <= app.scopes
+
+
 def is_topic(topic: str) -> bool:
     parsed = from_global_id(topic)
     return parsed is not None and parsed[0] in TOPIC_KINDS
@@ -47,7 +66,7 @@ async def can_read(services: Services, principal: Principal, topic: str) -> bool
     """Whether the principal may read the topic now (read fresh from the store, not cached)."""
     parsed = from_global_id(topic)
     check = TOPIC_KINDS.get(parsed[0]) if parsed else None
-    if parsed is None or check is None:
+    if parsed is None or check is None or not _app_may(principal, parsed[0]):
         return False
     ctx = RequestContext.for_principal(services, principal, "realtime")
     try:

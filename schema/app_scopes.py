@@ -36,6 +36,7 @@ _MSG = AppScope.MESSAGES_READ
 _MSGW = AppScope.MESSAGES_WRITE
 _FILES = AppScope.FILES_READ
 _USERS = AppScope.USERS_READ
+_RT = AppScope.REALTIME_READ
 
 
 def _all(scope: AppScope | None, names: str) -> dict[str, AppScope | None]:
@@ -51,7 +52,12 @@ OPEN: dict[str, dict[str, AppScope | None]] = {
         **_all(_MSGW, "postMessage editMessage deleteMessage addReaction removeReaction"),
         **_all(_MSGW, "pinMessage unpinMessage"),
         **_all(_CHW, "createChannel renameChannel setChannelTopic addChannelMember"),
+        **_all(_RT, "openRealtimeSession realtimeKey closeRealtimeSession"),
     },
+    "Subscription": _all(_RT, "events"),
+    "RealtimeSession": _all(_RT, "id key"),
+    "RealtimeKey": _all(_RT, "id secret expiresAt"),
+    "RealtimeEvent": _all(_RT, "keyId seq nonce ciphertext"),
     "Node": _all(None, "id"),
     "AppScope": _all(None, "name description"),
     "User": {"id": None, "displayName": _USERS, "workspaces": _WS},
@@ -89,7 +95,7 @@ OPEN: dict[str, dict[str, AppScope | None]] = {
 CLOSED: dict[str, str] = {
     "Query": "search myApps app appInstallRequest webhookEndpoint",
     # Accounts, workspaces' administration, the drive's whole tree and its sharing, planning,
-    # realtime sessions (apps will open theirs on the socket), apps and webhooks themselves.
+    # typing, apps and webhooks themselves.
     "Mutation": """signUp verifyEmail resendVerificationEmail requestPasswordReset
         resetPassword requestEmailChange confirmEmailChange logIn completeLogIn
         beginTwoFactorEnrolment confirmTwoFactorEnrolment regenerateRecoveryCodes
@@ -103,11 +109,10 @@ CLOSED: dict[str, str] = {
         updateCalendar deleteCalendar shareCalendar unshareCalendar createCalendarFeed
         revokeCalendarFeed importCalendar createEvent updateEvent deleteEvent respondToEvent
         createBoard updateBoard createTaskList updateTaskList createTask updateTask moveTask
-        deleteTask addChecklistItem updateChecklistItem addTaskComment openRealtimeSession
-        realtimeKey closeRealtimeSession typing registerApp updateApp rotateAppSecret deleteApp
-        approveAppInstall uninstallApp createIncomingWebhook deleteIncomingWebhook
-        redeliverWebhook joinVideoRoom rotateVideoRoom""",
-    "Subscription": "events",
+        deleteTask addChecklistItem updateChecklistItem addTaskComment typing registerApp
+        updateApp rotateAppSecret deleteApp approveAppInstall uninstallApp
+        createIncomingWebhook deleteIncomingWebhook redeliverWebhook joinVideoRoom
+        rotateVideoRoom""",
     "User": """email createdAt emailVerified twoFactorEnabled recoveryCodesLeft sessions
         securityLog invitations mentions agenda""",
     "Workspace": """requireTwoFactor invitations auditLog drive driveTrash calendars boards
@@ -139,9 +144,6 @@ CLOSED_TYPES = frozenset(
         "EventOccurrence",
         "IncomingWebhook",
         "Invitation",
-        "RealtimeEvent",
-        "RealtimeKey",
-        "RealtimeSession",
         "Session",
         "ShareLink",
         "Task",
