@@ -76,3 +76,17 @@ async def grant_until(services: Services, caller: Principal, grant_id: str) -> d
     if app is None or not await services.apps.has_grant(app.app_id, grant_id):
         return None
     return services.clock() + services.policy.apps.refresh_token_ttl
+
+
+async def bot_principal(
+    services: Services, user_id: str, grant_id: str, workspace_id: str
+) -> Principal | None:
+    """The principal of work an app's bot began and finishes later (an upload's bytes): the
+    bot of an install in `workspace_id` whose token family `grant_id` is not ended; None
+    for anyone else."""
+    installs = await services.apps.installed_in(workspace_id, limit=1000)
+    install = next((i for i in installs if i.bot_user_id == user_id), None)
+    if install is None or not await services.apps.has_grant(install.app_id, grant_id):
+        return None
+    caller = AppCaller(install.app_id, workspace_id, scope_set(install.scopes))
+    return Principal(user_id=user_id, session_id=grant_id, app=caller)

@@ -282,6 +282,16 @@ class Authorizer:
         in_trash = any(link.trashed_at is not None for link in chain)
         return DriveAccess(access, item, level, in_trash)
 
+    def bot_new_file_in_root(self, access: WorkspaceAccess, root: DriveItemRecord) -> DriveAccess:
+        """An app's bot puts the files it uploads in its workspace's drive root, and may do
+        only that there: the access answered serves as a new file's parent and nothing else
+        (the bot reads what it made, being its creator, and what is shared with it)."""
+        if access.role is not Role.BOT or not root.is_root:
+            raise not_found("folder")
+        if root.workspace_id != access.workspace_id:
+            raise not_found("folder")
+        return DriveAccess(access, root, AccessLevel.WRITE, root.trashed_at is not None)
+
     def whole_drive(self, access: WorkspaceAccess) -> bool:
         """Whether the role alone reaches every item of the workspace's drive (guests: no,
         they reach only what is shared with them or with one of their channels)."""

@@ -291,6 +291,12 @@ async def writable_item(ctx: RequestContext, item_id: str, kind: str | None = No
 async def root_folder(ctx: RequestContext, workspace_id: str) -> ItemView:
     """The workspace's root folder, made on first use (its id is the workspace id)."""
     granted = await workspace_access(ctx, workspace_id)
+    item = await _root_item(ctx, granted)
+    return ItemView(ctx, await _access_in(ctx, granted, item))
+
+
+async def _root_item(ctx: RequestContext, granted: WorkspaceAccess) -> DriveItemRecord:
+    workspace_id = granted.workspace_id
     item = await ctx.loaders.drive_items.load(workspace_id)
     if item is None:
         services = ctx.services
@@ -309,16 +315,20 @@ async def root_folder(ctx: RequestContext, workspace_id: str) -> ItemView:
         ctx.loaders.drive_items.clear(workspace_id)
         item = await ctx.loaders.drive_items.load(workspace_id)
         assert item is not None  # made just now, by this request or another
-    return ItemView(ctx, await _access_in(ctx, granted, item))
+    return item
 
 
 async def writable_folder(
-    ctx: RequestContext, workspace_id: str, parent_id: str | None
+    ctx: RequestContext, workspace_id: str, parent_id: str | None, *, new_file: bool = False
 ) -> DriveAccess:
-    """A folder the caller may write into: `parent_id`, or the workspace's root."""
+    """A folder the caller may write into: `parent_id`, or the workspace's root (where an
+    app's bot may put a `new_file`, and reaches nothing else)."""
     if parent_id is None:
-        root = await root_folder(ctx, workspace_id)
-        access = root.access
+        granted = await workspace_access(ctx, workspace_id)
+        root = await _root_item(ctx, granted)
+        if new_file and granted.role is Role.BOT:
+            return ctx.services.authz.bot_new_file_in_root(granted, root)
+        access = await _access_in(ctx, granted, root)
         ctx.services.authz.drive_require(access, AccessLevel.WRITE)
         return access
     access = await writable_item(ctx, parent_id, FOLDER)

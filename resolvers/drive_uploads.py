@@ -22,6 +22,7 @@ from persistence.drive_records import FILE, DriveItemRecord, FileVersionRecord, 
 from persistence.ids import new_id
 from persistence.space import writes_when_full
 from persistence.store import StorageFull, StoreUnavailable
+from resolvers.app_auth import bot_principal
 from resolvers.authz import DriveAccess, Principal
 from resolvers.blob_leases import UploadLease
 from resolvers.context import RequestContext
@@ -88,7 +89,7 @@ async def create_upload(
             raise bad_input("Give workspaceId for a new file, or fileId for a new version.")
         if name is None:
             raise bad_input("A new file needs a name.", field="name")
-        folder = await writable_folder(ctx, workspace_id, parent_id)
+        folder = await writable_folder(ctx, workspace_id, parent_id, new_file=True)
         parent = folder.item_id
         clean_name = clean_item_name(name)
         file_id = new_id()
@@ -262,15 +263,24 @@ async def _uploader_access(
 ) -> tuple[RequestContext, DriveAccess]:
     """Check again that the uploader may still write there (it may have been removed since):
     into the folder for a new file, to the file for a new version."""
-    principal = Principal(upload.created_by, upload.session_id)
+    principal: Principal | None = Principal(upload.created_by, upload.session_id)
     session = await services.accounts.get_session(upload.created_by, upload.session_id)
-    if session is None or session.expires_at <= services.clock():
+    if session is None:  # an app's bot, while its token family lasts
+        principal = await bot_principal(
+            services, upload.created_by, upload.session_id, upload.workspace_id
+        )
+    elif session.expires_at <= services.clock():
+        principal = None
+    if principal is None:
         raise TransferError(404, "No such upload URL.")
     ctx = RequestContext.for_principal(services, principal, "upload")
     target = upload.parent_id if upload.new_file else upload.file_id
     try:
-        access = await item_access(ctx, target)
-        services.authz.drive_require(access, AccessLevel.WRITE)
+        if upload.new_file and principal.app is not None and target == upload.workspace_id:
+            access = await writable_folder(ctx, upload.workspace_id, None, new_file=True)
+        else:
+            access = await item_access(ctx, target)
+            services.authz.drive_require(access, AccessLevel.WRITE)
     except CoveError:
         raise TransferError(404, "No such upload URL.") from None
     if access.in_trash:

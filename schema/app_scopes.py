@@ -35,6 +35,7 @@ _CHW = AppScope.CHANNELS_WRITE
 _MSG = AppScope.MESSAGES_READ
 _MSGW = AppScope.MESSAGES_WRITE
 _FILES = AppScope.FILES_READ
+_FILESW = AppScope.FILES_WRITE
 _USERS = AppScope.USERS_READ
 _RT = AppScope.REALTIME_READ
 
@@ -53,7 +54,9 @@ OPEN: dict[str, dict[str, AppScope | None]] = {
         **_all(_MSGW, "pinMessage unpinMessage"),
         **_all(_CHW, "createChannel renameChannel setChannelTopic addChannelMember"),
         **_all(_RT, "openRealtimeSession realtimeKey closeRealtimeSession"),
+        "createUpload": _FILESW,
     },
+    "Upload": _all(_FILESW, "id url expiresAt fileId"),
     "Subscription": _all(_RT, "events"),
     "RealtimeSession": _all(_RT, "id key"),
     "RealtimeKey": _all(_RT, "id secret expiresAt"),
@@ -104,7 +107,7 @@ CLOSED: dict[str, str] = {
         acceptInvitationLink declineInvitation revokeInvitation changeMemberRole removeMember
         leaveWorkspace createDirectChannel archiveChannel unarchiveChannel joinChannel
         leaveChannel removeChannelMember markRead createFolder renameDriveItem moveDriveItem
-        trashDriveItem restoreDriveItem deleteDriveItem createUpload restoreFileVersion
+        trashDriveItem restoreDriveItem deleteDriveItem restoreFileVersion
         shareDriveItem unshareDriveItem createShareLink revokeShareLink createCalendar
         updateCalendar deleteCalendar shareCalendar unshareCalendar createCalendarFeed
         revokeCalendarFeed importCalendar createEvent updateEvent deleteEvent respondToEvent
@@ -149,7 +152,6 @@ CLOSED_TYPES = frozenset(
         "Task",
         "TaskComment",
         "TaskList",
-        "Upload",
         "VideoRoom",
         "WebhookDelivery",
         "WebhookEndpoint",

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from apps_support import Installed, install_app
+from drive_support import upload_file
 
 from support import GraphQLClient, Server, error_codes, sign_up
 
@@ -135,3 +136,48 @@ def test_apps_do_not_manage_their_workspace(team: dict[str, Any]) -> None:
     archive = "mutation($c: ID!) { archiveChannel(input: {channelId: $c}) { channel { id } } }"
     result = app.bot.run(archive, {"c": team["channel"]["general"]})
     assert result.get("data") is None and error_codes(result) == ["FORBIDDEN"]
+
+
+def test_the_bot_uploads_a_file_and_posts_it_and_reaches_no_one_elses(
+    shared_server: Server, email: str
+) -> None:
+    """files:write: the bot puts its upload in the drive root (the only thing it may do
+    there), attaches it to a post, and reads its own file; it does not see the root or a
+    person's file there."""
+    token, _ = sign_up(shared_server.client(), email, name="Olga")
+    owner = shared_server.client(token)
+    ws = owner.data(CREATE_WS)["createWorkspace"]["workspace"]["id"]
+    channel_id = owner.data(CREATE_CH, {"w": ws, "n": "reports", "v": "PUBLIC"})["createChannel"][
+        "channel"
+    ]["id"]
+    theirs = upload_file(shared_server, owner, ws, b"the owner's own file", name="own.txt")
+    scopes = ["files:read", "files:write", "messages:write", "channels:read"]
+    app: Installed = install_app(shared_server, owner, ws, scopes, name="Reporter")
+    owner.data(ADD, {"c": channel_id, "u": app.bot_user_id})
+    mine = upload_file(shared_server, app.bot, ws, b"weekly figures", name="week.csv")
+    attach = """mutation($c: ID!, $f: ID!) { postMessage(input: {channelId: $c,
+      text: "This week", attachmentIds: [$f]}) { message { id } } }"""
+    app.bot.data(attach, {"c": channel_id, "f": mine})
+    read = "query($f: ID!) { node(id: $f) { ... on File { name size } } }"
+    assert app.bot.data(read, {"f": mine})["node"] == {"name": "week.csv", "size": 14}
+    assert error_codes(app.bot.run(read, {"f": theirs})) == ["NOT_FOUND"]
+    root = owner.data(
+        "query($w: ID!) { node(id: $w) { ... on Workspace { drive { id } } } }", {"w": ws}
+    )
+    root_id = root["node"]["drive"]["id"]
+    listed = app.bot.run("query($r: ID!) { node(id: $r) { id } }", {"r": root_id})
+    assert listed["data"] == {"node": None} and error_codes(listed) == ["NOT_FOUND"]
+    seen = owner.data(
+        """query($c: ID!) { node(id: $c) { ... on Channel { messages(first: 1) { edges {
+          node { author { displayName } attachments { name } } } } } } }""",
+        {"c": channel_id},
+    )["node"]["messages"]["edges"][0]["node"]
+    assert seen == {"author": {"displayName": "Reporter"}, "attachments": [{"name": "week.csv"}]}
+    # Without files:write, no upload at all.
+    reader = install_app(shared_server, owner, ws, ["files:read"], name="Reader")
+    refused = reader.bot.run(
+        """mutation($w: ID!) { createUpload(input: {workspaceId: $w, name: "x.txt", size: 1}) {
+          upload { id } } }""",
+        {"w": ws},
+    )
+    assert refused.get("data") is None and set(error_codes(refused)) == {"FORBIDDEN"}
