@@ -17,6 +17,7 @@ from typing import Literal, get_type_hints
 
 from api.settings_apps import AppSettings
 from api.settings_apps import setting_doc as _doc
+from api.settings_backup import BackupSettings
 from api.settings_checks import SettingsError, check_settings
 from api.settings_values import convert
 from api.settings_webhooks import WebhookSettings
@@ -34,7 +35,7 @@ ENV_PREFIX = "COVE_"
 
 
 @dataclass(frozen=True)
-class Settings(AppSettings, WebhookSettings):
+class Settings(AppSettings, WebhookSettings, BackupSettings):
     """Everything Cove reads at start. Every field has a doc string in its metadata."""
 
     data_dir: Path = field(
@@ -579,8 +580,8 @@ def load_settings(
 def describe_settings() -> list[tuple[str, str, str]]:
     """Name, default and documentation of every setting, for the docs and `cove --help`."""
     rows = []
-    # The groups Settings inherits (api/settings_apps.py, api/settings_webhooks.py) come last.
-    groups = (AppSettings, WebhookSettings)
+    # The groups Settings inherits (api/settings_apps.py and its siblings) come last.
+    groups = (AppSettings, WebhookSettings, BackupSettings)
     inherited = {f.name for group in groups for f in dataclasses.fields(group)}
     for f in sorted(dataclasses.fields(Settings), key=lambda f: f.name in inherited):
         default = f.default if f.default is not dataclasses.MISSING else ""
