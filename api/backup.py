@@ -110,12 +110,12 @@ class _Hashing(io.RawIOBase):
 
 
 def create_backup(
-    settings: Settings, root_key: bytes, recipient: BackupRecipient, progress: Progress
+    settings: Settings, key_id: str, recipient: BackupRecipient, progress: Progress
 ) -> Path:
     """Write one archive of the data dir to the backup dir while Cove serves; return its path.
 
     The archive is written under a temporary name, fsynced, then renamed, so a crash leaves
-    no half archive under an archive's name.
+    no half archive under an archive's name. `key_id` is the root key's id (`root_key_id`).
     """
     if settings.store != "sqlite":
         raise BackupError(
@@ -136,7 +136,7 @@ def create_backup(
         "created": created.isoformat(),
         "cove_version": version("cove"),
         "engine": settings.store,
-        "root_key_id": root_key_id(root_key),
+        "root_key_id": key_id,
     }
     # The snapshot holds what cove.db holds: it stays in the data dir, as private as cove.db.
     with tempfile.TemporaryDirectory(prefix=".backup-", dir=settings.data_dir) as scratch:

@@ -15,7 +15,7 @@ from api.bootstrap import root_key_provider
 from api.settings import Settings
 from crypto.backup_seal import BackupIdentity, BackupRecipient
 from crypto.errors import CryptoError
-from crypto.root_key import FileKeyProvider, write_root_key_file
+from crypto.root_key import FileKeyProvider, root_key_id, write_root_key_file
 from persistence.store import StoreError
 
 SettingsOf = Callable[[argparse.Namespace], Settings]
@@ -42,8 +42,8 @@ def cmd_create(args: argparse.Namespace, settings_of: SettingsOf) -> int:
     if settings.backup_recipient is None:
         raise BackupError("set backup_recipient (the public key `cove backup keygen` printed)")
     recipient = BackupRecipient.parse(settings.backup_recipient)
-    root_key = root_key_provider(settings).load()
-    print(create_backup(settings, root_key, recipient, _progress))
+    key_id = root_key_id(root_key_provider(settings).load())
+    print(create_backup(settings, key_id, recipient, _progress))
     return 0
 
 

@@ -26,6 +26,14 @@ class BackupSettings:
             "another disk)."
         ),
     )
+    backup_schedule: str | None = field(
+        default=None,
+        metadata=_doc(
+            "Times of day (UTC, `HH:MM` or `HH:MM:SS`, comma-separated) at which `cove serve` "
+            "makes a backup into `backup_dir`, then prunes; needs `backup_recipient`, the "
+            "`sqlite` store and the `local` blob store."
+        ),
+    )
     backup_keep_daily: int = field(
         default=7,
         metadata=_doc("`cove backup prune` keeps the newest archive of this many last days."),

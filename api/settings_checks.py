@@ -7,6 +7,7 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from api.backup_times import schedule_times
 from crypto.backup_seal import BackupRecipient
 from crypto.errors import CryptoError
 from integrations.mail.smtp import is_loopback_host
@@ -73,6 +74,15 @@ def _check_backups(s: Settings) -> None:
             BackupRecipient.parse(s.backup_recipient)
         except CryptoError as exc:
             raise SettingsError("backup_recipient", str(exc)) from None
+    if s.backup_schedule is not None:
+        try:
+            schedule_times(s.backup_schedule)
+        except ValueError as exc:
+            raise SettingsError("backup_schedule", str(exc)) from None
+        if s.backup_recipient is None:
+            raise SettingsError("backup_schedule", "needs backup_recipient")
+        if s.store != "sqlite" or s.blob_store != "local":
+            raise SettingsError("backup_schedule", "backs up the sqlite store and local blobs only")
 
 
 def _check_groups(s: Settings) -> None:
