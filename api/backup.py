@@ -256,8 +256,9 @@ def restore_backup(
     in use when the archive was made.
     """
     data_dir = settings.data_dir
-    if data_dir.exists() and any(data_dir.iterdir()):
-        raise BackupError(f"{data_dir} is not empty: restore only into an empty data dir")
+    for folder in {data_dir, settings.resolved_blob_dir}:
+        if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+            raise BackupError(f"{folder} is not empty: restore only into an empty data dir")
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(data_dir, 0o700)
     scratch = Path(tempfile.mkdtemp(prefix=".restoring-", dir=data_dir))
@@ -356,6 +357,11 @@ def _read_tar(
                     found.append(_take(handle, member, on_entry))
                     if len(found) % 1000 == 0:
                         progress(f"entries verified: {len(found)}")
+            current = "the tar stream's end"
+            # tarfile stops at the end-of-archive marker; the chunks after it (padding) must
+            # still authenticate, or a truncated or extended archive would pass.
+            while reader.read(_COPY_BYTES):
+                pass
     except ArchiveError as exc:
         raise BackupError(f"{exc} (in entry {current})") from None
     except tarfile.TarError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import sqlite3
 import stat
@@ -13,7 +14,7 @@ import pytest
 from api import backup
 from api.backup_prune import to_keep
 from api.cli import main
-from crypto.backup_seal import PREFIX_BYTES, BackupIdentity
+from crypto.backup_seal import PREFIX_BYTES, ArchiveReader, ArchiveWriter, BackupIdentity
 from crypto.stream import HEADER_BYTES, SEGMENT_BYTES
 
 CANARY = "canary-backup-5d1e"
@@ -141,6 +142,27 @@ def test_a_truncated_archive_is_refused(
     archive.write_bytes(archive.read_bytes()[:-SEGMENT_BYTES])
     assert cove("backup", "verify", archive, "--identity", world["identity"]) == 1
     assert "does not authenticate" in capsys.readouterr().err
+
+
+def test_a_missing_last_chunk_is_refused_even_past_the_tar_end(
+    world: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Reseal an archive with two chunks of zeros after its tar stream, then cut the last:
+    tar alone would stop at its end marker and never notice."""
+    archive = make_archive(world, capsys)
+    identity = BackupIdentity.load(world["identity"])
+    with archive.open("rb") as source:
+        plaintext = ArchiveReader(source, archive.stat().st_size, identity).read()
+    sink = io.BytesIO()
+    writer = ArchiveWriter(sink, identity.recipient)
+    writer.write(plaintext + bytes(2 * SEGMENT_BYTES))
+    writer.finish()
+    archive.write_bytes(sink.getvalue())
+    assert cove("backup", "verify", archive, "--identity", world["identity"]) == 0
+    capsys.readouterr()
+    archive.write_bytes(sink.getvalue()[: -(SEGMENT_BYTES // 2 + 16)])
+    assert cove("backup", "verify", archive, "--identity", world["identity"]) == 1
+    assert "(in entry the tar stream's end)" in capsys.readouterr().err
 
 
 def test_another_identity_is_refused(
