@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import dataclasses
 import sys
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from api import backup_s3
 from api.backup import BackupError, backup_dir, create_backup, restore_backup, verify_backup
 from api.backup_prune import archives, prune
 from api.bootstrap import root_key_provider
@@ -43,19 +47,33 @@ def cmd_create(args: argparse.Namespace, settings_of: SettingsOf) -> int:
         raise BackupError("set backup_recipient (the public key `cove backup keygen` printed)")
     recipient = BackupRecipient.parse(settings.backup_recipient)
     key_id = root_key_id(root_key_provider(settings).load())
-    print(create_backup(settings, key_id, recipient, _progress))
+    archive = create_backup(settings, key_id, recipient, _progress)
+    if settings.backup_s3_bucket is None:
+        print(archive)
+        return 0
+    address = asyncio.run(backup_s3.upload(settings, archive))
+    archive.unlink()
+    _progress(f"uploaded to {address}")
+    print(address)
     return 0
 
 
 def cmd_list(args: argparse.Namespace, settings_of: SettingsOf) -> int:
-    directory = args.dir or backup_dir(settings_of(args))
+    settings = settings_of(args)
+    if args.dir is None and settings.backup_s3_bucket is not None:
+        for when, address, size in asyncio.run(backup_s3.listing(settings)):
+            print(f"{address}\t{when.isoformat()}\t{size}")
+        return 0
+    directory = args.dir or backup_dir(settings)
     for when, path in archives(directory):
         print(f"{path}\t{when.isoformat()}\t{path.stat().st_size}")
     return 0
 
 
-def cmd_verify(args: argparse.Namespace, _: SettingsOf) -> int:
-    verified = verify_backup(args.file, BackupIdentity.load(args.identity))
+def cmd_verify(args: argparse.Namespace, settings_of: SettingsOf) -> int:
+    identity = BackupIdentity.load(args.identity)
+    with _local(args.file, settings_of, args) as archive:
+        verified = verify_backup(archive, identity)
     print(
         f"{args.file}: ok, {len(verified.entries)} entries verified "
         f"(made {verified.header['created']} by Cove {verified.header['cove_version']}, "
@@ -70,9 +88,15 @@ def cmd_prune(args: argparse.Namespace, settings_of: SettingsOf) -> int:
     monthly = settings.backup_keep_monthly if args.keep_monthly is None else args.keep_monthly
     if daily < 0 or monthly < 0 or daily + monthly == 0:
         raise BackupError("prune must keep at least one archive")
+    verb = "would delete" if args.dry_run else "deleted"
+    if args.dir is None and settings.backup_s3_bucket is not None:
+        pruned = asyncio.run(backup_s3.prune(settings, daily, monthly, dry_run=args.dry_run))
+        for address in pruned:
+            print(f"{verb} {address}")
+        return 0
     directory = args.dir or backup_dir(settings)
     for path in prune(directory, daily, monthly, dry_run=args.dry_run):
-        print(f"{'would delete' if args.dry_run else 'deleted'} {path}")
+        print(f"{verb} {path}")
     return 0
 
 
@@ -87,7 +111,8 @@ def cmd_restore(args: argparse.Namespace, settings_of: SettingsOf) -> int:
     else:
         root_key = None
     identity = BackupIdentity.load(args.identity)
-    verified = restore_backup(args.file, identity, settings, root_key, _progress)
+    with _local(args.file, settings_of, args) as archive:
+        verified = restore_backup(archive, identity, settings, root_key, _progress)
     if args.root_key_file is not None and root_key is not None:
         write_root_key_file(settings.resolved_root_key_file, root_key)
     salt = (
@@ -97,6 +122,18 @@ def cmd_restore(args: argparse.Namespace, settings_of: SettingsOf) -> int:
     )
     print(f"restored {len(verified.entries)} entries into {settings.data_dir}{salt}")
     return 0
+
+
+@contextlib.contextmanager
+def _local(given: str, settings_of: SettingsOf, args: argparse.Namespace) -> Iterator[Path]:
+    """The archive as a local file: `s3://bucket/key` is fetched first, and removed after."""
+    if not given.startswith(backup_s3.SCHEME):
+        yield Path(given)
+        return
+    settings = settings_of(args)
+    with tempfile.TemporaryDirectory(prefix="cove-backup-") as scratch:
+        _progress(f"fetching {given}")
+        yield asyncio.run(backup_s3.download(settings, given, Path(scratch)))
 
 
 def _with(settings: Settings, **changes: Any) -> Settings:
@@ -136,7 +173,7 @@ def register(
     listing = verb("list", "the archives in the backup dir, newest first", cmd_list)
     listing.add_argument("--dir", type=Path, default=None, help="directory (default backup_dir)")
     check = verb("verify", "decrypt an archive and check every checksum", cmd_verify)
-    check.add_argument("file", type=Path, metavar="FILE")
+    check.add_argument("file", metavar="FILE", help="an archive, or s3://bucket/key")
     check.add_argument("--identity", type=Path, required=True, help="the backup identity file")
     trim = verb("prune", "delete the archives the keep policy does not keep", cmd_prune)
     trim.add_argument("--dir", type=Path, default=None, help="directory (default backup_dir)")
@@ -144,7 +181,7 @@ def register(
     trim.add_argument("--keep-monthly", type=int, default=None, help="default backup_keep_monthly")
     trim.add_argument("--dry-run", action="store_true", help="only print what would go")
     restore = verb("restore", "restore an archive into a new, empty data dir", cmd_restore)
-    restore.add_argument("file", type=Path, metavar="FILE")
+    restore.add_argument("file", metavar="FILE", help="an archive, or s3://bucket/key")
     restore.add_argument("--identity", type=Path, required=True, help="the backup identity file")
     restore.add_argument(
         "--root-key-file",

@@ -10,6 +10,7 @@ import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from api import backup_s3
 from api.backup import backup_dir, create_backup
 from api.backup_prune import archives, prune
 from api.backup_times import next_run, schedule_times
@@ -72,13 +73,25 @@ class BackupScheduler:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 return None  # another worker is making it
-            if any(when >= slot.replace(microsecond=0) for when, _ in archives(directory)):
+            if self._made_since(slot.replace(microsecond=0)):
                 return None  # another worker made it
             path = create_backup(self._settings, self._key_id, self._recipient, log.info)
-            gone = prune(
-                directory, self._settings.backup_keep_daily, self._settings.backup_keep_monthly
-            )
+            made = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+            keep = (self._settings.backup_keep_daily, self._settings.backup_keep_monthly)
+            if self._settings.backup_s3_bucket is None:
+                gone: list[object] = list(prune(directory, *keep))
+            else:
+                log.info("uploaded to %s", asyncio.run(backup_s3.upload(self._settings, path)))
+                path.unlink()
+                gone = list(asyncio.run(backup_s3.prune(self._settings, *keep, dry_run=False)))
             log.info("backup %s made; %d old archives pruned", path.name, len(gone))
-            return datetime.fromtimestamp(path.stat().st_mtime, UTC)
+            return made
         finally:
             os.close(fd)  # drops the lock
+
+    def _made_since(self, slot: datetime) -> bool:
+        if self._settings.backup_s3_bucket is None:
+            found = [when for when, _ in archives(backup_dir(self._settings))]
+        else:
+            found = [when for when, _, _ in asyncio.run(backup_s3.listing(self._settings))]
+        return any(when >= slot for when in found)

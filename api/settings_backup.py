@@ -26,6 +26,14 @@ class BackupSettings:
             "another disk)."
         ),
     )
+    backup_s3_bucket: str | None = field(
+        default=None,
+        metadata=_doc(
+            "An S3 bucket (reached with the `s3_*` endpoint and credentials) that receives "
+            "each archive under `cove-backups/`; the local copy is then removed, and "
+            "`cove backup list` and `prune` work on the bucket."
+        ),
+    )
     backup_schedule: str | None = field(
         default=None,
         metadata=_doc(
