@@ -30,6 +30,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
+from api import backup_s3_blobs as s3_blobs
 from api.settings import Settings
 from crypto.backup_seal import (
     ArchiveError,
@@ -122,8 +123,6 @@ def create_backup(
             "the scylla engine is backed up by its own snapshots: see docs/operations.md, "
             "'Backups on ScyllaDB'"
         )
-    if settings.blob_store != "local":
-        raise BackupError("backups of an S3 blob store are not supported yet (#18)")
     created = datetime.now(UTC)
     target_dir = backup_dir(settings)
     target_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -143,12 +142,19 @@ def create_backup(
         progress("snapshot of the SQLite store")
         snapshot = Path(scratch) / DATABASE
         snapshot_database(settings.database_file, snapshot)
+        s3_objects = None
+        if settings.blob_store == "s3":
+            progress("references to the S3 bucket's object versions")
+            try:
+                s3_objects = s3_blobs.references(settings)
+            except s3_blobs.S3ReferenceError as exc:
+                raise BackupError(str(exc)) from None
         partial = target_dir / f".{final.name}.partial"
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             with os.fdopen(fd, "wb") as sink:
                 writer = ArchiveWriter(sink, recipient)
-                _write_tar(writer, header, settings, snapshot, progress)
+                _write_tar(writer, header, settings, snapshot, s3_objects, progress=progress)
                 writer.finish()
                 sink.flush()
                 os.fsync(sink.fileno())
@@ -166,6 +172,8 @@ def _write_tar(
     header: dict[str, Any],
     settings: Settings,
     snapshot: Path,
+    s3_objects: bytes | None,
+    *,
     progress: Progress,
 ) -> None:
     entries: list[Entry] = []
@@ -176,8 +184,13 @@ def _write_tar(
         entries.append(_add_file(tar, DATABASE, snapshot))
         if settings.install_salt is None and settings.install_salt_file.is_file():
             entries.append(_add_file(tar, SALT, settings.install_salt_file))
+        if s3_objects is not None:
+            _add_bytes(tar, s3_blobs.ENTRY, s3_objects)
+            digest = hashlib.sha256(s3_objects).hexdigest()
+            entries.append(Entry(s3_blobs.ENTRY, len(s3_objects), digest))
         count = 0
-        for key, path in _blob_files(settings.resolved_blob_dir):
+        local = settings.resolved_blob_dir if settings.blob_store == "local" else None
+        for key, path in _blob_files(local):
             try:
                 entries.append(_add_file(tar, BLOBS + key, path))
             except FileNotFoundError:
@@ -190,8 +203,8 @@ def _write_tar(
         _add_bytes(tar, MANIFEST, json.dumps(manifest, indent=1).encode())
 
 
-def _blob_files(root: Path) -> Iterator[tuple[str, Path]]:
-    if not root.is_dir():
+def _blob_files(root: Path | None) -> Iterator[tuple[str, Path]]:
+    if root is None or not root.is_dir():
         return
     for folder, folders, files in os.walk(root):
         here = Path(folder)
@@ -281,9 +294,21 @@ def restore_backup(
             entry.target = scratch / entry.path
 
         verified = _read_archive(archive, identity, check_key, keep, progress)
+        paths = {entry.path for entry in verified.entries}
+        if settings.blob_store != "local" and any(p.startswith(BLOBS) for p in paths):
+            raise BackupError("this backup holds local blobs: restore with blob_store = local")
+        if s3_blobs.ENTRY in paths:
+            progress("every checksum verified; putting the S3 object versions back")
+            try:
+                copied = s3_blobs.put_back(settings, (scratch / s3_blobs.ENTRY).read_bytes())
+            except s3_blobs.S3ReferenceError as exc:
+                raise BackupError(str(exc)) from None
+            progress(f"{copied} S3 objects put back to their backed-up version")
         progress("every checksum verified; moving the restored files into place")
         blob_root = settings.resolved_blob_dir
         for entry in verified.entries:
+            if entry.path == s3_blobs.ENTRY:
+                continue
             source = scratch / entry.path
             if entry.path.startswith(BLOBS):
                 target = blob_root / entry.path[len(BLOBS) :]
@@ -386,7 +411,8 @@ def _take(
     handle: IO[bytes], member: tarfile.TarInfo, on_entry: Callable[[_Reading], None]
 ) -> Entry:
     name = member.name
-    if not (name in (DATABASE, SALT) or (name.startswith(BLOBS) and is_valid_key(name[6:]))):
+    simple = name in (DATABASE, SALT, s3_blobs.ENTRY)
+    if not (simple or (name.startswith(BLOBS) and is_valid_key(name[len(BLOBS) :]))):
         raise BackupError(f"entry {name}: not a path a Cove backup holds")
     reading = _Reading(name, member.size)
     on_entry(reading)

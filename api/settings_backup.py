@@ -38,8 +38,8 @@ class BackupSettings:
         default=None,
         metadata=_doc(
             "Times of day (UTC, `HH:MM` or `HH:MM:SS`, comma-separated) at which `cove serve` "
-            "makes a backup into `backup_dir`, then prunes; needs `backup_recipient`, the "
-            "`sqlite` store and the `local` blob store."
+            "makes a backup into `backup_dir`, then prunes; needs `backup_recipient` and the "
+            "`sqlite` store."
         ),
     )
     backup_keep_daily: int = field(

@@ -81,8 +81,8 @@ def _check_backups(s: Settings) -> None:
             raise SettingsError("backup_schedule", str(exc)) from None
         if s.backup_recipient is None:
             raise SettingsError("backup_schedule", "needs backup_recipient")
-        if s.store != "sqlite" or s.blob_store != "local":
-            raise SettingsError("backup_schedule", "backs up the sqlite store and local blobs only")
+        if s.store != "sqlite":
+            raise SettingsError("backup_schedule", "backs up the sqlite store only")
 
 
 def _check_groups(s: Settings) -> None:

@@ -113,3 +113,76 @@ def test_scheduled_backups_go_to_the_bucket_once_per_time(
     keys = [o["Key"] for o in s3_client.list_objects_v2(Bucket=s3_bucket)["Contents"]]
     assert len(keys) == 1 and keys[0].startswith("cove-backups/cove-")
     assert [p for p in (data / "backups").iterdir() if p.name.endswith(".cove-backup")] == []
+
+
+@pytest.fixture
+def s3_blob_dir(tmp_path: Path, bucket_env: Path, s3_bucket: str, s3_client: Any) -> Path:
+    """A data dir whose blob store is the (versioned) bucket, holding two objects."""
+    data = tmp_path / "data"
+    assert cove("init", "--data-dir", data) == 0
+    with sqlite3.connect(data / "cove.db") as connection:
+        connection.execute("CREATE TABLE t (x)")
+    s3_client.put_bucket_versioning(Bucket=s3_bucket, VersioningConfiguration={"Status": "Enabled"})
+    for key in ("drive/w/f1/v1", "drive/w/f2/v1"):
+        s3_client.put_object(Bucket=s3_bucket, Key=key, Body=f"sealed {key}".encode())
+    return data
+
+
+def blob_store_env(monkeypatch: pytest.MonkeyPatch, bucket: str) -> None:
+    monkeypatch.setenv("COVE_BLOB_STORE", "s3")
+    monkeypatch.setenv("COVE_S3_BUCKET", bucket)
+    monkeypatch.delenv("COVE_BACKUP_S3_BUCKET")
+
+
+def test_an_s3_blob_store_is_referenced_by_version_and_put_back(
+    tmp_path: Path,
+    s3_blob_dir: Path,
+    bucket_env: Path,
+    s3_bucket: str,
+    s3_client: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    blob_store_env(monkeypatch, s3_bucket)
+    capsys.readouterr()
+    assert cove("backup", "create", "--data-dir", s3_blob_dir) == 0
+    archive = Path(capsys.readouterr().out.strip())
+    assert cove("backup", "verify", archive, "--identity", bucket_env) == 0
+    assert "ok, 3 entries verified" in capsys.readouterr().out  # db, salt, references
+
+    # After the backup: one object replaced, the other deleted.
+    s3_client.put_object(Bucket=s3_bucket, Key="drive/w/f1/v1", Body=b"replaced")
+    s3_client.delete_object(Bucket=s3_bucket, Key="drive/w/f2/v1")
+    args = ("--identity", bucket_env, "--root-key-file", s3_blob_dir / "keys/root.key")
+    assert cove("backup", "restore", archive, *args, "--data-dir", tmp_path / "new") == 0
+    assert "2 S3 objects put back" in capsys.readouterr().err
+    for key in ("drive/w/f1/v1", "drive/w/f2/v1"):
+        body = s3_client.get_object(Bucket=s3_bucket, Key=key)["Body"].read()
+        assert body == f"sealed {key}".encode()
+
+    # A version the bucket no longer keeps cannot be put back: restore says which.
+    versions = s3_client.list_object_versions(Bucket=s3_bucket, Prefix="drive/w/f2/v1")
+    for version in versions.get("Versions", []):
+        s3_client.delete_object(
+            Bucket=s3_bucket, Key="drive/w/f2/v1", VersionId=version["VersionId"]
+        )
+    assert cove("backup", "restore", archive, *args, "--data-dir", tmp_path / "again") == 1
+    err = capsys.readouterr().err
+    assert "drive/w/f2/v1 is gone" in err
+    assert not (tmp_path / "again" / "cove.db").exists()
+
+
+def test_an_unversioned_bucket_is_refused(
+    tmp_path: Path,
+    s3_blob_dir: Path,
+    s3_bucket: str,
+    s3_client: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    other = f"{s3_bucket}-plain"
+    s3_client.create_bucket(Bucket=other)
+    blob_store_env(monkeypatch, other)
+    assert cove("backup", "create", "--data-dir", s3_blob_dir) == 1
+    assert "enable S3 versioning" in capsys.readouterr().err
+    assert list((s3_blob_dir / "backups").iterdir()) == []
