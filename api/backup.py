@@ -268,6 +268,8 @@ def restore_backup(
     entries move into place from a scratch folder in the data dir. `root_key` must be the one
     in use when the archive was made.
     """
+    if settings.store != "sqlite":
+        raise BackupError("restore into the sqlite store (ScyllaDB: docs/operations.md)")
     data_dir = settings.data_dir
     for folder in {data_dir, settings.resolved_blob_dir}:
         if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):

@@ -20,6 +20,7 @@ from api.settings import Settings
 from crypto.backup_seal import BackupIdentity, BackupRecipient
 from crypto.errors import CryptoError
 from crypto.root_key import FileKeyProvider, root_key_id, write_root_key_file
+from integrations.blobs.base import BlobError
 from persistence.store import StoreError
 
 SettingsOf = Callable[[argparse.Namespace], Settings]
@@ -146,7 +147,7 @@ def _guarded(
     def run(args: argparse.Namespace) -> int:
         try:
             return command(args, settings_of)
-        except (BackupError, CryptoError, StoreError) as exc:
+        except (BackupError, CryptoError, StoreError, BlobError, OSError) as exc:
             print(f"cove backup {args.verb}: {exc}", file=sys.stderr)
             return 1
 

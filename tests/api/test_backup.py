@@ -186,8 +186,8 @@ def test_a_backup_that_fails_midway_leaves_no_archive(
         return real(tar, path, source)  # type: ignore[arg-type]
 
     monkeypatch.setattr(backup, "_add_file", crash)
-    with pytest.raises(OSError, match="disk unplugged"):
-        cove("backup", "create", "--data-dir", world["data"], "--to", world["out"])
+    assert cove("backup", "create", "--data-dir", world["data"], "--to", world["out"]) == 1
+    assert "disk unplugged" in capsys.readouterr().err
     assert list(world["out"].iterdir()) == []
     assert [p.name for p in world["data"].iterdir() if p.name.startswith(".")] == []
 
