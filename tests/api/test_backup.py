@@ -20,6 +20,12 @@ from crypto.stream import HEADER_BYTES, SEGMENT_BYTES
 CANARY = "canary-backup-5d1e"
 
 
+@pytest.fixture(autouse=True)
+def _sqlite_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These data dirs are SQLite ones, even in `make test-scylla` (which sets COVE_STORE)."""
+    monkeypatch.setenv("COVE_STORE", "sqlite")
+
+
 def cove(*argv: str | Path) -> int:
     return main([str(arg) for arg in argv])
 
@@ -190,6 +196,14 @@ def test_a_backup_that_fails_midway_leaves_no_archive(
     assert "disk unplugged" in capsys.readouterr().err
     assert list(world["out"].iterdir()) == []
     assert [p.name for p in world["data"].iterdir() if p.name.startswith(".")] == []
+
+
+def test_create_refuses_the_scylla_engine(
+    world: dict[str, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COVE_STORE", "scylla")
+    assert cove("backup", "create", "--data-dir", world["data"]) == 1
+    assert "Backups on ScyllaDB" in capsys.readouterr().err
 
 
 def test_create_needs_a_recipient(

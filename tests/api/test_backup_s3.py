@@ -19,6 +19,12 @@ from crypto.backup_seal import BackupIdentity
 CANARY = "canary-s3-backup-91c2"
 
 
+@pytest.fixture(autouse=True)
+def _sqlite_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These data dirs are SQLite ones, even in `make test-scylla` (which sets COVE_STORE)."""
+    monkeypatch.setenv("COVE_STORE", "sqlite")
+
+
 def cove(*argv: str | Path) -> int:
     return main([str(arg) for arg in argv])
 
