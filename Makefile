@@ -113,6 +113,7 @@ bench: $(STAMP) ## run the benchmarks in bench/ (figures are ratios measured in 
 	$(BIN)/python -m bench.planning
 	$(BIN)/python -m bench.search
 	$(BIN)/python -m bench.search_hidden
+	$(BIN)/python -m bench.backup
 	$(BIN)/python -m bench.webhooks
 	$(BIN)/python -m bench.ics_import
 

@@ -16,6 +16,7 @@ from litestar.datastructures import State
 from litestar.exceptions import HTTPException
 from litestar.types import ASGIApp
 
+from api.backup_schedule import BackupScheduler
 from api.bootstrap import load_keyring
 from api.errors import http_exception_handler, internal_error_handler
 from api.files import UPLOADS_STATE_KEY, file_routes
@@ -365,9 +366,14 @@ def create_app(settings: Settings, *, owns_process: bool = False) -> Litestar:
             if owns_process:
                 settle_garbage_collector()
             uploads: set[asyncio.Task[Any]] = app.state[UPLOADS_STATE_KEY]
+            backups = scheduled_backups(settings, keyring, metrics)
             try:
                 yield
             finally:
+                if backups is not None:
+                    backups.cancel()
+                    with suppress(asyncio.CancelledError):
+                        await backups
                 # Past shutdown_grace_seconds uvicorn cancels the requests still running and
                 # goes on at once; the uploads among them remove their partial objects first.
                 if uploads:
@@ -409,6 +415,21 @@ def create_app(settings: Settings, *, owns_process: bool = False) -> Litestar:
     # headers. Wrapping the app's ASGI handler puts them on every HTTP answer.
     app.asgi_handler = SecurityMiddleware(app.asgi_handler)
     return app
+
+
+def scheduled_backups(
+    settings: Settings, keyring: Keyring, metrics: Metrics
+) -> asyncio.Task[None] | None:
+    """With `backup_schedule`, the task that makes the backups (api/backup_schedule.py)."""
+    if settings.backup_schedule is None:
+        return None
+    scheduler = BackupScheduler(
+        settings,
+        keyring.root_key_id(),
+        on_success=lambda when: metrics.backup_last_success.set(when.timestamp()),
+        on_failure=metrics.backup_failures.inc,
+    )
+    return asyncio.create_task(scheduler.run(), name="cove-backup-schedule")
 
 
 def create_app_from_environment() -> Litestar:

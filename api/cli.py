@@ -1,4 +1,4 @@
-"""The `cove` command: init, serve, check, reindex, queries."""
+"""The `cove` command: init, serve, check, reindex, audit, queries, backup."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
+from api import backup_cli
 from api.bootstrap import InitError, init_data_dir, is_initialised, load_keyring
 from api.settings import Settings, SettingsError, load_settings
 
@@ -254,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     common(register)
     register.add_argument("files", nargs="+", type=Path, metavar="FILE")
     register.set_defaults(run=cmd_queries)
+    backup_cli.register(commands, common, _settings)
     return parser
 
 

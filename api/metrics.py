@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator, Mapping
 from graphql import DocumentNode, FieldNode, GraphQLSchema, OperationDefinitionNode
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 from strawberry.extensions import SchemaExtension
@@ -40,6 +40,16 @@ class Metrics:
             ["operation"],
             registry=self.registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+        )
+        self.backup_last_success = Gauge(
+            "cove_backup_last_success_timestamp_seconds",
+            "Unix time of the last scheduled backup this process made (0: none since start).",
+            registry=self.registry,
+        )
+        self.backup_failures = Counter(
+            "cove_backup_failures",
+            "Scheduled backups this process tried and failed to make.",
+            registry=self.registry,
         )
         self._broker_drops = _BrokerDrops()
         self.registry.register(self._broker_drops)

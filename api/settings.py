@@ -17,6 +17,7 @@ from typing import Literal, get_type_hints
 
 from api.settings_apps import AppSettings
 from api.settings_apps import setting_doc as _doc
+from api.settings_backup import BackupSettings
 from api.settings_checks import SettingsError, check_settings
 from api.settings_jitsi import JitsiSettings
 from api.settings_values import convert
@@ -35,7 +36,7 @@ ENV_PREFIX = "COVE_"
 
 
 @dataclass(frozen=True)
-class Settings(AppSettings, WebhookSettings, JitsiSettings):
+class Settings(AppSettings, WebhookSettings, JitsiSettings, BackupSettings):
     """Everything Cove reads at start. Every field has a doc string in its metadata."""
 
     data_dir: Path = field(
@@ -580,8 +581,8 @@ def load_settings(
 def describe_settings() -> list[tuple[str, str, str]]:
     """Name, default and documentation of every setting, for the docs and `cove --help`."""
     rows = []
-    # The groups Settings inherits (api/settings_apps.py, _webhooks.py, _jitsi.py) come last.
-    groups = (AppSettings, WebhookSettings, JitsiSettings)
+    # The groups Settings inherits (api/settings_apps.py and its siblings) come last.
+    groups = Settings.__bases__
     inherited = {f.name for group in groups for f in dataclasses.fields(group)}
     for f in sorted(dataclasses.fields(Settings), key=lambda f: f.name in inherited):
         default = f.default if f.default is not dataclasses.MISSING else ""

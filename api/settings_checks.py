@@ -7,6 +7,9 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from api.backup_times import schedule_times
+from crypto.backup_seal import BackupRecipient
+from crypto.errors import CryptoError
 from integrations.mail.smtp import is_loopback_host
 from persistence.scylla.hosts import parse_hosts
 
@@ -80,10 +83,37 @@ def _check_apps(s: Settings) -> None:
     _at_most("app_code_seconds", s.app_code_seconds, 600)
 
 
+def _check_backups(s: Settings) -> None:
+    _at_least("backup_keep_daily", s.backup_keep_daily, 0)
+    _at_least("backup_keep_monthly", s.backup_keep_monthly, 0)
+    if s.backup_keep_daily + s.backup_keep_monthly == 0:
+        raise SettingsError("backup_keep_daily", "prune would keep no backup at all")
+    if s.backup_recipient is not None:
+        try:
+            BackupRecipient.parse(s.backup_recipient)
+        except CryptoError as exc:
+            raise SettingsError("backup_recipient", str(exc)) from None
+    if s.backup_schedule is not None:
+        try:
+            schedule_times(s.backup_schedule)
+        except ValueError as exc:
+            raise SettingsError("backup_schedule", str(exc)) from None
+        if s.backup_recipient is None:
+            raise SettingsError("backup_schedule", "needs backup_recipient")
+        if s.store != "sqlite":
+            raise SettingsError("backup_schedule", "backs up the sqlite store only")
+
+
+def _check_groups(s: Settings) -> None:
+    """The groups kept in modules of their own (api/settings_apps.py and its siblings)."""
+    _check_apps(s)
+    _check_backups(s)
+
+
 def check_settings(s: Settings) -> None:
     """Check ranges and combinations; raise SettingsError naming the first setting off."""
     _at_least("port", s.port, 1)
-    _check_apps(s)
+    _check_groups(s)
     _at_most("port", s.port, 65535)
     _at_least("workers", s.workers, 1)
     _at_least("session_ttl_seconds", s.session_ttl_seconds, 60)

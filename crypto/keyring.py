@@ -13,6 +13,7 @@ from crypto.constants import CODE_PEPPER, WRAP_FORMAT_V1
 from crypto.errors import CryptoError, GrantError, SealError
 from crypto.field_seal import DataKey, FieldRef, _open_field, seal_field
 from crypto.grants import Grant, GrantMinter, _new_minter, minted_by
+from crypto.root_key import root_key_id
 
 _WRAP_FORMAT = bytes([WRAP_FORMAT_V1])
 _WRAPPED_BYTES = 1 + p.NONCE_BYTES + p.KEY_BYTES + p.TAG_BYTES
@@ -99,6 +100,10 @@ class Keyring:
         """Derive a key from the root key for another subsystem (e.g. the broker)."""
         info = CODE_PEPPER + b"cove/derive/" + purpose
         return p.hkdf_sha256(self._root_key, self._salt, info, length)
+
+    def root_key_id(self) -> str:
+        """The root key's public id (see `crypto.root_key.root_key_id`), for backup manifests."""
+        return root_key_id(self._root_key)
 
     def file_content_key(self, file_key: bytes, file_id: str, version_id: str) -> bytes:
         """The key of one file version's contents, from its three parts: the random file key

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from crypto import _primitives as p
+from crypto.constants import CODE_PEPPER
 from crypto.errors import KeyFileError
 
 ROOT_KEY_BYTES = 32
@@ -85,6 +87,12 @@ class EnvKeyProvider:
 def generate_root_key() -> bytes:
     """Return a fresh 256-bit root key."""
     return secrets.token_bytes(ROOT_KEY_BYTES)
+
+
+def root_key_id(root_key: bytes) -> str:
+    """A root key's public name (16 hex digits), derived one way: it recognises the key that a
+    backup needs without telling anything about it."""
+    return p.hkdf_sha256(root_key, b"", CODE_PEPPER + b"cove/root-key-id/v1", 8).hex()
 
 
 def generate_install_salt() -> bytes:

@@ -43,7 +43,7 @@ DEFAULT_PART_SIZE = 8 * MiB
 MIN_PART_SIZE = 5 * MiB
 MAX_PARTS = 10_000
 DEFAULT_REGION = "us-east-1"
-_MISSING = {"404", "NoSuchKey", "NotFound"}
+_MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchVersion"}
 _REPLACED = {"412", "PreconditionFailed"}
 _BUCKET_EXISTS = {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}
 
@@ -207,6 +207,38 @@ class S3BlobStore:
                 if await self._threads_run("", aborted):
                     removed += 1
         return removed
+
+    # --- versions: backups reference objects by version instead of copying them
+
+    async def versioning_enabled(self) -> bool:
+        """Whether the bucket keeps every version of its objects."""
+        answer = await self._call("", self._client.get_bucket_versioning, Bucket=self._bucket)
+        return bool(answer.get("Status") == "Enabled")
+
+    async def version(self, key: str) -> tuple[str, int]:
+        """The current version id and size of the object under `key`."""
+        check_key(key)
+        head = await self._call(key, self._client.head_object, Bucket=self._bucket, Key=key)
+        return str(head.get("VersionId") or ""), int(head["ContentLength"])
+
+    async def restore_version(self, key: str, version_id: str, source_bucket: str = "") -> bool:
+        """Make version `version_id` of `key` in `source_bucket` (default this bucket) this
+        bucket's current object, by a server-side copy; False if it already is. BlobNotFound
+        when that version is gone."""
+        check_key(key)
+        source = source_bucket or self._bucket
+        params = {"Bucket": source, "Key": key, "VersionId": version_id}
+        await self._call(key, self._client.head_object, **params)
+        if source == self._bucket:
+            try:
+                if (await self.version(key))[0] == version_id:
+                    return False
+            except BlobNotFound:
+                pass  # deleted since: a delete marker is the current version
+        await self._call(
+            key, self._client.copy_object, Bucket=self._bucket, Key=key, CopySource=params
+        )
+        return True
 
     async def ping(self) -> None:
         """HEAD the bucket (after creating it, if the store was asked to)."""

@@ -16,6 +16,7 @@ from crypto.root_key import (
     generate_install_salt,
     generate_root_key,
     read_secret_file,
+    root_key_id,
     write_root_key_file,
     write_secret_file,
 )
@@ -150,3 +151,11 @@ def test_env_provider_uses_process_environment(monkeypatch: pytest.MonkeyPatch) 
 def test_env_provider_refuses_by_variable_name(environ: dict[str, str]) -> None:
     with pytest.raises(KeyFileError, match="COVE_ROOT_KEY"):
         EnvKeyProvider(environ=environ).load()
+
+
+def test_root_key_id_names_a_key_without_revealing_it() -> None:
+    key = generate_root_key()
+    assert root_key_id(key) == root_key_id(bytes(key))
+    assert len(root_key_id(key)) == 16 and int(root_key_id(key), 16) >= 0
+    assert root_key_id(key) != root_key_id(generate_root_key())
+    assert root_key_id(key) not in key.hex()
