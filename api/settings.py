@@ -18,6 +18,7 @@ from typing import Literal, get_type_hints
 from api.settings_apps import AppSettings
 from api.settings_apps import setting_doc as _doc
 from api.settings_checks import SettingsError, check_settings
+from api.settings_onlyoffice import OnlyofficeSettings, check_onlyoffice
 from api.settings_values import convert
 from api.settings_webhooks import WebhookSettings
 
@@ -34,7 +35,7 @@ ENV_PREFIX = "COVE_"
 
 
 @dataclass(frozen=True)
-class Settings(AppSettings, WebhookSettings):
+class Settings(AppSettings, WebhookSettings, OnlyofficeSettings):
     """Everything Cove reads at start. Every field has a doc string in its metadata."""
 
     data_dir: Path = field(
@@ -510,6 +511,7 @@ class Settings(AppSettings, WebhookSettings):
     def validate(self) -> Settings:
         """Check ranges and combinations (api/settings_checks.py); return self so calls chain."""
         check_settings(self)
+        check_onlyoffice(self, self.public_url)
         return self
 
     def as_environment(self) -> dict[str, str]:
@@ -579,8 +581,8 @@ def load_settings(
 def describe_settings() -> list[tuple[str, str, str]]:
     """Name, default and documentation of every setting, for the docs and `cove --help`."""
     rows = []
-    # The groups Settings inherits (api/settings_apps.py, api/settings_webhooks.py) come last.
-    groups = (AppSettings, WebhookSettings)
+    # The groups Settings inherits (api/settings_apps.py and its siblings) come last.
+    groups = (AppSettings, WebhookSettings, OnlyofficeSettings)
     inherited = {f.name for group in groups for f in dataclasses.fields(group)}
     for f in sorted(dataclasses.fields(Settings), key=lambda f: f.name in inherited):
         default = f.default if f.default is not dataclasses.MISSING else ""

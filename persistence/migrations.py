@@ -17,6 +17,7 @@ from persistence.identity import IDENTITY_TABLES
 from persistence.incoming_webhooks import INCOMING_WEBHOOK_TABLES
 from persistence.keys import DATA_KEY_TABLES
 from persistence.messages import BUCKETED_MESSAGE_COPIES, BUCKETED_MESSAGE_TABLES, MESSAGE_TABLES
+from persistence.office import OFFICE_TABLES
 from persistence.outbox import OUTBOX_TABLES
 from persistence.persisted_queries import PERSISTED_QUERY_TABLES
 from persistence.realtime import PRESENCE_TABLES, REALTIME_TABLES
@@ -76,6 +77,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(18, "upload intents", BLOB_INTENT_TABLES),
     Migration(19, "third-party apps, installs and their tokens", APP_TABLES),
     Migration(20, "outgoing and incoming webhooks", (*WEBHOOK_TABLES, *INCOMING_WEBHOOK_TABLES)),
+    # Issue #17 numbers ONLYOFFICE 22 after Jitsi; numbers run without gaps, so 21 until both meet.
+    Migration(21, "ONLYOFFICE sessions and tokens", OFFICE_TABLES),
 )
 
 

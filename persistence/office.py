@@ -1,0 +1,174 @@
+"""ONLYOFFICE editing sessions: who opened which version under which document key, and the
+one-time download and callback tokens handed to the Document Server (kept as hashes).
+
+A session is found by its document key (`document.key`); its `version_id` is the version it
+edits, moved on by each save it makes. A token row is found by the hash of its token; a
+claim row (insert-if-absent) makes a download work once and a save happen once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from persistence.declare import Column, ColumnType, Row, Table
+from persistence.expiry import expiry_hour, forget_hour
+from persistence.rows import from_row, to_row
+from persistence.store import Delete, Put, Store
+
+_TEXT = ColumnType.TEXT
+_BLOB = ColumnType.BLOB
+_TIME = ColumnType.TIMESTAMP
+
+OFFICE_SESSIONS = Table(
+    name="office_sessions",
+    partition_key=(Column("doc_key", _TEXT),),
+    values=(
+        Column("file_id", _TEXT),
+        Column("workspace_id", _TEXT),
+        Column("version_id", _TEXT),  # the version the session edits; moved on by its saves
+        Column("created_at", _TIME),
+    ),
+)
+
+# Who opened a session, with the login they opened it in (a save is made as them).
+OFFICE_EDITORS = Table(
+    name="office_editors",
+    partition_key=(Column("doc_key", _TEXT),),
+    clustering=(Column("user_id", _TEXT),),
+    values=(
+        Column("session_id", _TEXT),
+        Column("can_edit", ColumnType.BOOLEAN),
+        Column("opened_at", _TIME),
+    ),
+)
+
+OFFICE_TOKENS = Table(
+    name="office_tokens",
+    partition_key=(Column("token_hash", _BLOB),),
+    values=(
+        Column("kind", _TEXT),  # "download" or "callback"
+        Column("doc_key", _TEXT),
+        Column("file_id", _TEXT),
+        Column("version_id", _TEXT),
+        Column("workspace_id", _TEXT),
+        Column("user_id", _TEXT),
+        Column("session_id", _TEXT),
+        Column("expires_at", _TIME),
+    ),
+)
+
+# A download token's one use ("download"), a callback token's save of one version.
+OFFICE_CLAIMS = Table(
+    name="office_claims",
+    partition_key=(Column("token_hash", _BLOB),),
+    clustering=(Column("what", _TEXT),),
+    values=(Column("claimed_at", _TIME),),
+)
+
+OFFICE_TOKEN_EXPIRY = Table(
+    name="office_token_expiry",
+    partition_key=(Column("hour", ColumnType.BIGINT),),
+    clustering=(Column("kind", _TEXT), Column("token_hash", _BLOB)),
+    values=(Column("expires_at", _TIME),),
+)
+
+OFFICE_TABLES = (OFFICE_SESSIONS, OFFICE_EDITORS, OFFICE_TOKENS, OFFICE_CLAIMS, OFFICE_TOKEN_EXPIRY)
+
+DOWNLOAD = "download"
+CALLBACK = "callback"
+
+
+@dataclass(frozen=True, slots=True)
+class OfficeSessionRecord:
+    doc_key: str
+    file_id: str
+    workspace_id: str
+    version_id: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OfficeEditorRecord:
+    doc_key: str
+    user_id: str
+    session_id: str
+    can_edit: bool
+    opened_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OfficeTokenRecord:
+    token_hash: bytes
+    kind: str
+    doc_key: str
+    file_id: str
+    version_id: str
+    workspace_id: str
+    user_id: str
+    session_id: str
+    expires_at: datetime
+
+
+class OfficeRepository:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def open(
+        self,
+        session: OfficeSessionRecord,
+        editor: OfficeEditorRecord,
+        tokens: list[OfficeTokenRecord],
+    ) -> None:
+        """The session (kept while it edits this version: a co-editor joins it; started
+        afresh when it ended, as a restored version opens again), its editor and tokens."""
+        ops: list[Put | Delete] = [Put(OFFICE_EDITORS, to_row(editor))]
+        existing = await self.session(session.doc_key)
+        if existing is None or existing.version_id != session.version_id:
+            ops.append(Put(OFFICE_SESSIONS, to_row(session)))
+        for token in tokens:
+            ops.append(Put(OFFICE_TOKENS, to_row(token)))
+            expiry = {
+                "hour": expiry_hour(token.expires_at),
+                "kind": token.kind,
+                "token_hash": token.token_hash,
+                "expires_at": token.expires_at,
+            }
+            ops.append(Put(OFFICE_TOKEN_EXPIRY, expiry))
+        await self._store.batch(ops)
+
+    async def session(self, doc_key: str) -> OfficeSessionRecord | None:
+        row = await self._store.get(OFFICE_SESSIONS, {"doc_key": doc_key})
+        return None if row is None else from_row(OfficeSessionRecord, row)
+
+    async def move_session(self, doc_key: str, version_id: str) -> None:
+        """The session now edits `version_id` (it force-saved it), or ended ("")."""
+        await self._store.update(OFFICE_SESSIONS, {"doc_key": doc_key}, {"version_id": version_id})
+
+    async def editor(self, doc_key: str, user_id: str) -> OfficeEditorRecord | None:
+        row = await self._store.get(OFFICE_EDITORS, {"doc_key": doc_key, "user_id": user_id})
+        return None if row is None else from_row(OfficeEditorRecord, row)
+
+    async def token(self, token_hash: bytes) -> OfficeTokenRecord | None:
+        row = await self._store.get(OFFICE_TOKENS, {"token_hash": token_hash})
+        return None if row is None else from_row(OfficeTokenRecord, row)
+
+    async def claim(self, token_hash: bytes, what: str, now: datetime) -> bool:
+        """True for the one request that may use this token for `what`."""
+        return await self._store.put_if_absent(
+            OFFICE_CLAIMS, {"token_hash": token_hash, "what": what, "claimed_at": now}
+        )
+
+    async def release(self, token_hash: bytes, what: str) -> None:
+        """Let the token be used for `what` again (the use failed through no fault of its
+        holder)."""
+        await self._store.delete(OFFICE_CLAIMS, {"token_hash": token_hash, "what": what})
+
+    async def forget_expired(self, hour: int) -> int:
+        """Delete the tokens that expired within one hour, with their claims; a count."""
+
+        def deletes(row: Row) -> list[Delete]:
+            key = {"token_hash": row["token_hash"]}
+            return [Delete(OFFICE_TOKENS, key)]
+
+        return await forget_hour(self._store, OFFICE_TOKEN_EXPIRY, hour, deletes)

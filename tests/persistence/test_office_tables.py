@@ -1,0 +1,60 @@
+"""The ONLYOFFICE tables on every engine: migration 21 (22 once Jitsi's lands), sessions kept
+while they edit a version, tokens by hash, claims taken once, expired tokens forgotten."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from persistence.expiry import expiry_hour
+from persistence.migrations import MIGRATIONS
+from persistence.office import (
+    CALLBACK,
+    DOWNLOAD,
+    OFFICE_TABLES,
+    OfficeEditorRecord,
+    OfficeRepository,
+    OfficeSessionRecord,
+    OfficeTokenRecord,
+)
+from persistence.scylla.cql import create_table_cql
+from persistence.store import Store
+
+AT = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+
+
+def test_the_office_tables_are_a_migration_and_compile_to_cql() -> None:
+    migration = next(m for m in MIGRATIONS if m.creates == OFFICE_TABLES)
+    assert migration.name == "ONLYOFFICE sessions and tokens"
+    for table in OFFICE_TABLES:
+        assert create_table_cql(table, "cove").startswith("CREATE TABLE")
+
+
+def _token(token_hash: bytes, kind: str, expires: datetime) -> OfficeTokenRecord:
+    return OfficeTokenRecord(token_hash, kind, "key", "f", "v1", "w", "u", "s", expires)
+
+
+async def test_sessions_tokens_and_claims(store: Store) -> None:
+    repo = OfficeRepository(store)
+    editor = OfficeEditorRecord("key", "u", "s", True, AT)
+    tokens = [_token(b"d" * 32, DOWNLOAD, AT), _token(b"c" * 32, CALLBACK, AT + timedelta(hours=5))]
+    await repo.open(OfficeSessionRecord("key", "f", "w", "v1", AT), editor, tokens)
+    # A co-editor joins the session as it is, even after a force save moved it on.
+    await repo.move_session("key", "v2")
+    joiner = OfficeEditorRecord("key", "u2", "s2", False, AT)
+    await repo.open(OfficeSessionRecord("key", "f", "w", "v2", AT), joiner, [])
+    session = await repo.session("key")
+    assert session is not None and session.version_id == "v2"
+    assert await repo.editor("key", "u") == editor and await repo.editor("key", "u2") == joiner
+    # An ended session starts afresh when its version opens again.
+    await repo.move_session("key", "")
+    await repo.open(OfficeSessionRecord("key", "f", "w", "v1", AT), editor, [])
+    again = await repo.session("key")
+    assert again is not None and again.version_id == "v1"
+    assert await repo.token(b"d" * 32) == tokens[0]
+    assert await repo.claim(b"d" * 32, DOWNLOAD, AT)
+    assert not await repo.claim(b"d" * 32, DOWNLOAD, AT)
+    await repo.release(b"d" * 32, DOWNLOAD)
+    assert await repo.claim(b"d" * 32, DOWNLOAD, AT)
+    assert await repo.forget_expired(expiry_hour(AT)) == 1
+    assert await repo.token(b"d" * 32) is None
+    assert await repo.token(b"c" * 32) == tokens[1]
