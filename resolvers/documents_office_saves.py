@@ -22,7 +22,7 @@ from crypto.tokens import hash_token, new_token
 from integrations.onlyoffice import DocumentFetchFailed, DocumentFetchRefused
 from persistence.drive_records import UploadRecord
 from persistence.ids import new_id
-from persistence.office import CALLBACK, OfficeRepository, OfficeSessionRecord, OfficeTokenRecord
+from persistence.office import CALLBACK, OfficeRepository, OfficeSessionRecord
 from resolvers.authz import Principal
 from resolvers.context import RequestContext
 from resolvers.documents_office import EDITABLE, extension_of
@@ -45,8 +45,9 @@ FETCH_RETRY_SECONDS = 5
 
 def _signed_payload(
     policy: OfficePolicy, services: Services, body: bytes, header: str | None
-) -> dict[str, Any]:
-    """The callback as its JWT signs it; refused when it carries none or a bad one."""
+) -> tuple[dict[str, Any], str]:
+    """The callback as its JWT signs it, and the JWT; refused when it carries none or a bad
+    one."""
     try:
         document = json.loads(body or b"{}")
     except ValueError:
@@ -68,7 +69,7 @@ def _signed_payload(
     payload = claims.get("payload") if wrapped else claims
     if not isinstance(payload, dict):
         raise TransferError(403, "The callback's JWT does not sign a callback.")
-    return payload
+    return payload, token
 
 
 async def office_callback(
@@ -78,7 +79,7 @@ async def office_callback(
     policy = services.policy.office
     if not policy.enabled:
         raise TransferError(404, "No such callback URL.")
-    payload = _signed_payload(policy, services, body, authorization)
+    payload, signed = _signed_payload(policy, services, body, authorization)
     repository = OfficeRepository(services.store)
     token_hash = hash_token(token)
     record = await repository.token(token_hash)
@@ -107,7 +108,7 @@ async def office_callback(
         policy,
         repository,
         token_hash=token_hash,
-        record=record,
+        jwt_hash=hash_token(signed),
         session=session,
         payload=payload,
     )
@@ -120,7 +121,7 @@ async def _save(
     repository: OfficeRepository,
     *,
     token_hash: bytes,
-    record: OfficeTokenRecord,
+    jwt_hash: bytes,
     session: OfficeSessionRecord,
     payload: dict[str, Any],
 ) -> None:
@@ -137,10 +138,17 @@ async def _save(
     if not isinstance(url, str):
         raise TransferError(400, "A save callback must give the file's `url`.")
     user_id, session_id, extension = await _editor(services, repository, session, payload)
-    what = f"save:{session.version_id}"
-    if not await repository.claim(token_hash, what, services.clock()):
-        log.warning("a replayed ONLYOFFICE save of file %s refused", session.file_id)
-        raise TransferError(410, "This save was made already.")
+    # One save per version edited, and per signed request: a request replayed while its JWT
+    # lives (a force save goes on to edit the version it made) saves nothing again.
+    claims = (f"save:{session.version_id}", f"jwt:{jwt_hash.hex()}")
+    taken: list[str] = []
+    for what in claims:
+        if not await repository.claim(token_hash, what, services.clock()):
+            for done in taken:
+                await repository.release(token_hash, done)
+            log.warning("a replayed ONLYOFFICE save of file %s refused", session.file_id)
+            raise TransferError(410, "This save was made already.")
+        taken.append(what)
     try:
         version_id = await _fetch_and_store(
             services,
@@ -151,7 +159,8 @@ async def _save(
             content_type=EDITABLE[extension],
         )
     except BaseException:
-        await repository.release(token_hash, what)  # nothing saved: a retry may save it
+        for what in claims:  # nothing saved: a retry may save it
+            await repository.release(token_hash, what)
         raise
     # A force save goes on editing the version it made; a final save ends the session (the
     # Document Server forgets the key, and the new version opens under a key of its own).

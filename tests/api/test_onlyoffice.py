@@ -161,10 +161,16 @@ def test_force_save_then_final_save_through_the_header_jwt(office: Office) -> No
     file_id = office.new_docx()
     opened = office.open_in_double(file_id)
     docs = office.docs
-    forced = docs.call_back(
-        opened, docs.callback_body(opened, 6, docs.serve(b"PK forced")), via="header"
-    )
+    forced_body = docs.callback_body(opened, 6, docs.serve(b"PK forced"))
+    forced = docs.call_back(opened, forced_body, via="header")
     assert forced.json() == {"error": 0}
+    # The very same signed request again (as an eavesdropper would replay it) saves nothing.
+    replayed = httpx.post(
+        opened.config["editorConfig"]["callbackUrl"],
+        content=forced.request.content,
+        headers={"Authorization": forced.request.headers["authorization"]},
+    )
+    assert replayed.status_code == 410 and replayed.json()["error"] == 1
     again = docs.call_back(
         opened, docs.callback_body(opened, 6, docs.serve(b"PK forced")), via="header"
     )
