@@ -28,7 +28,7 @@ from resolvers.transfers import TransferError
 log = logging.getLogger("cove.office")
 MAX_TOKEN_LENGTH = 100
 # A callback is a small JSON document (key, status, url, users, actions, history).
-MAX_CALLBACK_BODY = 256 * 1024
+MAX_CALLBACK_BODY = 1024 * 1024
 
 
 def _refusal(request: Request[Any, Any, Any], error: TransferError) -> Response[Any]:

@@ -60,7 +60,10 @@ class OnlyofficeSettings:
     )
     onlyoffice_timeout_seconds: int = field(
         default=60,
-        metadata=_doc("Longest time fetching one saved document from the Document Server."),
+        metadata=_doc(
+            "Longest wait on the Document Server when fetching a saved document (to connect, "
+            "or for the next bytes)."
+        ),
     )
     onlyoffice_allow_private: bool = field(
         default=False,
