@@ -14,7 +14,7 @@ from datetime import datetime
 from persistence.declare import Column, ColumnType, Row, Table
 from persistence.expiry import expiry_hour, forget_hour
 from persistence.rows import from_row, to_row
-from persistence.store import Delete, Put, Store
+from persistence.store import Delete, Put, Store, Update
 
 _TEXT = ColumnType.TEXT
 _BLOB = ColumnType.BLOB
@@ -58,7 +58,8 @@ OFFICE_TOKENS = Table(
     ),
 )
 
-# A download token's one use ("download"), a callback token's save of one version.
+# A download token's one use ("download"); a session's save of one version and of one signed
+# request (under the hash of "office-session:<document key>").
 OFFICE_CLAIMS = Table(
     name="office_claims",
     partition_key=(Column("token_hash", _BLOB),),
@@ -73,7 +74,21 @@ OFFICE_TOKEN_EXPIRY = Table(
     values=(Column("expires_at", _TIME),),
 )
 
-OFFICE_TABLES = (OFFICE_SESSIONS, OFFICE_EDITORS, OFFICE_TOKENS, OFFICE_CLAIMS, OFFICE_TOKEN_EXPIRY)
+# The session a force save left editing a version: who opens that version joins it.
+OFFICE_LIVE_KEYS = Table(
+    name="office_live_keys",
+    partition_key=(Column("version_id", _TEXT),),
+    values=(Column("doc_key", _TEXT),),
+)
+
+OFFICE_TABLES = (
+    OFFICE_SESSIONS,
+    OFFICE_EDITORS,
+    OFFICE_TOKENS,
+    OFFICE_CLAIMS,
+    OFFICE_TOKEN_EXPIRY,
+    OFFICE_LIVE_KEYS,
+)
 
 DOWNLOAD = "download"
 CALLBACK = "callback"
@@ -122,7 +137,7 @@ class OfficeRepository:
     ) -> None:
         """The session (kept while it edits this version: a co-editor joins it; started
         afresh when it ended, as a restored version opens again), its editor and tokens."""
-        ops: list[Put | Delete] = [Put(OFFICE_EDITORS, to_row(editor))]
+        ops: list[Put | Delete | Update] = [Put(OFFICE_EDITORS, to_row(editor))]
         existing = await self.session(session.doc_key)
         if existing is None or existing.version_id != session.version_id:
             ops.append(Put(OFFICE_SESSIONS, to_row(session)))
@@ -143,7 +158,20 @@ class OfficeRepository:
 
     async def move_session(self, doc_key: str, version_id: str) -> None:
         """The session now edits `version_id` (it force-saved it), or ended ("")."""
-        await self._store.update(OFFICE_SESSIONS, {"doc_key": doc_key}, {"version_id": version_id})
+        ops: list[Put | Delete | Update] = [
+            Update(OFFICE_SESSIONS, {"doc_key": doc_key}, {"version_id": version_id})
+        ]
+        if version_id:
+            ops.append(Put(OFFICE_LIVE_KEYS, {"version_id": version_id, "doc_key": doc_key}))
+        await self._store.batch(ops)
+
+    async def live_key(self, version_id: str) -> str | None:
+        """The key of the session still editing `version_id` after force-saving it, if any."""
+        row = await self._store.get(OFFICE_LIVE_KEYS, {"version_id": version_id})
+        if row is None:
+            return None
+        session = await self.session(str(row["doc_key"]))
+        return session.doc_key if session and session.version_id == version_id else None
 
     async def editor(self, doc_key: str, user_id: str) -> OfficeEditorRecord | None:
         row = await self._store.get(OFFICE_EDITORS, {"doc_key": doc_key, "user_id": user_id})

@@ -125,7 +125,12 @@ async def open_document(ctx: RequestContext, file_id: str, mode: DocumentMode) -
             field="fileId",
         )
     editing = mode is DocumentMode.EDIT
-    doc_key = document_key_of(services, item.item_id, version.version_id)
+    repository = OfficeRepository(services.store)
+    # A session that force-saved this version still edits it: join it rather than start
+    # another on the same version.
+    doc_key = await repository.live_key(version.version_id) or document_key_of(
+        services, item.item_id, version.version_id
+    )
     download, callback = new_token("cvo_"), new_token("cvc_")
     now = services.clock()
 
@@ -142,7 +147,7 @@ async def open_document(ctx: RequestContext, file_id: str, mode: DocumentMode) -
             expires_at=expires,
         )
 
-    await OfficeRepository(services.store).open(
+    await repository.open(
         OfficeSessionRecord(doc_key, item.item_id, item.workspace_id, version.version_id, now),
         OfficeEditorRecord(doc_key, principal.user_id, principal.session_id, editing, now),
         [

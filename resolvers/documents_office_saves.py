@@ -107,7 +107,6 @@ async def office_callback(
         services,
         policy,
         repository,
-        token_hash=token_hash,
         jwt_hash=hash_token(signed),
         session=session,
         payload=payload,
@@ -120,7 +119,6 @@ async def _save(
     policy: OfficePolicy,
     repository: OfficeRepository,
     *,
-    token_hash: bytes,
     jwt_hash: bytes,
     session: OfficeSessionRecord,
     payload: dict[str, Any],
@@ -138,8 +136,10 @@ async def _save(
     if not isinstance(url, str):
         raise TransferError(400, "A save callback must give the file's `url`.")
     user_id, session_id, extension = await _editor(services, repository, session, payload)
-    # One save per version edited, and per signed request: a request replayed while its JWT
-    # lives (a force save goes on to edit the version it made) saves nothing again.
+    # One save per version a session edits, and per signed request: a request replayed while
+    # its JWT lives (a force save goes on to edit the version it made), to this callback URL
+    # or a co-editor's, saves nothing again.
+    token_hash = hash_token(f"office-session:{session.doc_key}")
     claims = (f"save:{session.version_id}", f"jwt:{jwt_hash.hex()}")
     taken: list[str] = []
     for what in claims:

@@ -171,6 +171,15 @@ def test_force_save_then_final_save_through_the_header_jwt(office: Office) -> No
         headers={"Authorization": forced.request.headers["authorization"]},
     )
     assert replayed.status_code == 410 and replayed.json()["error"] == 1
+    # ... nor sent to a co-editor's callback URL (same document key, another URL).
+    co_editor = office.open(file_id, who=office.drive.member)["config"]
+    assert co_editor["document"]["key"] == opened.config["document"]["key"]
+    elsewhere = httpx.post(
+        co_editor["editorConfig"]["callbackUrl"],
+        content=forced.request.content,
+        headers={"Authorization": forced.request.headers["authorization"]},
+    )
+    assert elsewhere.status_code == 410
     again = docs.call_back(
         opened, docs.callback_body(opened, 6, docs.serve(b"PK forced")), via="header"
     )

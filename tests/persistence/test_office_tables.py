@@ -38,8 +38,11 @@ async def test_sessions_tokens_and_claims(store: Store) -> None:
     editor = OfficeEditorRecord("key", "u", "s", True, AT)
     tokens = [_token(b"d" * 32, DOWNLOAD, AT), _token(b"c" * 32, CALLBACK, AT + timedelta(hours=5))]
     await repo.open(OfficeSessionRecord("key", "f", "w", "v1", AT), editor, tokens)
-    # A co-editor joins the session as it is, even after a force save moved it on.
+    # A co-editor joins the session as it is, even after a force save moved it on; who
+    # opens the version it made finds its key.
+    assert await repo.live_key("v2") is None
     await repo.move_session("key", "v2")
+    assert await repo.live_key("v2") == "key"
     joiner = OfficeEditorRecord("key", "u2", "s2", False, AT)
     await repo.open(OfficeSessionRecord("key", "f", "w", "v2", AT), joiner, [])
     session = await repo.session("key")
@@ -47,6 +50,7 @@ async def test_sessions_tokens_and_claims(store: Store) -> None:
     assert await repo.editor("key", "u") == editor and await repo.editor("key", "u2") == joiner
     # An ended session starts afresh when its version opens again.
     await repo.move_session("key", "")
+    assert await repo.live_key("v2") is None
     await repo.open(OfficeSessionRecord("key", "f", "w", "v1", AT), editor, [])
     again = await repo.session("key")
     assert again is not None and again.version_id == "v1"
