@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from drive_support import FILE, Drive, drive_team, get, services_of, upload_file
+from drive_support import FILE, Drive, drive_team, get, new_version, services_of, upload_file
 from onlyoffice_double import DocumentServer, NotSigned, Opened, document_server
 from worlds import join
 
@@ -241,7 +241,19 @@ def test_too_big_or_another_type_saves_nothing(office: Office) -> None:
     assert office.docs.edit_and_save(opened, b"PK fine").json() == {"error": 0}
 
 
-def test_an_editor_who_lost_access_saves_nothing(office: Office) -> None:
+def test_a_key_whose_version_is_no_longer_current_saves_nothing(office: Office) -> None:
+    file_id = office.new_docx()
+    opened = office.open_in_double(file_id)
+    new_version(office.drive.server, office.drive.owner, file_id, b"PK uploaded meanwhile")
+    answer = office.docs.edit_and_save(opened, b"PK edited from the older version")
+    assert answer.status_code == 409 and answer.json()["error"] == 1
+    assert office.contents(file_id) == b"PK uploaded meanwhile"
+    assert len(office.versions(file_id)) == 2
+
+
+def test_an_editor_who_lost_access_saves_nothing(
+    office: Office, caplog: pytest.LogCaptureFixture
+) -> None:
     drive = office.drive
     joiner, joiner_id = join(
         drive.server, drive.owner, drive.ids["workspace"], "leaver@office.example", "MEMBER"
@@ -251,6 +263,7 @@ def test_an_editor_who_lost_access_saves_nothing(office: Office) -> None:
     drive.owner.data(REMOVE, {"w": drive.ids["workspace"], "u": joiner_id})
     answer = office.docs.edit_and_save(opened, b"PK after removal")
     assert answer.status_code == 403 and answer.json()["error"] == 1
+    assert "the editor lost access" in caplog.text
     assert len(office.versions(file_id)) == 1
 
 
