@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from persistence.declare import Column, ColumnType, Row, Table
-from persistence.expiry import expiry_hour, forget_hour
+from persistence.expiry import expiry_hour
 from persistence.rows import from_row, to_row
 from persistence.store import Delete, Put, Store, Update
 
@@ -28,6 +28,7 @@ OFFICE_SESSIONS = Table(
         Column("workspace_id", _TEXT),
         Column("version_id", _TEXT),  # the version the session edits; moved on by its saves
         Column("created_at", _TIME),
+        Column("expires_at", _TIME),  # its newest callback URL's; forgotten after it
     ),
 )
 
@@ -75,6 +76,8 @@ OFFICE_TOKEN_EXPIRY = Table(
 )
 
 # The session a force save left editing a version: who opens that version joins it.
+_PAGE = 500
+
 OFFICE_LIVE_KEYS = Table(
     name="office_live_keys",
     partition_key=(Column("version_id", _TEXT),),
@@ -92,6 +95,22 @@ OFFICE_TABLES = (
 
 DOWNLOAD = "download"
 CALLBACK = "callback"
+SESSION = "session"  # an expiry row of a whole session, keyed by `_session_partition`
+
+
+def _session_partition(doc_key: str) -> bytes:
+    """Where a session's expiry row and its save claims live (beside the tokens' hashes)."""
+    return b"office-session:" + doc_key.encode()
+
+
+def _expiry(kind: str, partition: bytes, expires_at: datetime) -> Put:
+    row = {
+        "hour": expiry_hour(expires_at),
+        "kind": kind,
+        "token_hash": partition,
+        "expires_at": expires_at,
+    }
+    return Put(OFFICE_TOKEN_EXPIRY, row)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +120,7 @@ class OfficeSessionRecord:
     workspace_id: str
     version_id: str
     created_at: datetime
+    expires_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,21 +155,24 @@ class OfficeRepository:
         editor: OfficeEditorRecord,
         tokens: list[OfficeTokenRecord],
     ) -> None:
-        """The session (kept while it edits this version: a co-editor joins it; started
-        afresh when it ended, as a restored version opens again), its editor and tokens."""
-        ops: list[Put | Delete | Update] = [Put(OFFICE_EDITORS, to_row(editor))]
-        existing = await self.session(session.doc_key)
+        """The session (kept while it edits this version: a co-editor joins it, and it lives
+        until the newest callback URL expires; started afresh when it ended, as a restored
+        version opens again), its editor and tokens."""
+        key = session.doc_key
+        ops: list[Put | Delete | Update] = [
+            Put(OFFICE_EDITORS, to_row(editor)),
+            _expiry(SESSION, _session_partition(key), session.expires_at),
+        ]
+        existing = await self.session(key)
         if existing is None or existing.version_id != session.version_id:
             ops.append(Put(OFFICE_SESSIONS, to_row(session)))
+        else:
+            ops.append(
+                Update(OFFICE_SESSIONS, {"doc_key": key}, {"expires_at": session.expires_at})
+            )
         for token in tokens:
             ops.append(Put(OFFICE_TOKENS, to_row(token)))
-            expiry = {
-                "hour": expiry_hour(token.expires_at),
-                "kind": token.kind,
-                "token_hash": token.token_hash,
-                "expires_at": token.expires_at,
-            }
-            ops.append(Put(OFFICE_TOKEN_EXPIRY, expiry))
+            ops.append(_expiry(token.kind, token.token_hash, token.expires_at))
         await self._store.batch(ops)
 
     async def session(self, doc_key: str) -> OfficeSessionRecord | None:
@@ -192,11 +215,40 @@ class OfficeRepository:
         holder)."""
         await self._store.delete(OFFICE_CLAIMS, {"token_hash": token_hash, "what": what})
 
+    async def claim_save(self, doc_key: str, what: str, now: datetime) -> bool:
+        """True for the one callback that may save `what` (a version, a signed request) in
+        this session, whichever of its callback URLs it came to."""
+        return await self.claim(_session_partition(doc_key), what, now)
+
+    async def release_save(self, doc_key: str, what: str) -> None:
+        await self.release(_session_partition(doc_key), what)
+
     async def forget_expired(self, hour: int) -> int:
-        """Delete the tokens that expired within one hour, with their claims; a count."""
+        """Delete the tokens, and the sessions, that expired within one hour, with their
+        claims (a session is kept while a later callback URL of it lives); a count."""
+        forgotten = 0
+        while True:  # each round deletes what it read, so the partition empties
+            rows = await self._store.scan(OFFICE_TOKEN_EXPIRY, {"hour": hour}, limit=_PAGE)
+            if not rows:
+                return forgotten
+            for row in rows:
+                await self._forget(row)
+                key = {"hour": hour, "kind": row["kind"], "token_hash": row["token_hash"]}
+                await self._store.delete(OFFICE_TOKEN_EXPIRY, key)
+            forgotten += len(rows)
 
-        def deletes(row: Row) -> list[Delete]:
-            key = {"token_hash": row["token_hash"]}
-            return [Delete(OFFICE_TOKENS, key)]
-
-        return await forget_hour(self._store, OFFICE_TOKEN_EXPIRY, hour, deletes)
+    async def _forget(self, row: Row) -> None:
+        partition: bytes = row["token_hash"]
+        if row["kind"] != SESSION:
+            await self._store.delete(OFFICE_TOKENS, {"token_hash": partition})
+            await self._store.delete_partition(OFFICE_CLAIMS, {"token_hash": partition})
+            return
+        doc_key = partition.removeprefix(b"office-session:").decode()
+        session = await self.session(doc_key)
+        if session is not None and session.expires_at > row["expires_at"]:
+            return  # opened again since: its newer expiry row will come
+        if session is not None and session.version_id:
+            await self._store.delete(OFFICE_LIVE_KEYS, {"version_id": session.version_id})
+        await self._store.delete_partition(OFFICE_EDITORS, {"doc_key": doc_key})
+        await self._store.delete_partition(OFFICE_CLAIMS, {"token_hash": partition})
+        await self._store.delete(OFFICE_SESSIONS, {"doc_key": doc_key})

@@ -148,7 +148,14 @@ async def open_document(ctx: RequestContext, file_id: str, mode: DocumentMode) -
         )
 
     await repository.open(
-        OfficeSessionRecord(doc_key, item.item_id, item.workspace_id, version.version_id, now),
+        OfficeSessionRecord(
+            doc_key,
+            item.item_id,
+            item.workspace_id,
+            version.version_id,
+            now,
+            now + policy.session_ttl,
+        ),
         OfficeEditorRecord(doc_key, principal.user_id, principal.session_id, editing, now),
         [
             token(download, DOWNLOAD, now + policy.download_ttl),

@@ -139,13 +139,12 @@ async def _save(
     # One save per version a session edits, and per signed request: a request replayed while
     # its JWT lives (a force save goes on to edit the version it made), to this callback URL
     # or a co-editor's, saves nothing again.
-    token_hash = hash_token(f"office-session:{session.doc_key}")
     claims = (f"save:{session.version_id}", f"jwt:{jwt_hash.hex()}")
     taken: list[str] = []
     for what in claims:
-        if not await repository.claim(token_hash, what, services.clock()):
+        if not await repository.claim_save(session.doc_key, what, services.clock()):
             for done in taken:
-                await repository.release(token_hash, done)
+                await repository.release_save(session.doc_key, done)
             log.warning("a replayed ONLYOFFICE save of file %s refused", session.file_id)
             raise TransferError(410, "This save was made already.")
         taken.append(what)
@@ -160,7 +159,7 @@ async def _save(
         )
     except BaseException:
         for what in claims:  # nothing saved: a retry may save it
-            await repository.release(token_hash, what)
+            await repository.release_save(session.doc_key, what)
         raise
     # A force save goes on editing the version it made; a final save ends the session (the
     # Document Server forgets the key, and the new version opens under a key of its own).

@@ -37,21 +37,27 @@ async def test_sessions_tokens_and_claims(store: Store) -> None:
     repo = OfficeRepository(store)
     editor = OfficeEditorRecord("key", "u", "s", True, AT)
     tokens = [_token(b"d" * 32, DOWNLOAD, AT), _token(b"c" * 32, CALLBACK, AT + timedelta(hours=5))]
-    await repo.open(OfficeSessionRecord("key", "f", "w", "v1", AT), editor, tokens)
+    await repo.open(
+        OfficeSessionRecord("key", "f", "w", "v1", AT, AT + timedelta(hours=5)), editor, tokens
+    )
     # A co-editor joins the session as it is, even after a force save moved it on; who
     # opens the version it made finds its key.
     assert await repo.live_key("v2") is None
     await repo.move_session("key", "v2")
     assert await repo.live_key("v2") == "key"
     joiner = OfficeEditorRecord("key", "u2", "s2", False, AT)
-    await repo.open(OfficeSessionRecord("key", "f", "w", "v2", AT), joiner, [])
+    await repo.open(
+        OfficeSessionRecord("key", "f", "w", "v2", AT, AT + timedelta(hours=6)), joiner, []
+    )
     session = await repo.session("key")
     assert session is not None and session.version_id == "v2"
     assert await repo.editor("key", "u") == editor and await repo.editor("key", "u2") == joiner
     # An ended session starts afresh when its version opens again.
     await repo.move_session("key", "")
     assert await repo.live_key("v2") is None
-    await repo.open(OfficeSessionRecord("key", "f", "w", "v1", AT), editor, [])
+    await repo.open(
+        OfficeSessionRecord("key", "f", "w", "v1", AT, AT + timedelta(hours=5)), editor, []
+    )
     again = await repo.session("key")
     assert again is not None and again.version_id == "v1"
     assert await repo.token(b"d" * 32) == tokens[0]
@@ -61,4 +67,25 @@ async def test_sessions_tokens_and_claims(store: Store) -> None:
     assert await repo.claim(b"d" * 32, DOWNLOAD, AT)
     assert await repo.forget_expired(expiry_hour(AT)) == 1
     assert await repo.token(b"d" * 32) is None
+    assert await repo.claim(b"d" * 32, DOWNLOAD, AT)  # its claim went with it
     assert await repo.token(b"c" * 32) == tokens[1]
+    assert await repo.claim_save("key", "save:v1", AT)
+    assert not await repo.claim_save("key", "save:v1", AT)
+
+
+async def test_a_session_is_forgotten_after_its_newest_callback_url(store: Store) -> None:
+    repo = OfficeRepository(store)
+    first, later = AT + timedelta(hours=1), AT + timedelta(hours=3)
+    editor = OfficeEditorRecord("k2", "u", "s", True, AT)
+    await repo.open(OfficeSessionRecord("k2", "f", "w", "v1", AT, first), editor, [])
+    joiner = OfficeEditorRecord("k2", "u2", "s2", True, AT)
+    await repo.open(OfficeSessionRecord("k2", "f", "w", "v1", AT, later), joiner, [])
+    await repo.move_session("k2", "v2")
+    assert await repo.claim_save("k2", "save:v1", AT)
+    await repo.forget_expired(expiry_hour(first))
+    assert await repo.session("k2") is not None  # the joiner's URL still lives
+    await repo.forget_expired(expiry_hour(later))
+    assert await repo.session("k2") is None
+    assert await repo.editor("k2", "u") is None and await repo.editor("k2", "u2") is None
+    assert await repo.live_key("v2") is None
+    assert await repo.claim_save("k2", "save:v1", AT)
