@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -133,8 +134,11 @@ async def open_document(ctx: RequestContext, file_id: str, mode: DocumentMode) -
     )
     download, callback = new_token("cvo_"), new_token("cvc_")
     now = services.clock()
+    # Opening to view alongside one's own editing session leaves its saves theirs to make.
+    earlier = await repository.editor(doc_key, principal.user_id)
+    may_save = editing or (earlier is not None and earlier.can_edit)
 
-    def token(raw: str, kind: str, expires: Any) -> OfficeTokenRecord:
+    def token(raw: str, kind: str, expires: datetime) -> OfficeTokenRecord:
         return OfficeTokenRecord(
             token_hash=hash_token(raw),
             kind=kind,
@@ -156,7 +160,7 @@ async def open_document(ctx: RequestContext, file_id: str, mode: DocumentMode) -
             now,
             now + policy.session_ttl,
         ),
-        OfficeEditorRecord(doc_key, principal.user_id, principal.session_id, editing, now),
+        OfficeEditorRecord(doc_key, principal.user_id, principal.session_id, may_save, now),
         [
             token(download, DOWNLOAD, now + policy.download_ttl),
             token(callback, CALLBACK, now + policy.session_ttl),
