@@ -23,6 +23,7 @@ from integrations.onlyoffice import DocumentFetchFailed, DocumentFetchRefused
 from persistence.drive_records import UploadRecord
 from persistence.ids import new_id
 from persistence.office import CALLBACK, OfficeRepository, OfficeSessionRecord
+from resolvers.audit import AuditKind
 from resolvers.authz import Principal
 from resolvers.context import RequestContext
 from resolvers.documents_office import EDITABLE, extension_of
@@ -30,7 +31,7 @@ from resolvers.drive_access import item_access, name_ref, version_ref
 from resolvers.drive_policy import OfficePolicy
 from resolvers.drive_uploads import receive_upload
 from resolvers.errors import DEPENDENCY_UNAVAILABLE, CoveError
-from resolvers.global_ids import from_global_id
+from resolvers.global_ids import from_global_id, to_global_id
 from resolvers.roles import AccessLevel
 from resolvers.services import Services
 from resolvers.transfers import TransferError
@@ -73,7 +74,12 @@ def _signed_payload(
 
 
 async def office_callback(
-    services: Services, token: str, body: bytes, authorization: str | None
+    services: Services,
+    token: str,
+    body: bytes,
+    authorization: str | None,
+    *,
+    client_address: str = "unknown",
 ) -> dict[str, int]:
     """Take one callback of the Document Server; `{"error": 0}` when it was handled."""
     policy = services.policy.office
@@ -110,6 +116,7 @@ async def office_callback(
         jwt_hash=hash_token(signed),
         session=session,
         payload=payload,
+        client_address=client_address,
     )
     return SAVED
 
@@ -122,6 +129,7 @@ async def _save(
     jwt_hash: bytes,
     session: OfficeSessionRecord,
     payload: dict[str, Any],
+    client_address: str,
 ) -> None:
     if not session.version_id:
         log.warning("an ONLYOFFICE save after its session ended refused (file %s)", session.file_id)
@@ -135,7 +143,9 @@ async def _save(
     url = payload.get("url")
     if not isinstance(url, str):
         raise TransferError(400, "A save callback must give the file's `url`.")
-    user_id, session_id, extension = await _editor(services, repository, session, payload)
+    user_id, session_id, extension = await _editor(
+        services, repository, session, payload, client_address
+    )
     # One save per version a session edits, and per signed request: a request replayed while
     # its JWT lives (a force save goes on to edit the version it made), to this callback URL
     # or a co-editor's, saves nothing again.
@@ -173,31 +183,42 @@ async def _editor(
     repository: OfficeRepository,
     session: OfficeSessionRecord,
     payload: dict[str, Any],
+    client_address: str,
 ) -> tuple[str, str, str]:
     """The user the save is made as (the last editor, first in `users`), who opened this
-    session to edit and may still write the file; refused and logged otherwise."""
+    session to edit and may still write the file; refused, logged and audited otherwise."""
     users = payload.get("users")
     first = users[0] if isinstance(users, list) and users else None
     parsed = from_global_id(first) if isinstance(first, str) else None
     user_id = parsed[1] if parsed is not None and parsed[0] == "User" else ""
     editor = await repository.editor(session.doc_key, user_id) if user_id else None
-    if editor is None or not editor.can_edit:
-        log.warning(
-            "ONLYOFFICE save of file %s by someone who did not open it to edit", session.file_id
+
+    async def refuse(reason: str, message: str) -> TransferError:
+        log.warning("ONLYOFFICE save of file %s refused: %s", session.file_id, reason)
+        await services.audit.workspace_event(
+            session.workspace_id,
+            AuditKind.DOCUMENT_SAVE_REFUSED,
+            actor_id=user_id,
+            client_address=client_address,
+            targets=[to_global_id("File", session.file_id)],
+            details={"reason": reason},
         )
-        raise TransferError(403, "The save names no one who opened the document to edit.")
+        return TransferError(403, message)
+
+    if editor is None or not editor.can_edit:
+        raise await refuse(
+            "not opened to edit", "The save names no one who opened the document to edit."
+        )
     login = await services.accounts.get_session(user_id, editor.session_id)
-    refused = TransferError(403, "The editor may no longer write this file.")
+    lost = "The editor may no longer write this file."
     if login is None or login.expires_at <= services.clock():
-        log.warning("ONLYOFFICE save of file %s refused: the editor's login ended", session.file_id)
-        raise refused
+        raise await refuse("the editor's login ended", lost)
     ctx = RequestContext.for_principal(services, Principal(user_id, editor.session_id), "office")
     try:
         access = await item_access(ctx, session.file_id)
         services.authz.drive_require(access, AccessLevel.WRITE)
     except CoveError:
-        log.warning("ONLYOFFICE save of file %s refused: the editor lost access", session.file_id)
-        raise refused from None
+        raise await refuse("the editor lost access", lost) from None
     if access.in_trash:
         raise TransferError(409, "The file is in the trash.")
     name = await services.keys.open_text(

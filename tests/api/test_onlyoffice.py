@@ -27,6 +27,9 @@ OPEN = """mutation($f: ID!, $m: DocumentMode!) { openDocument(input: {fileId: $f
   documentServerUrl config token } }"""
 SHARE = """mutation($i: ID!, $u: ID!, $l: AccessLevel!) {
   shareDriveItem(input: {itemId: $i, userId: $u, level: $l}) { shares { level } } }"""
+AUDIT = """query($w: ID!) { node(id: $w) { ... on Workspace { auditLog(first: 1,
+  kinds: [DOCUMENT_SAVE_REFUSED]) { edges { node { kind actorId targetIds
+  details { name value } } } } } } }"""
 REMOVE = """mutation($w: ID!, $u: ID!) { removeMember(input: {workspaceId: $w, userId: $u}) {
   removedUserId } }"""
 
@@ -264,6 +267,11 @@ def test_an_editor_who_lost_access_saves_nothing(
     answer = office.docs.edit_and_save(opened, b"PK after removal")
     assert answer.status_code == 403 and answer.json()["error"] == 1
     assert "the editor lost access" in caplog.text
+    log = drive.owner.data(AUDIT, {"w": drive.ids["workspace"]})["node"]["auditLog"]
+    event = log["edges"][0]["node"]
+    assert event["kind"] == "DOCUMENT_SAVE_REFUSED"
+    assert event["actorId"] == joiner_id and event["targetIds"] == [file_id]
+    assert event["details"] == [{"name": "reason", "value": "the editor lost access"}]
     assert len(office.versions(file_id)) == 1
 
 
