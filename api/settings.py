@@ -18,7 +18,7 @@ from typing import Literal, get_type_hints
 from api.settings_apps import AppSettings
 from api.settings_apps import setting_doc as _doc
 from api.settings_checks import SettingsError, check_settings
-from api.settings_onlyoffice import OnlyofficeSettings, check_onlyoffice
+from api.settings_onlyoffice import OnlyofficeSettings
 from api.settings_values import convert
 from api.settings_webhooks import WebhookSettings
 
@@ -511,7 +511,6 @@ class Settings(AppSettings, WebhookSettings, OnlyofficeSettings):
     def validate(self) -> Settings:
         """Check ranges and combinations (api/settings_checks.py); return self so calls chain."""
         check_settings(self)
-        check_onlyoffice(self, self.public_url)
         return self
 
     def as_environment(self) -> dict[str, str]:
