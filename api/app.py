@@ -28,10 +28,12 @@ from api.metrics import Metrics
 from api.metrics_http import MetricsListener, metrics_route
 from api.middleware import SecurityMiddleware
 from api.oauth import OAUTH_ROUTES
+from api.office import OFFICE_ROUTES
 from api.policies import (
     auth_limits_from,
     budget_policy_from,
     mail_policy_from,
+    office_fetcher_from,
     policy_from,
     webhook_sender_from,
 )
@@ -268,6 +270,7 @@ async def running_services(
         cost_budget=CostBudget(counters, budget_policy_from(settings)),
         mailer=mailer(settings),
         webhook_sender=webhook_sender_from(settings),
+        office_fetcher=office_fetcher_from(settings),
     )
     await broker.start(services.hub.on_payload)
     heartbeat = asyncio.create_task(services.presence.run(), name="cove-presence")
@@ -309,6 +312,8 @@ async def running_services(
         await counters.close()
         await blobs.close()
         await engine.close()
+        if services.office_fetcher is not None:
+            await services.office_fetcher.close()
         services.close()
         await store.close()
 
@@ -397,6 +402,7 @@ def create_app(settings: Settings, *, owns_process: bool = False) -> Litestar:
             *file_routes(settings.max_file_bytes),
             *OAUTH_ROUTES,
             incoming_hook,
+            *OFFICE_ROUTES,
         ],
         lifespan=[lifespan],
         middleware=[count_requests],

@@ -10,10 +10,11 @@ from datetime import timedelta
 
 from api.settings import Settings
 from integrations.counters import Counters
+from integrations.onlyoffice import DocumentFetcher
 from integrations.webhook_http import WebhookSender
 from resolvers.app_model import AppPolicy
 from resolvers.cost_budget import BudgetPolicy
-from resolvers.drive_policy import DrivePolicy
+from resolvers.drive_policy import DrivePolicy, OfficePolicy
 from resolvers.mail import MIN_LEASE_SECONDS, MailPolicy
 from resolvers.ratelimit import AuthLimits
 from resolvers.search_queue import IndexPolicy
@@ -98,6 +99,15 @@ def policy_from(settings: Settings) -> Policy:
             app_secret=settings.jitsi_app_secret,
             token_ttl=timedelta(seconds=settings.jitsi_token_seconds),
         ),
+        office=OfficePolicy(
+            enabled=settings.onlyoffice_enabled,
+            server_url=settings.onlyoffice_url or "",
+            jwt_secret=settings.onlyoffice_jwt_secret or "",
+            public_url=settings.onlyoffice_public_url or settings.public_url,
+            download_ttl=timedelta(seconds=settings.onlyoffice_download_seconds),
+            session_ttl=timedelta(hours=settings.onlyoffice_session_hours),
+            max_document_bytes=settings.onlyoffice_max_document_bytes,
+        ),
     )
 
 
@@ -107,6 +117,18 @@ def webhook_sender_from(settings: Settings) -> WebhookSender:
         allow_private=settings.webhooks_allow_private,
         connect_timeout_seconds=settings.webhooks_connect_timeout_seconds,
         timeout_seconds=settings.webhooks_timeout_seconds,
+    )
+
+
+def office_fetcher_from(settings: Settings) -> DocumentFetcher | None:
+    """The client that fetches saved documents from the Document Server; None when off."""
+    if not settings.onlyoffice_enabled or not settings.onlyoffice_url:
+        return None
+    return DocumentFetcher(
+        settings.onlyoffice_url,
+        allow_private=settings.onlyoffice_allow_private,
+        timeout_seconds=settings.onlyoffice_timeout_seconds,
+        max_bytes=settings.onlyoffice_max_document_bytes,
     )
 
 

@@ -15,13 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, get_type_hints
 
-from api.settings_apps import AppSettings
 from api.settings_apps import setting_doc as _doc
-from api.settings_backup import BackupSettings
 from api.settings_checks import SettingsError, check_settings
-from api.settings_jitsi import JitsiSettings
+from api.settings_groups import GROUPS, SettingGroups
 from api.settings_values import convert
-from api.settings_webhooks import WebhookSettings
 
 __all__ = [
     "ENV_PREFIX",
@@ -36,7 +33,7 @@ ENV_PREFIX = "COVE_"
 
 
 @dataclass(frozen=True)
-class Settings(AppSettings, WebhookSettings, JitsiSettings, BackupSettings):
+class Settings(SettingGroups):
     """Everything Cove reads at start. Every field has a doc string in its metadata."""
 
     data_dir: Path = field(
@@ -581,9 +578,8 @@ def load_settings(
 def describe_settings() -> list[tuple[str, str, str]]:
     """Name, default and documentation of every setting, for the docs and `cove --help`."""
     rows = []
-    # The groups Settings inherits (api/settings_apps.py and its siblings) come last.
-    groups = Settings.__bases__
-    inherited = {f.name for group in groups for f in dataclasses.fields(group)}
+    # The groups Settings inherits (api/settings_groups.py) come last.
+    inherited = {f.name for group in GROUPS for f in dataclasses.fields(group)}
     for f in sorted(dataclasses.fields(Settings), key=lambda f: f.name in inherited):
         default = f.default if f.default is not dataclasses.MISSING else ""
         rows.append((f.name, str(default), str(f.metadata["doc"])))

@@ -158,18 +158,34 @@ def check_settings(s: Settings) -> None:
     _graphql_limits(s)
     _metrics(s)
     _mail(s)
-    _at_least("ics_max_events", s.ics_max_events, 1)
-    _at_most("ics_max_events", s.ics_max_events, 100_000)
-    _at_least("ics_check_seconds", s.ics_check_seconds, 1)
+    _ics(s)
     _at_least("http_header_timeout_seconds", s.http_header_timeout_seconds, 1)
     _check_dependencies(s)
     _at_least("max_connections", s.max_connections, 1)
+    _tls(s)
+    _onlyoffice(s)
+
+
+def _ics(s: Settings) -> None:
+    _at_least("ics_max_events", s.ics_max_events, 1)
+    _at_most("ics_max_events", s.ics_max_events, 100_000)
+    _at_least("ics_check_seconds", s.ics_check_seconds, 1)
+
+
+def _tls(s: Settings) -> None:
     if (s.ssl_certfile is None) != (s.ssl_keyfile is None):
         raise SettingsError("ssl_certfile", "ssl_certfile and ssl_keyfile go together")
     for name in ("ssl_certfile", "ssl_keyfile"):
         path = getattr(s, name)
         if path is not None and not Path(path).is_file():
             raise SettingsError(name, f"no such file: {path}")
+
+
+def _onlyoffice(s: Settings) -> None:
+    # Imported here: the ONLYOFFICE group takes SettingsError from this module.
+    from api.settings_onlyoffice import check_onlyoffice
+
+    check_onlyoffice(s, s.public_url)
 
 
 def _metrics(s: Settings) -> None:

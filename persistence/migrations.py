@@ -17,6 +17,7 @@ from persistence.identity import IDENTITY_TABLES
 from persistence.incoming_webhooks import INCOMING_WEBHOOK_TABLES
 from persistence.keys import DATA_KEY_TABLES
 from persistence.messages import BUCKETED_MESSAGE_COPIES, BUCKETED_MESSAGE_TABLES, MESSAGE_TABLES
+from persistence.office import OFFICE_TABLES
 from persistence.outbox import OUTBOX_TABLES
 from persistence.persisted_queries import PERSISTED_QUERY_TABLES
 from persistence.realtime import PRESENCE_TABLES, REALTIME_TABLES
@@ -79,6 +80,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(20, "outgoing and incoming webhooks", (*WEBHOOK_TABLES, *INCOMING_WEBHOOK_TABLES)),
     Migration(21, "apps installed in each workspace", APP_INSTALL_INDEX_TABLES),
     Migration(22, "video rooms", VIDEO_ROOM_TABLES),
+    Migration(23, "ONLYOFFICE sessions and tokens", OFFICE_TABLES),
 )
 
 

@@ -60,6 +60,8 @@ class AuditKind(StrEnum):
     SHARE_LINK_CREATED = "SHARE_LINK_CREATED"
     SHARE_LINK_USED = "SHARE_LINK_USED"
     SHARE_LINK_REVOKED = "SHARE_LINK_REVOKED"
+    # A signed ONLYOFFICE save refused: its editor lost access, or never opened it to edit.
+    DOCUMENT_SAVE_REFUSED = "DOCUMENT_SAVE_REFUSED"
 
 
 def details_ref(record: AuditRecord) -> FieldRef:

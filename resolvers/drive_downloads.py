@@ -20,7 +20,7 @@ from integrations.blobs import BlobNotFound, BlobStoreUnavailable
 from persistence.drive_records import FILE, DriveItemRecord, FileVersionRecord, ShareLinkRecord
 from persistence.space import writes_when_full
 from resolvers.audit import AuditKind
-from resolvers.authz import Principal
+from resolvers.authz import DriveAccess, Principal
 from resolvers.context import RequestContext
 from resolvers.drive_access import item_access, name_ref, version_ref
 from resolvers.drive_shares import link_targets
@@ -138,6 +138,21 @@ async def open_download(
         version_grant=version_grant,
         name_grant=name_grant,
         wanted=requested_range(range_header, if_range, version),
+    )
+
+
+async def serve_version(
+    services: Services, access: DriveAccess, version: FileVersionRecord
+) -> Download:
+    """The whole of one version of a file the caller's `access` reaches (checked by the
+    caller), each segment verified before it is sent: ONLYOFFICE's one-time download."""
+    return await _serve(
+        services,
+        item=access.item,
+        version=version,
+        version_grant=services.authz.version_grant(access, version),
+        name_grant=services.authz.drive_grant(access),
+        wanted=None,
     )
 
 

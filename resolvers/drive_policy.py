@@ -19,3 +19,20 @@ class DrivePolicy:
 
     def url(self, path: str) -> str:
         return self.public_url.rstrip("/") + path
+
+
+@dataclass(frozen=True)
+class OfficePolicy:
+    """ONLYOFFICE editing (settings `onlyoffice_*`); `enabled` False leaves the rest unused."""
+
+    enabled: bool
+    server_url: str
+    jwt_secret: str
+    # Cove's address as the Document Server reaches it (`onlyoffice_public_url`).
+    public_url: str
+    download_ttl: timedelta
+    session_ttl: timedelta
+    max_document_bytes: int
+
+    def url(self, path: str) -> str:
+        return self.public_url.rstrip("/") + path

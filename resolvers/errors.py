@@ -117,3 +117,8 @@ def bad_input(message: str, *, field: str | None = None) -> CoveError:
 
 def unauthenticated(message: str = "Sign in first.") -> CoveError:
     return CoveError(ErrorCode.UNAUTHENTICATED, message)
+
+
+# `extensions.reason` of the UNAVAILABLE answer when the operator switched an integration off
+# (video rooms, document editing): retrying does not help until the configuration changes.
+FEATURE_DISABLED = "FEATURE_DISABLED"

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from crypto.keyring import Keyring
 from integrations.blobs import BlobStore, BlobStoreUnavailable, LiveCheck
+from integrations.onlyoffice import DocumentFetcher
 from integrations.search import EmbeddedSearchEngine, SearchDocument, SearchEngine
 from integrations.webhook_http import WebhookSender
 from persistence.accounts import AccountRepository
@@ -36,7 +37,7 @@ from resolvers.app_model import AppPolicy
 from resolvers.audit import AuditLog
 from resolvers.authz import Authorizer, Principal
 from resolvers.cost_budget import CostBudget
-from resolvers.drive_policy import DrivePolicy
+from resolvers.drive_policy import DrivePolicy, OfficePolicy
 from resolvers.hub import Hub
 from resolvers.keys import KeyService
 from resolvers.mail import Mailer
@@ -102,6 +103,8 @@ class Policy:
     webhooks: WebhookPolicy
     # Video rooms on Jitsi (settings `jitsi_*`).
     video: VideoPolicy
+    # ONLYOFFICE document editing (settings `onlyoffice_*`).
+    office: OfficePolicy
 
 
 @dataclass
@@ -152,6 +155,8 @@ class Services:
     cost_budget: CostBudget | None = None
     # Documents sent by hash (`persisted_queries`); None where the HTTP route is not served.
     persisted_queries: PersistedQueries | None = None
+    # Fetches saved documents from the ONLYOFFICE Document Server; None where it is off.
+    office_fetcher: DocumentFetcher | None = None
 
     @property
     def drive_policy(self) -> DrivePolicy:
@@ -174,6 +179,7 @@ class Services:
         persisted_queries: PersistedQueries | None = None,
         mailer: Mailer | None = None,
         webhook_sender: WebhookSender | None = None,
+        office_fetcher: DocumentFetcher | None = None,
         read_check: ReadCheck | None = None,
         index_loader: IndexLoader | None = None,
         clock: Callable[[], datetime] = utc_now,
@@ -269,6 +275,7 @@ class Services:
             clock=clock,
             cost_budget=cost_budget,
             persisted_queries=persisted_queries,
+            office_fetcher=office_fetcher,
         )
         services.notices.then(services.app_events.notice)
         if index_loader is not None:

@@ -17,6 +17,7 @@ from integrations.blobs import BlobNotFound
 from persistence.blob_intents import BlobIntentRecord
 from persistence.expiry import expiry_hour
 from persistence.ids import id_time
+from persistence.office import OfficeRepository
 from persistence.space import writes_when_full
 from resolvers.blob_leases import DRIVE_PREFIX, drive_key_parts, intent_hour, is_alive
 from resolvers.services import Services
@@ -41,13 +42,15 @@ INTENT_PAGE = 200
 
 
 async def sweep_tokens(services: Services) -> int:
-    """Forget upload and download tokens, mailed tokens and second steps of sign-ins whose
-    hour of expiry has passed; returns a count."""
+    """Forget upload and download tokens, mailed tokens, second steps of sign-ins and
+    ONLYOFFICE tokens whose hour of expiry has passed; returns a count."""
     last_full_hour = expiry_hour(services.clock()) - 1
+    office = OfficeRepository(services.store)
     forgotten = 0
     for hour in range(last_full_hour - TOKEN_SWEEP_HOURS, last_full_hour + 1):
         forgotten += await services.drive.forget_expired_tokens(hour)
         forgotten += await services.identity.forget_expired(hour)
+        forgotten += await office.forget_expired(hour)
     return forgotten
 
 

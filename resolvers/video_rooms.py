@@ -30,14 +30,12 @@ from resolvers.authz import ChannelAccess, EventAccess
 from resolvers.calendars import event_access
 from resolvers.channels import channel_access
 from resolvers.context import RequestContext
-from resolvers.errors import CoveError, ErrorCode, bad_input
+from resolvers.errors import FEATURE_DISABLED, CoveError, ErrorCode, bad_input
 from resolvers.global_ids import to_global_id as gid
 from resolvers.notice_types import CallNotice
 from resolvers.users import fellow
 from resolvers.video_policy import VideoPolicy
 
-# `extensions.reason` of the UNAVAILABLE answer when the operator turned video rooms off.
-FEATURE_DISABLED = "FEATURE_DISABLED"
 # A join after this long without one starts a new call (Cove cannot see who is still in).
 CALL_IDLE_SECONDS = 15 * 60
 # How often a write that lost a compare-and-set to another node is tried again.

@@ -114,7 +114,7 @@ CLOSED: dict[str, str] = {
         createBoard updateBoard createTaskList updateTaskList createTask updateTask moveTask
         deleteTask addChecklistItem updateChecklistItem addTaskComment typing registerApp
         updateApp rotateAppSecret deleteApp approveAppInstall uninstallApp
-        createIncomingWebhook deleteIncomingWebhook redeliverWebhook joinVideoRoom
+        createIncomingWebhook deleteIncomingWebhook redeliverWebhook joinVideoRoom openDocument
         rotateVideoRoom""",
     "User": """email createdAt emailVerified twoFactorEnabled recoveryCodesLeft sessions
         securityLog invitations mentions agenda""",

@@ -755,6 +755,16 @@ DRIVE_ROWS = [
     ),
 ]
 ROWS += DRIVE_ROWS
+# ONLYOFFICE is off in this world: the caller's access is checked first, so only those who
+# may edit the file learn that it is off (tests/api/test_onlyoffice.py runs it on).
+ROWS.append(
+    Row(
+        "openDocument",
+        "mutation($f: ID!) { openDocument(input: {fileId: $f, mode: EDIT}) { token } }",
+        expect(UNAUTH, NF, NF, "UNAVAILABLE", "UNAVAILABLE", "UNAVAILABLE"),
+        lambda w, who: {"f": _file(w)},
+    )
+)
 
 # Calendars and boards: each made by the owner for the workspace.
 WORKSPACE_READERS_ONLY = expect(NF, NF, NF, OK, OK, OK)
