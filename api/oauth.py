@@ -14,6 +14,7 @@ from litestar.datastructures import State
 
 from api.graphql import SERVICES_STATE_KEY
 from resolvers import oauth
+from resolvers.errors import CoveError
 from resolvers.services import Services
 
 FORM = "application/x-www-form-urlencoded"
@@ -25,6 +26,17 @@ Handler = Callable[[Services, dict[str, list[str]], dict[str, str]], Awaitable[A
 
 
 async def _answer(request: Request[Any, Any, Any], state: State, handler: Handler) -> Response[Any]:
+    services: Services = state[SERVICES_STATE_KEY]
+    address = request.client.host if request.client else "unknown"
+    try:
+        # Every refused request counts against its address (guessed codes, verifiers,
+        # secrets, refresh tokens), with the limit on other guessable tokens; a success
+        # gives its slot back.
+        attempt = await services.limits.token_failures.reserve("oauth:" + address)
+    except CoveError as limited:
+        wait = str(limited.retry_after or 60)
+        body = {"error": "temporarily_unavailable", "error_description": limited.message}
+        return Response(body, status_code=429, headers={**_NO_STORE, "Retry-After": wait})
     try:
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media != FORM:
@@ -32,10 +44,11 @@ async def _answer(request: Request[Any, Any, Any], state: State, handler: Handle
         form = await request.form()
         fields = {key: [str(v) for v in form.getall(key)] for key in form}
         headers = {"authorization": request.headers.get("authorization", "")}
-        body = await handler(state[SERVICES_STATE_KEY], fields, headers)
+        body = await handler(services, fields, headers)
     except OAuth2Error as error:
         refused = dict(error.get_body())
         return Response(refused, status_code=error.status_code, headers=dict(error.get_headers()))
+    await attempt.succeeded()
     return Response({} if body is None else body, status_code=200, headers=_NO_STORE)
 
 

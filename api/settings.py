@@ -160,7 +160,9 @@ class Settings(SettingGroups):
         default=20,
         metadata=_doc(
             "Wrong, expired or spent links sent by mail (verification, password reset, email "
-            "change, invitation) taken per client address in `login_failure_window_seconds`."
+            "change, invitation) taken per client address in `login_failure_window_seconds`; "
+            "refused `/oauth/token` and `/oauth/revoke` requests are counted apart, to the same "
+            "limit."
         ),
     )
     mail_requests_per_ip_per_hour: int = field(

@@ -31,6 +31,11 @@ async def authenticate_app(services: Services, token: str) -> Principal | None:
     record = await services.apps.get_token(hash_token(token))
     if record is None or record.kind != ACCESS or record.expires_at <= services.clock():
         return None
+    # A token row is written by compare-and-set (a lightweight transaction on ScyllaDB), so
+    # the plain delete that ends it could lose to it on timestamps; the family's row is only
+    # ever written plainly, and an ended family is what makes its tokens stop.
+    if not await services.apps.has_grant(record.app_id, record.grant_id):
+        return None
     app = await services.apps.get(record.app_id)
     if app is None or app.secret_version != record.secret_version:
         return None

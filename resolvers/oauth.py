@@ -162,6 +162,10 @@ async def _refresh(
         raise InvalidGrantError("The refresh token is invalid.")
     if record.expires_at <= now:
         raise InvalidGrantError("The refresh token has expired.")
+    if not await services.apps.has_grant(app.app_id, record.grant_id):
+        # The family was ended (its token rows are deleted too; the family row, written
+        # without compare-and-set, is what ending it is judged by: see app_auth).
+        raise InvalidGrantError("The refresh token is invalid.")
     scopes = record.scopes
     if asked is not None:
         narrowed = frozenset(scope_to_list(asked) or [])

@@ -39,6 +39,8 @@ GENEROUS_LIMITS = {
     "query_cost_budget": 10**12,
     # Webhook receivers in tests listen on 127.0.0.1, which the SSRF guard refuses otherwise.
     "webhooks_allow_private": True,
+    # The OAuth tests send many refused token requests from that one address.
+    "token_failures_per_ip": 1000,
 }
 PASSWORD = "correct horse battery"
 

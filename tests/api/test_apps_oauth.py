@@ -425,3 +425,27 @@ def test_every_field_not_opened_to_apps_is_refused_before_it_runs(world: dict[st
     assert bot.data("{ viewer { id displayName } }")["viewer"]["displayName"]
     nested = bot.run("{ viewer { id email } }")
     assert nested.get("data") is None and "FORBIDDEN" in codes(nested)
+
+
+def test_refused_token_requests_are_limited_per_address(tmp_path: Path, email: str) -> None:
+    """Guessing codes, verifiers or secrets at /oauth/token is limited per client address
+    (`token_failures_per_ip`); a right request gives its slot back."""
+    with serve(make_settings(tmp_path / "data", token_failures_per_ip=3)) as server:
+        dev_token, _ = sign_up(server.client(), "dev-" + email)
+        owner_token, _ = sign_up(server.client(), email)
+        world = {"dev": server.client(dev_token), "owner": server.client(owner_token)}
+        world["server"] = server
+        world["made"] = register(world["dev"])
+        world["ws"] = world["owner"].data(CREATE_WS)["createWorkspace"]["workspace"]["id"]
+        for _ in range(3):
+            wrong = _exchange(server, world["made"], code="cove_code_guess", code_verifier=VERIFIER)
+            assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_grant"
+        limited = _exchange(server, world["made"], code="cove_code_guess", code_verifier=VERIFIER)
+        assert limited.status_code == 429
+        assert limited.json()["error"] == "temporarily_unavailable"
+        assert int(limited.headers["retry-after"]) > 0
+        # Even a right code waits for the window: the address is out of tries.
+        refused = _exchange(
+            server, world["made"], code=_approved_code(world), code_verifier=VERIFIER
+        )
+        assert refused.status_code == 429
