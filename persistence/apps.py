@@ -15,7 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from persistence.declare import Column, ColumnType, Table
+from persistence.declare import Column, ColumnType, Row, Table
+from persistence.expiry import expiry_hour, forget_hour
 from persistence.rows import from_row, to_row
 from persistence.store import Delete, Put, Store, Update
 
@@ -138,8 +139,19 @@ APP_TABLES = (
     APP_GRANT_TOKENS,
 )
 
-# Migration 21: made after APP_TABLES, so a store that has migration 19 gets it added.
+# Authorization codes and tokens by the hour they expire in, so a sweep forgets them (a used
+# code or replaced refresh token is kept until then, to tell a replay).
+APP_TOKEN_EXPIRY = Table(
+    name="app_token_expiry",
+    partition_key=(Column("hour", _INT),),
+    clustering=(Column("kind", _TEXT), Column("token_hash", _BLOB)),
+    values=(Column("expires_at", _TIME), Column("grant_id", _TEXT)),
+)
+
+# Migrations 21 and 24: made after APP_TABLES, so a store that has migration 19 gets them.
 APP_INSTALL_INDEX_TABLES = (APP_INSTALLS_BY_WORKSPACE,)
+APP_EXPIRY_TABLES = (APP_TOKEN_EXPIRY,)
+_CODE = "code"
 
 _PAGE = 200
 
@@ -304,7 +316,22 @@ class AppRepository:
     # Authorization codes
 
     async def add_code(self, code: CodeRecord) -> None:
+        await self._store.put(APP_TOKEN_EXPIRY, _expiry(_CODE, code.code_hash, code.expires_at, ""))
         await self._store.put_if_absent(APP_CODES, to_row(code))
+
+    async def forget_expired(self, hour: int) -> int:
+        """Delete the codes and tokens that expired within one hour; a count."""
+
+        def deletes(row: Row) -> list[Delete]:
+            if row["kind"] == _CODE:
+                return [Delete(APP_CODES, {"code_hash": row["token_hash"]})]
+            grant_token = {"grant_id": row["grant_id"], "token_hash": row["token_hash"]}
+            return [
+                Delete(APP_TOKENS, {"token_hash": row["token_hash"]}),
+                Delete(APP_GRANT_TOKENS, grant_token),
+            ]
+
+        return await forget_hour(self._store, APP_TOKEN_EXPIRY, hour, deletes)
 
     async def get_code(self, code_hash: bytes) -> CodeRecord | None:
         row = await self._store.get(APP_CODES, {"code_hash": code_hash})
@@ -338,6 +365,8 @@ class AppRepository:
                 "expires_at": token.expires_at,
             },
         )
+        expiry = _expiry(token.kind, token.token_hash, token.expires_at, token.grant_id)
+        await self._store.put(APP_TOKEN_EXPIRY, expiry)
         await self._store.put_if_absent(APP_TOKENS, to_row(token))
 
     async def get_token(self, token_hash: bytes) -> TokenRecord | None:
@@ -379,3 +408,13 @@ class AppRepository:
                 ops.append(Delete(APP_GRANT_TOKENS, key))
             await self._store.batch(ops)
         await self._store.delete(APP_GRANTS, {"app_id": app_id, "grant_id": grant_id})
+
+
+def _expiry(kind: str, token_hash: bytes, expires_at: datetime, grant_id: str) -> Row:
+    return {
+        "hour": expiry_hour(expires_at),
+        "kind": kind,
+        "token_hash": token_hash,
+        "expires_at": expires_at,
+        "grant_id": grant_id,
+    }

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from persistence.accounts import ACCOUNT_TABLES
-from persistence.apps import APP_INSTALL_INDEX_TABLES, APP_TABLES
+from persistence.apps import APP_EXPIRY_TABLES, APP_INSTALL_INDEX_TABLES, APP_TABLES
 from persistence.audit import AUDIT_TABLES
 from persistence.blob_intents import BLOB_INTENT_TABLES
 from persistence.calendars_tables import CALENDAR_FEED_CREATORS, CALENDAR_TABLES
@@ -81,6 +81,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(21, "apps installed in each workspace", APP_INSTALL_INDEX_TABLES),
     Migration(22, "video rooms", VIDEO_ROOM_TABLES),
     Migration(23, "ONLYOFFICE sessions and tokens", OFFICE_TABLES),
+    Migration(24, "apps' codes and tokens by expiry", APP_EXPIRY_TABLES),
 )
 
 

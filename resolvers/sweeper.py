@@ -42,8 +42,8 @@ INTENT_PAGE = 200
 
 
 async def sweep_tokens(services: Services) -> int:
-    """Forget upload and download tokens, mailed tokens, second steps of sign-ins and
-    ONLYOFFICE tokens whose hour of expiry has passed; returns a count."""
+    """Forget upload and download tokens, mailed tokens, second steps of sign-ins, ONLYOFFICE
+    tokens and apps' codes and tokens whose hour of expiry has passed; returns a count."""
     last_full_hour = expiry_hour(services.clock()) - 1
     office = OfficeRepository(services.store)
     forgotten = 0
@@ -51,6 +51,7 @@ async def sweep_tokens(services: Services) -> int:
         forgotten += await services.drive.forget_expired_tokens(hour)
         forgotten += await services.identity.forget_expired(hour)
         forgotten += await office.forget_expired(hour)
+        forgotten += await services.apps.forget_expired(hour)
     return forgotten
 
 
