@@ -115,6 +115,8 @@ bench: $(STAMP) ## run the benchmarks in bench/ (figures are ratios measured in 
 	$(BIN)/python -m bench.search_hidden
 	$(BIN)/python -m bench.backup
 	$(BIN)/python -m bench.webhooks
+	$(BIN)/python -m bench.apps
+	$(BIN)/python -m bench.onlyoffice
 	$(BIN)/python -m bench.ics_import
 
 docs: $(STAMP) ## rewrite the settings table in docs/configuration.md from the code

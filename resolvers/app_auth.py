@@ -8,6 +8,7 @@ the scopes approved for its grant. It is refused once expired, once its family i
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -31,15 +32,16 @@ async def authenticate_app(services: Services, token: str) -> Principal | None:
     record = await services.apps.get_token(hash_token(token))
     if record is None or record.kind != ACCESS or record.expires_at <= services.clock():
         return None
-    # A token row is written by compare-and-set (a lightweight transaction on ScyllaDB), so
-    # the plain delete that ends it could lose to it on timestamps; the family's row is only
-    # ever written plainly, and an ended family is what makes its tokens stop.
-    if not await services.apps.has_grant(record.app_id, record.grant_id):
+    # Read together. A token row is written by compare-and-set (a lightweight transaction on
+    # ScyllaDB), so the plain delete that ends it could lose to it on timestamps; the
+    # family's row is only ever written plainly, and an ended family is what stops its tokens.
+    live, app, install = await asyncio.gather(
+        services.apps.has_grant(record.app_id, record.grant_id),
+        services.apps.get(record.app_id),
+        services.apps.get_install(record.app_id, record.workspace_id),
+    )
+    if not live or app is None or app.secret_version != record.secret_version:
         return None
-    app = await services.apps.get(record.app_id)
-    if app is None or app.secret_version != record.secret_version:
-        return None
-    install = await services.apps.get_install(record.app_id, record.workspace_id)
     if install is None or install.bot_user_id != record.bot_user_id:
         return None
     caller = AppCaller(record.app_id, record.workspace_id, scope_set(record.scopes))
