@@ -28,7 +28,8 @@ from integrations.search import SearchCursor, SearchDocument, SearchQuery
 from persistence.drive_records import FILE
 from persistence.messages import MessageRecord
 from resolvers import calendars, drive, messages, search_sources, tasks
-from resolvers.authz import WorkspaceAccess
+from resolvers.app_model import AppScope
+from resolvers.authz import Principal, WorkspaceAccess, forbidden
 from resolvers.calendars import workspace_calendars
 from resolvers.context import RequestContext
 from resolvers.drive_listings import searchable_files
@@ -54,6 +55,32 @@ class SearchKind(StrEnum):
     FILE = "FILE"
     EVENT = "EVENT"
     TASK = "TASK"
+
+
+# The scope an app needs to find results of each kind: a hit tells that something matching
+# the words exists, so it is reading what is found.
+APP_KIND_SCOPES = {
+    SearchKind.MESSAGE: AppScope.MESSAGES_READ,
+    SearchKind.FILE: AppScope.FILES_READ,
+    SearchKind.EVENT: AppScope.CALENDARS_READ,
+    SearchKind.TASK: AppScope.TASKS_READ,
+}
+
+
+def _kinds_for(principal: Principal, kinds: Sequence[SearchKind] | None) -> list[str]:
+    """The kinds searched: those asked (all when none), and for an app only those its scopes
+    read; an app asking for a kind it may not read is refused, naming the scope."""
+    asked = list(kinds) if kinds else list(SearchKind)
+    if principal.app is not None:
+        granted = principal.app.scopes
+        missing = [k for k in asked if APP_KIND_SCOPES[k] not in granted]
+        if kinds and missing:
+            needed = APP_KIND_SCOPES[missing[0]].value
+            raise forbidden(f"Searching {missing[0].value} results needs the scope {needed}.")
+        asked = [k for k in asked if k not in missing]
+        if not asked:
+            raise forbidden("Searching needs a read scope for at least one kind of result.")
+    return [k.value.lower() for k in asked]
 
 
 # Query
@@ -157,7 +184,7 @@ async def search(
     for moment, field in ((since, "since"), (until, "until")):
         if moment is not None and moment.tzinfo is None:
             raise bad_input("Give times with a time zone offset.", field=field)
-    wanted = [k.value.lower() for k in kinds] if kinds else list(FIELDS)
+    wanted = _kinds_for(granted.principal, kinds)
     fields = sorted({f for kind in wanted for f in FIELDS[kind]})
     key = await services.indexer.search_key(workspace_id)
     try:

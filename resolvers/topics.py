@@ -41,11 +41,13 @@ TOPIC_KINDS: dict[str, Check] = {
 
 # What an app token needs, besides realtime:read and its bot's right to read the topic, to
 # subscribe to a topic of each kind: the scopes that read every notice the topic carries.
-# Kinds not named here (personal, calendars, boards) are not open to apps.
+# Kinds not named here (personal topics) are not open to apps.
 APP_TOPIC_SCOPES: dict[str, frozenset[str]] = {
     "Channel": frozenset({AppScope.CHANNELS_READ, AppScope.MESSAGES_READ}),
     "Workspace": frozenset({AppScope.WORKSPACES_READ, AppScope.CHANNELS_READ}),
     "Folder": frozenset({AppScope.FILES_READ}),
+    "Calendar": frozenset({AppScope.CALENDARS_READ}),
+    "Board": frozenset({AppScope.TASKS_READ}),
 }
 
 

@@ -38,6 +38,10 @@ _FILES = AppScope.FILES_READ
 _FILESW = AppScope.FILES_WRITE
 _USERS = AppScope.USERS_READ
 _RT = AppScope.REALTIME_READ
+_CAL = AppScope.CALENDARS_READ
+_CALW = AppScope.CALENDARS_WRITE
+_TASKS = AppScope.TASKS_READ
+_TASKSW = AppScope.TASKS_WRITE
 
 
 def _all(scope: AppScope | None, names: str) -> dict[str, AppScope | None]:
@@ -48,14 +52,37 @@ _DRIVE_ITEM = "id name parent createdAt updatedAt createdBy trashed viewerLevel 
 
 # type -> field -> the scope it needs (None: any app may ask).
 OPEN: dict[str, dict[str, AppScope | None]] = {
-    "Query": _all(None, "viewer appScopes node"),
+    "Query": {**_all(None, "viewer appScopes node"), "search": AppScope.SEARCH_READ},
     "Mutation": {
         **_all(_MSGW, "postMessage editMessage deleteMessage addReaction removeReaction"),
         **_all(_MSGW, "pinMessage unpinMessage"),
         **_all(_CHW, "createChannel renameChannel setChannelTopic addChannelMember"),
         **_all(_RT, "openRealtimeSession realtimeKey closeRealtimeSession"),
         "createUpload": _FILESW,
+        **_all(_CALW, "createEvent updateEvent deleteEvent"),
+        **_all(_TASKSW, "createBoard updateBoard createTaskList updateTaskList createTask"),
+        **_all(_TASKSW, "updateTask moveTask deleteTask addTaskComment"),
+        **_all(_TASKSW, "addChecklistItem updateChecklistItem"),
     },
+    "Calendar": _all(_CAL, "id name color personal owner viewerLevel workspace events"),
+    "Event": {
+        **_all(_CAL, "id calendar title description location start end timeZone allDay"),
+        **_all(_CAL, "recurrence exceptionDates reminders attendees createdBy createdAt"),
+        **_all(_CAL, "updatedAt occurrences"),
+    },
+    "EventOccurrence": _all(
+        _CAL, "event occurrenceId start end changed allDay title description location"
+    ),
+    "Attendee": _all(_CAL, "user response"),
+    "Board": _all(_TASKS, "id name archived viewerLevel workspace channel lists"),
+    "TaskList": _all(_TASKS, "id name archived tasks"),
+    "Task": {
+        **_all(_TASKS, "id title description status dueAt completedAt archived position"),
+        **_all(_TASKS, "assignees labels checklist comments list board createdBy createdAt"),
+        "updatedAt": _TASKS,
+    },
+    "TaskComment": _all(_TASKS, "id text author createdAt"),
+    "ChecklistItem": _all(_TASKS, "id text done"),
     "Upload": _all(_FILESW, "id url expiresAt fileId"),
     "Subscription": _all(_RT, "events"),
     "RealtimeSession": _all(_RT, "id key"),
@@ -68,6 +95,8 @@ OPEN: dict[str, dict[str, AppScope | None]] = {
         **_all(_WS, "id name createdAt viewerRole members"),
         "channels": _CH,
         "driveSharedWithMe": _FILES,
+        "calendars": _CAL,
+        "boards": _TASKS,
     },
     "Member": _all(_WS, "user role joinedAt"),
     "Channel": {
@@ -76,6 +105,7 @@ OPEN: dict[str, dict[str, AppScope | None]] = {
         "members": _CH,
         **_all(_MSG, "messages pinnedMessages"),
         "sharedDriveItems": _FILES,
+        "boards": _TASKS,
     },
     "Message": {
         "id": None,
@@ -96,7 +126,7 @@ OPEN: dict[str, dict[str, AppScope | None]] = {
 
 # type -> the fields of an open type that no app may ask for (space-separated).
 CLOSED: dict[str, str] = {
-    "Query": "search myApps app appInstallRequest webhookEndpoint",
+    "Query": "myApps app appInstallRequest webhookEndpoint",
     # Accounts, workspaces' administration, the drive's whole tree and its sharing, planning,
     # typing, apps and webhooks themselves.
     "Mutation": """signUp verifyEmail resendVerificationEmail requestPasswordReset
@@ -110,18 +140,19 @@ CLOSED: dict[str, str] = {
         trashDriveItem restoreDriveItem deleteDriveItem restoreFileVersion
         shareDriveItem unshareDriveItem createShareLink revokeShareLink createCalendar
         updateCalendar deleteCalendar shareCalendar unshareCalendar createCalendarFeed
-        revokeCalendarFeed importCalendar createEvent updateEvent deleteEvent respondToEvent
-        createBoard updateBoard createTaskList updateTaskList createTask updateTask moveTask
-        deleteTask addChecklistItem updateChecklistItem addTaskComment typing registerApp
+        revokeCalendarFeed importCalendar respondToEvent typing registerApp
         updateApp rotateAppSecret deleteApp approveAppInstall uninstallApp
         createIncomingWebhook deleteIncomingWebhook redeliverWebhook joinVideoRoom openDocument
         rotateVideoRoom""",
     "User": """email createdAt emailVerified twoFactorEnabled recoveryCodesLeft sessions
         securityLog invitations mentions agenda""",
-    "Workspace": """requireTwoFactor invitations auditLog drive driveTrash calendars boards
-        driveUsage""",
+    "Workspace": "requireTwoFactor invitations auditLog drive driveTrash driveUsage",
     "Member": "presence",
-    "Channel": "incomingWebhooks unreadCount lastReadMessageId boards",
+    "Channel": "incomingWebhooks unreadCount lastReadMessageId",
+    "Calendar": "shares",
+    # A room's name is a capability to join it: apps do not join calls.
+    "Event": "videoRoomUrl",
+    "Attendee": "email",
     "DriveItem": "shares",
     "Folder": "shares",
     "File": "shares shareLinks",
@@ -134,24 +165,15 @@ CLOSED_TYPES = frozenset(
         "App",
         "AppInstallRequest",
         "AppListing",
-        "Attendee",
         "AuditDetail",
         "AuditEvent",
-        "Board",
-        "Calendar",
         "CalendarShare",
-        "ChecklistItem",
         "DriveShare",
         "DriveUsage",
-        "Event",
-        "EventOccurrence",
         "IncomingWebhook",
         "Invitation",
         "Session",
         "ShareLink",
-        "Task",
-        "TaskComment",
-        "TaskList",
         "VideoRoom",
         "WebhookDelivery",
         "WebhookEndpoint",
