@@ -10,7 +10,8 @@ channel's own (a bot reads a channel only as its member, and is told there).
 
 Most workspaces have no app: that answer is remembered for `quiet_seconds` per workspace
 (an install or uninstall on this node forgets it at once; on another node a new install is
-told of events from at most that long after it is made).
+told of events from at most that long after it is made), and so is each channel's
+workspace, so a post where no app is installed costs no read here.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ log = logging.getLogger("cove.webhooks")
 
 _MAX_INSTALLS = 1000
 _MAX_QUIET = 10_000  # workspaces remembered as having no app
+_MAX_REMEMBERED = 100_000  # channels whose workspace is remembered
 
 # The scope an app needs to be told of an event of each kind.
 _SCOPE_OF: dict[type, AppScope] = {
@@ -69,6 +71,20 @@ class AppEvents:
         self._webhooks = webhooks
         self._quiet_seconds = quiet_seconds
         self._quiet: dict[str, float] = {}  # workspace id -> until when it has no app
+        self._channel_workspaces: dict[str, str] = {}
+
+    async def _workspace_of(self, channel_id: str) -> str | None:
+        """A channel's workspace (it never changes, so it is remembered: a post in a
+        workspace without apps reads nothing here once its channel is known)."""
+        workspace_id = self._channel_workspaces.get(channel_id)
+        if workspace_id is None:
+            channel = await self._channels.get(channel_id)
+            if channel is None:
+                return None
+            if len(self._channel_workspaces) >= _MAX_REMEMBERED:
+                self._channel_workspaces.clear()
+            workspace_id = self._channel_workspaces[channel_id] = channel.workspace_id
+        return workspace_id
 
     def forget(self, workspace_id: str) -> None:
         """An app was installed or uninstalled there: read its installs again."""
@@ -103,10 +119,10 @@ class AppEvents:
             return
         kind, raw_id = parsed
         if kind == "Channel":
-            channel = await self._channels.get(raw_id)
-            if channel is None:
+            found = await self._workspace_of(raw_id)
+            if found is None:
                 return
-            workspace_id = channel.workspace_id
+            workspace_id = found
         elif kind == "Workspace":
             workspace_id = raw_id
         else:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from resolvers import channels, invitations, messages, workspaces
+from resolvers.notice_types import MessageNotice
 from resolvers.roles import Role, Visibility
 from resolvers.services import Services
 from schema.build import build_schema
@@ -117,3 +118,25 @@ async def test_page_size_does_not_change_reads_for_members_either(
         return dict(counting.calls)
 
     assert await reads(3) == await reads(12)
+
+
+async def test_a_post_where_no_app_is_installed_costs_apps_no_read(
+    services: tuple[Services, CountingStore],
+) -> None:
+    """Telling apps of events (resolvers/app_events.py) reads nothing for a channel whose
+    workspace has no app, once the channel's workspace and that answer are known."""
+    svc, counting = services
+    owner = (await signed_up(ctx(svc, None), "o@example.org", PASSWORD, "Olga")).token
+    ws = await workspaces.create_workspace(ctx(svc, owner), "Acme")
+    room = await channels.create_channel(ctx(svc, owner), ws.id, "general", Visibility.PUBLIC, None)
+    await messages.post_message(ctx(svc, owner), room.id, "first", None, [])
+    counting.reads = 0
+    await svc.app_events.notice(
+        to_global_id("Channel", room.id), MessageNotice.CREATED, {"id": "x"}, None
+    )
+    assert counting.reads == 0
+    svc.app_events.forget(ws.id)  # an install here: its installs are read again
+    await svc.app_events.notice(
+        to_global_id("Channel", room.id), MessageNotice.CREATED, {"id": "x"}, None
+    )
+    assert counting.calls == {"scan": 1}
