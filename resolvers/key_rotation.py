@@ -1,0 +1,123 @@
+"""Root key rotation (`cove keys rotate-root`) and the start-up check that the root key fits.
+
+The rotation re-wraps every stored key (each scope's data key versions and the install's
+master secret) under a new root key, one row at a time, while servers keep serving. Each
+row is replaced whole, so a rotation cut short (even by `kill -9`) leaves every row wrapped
+under one key or the other, and running it again continues: rows already under the new key
+are skipped. It ends when a whole pass finds nothing left under another key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from crypto.errors import SealError
+from crypto.keyring import MASTER_SCOPE, MASTER_VERSION, Keyring
+from persistence.keys import DataKeyRecord, DataKeyRepository
+
+_PAGE = 100
+_MAX_PASSES = 5
+
+
+class RootKeyMismatch(RuntimeError):
+    """The configured root key does not open this install's keys."""
+
+
+@dataclass(frozen=True)
+class RotationReport:
+    """How many stored keys there are, how many this run re-wrapped, in how many passes."""
+
+    keys: int
+    rewrapped: int
+    passes: int
+
+
+def _mismatch(scope: str, version: int, wrapped_by: str, keyring: Keyring) -> RootKeyMismatch:
+    held = keyring.root_key_id()
+    under = f"root key {wrapped_by}" if wrapped_by else "another root key"
+    return RootKeyMismatch(
+        f"this install's key {scope} v{version} is wrapped under {under}; the configured "
+        f"root key is {held} (or a previous key given does not fit either)"
+    )
+
+
+async def adopt_stored_master(keyring: Keyring, repo: DataKeyRepository) -> None:
+    """At start: take the stored master secret, or (before any rotation) check that the root
+    key opens the first stored key; RootKeyMismatch if it does not."""
+    record = await repo.get(MASTER_SCOPE, MASTER_VERSION)
+    if record is None:
+        record = await _first_data_key(repo)
+        if record is None:
+            return
+    try:
+        if record.scope == MASTER_SCOPE:
+            keyring.adopt_master(record.wrapped)
+        else:
+            keyring.unwrap(record.scope, record.version, record.wrapped)
+    except SealError:
+        wrapped_by = await repo.wrapped_by(record.scope, record.version)
+        raise _mismatch(record.scope, record.version, wrapped_by, keyring) from None
+
+
+async def _first_data_key(repo: DataKeyRepository) -> DataKeyRecord | None:
+    after: tuple[str, int] | None = None
+    while True:
+        entries = await repo.index_page(_PAGE, after)
+        for scope, version, _ in entries:
+            if scope != MASTER_SCOPE and (record := await repo.get(scope, version)):
+                return record
+        if len(entries) < _PAGE:
+            return None
+        after = entries[-1][0], entries[-1][1]
+
+
+async def rotate_root(
+    keyring: Keyring,
+    repo: DataKeyRepository,
+    clock: Callable[[], datetime],
+    progress: Callable[[int, int], None] = lambda done, total: None,
+    pause_seconds: float = 0.0,
+) -> RotationReport:
+    """Re-wrap every stored key under `keyring`'s root key (the new one), opening them with
+    it or its previous key (the old one). The master secret is stored first: before the
+    first rotation it is the old root key, so every derived key stays as it was."""
+    new_id = keyring.root_key_id()
+    await adopt_stored_master(keyring, repo)  # refuses an old key that opens nothing
+    if await repo.get(MASTER_SCOPE, MASTER_VERSION) is None:
+        master = DataKeyRecord(MASTER_SCOPE, MASTER_VERSION, keyring.wrap_master(), clock())
+        await repo.add_if_absent(master, new_id)
+    total = await repo.count()
+    done = 0
+    for passes in range(1, _MAX_PASSES + 1):
+        rewrapped = 0
+        after: tuple[str, int] | None = None
+        while True:
+            entries = await repo.index_page(_PAGE, after)
+            for scope, version, wrapped_by in entries:
+                record = await repo.get(scope, version)
+                if record is None:
+                    continue  # an index entry whose key was never written (a node stopped)
+                try:
+                    if keyring.wrapped_under_root(scope, version, record.wrapped):
+                        continue
+                    key = keyring.unwrap(scope, version, record.wrapped)
+                except SealError:
+                    raise _mismatch(scope, version, wrapped_by, keyring) from None
+                await repo.rewrap(record, keyring.wrap(key), new_id)
+                rewrapped += 1
+                done += 1
+                progress(done, total)
+                if pause_seconds:
+                    await asyncio.sleep(pause_seconds)  # tests only: a rotation to interrupt
+            if len(entries) < _PAGE:
+                break
+            after = entries[-1][0], entries[-1][1]
+        if rewrapped == 0:
+            return RotationReport(keys=await repo.count(), rewrapped=done, passes=passes)
+    raise RootKeyMismatch(
+        f"after {_MAX_PASSES} passes keys are still being wrapped under another root key: "
+        f"restart every server with the new key as root key and the old one as previous key"
+    )
