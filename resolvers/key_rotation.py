@@ -35,18 +35,19 @@ class RotationReport:
     passes: int
 
 
-def _mismatch(scope: str, version: int, wrapped_by: str, keyring: Keyring) -> RootKeyMismatch:
-    held = keyring.root_key_id()
+def _mismatch(scope: str, version: int, wrapped_by: str, held: str) -> RootKeyMismatch:
     under = f"root key {wrapped_by}" if wrapped_by else "another root key"
     return RootKeyMismatch(
-        f"this install's key {scope} v{version} is wrapped under {under}; the configured "
-        f"root key is {held} (or a previous key given does not fit either)"
+        f"this install's key {scope} v{version} is wrapped under {under}; {held}"
     )
 
 
-async def adopt_stored_master(keyring: Keyring, repo: DataKeyRepository) -> None:
+async def adopt_stored_master(
+    keyring: Keyring, repo: DataKeyRepository, held: str | None = None
+) -> None:
     """At start: take the stored master secret, or (before any rotation) check that the root
-    key opens the first stored key; RootKeyMismatch if it does not."""
+    key opens the first stored key; RootKeyMismatch, saying which keys are `held`, if not."""
+    held = held or f"the configured root key is {keyring.root_key_id()}"
     record = await repo.get(MASTER_SCOPE, MASTER_VERSION)
     if record is None:
         record = await _first_data_key(repo)
@@ -59,7 +60,7 @@ async def adopt_stored_master(keyring: Keyring, repo: DataKeyRepository) -> None
             keyring.unwrap(record.scope, record.version, record.wrapped)
     except SealError:
         wrapped_by = await repo.wrapped_by(record.scope, record.version)
-        raise _mismatch(record.scope, record.version, wrapped_by, keyring) from None
+        raise _mismatch(record.scope, record.version, wrapped_by, held) from None
 
 
 async def _first_data_key(repo: DataKeyRepository) -> DataKeyRecord | None:
@@ -85,7 +86,8 @@ async def rotate_root(
     it or its previous key (the old one). The master secret is stored first: before the
     first rotation it is the old root key, so every derived key stays as it was."""
     new_id = keyring.root_key_id()
-    await adopt_stored_master(keyring, repo)  # refuses an old key that opens nothing
+    held = f"neither the new root key {new_id} nor the old one given opens it"
+    await adopt_stored_master(keyring, repo, held)  # refuses an old key that opens nothing
     if await repo.get(MASTER_SCOPE, MASTER_VERSION) is None:
         master = DataKeyRecord(MASTER_SCOPE, MASTER_VERSION, keyring.wrap_master(), clock())
         await repo.add_if_absent(master, new_id)
@@ -105,7 +107,7 @@ async def rotate_root(
                         continue
                     key = keyring.unwrap(scope, version, record.wrapped)
                 except SealError:
-                    raise _mismatch(scope, version, wrapped_by, keyring) from None
+                    raise _mismatch(scope, version, wrapped_by, held) from None
                 await repo.rewrap(record, keyring.wrap(key), new_id)
                 rewrapped += 1
                 done += 1

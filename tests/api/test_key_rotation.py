@@ -170,6 +170,7 @@ def test_a_wrong_root_key_is_refused_by_name(tmp_path: Path) -> None:
     _, errors = refused.communicate(timeout=120)
     assert refused.returncode == 1
     assert "is wrapped under root key" in errors
+    assert "neither the new root key" in errors
     start(make_settings(data, root_key_file=new))
 
 
