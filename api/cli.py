@@ -42,7 +42,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not is_initialised(settings):
         for path in init_data_dir(settings):
             print(f"created {path}", file=sys.stderr)
-    load_keyring(settings)  # refuse to start on a key others can read, before any worker runs
+    _check_root_key(settings)  # refuse a key others can read, or one that opens nothing here
     # Workers rebuild the same settings from the environment.
     os.environ.update(settings.as_environment())
     scheme = "https" if settings.ssl_certfile else "http"
@@ -58,12 +58,30 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0 if http_server.run(config) else 3
 
 
+def _check_root_key(settings: Settings) -> None:
+    """Before any worker runs: the root key file is private and opens this install's keys."""
+    from api.bootstrap import check_root_key
+    from api.stores import open_store
+
+    keyring = load_keyring(settings)
+
+    async def check() -> None:
+        store = await open_store(settings)
+        try:
+            await check_root_key(settings, keyring, store)
+        finally:
+            await store.close()
+
+    asyncio.run(check())
+
+
 def cmd_check(args: argparse.Namespace) -> int:
+    from api.bootstrap import check_root_key
     from api.stores import describe_store, open_store
     from integrations.broker import broker_from_url
 
     settings = _settings(args)
-    load_keyring(settings)
+    keyring = load_keyring(settings)
     print(
         "keys: ok",
         f"({'environment' if settings.root_key else settings.resolved_root_key_file})",
@@ -73,6 +91,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         store = await open_store(settings)
         try:
             await store.ping()
+            await check_root_key(settings, keyring, store)  # the key opens this install's keys
         finally:
             await store.close()
 

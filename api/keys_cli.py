@@ -126,7 +126,9 @@ def _guarded(
     def run(args: argparse.Namespace) -> int:
         try:
             return command(args, settings_of)
-        except (KeyFileError, CryptoError, RootKeyMismatch, StoreError, OSError) as exc:
+        except KeyFileError as exc:  # a key that cannot be read or written: exit status 2
+            raise InitError(str(exc)) from None
+        except (CryptoError, RootKeyMismatch, StoreError, OSError) as exc:
             print(f"cove keys {args.verb}: {exc}", file=sys.stderr)
             return 1
 

@@ -145,7 +145,9 @@ def test_rotate_while_serving_kill_resume_then_start_with_the_new_key_alone(
     assert old_id != new_id
 
 
-def test_a_wrong_root_key_is_refused_by_name(tmp_path: Path) -> None:
+def test_a_wrong_root_key_is_refused_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     data = tmp_path / "data"
     settings = make_settings(data, max_query_cost=10**10)
     with serve(settings) as server:
@@ -163,6 +165,12 @@ def test_a_wrong_root_key_is_refused_by_name(tmp_path: Path) -> None:
     assert process.returncode == 0, errors
     with pytest.raises(InitError, match=f"file {wrong}: this install's key"):
         start(make_settings(data, root_key_file=wrong))
+    for name, value in make_settings(data, root_key_file=wrong).as_environment().items():
+        monkeypatch.setenv(name, value)
+    capsys.readouterr()
+    assert main(["serve", "--data-dir", str(data), "--port", "1"]) == 2  # before any worker
+    assert f"secret file {wrong}: this install's key install/master v1" in capsys.readouterr().err
+    monkeypatch.undo()
     # A rotation that holds neither the old key nor the new one stops before writing.
     other = tmp_path / "other.key"
     write_root_key_file(other, generate_root_key())
