@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 from api.settings import Settings, SettingsError
@@ -103,9 +104,10 @@ def describe_root_key(settings: Settings) -> str:
 
 
 async def check_root_key(settings: Settings, keyring: Keyring, store: Store) -> None:
-    """Adopt the stored master secret; InitError, naming the key's source, if the root key
-    does not open this install's keys (a wrong file, or the old key after a rotation)."""
+    """Adopt the stored master secret (storing it on an install that has none yet); InitError,
+    naming the key's source, if the root key does not open this install's keys (a wrong file,
+    or the old key after a rotation)."""
     try:
-        await adopt_stored_master(keyring, DataKeyRepository(store))
+        await adopt_stored_master(keyring, DataKeyRepository(store), lambda: datetime.now(UTC))
     except RootKeyMismatch as exc:
         raise InitError(f"{describe_root_key(settings)}: {exc}") from None

@@ -99,6 +99,11 @@ class Keyring:
                 return p.gcm_decrypt(kek, nonce, body, aad), position
         raise SealError("wrapped key does not open under the root key")
 
+    @property
+    def rotating(self) -> bool:
+        """Whether a previous root key is held (a rotation is under way)."""
+        return len(self._keks) > 1
+
     def wrap_master(self) -> bytes:
         """The master secret wrapped under the root key, to be stored (key rotation)."""
         return self.wrap(DataKey(MASTER_SCOPE, MASTER_VERSION, self._master))

@@ -43,24 +43,34 @@ def _mismatch(scope: str, version: int, wrapped_by: str, held: str) -> RootKeyMi
 
 
 async def adopt_stored_master(
-    keyring: Keyring, repo: DataKeyRepository, held: str | None = None
+    keyring: Keyring,
+    repo: DataKeyRepository,
+    clock: Callable[[], datetime] | None = None,
+    held: str | None = None,
 ) -> None:
     """At start: take the stored master secret, or (before any rotation) check that the root
-    key opens the first stored key; RootKeyMismatch, saying which keys are `held`, if not."""
+    key opens the first stored key; RootKeyMismatch, saying which keys are `held`, if not.
+
+    With a `clock` and no rotation under way, an install without a stored master stores it
+    then (its root key, as derived keys have always come from it), so a later rotation window
+    never has to guess which of its two keys was the first."""
     held = held or f"the configured root key is {keyring.root_key_id()}"
     record = await repo.get(MASTER_SCOPE, MASTER_VERSION)
     if record is None:
         record = await _first_data_key(repo)
-        if record is None:
-            return
-    try:
-        if record.scope == MASTER_SCOPE:
-            keyring.adopt_master(record.wrapped)
-        else:
+    if record is not None:
+        try:
+            if record.scope == MASTER_SCOPE:
+                keyring.adopt_master(record.wrapped)
+                return
             keyring.unwrap(record.scope, record.version, record.wrapped)
-    except SealError:
-        wrapped_by = await repo.wrapped_by(record.scope, record.version)
-        raise _mismatch(record.scope, record.version, wrapped_by, held) from None
+        except SealError:
+            wrapped_by = await repo.wrapped_by(record.scope, record.version)
+            raise _mismatch(record.scope, record.version, wrapped_by, held) from None
+    if clock is not None and not keyring.rotating:
+        master = DataKeyRecord(MASTER_SCOPE, MASTER_VERSION, keyring.wrap_master(), clock())
+        if not await repo.add_if_absent(master, keyring.root_key_id()):
+            await adopt_stored_master(keyring, repo, None, held)  # another node stored it
 
 
 async def _first_data_key(repo: DataKeyRepository) -> DataKeyRecord | None:
@@ -87,10 +97,15 @@ async def rotate_root(
     first rotation it is the old root key, so every derived key stays as it was."""
     new_id = keyring.root_key_id()
     held = f"neither the new root key {new_id} nor the old one given opens it"
-    await adopt_stored_master(keyring, repo, held)  # refuses an old key that opens nothing
-    if await repo.get(MASTER_SCOPE, MASTER_VERSION) is None:
+    await adopt_stored_master(keyring, repo, None, held)  # refuses an old key that opens nothing
+    # The master secret moves first: before the first rotation it is not stored yet.
+    stored = await repo.get(MASTER_SCOPE, MASTER_VERSION)
+    if stored is None:
         master = DataKeyRecord(MASTER_SCOPE, MASTER_VERSION, keyring.wrap_master(), clock())
-        await repo.add_if_absent(master, new_id)
+        if not await repo.add_if_absent(master, new_id):
+            await adopt_stored_master(keyring, repo, None, held)
+    elif not keyring.wrapped_under_root(MASTER_SCOPE, MASTER_VERSION, stored.wrapped):
+        await repo.rewrap(stored, keyring.wrap_master(), new_id)
     total = await repo.count()
     done = 0
     for passes in range(1, _MAX_PASSES + 1):
