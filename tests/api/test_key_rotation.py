@@ -197,3 +197,25 @@ def test_derived_keys_survive_the_first_rotation() -> None:
     assert not during.wrapped_under_root("ws", 1, blob)
     assert during.wrapped_under_root("ws", 1, during.wrap(key))
     assert after.unwrap("ws", 1, during.wrap(key)) == key
+
+
+def test_key_files_that_cannot_be_used_are_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    for name, value in make_settings(data).as_environment().items():
+        monkeypatch.setenv(name, value)
+    current = data / "keys" / "root.key"
+    missing = tmp_path / "missing.key"
+    rotate_root = ["keys", "rotate-root", "--data-dir", str(data), "--new-key-file"]
+    assert main([*rotate_root, str(missing)]) == 2
+    assert f"{missing}: missing" in capsys.readouterr().err
+    assert main([*rotate_root, str(current)]) == 2  # the new key is the one in use
+    assert "the new key is the only root key configured" in capsys.readouterr().err
+    assert main(["keys", "new-root-key", "--out", str(current)]) == 2
+    assert "refusing to overwrite a key" in capsys.readouterr().err
+    readable = tmp_path / "readable.key"
+    assert main(["keys", "new-root-key", "--out", str(readable)]) == 0
+    readable.chmod(0o644)
+    assert main([*rotate_root, str(readable)]) == 2
+    assert f"{readable}: must be mode 0600" in capsys.readouterr().err
