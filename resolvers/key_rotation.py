@@ -10,7 +10,8 @@ are skipped. It ends when a whole pass finds nothing left under another key.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -74,14 +75,24 @@ async def adopt_stored_master(
 
 
 async def _first_data_key(repo: DataKeyRepository) -> DataKeyRecord | None:
+    async with aclosing(_stored_keys(repo)) as keys:
+        async for record, _ in keys:
+            if record.scope != MASTER_SCOPE:
+                return record
+    return None
+
+
+async def _stored_keys(repo: DataKeyRepository) -> AsyncGenerator[tuple[DataKeyRecord, str]]:
+    """Every stored key with the id of the root key that last wrapped it, page by page."""
     after: tuple[str, int] | None = None
     while True:
         entries = await repo.index_page(_PAGE, after)
-        for scope, version, _ in entries:
-            if scope != MASTER_SCOPE and (record := await repo.get(scope, version)):
-                return record
+        for scope, version, wrapped_by in entries:
+            record = await repo.get(scope, version)
+            if record is not None:  # else an entry whose key was never written (a node stopped)
+                yield record, wrapped_by
         if len(entries) < _PAGE:
-            return None
+            return
         after = entries[-1][0], entries[-1][1]
 
 
@@ -110,28 +121,19 @@ async def rotate_root(
     done = 0
     for passes in range(1, _MAX_PASSES + 1):
         rewrapped = 0
-        after: tuple[str, int] | None = None
-        while True:
-            entries = await repo.index_page(_PAGE, after)
-            for scope, version, wrapped_by in entries:
-                record = await repo.get(scope, version)
-                if record is None:
-                    continue  # an index entry whose key was never written (a node stopped)
-                try:
-                    if keyring.wrapped_under_root(scope, version, record.wrapped):
-                        continue
-                    key = keyring.unwrap(scope, version, record.wrapped)
-                except SealError:
-                    raise _mismatch(scope, version, wrapped_by, held) from None
-                await repo.rewrap(record, keyring.wrap(key), new_id)
-                rewrapped += 1
-                done += 1
-                progress(done, total)
-                if pause_seconds:
-                    await asyncio.sleep(pause_seconds)  # tests only: a rotation to interrupt
-            if len(entries) < _PAGE:
-                break
-            after = entries[-1][0], entries[-1][1]
+        async for record, wrapped_by in _stored_keys(repo):
+            try:
+                if keyring.wrapped_under_root(record.scope, record.version, record.wrapped):
+                    continue
+                key = keyring.unwrap(record.scope, record.version, record.wrapped)
+            except SealError:
+                raise _mismatch(record.scope, record.version, wrapped_by, held) from None
+            await repo.rewrap(record, keyring.wrap(key), new_id)
+            rewrapped += 1
+            done += 1
+            progress(done, total)
+            if pause_seconds:
+                await asyncio.sleep(pause_seconds)  # tests only: a rotation to interrupt
         if rewrapped == 0:
             return RotationReport(keys=await repo.count(), rewrapped=done, passes=passes)
     raise RootKeyMismatch(
