@@ -17,7 +17,7 @@ from litestar.exceptions import HTTPException
 from litestar.types import ASGIApp
 
 from api.backup_schedule import BackupScheduler
-from api.bootstrap import load_keyring
+from api.bootstrap import check_root_key, load_keyring
 from api.errors import http_exception_handler, internal_error_handler
 from api.files import UPLOADS_STATE_KEY, file_routes
 from api.graphiql import GraphiQL
@@ -239,6 +239,11 @@ async def running_services(
     for volume in volumes.values():
         await asyncio.to_thread(volume.probe)
     store = await open_store(settings, volumes.get("data_dir"))
+    try:
+        await check_root_key(settings, keyring, store)  # before any key is derived
+    except BaseException:
+        await store.close()
+        raise
     broker = broker_from_url(settings.broker_url, timeout_seconds=settings.redis_timeout_seconds)
     counters = counters_from_url(settings.broker_url)  # its own 0.5 s: used on every request
     blobs = blob_store(settings, volumes.get("blob_dir"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 from api.settings import Settings, SettingsError
@@ -21,6 +22,9 @@ from crypto.root_key import (
     write_root_key_file,
     write_secret_file,
 )
+from persistence.keys import DataKeyRepository
+from persistence.store import Store
+from resolvers.key_rotation import RootKeyMismatch, adopt_stored_master
 
 
 class InitError(RuntimeError):
@@ -82,9 +86,28 @@ def load_install_salt(settings: Settings) -> bytes:
 
 
 def load_keyring(settings: Settings) -> Keyring:
-    """The keyring from the configured root key; refuses a key file others can read."""
+    """The keyring from the configured root key (and, during a rotation, the previous one);
+    refuses a key file others can read."""
     try:
         root_key = root_key_provider(settings).load()
+        previous = None
+        if settings.root_key_previous_file is not None:
+            previous = SecretFileKeyProvider(settings.root_key_previous_file).load()
     except KeyFileError as exc:
         raise InitError(str(exc)) from None
-    return Keyring(root_key, load_install_salt(settings))
+    return Keyring(root_key, load_install_salt(settings), previous)
+
+
+def describe_root_key(settings: Settings) -> str:
+    """Where the root key comes from (a file, a secret file, the environment), for errors."""
+    return root_key_provider(settings).describe()
+
+
+async def check_root_key(settings: Settings, keyring: Keyring, store: Store) -> None:
+    """Adopt the stored master secret (storing it on an install that has none yet); InitError,
+    naming the key's source, if the root key does not open this install's keys (a wrong file,
+    or the old key after a rotation)."""
+    try:
+        await adopt_stored_master(keyring, DataKeyRepository(store), lambda: datetime.now(UTC))
+    except RootKeyMismatch as exc:
+        raise InitError(f"{describe_root_key(settings)}: {exc}") from None

@@ -1,4 +1,4 @@
-"""The `cove` command: init, serve, check, reindex, audit, queries, backup."""
+"""The `cove` command: init, serve, check, reindex, audit, queries, backup, keys."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from api import backup_cli
+from api import backup_cli, keys_cli
 from api.bootstrap import InitError, init_data_dir, is_initialised, load_keyring
 from api.settings import Settings, SettingsError, load_settings
 
@@ -42,7 +42,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not is_initialised(settings):
         for path in init_data_dir(settings):
             print(f"created {path}", file=sys.stderr)
-    load_keyring(settings)  # refuse to start on a key others can read, before any worker runs
+    _check_root_key(settings)  # refuse a key others can read, or one that opens nothing here
     # Workers rebuild the same settings from the environment.
     os.environ.update(settings.as_environment())
     scheme = "https" if settings.ssl_certfile else "http"
@@ -58,12 +58,30 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0 if http_server.run(config) else 3
 
 
+def _check_root_key(settings: Settings) -> None:
+    """Before any worker runs: the root key file is private and opens this install's keys."""
+    from api.bootstrap import check_root_key
+    from api.stores import open_store
+
+    keyring = load_keyring(settings)
+
+    async def check() -> None:
+        store = await open_store(settings)
+        try:
+            await check_root_key(settings, keyring, store)
+        finally:
+            await store.close()
+
+    asyncio.run(check())
+
+
 def cmd_check(args: argparse.Namespace) -> int:
+    from api.bootstrap import check_root_key
     from api.stores import describe_store, open_store
     from integrations.broker import broker_from_url
 
     settings = _settings(args)
-    load_keyring(settings)
+    keyring = load_keyring(settings)
     print(
         "keys: ok",
         f"({'environment' if settings.root_key else settings.resolved_root_key_file})",
@@ -73,6 +91,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         store = await open_store(settings)
         try:
             await store.ping()
+            await check_root_key(settings, keyring, store)  # the key opens this install's keys
         finally:
             await store.close()
 
@@ -256,6 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     register.add_argument("files", nargs="+", type=Path, metavar="FILE")
     register.set_defaults(run=cmd_queries)
     backup_cli.register(commands, common, _settings)
+    keys_cli.register(commands, common, _settings)
     return parser
 
 

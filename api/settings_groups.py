@@ -8,15 +8,16 @@ from dataclasses import dataclass
 from api.settings_apps import AppSettings
 from api.settings_backup import BackupSettings
 from api.settings_jitsi import JitsiSettings
+from api.settings_keys import KeySettings
 from api.settings_onlyoffice import OnlyofficeSettings
 from api.settings_webhooks import WebhookSettings
 
 
 @dataclass(frozen=True)
 class SettingGroups(
-    AppSettings, WebhookSettings, JitsiSettings, OnlyofficeSettings, BackupSettings
+    AppSettings, WebhookSettings, JitsiSettings, OnlyofficeSettings, BackupSettings, KeySettings
 ):
-    """Apps, webhooks, Jitsi, ONLYOFFICE and backups (api/settings_*.py)."""
+    """Apps, webhooks, Jitsi, ONLYOFFICE, backups and key rotation (api/settings_*.py)."""
 
 
 GROUPS = SettingGroups.__bases__

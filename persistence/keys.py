@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from persistence.declare import Column, ColumnType, Order, Row, Table
-from persistence.store import Store
+from persistence.declare import Column, ColumnType, Copy, Order, Row, Table
+from persistence.store import Put, Store
 
 _TEXT = ColumnType.TEXT
 _BLOB = ColumnType.BLOB
@@ -21,6 +21,25 @@ DATA_KEYS = Table(
 )
 
 DATA_KEY_TABLES = (DATA_KEYS,)
+
+# Every wrapped key in one partition, so a root key rotation can list them all (the store
+# reads one partition at a time), each with the id of the root key that last wrapped it
+# (empty for keys from before this table: the rotation then tries the keys it holds).
+DATA_KEY_INDEX = Table(
+    name="data_key_index",
+    partition_key=(Column("shard", _TEXT),),
+    clustering=(Column("scope", _TEXT), Column("version", ColumnType.BIGINT)),
+    values=(Column("root_key_id", _TEXT),),
+)
+_SHARD = "all"
+
+
+def _index_row(row: Row) -> Row:
+    return {"shard": _SHARD, "scope": row["scope"], "version": row["version"], "root_key_id": ""}
+
+
+DATA_KEY_INDEX_TABLES = (DATA_KEY_INDEX,)
+DATA_KEY_INDEX_COPIES = (Copy(DATA_KEYS, DATA_KEY_INDEX, _index_row),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +81,15 @@ class DataKeyRepository:
                 return records
             after = (records[-1].version,)
 
-    async def add_if_absent(self, record: DataKeyRecord) -> bool:
-        """Store a new key version; False if that version exists (another node made it)."""
+    async def get(self, scope: str, version: int) -> DataKeyRecord | None:
+        """One version of a scope's key, or None."""
+        row = await self._store.get(DATA_KEYS, {"scope": scope, "version": version})
+        return None if row is None else _record(row)
+
+    async def add_if_absent(self, record: DataKeyRecord, root_key_id: str = "") -> bool:
+        """Store a new key version; False if that version exists (another node made it).
+        Its index entry goes first, so no stored key is ever missing from the index."""
+        await self._store.put(DATA_KEY_INDEX, _entry(record.scope, record.version, root_key_id))
         return await self._store.put_if_absent(
             DATA_KEYS,
             {
@@ -73,3 +99,41 @@ class DataKeyRepository:
                 "created_at": record.created_at,
             },
         )
+
+    async def rewrap(self, record: DataKeyRecord, wrapped: bytes, root_key_id: str) -> None:
+        """Replace a key version's wrapping (same key, another root key), with its index entry."""
+        await self._store.batch(
+            [
+                Put(
+                    DATA_KEYS,
+                    {
+                        "scope": record.scope,
+                        "version": record.version,
+                        "wrapped": wrapped,
+                        "created_at": record.created_at,
+                    },
+                ),
+                Put(DATA_KEY_INDEX, _entry(record.scope, record.version, root_key_id)),
+            ]
+        )
+
+    async def wrapped_by(self, scope: str, version: int) -> str:
+        """The id of the root key that last wrapped this key version, if known; else ""."""
+        key = {"shard": _SHARD, "scope": scope, "version": version}
+        row = await self._store.get(DATA_KEY_INDEX, key)
+        return "" if row is None else row["root_key_id"] or ""
+
+    async def count(self) -> int:
+        """How many keys the index lists."""
+        return await self._store.count(DATA_KEY_INDEX, {"shard": _SHARD}, limit=2**62)
+
+    async def index_page(
+        self, limit: int, after: tuple[str, int] | None = None
+    ) -> list[tuple[str, int, str]]:
+        """A page of (scope, version, root key id) of every stored key, in key order."""
+        rows = await self._store.scan(DATA_KEY_INDEX, {"shard": _SHARD}, limit=limit, after=after)
+        return [(row["scope"], row["version"], row["root_key_id"] or "") for row in rows]
+
+
+def _entry(scope: str, version: int, root_key_id: str) -> Row:
+    return {"shard": _SHARD, "scope": scope, "version": version, "root_key_id": root_key_id}

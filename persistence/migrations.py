@@ -15,7 +15,7 @@ from persistence.declare import Copy, Table
 from persistence.drive_tables import DRIVE_TABLES, SHARE_LINK_VERSIONS
 from persistence.identity import IDENTITY_TABLES
 from persistence.incoming_webhooks import INCOMING_WEBHOOK_TABLES
-from persistence.keys import DATA_KEY_TABLES
+from persistence.keys import DATA_KEY_INDEX_COPIES, DATA_KEY_INDEX_TABLES, DATA_KEY_TABLES
 from persistence.messages import BUCKETED_MESSAGE_COPIES, BUCKETED_MESSAGE_TABLES, MESSAGE_TABLES
 from persistence.office import OFFICE_TABLES
 from persistence.outbox import OUTBOX_TABLES
@@ -82,6 +82,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(22, "video rooms", VIDEO_ROOM_TABLES),
     Migration(23, "ONLYOFFICE sessions and tokens", OFFICE_TABLES),
     Migration(24, "apps' codes and tokens by expiry", APP_EXPIRY_TABLES),
+    Migration(25, "index of wrapped keys", DATA_KEY_INDEX_TABLES, DATA_KEY_INDEX_COPIES),
 )
 
 

@@ -60,7 +60,7 @@ class KeyService:
                 record = DataKeyRecord(
                     scope=scope, version=1, wrapped=wrapped, created_at=self._clock()
                 )
-                if not await self._repo.add_if_absent(record):
+                if not await self._repo.add_if_absent(record, self._keyring.root_key_id()):
                     # Another node made the first key at the same moment: use theirs.
                     await self._load(scope)
                 else:
