@@ -173,16 +173,13 @@ async def _match_users(
 
 
 async def _import_channel(run: _Run, channel: SlackChannel) -> None:
-    record = await _channel(run, channel)
+    record, made = await _channel(run, channel)
     keys = [message_key(channel.id, m.ts) for m in channel.messages]
     known: dict[str, str] = {}
-    for start in range(0, len(keys), _KEYS_PER_READ):
+    # In a channel made now (again, if it was deleted in Cove) no message is there yet.
+    for start in range(0, 0 if made else len(keys), _KEYS_PER_READ):
         chunk = keys[start : start + _KEYS_PER_READ]
-        found = (
-            [None] * len(chunk)
-            if record is None
-            else await run.repo.find_many(run.workspace_id, chunk)
-        )
+        found = await run.repo.find_many(run.workspace_id, chunk)
         known.update({k: v for k, v in zip(chunk, found, strict=True) if v is not None})
     if record is not None and run.writing:
         authors = {run.people[m.user] for m in channel.messages if m.user in run.people}
@@ -217,17 +214,17 @@ async def _import_channel(run: _Run, channel: SlackChannel) -> None:
         await run.services.channels.update(record.channel_id, {"archived": True, "updated_at": now})
 
 
-async def _channel(run: _Run, channel: SlackChannel) -> ChannelRecord | None:
+async def _channel(run: _Run, channel: SlackChannel) -> tuple[ChannelRecord | None, bool]:
     """The Cove channel of a Slack channel: the one an earlier run made, else a new one
-    (None in a dry run, which makes nothing)."""
+    (None in a dry run, which makes nothing); and whether it is new."""
     services = run.services
     [known] = await run.repo.find_many(run.workspace_id, [channel_key(channel.id)])
     if known is not None and (record := await services.channels.get(known)) is not None:
         run.report.channels_reused += 1
-        return record
+        return record, False
     run.report.channels_created += 1
     if not run.writing:
-        return None
+        return None, True
     channel_id = new_id()
     ws = run.workspace_id
     name = unicodedata.normalize("NFC", channel.name).strip()[:MAX_CHANNEL_NAME]
@@ -246,9 +243,11 @@ async def _channel(run: _Run, channel: SlackChannel) -> ChannelRecord | None:
         created_at=now,
         updated_at=now,
     )
-    await services.channels.create(record, [run.owner_id], now)
+    # The mapping first: a run stopped in between finds no channel there and makes one,
+    # rather than leaving one that no run would find again.
     await run.repo.record(ws, channel_key(channel.id), channel_id)
-    return record
+    await services.channels.create(record, [run.owner_id], now)
+    return record, True
 
 
 def _clean(text: str) -> str:
