@@ -117,9 +117,16 @@ DAYS: dict[str, list[dict[str, Any]]] = {
 }
 
 
-def write_export(path: Path, *, without: str | None = None) -> Path:
-    """The export as a zip at `path`; `without` leaves one member out."""
-    members: dict[str, Any] = {"users.json": USERS, "channels.json": CHANNELS, **DAYS}
+def write_export(
+    path: Path, *, without: str | None = None, more: dict[str, Any] | None = None
+) -> Path:
+    """The export as a zip at `path`; `without` leaves one member out, `more` adds some."""
+    members: dict[str, Any] = {
+        "users.json": USERS,
+        "channels.json": CHANNELS,
+        **DAYS,
+        **(more or {}),
+    }
     with zipfile.ZipFile(path, "w") as archive:
         for name, content in members.items():
             if name != without:

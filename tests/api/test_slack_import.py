@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import worlds
 from drive_support import services_of
-from slack_fixture import CANARY, write_export
+from slack_fixture import CANARY, DAY2, ts, write_export
 from worlds import team_fields
 
 from api.cli import main
@@ -110,6 +110,17 @@ def test_an_export_imported_twice_gives_the_same_workspace(
     settle(services_of(team.server))
     for path in stored_files(team.data_dir):
         assert CANARY.encode() not in path.read_bytes(), path
+
+    # A later export of the same Slack workspace adds only what is new.
+    later = {
+        "random/2023-03-03.json": [
+            {"type": "message", "user": "U0MIA", "text": "Again?", "ts": ts(DAY2 + 86400)}
+        ]
+    }
+    assert cove_import(team, write_export(tmp_path / "later.zip", more=later)) == 0
+    assert "messages imported: 1, already imported: 7" in capsys.readouterr().out
+    texts = [e["node"]["text"] for e in snapshot(team)[1]["messages"]["edges"]]
+    assert texts == ["Again?", "Lunch? <3 in #general"]
 
 
 def test_imported_messages_are_found_by_search(
