@@ -189,22 +189,26 @@ async def _import_channel(run: _Run, channel: SlackChannel) -> None:
                 now = run.services.clock()
                 await run.services.channels.add_member(record, user_id, now)
     by_ts: dict[str, str] = {}  # Slack ts -> Cove message id, for replies to find parents
-    threads: dict[str, datetime] = {}  # parent id -> its newest reply's time
+    # Parent id -> its newest reply's time. Replies an earlier run posted count too: that run
+    # may have stopped before it recounted their thread.
+    threads: dict[str, datetime] = {}
     for message in channel.messages:
         key = message_key(channel.id, message.ts)
-        if key in known:
+        posted_id = known.get(key)
+        if posted_id is not None:
             run.report.messages_present += 1
-            by_ts[message.ts] = known[key]
-            await _reactions(run, record, known[key], message, existing=True)
-            continue
-        posted = await _message(run, channel, record, message, by_ts)
-        if posted is None:
-            continue
-        by_ts[message.ts] = posted.message_id
-        if posted.thread_id:
-            newest = threads.get(posted.thread_id, posted.created_at)
-            threads[posted.thread_id] = max(posted.created_at, newest)
-        await _reactions(run, record, posted.message_id, message, existing=False)
+            await _reactions(run, record, posted_id, message, existing=True)
+        else:
+            posted = await _message(run, channel, record, message, by_ts)
+            if posted is None:
+                continue
+            posted_id = posted.message_id
+            await _reactions(run, record, posted_id, message, existing=False)
+        by_ts[message.ts] = posted_id
+        parent_id = by_ts.get(message.thread_ts or "") if message.is_reply else None
+        if parent_id is not None:
+            at = _time(message.ts)
+            threads[parent_id] = max(at, threads.get(parent_id, at))
     for parent_id, last in threads.items():
         if record is not None and run.writing:
             parent = MessageLocation(parent_id, record.channel_id, run.workspace_id, "")
@@ -250,6 +254,14 @@ async def _channel(run: _Run, channel: SlackChannel) -> tuple[ChannelRecord | No
     return record, True
 
 
+def _time(ts: str) -> datetime:
+    """A Slack ts as a time, to the microsecond (no float rounding)."""
+    exact = ts_key(ts)
+    seconds = int(exact)
+    micros = int((exact - seconds) * 1_000_000)
+    return datetime.fromtimestamp(seconds, UTC).replace(microsecond=micros)
+
+
 def _clean(text: str) -> str:
     return "".join(c for c in text if c in "\n\t" or unicodedata.category(c) != "Cc").strip()
 
@@ -286,7 +298,7 @@ async def _message(
         report.messages_skipped["channel archived in Cove"] += 1
         return None
     thread_id = by_ts.get(message.thread_ts or "", "") if message.is_reply else ""
-    created_at = datetime.fromtimestamp(float(ts_key(message.ts)), UTC)
+    created_at = _time(message.ts)
     message_id = new_id(at=created_at)
     mentions = tuple(dict.fromkeys(run.people[u] for u in mentioned if u in run.people))
     report.messages_imported += 1
@@ -348,7 +360,7 @@ async def _reactions(
                 emoji_index=services.keyring.blind_index(EMOJI_INDEX, f"{ws}\x00{emoji}"),
                 user_id=user_id,
                 emoji_sealed=await services.keys.seal_text(emoji_ref(message_id, ws), emoji),
-                created_at=datetime.fromtimestamp(float(ts_key(message.ts)), UTC),
+                created_at=_time(message.ts),
             )
             if await services.messages.add_reaction(reaction):
                 run.report.reactions_added += 1
