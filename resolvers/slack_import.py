@@ -173,7 +173,13 @@ async def _match_users(
 
 
 async def _import_channel(run: _Run, channel: SlackChannel) -> None:
-    record, made = await _channel(run, channel)
+    authors = {run.people[m.user] for m in channel.messages if m.user in run.people}
+    wanted = {run.people[u] for u in channel.members if u in run.people} | authors
+    # The owner joins the public channels it makes, but a private one only when it was in it
+    # on Slack, or when nobody of it matched (someone must be able to open it).
+    if not channel.private or not wanted:
+        wanted.add(run.owner_id)
+    record, made = await _channel(run, channel, sorted(wanted))
     keys = [message_key(channel.id, m.ts) for m in channel.messages]
     known: dict[str, str] = {}
     # In a channel made now (again, if it was deleted in Cove) no message is there yet.
@@ -182,9 +188,7 @@ async def _import_channel(run: _Run, channel: SlackChannel) -> None:
         found = await run.repo.find_many(run.workspace_id, chunk)
         known.update({k: v for k, v in zip(chunk, found, strict=True) if v is not None})
     if record is not None and run.writing:
-        authors = {run.people[m.user] for m in channel.messages if m.user in run.people}
-        wanted = {run.people[u] for u in channel.members if u in run.people} | authors
-        for user_id in sorted(wanted | {run.owner_id}):
+        for user_id in sorted(wanted):
             if await run.services.channels.member(record.channel_id, user_id) is None:
                 now = run.services.clock()
                 await run.services.channels.add_member(record, user_id, now)
@@ -218,9 +222,11 @@ async def _import_channel(run: _Run, channel: SlackChannel) -> None:
         await run.services.channels.update(record.channel_id, {"archived": True, "updated_at": now})
 
 
-async def _channel(run: _Run, channel: SlackChannel) -> tuple[ChannelRecord | None, bool]:
-    """The Cove channel of a Slack channel: the one an earlier run made, else a new one
-    (None in a dry run, which makes nothing); and whether it is new."""
+async def _channel(
+    run: _Run, channel: SlackChannel, members: list[str]
+) -> tuple[ChannelRecord | None, bool]:
+    """The Cove channel of a Slack channel: the one an earlier run made, else a new one with
+    these members (None in a dry run, which makes nothing); and whether it is new."""
     services = run.services
     [known] = await run.repo.find_many(run.workspace_id, [channel_key(channel.id)])
     if known is not None and (record := await services.channels.get(known)) is not None:
@@ -250,7 +256,9 @@ async def _channel(run: _Run, channel: SlackChannel) -> tuple[ChannelRecord | No
     # The mapping first: a run stopped in between finds no channel there and makes one,
     # rather than leaving one that no run would find again.
     await run.repo.record(ws, channel_key(channel.id), channel_id)
-    await services.channels.create(record, [run.owner_id], now)
+    # One first member in the channel's batch; the others one by one, as a big channel's
+    # members would make a batch too large for Cassandra.
+    await services.channels.create(record, members[:1], now)
     return record, True
 
 

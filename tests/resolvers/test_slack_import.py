@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from slack_fixture import write_export
+from slack_fixture import CHANNELS, DAY2, ts, write_export
 
 from persistence.messages import MessageLocation
 from resolvers import invitations, workspaces
@@ -123,6 +123,26 @@ async def test_a_run_stopped_before_a_thread_is_recounted_is_recounted_by_the_ne
         top = await services.messages.list_channel(ref.channel_id, ws, limit=100)
         counts += [m.reply_count for m in top]
     assert sorted(counts) == [0, 0, 0, 0, 2]
+
+
+async def test_a_private_channel_holds_only_its_matched_members(
+    world: tuple[Services, str], tmp_path: Path
+) -> None:
+    services, ws = world
+    private = {**CHANNELS[1], "id": "G0SECRET", "name": "secret", "members": ["U0MIA", "U0ZED"]}
+    said = {"type": "message", "user": "U0MIA", "text": "just us", "ts": ts(DAY2)}
+    more = {"groups.json": [private], "secret/2023-03-02.json": [said], "dms.json": [{}]}
+    report = await import_export(
+        services, ws, read_export(write_export(tmp_path / "e.zip", more=more))
+    )
+    assert report.channels_created == 3 and report.left_out == {"dms": 1}
+    refs = await services.channels.list_in_workspace(ws, limit=100)
+    [secret] = [r for r in refs if r.visibility == "PRIVATE"]
+    members = await services.channels.list_members(secret.channel_id, limit=100)
+    people = await services.workspaces.list_members(ws, limit=10)
+    owner = next(m.user_id for m in people if m.role == "OWNER")
+    assert [m.user_id for m in members] == [m.user_id for m in people if m.role == "MEMBER"]
+    assert owner not in {m.user_id for m in members}
 
 
 async def test_a_workspace_that_does_not_exist_is_refused(
