@@ -18,6 +18,10 @@ from resolvers.slack_import import ImportRefused, ImportReport, import_export
 SettingsOf = Callable[[argparse.Namespace], Settings]
 
 
+def _progress(message: str) -> None:
+    print(f"cove import: {message}", file=sys.stderr, flush=True)
+
+
 def cmd_import_slack(args: argparse.Namespace, settings_of: SettingsOf) -> int:
     from api.app import running_services
 
@@ -33,7 +37,9 @@ def cmd_import_slack(args: argparse.Namespace, settings_of: SettingsOf) -> int:
 
     async def run() -> ImportReport:
         async with running_services(settings, keyring) as services:
-            return await import_export(services, workspace_id, export, dry_run=args.dry_run)
+            return await import_export(
+                services, workspace_id, export, dry_run=args.dry_run, progress=_progress
+            )
 
     try:
         report = asyncio.run(run())

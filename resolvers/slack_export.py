@@ -75,6 +75,7 @@ class SlackMessage:
     thread_ts: str | None
     reactions: tuple[tuple[str, tuple[str, ...]], ...]  # (emoji name, users who reacted)
     files: tuple[SlackFile, ...]
+    username: str = ""  # the name a bot posted under (bot_message)
 
     @property
     def is_reply(self) -> bool:
@@ -180,6 +181,7 @@ def _message(raw: dict[str, Any], uploads: Mapping[str, str]) -> SlackMessage | 
         thread_ts=thread_ts,
         reactions=tuple(reactions),
         files=files,
+        username=_text(raw.get("username")) or _text(_object(raw.get("bot_profile")).get("name")),
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -100,9 +100,15 @@ class _Run:
 
 
 async def import_export(
-    services: Services, workspace_id: str, export: SlackExport, *, dry_run: bool = False
+    services: Services,
+    workspace_id: str,
+    export: SlackExport,
+    *,
+    dry_run: bool = False,
+    progress: Callable[[str], None] | None = None,
 ) -> ImportReport:
-    """Import `export` into the workspace; run again, it adds only what is new."""
+    """Import `export` into the workspace; run again, it adds only what is new. `progress`
+    hears of each channel as it is done."""
     if await services.workspaces.get(workspace_id) is None:
         raise ImportRefused(f"no workspace {workspace_id}")
     owner_id = await _first_owner(services, workspace_id)
@@ -119,6 +125,8 @@ async def import_export(
     )
     for channel in export.channels:
         await _import_channel(run, channel)
+        if progress is not None:
+            progress(f"#{channel.name}: {len(channel.messages)} messages read")
     if run.writing:
         await services.indexer.drainer.drain()
     return report
@@ -294,8 +302,8 @@ async def _message(
     text = _clean(text)
     author = run.people.get(message.user or "")
     if author is None and text:
-        shown = run.names.get(message.user or "", "a Slack bot" if message.user is None else "")
-        text = f"{shown or 'someone'} (from Slack): {text}"
+        shown = run.names.get(message.user or "") or message.username or "a Slack bot"
+        text = f"{shown} (from Slack): {text}"
     if not text:
         report.messages_skipped["empty"] += 1
         return None

@@ -39,6 +39,20 @@ def test_the_export_reads_as_slack_documents_it(tmp_path: Path) -> None:
     assert export.left_out == {}
 
 
+def test_a_bot_message_keeps_the_name_it_was_posted_under(tmp_path: Path) -> None:
+    bot = {
+        "type": "message",
+        "subtype": "bot_message",
+        "bot_id": "B1",
+        "username": "deploybot",
+        "text": "deployed",
+        "ts": "1677751200.000100",
+    }
+    path = write_export(tmp_path / "export.zip", more={"random/2023-03-03.json": [bot]})
+    [said] = [m for m in read_export(path).channels[1].messages if m.subtype == "bot_message"]
+    assert (said.user, said.username, said.text) == (None, "deploybot", "deployed")
+
+
 def test_files_carried_in_the_export_are_found(tmp_path: Path) -> None:
     import zipfile
 
