@@ -147,8 +147,8 @@ async def _first_owner(services: Services, workspace_id: str) -> str:
 async def _match_users(
     services: Services, workspace_id: str, users: tuple[SlackUser, ...], report: ImportReport
 ) -> dict[str, str]:
-    """Slack users whose email is a Cove account's that is a member (not a guest's or a bot's
-    role) of the workspace; the others are counted by why they did not match."""
+    """Slack users whose email is a Cove account's that is a member of the workspace (in any
+    role but an app's bot); the others are counted by why they did not match."""
     matched: dict[str, str] = {}
     for user in users:
         reason = None
