@@ -10,7 +10,8 @@ from persistence.store import Put, Store
 
 _TEXT = ColumnType.TEXT
 
-# slack_key is "channel:<Slack channel id>" or "message:<Slack channel id>:<ts>".
+# slack_key is "channel:<Slack channel id>", "message:<Slack channel id>:<ts>" or
+# "file:<Slack file id>" (whose cove_id is "<file id> <version id>").
 SLACK_IMPORTS = Table(
     name="slack_imports",
     partition_key=(Column("workspace_id", _TEXT),),
@@ -27,6 +28,10 @@ def channel_key(channel_id: str) -> str:
 
 def message_key(channel_id: str, ts: str) -> str:
     return f"message:{channel_id}:{ts}"
+
+
+def file_key(file_id: str) -> str:
+    return f"file:{file_id}"
 
 
 class SlackImportRepository:

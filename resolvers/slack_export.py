@@ -99,6 +99,7 @@ class SlackExport:
     channels: tuple[SlackChannel, ...]
     # What the export holds that is not imported at all: kind -> how many.
     left_out: Mapping[str, int] = field(default_factory=dict)
+    archive: Path | None = None  # the zip, where the bytes of `SlackFile.content` are
 
 
 def ts_key(ts: str) -> Decimal:
@@ -250,7 +251,9 @@ def read_export(path: Path) -> SlackExport:
         for kind in ("dms", "mpims"):
             if f"{kind}.json" in names:
                 left_out[kind] = len(_list_of_objects(_read_json(archive, f"{kind}.json"), kind))
-    return SlackExport(users=tuple(u for u in users if u.id), channels=channels, left_out=left_out)
+    return SlackExport(
+        users=tuple(u for u in users if u.id), channels=channels, left_out=left_out, archive=path
+    )
 
 
 def emoji_of(name: str) -> str:

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from persistence.channels import ChannelRecord
 from persistence.ids import new_id
 from persistence.messages import MessageLocation, MessageRecord, ReactionRecord
-from persistence.slack_imports import SlackImportRepository, channel_key, message_key
+from persistence.slack_imports import SlackImportRepository, channel_key, file_key, message_key
 from resolvers.accounts import EMAIL_INDEX
 from resolvers.channels import MAX_CHANNEL_NAME, MAX_TOPIC, name_ref, topic_ref
 from resolvers.errors import CoveError
@@ -28,12 +28,14 @@ from resolvers.services import Services
 from resolvers.slack_export import (
     SlackChannel,
     SlackExport,
+    SlackFile,
     SlackMessage,
     SlackUser,
     emoji_of,
     plain_text,
     ts_key,
 )
+from resolvers.slack_files import SlackFiles
 from resolvers.validation import normalize_email
 
 # Subtypes that are messages people wrote; the rest (joins, leaves, topic changes...) are
@@ -61,6 +63,8 @@ class ImportReport:
     reactions_skipped: Counter[str] = field(default_factory=Counter)
     users_matched: list[str] = field(default_factory=list)
     users_unmatched: Counter[str] = field(default_factory=Counter)
+    files_imported: int = 0
+    files_present: int = 0  # imported by an earlier run
     files_skipped: Counter[str] = field(default_factory=Counter)
     left_out: dict[str, int] = field(default_factory=dict)
 
@@ -78,7 +82,8 @@ class ImportReport:
             f"{self.messages_present}, skipped: {reasons(self.messages_skipped)}",
             f"reactions {verb}: {self.reactions_added}, already imported: "
             f"{self.reactions_present}, skipped: {reasons(self.reactions_skipped)}",
-            f"files imported: 0, skipped: {reasons(self.files_skipped)}",
+            f"files {verb}: {self.files_imported}, already imported: {self.files_present}, "
+            f"skipped: {reasons(self.files_skipped)}",
             *(f"not imported: {n} {kind}" for kind, n in sorted(self.left_out.items())),
         ]
 
@@ -93,6 +98,7 @@ class _Run:
     channel_names: dict[str, str]
     report: ImportReport
     repo: SlackImportRepository
+    files: SlackFiles | None
 
     @property
     def writing(self) -> bool:
@@ -122,11 +128,18 @@ async def import_export(
         channel_names={c.id: c.name for c in export.channels},
         report=report,
         repo=SlackImportRepository(services.store),
+        files=None
+        if export.archive is None or dry_run
+        else SlackFiles(services, export.archive, workspace_id, owner_id),
     )
-    for channel in export.channels:
-        await _import_channel(run, channel)
-        if progress is not None:
-            progress(f"#{channel.name}: {len(channel.messages)} messages read")
+    try:
+        for channel in export.channels:
+            await _import_channel(run, channel)
+            if progress is not None:
+                progress(f"#{channel.name}: {len(channel.messages)} messages read")
+    finally:
+        if run.files is not None:
+            await run.files.close()
     if run.writing:
         await services.indexer.drainer.drain()
     return report
@@ -294,12 +307,19 @@ async def _message(
     if message.subtype not in POSTED_SUBTYPES:
         report.messages_skipped[message.subtype or "unknown"] += 1
         return None
+    if record is not None and record.archived:
+        report.messages_skipped["channel archived in Cove"] += 1
+        return None
     text, mentioned = plain_text(message.text, run.names, run.channel_names)
+    attached: list[tuple[str, str]] = []
     for file in message.files:
-        reason = "not in the export" if file.content is None else "file import not supported"
-        report.files_skipped[reason] += 1
-        text += f"\n[file not imported: {file.name}]"
-    text = _clean(text)
+        stored = await _file(run, file)
+        if isinstance(stored, str):
+            report.files_skipped[stored] += 1
+            text += f"\n[file not imported: {file.name}]"
+        elif stored is not None:
+            attached.append(stored)
+    text = _clean(text) or ", ".join(f.name for f in message.files)
     author = run.people.get(message.user or "")
     if author is None and text:
         shown = run.names.get(message.user or "") or message.username or "a Slack bot"
@@ -309,9 +329,6 @@ async def _message(
         return None
     if len(text) > run.services.policy.max_message_length:
         report.messages_skipped["too long"] += 1
-        return None
-    if record is not None and record.archived:
-        report.messages_skipped["channel archived in Cove"] += 1
         return None
     thread_id = by_ts.get(message.thread_ts or "", "") if message.is_reply else ""
     created_at = _time(message.ts)
@@ -340,9 +357,31 @@ async def _message(
         indexer.entry(ws, "message", message_id),
         run.repo.put(ws, message_key(channel.id, message.ts), message_id),
     ]
+    # Attachments first, as a post's: without their message they are never read.
+    await run.services.drive.put_attachments(message_id, attached)
     await run.services.messages.post(posted, also)
     indexer.queued()
     return posted
+
+
+async def _file(run: _Run, file: SlackFile) -> tuple[str, str] | str | None:
+    """The (file id, version id) of a Slack file in the drive, stored now or by an earlier
+    run; else why it is not (or None in a dry run that would store it)."""
+    if file.content is None:
+        return "not in the export"
+    [known] = await run.repo.find_many(run.workspace_id, [file_key(file.id)])
+    if known is not None:
+        run.report.files_present += 1
+        file_id, _, version_id = known.partition(" ")
+        return file_id, version_id
+    if run.files is None:
+        run.report.files_imported += 1
+        return None
+    stored = await run.files.store(file)
+    if isinstance(stored, tuple):
+        run.report.files_imported += 1
+        await run.repo.record(run.workspace_id, file_key(file.id), " ".join(stored))
+    return stored
 
 
 async def _reactions(

@@ -130,5 +130,6 @@ def write_export(
     with zipfile.ZipFile(path, "w") as archive:
         for name, content in members.items():
             if name != without:
-                archive.writestr(name, json.dumps(content, indent=1))
+                raw = content if isinstance(content, bytes) else json.dumps(content, indent=1)
+                archive.writestr(name, raw)
     return path

@@ -68,7 +68,7 @@ def test_an_export_imported_twice_gives_the_same_workspace(
     assert "channels created: 2, reused: 0" in report
     assert "messages imported: 7, already imported: 0, skipped: 1 (channel_join: 1)" in report
     assert "reactions imported: 3, already imported: 0, skipped: 1 (unmatched user: 1)" in report
-    assert "files imported: 0, skipped: 1 (not in the export: 1)" in report
+    assert "files imported: 0, already imported: 0, skipped: 1 (not in the export: 1)" in report
 
     first = snapshot(team)
     owner, member = team.ids["owner"], team.ids["member"]
@@ -121,6 +121,41 @@ def test_an_export_imported_twice_gives_the_same_workspace(
     assert "messages imported: 1, already imported: 7" in capsys.readouterr().out
     texts = [e["node"]["text"] for e in snapshot(team)[1]["messages"]["edges"]]
     assert texts == ["Again?", "Lunch? <3 in #general"]
+
+
+ATTACHED = """query($c: ID!) { node(id: $c) { ... on Channel { messages(first: 10) { edges { node {
+  text author { id } attachments { name createdBy { id } } } } } } } }"""
+
+
+DRIVE = """query($w: ID!) { node(id: $w) { ... on Workspace { drive {
+  children(first: 10) { edges { node { name } } } } } } }"""
+
+
+def test_files_carried_in_the_export_are_attached_sealed_once(
+    team: worlds.Team, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sessions = (
+        "query($u: ID!) { node(id: $u) { ... on User { sessions { edges { node { id } } } } } }"
+    )
+    before = team.owner.data(sessions, {"u": team.ids["owner"]})
+    contents = b"%PDF-1.4 " + CANARY.encode() + b" the plan"
+    export = write_export(tmp_path / "export.zip", more={"__uploads/F0PLAN/plan.pdf": contents})
+    assert cove_import(team, export) == 0
+    assert "files imported: 1, already imported: 0, skipped: 0" in capsys.readouterr().out
+    general = snapshot(team)[0]["id"]
+    shared = team.owner.data(ATTACHED, {"c": general})["node"]["messages"]["edges"][1]["node"]
+    assert shared["text"] == "Here is the plan"
+    assert shared["author"]["id"] == team.ids["member"]
+    assert shared["attachments"] == [{"name": "plan.pdf", "createdBy": {"id": team.ids["owner"]}}]
+    assert cove_import(team, export) == 0
+    assert "messages imported: 0, already imported: 7" in capsys.readouterr().out
+    drive = team.owner.data(DRIVE, {"w": team.ids["workspace"]})["node"]["drive"]["children"]
+    assert [e["node"]["name"] for e in drive["edges"]] == ["plan.pdf"]  # stored once
+    # The session the uploads went through was ended.
+    assert team.owner.data(sessions, {"u": team.ids["owner"]}) == before
+    settle(services_of(team.server))
+    for path in stored_files(team.data_dir):
+        assert CANARY.encode() not in path.read_bytes(), path
 
 
 def test_imported_messages_are_found_by_search(
