@@ -1,4 +1,4 @@
-"""The `cove` command: init, serve, check, reindex, audit, queries, backup, keys."""
+"""The `cove` command: init, serve, check, reindex, audit, queries, backup, keys, import."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from api import backup_cli, keys_cli
+from api import backup_cli, import_cli, keys_cli
 from api.bootstrap import InitError, init_data_dir, is_initialised, load_keyring
 from api.settings import Settings, SettingsError, load_settings
 
@@ -276,6 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     register.set_defaults(run=cmd_queries)
     backup_cli.register(commands, common, _settings)
     keys_cli.register(commands, common, _settings)
+    import_cli.register(commands, common, _settings)
     return parser
 
 

@@ -24,6 +24,7 @@ from persistence.realtime import PRESENCE_TABLES, REALTIME_TABLES
 from persistence.realtime_history import REALTIME_HISTORY_TABLES
 from persistence.search import SEARCH_TABLES
 from persistence.search_outbox import SEARCH_OUTBOX_TABLES
+from persistence.slack_imports import SLACK_IMPORT_TABLES
 from persistence.store import StoreError
 from persistence.tasks import TASK_TABLES
 from persistence.two_factor import TWO_FACTOR_TABLES
@@ -83,6 +84,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(23, "ONLYOFFICE sessions and tokens", OFFICE_TABLES),
     Migration(24, "apps' codes and tokens by expiry", APP_EXPIRY_TABLES),
     Migration(25, "index of wrapped keys", DATA_KEY_INDEX_TABLES, DATA_KEY_INDEX_COPIES),
+    Migration(26, "Slack import mappings", SLACK_IMPORT_TABLES),
 )
 
 
