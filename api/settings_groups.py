@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from api.settings_apps import AppSettings
 from api.settings_backup import BackupSettings
+from api.settings_export import ExportSettings
 from api.settings_jitsi import JitsiSettings
 from api.settings_onlyoffice import OnlyofficeSettings
 from api.settings_webhooks import WebhookSettings
@@ -14,9 +15,14 @@ from api.settings_webhooks import WebhookSettings
 
 @dataclass(frozen=True)
 class SettingGroups(
-    AppSettings, WebhookSettings, JitsiSettings, OnlyofficeSettings, BackupSettings
+    AppSettings,
+    WebhookSettings,
+    JitsiSettings,
+    OnlyofficeSettings,
+    BackupSettings,
+    ExportSettings,
 ):
-    """Apps, webhooks, Jitsi, ONLYOFFICE and backups (api/settings_*.py)."""
+    """Apps, webhooks, Jitsi, ONLYOFFICE, backups and exports (api/settings_*.py)."""
 
 
 GROUPS = SettingGroups.__bases__

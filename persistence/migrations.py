@@ -13,6 +13,7 @@ from persistence.calendars_tables import CALENDAR_FEED_CREATORS, CALENDAR_TABLES
 from persistence.channels import CHANNEL_TABLES
 from persistence.declare import Copy, Table
 from persistence.drive_tables import DRIVE_TABLES, SHARE_LINK_VERSIONS
+from persistence.exports import EXPORT_TABLES
 from persistence.identity import IDENTITY_TABLES
 from persistence.incoming_webhooks import INCOMING_WEBHOOK_TABLES
 from persistence.keys import DATA_KEY_TABLES
@@ -81,6 +82,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(21, "apps installed in each workspace", APP_INSTALL_INDEX_TABLES),
     Migration(22, "video rooms", VIDEO_ROOM_TABLES),
     Migration(23, "ONLYOFFICE sessions and tokens", OFFICE_TABLES),
+    Migration(24, "export jobs and their download tokens", EXPORT_TABLES),
 )
 
 

@@ -96,7 +96,7 @@ OPEN: dict[str, dict[str, AppScope | None]] = {
 
 # type -> the fields of an open type that no app may ask for (space-separated).
 CLOSED: dict[str, str] = {
-    "Query": "search myApps app appInstallRequest webhookEndpoint",
+    "Query": "search myApps app appInstallRequest webhookEndpoint exports export",
     # Accounts, workspaces' administration, the drive's whole tree and its sharing, planning,
     # typing, apps and webhooks themselves.
     "Mutation": """signUp verifyEmail resendVerificationEmail requestPasswordReset
@@ -115,7 +115,7 @@ CLOSED: dict[str, str] = {
         deleteTask addChecklistItem updateChecklistItem addTaskComment typing registerApp
         updateApp rotateAppSecret deleteApp approveAppInstall uninstallApp
         createIncomingWebhook deleteIncomingWebhook redeliverWebhook joinVideoRoom openDocument
-        rotateVideoRoom""",
+        rotateVideoRoom requestExport""",
     "User": """email createdAt emailVerified twoFactorEnabled recoveryCodesLeft sessions
         securityLog invitations mentions agenda""",
     "Workspace": """requireTwoFactor invitations auditLog drive driveTrash calendars boards
@@ -145,6 +145,7 @@ CLOSED_TYPES = frozenset(
         "DriveUsage",
         "Event",
         "EventOccurrence",
+        "Export",
         "IncomingWebhook",
         "Invitation",
         "Session",

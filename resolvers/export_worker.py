@@ -1,0 +1,241 @@
+"""The export worker: builds queued exports, takes over those a stopped node left, and deletes
+archives nobody downloaded in time.
+
+Each node runs one (started with the app). A job is built in one attempt claimed in the store
+(insert-if-absent of the attempt's number), so one node builds it; the attempt's lease is
+renewed with each progress report. A node stopping mid-build puts the job back in the queue;
+a node that died leaves it RUNNING, and once its lease has passed another node builds it
+again from the start (an archive is never resumed half-way: its partial object is dropped
+by the blob store). The archive is sealed segment by segment (crypto/stream.py) as the zip
+is written, into the blob store, so neither the zip nor any file in it is ever whole in
+memory or in clear on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+from crypto import stream
+from persistence.exports import ExportJobRecord
+from persistence.ids import new_id
+from resolvers.authz import Principal
+from resolvers.context import RequestContext
+from resolvers.errors import CoveError
+from resolvers.export_archive import Counts, ExportScope, archive_chunks
+from resolvers.exports import (
+    ALIVE,
+    EXPIRED,
+    FAILED,
+    QUEUED,
+    READY,
+    RUNNING,
+    archive_key,
+    forget,
+    repository,
+)
+from resolvers.global_ids import to_global_id as gid
+from resolvers.notice_types import ExportNotice
+from resolvers.services import Services
+
+log = logging.getLogger("cove.export")
+
+# Attempts before a job that keeps failing (not for lack of rights) is given up.
+MAX_ATTEMPTS = 3
+# Progress is saved and announced at most this often.
+PROGRESS_EVERY_SECONDS = 1.0
+_PAGE = 100
+
+
+def _notice_data(job: ExportJobRecord, counts: Counts | None = None) -> dict[str, object]:
+    return {
+        "exportId": gid("Export", job.job_id),
+        "objects": job.objects if counts is None else counts.objects,
+        "bytes": job.bytes if counts is None else counts.bytes,
+    }
+
+
+class ExportWorker:
+    """One node's export worker: `start` with the app, `stop` before the store closes."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self.node_id = new_id()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def start(self) -> None:
+        if self._task is None:
+            self._stopping = False
+            self._task = asyncio.create_task(self.run(), name="cove-export")
+
+    async def stop(self) -> None:
+        """Stop at once: a build under way goes back to the queue for the next start."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._stopping = True
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+        except Exception:
+            log.warning("the export worker failed while stopping", exc_info=True)
+
+    async def run(self) -> None:
+        due = self._services.exports_due
+        policy = self._services.policy.export
+        while not self._stopping:
+            due.clear()
+            try:
+                await self.run_due()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("reading the export queue failed; will try again", exc_info=True)
+            try:
+                async with asyncio.timeout(policy.poll_seconds):
+                    await due.wait()
+            except TimeoutError:
+                pass
+
+    async def run_due(self) -> None:
+        """One pass over the live jobs: build what is queued or abandoned, expire what waited
+        too long for its download."""
+        repo = repository(self._services)
+        after: str | None = None
+        while True:
+            ids = await repo.live(limit=_PAGE, after=after)
+            for job_id in ids:
+                job = await repo.get(job_id)
+                if job is None:
+                    await repo.dequeue(job_id)
+                    continue
+                await self._consider(job)
+            if len(ids) < _PAGE:
+                return
+            after = ids[-1]
+
+    async def _consider(self, job: ExportJobRecord) -> None:
+        services = self._services
+        now = services.clock()
+        if job.state == READY:
+            if job.expires_at is not None and job.expires_at <= now:
+                await forget(services, job, EXPIRED, now)
+            return
+        if job.state not in ALIVE:
+            await repository(services).dequeue(job.job_id)
+            return
+        if job.state == RUNNING and job.lease_until is not None and job.lease_until > now:
+            return  # another node builds it
+        await self._attempt(job)
+
+    async def _attempt(self, job: ExportJobRecord) -> None:
+        services = self._services
+        repo = repository(services)
+        attempt = job.attempts + 1
+        now = services.clock()
+        if not await repo.claim(job.job_id, f"{attempt:06d}", self.node_id, now):
+            return
+        if attempt > MAX_ATTEMPTS:
+            log.error("export %s given up after %d attempts", job.job_id, job.attempts)
+            await self._failed(job)
+            return
+        lease = timedelta(seconds=services.policy.export.lease_seconds)
+        await repo.update(
+            job.job_id, state=RUNNING, attempts=attempt, lease_until=now + lease, objects=0, bytes=0
+        )
+        log.info("export %s: attempt %d on %s", job.job_id, attempt, self.node_id)
+        try:
+            size = await self._build(job, lease)
+        except asyncio.CancelledError:
+            await repo.update(job.job_id, state=QUEUED, lease_until=now)
+            raise
+        except CoveError as error:
+            # The requester may no longer make this export (left, no longer owner).
+            log.warning("export %s refused: %s", job.job_id, error.code)
+            await self._failed(job)
+            return
+        except Exception:
+            log.warning("export %s attempt %d failed", job.job_id, attempt, exc_info=True)
+            await repo.update(job.job_id, state=QUEUED, lease_until=services.clock())
+            if attempt >= MAX_ATTEMPTS:
+                await self._failed(job)
+            return
+        done = services.clock()
+        await repo.update(
+            job.job_id,
+            state=READY,
+            archive_size=size,
+            finished_at=done,
+            expires_at=done + services.policy.export.keep,
+            lease_until=None,
+        )
+        log.info("export %s ready: %d bytes", job.job_id, size)
+        ready = await repo.get(job.job_id)
+        await self._announce(job, ExportNotice.READY, _notice_data(ready or job))
+
+    async def _build(self, job: ExportJobRecord, lease: timedelta) -> int:
+        """Write the sealed archive into the blob store, as the requester; its size in clear."""
+        services = self._services
+        repo = repository(services)
+        scope = ExportScope(
+            requester_id=job.requester_id,
+            workspace_id=job.workspace_id or None,
+            created_at=job.created_at,
+            job_id=job.job_id,
+        )
+        ctx = RequestContext.for_principal(
+            services, Principal(job.requester_id, ""), f"export-{job.job_id}"
+        )
+        last = time.monotonic()
+
+        async def progress(counts: Counts) -> None:
+            nonlocal last
+            if time.monotonic() - last < PROGRESS_EVERY_SECONDS:
+                return
+            last = time.monotonic()
+            until = services.clock() + lease
+            await repo.update(
+                job.job_id, objects=counts.objects, bytes=counts.bytes, lease_until=until
+            )
+            await self._announce(job, ExportNotice.PROGRESS, _notice_data(job, counts))
+
+        size = 0
+        encryptor = stream.StreamEncryptor(archive_key(services, job.job_id))
+
+        async def sealed() -> AsyncIterator[bytes]:
+            nonlocal size
+            yield encryptor.header
+            async for plain in archive_chunks(ctx, scope, progress):
+                size += len(plain)
+                segments = encryptor.push(plain)
+                if segments:
+                    yield b"".join(segments)
+            yield encryptor.finish()
+
+        await services.blobs.put_stream(job.blob_key, sealed())
+        return size
+
+    async def _failed(self, job: ExportJobRecord) -> None:
+        services = self._services
+        repo = repository(services)
+        await repo.update(job.job_id, state=FAILED, finished_at=services.clock())
+        await repo.dequeue(job.job_id)
+        try:
+            await services.blobs.delete(job.blob_key)
+        except Exception:
+            log.debug("no archive to delete for export %s", job.job_id, exc_info=True)
+        await self._announce(job, ExportNotice.FAILED, {"exportId": gid("Export", job.job_id)})
+
+    async def _announce(
+        self, job: ExportJobRecord, type_: ExportNotice, data: dict[str, object]
+    ) -> None:
+        try:
+            await self._services.notices.publish(gid("User", job.requester_id), type_, data)
+        except Exception:
+            log.warning("could not announce export %s", job.job_id, exc_info=True)
