@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from api import backup_cli
+from api import backup_cli, export_cli
 from api.bootstrap import InitError, init_data_dir, is_initialised, load_keyring
 from api.settings import Settings, SettingsError, load_settings
 
@@ -256,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     register.add_argument("files", nargs="+", type=Path, metavar="FILE")
     register.set_defaults(run=cmd_queries)
     backup_cli.register(commands, common, _settings)
+    export_cli.register(commands, common, _settings)
     return parser
 
 

@@ -243,3 +243,34 @@ def test_an_export_interrupted_by_a_restart_is_built_by_the_next_start(tmp_path:
         assert export["state"] == "READY"
         archive = zipfile.ZipFile(io.BytesIO(download(server, export["downloadUrl"]).content))
         assert archive.read("files/Reports/q3.txt") == FILE_BODY
+
+
+@sqlite_only
+def test_the_operator_command_writes_the_owners_archive_with_a_progress_bar(
+    tmp_path: Path,
+) -> None:
+    from api.export_cli import export_workspace
+
+    data_dir = tmp_path / "data"
+    settings = make_settings(data_dir)
+    with serve(settings) as server:
+        team = drive_team(server, data_dir, "cli.example")
+        seed(team)
+        workspace = team.ids["workspace"]
+    out, bar = tmp_path / "acme.zip", io.StringIO()
+    counts = asyncio.run(export_workspace(settings, workspace, out, None, bar))
+    assert counts.objects > 0
+    assert "100%" in bar.getvalue() and bar.getvalue().endswith("\n")
+    assert out.stat().st_mode & 0o777 == 0o600
+    archive = zipfile.ZipFile(out)
+    assert archive.read("files/Reports/q3.txt") == FILE_BODY
+    assert CANARY.encode() in archive.read(
+        f"messages/{channel_id_raw(seeded_secret(archive))}.jsonl"
+    )
+    with pytest.raises(FileExistsError):  # never overwritten
+        asyncio.run(export_workspace(settings, workspace, out, None, bar))
+
+
+def seeded_secret(archive: zipfile.ZipFile) -> str:
+    channels = json.loads(archive.read("channels.json"))
+    return str(next(c["id"] for c in channels if c["name"] == "secret"))
