@@ -48,6 +48,8 @@ MAX_ATTEMPTS = 3
 # Progress is saved and announced at most this often.
 PROGRESS_EVERY_SECONDS = 1.0
 _PAGE = 100
+# Pieces of the zip at least this big are sealed in a thread.
+THREAD_BYTES = 256 * 1024
 
 
 def _notice_data(job: ExportJobRecord, counts: Counts | None = None) -> dict[str, object]:
@@ -151,7 +153,7 @@ class ExportWorker:
         )
         log.info("export %s: attempt %d on %s", job.job_id, attempt, self.node_id)
         try:
-            size = await self._build(job, lease)
+            size, totals = await self._build(job, lease)
         except asyncio.CancelledError:
             await repo.update(job.job_id, state=QUEUED, lease_until=now)
             raise
@@ -171,6 +173,8 @@ class ExportWorker:
             job.job_id,
             state=READY,
             archive_size=size,
+            objects=totals.objects,
+            bytes=totals.bytes,
             finished_at=done,
             expires_at=done + services.policy.export.keep,
             lease_until=None,
@@ -179,7 +183,7 @@ class ExportWorker:
         ready = await repo.get(job.job_id)
         await self._announce(job, ExportNotice.READY, _notice_data(ready or job))
 
-    async def _build(self, job: ExportJobRecord, lease: timedelta) -> int:
+    async def _build(self, job: ExportJobRecord, lease: timedelta) -> tuple[int, Counts]:
         """Write the sealed archive into the blob store, as the requester; its size in clear."""
         services = self._services
         repo = repository(services)
@@ -193,9 +197,11 @@ class ExportWorker:
             services, Principal(job.requester_id, ""), f"export-{job.job_id}"
         )
         last = time.monotonic()
+        totals = Counts()
 
         async def progress(counts: Counts) -> None:
             nonlocal last
+            totals.objects, totals.bytes = counts.objects, counts.bytes
             if time.monotonic() - last < PROGRESS_EVERY_SECONDS:
                 return
             last = time.monotonic()
@@ -213,13 +219,17 @@ class ExportWorker:
             yield encryptor.header
             async for plain in archive_chunks(ctx, scope, progress):
                 size += len(plain)
-                segments = encryptor.push(plain)
+                # AES-GCM releases the GIL: a big piece is sealed off the event loop.
+                if len(plain) >= THREAD_BYTES:
+                    segments = await asyncio.to_thread(encryptor.push, plain)
+                else:
+                    segments = encryptor.push(plain)
                 if segments:
                     yield b"".join(segments)
             yield encryptor.finish()
 
         await services.blobs.put_stream(job.blob_key, sealed())
-        return size
+        return size, totals
 
     async def _failed(self, job: ExportJobRecord) -> None:
         services = self._services
