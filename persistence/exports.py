@@ -11,7 +11,7 @@ states, counters and times; the archive itself is sealed in the blob store.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from persistence.declare import Column, ColumnType, Row, Table
 from persistence.store import Store
@@ -71,6 +71,11 @@ EXPORT_TOKENS = Table(
 EXPORT_TABLES = (EXPORT_JOBS, EXPORT_JOBS_BY_USER, EXPORT_QUEUE, EXPORT_CLAIMS, EXPORT_TOKENS)
 
 DOWNLOAD_CLAIM = "download"
+# Where archives lie in the blob store: `exports/<job id>`.
+EXPORT_PREFIX = "exports/"
+
+QUEUED, RUNNING, READY = "QUEUED", "RUNNING", "READY"
+DOWNLOADED, EXPIRED, FAILED = "DOWNLOADED", "EXPIRED", "FAILED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +113,14 @@ def _record(row: Row) -> ExportJobRecord | None:
         blob_key=row["blob_key"] or "",
         archive_size=row["archive_size"] or 0,
     )
+
+
+def is_building(record: ExportJobRecord | None, now: datetime, slack: timedelta) -> bool:
+    """Whether a worker may still be writing the job's archive (its lease, and `slack` for
+    clocks that disagree, have not run out)."""
+    if record is None or record.state != RUNNING or record.lease_until is None:
+        return False
+    return record.lease_until + slack > now
 
 
 class ExportRepository:

@@ -20,23 +20,13 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 from crypto import stream
-from persistence.exports import ExportJobRecord
+from persistence.exports import EXPIRED, FAILED, QUEUED, READY, RUNNING, ExportJobRecord
 from persistence.ids import new_id
 from resolvers.authz import Principal
 from resolvers.context import RequestContext
 from resolvers.errors import CoveError
 from resolvers.export_archive import Counts, ExportScope, archive_chunks
-from resolvers.exports import (
-    ALIVE,
-    EXPIRED,
-    FAILED,
-    QUEUED,
-    READY,
-    RUNNING,
-    archive_key,
-    forget,
-    repository,
-)
+from resolvers.exports import ALIVE, archive_key, forget, repository
 from resolvers.global_ids import to_global_id as gid
 from resolvers.notice_types import ExportNotice
 from resolvers.services import Services

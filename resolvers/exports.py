@@ -19,7 +19,16 @@ from crypto import stream
 from crypto.errors import SealError
 from crypto.tokens import hash_token, new_token
 from integrations.blobs import BlobNotFound, BlobStoreUnavailable
-from persistence.exports import DOWNLOAD_CLAIM, ExportJobRecord, ExportRepository
+from persistence.exports import (
+    DOWNLOAD_CLAIM,
+    DOWNLOADED,
+    EXPORT_PREFIX,
+    QUEUED,
+    READY,
+    RUNNING,
+    ExportJobRecord,
+    ExportRepository,
+)
 from persistence.ids import new_id
 from resolvers import workspaces
 from resolvers.context import RequestContext
@@ -30,8 +39,6 @@ from resolvers.transfers import TransferError, storage_unavailable
 
 log = logging.getLogger("cove.export")
 
-QUEUED, RUNNING, READY = "QUEUED", "RUNNING", "READY"
-DOWNLOADED, EXPIRED, FAILED = "DOWNLOADED", "EXPIRED", "FAILED"
 ALIVE = frozenset({QUEUED, RUNNING})
 # The newest exports `viewer.exports` lists.
 LISTED = 20
@@ -49,7 +56,7 @@ def archive_key(services: Services, job_id: str) -> bytes:
 
 
 def blob_name(job_id: str) -> str:
-    return f"exports/{job_id}"
+    return f"{EXPORT_PREFIX}{job_id}"
 
 
 class ExportView:

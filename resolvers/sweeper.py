@@ -16,10 +16,17 @@ from datetime import timedelta
 from integrations.blobs import BlobNotFound
 from persistence.blob_intents import BlobIntentRecord
 from persistence.expiry import expiry_hour
+from persistence.exports import EXPORT_PREFIX, ExportRepository, is_building
 from persistence.ids import id_time
 from persistence.office import OfficeRepository
 from persistence.space import writes_when_full
-from resolvers.blob_leases import DRIVE_PREFIX, drive_key_parts, intent_hour, is_alive
+from resolvers.blob_leases import (
+    CLOCK_SLACK,
+    DRIVE_PREFIX,
+    drive_key_parts,
+    intent_hour,
+    is_alive,
+)
 from resolvers.services import Services
 
 log = logging.getLogger("cove.files")
@@ -61,6 +68,9 @@ async def sweep_blobs(services: Services) -> int:
     few minutes: it reads the intents of recent uploads, not every object."""
 
     async def live(key: str) -> bool:
+        if key.startswith(EXPORT_PREFIX):  # an export's archive, written under its lease
+            job = await ExportRepository(services.store).get(key.removeprefix(EXPORT_PREFIX))
+            return is_building(job, services.clock(), CLOCK_SLACK)
         hour = intent_hour(key)
         if hour is None:
             return False

@@ -50,7 +50,8 @@ class Export:
     @strawberry.field(description="The archive's size once READY.")
     def size(self) -> Long | None:
         record = self.view.record
-        return Long(record.archive_size) if record.state == exports.READY else None
+        ready = ExportState(record.state) is ExportState.READY
+        return Long(record.archive_size) if ready else None
 
     @strawberry.field
     def created_at(self) -> datetime:

@@ -1,0 +1,66 @@
+"""The export tables on every engine: migration 24, jobs listed newest first, the live queue,
+claims taken once, tokens by hash, and whether a job's archive may still be being written."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from persistence.exports import (
+    DOWNLOAD_CLAIM,
+    EXPORT_TABLES,
+    QUEUED,
+    RUNNING,
+    ExportJobRecord,
+    ExportRepository,
+    is_building,
+)
+from persistence.migrations import MIGRATIONS
+from persistence.scylla.cql import create_table_cql
+from persistence.store import Store
+
+AT = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+
+
+def test_the_export_tables_are_migration_24_and_compile_to_cql() -> None:
+    migration = next(m for m in MIGRATIONS if m.creates == EXPORT_TABLES)
+    assert migration.number == 24
+    for table in EXPORT_TABLES:
+        assert create_table_cql(table, "cove").startswith("CREATE TABLE")
+
+
+def _job(job_id: str, user: str = "u") -> ExportJobRecord:
+    return ExportJobRecord(
+        job_id, user, "w", QUEUED, 0, 0, 0, None, AT, None, None, f"exports/{job_id}", 0
+    )
+
+
+async def test_jobs_queue_claims_and_tokens(store: Store) -> None:
+    repo = ExportRepository(store)
+    await repo.add(_job("01a"))
+    await repo.add(_job("01b"))
+    await repo.add(_job("01c", user="other"))
+    assert [j.job_id for j in await repo.of_user("u", limit=10)] == ["01b", "01a"]
+    assert await repo.live(limit=10) == ["01a", "01b", "01c"]
+    await repo.update("01a", state=RUNNING, attempts=1, lease_until=AT)
+    job = await repo.get("01a")
+    assert job is not None and job.state == RUNNING and job.attempts == 1
+    assert await repo.claim("01a", DOWNLOAD_CLAIM, "n1", AT)
+    assert not await repo.claim("01a", DOWNLOAD_CLAIM, "n2", AT)
+    await repo.release("01a", DOWNLOAD_CLAIM)
+    assert await repo.claim("01a", DOWNLOAD_CLAIM, "n2", AT)
+    await repo.dequeue("01a")
+    assert await repo.live(limit=10) == ["01b", "01c"]
+    assert await repo.claim("01a", DOWNLOAD_CLAIM, "n3", AT)  # its claims went with it
+    await repo.add_token(b"h" * 32, "01b", AT)
+    assert await repo.token(b"h" * 32) == ("01b", AT)
+    assert await repo.token(b"x" * 32) is None
+
+
+def test_a_job_is_building_while_running_under_its_lease() -> None:
+    slack = timedelta(seconds=30)
+    running = replace(_job("j"), state=RUNNING, lease_until=AT)
+    assert is_building(running, AT + timedelta(seconds=29), slack)
+    assert not is_building(running, AT + timedelta(seconds=31), slack)
+    assert not is_building(_job("j"), AT, slack)
+    assert not is_building(None, AT, slack)
