@@ -71,7 +71,8 @@ EXPORT_TOKENS = Table(
 EXPORT_TABLES = (EXPORT_JOBS, EXPORT_JOBS_BY_USER, EXPORT_QUEUE, EXPORT_CLAIMS, EXPORT_TOKENS)
 
 DOWNLOAD_CLAIM = "download"
-# Where archives lie in the blob store: `exports/<job id>`.
+# Where archives lie in the blob store: `exports/<job id>/<attempt>`, one object per attempt,
+# so a stale attempt never writes over the one that took it over.
 EXPORT_PREFIX = "exports/"
 
 QUEUED, RUNNING, READY = "QUEUED", "RUNNING", "READY"
@@ -115,12 +116,26 @@ def _record(row: Row) -> ExportJobRecord | None:
     )
 
 
-def is_building(record: ExportJobRecord | None, now: datetime, slack: timedelta) -> bool:
-    """Whether a worker may still be writing the job's archive (its lease, and `slack` for
-    clocks that disagree, have not run out)."""
+def archive_blob_key(job_id: str, attempt: int) -> str:
+    return f"{EXPORT_PREFIX}{job_id}/{attempt}"
+
+
+def archive_key_parts(key: str) -> tuple[str, int] | None:
+    """(job id, attempt) of an archive's blob key; None for any other key."""
+    parts = key.removeprefix(EXPORT_PREFIX).split("/")
+    if not key.startswith(EXPORT_PREFIX) or len(parts) != 2 or not parts[1].isdigit():
+        return None
+    return parts[0], int(parts[1])
+
+
+def is_building(
+    record: ExportJobRecord | None, attempt: int, now: datetime, slack: timedelta
+) -> bool:
+    """Whether a worker may still be writing that attempt's archive (it is the job's current
+    attempt, and its lease, with `slack` for clocks that disagree, has not run out)."""
     if record is None or record.state != RUNNING or record.lease_until is None:
         return False
-    return record.lease_until + slack > now
+    return record.attempts == attempt and record.lease_until + slack > now
 
 
 class ExportRepository:

@@ -20,7 +20,15 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 from crypto import stream
-from persistence.exports import EXPIRED, FAILED, QUEUED, READY, RUNNING, ExportJobRecord
+from persistence.exports import (
+    EXPIRED,
+    FAILED,
+    QUEUED,
+    READY,
+    RUNNING,
+    ExportJobRecord,
+    archive_blob_key,
+)
 from persistence.ids import new_id
 from resolvers.authz import Principal
 from resolvers.context import RequestContext
@@ -48,6 +56,10 @@ def _notice_data(job: ExportJobRecord, counts: Counts | None = None) -> dict[str
         "objects": job.objects if counts is None else counts.objects,
         "bytes": job.bytes if counts is None else counts.bytes,
     }
+
+
+class _Superseded(Exception):
+    """Another node took the job over (this node's lease ran out): this attempt stops."""
 
 
 class ExportWorker:
@@ -135,33 +147,46 @@ class ExportWorker:
             return
         if attempt > MAX_ATTEMPTS:
             log.error("export %s given up after %d attempts", job.job_id, job.attempts)
-            await self._failed(job)
+            await self._failed(job, None)
             return
         lease = timedelta(seconds=services.policy.export.lease_seconds)
         await repo.update(
             job.job_id, state=RUNNING, attempts=attempt, lease_until=now + lease, objects=0, bytes=0
         )
         log.info("export %s: attempt %d on %s", job.job_id, attempt, self.node_id)
+        key = archive_blob_key(job.job_id, attempt)
         try:
-            size, totals = await self._build(job, lease)
+            size, totals = await self._build(job, attempt, key, lease)
         except asyncio.CancelledError:
-            await repo.update(job.job_id, state=QUEUED, lease_until=now)
+            if await self._current(job, attempt):
+                await repo.update(job.job_id, state=QUEUED, lease_until=now)
             raise
+        except _Superseded:
+            log.warning("export %s attempt %d was taken over; dropped", job.job_id, attempt)
+            await self._drop(key)
+            return
         except CoveError as error:
             # The requester may no longer make this export (left, no longer owner).
             log.warning("export %s refused: %s", job.job_id, error.code)
-            await self._failed(job)
+            await self._failed(job, key)
             return
         except Exception:
             log.warning("export %s attempt %d failed", job.job_id, attempt, exc_info=True)
-            await repo.update(job.job_id, state=QUEUED, lease_until=services.clock())
+            await self._drop(key)
             if attempt >= MAX_ATTEMPTS:
-                await self._failed(job)
+                await self._failed(job, None)
+            elif await self._current(job, attempt):
+                await repo.update(job.job_id, state=QUEUED, lease_until=services.clock())
+            return
+        if not await self._current(job, attempt):
+            log.warning("export %s attempt %d was taken over; dropped", job.job_id, attempt)
+            await self._drop(key)
             return
         done = services.clock()
         await repo.update(
             job.job_id,
             state=READY,
+            blob_key=key,
             archive_size=size,
             objects=totals.objects,
             bytes=totals.bytes,
@@ -173,8 +198,16 @@ class ExportWorker:
         ready = await repo.get(job.job_id)
         await self._announce(job, ExportNotice.READY, _notice_data(ready or job))
 
-    async def _build(self, job: ExportJobRecord, lease: timedelta) -> tuple[int, Counts]:
-        """Write the sealed archive into the blob store, as the requester; its size in clear."""
+    async def _current(self, job: ExportJobRecord, attempt: int) -> bool:
+        """Whether this attempt is still the job's (no other node took it over)."""
+        current = await repository(self._services).get(job.job_id)
+        return current is not None and current.attempts == attempt and current.state == RUNNING
+
+    async def _build(
+        self, job: ExportJobRecord, attempt: int, key: str, lease: timedelta
+    ) -> tuple[int, Counts]:
+        """Write the sealed archive into the blob store, as the requester; its size in clear.
+        Raises _Superseded when another node took the job over meanwhile."""
         services = self._services
         repo = repository(services)
         scope = ExportScope(
@@ -195,6 +228,8 @@ class ExportWorker:
             if time.monotonic() - last < PROGRESS_EVERY_SECONDS:
                 return
             last = time.monotonic()
+            if not await self._current(job, attempt):
+                raise _Superseded
             until = services.clock() + lease
             await repo.update(
                 job.job_id, objects=counts.objects, bytes=counts.bytes, lease_until=until
@@ -218,18 +253,22 @@ class ExportWorker:
                     yield b"".join(segments)
             yield encryptor.finish()
 
-        await services.blobs.put_stream(job.blob_key, sealed())
+        await services.blobs.put_stream(key, sealed())
         return size, totals
 
-    async def _failed(self, job: ExportJobRecord) -> None:
+    async def _drop(self, key: str) -> None:
+        try:
+            await self._services.blobs.delete(key)
+        except Exception:
+            log.debug("no archive %s to delete", key, exc_info=True)
+
+    async def _failed(self, job: ExportJobRecord, key: str | None) -> None:
         services = self._services
         repo = repository(services)
         await repo.update(job.job_id, state=FAILED, finished_at=services.clock())
         await repo.dequeue(job.job_id)
-        try:
-            await services.blobs.delete(job.blob_key)
-        except Exception:
-            log.debug("no archive to delete for export %s", job.job_id, exc_info=True)
+        if key is not None:
+            await self._drop(key)
         await self._announce(job, ExportNotice.FAILED, {"exportId": gid("Export", job.job_id)})
 
     async def _announce(

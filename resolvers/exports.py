@@ -22,7 +22,6 @@ from integrations.blobs import BlobNotFound, BlobStoreUnavailable
 from persistence.exports import (
     DOWNLOAD_CLAIM,
     DOWNLOADED,
-    EXPORT_PREFIX,
     QUEUED,
     READY,
     RUNNING,
@@ -53,10 +52,6 @@ def archive_key(services: Services, job_id: str) -> bytes:
     """The archive's content key: derived from the root key for this job, never stored."""
     base = services.keyring.derive(b"export archives")
     return services.keyring.file_content_key(base, job_id, "archive")
-
-
-def blob_name(job_id: str) -> str:
-    return f"{EXPORT_PREFIX}{job_id}"
 
 
 class ExportView:
@@ -112,7 +107,7 @@ async def request_export(ctx: RequestContext, workspace_id: str | None) -> Expor
         created_at=now,
         finished_at=None,
         expires_at=None,
-        blob_key=blob_name(job_id),
+        blob_key="",  # the attempt's that made the archive, once READY
         archive_size=0,
     )
     await repo.add(record)
@@ -202,8 +197,9 @@ async def _then_forget(
 
 async def forget(services: Services, job: ExportJobRecord, state: str, at: datetime) -> None:
     """Delete the archive and mark the job done with (`DOWNLOADED` or `EXPIRED`)."""
-    with contextlib.suppress(BlobNotFound):
-        await services.blobs.delete(job.blob_key)
+    if job.blob_key:
+        with contextlib.suppress(BlobNotFound):
+            await services.blobs.delete(job.blob_key)
     repo = repository(services)
     await repo.update(job.job_id, state=state, finished_at=at)
     await repo.dequeue(job.job_id)

@@ -16,7 +16,7 @@ from datetime import timedelta
 from integrations.blobs import BlobNotFound
 from persistence.blob_intents import BlobIntentRecord
 from persistence.expiry import expiry_hour
-from persistence.exports import EXPORT_PREFIX, ExportRepository, is_building
+from persistence.exports import ExportRepository, archive_key_parts, is_building
 from persistence.ids import id_time
 from persistence.office import OfficeRepository
 from persistence.space import writes_when_full
@@ -68,9 +68,10 @@ async def sweep_blobs(services: Services) -> int:
     few minutes: it reads the intents of recent uploads, not every object."""
 
     async def live(key: str) -> bool:
-        if key.startswith(EXPORT_PREFIX):  # an export's archive, written under its lease
-            job = await ExportRepository(services.store).get(key.removeprefix(EXPORT_PREFIX))
-            return is_building(job, services.clock(), CLOCK_SLACK)
+        archive = archive_key_parts(key)
+        if archive is not None:  # an export's archive, written under its attempt's lease
+            job = await ExportRepository(services.store).get(archive[0])
+            return is_building(job, archive[1], services.clock(), CLOCK_SLACK)
         hour = intent_hour(key)
         if hour is None:
             return False

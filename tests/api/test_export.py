@@ -205,13 +205,15 @@ class _Stalling:
     def __init__(self, inner: Any) -> None:
         self._inner = inner
         self.stalled = asyncio.Event()
+        self.stalls = 1  # how many export objects stall; those after go through
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
     async def put_stream(self, key: str, chunks: AsyncIterable[bytes]) -> int:
-        if not key.startswith("exports/"):
+        if not key.startswith("exports/") or self.stalls == 0:
             return int(await self._inner.put_stream(key, chunks))
+        self.stalls -= 1
 
         async def stall() -> AsyncIterator[bytes]:
             async for chunk in chunks:
@@ -303,3 +305,38 @@ def test_a_big_export_streams_with_flat_memory(tmp_path: Path) -> None:
     assert peak < 8 * 1024 * 1024, f"peak {peak / 2**20:.1f} MiB"
     with zipfile.ZipFile(out) as archive, archive.open("files/big.bin") as stored:
         assert hashlib.sha256(stored.read()).digest() == hashlib.sha256(big).digest()
+
+
+@sqlite_only
+def test_a_job_left_running_by_a_dead_node_is_taken_over_after_its_lease(tmp_path: Path) -> None:
+    from resolvers.export_worker import ExportWorker
+
+    data_dir = tmp_path / "data"
+    with serve(make_settings(data_dir, export_lease_seconds=5)) as server:
+        team = drive_team(server, data_dir, "takeover.example")
+        seed(team)
+        services = services_of(server)
+        stalling = _Stalling(services.blobs)
+        services.blobs = stalling
+        export_id = request(team.owner, team.ids["workspace"])
+        deadline = time.monotonic() + 20
+        while not stalling.stalled.is_set():  # this node's worker now hangs mid-build
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        # Another node's worker, once the hung attempt's lease has passed, builds it again.
+        loop = server.server.servers[0].get_loop()
+        real_clock = services.clock
+        services.clock = lambda: real_clock() + timedelta(minutes=10)
+        try:
+            other = ExportWorker(services)
+            asyncio.run_coroutine_threadsafe(other.run_due(), loop).result(timeout=30)
+        finally:
+            services.clock = real_clock
+        export = team.owner.data(EXPORT, {"i": export_id})["export"]
+        assert export["state"] == "READY"
+        archive = zipfile.ZipFile(io.BytesIO(download(server, export["downloadUrl"]).content))
+        assert archive.read("files/Reports/q3.txt") == FILE_BODY
+    # The hung attempt, cut by the shutdown, did not put the finished job back in the queue.
+    with serve(make_settings(data_dir)) as server:
+        state = server.client(team.owner.token).data(EXPORT, {"i": export_id})["export"]["state"]
+        assert state == "DOWNLOADED"

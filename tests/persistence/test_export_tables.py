@@ -14,6 +14,8 @@ from persistence.exports import (
     RUNNING,
     ExportJobRecord,
     ExportRepository,
+    archive_blob_key,
+    archive_key_parts,
     is_building,
 )
 from persistence.migrations import MIGRATIONS
@@ -31,9 +33,7 @@ def test_the_export_tables_are_a_migration_and_compile_to_cql() -> None:
 
 
 def _job(job_id: str, user: str = "u") -> ExportJobRecord:
-    return ExportJobRecord(
-        job_id, user, "w", QUEUED, 0, 0, 0, None, AT, None, None, f"exports/{job_id}", 0
-    )
+    return ExportJobRecord(job_id, user, "w", QUEUED, 0, 0, 0, None, AT, None, None, "", 0)
 
 
 async def test_jobs_queue_claims_and_tokens(store: Store) -> None:
@@ -58,10 +58,14 @@ async def test_jobs_queue_claims_and_tokens(store: Store) -> None:
     assert await repo.token(b"x" * 32) is None
 
 
-def test_a_job_is_building_while_running_under_its_lease() -> None:
+def test_an_attempt_is_building_while_current_and_under_its_lease() -> None:
     slack = timedelta(seconds=30)
-    running = replace(_job("j"), state=RUNNING, lease_until=AT)
-    assert is_building(running, AT + timedelta(seconds=29), slack)
-    assert not is_building(running, AT + timedelta(seconds=31), slack)
-    assert not is_building(_job("j"), AT, slack)
-    assert not is_building(None, AT, slack)
+    running = replace(_job("j"), state=RUNNING, lease_until=AT, attempts=2)
+    assert is_building(running, 2, AT + timedelta(seconds=29), slack)
+    assert not is_building(running, 2, AT + timedelta(seconds=31), slack)
+    assert not is_building(running, 1, AT, slack)  # taken over by attempt 2
+    assert not is_building(_job("j"), 0, AT, slack)
+    assert not is_building(None, 1, AT, slack)
+    assert archive_key_parts(archive_blob_key("01abc", 3)) == ("01abc", 3)
+    assert archive_key_parts("drive/w/f/v") is None
+    assert archive_key_parts("exports/01abc") is None
