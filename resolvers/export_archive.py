@@ -141,11 +141,11 @@ class _Archive:
         out: IO[bytes] = self.zip.open(info, "w", force_zip64=True)
         return out
 
-    def document(self, name: str, kind: str, value: Any) -> None:
+    def document(self, name: str, value: Any) -> None:
         data = json.dumps(value, ensure_ascii=False, indent=2, default=str).encode()
         with self.entry(name) as out:
             out.write(data)
-        self.counts.add(kind)
+        self.counts.add("documents")
         self.counts.bytes += len(data)
 
     def close(self) -> bytes:
@@ -185,7 +185,7 @@ async def archive_chunks(
             "email": await me.email(),
             "createdAt": await me.created_at(),
         }
-        archive.document("profile.json", "profile", profile)
+        archive.document("profile.json", profile)
         spaces = []
         after: str | None = None
         memberships = []
@@ -200,7 +200,8 @@ async def archive_chunks(
             if not page.has_next_page:
                 break
             after = page.end_cursor
-        archive.document("workspaces.json", "workspaces", memberships)
+        archive.counts.add("workspaces", len(memberships))
+        archive.document("workspaces.json", memberships)
     yield archive.sink.take()
     mine = None if scope.workspace_id is not None else principal.user_id
     for workspace_id in spaces:
@@ -231,7 +232,7 @@ async def archive_chunks(
         "workspaceId": None if scope.workspace_id is None else gid("Workspace", scope.workspace_id),
         "counts": dict(sorted(counts.by_type.items())),
     }
-    archive.document("export.json", "manifest", manifest)
+    archive.document("export.json", manifest)
     yield archive.close()
     await progress(counts)
 
@@ -260,7 +261,8 @@ async def _workspace_document(ctx: RequestContext, archive: _Archive, workspace_
         "createdAt": await ws.created_at(),
         "members": people,
     }
-    archive.document("workspace.json", "workspace", document)
+    archive.counts.add("members", len(people))
+    archive.document("workspace.json", document)
 
 
 async def _message_line(view: messages.MessageView) -> dict[str, Any]:
@@ -298,7 +300,8 @@ async def _channels(part: _Part) -> AsyncIterator[bytes]:
         if not page.has_next_page:
             break
         after = page.end_cursor
-    archive.document(f"{prefix}channels.json", "channels", listed)
+    archive.counts.add("channels", len(listed))
+    archive.document(f"{prefix}channels.json", listed)
     yield archive.sink.take()
 
 
@@ -388,7 +391,7 @@ async def _files(part: _Part) -> AsyncIterator[bytes]:
             if not page.has_next_page:
                 break
             after = page.end_cursor
-    archive.document(f"{prefix}files.json", "file lists", listed)
+    archive.document(f"{prefix}files.json", listed)
     yield archive.sink.take()
 
 
@@ -410,7 +413,7 @@ async def _calendars(
         listed.append(
             {"id": gid("Calendar", view.id), "name": name, "color": view.record.color, "ics": entry}
         )
-    archive.document(f"{prefix}calendars.json", "calendar lists", listed)
+    archive.document(f"{prefix}calendars.json", listed)
 
 
 async def _tasks(
@@ -452,4 +455,5 @@ async def _tasks(
                 {"id": gid("TaskList", listing.id), "name": await listing.name(), "tasks": items}
             )
         boards.append({"id": gid("Board", board.id), "name": await board.name(), "lists": lists})
-    archive.document(f"{prefix}tasks.json", "task boards", boards)
+    archive.counts.add("boards", len(boards))
+    archive.document(f"{prefix}tasks.json", boards)
