@@ -124,13 +124,16 @@ def _dumps(value: Any) -> bytes:
 
 
 class _Archive:
-    def __init__(self, counts: Counts) -> None:
+    def __init__(self, counts: Counts, made_at: datetime) -> None:
         self.sink = _Sink()
         self.zip = zipfile.ZipFile(self.sink, "w", compression=zipfile.ZIP_DEFLATED)
         self.counts = counts
+        self.made_at = made_at  # the time the documents carry in the zip
 
     def entry(self, name: str) -> IO[bytes]:
-        out: IO[bytes] = self.zip.open(name, "w", force_zip64=True)
+        info = zipfile.ZipInfo(name, date_time=_zip_time(self.made_at))
+        info.compress_type = zipfile.ZIP_DEFLATED
+        out: IO[bytes] = self.zip.open(info, "w", force_zip64=True)
         return out
 
     def stored_entry(self, name: str, modified: datetime) -> IO[bytes]:
@@ -171,7 +174,7 @@ async def archive_chunks(
     """The zip's bytes, a piece at a time; raises CoveError (FORBIDDEN, NOT_FOUND) when the
     requester may not make this export (checked again when the job runs)."""
     counts = Counts()
-    archive = _Archive(counts)
+    archive = _Archive(counts, scope.created_at)
     principal = await ctx.require_user()
     if scope.workspace_id is not None:
         granted = await workspaces.access(ctx, scope.workspace_id)
