@@ -65,7 +65,11 @@ EXPORT_CLAIMS = Table(
 EXPORT_TOKENS = Table(
     name="export_tokens",
     partition_key=(Column("token_hash", ColumnType.BLOB),),
-    values=(Column("job_id", _TEXT), Column("expires_at", _TIME)),
+    values=(
+        Column("job_id", _TEXT),
+        Column("session_id", _TEXT),  # the login it was minted in: it ends with it
+        Column("expires_at", _TIME),
+    ),
 )
 
 EXPORT_TABLES = (EXPORT_JOBS, EXPORT_JOBS_BY_USER, EXPORT_QUEUE, EXPORT_CLAIMS, EXPORT_TOKENS)
@@ -203,12 +207,20 @@ class ExportRepository:
         await self._store.delete(EXPORT_QUEUE, {"queue": QUEUE, "job_id": job_id})
         await self._store.delete_partition(EXPORT_CLAIMS, {"job_id": job_id})
 
-    async def add_token(self, token_hash: bytes, job_id: str, expires_at: datetime) -> None:
-        row = {"token_hash": token_hash, "job_id": job_id, "expires_at": expires_at}
+    async def add_token(
+        self, token_hash: bytes, job_id: str, session_id: str, expires_at: datetime
+    ) -> None:
+        row = {
+            "token_hash": token_hash,
+            "job_id": job_id,
+            "session_id": session_id,
+            "expires_at": expires_at,
+        }
         await self._store.put(EXPORT_TOKENS, row)
 
-    async def token(self, token_hash: bytes) -> tuple[str, datetime] | None:
+    async def token(self, token_hash: bytes) -> tuple[str, str, datetime] | None:
+        """(job id, session id, expiry) of a download URL's token."""
         row = await self._store.get(EXPORT_TOKENS, {"token_hash": token_hash})
         if row is None or row["job_id"] is None or row["expires_at"] is None:
             return None
-        return row["job_id"], row["expires_at"]
+        return row["job_id"], row["session_id"] or "", row["expires_at"]

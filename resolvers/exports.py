@@ -30,6 +30,7 @@ from persistence.exports import (
 )
 from persistence.ids import new_id
 from resolvers import workspaces
+from resolvers.authz import Principal
 from resolvers.context import RequestContext
 from resolvers.drive_downloads import Download
 from resolvers.errors import CoveError, ErrorCode, bad_input, not_found
@@ -73,7 +74,10 @@ class ExportView:
             return None
         token = new_token("cvx_")
         expires_at = min(record.expires_at, services.clock() + services.drive_policy.download_ttl)
-        await repository(services).add_token(hash_token(token), record.job_id, expires_at)
+        session_id = self._ctx.principal_now().session_id
+        await repository(services).add_token(
+            hash_token(token), record.job_id, session_id, expires_at
+        )
         return services.drive_policy.url(f"/exports/download/{token}")
 
 
@@ -139,13 +143,15 @@ async def open_download(services: Services, token: str) -> Download:
     """Check a download URL, claim the export's one download, then stream the archive."""
     gone = TransferError(410, "This export has been downloaded or has expired.")
     repo = repository(services)
+    missing = TransferError(404, "No such download URL, or it has expired.")
     found = await repo.token(hash_token(token))
     now = services.clock()
-    if found is None or found[1] <= now:
-        raise TransferError(404, "No such download URL, or it has expired.")
+    if found is None or found[2] <= now:
+        raise missing
     job = await repo.get(found[0])
     if job is None or job.state != READY or (job.expires_at is not None and job.expires_at <= now):
         raise gone
+    await _still_allowed(services, job, found[1], missing)
     if not await repo.claim(job.job_id, DOWNLOAD_CLAIM, "download", now):
         raise gone
     try:
@@ -170,6 +176,25 @@ async def open_download(services: Services, token: str) -> Download:
         "Cache-Control": "no-store",
     }
     return Download(200, headers, _then_forget(services, job, first, body))
+
+
+async def _still_allowed(
+    services: Services, job: ExportJobRecord, session_id: str, refusal: TransferError
+) -> None:
+    """Check again, at the GET, that the URL's login is live and that the requester may still
+    make this export (a workspace's owner still)."""
+    session = await services.accounts.get_session(job.requester_id, session_id)
+    if session is None or session.expires_at <= services.clock():
+        raise refusal
+    if not job.workspace_id:
+        return
+    ctx = RequestContext.for_principal(
+        services, Principal(job.requester_id, session_id), "export-download"
+    )
+    try:
+        services.authz.export_workspace(await workspaces.access(ctx, job.workspace_id))
+    except CoveError:
+        raise refusal from None
 
 
 async def _then_forget(

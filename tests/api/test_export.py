@@ -22,7 +22,16 @@ import httpx
 import pytest
 from drive_support import CREATE_CH, CREATE_FOLDER, Drive, drive_team, services_of, upload_file
 
-from support import GraphQLClient, Server, error_codes, make_settings, serve, sqlite_only
+from support import (
+    LOG_IN,
+    PASSWORD,
+    GraphQLClient,
+    Server,
+    error_codes,
+    make_settings,
+    serve,
+    sqlite_only,
+)
 
 REQUEST = """mutation($w: ID) { requestExport(input: {workspaceId: $w}) {
   export { id state workspaceId } } }"""
@@ -345,3 +354,18 @@ def test_a_job_left_running_by_a_dead_node_is_taken_over_after_its_lease(tmp_pat
     with serve(make_settings(data_dir)) as server:
         state = server.client(team.owner.token).data(EXPORT, {"i": export_id})["export"]["state"]
         assert state == "DOWNLOADED"
+
+
+def test_a_download_url_ends_with_the_login_it_was_minted_in(team: Drive) -> None:
+    seed(team)
+    export_id = request(team.owner, team.ids["workspace"])
+    wait_ready(team.owner, export_id)
+    second = team.server.client()
+    token = second.data(LOG_IN, {"email": "owner@export.example", "password": PASSWORD})
+    other_login = team.server.client(token["logIn"]["token"])
+    url = other_login.data(EXPORT, {"i": export_id})["export"]["downloadUrl"]
+    other_login.data("mutation { logOut { ok } }")
+    assert download(team.server, url).status_code == 404
+    # The archive is still there for a URL from a live login.
+    url = team.owner.data(EXPORT, {"i": export_id})["export"]["downloadUrl"]
+    assert download(team.server, url).status_code == 200

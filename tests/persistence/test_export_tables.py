@@ -53,8 +53,8 @@ async def test_jobs_queue_claims_and_tokens(store: Store) -> None:
     await repo.dequeue("01a")
     assert await repo.live(limit=10) == ["01b", "01c"]
     assert await repo.claim("01a", DOWNLOAD_CLAIM, "n3", AT)  # its claims went with it
-    await repo.add_token(b"h" * 32, "01b", AT)
-    assert await repo.token(b"h" * 32) == ("01b", AT)
+    await repo.add_token(b"h" * 32, "01b", "s1", AT)
+    assert await repo.token(b"h" * 32) == ("01b", "s1", AT)
     assert await repo.token(b"x" * 32) is None
 
 
