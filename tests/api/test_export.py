@@ -369,3 +369,15 @@ def test_a_download_url_ends_with_the_login_it_was_minted_in(team: Drive) -> Non
     # The archive is still there for a URL from a live login.
     url = team.owner.data(EXPORT, {"i": export_id})["export"]["downloadUrl"]
     assert download(team.server, url).status_code == 200
+
+
+def test_an_owner_no_longer_owner_cannot_download_the_workspace_export(team: Drive) -> None:
+    seed(team)
+    export_id = request(team.owner, team.ids["workspace"])
+    url = wait_ready(team.owner, export_id)["downloadUrl"]
+    role = """mutation($w: ID!, $u: ID!, $r: Role!) { changeMemberRole(input: {workspaceId: $w,
+      userId: $u, role: $r}) { member { role } } }"""
+    ws = team.ids["workspace"]
+    team.owner.data(role, {"w": ws, "u": team.ids["member"], "r": "OWNER"})
+    team.member.data(role, {"w": ws, "u": team.ids["owner"], "r": "MEMBER"})
+    assert download(team.server, url).status_code == 404
