@@ -118,6 +118,7 @@ bench: $(STAMP) ## run the benchmarks in bench/ (figures are ratios measured in 
 	$(BIN)/python -m bench.apps
 	$(BIN)/python -m bench.onlyoffice
 	$(BIN)/python -m bench.ics_import
+	$(BIN)/python -m bench.export
 
 docs: $(STAMP) ## rewrite the settings table in docs/configuration.md from the code
 	$(BIN)/python -c "import re, pathlib; from api.settings import settings_table as t; p = pathlib.Path('docs/configuration.md'); s = p.read_text(); a = s.index('| setting |'); b = s.index('\\n## Example'); p.write_text(s[:a] + t() + s[b:])"

@@ -55,6 +55,7 @@ from persistence.space import StorageFull, Volume
 from persistence.store import Store
 from resolvers import search_sources, topics
 from resolvers.cost_budget import CostBudget
+from resolvers.export_worker import ExportWorker
 from resolvers.mail import Mailer
 from resolvers.passwords import PasswordService
 from resolvers.persisted_queries import PersistedQueries
@@ -298,6 +299,8 @@ async def running_services(
     services.mail.start()  # sends what earlier runs left in the outbox, then what is queued
     services.indexer.drainer.start()  # the same for the search outbox
     services.webhooks.start()  # and for the webhook deliveries
+    exports = ExportWorker(services)
+    exports.start()  # builds queued exports, and those an earlier run left unfinished
     try:
         yield services
     finally:
@@ -306,6 +309,7 @@ async def running_services(
         # Indexes what waits (within a grace); the rest stays queued for the next start.
         await services.indexer.drainer.stop()
         await services.webhooks.stop()
+        await exports.stop()  # a build under way goes back to the queue
         for task in (heartbeat, sweeper, watch, space):
             if task is None:
                 continue

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from api import backup_cli, import_cli, keys_cli
+from api import backup_cli, export_cli, import_cli, keys_cli
 from api.bootstrap import InitError, init_data_dir, is_initialised, load_keyring
 from api.settings import Settings, SettingsError, load_settings
 
@@ -277,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     backup_cli.register(commands, common, _settings)
     keys_cli.register(commands, common, _settings)
     import_cli.register(commands, common, _settings)
+    export_cli.register(commands, common, _settings)
     return parser
 
 

@@ -25,6 +25,7 @@ from api.middleware import request_id_of
 from resolvers.calendar_ics import feed
 from resolvers.drive_downloads import Download, open_download, open_share_link
 from resolvers.drive_uploads import receive_upload
+from resolvers.exports import open_download as open_export_download
 from resolvers.services import Services
 from resolvers.transfers import TransferError
 
@@ -119,6 +120,20 @@ async def download(
     return _streamed(found)
 
 
+@get("/exports/download/{token:str}")
+async def export_download(
+    request: Request[Any, Any, Any], token: FromPath[str], state: State
+) -> Response[Any]:
+    """GET <export download url>: the export's archive, once; 410 after that."""
+    services: Services = state[SERVICES_STATE_KEY]
+    try:
+        _check_token(token)
+        found = await open_export_download(services, token)
+    except TransferError as error:
+        return _refusal(request, error)
+    return _streamed(found)
+
+
 def _client_address(request: Request[Any, Any, Any]) -> str:
     return request.client.host if request.client else "unknown"
 
@@ -198,4 +213,5 @@ def file_routes(max_file_bytes: int) -> list[Any]:
         share_link,
         share_link_with_password,
         calendar_feed,
+        export_download,
     ]

@@ -18,7 +18,7 @@ from resolvers.drive_policy import DrivePolicy, OfficePolicy
 from resolvers.mail import MIN_LEASE_SECONDS, MailPolicy
 from resolvers.ratelimit import AuthLimits
 from resolvers.search_queue import IndexPolicy
-from resolvers.services import Policy, RealtimePolicy
+from resolvers.services import ExportPolicy, Policy, RealtimePolicy
 from resolvers.video_policy import VideoPolicy
 from resolvers.webhooks import WebhookPolicy
 
@@ -107,6 +107,12 @@ def policy_from(settings: Settings) -> Policy:
             download_ttl=timedelta(seconds=settings.onlyoffice_download_seconds),
             session_ttl=timedelta(hours=settings.onlyoffice_session_hours),
             max_document_bytes=settings.onlyoffice_max_document_bytes,
+        ),
+        export=ExportPolicy(
+            keep=timedelta(hours=settings.export_keep_hours),
+            poll_seconds=settings.export_poll_seconds,
+            lease_seconds=settings.export_lease_seconds,
+            max_running=settings.export_max_running,
         ),
     )
 

@@ -108,6 +108,18 @@ def _check_groups(s: Settings) -> None:
     """The groups kept in modules of their own (api/settings_apps.py and its siblings)."""
     _check_apps(s)
     _check_backups(s)
+    _check_exports(s)
+
+
+def _check_exports(s: Settings) -> None:
+    _at_least("export_keep_hours", s.export_keep_hours, 1)
+    _at_most("export_keep_hours", s.export_keep_hours, 720)
+    _at_least("export_max_running", s.export_max_running, 1)
+    _at_most("export_max_running", s.export_max_running, 100)
+    _at_least("export_poll_seconds", s.export_poll_seconds, 1)
+    _at_most("export_poll_seconds", s.export_poll_seconds, 3600)
+    _at_least("export_lease_seconds", s.export_lease_seconds, 5)
+    _at_most("export_lease_seconds", s.export_lease_seconds, 3600)
 
 
 def check_settings(s: Settings) -> None:

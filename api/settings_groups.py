@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from api.settings_apps import AppSettings
 from api.settings_backup import BackupSettings
+from api.settings_export import ExportSettings
 from api.settings_jitsi import JitsiSettings
 from api.settings_keys import KeySettings
 from api.settings_onlyoffice import OnlyofficeSettings
@@ -15,9 +16,16 @@ from api.settings_webhooks import WebhookSettings
 
 @dataclass(frozen=True)
 class SettingGroups(
-    AppSettings, WebhookSettings, JitsiSettings, OnlyofficeSettings, BackupSettings, KeySettings
+    AppSettings,
+    WebhookSettings,
+    JitsiSettings,
+    OnlyofficeSettings,
+    BackupSettings,
+    KeySettings,
+    ExportSettings,
 ):
-    """Apps, webhooks, Jitsi, ONLYOFFICE, backups and key rotation (api/settings_*.py)."""
+    """Apps, webhooks, Jitsi, ONLYOFFICE, backups, key rotation and exports
+    (api/settings_*.py)."""
 
 
 GROUPS = SettingGroups.__bases__

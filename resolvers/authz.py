@@ -132,6 +132,10 @@ class Authorizer:
         if access.role is not Role.OWNER:
             raise forbidden("Only owners change the workspace's sign-in requirements.")
 
+    def export_workspace(self, access: WorkspaceAccess) -> None:
+        if access.role is not Role.OWNER or access.principal.app is not None:
+            raise forbidden("Only the workspace's owners may export it.")
+
     def workspace_grant(self, access: WorkspaceAccess, action: Action = Action.READ) -> Grant:
         return self._mint(access.principal, action, access.workspace_id, access.workspace_id)
 

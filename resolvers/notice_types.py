@@ -97,6 +97,14 @@ class CallNotice(StrEnum):
     STARTED = "call.started"
 
 
+class ExportNotice(StrEnum):
+    """On the requester's user topic (resolvers/export_worker.py)."""
+
+    PROGRESS = "export.progress"
+    READY = "export.ready"
+    FAILED = "export.failed"
+
+
 NoticeType: TypeAlias = (
     MessageNotice
     | ChannelNotice
@@ -106,6 +114,7 @@ NoticeType: TypeAlias = (
     | CalendarNotice
     | BoardNotice
     | CallNotice
+    | ExportNotice
 )
 """What `Notices.publish` takes as a notice's type: only a declared one."""
 

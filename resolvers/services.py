@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from crypto.keyring import Keyring
@@ -82,6 +83,16 @@ class RealtimePolicy:
 
 
 @dataclass(frozen=True)
+class ExportPolicy:
+    """Self-service exports (settings `export_*`)."""
+
+    keep: timedelta  # a finished archive is deleted this long after it is ready
+    poll_seconds: int  # the worker's look at the queue when nothing wakes it
+    lease_seconds: int  # a running export not renewed within this is taken again
+    max_running: int  # exports one user may have queued or running at once
+
+
+@dataclass(frozen=True)
 class Policy:
     """Product limits that are settings (see docs/configuration.md). Their defaults are the
     settings' alone: `api/policies.py` builds every policy from a `Settings`."""
@@ -105,6 +116,8 @@ class Policy:
     video: VideoPolicy
     # ONLYOFFICE document editing (settings `onlyoffice_*`).
     office: OfficePolicy
+    # Self-service exports (settings `export_*`).
+    export: ExportPolicy
 
 
 @dataclass
@@ -157,6 +170,8 @@ class Services:
     persisted_queries: PersistedQueries | None = None
     # Fetches saved documents from the ONLYOFFICE Document Server; None where it is off.
     office_fetcher: DocumentFetcher | None = None
+    # Set when an export is requested: wakes the export worker (resolvers/export_worker.py).
+    exports_due: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def drive_policy(self) -> DrivePolicy:

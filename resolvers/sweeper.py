@@ -16,10 +16,17 @@ from datetime import timedelta
 from integrations.blobs import BlobNotFound
 from persistence.blob_intents import BlobIntentRecord
 from persistence.expiry import expiry_hour
+from persistence.exports import ExportRepository, archive_key_parts, is_building
 from persistence.ids import id_time
 from persistence.office import OfficeRepository
 from persistence.space import writes_when_full
-from resolvers.blob_leases import DRIVE_PREFIX, drive_key_parts, intent_hour, is_alive
+from resolvers.blob_leases import (
+    CLOCK_SLACK,
+    DRIVE_PREFIX,
+    drive_key_parts,
+    intent_hour,
+    is_alive,
+)
 from resolvers.services import Services
 
 log = logging.getLogger("cove.files")
@@ -62,6 +69,10 @@ async def sweep_blobs(services: Services) -> int:
     few minutes: it reads the intents of recent uploads, not every object."""
 
     async def live(key: str) -> bool:
+        archive = archive_key_parts(key)
+        if archive is not None:  # an export's archive, written under its attempt's lease
+            job = await ExportRepository(services.store).get(archive[0])
+            return is_building(job, archive[1], services.clock(), CLOCK_SLACK)
         hour = intent_hour(key)
         if hour is None:
             return False

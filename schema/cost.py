@@ -54,6 +54,7 @@ from resolvers.cost_budget import CostBudget, CostReport
 from resolvers.drive import MAX_SHARES_PER_ITEM
 from resolvers.errors import CoveError, ErrorCode
 from resolvers.event_details import MAX_REMINDERS
+from resolvers.exports import LISTED as EXPORTS_LISTED
 from resolvers.incoming_webhooks import MAX_PER_CHANNEL as MAX_INCOMING_WEBHOOKS
 from resolvers.invitations import MAX_PENDING_INVITATIONS_SHOWN
 from resolvers.messages import MAX_ATTACHMENTS, MAX_MENTIONS
@@ -122,6 +123,7 @@ LIST_SIZES: Mapping[str, int] = {
     "Event.occurrences": MAX_OCCURRENCES,
     "DriveSharesPayload.shares": MAX_SHARES_PER_ITEM,
     "Query.myApps": MAX_APPS_PER_DEVELOPER,
+    "Query.exports": EXPORTS_LISTED,
     "Query.appScopes": len(AppScope),
     "App.redirectUris": MAX_REDIRECT_URIS,
     "App.scopes": len(AppScope),

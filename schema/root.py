@@ -20,6 +20,7 @@ from schema import (
     calendar_mutations,
     calendars,
     channels,
+    data_export,
     drive,
     drive_mutations,
     messages,
@@ -84,6 +85,7 @@ Query = merge_types(
         search_schema.SearchQuery,
         apps.AppsQuery,
         webhooks.WebhooksQuery,
+        data_export.ExportQuery,
     ),
 )
 
@@ -102,6 +104,7 @@ Mutation = merge_types(
         apps.AppsMutation,
         webhooks.WebhooksMutation,
         video.VideoMutation,
+        data_export.ExportMutation,
     ),
 )
 

@@ -1130,6 +1130,35 @@ ROWS.append(
         lambda w, who: {"w": w.ids["workspace"]},
     )
 )
+REQUEST_EXPORT = (
+    """mutation($w: ID) { requestExport(input: {workspaceId: $w}) { export { id } } }"""
+)
+
+
+def _owners_export(world: World, who: str) -> dict[str, Any]:
+    if "export" not in world.ids:
+        made = world.gql("owner", REQUEST_EXPORT, {"w": None})["requestExport"]["export"]
+        world.ids["export"] = made["id"]
+    return {"i": world.ids["export"]}
+
+
+# A workspace's export is its owners'; one's own data, anyone's; an export, its requester's.
+ROWS += [
+    Row("exports", "{ exports { id state } }", SIGNED_IN),
+    Row(
+        "export",
+        "query($i: ID!) { export(id: $i) { id state } }",
+        expect(NF, NF, NF, NF, NF, OK),
+        _owners_export,
+    ),
+    Row(
+        "requestExport",
+        REQUEST_EXPORT,
+        expect(UNAUTH, NF, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK),
+        lambda w, who: {"w": w.ids["workspace"]},
+    ),
+    Row("requestExport", REQUEST_EXPORT, expect(UNAUTH, OK, OK, OK, OK, OK)),
+]
 
 
 def outcome(result: dict[str, Any]) -> str:
