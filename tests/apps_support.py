@@ -16,6 +16,16 @@ from support import GraphQLClient, Server, sign_up
 REDIRECT = "http://localhost:9/callback"
 REGISTER = """mutation($i: RegisterAppInput!) {
   registerApp(input: $i) { app { id clientId } clientSecret webhookSecret } }"""
+# Documents the app tests share: a workspace, a channel, adding the bot, a post, uninstall.
+CREATE_WS = 'mutation { createWorkspace(input: {name: "Acme"}) { workspace { id } } }'
+CREATE_CH = """mutation($w: ID!, $n: String!, $v: ChannelVisibility!) {
+  createChannel(input: {workspaceId: $w, name: $n, visibility: $v}) { channel { id } } }"""
+ADD = """mutation($c: ID!, $u: ID!) {
+  addChannelMember(input: {channelId: $c, userId: $u}) { channel { id } } }"""
+POST = """mutation($c: ID!, $t: String!) {
+  postMessage(input: {channelId: $c, text: $t}) { message { id } } }"""
+UNINSTALL = """mutation($w: ID!, $a: ID!) {
+  uninstallApp(input: {workspaceId: $w, appId: $a}) { uninstalledAppId } }"""
 APPROVE = "mutation($i: ApproveAppInstallInput!) { approveAppInstall(input: $i) { redirectUrl } }"
 
 

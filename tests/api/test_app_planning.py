@@ -7,17 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from apps_support import install_app
+from apps_support import ADD, CREATE_CH, CREATE_WS, POST, install_app
 
 from support import GraphQLClient, Server, error_codes, sign_up
 
-CREATE_WS = 'mutation { createWorkspace(input: {name: "Acme"}) { workspace { id } } }'
-CREATE_CH = """mutation($w: ID!, $n: String!, $v: ChannelVisibility!) {
-  createChannel(input: {workspaceId: $w, name: $n, visibility: $v}) { channel { id } } }"""
-ADD = """mutation($c: ID!, $u: ID!) {
-  addChannelMember(input: {channelId: $c, userId: $u}) { channel { id } } }"""
-POST = """mutation($c: ID!, $t: String!) {
-  postMessage(input: {channelId: $c, text: $t}) { message { id } } }"""
 CALENDAR = """mutation($w: ID!, $n: String!) {
   createCalendar(input: {workspaceId: $w, name: $n}) { calendar { id } } }"""
 SHARE = """mutation($c: ID!, $ch: ID!) {

@@ -8,18 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from apps_support import Installed, install_app
+from apps_support import ADD, CREATE_CH, CREATE_WS, POST, Installed, install_app
 from drive_support import upload_file
 
 from support import GraphQLClient, Server, error_codes, sign_up
 
-CREATE_WS = 'mutation { createWorkspace(input: {name: "Acme"}) { workspace { id } } }'
-CREATE_CH = """mutation($w: ID!, $n: String!, $v: ChannelVisibility!) {
-  createChannel(input: {workspaceId: $w, name: $n, visibility: $v}) { channel { id } } }"""
-ADD = """mutation($c: ID!, $u: ID!) {
-  addChannelMember(input: {channelId: $c, userId: $u}) { channel { id } } }"""
-POST = """mutation($c: ID!, $t: String!) {
-  postMessage(input: {channelId: $c, text: $t}) { message { id } } }"""
 REACT = """mutation($m: ID!) {
   addReaction(input: {messageId: $m, emoji: "eyes"}) { message { id } } }"""
 CHANNELS = """query($w: ID!) { node(id: $w) { ... on Workspace {

@@ -12,21 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from apps_support import install_app
+from apps_support import ADD, CREATE_CH, CREATE_WS, POST, UNINSTALL, install_app
 from standardwebhooks import Webhook
 from webhook_receiver import Receiver, start_receiver
 
 from support import GraphQLClient, Server, make_settings, serve, sign_up
 
-CREATE_WS = 'mutation { createWorkspace(input: {name: "Acme"}) { workspace { id } } }'
-CREATE_CH = """mutation($w: ID!, $n: String!, $v: ChannelVisibility!) {
-  createChannel(input: {workspaceId: $w, name: $n, visibility: $v}) { channel { id } } }"""
-ADD = """mutation($c: ID!, $u: ID!) {
-  addChannelMember(input: {channelId: $c, userId: $u}) { channel { id } } }"""
-POST = """mutation($c: ID!, $t: String!) {
-  postMessage(input: {channelId: $c, text: $t}) { message { id } } }"""
-UNINSTALL = """mutation($w: ID!, $a: ID!) {
-  uninstallApp(input: {workspaceId: $w, appId: $a}) { uninstalledAppId } }"""
 ENDPOINT = """query { myApps { id webhookEndpoint { id consecutiveFailures
   deliveries(first: 20) { eventType succeeded statusCode } } } }"""
 CANARY = "canary-text-7f3a91"

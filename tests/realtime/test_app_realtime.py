@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from apps_support import Installed, install_app
+from apps_support import ADD, POST, UNINSTALL, Installed, install_app
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -28,12 +28,6 @@ _spec.loader.exec_module(example)
 
 CREATE_CH = """mutation($w: ID!, $n: String!) {
   createChannel(input: {workspaceId: $w, name: $n, visibility: PUBLIC}) { channel { id } } }"""
-ADD = """mutation($c: ID!, $u: ID!) {
-  addChannelMember(input: {channelId: $c, userId: $u}) { channel { id } } }"""
-POST = """mutation($c: ID!, $t: String!) {
-  postMessage(input: {channelId: $c, text: $t}) { message { id } } }"""
-UNINSTALL = """mutation($w: ID!, $a: ID!) {
-  uninstallApp(input: {workspaceId: $w, appId: $a}) { uninstalledAppId } }"""
 LIVE = ["realtime:read", "channels:read", "messages:read"]
 
 
