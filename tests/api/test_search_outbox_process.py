@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import httpx
@@ -72,7 +72,10 @@ def cove_serve(settings: Settings, **env: str) -> Iterator[tuple[subprocess.Pope
 
 
 def waiting(settings: Settings) -> int:
-    with sqlite3.connect(f"file:{settings.database_file}?mode=ro", uri=True) as db:
+    # Closed at once: `with sqlite3.connect(...)` only ends a transaction, and a connection
+    # this process left open would hold the WAL's shared memory across the server's kill
+    # and restart.
+    with closing(sqlite3.connect(f"file:{settings.database_file}?mode=ro", uri=True)) as db:
         return int(db.execute("SELECT count(*) FROM search_outbox").fetchone()[0])
 
 
