@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from persistence.declare import Column, ColumnType, Copy, Order, Row, Table
-from persistence.store import Put, Store
+from persistence.store import Store
+from persistence.validate import MAX_LIMIT
 
 _TEXT = ColumnType.TEXT
 _BLOB = ColumnType.BLOB
@@ -100,22 +101,18 @@ class DataKeyRepository:
             },
         )
 
-    async def rewrap(self, record: DataKeyRecord, wrapped: bytes, root_key_id: str) -> None:
-        """Replace a key version's wrapping (same key, another root key), with its index entry."""
-        await self._store.batch(
-            [
-                Put(
-                    DATA_KEYS,
-                    {
-                        "scope": record.scope,
-                        "version": record.version,
-                        "wrapped": wrapped,
-                        "created_at": record.created_at,
-                    },
-                ),
-                Put(DATA_KEY_INDEX, _entry(record.scope, record.version, root_key_id)),
-            ]
-        )
+    async def rewrap(self, record: DataKeyRecord, wrapped: bytes, root_key_id: str) -> bool:
+        """Replace a key version's wrapping (same key, another root key) if it is still
+        `record.wrapped`, then its index entry; False when another writer changed it first
+        (read it again). A compare-and-set, as the row was made by one: on ScyllaDB a plain
+        write could lose to the lightweight transaction on timestamps and never show."""
+        key = {"scope": record.scope, "version": record.version}
+        if not await self._store.update_if(
+            DATA_KEYS, key, {"wrapped": wrapped}, {"wrapped": record.wrapped}
+        ):
+            return False
+        await self._store.put(DATA_KEY_INDEX, _entry(record.scope, record.version, root_key_id))
+        return True
 
     async def wrapped_by(self, scope: str, version: int) -> str:
         """The id of the root key that last wrapped this key version, if known; else ""."""
@@ -125,7 +122,7 @@ class DataKeyRepository:
 
     async def count(self) -> int:
         """How many keys the index lists."""
-        return await self._store.count(DATA_KEY_INDEX, {"shard": _SHARD}, limit=2**62)
+        return await self._store.count(DATA_KEY_INDEX, {"shard": _SHARD}, limit=MAX_LIMIT)
 
     async def index_page(
         self, limit: int, after: tuple[str, int] | None = None

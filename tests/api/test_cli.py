@@ -9,6 +9,15 @@ from pathlib import Path
 import pytest
 
 from api.cli import main
+from support import store_under_test
+
+
+def init(data: Path) -> None:
+    """`cove init`, and on ScyllaDB an emptied keyspace, as a new SQLite file would be: the
+    keyspace of the run holds the keys of the test before, under another root key, which
+    `cove check` rightly refuses (another install's keys)."""
+    main(["init", "--data-dir", str(data)])
+    store_under_test(data)
 
 
 def test_init_creates_private_keys_and_refuses_to_overwrite(
@@ -29,7 +38,7 @@ def test_init_creates_private_keys_and_refuses_to_overwrite(
 
 def test_check_reaches_the_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = tmp_path / "data"
-    main(["init", "--data-dir", str(data)])
+    init(data)
     assert main(["check", "--data-dir", str(data)]) == 0
     out = capsys.readouterr().out
     assert "keys: ok" in out and "store: ok" in out
@@ -62,7 +71,7 @@ def test_check_reaches_the_broker_and_names_it_when_down(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data = tmp_path / "data"
-    main(["init", "--data-dir", str(data)])
+    init(data)
     assert main(["check", "--data-dir", str(data)]) == 0
     assert "broker: ok (memory)" in capsys.readouterr().out
     # A Redis nobody listens on: check fails and says so.
