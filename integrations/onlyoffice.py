@@ -10,15 +10,21 @@ environment are not used, and the answer must declare its length, at most `max_b
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import httpx
 
-from integrations.webhook_http import MAX_URL_LENGTH, Resolver, refusal, system_resolver
+from integrations.webhook_http import (
+    MAX_URL_LENGTH,
+    RefusedAddress,
+    Resolver,
+    UnresolvedHost,
+    pin_url,
+    system_resolver,
+)
 
 CHUNK_BYTES = 256 * 1024
 
@@ -93,31 +99,13 @@ class DocumentFetcher:
         if (scheme, host, port) != self.origin:
             raise DocumentFetchRefused("the URL is not on the Document Server's origin")
         try:
-            literal: ipaddress.IPv4Address | ipaddress.IPv6Address | None
-            literal = ipaddress.ip_address(host.strip("[]"))
-        except ValueError:
-            literal = None
-        if literal is not None:
-            addresses = [literal]
-        else:
-            try:
-                found = await self._resolver(host, port)
-            except OSError as error:
-                raise DocumentFetchFailed(f"{host} did not resolve: {error}") from None
-            addresses = [ipaddress.ip_address(a.partition("%")[0]) for a in found]
-            if not addresses:
-                raise DocumentFetchFailed(f"{host} resolved to no address")
-        if not self.allow_private:
-            for address in addresses:
-                reason = refusal(address)
-                if reason is not None:
-                    raise DocumentFetchRefused(f"{host} resolves to a {reason} address")
-        chosen = addresses[0]
-        shown = f"[{chosen}]" if chosen.version == 6 else str(chosen)
-        parts = urlsplit(url)
-        pinned = urlunsplit((scheme, f"{shown}:{port}", parts.path or "/", parts.query, ""))
-        server_name = host if scheme == "https" and literal is None else None
-        return pinned, parts.netloc.rpartition("@")[2], server_name
+            return await pin_url(
+                url, scheme, host, port, self._resolver, allow_private=self.allow_private
+            )
+        except UnresolvedHost as error:
+            raise DocumentFetchFailed(str(error)) from None
+        except RefusedAddress as error:
+            raise DocumentFetchRefused(str(error)) from None
 
     @asynccontextmanager
     async def fetch(self, url: str) -> AsyncIterator[FetchedDocument]:

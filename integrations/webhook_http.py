@@ -117,6 +117,48 @@ def check_url(url: str) -> None:
     _split(url)
 
 
+class UnresolvedHost(Exception):
+    """A destination's name gave no address."""
+
+
+class RefusedAddress(Exception):
+    """A destination's address is one the SSRF guard refuses."""
+
+
+async def pin_url(
+    url: str, scheme: str, host: str, port: int, resolver: Resolver, *, allow_private: bool
+) -> tuple[str, str, str | None]:
+    """`url` with a checked address of `host` in place of the name (resolved once, so DNS
+    rebinding cannot swap it between check and connection), its Host header and TLS server
+    name. Every address the name gives is checked unless `allow_private`: UnresolvedHost or
+    RefusedAddress otherwise. Shared by webhooks and the ONLYOFFICE document fetcher."""
+    try:
+        literal: IPAddress | None = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        literal = None
+    if literal is not None:
+        addresses = [literal]
+    else:
+        try:
+            found = await resolver(host, port)
+        except OSError as error:
+            raise UnresolvedHost(f"{host} did not resolve: {error}") from None
+        addresses = [ipaddress.ip_address(a.partition("%")[0]) for a in found]
+        if not addresses:
+            raise UnresolvedHost(f"{host} resolved to no address")
+    if not allow_private:
+        for address in addresses:
+            reason = refusal(address)
+            if reason is not None:
+                raise RefusedAddress(f"{host} resolves to a {reason} address ({address})")
+    chosen = addresses[0]
+    shown = f"[{chosen}]" if chosen.version == 6 else str(chosen)
+    parts = urlsplit(url)
+    pinned = urlunsplit((scheme, f"{shown}:{port}", parts.path or "/", parts.query, ""))
+    server_name = host if scheme == "https" and literal is None else None
+    return pinned, parts.netloc.rpartition("@")[2], server_name
+
+
 class WebhookSender:
     """Sends deliveries; one per process, closed at shut-down."""
 
@@ -150,34 +192,15 @@ class WebhookSender:
 
     async def _target(self, url: str) -> _Target:
         scheme, host, port = _split(url)
-        parts = urlsplit(url)
         try:
-            literal: IPAddress | None = ipaddress.ip_address(host)
-        except ValueError:
-            literal = None
-        if literal is not None:
-            addresses = [literal]
-        else:
-            try:
-                found = await self._resolver(host, port)
-            except OSError as error:
-                raise WebhookDeliveryError("dns", f"{host} did not resolve: {error}") from None
-            addresses = [ipaddress.ip_address(a.partition("%")[0]) for a in found]
-            if not addresses:
-                raise WebhookDeliveryError("dns", f"{host} resolved to no address")
-        if not self.allow_private:
-            for address in addresses:
-                reason = refusal(address)
-                if reason is not None:
-                    raise WebhookDeliveryError(
-                        "refused_address", f"{host} resolves to a {reason} address ({address})"
-                    )
-        chosen = addresses[0]
-        shown = f"[{chosen}]" if chosen.version == 6 else str(chosen)
-        host_header = parts.netloc.rpartition("@")[2]
-        pinned = urlunsplit((scheme, f"{shown}:{port}", parts.path or "/", parts.query, ""))
-        server_name = host if scheme == "https" and literal is None else None
-        return _Target(pinned, host_header, server_name)
+            pinned = await pin_url(
+                url, scheme, host, port, self._resolver, allow_private=self.allow_private
+            )
+        except UnresolvedHost as error:
+            raise WebhookDeliveryError("dns", str(error)) from None
+        except RefusedAddress as error:
+            raise WebhookDeliveryError("refused_address", str(error)) from None
+        return _Target(*pinned)
 
     async def post(self, url: str, headers: Mapping[str, str], body: bytes) -> WebhookAnswer:
         """POST `body`; the answer when it was 2xx, else WebhookDeliveryError."""
