@@ -96,26 +96,35 @@ def settle(services: Any) -> None:
         asyncio.run(checkpoint())
 
 
-def stored_files(data_dir: Path) -> list[Path]:
-    """Every file the store behind `data_dir` writes: the data dir and, on ScyllaDB, the node's
-    data, commit log and hints folders. Fails if the store's own files are not among them,
-    so that a canary scan can never pass by reading nothing."""
+def stored_contents(data_dir: Path) -> list[tuple[Path, bytes]]:
+    """Every file the store behind `data_dir` writes, with its bytes: the data dir and, on
+    ScyllaDB, the node's data, commit log and hints folders. A live node removes files while
+    a scan runs (compaction, Paxos repair state, recycled commit log segments): a file gone
+    between the listing and the read is skipped, as its bytes are no longer stored. Fails if
+    the store's own files are not among those read, so that a canary scan can never pass by
+    reading nothing."""
     roots = [data_dir]
     if on_scylla():
         node = os.environ.get(NODE_DIR_VARIABLE)
         if not node:
             pytest.skip("the Cassandra node's files are not on this machine")
         roots.append(Path(node))
-    files = [path for root in roots for path in sorted(root.rglob("*")) if path.is_file()]
+    listed = [path for root in roots for path in sorted(root.rglob("*"))]
     # The node's own log, settings and pid file (at the top of its folder) are not stored
     # data: its log names its address. Its data, commit log and hints are in subfolders.
-    files = [path for path in files if len(roots) == 1 or path.parent != roots[1]]
-    names = [path.name for path in files]
+    listed = [path for path in listed if len(roots) == 1 or path.parent != roots[1]]
+    contents = []
+    for path in listed:
+        try:
+            contents.append((path, path.read_bytes()))
+        except (FileNotFoundError, IsADirectoryError):
+            continue
+    names = [path.name for path, _ in contents]
     if on_scylla():
         assert any(name.startswith("CommitLog-") for name in names), "no commit log found"
     else:
         assert "cove.db" in names, "no SQLite database found"
-    return files
+    return contents
 
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:

@@ -23,7 +23,7 @@ from support import (
     serve,
     settle,
     sign_up,
-    stored_files,
+    stored_contents,
 )
 
 AUDIT = """query($w: ID!, $first: Int!, $after: String, $kinds: [AuditEventKind!], $actor: ID,
@@ -247,8 +247,7 @@ def test_client_address_and_details_are_sealed_at_rest(tmp_path: Path) -> None:
         clients, ids = team(server)
         clients["owner"].data(INVITE, {"w": ids["workspace"], "e": CANARY_EMAIL, "r": "MEMBER"})
         settle(services_of(server))
-    for path in stored_files(data_dir):
-        content = path.read_bytes()
+    for path, content in stored_contents(data_dir):
         for needle in (CANARY_EMAIL.encode(), b"quokka-canary", b"127.0.0.1", b"previousRole"):
             assert needle not in content, (path, needle)
 

@@ -18,7 +18,7 @@ import worlds
 from drive_support import CREATE_CH, services_of
 from worlds import team_fields
 
-from support import GraphQLClient, error_codes, make_settings, serve, settle, stored_files
+from support import GraphQLClient, error_codes, make_settings, serve, settle, stored_contents
 
 PARIS = ZoneInfo("Europe/Paris")
 CREATE_CAL = """mutation($w: ID!, $n: String!, $p: Boolean! = false) {
@@ -504,10 +504,9 @@ def test_calendar_canaries_stay_sealed(team: Team) -> None:
     )
     services = services_of(team.server)
     settle(services)
-    for path in stored_files(team.data_dir):
-        if path.is_file():
-            assert b"otter-canary" not in path.read_bytes(), path
-            assert b"FREQ=WEEKLY" not in path.read_bytes(), path
+    for path, content in stored_contents(team.data_dir):
+        assert b"otter-canary" not in content, path
+        assert b"FREQ=WEEKLY" not in content, path
 
 
 def test_a_channel_share_reaches_its_members(team: Team) -> None:

@@ -7,13 +7,13 @@ import asyncio
 from pathlib import Path
 
 from persistence.messages import MessageLocation
-from support import make_settings, on_scylla, serve, settle, sign_up, stored_files
+from support import make_settings, on_scylla, serve, settle, sign_up, stored_contents
 
 CANARY = "quokkacanary"
 
 
 def files_of(directory: Path) -> list[tuple[Path, bytes]]:
-    return [(p, p.read_bytes()) for p in stored_files(directory)]
+    return stored_contents(directory)
 
 
 def found_in(directory: Path, needle: bytes) -> list[Path]:

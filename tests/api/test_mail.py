@@ -22,7 +22,7 @@ from api.settings import Settings, SettingsError
 from resolvers.errors import CoveError, ErrorCode
 from resolvers.mail import MAIL_NOT_CONFIGURED
 from resolvers.services import Services
-from support import make_settings, stored_files
+from support import make_settings, stored_contents
 from tests.api.test_tls import make_certificate
 
 WAIT = 15.0  # every wait for mail is bounded by this
@@ -228,9 +228,7 @@ async def test_the_outbox_holds_the_address_and_body_sealed(tmp_path: Path) -> N
     async with cove(settings) as services:
         await services.mail.send(address, "SUBJECT-CANARY-3d2a", body, kind="verify-email")
         assert await services.mail.pending() == 1
-    files = stored_files(settings.data_dir)
-    for path in files:
-        data = path.read_bytes()
+    for path, data in stored_contents(settings.data_dir):
         for canary in (address, "BODY-CANARY-9c1e5b7d", "tok_CANARY_71f3", "SUBJECT-CANARY"):
             assert canary.encode() not in data, f"{canary} in {path}"
     # ...and the sealed mail is all there: the next start with a server sends it whole.

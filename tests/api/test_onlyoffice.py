@@ -18,7 +18,7 @@ from onlyoffice_double import DocumentServer, NotSigned, Opened, document_server
 from worlds import join
 
 from api.settings import SettingsError, load_settings
-from support import error_codes, make_settings, serve, settle, stored_files
+from support import error_codes, make_settings, serve, settle, stored_contents
 
 SECRET = "s3cret-of-the-document-server-0123456789"
 MAX_DOCUMENT = 1024 * 1024
@@ -155,8 +155,7 @@ def test_a_signed_callback_saves_a_new_version_sealed_at_rest(office: Office) ->
     assert replay.status_code in (409, 410) and replay.json()["error"] == 1
     assert len(office.versions(file_id)) == 2
     settle(services_of(office.drive.server))
-    for path in stored_files(office.drive.data_dir):
-        content = path.read_bytes()
+    for path, content in stored_contents(office.drive.data_dir):
         assert b"onlyoffice-canary" not in content, f"plaintext found in {path}"
 
 

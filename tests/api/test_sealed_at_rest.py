@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from support import LOG_IN, PASSWORD, make_settings, serve, sign_up, stored_files
+from support import LOG_IN, PASSWORD, make_settings, serve, sign_up, stored_contents
 
 
 def all_bytes(directory: Path) -> list[tuple[Path, bytes]]:
-    return [(p, p.read_bytes()) for p in stored_files(directory)]
+    return stored_contents(directory)
 
 
 def test_canary_absent_from_every_file_of_the_data_dir(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from drive_support import CREATE_CH, services_of, upload_file
 from worlds import team_fields
 
 from resolvers.global_ids import from_global_id
-from support import GraphQLClient, error_codes, make_settings, serve, settle, stored_files
+from support import GraphQLClient, error_codes, make_settings, serve, settle, stored_contents
 
 SEARCH = """query($w: ID!, $q: String!, $k: [SearchKind!], $c: ID, $a: ID, $s: DateTime, $u: DateTime, $f: Int = 20, $after: String) {
   search(workspaceId: $w, query: $q, kinds: $k, channelId: $c, authorId: $a, since: $s, until: $u, first: $f, after: $after) {
@@ -106,17 +106,9 @@ def test_canaries_are_found_everywhere_and_the_index_holds_none_of_them(team: Te
         ["Task", "Event"],
     )
     settle(services_of(team.server))
-    for path in stored_files(team.data_dir):
-        if path.is_file():
-            content = path.read_bytes()
-            for needle in (
-                b"zanzibarreport",
-                b"zanzibar",
-                b"Zanzibarreport",
-                b"coffee",
-                b"quarterly",
-            ):
-                assert needle not in content, (path, needle)
+    for path, content in stored_contents(team.data_dir):
+        for needle in (b"zanzibarreport", b"zanzibar", b"Zanzibarreport", b"coffee", b"quarterly"):
+            assert needle not in content, (path, needle)
 
 
 def test_results_follow_rights_and_removal_is_at_once(team: Team) -> None:

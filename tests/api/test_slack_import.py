@@ -16,7 +16,7 @@ from slack_fixture import CANARY, DAY2, ts, write_export
 from worlds import team_fields
 
 from api.cli import main
-from support import make_settings, serve, settle, stored_files
+from support import make_settings, serve, settle, stored_contents
 
 CHANNELS = """query($w: ID!) { node(id: $w) { ... on Workspace { channels(first: 10) {
   edges { node { id name topic visibility archived members(first: 5) { edges { node { id } } } } }
@@ -108,8 +108,8 @@ def test_an_export_imported_twice_gives_the_same_workspace(
 
     # Sealed like any post: the canary is nowhere in clear in what the store writes.
     settle(services_of(team.server))
-    for path in stored_files(team.data_dir):
-        assert CANARY.encode() not in path.read_bytes(), path
+    for path, content in stored_contents(team.data_dir):
+        assert CANARY.encode() not in content, path
 
     # A later export of the same Slack workspace adds only what is new.
     later = {
@@ -154,8 +154,8 @@ def test_files_carried_in_the_export_are_attached_sealed_once(
     # The session the uploads went through was ended.
     assert team.owner.data(sessions, {"u": team.ids["owner"]}) == before
     settle(services_of(team.server))
-    for path in stored_files(team.data_dir):
-        assert CANARY.encode() not in path.read_bytes(), path
+    for path, content in stored_contents(team.data_dir):
+        assert CANARY.encode() not in content, path
 
 
 def test_imported_messages_are_found_by_search(

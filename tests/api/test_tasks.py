@@ -13,7 +13,15 @@ import worlds
 from drive_support import CREATE_CH, services_of
 from worlds import CREATE_WS, join, team_fields
 
-from support import GraphQLClient, error_codes, make_settings, serve, settle, sign_up, stored_files
+from support import (
+    GraphQLClient,
+    error_codes,
+    make_settings,
+    serve,
+    settle,
+    sign_up,
+    stored_contents,
+)
 
 CREATE_BOARD = """mutation($w: ID!, $c: ID, $n: String!) {
   createBoard(input: {workspaceId: $w, channelId: $c, name: $n}) { board { id name viewerLevel } } }"""
@@ -253,6 +261,5 @@ def test_task_canaries_stay_sealed(team: Team) -> None:
         {"t": task},
     )
     settle(services_of(team.server))
-    for path in stored_files(team.data_dir):
-        if path.is_file():
-            assert b"heron-canary" not in path.read_bytes(), path
+    for path, content in stored_contents(team.data_dir):
+        assert b"heron-canary" not in content, path

@@ -22,7 +22,7 @@ from drive_support import CREATE_CH, services_of
 from worlds import team_fields
 
 from resolvers.video_rooms import CALL_IDLE_SECONDS
-from support import GraphQLClient, error_codes, make_settings, serve, settle, stored_files
+from support import GraphQLClient, error_codes, make_settings, serve, settle, stored_contents
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "realtime_client.py"
 _spec = importlib.util.spec_from_file_location("realtime_client_example_video", EXAMPLE)
@@ -207,8 +207,7 @@ def test_room_names_are_stored_sealed(team: Team) -> None:
         team.owner.data(ROTATE, {"c": team.channel})["rotateVideoRoom"]["room"]["name"],
     ]
     settle(services_of(team.server))
-    for path in stored_files(team.data_dir):
-        content = path.read_bytes()
+    for path, content in stored_contents(team.data_dir):
         for name in names:
             assert name.encode() not in content, path
             assert name.upper().encode() not in content, path

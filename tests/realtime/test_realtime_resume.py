@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from persistence.realtime_history import REALTIME_HISTORY
-from support import make_settings, serve, settle, sign_up, stored_files
+from support import make_settings, serve, settle, sign_up, stored_contents
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "realtime_client.py"
 _spec = importlib.util.spec_from_file_location("realtime_client_resume", EXAMPLE)
@@ -85,8 +85,8 @@ async def test_a_resumed_stream_starts_with_what_it_missed_in_order(tmp_path: Pa
         assert len(rows) == 5
         assert all(CANARY.encode() not in row["sealed"] for row in rows)
         await asyncio.to_thread(settle, services)
-        for path in stored_files(tmp_path / "data"):
-            assert CANARY.encode() not in path.read_bytes(), path
+        for path, content in stored_contents(tmp_path / "data"):
+            assert CANARY.encode() not in content, path
         await client.close()
 
 
