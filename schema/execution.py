@@ -62,8 +62,7 @@ class _Plan:
 
 _NO_PLAN: object = object()
 # By the field's id (graphql-core's fields are not hashable), with a weak reference that tells
-# a field from a later one given the same id after the first was collected (tests build many
-# schemas).
+# a field from a later one given the same id after the first was collected.
 _plans: dict[int, tuple[weakref.ref[GraphQLField], _Plan | object]] = {}
 
 
@@ -98,7 +97,9 @@ def _plan(field: GraphQLField) -> _Plan | object:
         read = _reader(definition, field)
         if read is not None:
             plan = _Plan(read, named, is_non_null_type(return_type))
-    _plans[id(field)] = (weakref.ref(field), plan)
+    key = id(field)
+    # The entry goes with its field, so schemas built and dropped leave nothing behind.
+    _plans[key] = (weakref.ref(field, lambda _: _plans.pop(key, None)), plan)
     return plan
 
 
