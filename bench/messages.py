@@ -2,8 +2,14 @@
 Litestar JSON route doing the same reads and decryption on the same server; the share of time
 spent in cryptography; and postMessage throughput on one worker.
 
+Each page figure is pages a second with 8 requests in flight, and the p50 and p99 latency,
+the median of three runs of BENCH_REQUESTS (1000) requests; the bar for GraphQL is 500 pages
+a second (issue #14 item 8). The same page is then measured on one Cassandra node started for
+the run (BENCH_CASSANDRA: `auto`, when Java 17 and Maven are there; `1`; `0` skips it), seeded
+with BENCH_CASSANDRA_MESSAGES (2000) messages: a few minutes more.
+
 Run: `python -m bench.messages` (BENCH_MESSAGES=10000 seeded by default). Every loop is
-bounded in count; the server binds 127.0.0.1 on a free port. Cove's mail (the seed's
+bounded in count; the servers bind 127.0.0.1 on free ports. Cove's mail (the seed's
 invitations) goes to a real SMTP sink in this process.
 """
 
@@ -12,10 +18,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +45,15 @@ from schema.context import CONTEXT_KEY
 from schema.relay import to_global_id
 from tests.accounts_support import signed_up
 from tests.mail_sink import MailSink
+from tools.cassandra import Node
+from tools.cassandra import down as cassandra_down
+from tools.cassandra import up as cassandra_up
 
+ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "bench password 1"
+REQUESTS = int(os.environ.get("BENCH_REQUESTS", "1000"))  # per run; three runs per route
+IN_FLIGHT = 8
+PAGES_BAR = 500  # issue #14 item 8: ten times Synapse's ~50 pages a second
 PAGE = """query($c: ID!) { node(id: $c) { ... on Channel { messages(first: 50) {
   edges { node { id text createdAt author { id displayName } } } } } } }"""
 POST = """mutation($c: ID!) { postMessage(input: {channelId: $c, text: "benchmark message"})
@@ -158,14 +173,114 @@ async def crypto_share(
     return spent / total
 
 
+@dataclass(frozen=True, slots=True)
+class Figure:
+    """One route's pages a second and latencies (ms), the median of three runs."""
+
+    per_second: float
+    p50: float
+    p99: float
+
+    def line(self, name: str) -> str:
+        return f"{name} {self.per_second:.0f} pages/s, p50 {self.p50:.1f} ms, p99 {self.p99:.1f} ms"
+
+
+async def _figure(port: int, method: str, path: str, body: bytes, auth: dict[str, str]) -> Figure:
+    latencies: list[float] = []
+    rate = await throughput(port, method, path, body, auth, REQUESTS, IN_FLIGHT, latencies)
+    cuts = statistics.quantiles(latencies, n=100)
+    return Figure(rate, cuts[49] * 1000, cuts[98] * 1000)
+
+
+def _median(figures: list[Figure]) -> Figure:
+    return Figure(*(statistics.median(getattr(f, n) for f in figures) for n in Figure.__slots__))
+
+
+def measure_pages(env: dict[str, str], token: str, channel_id: str) -> tuple[Figure, Figure]:
+    """(GraphQL, plain route) on a server process of this benchmark, three runs each in turn."""
+    port = free_port()
+    command = [sys.executable, "-m", "uvicorn", "bench.messages:bench_app", "--factory"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    with server_process([*command, "--no-access-log"], env, port) as running:
+        url = running.url
+        auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        gid = to_global_id("Channel", channel_id)
+        page_body = json.dumps({"query": PAGE, "variables": {"c": gid}}).encode()
+        check = httpx.post(url + "/graphql", content=page_body, headers=auth).json()
+        assert len(check["data"]["node"]["messages"]["edges"]) == 50, check
+        plain_check = httpx.get(f"{url}/bench/messages/{channel_id}", headers=auth).json()
+        graphql_ids = [e["node"]["id"] for e in check["data"]["node"]["messages"]["edges"]]
+        assert [to_global_id("Message", m["id"]) for m in plain_check] == graphql_ids
+
+        async def runs() -> tuple[Figure, Figure]:
+            plain_runs, graphql_runs = [], []
+            for _ in range(3):
+                plain_path = f"/bench/messages/{channel_id}"
+                plain_runs.append(await _figure(port, "GET", plain_path, b"", auth))
+                graphql_runs.append(await _figure(port, "POST", "/graphql", page_body, auth))
+            return _median(graphql_runs), _median(plain_runs)
+
+        return asyncio.run(runs())
+
+
+def measure_posts(env: dict[str, str], token: str, channel_id: str) -> float:
+    port = free_port()
+    command = [sys.executable, "-m", "uvicorn", "bench.messages:bench_app", "--factory"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    with server_process([*command, "--no-access-log"], env, port):
+        auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        gid = to_global_id("Channel", channel_id)
+        post_body = json.dumps({"query": POST, "variables": {"c": gid}}).encode()
+        return asyncio.run(throughput(port, "POST", "/graphql", post_body, auth, 2000, 16))
+
+
+def print_pages(store: str, graphql: Figure, plain: Figure) -> None:
+    print(f"messages(first: 50) with authors on {store}, {IN_FLIGHT} in flight:")
+    print("  " + graphql.line("GraphQL    "))
+    print("  " + plain.line("plain route"))
+    print(
+        f"  ratio GraphQL / plain route: {graphql.per_second / plain.per_second:.2f}  "
+        f"(bars: GraphQL at least {PAGES_BAR} pages/s; ratio at least 0.45)"
+    )
+
+
+def java_and_maven() -> bool:
+    return shutil.which("java") is not None and shutil.which("mvn") is not None
+
+
+def cassandra_pages(base_env: dict[str, str], tmp: Path, count: int) -> None:
+    """The same page on one Cassandra node started here (Java 17 and Maven), seeded with
+    `count` messages; stopped at the end."""
+    node = Node(tmp / "node", port=free_port(), storage_port=free_port(), jmx_port=free_port())
+    started = time.perf_counter()
+    cassandra_up(node, ROOT / ".cassandra")
+    try:
+        env = {
+            **base_env,
+            "COVE_DATA_DIR": str(tmp / "scylla-data"),
+            "COVE_STORE": "scylla",
+            "COVE_SCYLLA_HOSTS": f"127.0.0.1:{node.port}",
+            "COVE_SCYLLA_KEYSPACE": "cove_bench",
+            "COVE_SCYLLA_REPLICATION": "1",
+        }
+        settings = load_settings(environ=env)
+        init_data_dir(settings)
+        token, channel_id = asyncio.run(seed(settings, load_keyring(settings), count))
+        took = time.perf_counter() - started
+        print(f"Cassandra node up and {count} messages seeded in {took:.0f} s")
+        print_pages("one Cassandra node", *measure_pages(env, token, channel_id))
+    finally:
+        cassandra_down(node)
+
+
 def main() -> None:
     count = int(os.environ.get("BENCH_MESSAGES", "10000"))
-    requests = int(os.environ.get("BENCH_REQUESTS", "1000"))
     with tempfile.TemporaryDirectory() as tmp, MailSink() as sink:
         env = {
             **os.environ,
             **BENCH_ENV,
             **mail_env(sink),
+            "COVE_STORE": "sqlite",
             "COVE_DATA_DIR": str(Path(tmp) / "data"),
         }
         settings = load_settings(environ=env)
@@ -175,45 +290,19 @@ def main() -> None:
         token, channel_id = asyncio.run(seed(settings, keyring, count))
         print(f"seeded {count} messages in {time.perf_counter() - started:.1f} s")
         share = asyncio.run(crypto_share(settings, load_keyring(settings), token, channel_id, 200))
-
-        port = free_port()
-        command = [sys.executable, "-m", "uvicorn", "bench.messages:bench_app", "--factory"]
-        command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-        with server_process([*command, "--no-access-log"], env, port) as running:
-            url = running.url
-            auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-            gid = to_global_id("Channel", channel_id)
-            page_body = json.dumps({"query": PAGE, "variables": {"c": gid}}).encode()
-            check = httpx.post(url + "/graphql", content=page_body, headers=auth).json()
-            assert len(check["data"]["node"]["messages"]["edges"]) == 50, check
-            plain_check = httpx.get(f"{url}/bench/messages/{channel_id}", headers=auth).json()
-            graphql_ids = [e["node"]["id"] for e in check["data"]["node"]["messages"]["edges"]]
-            assert [to_global_id("Message", m["id"]) for m in plain_check] == graphql_ids
-
-            async def measure() -> tuple[float, float, float]:
-                plain_runs, graphql_runs = [], []
-                for _ in range(3):
-                    plain_runs.append(
-                        await throughput(
-                            port, "GET", f"/bench/messages/{channel_id}", b"", auth, requests, 8
-                        )
-                    )
-                    graphql_runs.append(
-                        await throughput(port, "POST", "/graphql", page_body, auth, requests, 8)
-                    )
-                post_body = json.dumps({"query": POST, "variables": {"c": gid}}).encode()
-                posts = await throughput(port, "POST", "/graphql", post_body, auth, 2000, 16)
-                return statistics.median(plain_runs), statistics.median(graphql_runs), posts
-
-            plain, graphql, posts = asyncio.run(measure())
-    print(
-        f"messages(first: 50) with authors: GraphQL {graphql:.0f} req/s, plain route {plain:.0f} req/s"
-    )
-    print(f"ratio GraphQL / plain route: {graphql / plain:.2f}  (bar: at least 0.45)")
-    print(
-        f"share of GraphQL execution time spent opening sealed fields: {share * 100:.1f}%  (expected under 5%)"
-    )
-    print(f"postMessage throughput, one worker, 16 in flight: {posts:.0f}/s  (bar: 300/s)")
+        graphql, plain = measure_pages(env, token, channel_id)
+        posts = measure_posts(env, token, channel_id)
+        print_pages("SQLite", graphql, plain)
+        print(
+            f"share of GraphQL execution time spent opening sealed fields: {share * 100:.1f}%  (expected under 5%)"
+        )
+        print(f"postMessage throughput, one worker, 16 in flight: {posts:.0f}/s  (bar: 300/s)")
+        on_cassandra = os.environ.get("BENCH_CASSANDRA", "auto")
+        if on_cassandra == "1" or (on_cassandra == "auto" and java_and_maven()):
+            cassandra_count = int(os.environ.get("BENCH_CASSANDRA_MESSAGES", "2000"))
+            cassandra_pages(env, Path(tmp), cassandra_count)
+        else:
+            print("no Cassandra figure: BENCH_CASSANDRA=0, or no Java 17 and Maven")
 
 
 if __name__ == "__main__":

@@ -58,10 +58,12 @@ def u32(value: int) -> bytes:
 
 def length_prefixed(label: bytes, *parts: bytes) -> bytes:
     """Encode `label` then each part as 4-byte length + bytes, so no two inputs collide."""
+    out = [label]
     for part in parts:
         if len(part) > MAX_U32:
             raise CryptoError("a part longer than 4 GiB cannot be length-prefixed")
-    return label + b"".join(_U32.pack(len(part)) + part for part in parts)
+        out += (_U32.pack(len(part)), part)
+    return b"".join(out)
 
 
 _U32 = struct.Struct(">I")

@@ -35,8 +35,23 @@ def check_first(first: int) -> int:
 
 
 def encode_cursor(key: Sequence[str | int]) -> str:
-    raw = json.dumps(list(key), separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    text = _plain_json(key) or json.dumps(list(key), separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _plain_json(key: Sequence[str | int]) -> str | None:
+    """The JSON of a key of ints and letter-and-digit strings (ids), which needs no escaping:
+    the same text `json.dumps` writes, made several times faster (a page encodes one cursor
+    per item). None for any other key."""
+    parts = []
+    for part in key:
+        if type(part) is int:
+            parts.append(str(part))
+        elif isinstance(part, str) and part.isascii() and part.isalnum():
+            parts.append(f'"{part}"')
+        else:
+            return None
+    return f"[{','.join(parts)}]"
 
 
 def decode_cursor(cursor: str | None, arity: int) -> list[str | int] | None:

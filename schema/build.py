@@ -30,6 +30,7 @@ from schema.directive_limit import max_directives_rule
 from schema.documents import DocumentCache, Documents
 from schema.drive import LONG_SCALAR, File, FileVersion, Folder, Long
 from schema.errors import ErrorCodes
+from schema.execution import CoveExecutionContext
 from schema.introspection import IntrospectionPolicy, SignedInIntrospection
 from schema.messages import Message
 from schema.outcome import RecordOutcome
@@ -127,6 +128,7 @@ def build_schema(options: SchemaOptions | None = None) -> strawberry.Schema:
             Event,
         ],
         extensions=extensions,
+        execution_context_class=CoveExecutionContext,
         config=StrawberryConfig(
             disable_field_suggestions=not opts.field_suggestions,
             scalar_map={Long: LONG_SCALAR},
