@@ -319,10 +319,6 @@ def test_a_rotation_cut_short_resumes_where_it_stopped_and_loses_nothing(
         await repo.update(raw, key.version, lease_until=services.clock())
         await KeyRotationWorker(services).run_due()
 
-    from persistence.sqlite import SqliteStore
-
-    if not isinstance(services.store, SqliteStore):
-        pytest.skip("patches the store object in the test's thread")
     asyncio.run(cut_short())
     done = wait_done(owner, ws)
     assert done["state"] == "DONE" and done["damagedValues"] == 0
