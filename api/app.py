@@ -61,6 +61,7 @@ from resolvers.passwords import PasswordService
 from resolvers.persisted_queries import PersistedQueries
 from resolvers.services import Services
 from resolvers.sweeper import run_sweeper
+from resolvers.workspace_keys import KeyRotationWorker
 from schema.build import SchemaOptions, build_schema
 
 log = logging.getLogger("cove")
@@ -299,8 +300,10 @@ async def running_services(
     services.mail.start()  # sends what earlier runs left in the outbox, then what is queued
     services.indexer.drainer.start()  # the same for the search outbox
     services.webhooks.start()  # and for the webhook deliveries
-    exports = ExportWorker(services)
-    exports.start()  # builds queued exports, and those an earlier run left unfinished
+    # Build queued exports and run key rotations, and resume those an earlier run left.
+    workers = (ExportWorker(services), KeyRotationWorker(services))
+    for worker in workers:
+        worker.start()
     try:
         yield services
     finally:
@@ -309,7 +312,8 @@ async def running_services(
         # Indexes what waits (within a grace); the rest stays queued for the next start.
         await services.indexer.drainer.stop()
         await services.webhooks.stop()
-        await exports.stop()  # a build under way goes back to the queue
+        for worker in workers:  # an export goes back to the queue, a rotation stops
+            await worker.stop()  # where it is; both resume at the next start
         for task in (heartbeat, sweeper, watch, space):
             if task is None:
                 continue

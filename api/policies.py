@@ -18,7 +18,7 @@ from resolvers.drive_policy import DrivePolicy, OfficePolicy
 from resolvers.mail import MIN_LEASE_SECONDS, MailPolicy
 from resolvers.ratelimit import AuthLimits
 from resolvers.search_queue import IndexPolicy
-from resolvers.services import ExportPolicy, Policy, RealtimePolicy
+from resolvers.services import ExportPolicy, KeyRotationPolicy, Policy, RealtimePolicy
 from resolvers.video_policy import VideoPolicy
 from resolvers.webhooks import WebhookPolicy
 
@@ -113,6 +113,11 @@ def policy_from(settings: Settings) -> Policy:
             poll_seconds=settings.export_poll_seconds,
             lease_seconds=settings.export_lease_seconds,
             max_running=settings.export_max_running,
+        ),
+        keys=KeyRotationPolicy(
+            refresh_seconds=settings.key_refresh_seconds,
+            poll_seconds=settings.key_rotation_poll_seconds,
+            lease_seconds=settings.key_rotation_lease_seconds,
         ),
     )
 

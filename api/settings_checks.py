@@ -109,6 +109,16 @@ def _check_groups(s: Settings) -> None:
     _check_apps(s)
     _check_backups(s)
     _check_exports(s)
+    _check_key_rotation(s)
+
+
+def _check_key_rotation(s: Settings) -> None:
+    if not 0.05 <= s.key_refresh_seconds <= 600:
+        raise SettingsError("key_refresh_seconds", "must be from 0.05 to 600 seconds")
+    _at_least("key_rotation_poll_seconds", s.key_rotation_poll_seconds, 1)
+    _at_most("key_rotation_poll_seconds", s.key_rotation_poll_seconds, 3600)
+    _at_least("key_rotation_lease_seconds", s.key_rotation_lease_seconds, 5)
+    _at_most("key_rotation_lease_seconds", s.key_rotation_lease_seconds, 3600)
 
 
 def _check_exports(s: Settings) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from contextlib import suppress
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -57,6 +58,16 @@ def convert(name: str, annotation: Any, raw: object) -> object:
             return int(str(raw).strip())
         except ValueError:
             raise SettingsError(name, f"expected an integer, got {raw!r}") from None
+    if base is float:
+        if isinstance(raw, bool):
+            raise SettingsError(name, "expected a number")
+        try:
+            value = float(str(raw).strip())
+        except ValueError:
+            raise SettingsError(name, f"expected a number, got {raw!r}") from None
+        if not math.isfinite(value):
+            raise SettingsError(name, f"expected a finite number, got {raw!r}")
+        return value
     if base is Path:
         if not isinstance(raw, str):
             raise SettingsError(name, "expected a path")

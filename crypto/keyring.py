@@ -138,6 +138,13 @@ class Keyring:
         except UnicodeDecodeError:
             raise SealError("sealed value is not text") from None
 
+    def reseal(self, old: DataKey, new: DataKey, ref: FieldRef, sealed: bytes) -> bytes:
+        """`sealed` (under `old`) sealed again under `new` for the same field, for a workspace
+        key rotation. No grant: the plaintext never leaves the keyring, so nothing is read."""
+        if old.scope != new.scope:
+            raise CryptoError("a value is sealed again only under a key of its own scope")
+        return seal_field(new, ref, _open_field(old, ref, sealed))
+
     def blind_index(self, purpose: str, value: str) -> bytes:
         """Keyed hash of `value` for equality lookups; callers normalise the value first."""
         key = self._blind_keys.get(purpose)

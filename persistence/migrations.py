@@ -16,6 +16,7 @@ from persistence.drive_tables import DRIVE_TABLES, SHARE_LINK_VERSIONS
 from persistence.exports import EXPORT_TABLES
 from persistence.identity import IDENTITY_TABLES
 from persistence.incoming_webhooks import INCOMING_WEBHOOK_TABLES
+from persistence.key_rotations import KEY_ROTATION_TABLES
 from persistence.keys import DATA_KEY_INDEX_COPIES, DATA_KEY_INDEX_TABLES, DATA_KEY_TABLES
 from persistence.messages import BUCKETED_MESSAGE_COPIES, BUCKETED_MESSAGE_TABLES, MESSAGE_TABLES
 from persistence.office import OFFICE_TABLES
@@ -87,6 +88,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(25, "index of wrapped keys", DATA_KEY_INDEX_TABLES, DATA_KEY_INDEX_COPIES),
     Migration(26, "Slack import mappings", SLACK_IMPORT_TABLES),
     Migration(27, "export jobs and their download tokens", EXPORT_TABLES),
+    Migration(28, "workspace key rotations", KEY_ROTATION_TABLES),
 )
 
 

@@ -119,6 +119,27 @@ class Store(Protocol):
         the limit keeps counts such as "99+" cheap."""
         ...
 
+    async def scan_table(
+        self, table: Table, *, limit: int, cursor: bytes | None = None
+    ) -> tuple[list[Row], bytes | None]:
+        """A page of every row of a table, across partitions, in the engine's own order, and
+        the cursor of the next page (None after the last). For maintenance jobs that must
+        visit every row (a workspace key rotation), never for a request: the cost grows with
+        the table. A page may hold fewer than `limit` rows before the end. A row written
+        during a walk may or may not be seen; one present throughout is seen at least once.
+        The cursor is opaque, may be stored, and resumes the walk after a restart."""
+        ...
+
+    async def swap_value(
+        self, table: Table, key: Mapping[str, Any], column: str, old: Any, new: Any
+    ) -> bool:
+        """Replace one value column's `old` value by `new`, an equivalent form of it (a value
+        sealed again under a newer key), without ever undoing a later write: False when the
+        row no longer holds `old`. Safe on rows made by any kind of write. On ScyllaDB the
+        new value carries the old one's write time plus one microsecond, so any later write
+        or delete of the row wins over it."""
+        ...
+
     async def put(self, table: Table, row: Mapping[str, Any]) -> None:
         """Insert or overwrite a row; value columns left out become None."""
         ...

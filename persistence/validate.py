@@ -98,6 +98,20 @@ def update_values(
     return columns, key_values(table, key) + tuple(values[column.name] for column in columns)
 
 
+def swap_values(
+    table: Table, key: Mapping[str, Any], column: str, old: Any, new: Any
+) -> tuple[Column, tuple[Any, ...]]:
+    """The value column a swap changes, checked with both values (neither None), and the key."""
+    found = next((c for c in table.values if c.name == column), None)
+    if found is None:
+        raise ValueError(f"{table.name} has no value column {column!r}")
+    if old is None or new is None:
+        raise ValueError("a swap needs an old and a new value, neither None")
+    check_value(table, found, old)
+    check_value(table, found, new)
+    return found, key_values(table, key)
+
+
 def expected_values(
     table: Table, expected: Mapping[str, Any]
 ) -> tuple[tuple[Column, ...], tuple[Any, ...]]:

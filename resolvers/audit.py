@@ -62,11 +62,24 @@ class AuditKind(StrEnum):
     SHARE_LINK_REVOKED = "SHARE_LINK_REVOKED"
     # A signed ONLYOFFICE save refused: its editor lost access, or never opened it to edit.
     DOCUMENT_SAVE_REFUSED = "DOCUMENT_SAVE_REFUSED"
+    # A workspace key rotation asked for (by an owner), and finished (by the server).
+    KEY_ROTATION_STARTED = "KEY_ROTATION_STARTED"
+    KEY_ROTATION_FINISHED = "KEY_ROTATION_FINISHED"
 
 
 def details_ref(record: AuditRecord) -> FieldRef:
-    workspace_id = record.log_id.removeprefix("workspace:") if _is_workspace(record) else ""
-    return FieldRef("audit_event", "details", record.event_id, workspace_id)
+    return details_ref_of(record.log_id, record.event_id)
+
+
+def details_ref_of(log_id: str, event_id: str) -> FieldRef:
+    """Where an event's details are sealed: under its workspace's key in a workspace log."""
+    workspace_id = workspace_of_log(log_id) or ""
+    return FieldRef("audit_event", "details", event_id, workspace_id)
+
+
+def workspace_of_log(log_id: str) -> str | None:
+    """The workspace whose log this is, or None for an account's log."""
+    return log_id.removeprefix("workspace:") if log_id.startswith("workspace:") else None
 
 
 def _is_workspace(record: AuditRecord) -> bool:

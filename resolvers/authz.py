@@ -136,6 +136,10 @@ class Authorizer:
         if access.role is not Role.OWNER or access.principal.app is not None:
             raise forbidden("Only the workspace's owners may export it.")
 
+    def rotate_workspace_key(self, access: WorkspaceAccess) -> None:
+        if access.role is not Role.OWNER or access.principal.app is not None:
+            raise forbidden("Only the workspace's owners may rotate its key.")
+
     def workspace_grant(self, access: WorkspaceAccess, action: Action = Action.READ) -> Grant:
         return self._mint(access.principal, action, access.workspace_id, access.workspace_id)
 

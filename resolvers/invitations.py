@@ -33,11 +33,12 @@ MAX_PENDING_INVITATIONS_SHOWN = 100
 
 
 def invitation_email_ref(invitation: InvitationRecord) -> FieldRef:
+    return invitee_email_ref(invitation.invitation_id, invitation.workspace_id)
+
+
+def invitee_email_ref(invitation_id: str, workspace_id: str) -> FieldRef:
     return FieldRef(
-        entity="invitation",
-        field="email",
-        row_id=invitation.invitation_id,
-        workspace_id=invitation.workspace_id,
+        entity="invitation", field="email", row_id=invitation_id, workspace_id=workspace_id
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime
@@ -36,24 +37,39 @@ def _damage_reported(ref: FieldRef) -> Iterator[None]:
 
 
 class KeyService:
-    """Seals and opens fields with the right data key; creates a scope's first key on demand."""
+    """Seals and opens fields with the right data key; creates a scope's first key on demand.
+
+    New values are sealed under the scope's newest key version. A node looks for a newer
+    version (a workspace key rotation started on another node) at most `refresh_seconds`
+    after it last looked, so every node seals under a new version within that time."""
 
     def __init__(
-        self, keyring: Keyring, repo: DataKeyRepository, clock: Callable[[], datetime]
+        self,
+        keyring: Keyring,
+        repo: DataKeyRepository,
+        clock: Callable[[], datetime],
+        refresh_seconds: float = 10.0,
     ) -> None:
         self._keyring = keyring
         self._repo = repo
         self._clock = clock
+        self._refresh = refresh_seconds
         self._keys: dict[tuple[str, int], DataKey] = {}
         self._current: dict[str, int] = {}
+        self._looked: dict[str, float] = {}  # when each scope's versions were last read
         self._lock = asyncio.Lock()
+
+    @property
+    def refresh_seconds(self) -> float:
+        return self._refresh
 
     async def current(self, scope: str) -> DataKey:
         version = self._current.get(scope)
-        if version is not None:
+        if version is not None and time.monotonic() - self._looked[scope] < self._refresh:
             return self._keys[(scope, version)]
         async with self._lock:
-            if scope not in self._current:
+            looked = self._looked.get(scope)
+            if looked is None or time.monotonic() - looked >= self._refresh:
                 await self._load(scope)
             if scope not in self._current:
                 key, wrapped = self._keyring.new_data_key(scope, 1)
@@ -67,6 +83,27 @@ class KeyService:
                     self._keys[(scope, 1)] = key
                     self._current[scope] = 1
         return self._keys[(scope, self._current[scope])]
+
+    async def add_version(self, scope: str) -> DataKey:
+        """Make the scope's next key version, under which this node seals from now on (and
+        every node within `refresh_seconds`); the newest version if another node made one
+        at the same moment."""
+        current = await self.current(scope)
+        async with self._lock:
+            await self._load(scope)
+            version = max(self._current.get(scope, 0), current.version) + 1
+            key, wrapped = self._keyring.new_data_key(scope, version)
+            record = DataKeyRecord(scope, version, wrapped, self._clock())
+            if await self._repo.add_if_absent(record, self._keyring.root_key_id()):
+                self._keys[(scope, version)] = key
+                self._current[scope] = version
+            else:
+                await self._load(scope)
+            return self._keys[(scope, self._current[scope])]
+
+    def reseal(self, old: DataKey, new: DataKey, ref: FieldRef, sealed: bytes) -> bytes:
+        """A value sealed again under a newer key of its scope; SealError if it is damaged."""
+        return self._keyring.reseal(old, new, ref, sealed)
 
     async def version(self, scope: str, version: int) -> DataKey:
         key = self._keys.get((scope, version))
@@ -87,6 +124,7 @@ class KeyService:
                 )
         if records:
             self._current[scope] = max(r.version for r in records)
+        self._looked[scope] = time.monotonic()
 
     async def seal_text(self, ref: FieldRef, text: str) -> bytes:
         return self._keyring.seal_text(await self.current(scope_of(ref)), ref, text)

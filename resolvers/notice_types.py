@@ -105,6 +105,13 @@ class ExportNotice(StrEnum):
     FAILED = "export.failed"
 
 
+class KeyRotationNotice(StrEnum):
+    """On the requester's user topic (resolvers/workspace_keys.py)."""
+
+    PROGRESS = "keyRotation.progress"
+    DONE = "keyRotation.done"
+
+
 NoticeType: TypeAlias = (
     MessageNotice
     | ChannelNotice
@@ -115,6 +122,7 @@ NoticeType: TypeAlias = (
     | BoardNotice
     | CallNotice
     | ExportNotice
+    | KeyRotationNotice
 )
 """What `Notices.publish` takes as a notice's type: only a declared one."""
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from crypto import search as tokens
 from integrations.search import SearchCursor, SearchDocument, SearchQuery
+from integrations.search.base import MAX_QUERY_TOKENS
 from persistence.drive_records import FILE
 from persistence.messages import MessageRecord
 from resolvers import calendars, drive, messages, search_sources, tasks
@@ -186,9 +187,8 @@ async def search(
             raise bad_input("Give times with a time zone offset.", field=field)
     wanted = _kinds_for(granted.principal, kinds)
     fields = sorted({f for kind in wanted for f in FIELDS[kind]})
-    key = await services.indexer.search_key(workspace_id)
     try:
-        groups = tokens.query_tokens(key, fields, query)
+        groups = _query_groups(await services.indexer.query_keys(workspace_id), fields, query)
     except ValueError as exc:
         raise bad_input(str(exc), field="query") from None
     if not groups:
@@ -232,6 +232,17 @@ async def search(
         if more or len(hits) < min(200, (first + 1) * _OVERFETCH):
             break
     return Page(results, more)
+
+
+def _query_groups(keys: Sequence[bytes], fields: Sequence[str], query: str) -> list[list[bytes]]:
+    """One group per word holding its tokens under each key (the current one first): a
+    document indexed under any of them matches the word. The earlier key is left out when
+    both would pass the engine's token limit; the rotation's reindex soon makes it moot."""
+    per_key = [tokens.query_tokens(key, fields, query) for key in keys]
+    both = [[token for groups in per_key for token in groups[i]] for i in range(len(per_key[0]))]
+    if sum(len(group) for group in both) > MAX_QUERY_TOKENS:
+        return per_key[0]
+    return both
 
 
 async def _open(ctx: RequestContext, kind: str, raw_id: str) -> SearchResult | None:

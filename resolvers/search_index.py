@@ -7,6 +7,7 @@ Kept apart from the query side (`resolvers/search.py`) so that services can hold
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from datetime import datetime
 
 from crypto import search as tokens
@@ -54,7 +55,7 @@ class SearchIndexer:
         self._keys = keys
         self._prefix_min = prefix_min
         self._clock = clock
-        self._search_keys: dict[str, bytes] = {}
+        self._search_keys: dict[tuple[str, int], bytes] = {}
 
     def entry(self, workspace_id: str, kind: str, raw_id: str) -> Put:
         """The outbox entry for one document, to write with the change (then `queued`)."""
@@ -78,13 +79,27 @@ class SearchIndexer:
         await self.drainer.flush()
 
     async def search_key(self, workspace_id: str) -> bytes:
-        """The workspace's search key: derived from its first data key, so it stays the same
-        when later data keys are added (a new search key would need `cove reindex`)."""
-        key = self._search_keys.get(workspace_id)
+        """The workspace's search key, under which documents are indexed: derived from its
+        newest data key, so a workspace key rotation changes it (and reindexes)."""
+        current = await self._keys.current(workspace_id)  # makes the first key if none yet
+        return self._derived(workspace_id, current.version, current.secret)
+
+    async def query_keys(self, workspace_id: str) -> list[bytes]:
+        """The keys a query's words are hashed under: the current search key and, after a
+        key rotation, the one before it, so documents indexed before the rotation's reindex
+        (or by a node that had not yet seen the new key) are still found meanwhile."""
+        current = await self._keys.current(workspace_id)
+        keys = [self._derived(workspace_id, current.version, current.secret)]
+        if current.version > 1:
+            with suppress(LookupError):
+                previous = await self._keys.version(workspace_id, current.version - 1)
+                keys.append(self._derived(workspace_id, previous.version, previous.secret))
+        return keys
+
+    def _derived(self, workspace_id: str, version: int, secret: bytes) -> bytes:
+        key = self._search_keys.get((workspace_id, version))
         if key is None:
-            await self._keys.current(workspace_id)  # makes the first key if there is none yet
-            first = await self._keys.version(workspace_id, 1)
-            key = self._search_keys[workspace_id] = tokens.search_key(first.secret)
+            key = self._search_keys[(workspace_id, version)] = tokens.search_key(secret)
         return key
 
     async def document(

@@ -93,6 +93,15 @@ class ExportPolicy:
 
 
 @dataclass(frozen=True)
+class KeyRotationPolicy:
+    """Workspace key rotations (settings `key_*`)."""
+
+    refresh_seconds: float  # a node looks for a newer data key version this often
+    poll_seconds: int  # the worker's look at its queue when nothing wakes it
+    lease_seconds: int  # a running rotation not renewed within this is resumed elsewhere
+
+
+@dataclass(frozen=True)
 class Policy:
     """Product limits that are settings (see docs/configuration.md). Their defaults are the
     settings' alone: `api/policies.py` builds every policy from a `Settings`."""
@@ -118,6 +127,8 @@ class Policy:
     office: OfficePolicy
     # Self-service exports (settings `export_*`).
     export: ExportPolicy
+    # Workspace key rotations (settings `key_*`).
+    keys: KeyRotationPolicy
 
 
 @dataclass
@@ -172,6 +183,7 @@ class Services:
     office_fetcher: DocumentFetcher | None = None
     # Set when an export is requested: wakes the export worker (resolvers/export_worker.py).
     exports_due: asyncio.Event = field(default_factory=asyncio.Event)
+    key_rotations_due: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def drive_policy(self) -> DrivePolicy:
@@ -215,7 +227,9 @@ class Services:
         broker = broker or _NoBroker()
         realtime = RealtimeRepository(store)
         hub = Hub(broker_key, can_read)
-        keys = KeyService(keyring, DataKeyRepository(store), clock)
+        keys = KeyService(
+            keyring, DataKeyRepository(store), clock, refresh_seconds=policy.keys.refresh_seconds
+        )
         authz = Authorizer(keyring)
         mailer = mailer or Mailer.unavailable()
         mailer.bind(outbox=OutboxRepository(store), keys=keys, authz=authz, clock=clock)

@@ -72,7 +72,12 @@ class _Target:
 
     @property
     def ref(self) -> FieldRef:
-        return FieldRef(f"{self.kind}_video_room", "name", self.target_id, self.workspace_id)
+        return room_ref(self.kind, self.target_id, self.workspace_id)
+
+
+def room_ref(kind: str, target_id: str, workspace_id: str) -> FieldRef:
+    """Where a channel's or event's room name is sealed (`kind` "channel" or "event")."""
+    return FieldRef(f"{kind}_video_room", "name", target_id, workspace_id)
 
 
 def _policy(ctx: RequestContext) -> VideoPolicy:

@@ -126,7 +126,7 @@ OPEN: dict[str, dict[str, AppScope | None]] = {
 
 # type -> the fields of an open type that no app may ask for (space-separated).
 CLOSED: dict[str, str] = {
-    "Query": "myApps app appInstallRequest webhookEndpoint exports export",
+    "Query": "myApps app appInstallRequest webhookEndpoint exports export workspaceKeyRotation",
     # Accounts, workspaces' administration, the drive's whole tree and its sharing, planning,
     # typing, apps and webhooks themselves.
     "Mutation": """signUp verifyEmail resendVerificationEmail requestPasswordReset
@@ -143,7 +143,7 @@ CLOSED: dict[str, str] = {
         revokeCalendarFeed importCalendar respondToEvent typing registerApp
         updateApp rotateAppSecret deleteApp approveAppInstall uninstallApp
         createIncomingWebhook deleteIncomingWebhook redeliverWebhook joinVideoRoom openDocument
-        rotateVideoRoom requestExport""",
+        rotateVideoRoom requestExport rotateWorkspaceKey""",
     "User": """email createdAt emailVerified twoFactorEnabled recoveryCodesLeft sessions
         securityLog invitations mentions agenda""",
     "Workspace": "requireTwoFactor invitations auditLog drive driveTrash driveUsage",
@@ -173,6 +173,7 @@ CLOSED_TYPES = frozenset(
         "Export",
         "IncomingWebhook",
         "Invitation",
+        "KeyRotation",
         "Session",
         "ShareLink",
         "VideoRoom",

@@ -29,6 +29,7 @@ from schema import (
     tasks,
     video,
     webhooks,
+    workspace_keys,
     workspaces,
 )
 from schema import search as search_schema
@@ -86,6 +87,7 @@ Query = merge_types(
         apps.AppsQuery,
         webhooks.WebhooksQuery,
         data_export.ExportQuery,
+        workspace_keys.KeyRotationQuery,
     ),
 )
 
@@ -105,6 +107,7 @@ Mutation = merge_types(
         webhooks.WebhooksMutation,
         video.VideoMutation,
         data_export.ExportMutation,
+        workspace_keys.KeyRotationMutation,
     ),
 )
 

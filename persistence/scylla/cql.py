@@ -93,6 +93,25 @@ def update_if_cql(
     return f"UPDATE {_qualified(table, keyspace)} SET {sets} WHERE {where} IF {condition}"  # noqa: S608
 
 
+def scan_table_cql(table: Table, keyspace: str) -> str:
+    """SELECT every row of a table, paged by the driver's paging state (token order): for
+    maintenance walks only (`Store.scan_table`). No binds."""
+    return f"SELECT {_names(table.columns)} FROM {_qualified(table, keyspace)}"  # noqa: S608
+
+
+def select_written_cql(table: Table, keyspace: str, column: Column) -> str:
+    """SELECT one value column and its write time (microseconds) by full key. Binds: the key."""
+    what = f"{column.name}, WRITETIME({column.name})"
+    return f"SELECT {what} FROM {_qualified(table, keyspace)} WHERE {_equal(table.key)}"  # noqa: S608
+
+
+def swap_cql(table: Table, keyspace: str, column: Column) -> str:
+    """UPDATE one value column with a given write time. Binds: the time, the value, the key."""
+    where = _equal(table.key)
+    into = f"{_qualified(table, keyspace)} USING TIMESTAMP ?"
+    return f"UPDATE {into} SET {column.name} = ? WHERE {where}"  # noqa: S608
+
+
 def select_by_key_cql(table: Table, keyspace: str) -> str:
     """SELECT every column of the row with a full primary key.
 

@@ -27,8 +27,9 @@ from persistence.scylla import cql
 from persistence.scylla.codec import decode
 from persistence.scylla.merge import fold
 from persistence.scylla.schema import RESERVED_TABLES, Schema
-from persistence.scylla.session import ScyllaConfig, connect, run, store_error
+from persistence.scylla.session import ScyllaConfig, connect, run, run_page, store_error
 from persistence.store import Delete, Put, StoreError, Update
+from persistence.table_cursor import unwrap_cursor, wrap_cursor
 from persistence.validate import (
     bound_values,
     check_limit,
@@ -38,6 +39,7 @@ from persistence.validate import (
     many_partitions,
     partition_values,
     row_values,
+    swap_values,
     update_values,
 )
 
@@ -230,6 +232,42 @@ class ScyllaStore:
         bound = (*parameters[keys:], *parameters[:keys], *wanted)
         rows = await self._rows(f"conditional update of {table.name}", statement, bound)
         return bool(rows and rows[0][0])
+
+    async def scan_table(
+        self, table: Table, *, limit: int, cursor: bytes | None = None
+    ) -> tuple[list[Row], bytes | None]:
+        """A page of the whole table in token order; the cursor is the driver's paging state."""
+        check_limit(limit)
+        state = None if cursor is None else unwrap_cursor(table.name, cursor)
+        statement = await self._statement(table, self._cql(cql.scan_table_cql, table))
+        bound = statement.bind(())
+        bound.fetch_size = limit
+        self._check_open()
+
+        def start() -> ResponseFuture:
+            return self._session.execute_async(bound, paging_state=state)
+
+        rows, following = await run_page(start, f"walk of {table.name}")
+        next_cursor = None if following is None else wrap_cursor(table.name, following)
+        return [decode(table.columns, stored) for stored in rows], next_cursor
+
+    async def swap_value(
+        self, table: Table, key: Mapping[str, Any], column: str, old: Any, new: Any
+    ) -> bool:
+        """Read the value and its write time; if it is `old`, write `new` one microsecond
+        after it: a later write or delete (a later timestamp) always wins over the swap, and
+        the swap never revives a deleted row (its tombstone is later too)."""
+        target, keys = swap_values(table, key, column, old, new)
+        read = await self._statement(table, self._cql(cql.select_written_cql, table, target))
+        rows = await self._rows(f"read of {table.name}", read, keys, 1)
+        if not rows or rows[0][0] is None or rows[0][1] is None:
+            return False
+        stored = decode((target,), rows[0][:1])[target.name]
+        if stored != old:
+            return False
+        written = await self._statement(table, self._cql(cql.swap_cql, table, target))
+        await self._rows(f"swap in {table.name}", written, (rows[0][1] + 1, new, *keys))
+        return True
 
     async def delete(self, table: Table, key: Mapping[str, Any]) -> None:
         """Delete the row with this full primary key, if any."""

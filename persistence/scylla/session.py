@@ -172,3 +172,35 @@ async def run(
         return await done
     except DRIVER_ERRORS as error:
         raise store_error(what, error) from error
+
+
+async def run_page(
+    start: Callable[[], ResponseFuture], what: str
+) -> tuple[list[Sequence[Any]], bytes | None]:
+    """Start a paged request and await its first page with the paging state of the next
+    (None after the last page)."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[tuple[list[Sequence[Any]], bytes | None]] = loop.create_future()
+
+    def settle(outcome: tuple[list[Sequence[Any]], bytes | None] | BaseException) -> None:
+        if done.done():
+            return
+        if isinstance(outcome, BaseException):
+            done.set_exception(outcome)
+        else:
+            done.set_result(outcome)
+
+    def on_page(page: Sequence[Sequence[Any]]) -> None:
+        # The driver's own ResultSet reads the next page's state from this attribute.
+        state = future._paging_state if future.has_more_pages else None
+        loop.call_soon_threadsafe(settle, (list(page or ()), state))
+
+    def on_error(error: BaseException) -> None:
+        loop.call_soon_threadsafe(settle, error)
+
+    try:
+        future = start()
+        future.add_callbacks(on_page, on_error)
+        return await done
+    except DRIVER_ERRORS as error:
+        raise store_error(what, error) from error

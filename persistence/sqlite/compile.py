@@ -89,6 +89,21 @@ def update_if_sql(table: Table, columns: Sequence[Column], expected: Sequence[Co
     return f'UPDATE "{table.name}" SET {sets} WHERE {where}'  # noqa: S608
 
 
+def scan_table_sql(table: Table, *, after: bool) -> str:
+    """A page of a whole table in primary key order, LIMIT ?; after a key if asked.
+    Parameters: the last key of the previous page (if `after`), then the limit."""
+    where = _compare(table.key, ">") if after else "1"
+    order = ", ".join(f'"{column.name}"' for column in table.key)
+    return _select(table, where, f" ORDER BY {order} LIMIT ?")
+
+
+def swap_sql(table: Table, column: Column) -> str:
+    """Set one value column of a row if it still holds a given value.
+    Parameters: the new value, the key, then the old value."""
+    where = " AND ".join(f'"{c.name}" = ?' for c in (*table.key, column))
+    return f'UPDATE "{table.name}" SET "{column.name}" = ? WHERE {where}'  # noqa: S608
+
+
 def select_all_sql(table: Table) -> str:
     """Every row of a table, every column: only a migration's copy reads a whole table."""
     return f'SELECT {_names(table.columns)} FROM "{table.name}"'  # noqa: S608

@@ -17,11 +17,19 @@ from persistence.migrations import MIGRATIONS, Migration, check_migrations, decl
 from persistence.space import Volume, is_out_of_space
 from persistence.sqlite.batch_reads import scan_partitions, select_keys
 from persistence.sqlite.codec import decode, encode
-from persistence.sqlite.compile import Statements, compile_table, update_if_sql, update_sql
+from persistence.sqlite.compile import (
+    Statements,
+    compile_table,
+    scan_table_sql,
+    swap_sql,
+    update_if_sql,
+    update_sql,
+)
 from persistence.sqlite.connect import connect_reader, connect_writer, restrict_side_files
 from persistence.sqlite.migrate import MIGRATIONS_TABLE, check_schema, migrate
 from persistence.sqlite.threads import ConnectionThreads, run_each
 from persistence.store import Delete, Put, StorageFull, StoreError, Update
+from persistence.table_cursor import decode_cursor, encode_cursor, unwrap_cursor, wrap_cursor
 from persistence.validate import (
     bound_values,
     check_limit,
@@ -31,6 +39,7 @@ from persistence.validate import (
     many_partitions,
     partition_values,
     row_values,
+    swap_values,
     update_values,
 )
 
@@ -348,6 +357,44 @@ class SqliteStore:
         )
         changed = await self._write(f"update of {table.name}", _Steps([step]))
         return changed == 1
+
+    async def scan_table(
+        self, table: Table, *, limit: int, cursor: bytes | None = None
+    ) -> tuple[list[Row], bytes | None]:
+        """A page of the whole table in primary key order; the cursor is the page's last key."""
+        self._statements(table)
+        check_limit(limit)
+        after = (
+            []
+            if cursor is None
+            else decode_cursor(unwrap_cursor(table.name, cursor), len(table.key))
+        )
+        sql = scan_table_sql(table, after=cursor is not None)
+        parameters = [*after, limit]
+
+        def read(connection: sqlite3.Connection) -> list[Row]:
+            rows = connection.execute(sql, parameters).fetchall()
+            return [decode(table.columns, stored) for stored in rows]
+
+        rows = await self._read(f"walk of {table.name}", read)
+        if len(rows) < limit:
+            return rows, None
+        last = encode(table.key, [rows[-1][c.name] for c in table.key])
+        return rows, wrap_cursor(table.name, encode_cursor(last))
+
+    async def swap_value(
+        self, table: Table, key: Mapping[str, Any], column: str, old: Any, new: Any
+    ) -> bool:
+        """Set one column to `new` where it still holds `old` (one UPDATE on the writer)."""
+        self._statements(table)
+        target, keys = swap_values(table, key, column, old, new)
+        parameters = (
+            *encode((target,), (new,)),
+            *encode(table.key, keys),
+            *encode((target,), (old,)),
+        )
+        step = (swap_sql(table, target), parameters)
+        return await self._write(f"swap in {table.name}", _Steps([step])) == 1
 
     async def delete(self, table: Table, key: Mapping[str, Any]) -> None:
         """Delete the row with this full primary key, if any."""

@@ -1160,6 +1160,23 @@ ROWS += [
     Row("requestExport", REQUEST_EXPORT, expect(UNAUTH, OK, OK, OK, OK, OK)),
 ]
 
+# A workspace's key rotation is its owners' alone, to start and to follow.
+ROWS += [
+    Row(
+        "workspaceKeyRotation",
+        "query($w: ID!) { workspaceKeyRotation(workspaceId: $w) { version state } }",
+        expect(UNAUTH, NF, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK),
+        lambda w, who: {"w": w.ids["workspace"]},
+    ),
+    Row(
+        "rotateWorkspaceKey",
+        """mutation($w: ID!) { rotateWorkspaceKey(input: {workspaceId: $w}) {
+          rotation { version state } } }""",
+        expect(UNAUTH, NF, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK),
+        lambda w, who: {"w": w.ids["workspace"]},
+    ),
+]
+
 
 def outcome(result: dict[str, Any]) -> str:
     errors = result.get("errors") or []

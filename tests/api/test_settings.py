@@ -70,6 +70,11 @@ def test_secret_from_file(tmp_path: Path) -> None:
         ({"COVE_JITSI_TOKEN_SECONDS": "90000"}, "", "jitsi_token_seconds"),
         ({"COVE_JITSI_APP_ID": "cove"}, "", "jitsi_app_secret"),
         ({"COVE_JITSI_APP_ID": "cove", "COVE_JITSI_APP_SECRET": "short"}, "", "jitsi_app_secret"),
+        ({"COVE_KEY_REFRESH_SECONDS": "soon"}, "", "key_refresh_seconds"),
+        ({"COVE_KEY_REFRESH_SECONDS": "nan"}, "", "key_refresh_seconds"),
+        ({"COVE_KEY_REFRESH_SECONDS": "0.01"}, "", "key_refresh_seconds"),
+        ({}, "key_refresh_seconds = true\n", "key_refresh_seconds"),
+        ({"COVE_KEY_ROTATION_LEASE_SECONDS": "1"}, "", "key_rotation_lease_seconds"),
     ],
 )
 def test_bad_settings_are_named(
@@ -81,6 +86,14 @@ def test_bad_settings_are_named(
         load_settings(config, environ=environ)
     assert caught.value.setting == setting
     assert setting in str(caught.value)
+
+
+def test_a_fractional_setting_is_read_from_the_environment_and_toml(tmp_path: Path) -> None:
+    config = tmp_path / "cove.toml"
+    config.write_text("key_refresh_seconds = 2\n")
+    assert load_settings(config, environ={}).key_refresh_seconds == 2.0
+    environ = {"COVE_KEY_REFRESH_SECONDS": "0.25"}
+    assert load_settings(config, environ=environ).key_refresh_seconds == 0.25
 
 
 def test_the_jitsi_secret_comes_from_a_file_and_stays_out_of_reprs(tmp_path: Path) -> None:

@@ -109,3 +109,29 @@ def test_derive_is_deterministic_and_separated() -> None:
     assert keyring.derive(b"search") != broker
     assert len(keyring.derive(b"broker", 64)) == 64
     assert Keyring(bytes(32), SALT).derive(b"broker") != broker
+
+
+def test_reseal_moves_a_value_to_the_new_key_and_only_for_its_own_field() -> None:
+    from crypto.field_seal import FieldRef, sealed_key_version
+
+    keyring = Keyring(ROOT, SALT)
+    old, _ = keyring.new_data_key("ws-1", 1)
+    new, _ = keyring.new_data_key("ws-1", 2)
+    ref = FieldRef("message", "text", "m1", "ws-1")
+    sealed = keyring.seal_text(old, ref, "hello")
+    moved = keyring.reseal(old, new, ref, sealed)
+    assert sealed_key_version(moved) == 2
+    assert b"hello" not in moved
+    minter = keyring.take_minter()
+    grant = minter.mint("u", "read", "m1", "ws-1")
+    assert keyring.open_text(grant, new, ref, moved) == "hello"
+    with pytest.raises(SealError):  # the old key no longer opens it
+        keyring.open_text(grant, old, ref, moved)
+    with pytest.raises(SealError):  # bound to its field: another row's ref refuses it
+        keyring.reseal(old, new, FieldRef("message", "text", "m2", "ws-1"), sealed)
+    flipped = sealed[:-1] + bytes([sealed[-1] ^ 1])
+    with pytest.raises(SealError):  # a damaged value is refused, not carried over
+        keyring.reseal(old, new, ref, flipped)
+    other, _ = keyring.new_data_key("ws-2", 2)
+    with pytest.raises(CryptoError):
+        keyring.reseal(old, other, ref, sealed)
