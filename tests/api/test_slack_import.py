@@ -17,6 +17,7 @@ from slack_fixture import CANARY, DAY2, ts, write_export
 from worlds import team_fields
 
 from api.cli import main
+from api.operator import operator_name
 from support import error_codes, make_settings, serve, settle, stored_contents
 
 CHANNELS = """query($w: ID!) { node(id: $w) { ... on Workspace { channels(first: 10) {
@@ -28,6 +29,18 @@ fragment M on Message { text createdAt replyCount author { id } mentions { id }
   reactions { emoji count } }"""
 SEARCH = """query($w: ID!) { search(workspaceId: $w, query: "code word") {
   edges { node { ... on Message { text } } } } }"""
+AUDIT = """query($w: ID!) { node(id: $w) { ... on Workspace { auditLog(first: 5,
+  kinds: [SLACK_IMPORTED]) { edges { node { kind actorId targetIds clientAddress
+  details { name value } } } } } } }"""
+
+
+def imports_audited(team: worlds.Team) -> list[dict[str, str]]:
+    """The details of the workspace's SLACK_IMPORTED events, newest first (no actor: the
+    command line has no Cove user; the operator is in the details)."""
+    found = team.owner.data(AUDIT, {"w": team.ids["workspace"]})["node"]["auditLog"]["edges"]
+    assert all(e["node"]["actorId"] is None for e in found)
+    assert all(e["node"]["clientAddress"] == "" for e in found)
+    return [{d["name"]: d["value"] for d in e["node"]["details"]} for e in found]
 
 
 @pytest.fixture
@@ -144,8 +157,25 @@ def test_an_export_imported_twice_gives_the_same_workspace(
     opened = team.member.data(direct, {"w": team.ids["workspace"], "u": [owner]})
     assert opened["createDirectChannel"]["channel"]["id"] == pair["id"]
 
+    # Recorded in the workspace's audit log, by whom and with what it did (the dry run not).
+    [audited] = imports_audited(team)
+    assert audited == {
+        "operator": operator_name(),
+        "file": "export.zip",
+        "users": "matched: 3, unmatched: 1 (no Cove account with that email: 1)",
+        "channels": "created: 2, reused: 0",
+        "direct conversations": "created: 2, reused: 0, skipped: 1 (someone not matched: 1)",
+        "messages": "imported: 10, already imported: 0, skipped: 2 "
+        "(author not in the direct conversation: 1, channel_join: 1)",
+        "reactions": "imported: 4, already imported: 0, skipped: 2 "
+        "(not in the direct conversation: 1, unmatched user: 1)",
+        "files": "imported: 0, already imported: 0, skipped: 1 (not in the export: 1)",
+    }
+
     assert cove_import(team, export) == 0
     again = capsys.readouterr().out
+    newest, _ = imports_audited(team)
+    assert newest["messages"].startswith("imported: 0, already imported: 10, skipped: 2")
     assert "channels created: 0, reused: 2" in again
     assert "direct conversations created: 0, reused: 2" in again
     assert "messages imported: 0, already imported: 10" in again
@@ -166,6 +196,20 @@ def test_an_export_imported_twice_gives_the_same_workspace(
     assert cove_import(team, write_export(tmp_path / "later.zip", more=later)) == 0
     assert "messages imported: 1, already imported: 10" in capsys.readouterr().out
     assert texts(snapshot(team)[3]) == ["Again?", "Lunch? <3 in #general"]
+
+
+def test_an_import_stopped_by_an_error_is_audited_as_stopped(
+    team: worlds.Team, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def fails(*args: Any, **kwargs: Any) -> None:
+        raise OSError("the disk went away")
+
+    monkeypatch.setattr("api.import_cli.import_export", fails)
+    with pytest.raises(OSError, match="went away"):
+        cove_import(team, write_export(tmp_path / "export.zip"))
+    assert imports_audited(team) == [
+        {"operator": operator_name(), "file": "export.zip", "stopped": "by an error (OSError)"}
+    ]
 
 
 ATTACHED = """query($c: ID!) { node(id: $c) { ... on Channel { messages(first: 10) { edges { node {
@@ -241,4 +285,5 @@ def test_bad_input_is_refused_and_writes_nothing(
     assert main([*argv, "--data-dir", str(team.data_dir)]) == 2
     assert message in capsys.readouterr().err
     assert snapshot(team) == []
+    assert imports_audited(team) == []  # refused before anything was written
     assert os.path.exists(path)
