@@ -4,7 +4,9 @@ It runs in this process against the data dir (as `cove reindex` does), as one of
 workspace's owners (the longest-standing, or `--as` another owner), through the same
 resolvers as `requestExport`: the archive is the one that owner would download, in the
 format of docs/export.md. It is written in clear to FILE (created 0600, never overwritten):
-keep it as you would the data. A progress bar goes to stderr.
+keep it as you would the data. A progress bar goes to stderr. Each export written is recorded
+in the workspace's audit log (`WORKSPACE_EXPORTED`, targeting the owner it was read as, with
+the operator who ran it: api/operator.py).
 """
 
 from __future__ import annotations
@@ -19,13 +21,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from api.operator import operator_name
 from api.settings import Settings
 from persistence.ids import new_id
+from resolvers.audit import AuditKind
 from resolvers.authz import Principal
 from resolvers.context import RequestContext
 from resolvers.errors import CoveError
 from resolvers.export_archive import Counts, ExportScope, archive_chunks
-from resolvers.global_ids import from_global_id
+from resolvers.global_ids import from_global_id, to_global_id
 from resolvers.roles import Role
 
 SettingsOf = Callable[[argparse.Namespace], Settings]
@@ -101,6 +105,13 @@ async def export_workspace(
                 raise SystemExit(f"cove export: {error.message}") from None
             raise
         bar.show(last, done=True)
+        await services.audit.operator_event(
+            workspace_id,
+            AuditKind.WORKSPACE_EXPORTED,
+            operator=operator_name(),
+            targets=(to_global_id("User", chosen),),
+            details={"file": str(out), "objects": str(last.objects), "bytes": str(last.bytes)},
+        )
         return last
 
 

@@ -1,4 +1,9 @@
-"""`cove import slack FILE --workspace W [--dry-run]` (docs/operations.md, Import from Slack)."""
+"""`cove import slack FILE --workspace W [--dry-run]` (docs/operations.md, Import from Slack).
+
+An import that writes is recorded in the workspace's audit log (`SLACK_IMPORTED`): the file,
+what was imported and skipped, and the operator (api/operator.py); one stopped by an error
+is recorded too, saying so. A dry run, or one refused before writing, records nothing.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from api.bootstrap import load_keyring
+from api.operator import operator_name
 from api.settings import Settings
+from resolvers.audit import AuditKind
 from resolvers.global_ids import from_global_id
+from resolvers.services import Services
 from resolvers.slack_export import SlackExportError, read_export
 from resolvers.slack_import import ImportRefused, ImportReport, import_export
 
@@ -35,11 +43,26 @@ def cmd_import_slack(args: argparse.Namespace, settings_of: SettingsOf) -> int:
         print(f"cove import: {error}", file=sys.stderr)
         return 2
 
+    async def audit(services: Services, details: dict[str, str]) -> None:
+        if not args.dry_run:
+            details = {"file": Path(args.file).name, **details}
+            await services.audit.operator_event(
+                workspace_id, AuditKind.SLACK_IMPORTED, operator=operator_name(), details=details
+            )
+
     async def run() -> ImportReport:
         async with running_services(settings, keyring) as services:
-            return await import_export(
-                services, workspace_id, export, dry_run=args.dry_run, progress=_progress
-            )
+            try:
+                report = await import_export(
+                    services, workspace_id, export, dry_run=args.dry_run, progress=_progress
+                )
+            except ImportRefused:
+                raise  # refused before anything was written
+            except Exception as error:
+                await audit(services, {"stopped": f"by an error ({type(error).__name__})"})
+                raise
+            await audit(services, report.summary())
+            return report
 
     try:
         report = asyncio.run(run())

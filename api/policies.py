@@ -113,6 +113,7 @@ def policy_from(settings: Settings) -> Policy:
             poll_seconds=settings.export_poll_seconds,
             lease_seconds=settings.export_lease_seconds,
             max_running=settings.export_max_running,
+            history=timedelta(days=settings.export_history_days),
         ),
         keys=KeyRotationPolicy(
             refresh_seconds=settings.key_refresh_seconds,

@@ -126,6 +126,8 @@ def _check_exports(s: Settings) -> None:
     _at_most("export_keep_hours", s.export_keep_hours, 720)
     _at_least("export_max_running", s.export_max_running, 1)
     _at_most("export_max_running", s.export_max_running, 100)
+    _at_least("export_history_days", s.export_history_days, 1)
+    _at_most("export_history_days", s.export_history_days, 3650)
     _at_least("export_poll_seconds", s.export_poll_seconds, 1)
     _at_most("export_poll_seconds", s.export_poll_seconds, 3600)
     _at_least("export_lease_seconds", s.export_lease_seconds, 5)

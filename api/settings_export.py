@@ -37,3 +37,10 @@ class ExportSettings:
         default=5,
         metadata=_doc("Exports one user may have queued or running at once (1 to 100)."),
     )
+    export_history_days: int = field(
+        default=30,
+        metadata=_doc(
+            "Days a finished export (downloaded, expired or failed) stays listed in `exports` "
+            "after it finished; the hourly sweep then forgets it (1 to 3650)."
+        ),
+    )

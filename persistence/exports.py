@@ -6,6 +6,11 @@ small partition of `export_queue`, which the worker reads. A claim row (insert-i
 makes one node run each attempt and one request download the archive. A download URL is
 kept only as the hash of its token (`export_tokens`). Nothing here is sensitive: ids,
 states, counters and times; the archive itself is sealed in the blob store.
+
+Nothing is kept for ever: `export_expiry` (migration 28) files each download token under the
+hour it lapses in, and each finished job under the hour its history lapses in
+(`export_history_days` after it was downloaded, expired or failed), so the sweeper forgets
+them an hour at a time (persistence/expiry.py), as it forgets the drive's tokens.
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from persistence.declare import Column, ColumnType, Row, Table
-from persistence.store import Store
+from persistence.expiry import expiry_hour, forget_hour
+from persistence.store import Delete, Put, Store, Update
 
 _TEXT = ColumnType.TEXT
 _TIME = ColumnType.TIMESTAMP
@@ -73,6 +79,18 @@ EXPORT_TOKENS = Table(
 )
 
 EXPORT_TABLES = (EXPORT_JOBS, EXPORT_JOBS_BY_USER, EXPORT_QUEUE, EXPORT_CLAIMS, EXPORT_TOKENS)
+
+# What to forget in each hour: kind "token" (token_hash: the download token's hash) or "job"
+# (token_hash: the job id's bytes; user_id: its requester, whose listing it leaves).
+EXPORT_EXPIRY = Table(
+    name="export_expiry",
+    partition_key=(Column("hour", _INT),),
+    clustering=(Column("kind", _TEXT), Column("token_hash", ColumnType.BLOB)),
+    values=(Column("expires_at", _TIME), Column("user_id", _TEXT)),
+)
+
+EXPORT_EXPIRY_TABLES = (EXPORT_EXPIRY,)
+_TOKEN, _JOB = "token", "job"
 
 DOWNLOAD_CLAIM = "download"
 # Where archives lie in the blob store: `exports/<job id>/<attempt>`, one object per attempt,
@@ -207,6 +225,15 @@ class ExportRepository:
         await self._store.delete(EXPORT_QUEUE, {"queue": QUEUE, "job_id": job_id})
         await self._store.delete_partition(EXPORT_CLAIMS, {"job_id": job_id})
 
+    async def finish(
+        self, job: ExportJobRecord, state: str, at: datetime, forget_at: datetime
+    ) -> None:
+        """Mark the job done with (`DOWNLOADED`, `EXPIRED` or `FAILED`) and file it to be
+        forgotten at `forget_at`, in one batch: no finished job is left unfiled."""
+        forget = _expiry(_JOB, job.job_id.encode(), forget_at, job.requester_id)
+        update = Update(EXPORT_JOBS, {"job_id": job.job_id}, {"state": state, "finished_at": at})
+        await self._store.batch([update, forget])
+
     async def add_token(
         self, token_hash: bytes, job_id: str, session_id: str, expires_at: datetime
     ) -> None:
@@ -216,7 +243,23 @@ class ExportRepository:
             "session_id": session_id,
             "expires_at": expires_at,
         }
-        await self._store.put(EXPORT_TOKENS, row)
+        await self._store.batch(
+            [Put(EXPORT_TOKENS, row), _expiry(_TOKEN, token_hash, expires_at, "")]
+        )
+
+    async def forget_expired(self, hour: int) -> int:
+        """Delete the download tokens that lapsed within one hour, and the jobs whose history
+        lapsed within it (the job and its place in its requester's list; its archive, queue
+        entry and claims went when it finished); a count."""
+
+        def deletes(row: Row) -> list[Delete]:
+            if row["kind"] == _TOKEN:
+                return [Delete(EXPORT_TOKENS, {"token_hash": row["token_hash"]})]
+            job_id = bytes(row["token_hash"]).decode()
+            listing = {"user_id": row["user_id"] or "", "job_id": job_id}
+            return [Delete(EXPORT_JOBS, {"job_id": job_id}), Delete(EXPORT_JOBS_BY_USER, listing)]
+
+        return await forget_hour(self._store, EXPORT_EXPIRY, hour, deletes)
 
     async def token(self, token_hash: bytes) -> tuple[str, str, datetime] | None:
         """(job id, session id, expiry) of a download URL's token."""
@@ -224,3 +267,14 @@ class ExportRepository:
         if row is None or row["job_id"] is None or row["expires_at"] is None:
             return None
         return row["job_id"], row["session_id"] or "", row["expires_at"]
+
+
+def _expiry(kind: str, key: bytes, expires_at: datetime, user_id: str) -> Put:
+    row = {
+        "hour": expiry_hour(expires_at),
+        "kind": kind,
+        "token_hash": key,
+        "expires_at": expires_at,
+        "user_id": user_id,
+    }
+    return Put(EXPORT_EXPIRY, row)

@@ -13,7 +13,7 @@ from persistence.calendars_tables import CALENDAR_FEED_CREATORS, CALENDAR_TABLES
 from persistence.channels import CHANNEL_TABLES
 from persistence.declare import Copy, Table
 from persistence.drive_tables import DRIVE_TABLES, SHARE_LINK_VERSIONS
-from persistence.exports import EXPORT_TABLES
+from persistence.exports import EXPORT_EXPIRY_TABLES, EXPORT_TABLES
 from persistence.identity import IDENTITY_TABLES
 from persistence.incoming_webhooks import INCOMING_WEBHOOK_TABLES
 from persistence.key_rotations import KEY_ROTATION_TABLES
@@ -89,6 +89,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(26, "Slack import mappings", SLACK_IMPORT_TABLES),
     Migration(27, "export jobs and their download tokens", EXPORT_TABLES),
     Migration(28, "workspace key rotations", KEY_ROTATION_TABLES),
+    Migration(29, "export tokens and finished exports by expiry", EXPORT_EXPIRY_TABLES),
 )
 
 

@@ -1,9 +1,10 @@
 """The audit log: security events written sealed, read by those authorisation allows.
 
-Workspace events (roles, members, invitations, share links) go to the workspace's log, read
-by its owners and admins; account events (sign-ins and their failures, sessions ended,
-password changes) go to the account's own log, read by that user alone. Operators read both
-with `cove audit`. Writing an event never fails the action it records.
+Workspace events (roles, members, invitations, share links, and the operator commands that
+import into or export a workspace) go to the workspace's log, read by its owners and admins;
+account events (sign-ins and their failures, sessions ended, password changes) go to the
+account's own log, read by that user alone. Operators read both with `cove audit`. Writing
+an event never fails the action it records.
 """
 
 from __future__ import annotations
@@ -65,6 +66,9 @@ class AuditKind(StrEnum):
     # A workspace key rotation asked for (by an owner), and finished (by the server).
     KEY_ROTATION_STARTED = "KEY_ROTATION_STARTED"
     KEY_ROTATION_FINISHED = "KEY_ROTATION_FINISHED"
+    # Operator commands (no actor: the command line has no Cove user; details name who ran it).
+    SLACK_IMPORTED = "SLACK_IMPORTED"  # `cove import slack`, with what it imported and skipped
+    WORKSPACE_EXPORTED = "WORKSPACE_EXPORTED"  # `cove export`, read as the owner it targets
 
 
 def details_ref(record: AuditRecord) -> FieldRef:
@@ -162,6 +166,26 @@ class AuditLog:
             client_address=client_address,
             targets=targets,
             details=details,
+        )
+
+    async def operator_event(
+        self,
+        workspace_id: str,
+        kind: AuditKind,
+        *,
+        operator: str,
+        targets: Sequence[str] = (),
+        details: Mapping[str, str] | None = None,
+    ) -> None:
+        """An operator command's event in the workspace's log: no actor (nobody signed in),
+        no client address; `operator` (the system account and machine) heads the details."""
+        await self._write(
+            workspace_log(workspace_id),
+            kind=kind,
+            actor_id="",
+            client_address="",
+            targets=targets,
+            details={"operator": operator, **(details or {})},
         )
 
     async def account_event(

@@ -34,7 +34,7 @@ from resolvers.authz import Principal
 from resolvers.context import RequestContext
 from resolvers.errors import CoveError
 from resolvers.export_archive import Counts, ExportScope, archive_chunks
-from resolvers.exports import ALIVE, archive_key, forget, repository
+from resolvers.exports import ALIVE, archive_key, finish, forget, repository
 from resolvers.global_ids import to_global_id as gid
 from resolvers.notice_types import ExportNotice
 from resolvers.services import Services
@@ -264,9 +264,7 @@ class ExportWorker:
 
     async def _failed(self, job: ExportJobRecord, key: str | None) -> None:
         services = self._services
-        repo = repository(services)
-        await repo.update(job.job_id, state=FAILED, finished_at=services.clock())
-        await repo.dequeue(job.job_id)
+        await finish(services, job, FAILED, services.clock())
         if key is not None:
             await self._drop(key)
         await self._announce(job, ExportNotice.FAILED, {"exportId": gid("Export", job.job_id)})

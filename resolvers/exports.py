@@ -225,8 +225,14 @@ async def forget(services: Services, job: ExportJobRecord, state: str, at: datet
     if job.blob_key:
         with contextlib.suppress(BlobNotFound):
             await services.blobs.delete(job.blob_key)
+    await finish(services, job, state, at)
+
+
+async def finish(services: Services, job: ExportJobRecord, state: str, at: datetime) -> None:
+    """Mark the job done with, out of the worker's queue; the sweeper forgets it once
+    `export_history_days` have passed (resolvers/sweeper.py)."""
     repo = repository(services)
-    await repo.update(job.job_id, state=state, finished_at=at)
+    await repo.finish(job, state, at, at + services.policy.export.history)
     await repo.dequeue(job.job_id)
     log.info("export %s archive deleted (%s)", job.job_id, state.lower())
 

@@ -90,6 +90,7 @@ class ExportPolicy:
     poll_seconds: int  # the worker's look at the queue when nothing wakes it
     lease_seconds: int  # a running export not renewed within this is taken again
     max_running: int  # exports one user may have queued or running at once
+    history: timedelta  # a finished export is listed this long, then forgotten
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,11 @@
 """Reading a Slack workspace export (a zip of JSON files, as Slack documents it in "How to
 read Slack data exports"): its users, channels and each channel's messages, day by day.
 
+Full exports also hold direct messages: `dms.json` lists the one-to-one conversations (`id`,
+`members`; their messages are in a folder named by the `id`) and `mpims.json` the group ones
+(`id`, `name`, `members`; in a folder named by the `name`). They are read as channels marked
+`direct`.
+
 Pure reading, no writes: `resolvers/slack_import.py` decides what becomes of each thing.
 """
 
@@ -10,7 +15,7 @@ import json
 import re
 import zipfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -91,14 +96,14 @@ class SlackChannel:
     topic: str | None
     members: tuple[str, ...]
     messages: tuple[SlackMessage, ...] = ()
+    direct: bool = False  # a direct message (dms.json) or group direct message (mpims.json)
 
 
 @dataclass(frozen=True)
 class SlackExport:
     users: tuple[SlackUser, ...]
     channels: tuple[SlackChannel, ...]
-    # What the export holds that is not imported at all: kind -> how many.
-    left_out: Mapping[str, int] = field(default_factory=dict)
+    directs: tuple[SlackChannel, ...] = ()  # direct and group direct messages
     archive: Path | None = None  # the zip, where the bytes of `SlackFile.content` are
 
 
@@ -197,15 +202,23 @@ def _uploads(names: list[str]) -> dict[str, str]:
 
 
 def _channel(
-    archive: zipfile.ZipFile, raw: dict[str, Any], private: bool, uploads: Mapping[str, str]
+    archive: zipfile.ZipFile,
+    raw: dict[str, Any],
+    private: bool,
+    uploads: Mapping[str, str],
+    *,
+    direct: bool = False,
 ) -> SlackChannel:
-    name = _text(raw.get("name"))
-    if not name or not _text(raw.get("id")) or "/" in name:
-        raise SlackExportError(f"a channel has no usable id or name: {raw.get('id')!r}")
+    name, channel_id = _text(raw.get("name")), _text(raw.get("id"))
+    # A one-to-one conversation has no name: its folder is named by its id.
+    folder = channel_id if direct and not name else name
+    if not folder or not channel_id or "/" in folder or folder in (".", ".."):
+        what = "direct conversation" if direct else "channel"
+        raise SlackExportError(f"a {what} has no usable id or name: {raw.get('id')!r}")
     days = sorted(
         n
         for n in archive.namelist()
-        if PurePosixPath(n).parent == PurePosixPath(name) and _DAY.match(PurePosixPath(n).name)
+        if PurePosixPath(n).parent == PurePosixPath(folder) and _DAY.match(PurePosixPath(n).name)
     )
     messages = []
     for day in days:
@@ -216,19 +229,21 @@ def _channel(
     messages.sort(key=lambda m: ts_key(m.ts))
     topic, purpose = _object(raw.get("topic")), _object(raw.get("purpose"))
     return SlackChannel(
-        id=_text(raw.get("id")),
-        name=name,
-        private=private,
-        archived=bool(raw.get("is_archived")),
-        topic=_text(topic.get("value")) or _text(purpose.get("value")) or None,
+        id=channel_id,
+        name=folder,
+        private=private or direct,
+        archived=bool(raw.get("is_archived")) and not direct,
+        topic=None if direct else _text(topic.get("value")) or _text(purpose.get("value")) or None,
         members=tuple(m for m in raw.get("members") or () if isinstance(m, str)),
         messages=tuple(messages),
+        direct=direct,
     )
 
 
 def read_export(path: Path) -> SlackExport:
-    """The users, channels (public, and private where `groups.json` has them) and messages
-    of the export at `path`. Direct and group messages are counted in `left_out`."""
+    """The users, channels (public, and private where `groups.json` has them), direct and
+    group direct messages (`dms.json`, `mpims.json`) and their messages, of the export at
+    `path`."""
     try:
         archive = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile) as error:
@@ -247,12 +262,14 @@ def read_export(path: Path) -> SlackExport:
             groups = _list_of_objects(_read_json(archive, "groups.json"), "groups.json")
             listed += [(c, True) for c in groups]
         channels = tuple(_channel(archive, raw, private, uploads) for raw, private in listed)
-        left_out = {}
-        for kind in ("dms", "mpims"):
-            if f"{kind}.json" in names:
-                left_out[kind] = len(_list_of_objects(_read_json(archive, f"{kind}.json"), kind))
+        directs = tuple(
+            _channel(archive, raw, True, uploads, direct=True)
+            for listing in ("dms.json", "mpims.json")
+            if listing in names
+            for raw in _list_of_objects(_read_json(archive, listing), listing)
+        )
     return SlackExport(
-        users=tuple(u for u in users if u.id), channels=channels, left_out=left_out, archive=path
+        users=tuple(u for u in users if u.id), channels=channels, directs=directs, archive=path
     )
 
 

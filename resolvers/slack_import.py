@@ -5,6 +5,11 @@ writes goes the way posts go: texts sealed with the workspace's key, each messag
 search outbox entry in its own batch, and with the row that records its Slack key, so a
 second run finds it and adds nothing twice. Live notices are not sent: the history is old,
 and clients read it when they open the channel.
+
+Direct and group direct messages become Cove's direct channel of the same people (the one
+they already have, or a new one claimed as `createDirectChannel` claims it), only when every
+one of them is matched and they are 2 to 10; the others are skipped and counted by reason.
+Nobody else is added to them, the owner neither, and nothing of them goes to the drive.
 """
 
 from __future__ import annotations
@@ -20,7 +25,13 @@ from persistence.ids import new_id
 from persistence.messages import MessageLocation, MessageRecord, ReactionRecord
 from persistence.slack_imports import SlackImportRepository, channel_key, file_key, message_key
 from resolvers.accounts import EMAIL_INDEX
-from resolvers.channels import MAX_CHANNEL_NAME, MAX_TOPIC, name_ref, topic_ref
+from resolvers.channels import (
+    MAX_CHANNEL_NAME,
+    MAX_DIRECT_MEMBERS,
+    MAX_TOPIC,
+    name_ref,
+    topic_ref,
+)
 from resolvers.errors import CoveError
 from resolvers.messages import EMOJI_INDEX, MAX_EMOJI, MAX_MENTIONS, emoji_ref, text_ref
 from resolvers.roles import Role, Visibility
@@ -66,26 +77,36 @@ class ImportReport:
     files_imported: int = 0
     files_present: int = 0  # imported by an earlier run
     files_skipped: Counter[str] = field(default_factory=Counter)
-    left_out: dict[str, int] = field(default_factory=dict)
+    directs_created: int = 0
+    directs_reused: int = 0
+    directs_skipped: Counter[str] = field(default_factory=Counter)
 
-    def lines(self) -> list[str]:
+    def summary(self) -> dict[str, str]:
+        """What was done, by kind of thing: the report's lines, and the details of the
+        import's audit event (six, which with the operator and the file stay within the eight
+        an audit event carries)."""
+
         def reasons(counts: Counter[str]) -> str:
             listed = ", ".join(f"{reason}: {n}" for reason, n in sorted(counts.items()))
             return f"{sum(counts.values())}" + (f" ({listed})" if listed else "")
 
         verb = "would import" if self.dry_run else "imported"
-        return [
-            f"users matched: {len(self.users_matched)}, unmatched: "
+        return {
+            "users": f"matched: {len(self.users_matched)}, unmatched: "
             + reasons(self.users_unmatched),
-            f"channels created: {self.channels_created}, reused: {self.channels_reused}",
-            f"messages {verb}: {self.messages_imported}, already imported: "
+            "channels": f"created: {self.channels_created}, reused: {self.channels_reused}",
+            "direct conversations": f"created: {self.directs_created}, reused: "
+            f"{self.directs_reused}, skipped: {reasons(self.directs_skipped)}",
+            "messages": f"{verb}: {self.messages_imported}, already imported: "
             f"{self.messages_present}, skipped: {reasons(self.messages_skipped)}",
-            f"reactions {verb}: {self.reactions_added}, already imported: "
+            "reactions": f"{verb}: {self.reactions_added}, already imported: "
             f"{self.reactions_present}, skipped: {reasons(self.reactions_skipped)}",
-            f"files {verb}: {self.files_imported}, already imported: {self.files_present}, "
+            "files": f"{verb}: {self.files_imported}, already imported: {self.files_present}, "
             f"skipped: {reasons(self.files_skipped)}",
-            *(f"not imported: {n} {kind}" for kind, n in sorted(self.left_out.items())),
-        ]
+        }
+
+    def lines(self) -> list[str]:
+        return [f"{kind} {done}" for kind, done in self.summary().items()]
 
 
 @dataclass
@@ -118,7 +139,7 @@ async def import_export(
     if await services.workspaces.get(workspace_id) is None:
         raise ImportRefused(f"no workspace {workspace_id}")
     owner_id = await _first_owner(services, workspace_id)
-    report = ImportReport(dry_run=dry_run, left_out=dict(export.left_out))
+    report = ImportReport(dry_run=dry_run)
     run = _Run(
         services=services,
         workspace_id=workspace_id,
@@ -133,10 +154,11 @@ async def import_export(
         else SlackFiles(services, export.archive, workspace_id, owner_id),
     )
     try:
-        for channel in export.channels:
+        for channel in (*export.channels, *export.directs):
             await _import_channel(run, channel)
             if progress is not None:
-                progress(f"#{channel.name}: {len(channel.messages)} messages read")
+                shown = f"#{channel.name}" if not channel.direct else channel.id
+                progress(f"{shown}: {len(channel.messages)} messages read")
     finally:
         if run.files is not None:
             await run.files.close()
@@ -193,13 +215,36 @@ async def _match_users(
     return matched
 
 
+def _direct_people(run: _Run, channel: SlackChannel) -> list[str] | None:
+    """The Cove members of a direct conversation, sorted; None (counted) when it cannot be
+    one: someone unmatched, fewer than two people, or more than a direct channel holds."""
+    people = sorted({run.people.get(u, "") for u in channel.members})
+    reason = None
+    if len(set(channel.members)) > MAX_DIRECT_MEMBERS + 1:
+        reason = f"more than {MAX_DIRECT_MEMBERS + 1} people"
+    elif "" in people:
+        reason = "someone not matched"
+    elif len(people) < 2:
+        reason = "fewer than two people"
+    if reason is not None:
+        run.report.directs_skipped[reason] += 1
+        return None
+    return people
+
+
 async def _import_channel(run: _Run, channel: SlackChannel) -> None:
-    authors = {run.people[m.user] for m in channel.messages if m.user in run.people}
-    wanted = {run.people[u] for u in channel.members if u in run.people} | authors
-    # The owner joins the public channels it makes, but a private one only when it was in it
-    # on Slack, or when nobody of it matched (someone must be able to open it).
-    if not channel.private or not wanted:
-        wanted.add(run.owner_id)
+    if channel.direct:
+        people = _direct_people(run, channel)
+        if people is None:
+            return
+        wanted = set(people)
+    else:
+        authors = {run.people[m.user] for m in channel.messages if m.user in run.people}
+        wanted = {run.people[u] for u in channel.members if u in run.people} | authors
+        # The owner joins the public channels it makes, but a private one only when it was
+        # in it on Slack, or when nobody of it matched (someone must be able to open it).
+        if not channel.private or not wanted:
+            wanted.add(run.owner_id)
     record, made = await _channel(run, channel, sorted(wanted))
     keys = [message_key(channel.id, m.ts) for m in channel.messages]
     known: dict[str, str] = {}
@@ -213,6 +258,7 @@ async def _import_channel(run: _Run, channel: SlackChannel) -> None:
             if await run.services.channels.member(record.channel_id, user_id) is None:
                 now = run.services.clock()
                 await run.services.channels.add_member(record, user_id, now)
+    only = frozenset(wanted) if channel.direct else None
     by_ts: dict[str, str] = {}  # Slack ts -> Cove message id, for replies to find parents
     # Parent id -> its newest reply's time. Replies an earlier run posted count too: that run
     # may have stopped before it recounted their thread.
@@ -222,13 +268,13 @@ async def _import_channel(run: _Run, channel: SlackChannel) -> None:
         posted_id = known.get(key)
         if posted_id is not None:
             run.report.messages_present += 1
-            await _reactions(run, record, posted_id, message, existing=True)
+            await _reactions(run, record, posted_id, message, existing=True, only=only)
         else:
-            posted = await _message(run, channel, record, message, by_ts)
+            posted = await _message(run, channel, record, message, by_ts, only=only)
             if posted is None:
                 continue
             posted_id = posted.message_id
-            await _reactions(run, record, posted_id, message, existing=False)
+            await _reactions(run, record, posted_id, message, existing=False, only=only)
         by_ts[message.ts] = posted_id
         parent_id = by_ts.get(message.thread_ts or "") if message.is_reply else None
         if parent_id is not None:
@@ -246,41 +292,94 @@ async def _import_channel(run: _Run, channel: SlackChannel) -> None:
 async def _channel(
     run: _Run, channel: SlackChannel, members: list[str]
 ) -> tuple[ChannelRecord | None, bool]:
-    """The Cove channel of a Slack channel: the one an earlier run made, else a new one with
+    """The Cove channel of a Slack channel: the one an earlier run made (for a direct
+    conversation, also the direct channel its people already have), else a new one with
     these members (None in a dry run, which makes nothing); and whether it is new."""
     services = run.services
-    [known] = await run.repo.find_many(run.workspace_id, [channel_key(channel.id)])
+    report = run.report
+    ws = run.workspace_id
+    [known] = await run.repo.find_many(ws, [channel_key(channel.id)])
     if known is not None and (record := await services.channels.get(known)) is not None:
-        run.report.channels_reused += 1
-        return record, False
-    run.report.channels_created += 1
+        if not channel.direct:
+            report.channels_reused += 1
+            return record, False
+        report.directs_reused += 1
+        return await _claimed(run, record, members, fresh=False), False
+    if channel.direct:
+        existing = await services.channels.direct(ws, " ".join(members))
+        if existing is not None and (record := await services.channels.get(existing)) is not None:
+            report.directs_reused += 1
+            if run.writing:
+                await run.repo.record(ws, channel_key(channel.id), record.channel_id)
+            return record, False
+        report.directs_created += 1
+    else:
+        report.channels_created += 1
     if not run.writing:
         return None, True
     channel_id = new_id()
-    ws = run.workspace_id
-    name = unicodedata.normalize("NFC", channel.name).strip()[:MAX_CHANNEL_NAME]
-    topic = (channel.topic or "").replace("\r", "").replace("\x00", "").strip()[:MAX_TOPIC]
-    now = services.clock()
-    record = ChannelRecord(
-        channel_id=channel_id,
-        workspace_id=ws,
-        name_sealed=await services.keys.seal_text(name_ref(channel_id, ws), name),
-        topic_sealed=await services.keys.seal_text(topic_ref(channel_id, ws), topic)
-        if topic
-        else None,
-        visibility=(Visibility.PRIVATE if channel.private else Visibility.PUBLIC).value,
-        archived=False,
-        created_by=run.owner_id,
-        created_at=now,
-        updated_at=now,
-    )
+    record = await _new_record(run, channel, channel_id, members)
     # The mapping first: a run stopped in between finds no channel there and makes one,
     # rather than leaving one that no run would find again.
     await run.repo.record(ws, channel_key(channel.id), channel_id)
     # One first member in the channel's batch; the others one by one, as a big channel's
     # members would make a batch too large for Cassandra.
-    await services.channels.create(record, members[:1], now)
+    await services.channels.create(record, members[:1], record.created_at)
+    if channel.direct:
+        record = await _claimed(run, record, members, fresh=True, slack_id=channel.id)
     return record, True
+
+
+async def _new_record(
+    run: _Run, channel: SlackChannel, channel_id: str, members: list[str]
+) -> ChannelRecord:
+    """A channel's record: the Slack name and topic sealed, made by the owner; a direct
+    channel has neither (as `createDirectChannel` makes them), and is made by one of its
+    people (the first Slack lists)."""
+    services = run.services
+    ws = run.workspace_id
+    name = "" if channel.direct else unicodedata.normalize("NFC", channel.name).strip()
+    topic = (channel.topic or "").replace("\r", "").replace("\x00", "").strip()[:MAX_TOPIC]
+    visibility = Visibility.PRIVATE if channel.private else Visibility.PUBLIC
+    creator = run.owner_id
+    if channel.direct:
+        visibility, creator = Visibility.DIRECT, run.people.get(channel.members[0], members[0])
+    now = services.clock()
+    return ChannelRecord(
+        channel_id=channel_id,
+        workspace_id=ws,
+        name_sealed=await services.keys.seal_text(
+            name_ref(channel_id, ws), name[:MAX_CHANNEL_NAME]
+        ),
+        topic_sealed=await services.keys.seal_text(topic_ref(channel_id, ws), topic)
+        if topic
+        else None,
+        visibility=visibility.value,
+        archived=False,
+        created_by=creator,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+async def _claimed(
+    run: _Run, record: ChannelRecord, members: list[str], *, fresh: bool, slack_id: str = ""
+) -> ChannelRecord:
+    """Claim a direct channel the import made as the one of these people, as
+    `createDirectChannel` claims it, so that it finds this one (a run stopped before the claim
+    claims on the next). If a `createDirectChannel` of the same people won meanwhile, a
+    channel made just now gives way to that one, which is recorded instead."""
+    if not run.writing:
+        return record
+    channels = run.services.channels
+    key = " ".join(members)
+    won = await channels.direct(run.workspace_id, key)
+    if won is None:
+        won = await channels.claim_direct(run.workspace_id, key, record.channel_id)
+    if won == record.channel_id or not fresh or (winner := await channels.get(won)) is None:
+        return record
+    await run.repo.record(run.workspace_id, channel_key(slack_id), won)
+    return winner
 
 
 def _time(ts: str) -> datetime:
@@ -301,8 +400,11 @@ async def _message(
     record: ChannelRecord | None,
     message: SlackMessage,
     by_ts: Mapping[str, str],
+    *,
+    only: frozenset[str] | None,
 ) -> MessageRecord | None:
-    """Post one Slack message, or count why not; the posted record (a stand-in when dry)."""
+    """Post one Slack message, or count why not; the posted record (a stand-in when dry).
+    `only`: the people of a direct conversation, the only ones who may write in it."""
     report = run.report
     if message.subtype not in POSTED_SUBTYPES:
         report.messages_skipped[message.subtype or "unknown"] += 1
@@ -310,17 +412,22 @@ async def _message(
     if record is not None and record.archived:
         report.messages_skipped["channel archived in Cove"] += 1
         return None
+    author = run.people.get(message.user or "")
+    if only is not None and author not in only:
+        # Only its people write in a direct channel: nobody posts for an outsider there.
+        report.messages_skipped["author not in the direct conversation"] += 1
+        return None
     text, mentioned = plain_text(message.text, run.names, run.channel_names)
     attached: list[tuple[str, str]] = []
     for file in message.files:
-        stored = await _file(run, file)
+        # The drive would show a direct conversation's files to the workspace: left out.
+        stored = "in a direct conversation" if channel.direct else await _file(run, file)
         if isinstance(stored, str):
             report.files_skipped[stored] += 1
             text += f"\n[file not imported: {file.name}]"
         elif stored is not None:
             attached.append(stored)
     text = _clean(text) or ", ".join(f.name for f in message.files)
-    author = run.people.get(message.user or "")
     if author is None and text:
         shown = run.names.get(message.user or "") or message.username or "a Slack bot"
         text = f"{shown} (from Slack): {text}"
@@ -333,7 +440,9 @@ async def _message(
     thread_id = by_ts.get(message.thread_ts or "", "") if message.is_reply else ""
     created_at = _time(message.ts)
     message_id = new_id(at=created_at)
-    mentions = tuple(dict.fromkeys(run.people[u] for u in mentioned if u in run.people))
+    mentioned_ids = (run.people[u] for u in mentioned if u in run.people)
+    # In a direct conversation only its people are mentioned (nobody else may read it).
+    mentions = tuple(dict.fromkeys(m for m in mentioned_ids if only is None or m in only))
     report.messages_imported += 1
     if record is None or not run.writing:
         return MessageRecord(
@@ -391,6 +500,7 @@ async def _reactions(
     message: SlackMessage,
     *,
     existing: bool,
+    only: frozenset[str] | None,
 ) -> None:
     """The reactions of matched users (adding one twice changes nothing); others counted."""
     if existing and not run.writing:
@@ -406,6 +516,9 @@ async def _reactions(
             user_id = run.people.get(user)
             if user_id is None:
                 run.report.reactions_skipped["unmatched user"] += 1
+                continue
+            if only is not None and user_id not in only:
+                run.report.reactions_skipped["not in the direct conversation"] += 1
                 continue
             if record is None or not run.writing:
                 run.report.reactions_added += 1

@@ -1,4 +1,5 @@
-"""Housekeeping on a timer: leftovers of crashed uploads, expired tokens and old audit events.
+"""Housekeeping on a timer: leftovers of crashed uploads, expired tokens, finished exports
+past their history and old audit events.
 
 Leftovers of crashed uploads are swept at start and every few minutes, and nothing waits
 for an age to pass: an upload holds an intent in the store while it runs
@@ -50,15 +51,18 @@ INTENT_PAGE = 200
 
 async def sweep_tokens(services: Services) -> int:
     """Forget upload and download tokens, mailed tokens, second steps of sign-ins, ONLYOFFICE
-    tokens and apps' codes and tokens whose hour of expiry has passed; returns a count."""
+    tokens, apps' codes and tokens, export download tokens and finished exports whose hour of
+    expiry has passed; returns a count."""
     last_full_hour = expiry_hour(services.clock()) - 1
     office = OfficeRepository(services.store)
+    exports = ExportRepository(services.store)
     forgotten = 0
     for hour in range(last_full_hour - TOKEN_SWEEP_HOURS, last_full_hour + 1):
         forgotten += await services.drive.forget_expired_tokens(hour)
         forgotten += await services.identity.forget_expired(hour)
         forgotten += await office.forget_expired(hour)
         forgotten += await services.apps.forget_expired(hour)
+        forgotten += await exports.forget_expired(hour)
     return forgotten
 
 

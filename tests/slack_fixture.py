@@ -1,6 +1,9 @@
 """A small Slack workspace export, laid out as Slack documents it ("How to read Slack data
 exports"): users.json, channels.json, and a folder per channel of YYYY-MM-DD.json files
-holding each day's messages (threads, reactions, a shared file, a join notice)."""
+holding each day's messages (threads, reactions, a shared file, a join notice); and, as a
+full export has them, direct messages (dms.json: `id`, `members`; messages in a folder named
+by the id) and group direct messages (mpims.json: `id`, `name`, `members`; messages in a
+folder named by the name)."""
 
 from __future__ import annotations
 
@@ -53,10 +56,30 @@ USERS = [
     _user("U0OLIVE", "olive", "Olive Owner", "owner@slack.example"),
     _user("U0MIA", "mia", "Mia Member", "Member@Slack.Example"),
     _user("U0ZED", "zed", "Zed Stranger", "zed@elsewhere.example"),
+    _user("U0GUS", "gus", "Gus Guest", "guest@slack.example"),
 ]
 CHANNELS = [
     _channel("C0GENERAL", "general", ["U0OLIVE", "U0MIA", "U0ZED"], "Company-wide news"),
     _channel("C0RANDOM", "random", ["U0OLIVE", "U0MIA"], ""),
+]
+# Olive and Mia alone; Mia and Zed (who has no Cove account: skipped); and a group of three.
+DMS = [
+    {"id": "D0OLIVEMIA", "created": DAY1 - 3600, "members": ["U0OLIVE", "U0MIA"]},
+    {"id": "D0MIAZED", "created": DAY1 - 3600, "members": ["U0MIA", "U0ZED"]},
+]
+TRIO = "mpdm-olive--mia--gus-1"
+MPIMS = [
+    {
+        "id": "G0TRIO",
+        "name": TRIO,
+        "created": DAY1 - 3600,
+        "creator": "U0OLIVE",
+        "is_archived": False,
+        "is_mpim": True,
+        "members": ["U0OLIVE", "U0MIA", "U0GUS"],
+        "topic": {"value": "Group messaging", "creator": "U0OLIVE", "last_set": DAY1 - 3600},
+        "purpose": {"value": "", "creator": "", "last_set": 0},
+    }
 ]
 DAYS: dict[str, list[dict[str, Any]]] = {
     "general/2023-03-01.json": [
@@ -114,6 +137,20 @@ DAYS: dict[str, list[dict[str, Any]]] = {
             reactions=[{"name": "heart", "users": ["U0OLIVE"], "count": 1}],
         ),
     ],
+    "D0OLIVEMIA/2023-03-01.json": [
+        _message("U0OLIVE", f"Just between us: {CANARY}-dm", ts(DAY1 + 300)),
+        _message(
+            "U0MIA",
+            "Understood <@U0OLIVE>",
+            ts(DAY1 + 360),
+            reactions=[{"name": "eyes", "users": ["U0OLIVE", "U0GUS"], "count": 2}],
+        ),
+    ],
+    "D0MIAZED/2023-03-01.json": [_message("U0ZED", "psst, mia", ts(DAY1 + 400))],
+    f"{TRIO}/2023-03-02.json": [
+        _message("U0GUS", "The three of us, then", ts(DAY2 + 200)),
+        _message("U0ZED", "zed was never here", ts(DAY2 + 210)),
+    ],
 }
 
 
@@ -124,6 +161,8 @@ def write_export(
     members: dict[str, Any] = {
         "users.json": USERS,
         "channels.json": CHANNELS,
+        "dms.json": DMS,
+        "mpims.json": MPIMS,
         **DAYS,
         **(more or {}),
     }

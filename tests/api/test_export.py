@@ -381,3 +381,41 @@ def test_an_owner_no_longer_owner_cannot_download_the_workspace_export(team: Dri
     team.owner.data(role, {"w": ws, "u": team.ids["member"], "r": "OWNER"})
     team.member.data(role, {"w": ws, "u": team.ids["owner"], "r": "MEMBER"})
     assert download(team.server, url).status_code == 404
+
+
+AUDIT = """query($w: ID!) { node(id: $w) { ... on Workspace { auditLog(first: 5,
+  kinds: [WORKSPACE_EXPORTED]) { edges { node { kind actorId targetIds clientAddress
+  details { name value } } } } } } }"""
+
+
+def test_the_operator_command_is_recorded_in_the_workspace_audit_log(
+    team: Drive, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from api.cli import main
+    from api.operator import operator_name
+
+    seed(team)
+    # The command runs in this process against the served data dir, as an operator would.
+    settings = team.server.server.config.app.state["settings"]
+    for name, value in settings.as_environment().items():
+        monkeypatch.setenv(name, value)
+    ws, out = team.ids["workspace"], tmp_path / "acme.zip"
+    argv = ["export", "--workspace", ws, "--out", str(out), "--data-dir", str(team.data_dir)]
+    assert main(argv) == 0
+    [event] = team.owner.data(AUDIT, {"w": ws})["node"]["auditLog"]["edges"]
+    node = event["node"]
+    assert (node["kind"], node["actorId"], node["clientAddress"]) == (
+        "WORKSPACE_EXPORTED",
+        None,
+        "",
+    )
+    assert node["targetIds"] == [team.ids["owner"]]  # the owner it was read as
+    details = {d["name"]: d["value"] for d in node["details"]}
+    assert details["operator"] == operator_name()
+    assert details["file"] == str(out)
+    assert int(details["objects"]) > 0 and int(details["bytes"]) > 0
+    assert zipfile.ZipFile(out).read("files/Reports/q3.txt") == FILE_BODY
+    # A refused command (the file exists) writes no event.
+    with pytest.raises(FileExistsError):
+        main(argv)
+    assert len(team.owner.data(AUDIT, {"w": ws})["node"]["auditLog"]["edges"]) == 1

@@ -1,14 +1,17 @@
-"""The export tables on every engine: their migration (27), jobs listed
-newest first, the live queue, claims taken once, tokens by hash, and whether a job's archive
-may still be being written."""
+"""The export tables on every engine: their migrations (27, 29), jobs listed
+newest first, the live queue, claims taken once, tokens by hash, finished jobs and lapsed
+tokens forgotten by the hour, and whether a job's archive may still be being written."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from persistence.expiry import expiry_hour
 from persistence.exports import (
     DOWNLOAD_CLAIM,
+    DOWNLOADED,
+    EXPORT_EXPIRY_TABLES,
     EXPORT_TABLES,
     QUEUED,
     RUNNING,
@@ -28,7 +31,10 @@ AT = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
 def test_the_export_tables_are_a_migration_and_compile_to_cql() -> None:
     migration = next(m for m in MIGRATIONS if m.creates == EXPORT_TABLES)
     assert migration.name == "export jobs and their download tokens"
-    for table in EXPORT_TABLES:
+    later = next(m for m in MIGRATIONS if m.creates == EXPORT_EXPIRY_TABLES)
+    assert later.name == "export tokens and finished exports by expiry"
+    assert later.number == migration.number + 1
+    for table in (*EXPORT_TABLES, *EXPORT_EXPIRY_TABLES):
         assert create_table_cql(table, "cove").startswith("CREATE TABLE")
 
 
@@ -56,6 +62,30 @@ async def test_jobs_queue_claims_and_tokens(store: Store) -> None:
     await repo.add_token(b"h" * 32, "01b", "s1", AT)
     assert await repo.token(b"h" * 32) == ("01b", "s1", AT)
     assert await repo.token(b"x" * 32) is None
+
+
+async def test_finished_jobs_and_lapsed_tokens_are_forgotten_in_their_hour(store: Store) -> None:
+    repo = ExportRepository(store)
+    for job_id in ("02a", "02b"):
+        await repo.add(_job(job_id))
+        await repo.dequeue(job_id)
+    old, young = await repo.get("02a"), await repo.get("02b")
+    assert old is not None and young is not None
+    await repo.finish(old, DOWNLOADED, AT, AT + timedelta(days=30))
+    await repo.finish(young, DOWNLOADED, AT, AT + timedelta(days=31))
+    await repo.add_token(b"t" * 32, "02a", "s1", AT + timedelta(minutes=5))
+    finished = await repo.get("02a")
+    assert finished is not None and (finished.state, finished.finished_at) == (DOWNLOADED, AT)
+    # Nothing is due in the hours before.
+    assert await repo.forget_expired(expiry_hour(AT) - 1) == 0
+    assert await repo.forget_expired(expiry_hour(AT)) == 1  # the token's hour
+    assert await repo.token(b"t" * 32) is None
+    assert await repo.forget_expired(expiry_hour(AT + timedelta(days=30))) == 1
+    assert await repo.get("02a") is None
+    assert [j.job_id for j in await repo.of_user("u", limit=10)] == ["02b"]
+    assert await repo.forget_expired(expiry_hour(AT + timedelta(days=30))) == 0
+    assert await repo.forget_expired(expiry_hour(AT + timedelta(days=31))) == 1
+    assert await repo.of_user("u", limit=10) == []
 
 
 def test_an_attempt_is_building_while_current_and_under_its_lease() -> None:

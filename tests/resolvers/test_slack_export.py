@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from slack_fixture import CANARY, PARENT, write_export
+from slack_fixture import CANARY, PARENT, TRIO, write_export
 
 from persistence.migrations import MIGRATIONS
 from persistence.scylla.cql import create_table_cql
@@ -19,8 +19,14 @@ def test_the_export_reads_as_slack_documents_it(tmp_path: Path) -> None:
         "owner@slack.example",
         "Member@Slack.Example",
         "zed@elsewhere.example",
+        "guest@slack.example",
     ]
-    assert [u.name for u in export.users] == ["Olive Owner", "Mia Member", "Zed Stranger"]
+    assert [u.name for u in export.users] == [
+        "Olive Owner",
+        "Mia Member",
+        "Zed Stranger",
+        "Gus Guest",
+    ]
     general, random = export.channels
     assert (general.name, general.topic, general.private) == ("general", "Company-wide news", False)
     assert random.topic is None
@@ -36,7 +42,19 @@ def test_the_export_reads_as_slack_documents_it(tmp_path: Path) -> None:
     assert parent.reactions == (("+1", ("U0OLIVE", "U0ZED")),)
     shared = next(m for m in general.messages if m.subtype == "file_share")
     assert [(f.id, f.name, f.content) for f in shared.files] == [("F0PLAN", "plan.pdf", None)]
-    assert export.left_out == {}
+    # Direct messages: a folder named by the conversation's id, group ones by their name.
+    pair, other, trio = export.directs
+    assert all(d.direct and d.private and not d.archived for d in export.directs)
+    assert (pair.id, pair.name, pair.members) == ("D0OLIVEMIA", "D0OLIVEMIA", ("U0OLIVE", "U0MIA"))
+    assert [m.text for m in pair.messages] == [
+        f"Just between us: {CANARY}-dm",
+        "Understood <@U0OLIVE>",
+    ]
+    assert [m.user for m in other.messages] == ["U0ZED"]
+    assert (trio.id, trio.name, trio.topic) == ("G0TRIO", TRIO, None)
+    assert trio.members == ("U0OLIVE", "U0MIA", "U0GUS")
+    assert len(trio.messages) == 2
+    assert export.channels == tuple(c for c in export.channels if not c.direct)
 
 
 def test_a_bot_message_keeps_the_name_it_was_posted_under(tmp_path: Path) -> None:
@@ -59,11 +77,17 @@ def test_files_carried_in_the_export_are_found(tmp_path: Path) -> None:
     path = write_export(tmp_path / "export.zip")
     with zipfile.ZipFile(path, "a") as archive:
         archive.writestr("__uploads/F0PLAN/plan.pdf", b"%PDF")
-        archive.writestr("dms.json", "[]")
     export = read_export(path)
     shared = next(m for m in export.channels[0].messages if m.files)
     assert shared.files[0].content == "__uploads/F0PLAN/plan.pdf"
-    assert export.left_out == {"dms": 0}
+
+
+def test_an_export_without_direct_messages_has_none(tmp_path: Path) -> None:
+    path = write_export(tmp_path / "export.zip", more={"dms.json": [], "mpims.json": []})
+    assert read_export(path).directs == ()
+    public_only = tmp_path / "public.zip"
+    write_export(public_only, more={"dms.json": []}, without="mpims.json")
+    assert read_export(public_only).directs == ()
 
 
 def test_slack_markup_becomes_readable_text() -> None:
@@ -99,6 +123,22 @@ def test_what_is_not_an_export_is_refused_by_name(
         write_export(path, without="users.json")
     else:
         path.write_bytes(content)
+    with pytest.raises(SlackExportError, match=message):
+        read_export(path)
+
+
+@pytest.mark.parametrize(
+    ("listing", "content", "message"),
+    [
+        ("dms.json", [{"members": ["U0OLIVE", "U0MIA"]}], "a direct conversation has no usable id"),
+        ("mpims.json", [{"id": "G1", "name": "../up"}], "a direct conversation has no usable id"),
+        ("mpims.json", {"not": "a list"}, "mpims.json is not a list of objects"),
+    ],
+)
+def test_a_direct_message_listing_slack_would_not_write_is_refused(
+    tmp_path: Path, listing: str, content: object, message: str
+) -> None:
+    path = write_export(tmp_path / "export.zip", more={listing: content})
     with pytest.raises(SlackExportError, match=message):
         read_export(path)
 
