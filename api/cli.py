@@ -164,7 +164,10 @@ def cmd_reindex(args: argparse.Namespace) -> int:
         return done
 
     for workspace_id, counts in asyncio.run(run()).items():
-        summary = ", ".join(f"{count} {kind}s" for kind, count in counts.items())
+        summary = ", ".join(
+            f"{count} damaged, left out" if kind == "damaged" else f"{count} {kind}s"
+            for kind, count in counts.items()
+        )
         print(f"reindexed {workspace_id}: {summary}")
     return 0
 

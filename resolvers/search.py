@@ -34,7 +34,7 @@ from resolvers.authz import Principal, WorkspaceAccess, forbidden
 from resolvers.calendars import workspace_calendars
 from resolvers.context import RequestContext
 from resolvers.drive_listings import searchable_files
-from resolvers.errors import CoveError, bad_input
+from resolvers.errors import CoveError, DamagedData, bad_input
 from resolvers.keys import KeyService
 from resolvers.pagination import Page, check_first
 from resolvers.roles import Visibility
@@ -279,9 +279,19 @@ class _Rebuild:
         self.indexer: SearchIndexer = services.indexer
         self.keys: KeyService = services.keys
         self.counts = dict.fromkeys(FIELDS, 0)
+        self.damaged = 0
         self.batch: list[SearchDocument] = []
 
-    async def add(self, kind: str, document: SearchDocument) -> None:
+    async def add(self, kind: str, making: Awaitable[SearchDocument]) -> None:
+        """Index one document (in the next batch); a row that does not open (damaged data) is
+        left out, counted under "damaged" and logged by id, so one bad row never stops the
+        rebuild of the rest."""
+        try:
+            document = await making
+        except DamagedData as damage:
+            self.damaged += 1
+            log.warning("reindex of %s: a %s left out: %s", self.ws, kind, damage)
+            return
         self.batch.append(document)
         self.counts[kind] += 1
         if len(self.batch) >= 500:
@@ -294,7 +304,7 @@ class _Rebuild:
             self.batch = []
 
     async def message(self, record: MessageRecord) -> None:
-        await self.add("message", await search_sources.message_document(self.services, record))
+        await self.add("message", search_sources.message_document(self.services, record))
 
     async def messages(self) -> None:
         channels, messages = self.services.channels, self.services.messages
@@ -352,7 +362,7 @@ class _Rebuild:
                 if item.kind != FILE:
                     folders.append(item.item_id)
                     continue
-                await self.add("file", await search_sources.file_document(self.services, item))
+                await self.add("file", search_sources.file_document(self.services, item))
 
     async def events(self) -> None:
         calendars = self.services.calendars
@@ -364,8 +374,7 @@ class _Rebuild:
             for event in await calendars.events(singles + series):
                 if event is None:
                     continue
-                document = await search_sources.event_document(self.services, event)
-                await self.add("event", document)
+                await self.add("event", search_sources.event_document(self.services, event))
 
     async def tasks(self) -> None:
         boards = self.services.tasks
@@ -382,14 +391,15 @@ class _Rebuild:
             for task in await boards.tasks(task_ids):
                 if task is None:
                     continue
-                await self.add("task", await search_sources.task_document(self.services, task))
+                await self.add("task", search_sources.task_document(self.services, task))
 
 
 async def reindex_workspace(
     services: Any, workspace_id: str, report: Callable[[str, int], None]
 ) -> dict[str, int]:
     """Rebuild a workspace's index from its sealed rows: every message and reply, file name,
-    event and task. `report(kind, count)` is called as the work goes on."""
+    event and task. `report(kind, count)` is called as the work goes on. Rows that do not
+    open (damaged data) are left out and counted under "damaged"."""
     rebuild = _Rebuild(services, workspace_id, report)
     await rebuild.indexer.engine.clear(workspace_id)
     await rebuild.messages()
@@ -400,4 +410,6 @@ async def reindex_workspace(
     await rebuild.indexer.engine.refresh()
     for kind, count in rebuild.counts.items():
         report(kind, count)
+    if rebuild.damaged:  # rows that did not open: left out, each logged by id
+        rebuild.counts["damaged"] = rebuild.damaged
     return rebuild.counts

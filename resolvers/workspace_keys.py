@@ -30,7 +30,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from crypto.errors import SealError
+from crypto.errors import CryptoError, SealError
 from crypto.field_seal import DataKey, sealed_key_version
 from persistence.declare import Row
 from persistence.ids import new_id
@@ -255,7 +255,17 @@ class _Run:
             if workspace_id != self.workspace_id:
                 continue
             scanned += 1
-            for column, ref in sealed.refs(row, workspace_id).items():
+            try:
+                refs = sealed.refs(row, workspace_id)
+            except CryptoError:  # a row without the ids its values are bound to
+                damaged += 1
+                log.warning(
+                    "a row of %s in %s names no field; left as it is",
+                    sealed.table.name,
+                    workspace_id,
+                )
+                continue
+            for column, ref in refs.items():
                 value = row[column]
                 if value is None:
                     continue

@@ -19,6 +19,7 @@ from worlds import CREATE_WS
 from crypto.field_seal import sealed_key_version
 from persistence.declare import Table
 from persistence.key_rotations import KeyRotationRepository
+from persistence.messages import CHANNEL_MESSAGES, bucket_of
 from persistence.migrations import MIGRATIONS, declared_tables
 from resolvers.global_ids import from_global_id
 from resolvers.services import Services
@@ -347,3 +348,35 @@ def test_search_finds_what_was_indexed_before_a_rotation_reindexed_it(team: worl
     settle(services)
     found = owner.data(SEARCH, {"w": ws, "q": "zanzibar"})["search"]["edges"]
     assert len(found) == 2
+
+
+def test_a_damaged_value_is_left_as_it_is_counted_and_the_rest_moves(team: worlds.Team) -> None:
+    """A flipped byte is refused, not carried over under the new key: the rotation counts it,
+    leaves it, and moves everything else; reading it still answers DATA_DAMAGED."""
+    ws, owner = team.ids["workspace"], team.owner
+    channel_id = seed(team)["channel"]
+    doomed = owner.data(POST, {"c": channel_id, "t": "to be damaged"})["postMessage"]["message"]
+    services = services_of(team.server)
+    location = asyncio.run(services.messages.location(from_global_id(doomed["id"])[1]))
+    assert location is not None
+    record = asyncio.run(services.messages.get(location))
+    assert record is not None
+    flipped = record.text_sealed[:-1] + bytes([record.text_sealed[-1] ^ 1])
+    key = {
+        "channel_id": record.channel_id,
+        "bucket": bucket_of(record.message_id),
+        "message_id": record.message_id,
+    }
+    assert asyncio.run(
+        services.store.swap_value(CHANNEL_MESSAGES, key, "text_sealed", record.text_sealed, flipped)
+    )
+    owner.data(ROTATE, {"w": ws})
+    done = wait_done(owner, ws)
+    assert done["state"] == "DONE" and done["damagedValues"] == 1, done
+    versions = sealed_versions(services)
+    assert versions["channel_messages"] == {1, 2}  # the damaged value alone stays
+    assert all(found <= {2} for name, found in versions.items() if name != "channel_messages")
+    answer = owner.run(
+        "query($m: ID!) { node(id: $m) { ... on Message { text } } }", {"m": doomed["id"]}
+    )
+    assert error_codes(answer) == ["DATA_DAMAGED"]
