@@ -119,6 +119,7 @@ def policy_from(settings: Settings) -> Policy:
             refresh_seconds=settings.key_refresh_seconds,
             poll_seconds=settings.key_rotation_poll_seconds,
             lease_seconds=settings.key_rotation_lease_seconds,
+            min_interval=timedelta(seconds=settings.key_rotation_min_interval_seconds),
         ),
     )
 

@@ -119,6 +119,8 @@ def _check_key_rotation(s: Settings) -> None:
     _at_most("key_rotation_poll_seconds", s.key_rotation_poll_seconds, 3600)
     _at_least("key_rotation_lease_seconds", s.key_rotation_lease_seconds, 5)
     _at_most("key_rotation_lease_seconds", s.key_rotation_lease_seconds, 3600)
+    _at_least("key_rotation_min_interval_seconds", s.key_rotation_min_interval_seconds, 0)
+    _at_most("key_rotation_min_interval_seconds", s.key_rotation_min_interval_seconds, 86400)
 
 
 def _check_exports(s: Settings) -> None:

@@ -44,3 +44,11 @@ class KeySettings:
             "(5 to 3600)."
         ),
     )
+    key_rotation_min_interval_seconds: int = field(
+        default=600,
+        metadata=_doc(
+            "Least time between the end of a workspace key rotation and the start of the "
+            "next one in that workspace (each walks the whole database), seconds (0 to "
+            "86400); sooner is RATE_LIMITED with retryAfter."
+        ),
+    )

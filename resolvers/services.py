@@ -100,6 +100,7 @@ class KeyRotationPolicy:
     refresh_seconds: float  # a node looks for a newer data key version this often
     poll_seconds: int  # the worker's look at its queue when nothing wakes it
     lease_seconds: int  # a running rotation not renewed within this is resumed elsewhere
+    min_interval: timedelta  # from one rotation's end to the next one's start, per workspace
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -43,6 +44,7 @@ from persistence.key_rotations import (
 from resolvers import workspaces
 from resolvers.audit import AuditKind
 from resolvers.context import RequestContext
+from resolvers.errors import CoveError, ErrorCode
 from resolvers.global_ids import to_global_id as gid
 from resolvers.notice_types import KeyRotationNotice
 from resolvers.search import reindex_workspace
@@ -68,10 +70,6 @@ class KeyRotationView:
     def __init__(self, record: KeyRotationRecord) -> None:
         self.record = record
 
-    @property
-    def id(self) -> str:
-        return f"{self.record.workspace_id}:{self.record.version}"
-
 
 async def rotate_workspace_key(ctx: RequestContext, workspace_id: str) -> KeyRotationView:
     """Start a rotation (owners only), or answer the one under way."""
@@ -83,6 +81,7 @@ async def rotate_workspace_key(ctx: RequestContext, workspace_id: str) -> KeyRot
     latest = await repo.latest(workspace_id)
     if latest is not None and latest.state == RUNNING:
         return KeyRotationView(latest)
+    _check_interval(services, latest)
     key = await services.keys.add_version(workspace_id)
     record = KeyRotationRecord(
         workspace_id=workspace_id,
@@ -108,6 +107,20 @@ async def rotate_workspace_key(ctx: RequestContext, workspace_id: str) -> KeyRot
         principal.user_id,
     )
     return KeyRotationView(record)
+
+
+def _check_interval(services: Services, latest: KeyRotationRecord | None) -> None:
+    """Each rotation walks the whole database: one per workspace per `min_interval`."""
+    if latest is None or latest.finished_at is None:
+        return
+    ready = latest.finished_at + services.policy.keys.min_interval
+    wait = (ready - services.clock()).total_seconds()
+    if wait > 0:
+        raise CoveError(
+            ErrorCode.RATE_LIMITED,
+            "This workspace's key was rotated moments ago; try again later.",
+            retry_after=math.ceil(wait),
+        )
 
 
 async def latest_rotation(ctx: RequestContext, workspace_id: str) -> KeyRotationView | None:

@@ -95,9 +95,26 @@ LEGACY = {"messages_by_channel"}
 @pytest.fixture
 def team(tmp_path: Path) -> Iterator[worlds.Team]:
     data_dir = tmp_path / "data"
-    settings = make_settings(data_dir, key_refresh_seconds=0.2, max_query_cost=10**9)
+    settings = make_settings(
+        data_dir, key_refresh_seconds=0.2, key_rotation_min_interval_seconds=0, max_query_cost=10**9
+    )
     with serve(settings) as server:
         yield worlds.Team(**worlds.team_fields(server, data_dir, "keys.example", admin=True))
+
+
+def test_a_rotation_right_after_another_is_rate_limited(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    with serve(make_settings(data_dir, key_refresh_seconds=0.1)) as server:
+        team = worlds.Team(**worlds.team_fields(server, data_dir, "soon.example"))
+        ws = team.ids["workspace"]
+        team.owner.data(ROTATE, {"w": ws})
+        assert wait_done(team.owner, ws)["version"] == 2
+        answer = team.owner.run(ROTATE, {"w": ws})
+        assert error_codes(answer) == ["RATE_LIMITED"]
+        retry = answer["errors"][0]["extensions"]["retryAfterSeconds"]
+        assert 590 <= retry <= 600
+        services = services_of(server)
+        assert asyncio.run(services.keys.current(from_global_id(ws)[1])).version == 2
 
 
 def seed(team: worlds.Team) -> dict[str, str]:
