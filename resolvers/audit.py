@@ -68,7 +68,8 @@ class AuditKind(StrEnum):
     KEY_ROTATION_FINISHED = "KEY_ROTATION_FINISHED"
     # Operator commands (no actor: the command line has no Cove user; details name who ran it).
     SLACK_IMPORTED = "SLACK_IMPORTED"  # `cove import slack`, with what it imported and skipped
-    WORKSPACE_EXPORTED = "WORKSPACE_EXPORTED"  # `cove export`, read as the owner it targets
+    # `cove export` (read as the owner it targets), or an owner's `requestExport` (the actor).
+    WORKSPACE_EXPORTED = "WORKSPACE_EXPORTED"
 
 
 def details_ref(record: AuditRecord) -> FieldRef:

@@ -30,10 +30,12 @@ from persistence.exports import (
 )
 from persistence.ids import new_id
 from resolvers import workspaces
+from resolvers.audit import AuditKind
 from resolvers.authz import Principal
 from resolvers.context import RequestContext
 from resolvers.drive_downloads import Download
 from resolvers.errors import CoveError, ErrorCode, bad_input, not_found
+from resolvers.global_ids import to_global_id as gid
 from resolvers.services import Services
 from resolvers.transfers import TransferError, storage_unavailable
 
@@ -115,6 +117,15 @@ async def request_export(ctx: RequestContext, workspace_id: str | None) -> Expor
         archive_size=0,
     )
     await repo.add(record)
+    if workspace_id is not None:
+        # A whole workspace leaves as one archive: its owners and admins see who asked.
+        await services.audit.workspace_event(
+            workspace_id,
+            AuditKind.WORKSPACE_EXPORTED,
+            actor_id=principal.user_id,
+            client_address=ctx.client_address,
+            details={"export": gid("Export", job_id)},
+        )
     services.exports_due.set()
     log.info("export %s queued by %s", job_id, principal.user_id)
     return ExportView(ctx, record)

@@ -419,3 +419,14 @@ def test_the_operator_command_is_recorded_in_the_workspace_audit_log(
     with pytest.raises(FileExistsError):
         main(argv)
     assert len(team.owner.data(AUDIT, {"w": ws})["node"]["auditLog"]["edges"]) == 1
+
+
+def test_an_owner_s_workspace_export_is_recorded_in_its_audit_log(team: Drive) -> None:
+    ws = team.ids["workspace"]
+    export_id = request(team.owner, ws)
+    request(team.member, None)  # one's own data: not a workspace event
+    [event] = team.owner.data(AUDIT, {"w": ws})["node"]["auditLog"]["edges"]
+    node = event["node"]
+    assert (node["kind"], node["actorId"]) == ("WORKSPACE_EXPORTED", team.ids["owner"])
+    assert node["clientAddress"]
+    assert {d["name"]: d["value"] for d in node["details"]} == {"export": export_id}
