@@ -67,10 +67,6 @@ class SealedTable:
     parent: Parent | None = None
     of_row: Callable[[Row], str | None] | None = None
 
-    @property
-    def columns(self) -> tuple[str, ...]:
-        return sealed_columns(self.table)
-
 
 def sealed_columns(table: Table) -> tuple[str, ...]:
     """A table's columns of sealed values, by the naming rule: `sealed` or `*_sealed`."""
