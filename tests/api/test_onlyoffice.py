@@ -28,7 +28,7 @@ OPEN = """mutation($f: ID!, $m: DocumentMode!) { openDocument(input: {fileId: $f
 SHARE = """mutation($i: ID!, $u: ID!, $l: AccessLevel!) {
   shareDriveItem(input: {itemId: $i, userId: $u, level: $l}) { shares { level } } }"""
 AUDIT = """query($w: ID!) { node(id: $w) { ... on Workspace { auditLog(first: 1,
-  kinds: [DOCUMENT_SAVE_REFUSED]) { edges { node { kind actorId targetIds
+  kinds: [DOCUMENT_SAVE_REFUSED]) { edges { node { kind actorId targetIds clientAddress
   details { name value } } } } } } }"""
 REMOVE = """mutation($w: ID!, $u: ID!) { removeMember(input: {workspaceId: $w, userId: $u}) {
   removedUserId } }"""
@@ -271,6 +271,7 @@ def test_an_editor_who_lost_access_saves_nothing(
     assert event["kind"] == "DOCUMENT_SAVE_REFUSED"
     assert event["actorId"] == joiner_id and event["targetIds"] == [file_id]
     assert event["details"] == [{"name": "reason", "value": "the editor lost access"}]
+    assert event["clientAddress"] == "127.0.0.1"  # the Document Server's, as the route saw it
     assert len(office.versions(file_id)) == 1
 
 
