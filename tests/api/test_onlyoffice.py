@@ -243,6 +243,25 @@ def test_too_big_or_another_type_saves_nothing(office: Office) -> None:
     assert office.docs.edit_and_save(opened, b"PK fine").json() == {"error": 0}
 
 
+@pytest.mark.parametrize("limit", ["workspace_quota_bytes", "max_file_bytes"])
+def test_a_save_over_the_drives_quota_or_file_cap_saves_nothing(office: Office, limit: str) -> None:
+    file_id = office.new_docx()
+    opened = office.open_in_double(file_id)
+    services = services_of(office.drive.server)
+    policy = services.policy
+    # 1,000 bytes: under the 2,000 saved below, and under what the workspace already holds.
+    services.policy = replace(policy, drive=replace(policy.drive, **{limit: 1000}))
+    try:
+        answer = office.docs.edit_and_save(opened, b"P" * 2000)
+    finally:
+        services.policy = policy
+    assert answer.status_code == 413 and answer.json()["error"] == 1
+    assert len(office.versions(file_id)) == 1
+    # The refused save claimed nothing: the same session saves once the drive allows it.
+    assert office.docs.edit_and_save(opened, b"PK fine").json() == {"error": 0}
+    assert len(office.versions(file_id)) == 2
+
+
 def test_a_key_whose_version_is_no_longer_current_saves_nothing(office: Office) -> None:
     file_id = office.new_docx()
     opened = office.open_in_double(file_id)
