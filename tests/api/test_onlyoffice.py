@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +131,20 @@ def test_the_download_url_serves_that_version_once(office: Office) -> None:
     stale = office.open(file_id)["config"]["document"]["url"]
     office.docs.edit_and_save(office.open_in_double(file_id), b"PK newer")
     assert httpx.get(stale).status_code == 404
+
+
+def test_the_download_url_lapses_after_its_few_minutes(office: Office) -> None:
+    file_id = office.new_docx(b"PK not for late comers")
+    url = office.open(file_id)["config"]["document"]["url"]
+    services = services_of(office.drive.server)
+    real_clock = services.clock
+    lapse = services.policy.office.download_ttl + timedelta(seconds=1)
+    services.clock = lambda: real_clock() + lapse
+    try:
+        late = httpx.get(url)
+    finally:
+        services.clock = real_clock
+    assert late.status_code == 410 and b"late comers" not in late.content
 
 
 def test_the_double_refuses_a_configuration_cove_did_not_sign(office: Office) -> None:
