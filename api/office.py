@@ -69,7 +69,13 @@ async def office_callback_route(
             if error.status_code == 413:
                 raise TransferError(413, "The callback body is too long.") from None
             raise
-        answer = await office_callback(services, token, body, request.headers.get("authorization"))
+        answer = await office_callback(
+            services,
+            token,
+            body,
+            request.headers.get("authorization"),
+            client_address=request.client.host if request.client else "unknown",
+        )
     except TransferError as error:
         response = _refusal(request, error)
         content = response.content if isinstance(response.content, dict) else {}

@@ -249,9 +249,11 @@ async def _fetch_and_store(
         raise TransferError(503, "No Document Server is configured.", reason=DEPENDENCY_UNAVAILABLE)
     ws = session.workspace_id
     user_id, login = editor
+    # The drive's own cap on a file holds too, when it is the lower of the two.
+    limit = min(policy.max_document_bytes, services.drive_policy.max_file_bytes)
     try:
         async with fetcher.fetch(url) as fetched:
-            if fetched.size > policy.max_document_bytes:
+            if fetched.size > limit:
                 raise TransferError(413, "The saved document is over the size limit.")
             version_id = new_id()
             upload_token = new_token("cvu_")

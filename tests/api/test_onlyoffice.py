@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ OPEN = """mutation($f: ID!, $m: DocumentMode!) { openDocument(input: {fileId: $f
 SHARE = """mutation($i: ID!, $u: ID!, $l: AccessLevel!) {
   shareDriveItem(input: {itemId: $i, userId: $u, level: $l}) { shares { level } } }"""
 AUDIT = """query($w: ID!) { node(id: $w) { ... on Workspace { auditLog(first: 1,
-  kinds: [DOCUMENT_SAVE_REFUSED]) { edges { node { kind actorId targetIds
+  kinds: [DOCUMENT_SAVE_REFUSED]) { edges { node { kind actorId targetIds clientAddress
   details { name value } } } } } } }"""
 REMOVE = """mutation($w: ID!, $u: ID!) { removeMember(input: {workspaceId: $w, userId: $u}) {
   removedUserId } }"""
@@ -130,6 +131,20 @@ def test_the_download_url_serves_that_version_once(office: Office) -> None:
     stale = office.open(file_id)["config"]["document"]["url"]
     office.docs.edit_and_save(office.open_in_double(file_id), b"PK newer")
     assert httpx.get(stale).status_code == 404
+
+
+def test_the_download_url_lapses_after_its_few_minutes(office: Office) -> None:
+    file_id = office.new_docx(b"PK not for late comers")
+    url = office.open(file_id)["config"]["document"]["url"]
+    services = services_of(office.drive.server)
+    real_clock = services.clock
+    lapse = services.policy.office.download_ttl + timedelta(seconds=1)
+    services.clock = lambda: real_clock() + lapse
+    try:
+        late = httpx.get(url)
+    finally:
+        services.clock = real_clock
+    assert late.status_code == 410 and b"late comers" not in late.content
 
 
 def test_the_double_refuses_a_configuration_cove_did_not_sign(office: Office) -> None:
@@ -243,6 +258,25 @@ def test_too_big_or_another_type_saves_nothing(office: Office) -> None:
     assert office.docs.edit_and_save(opened, b"PK fine").json() == {"error": 0}
 
 
+@pytest.mark.parametrize("limit", ["workspace_quota_bytes", "max_file_bytes"])
+def test_a_save_over_the_drives_quota_or_file_cap_saves_nothing(office: Office, limit: str) -> None:
+    file_id = office.new_docx()
+    opened = office.open_in_double(file_id)
+    services = services_of(office.drive.server)
+    policy = services.policy
+    # 1,000 bytes: under the 2,000 saved below, and under what the workspace already holds.
+    services.policy = replace(policy, drive=replace(policy.drive, **{limit: 1000}))
+    try:
+        answer = office.docs.edit_and_save(opened, b"P" * 2000)
+    finally:
+        services.policy = policy
+    assert answer.status_code == 413 and answer.json()["error"] == 1
+    assert len(office.versions(file_id)) == 1
+    # The refused save claimed nothing: the same session saves once the drive allows it.
+    assert office.docs.edit_and_save(opened, b"PK fine").json() == {"error": 0}
+    assert len(office.versions(file_id)) == 2
+
+
 def test_a_key_whose_version_is_no_longer_current_saves_nothing(office: Office) -> None:
     file_id = office.new_docx()
     opened = office.open_in_double(file_id)
@@ -271,6 +305,7 @@ def test_an_editor_who_lost_access_saves_nothing(
     assert event["kind"] == "DOCUMENT_SAVE_REFUSED"
     assert event["actorId"] == joiner_id and event["targetIds"] == [file_id]
     assert event["details"] == [{"name": "reason", "value": "the editor lost access"}]
+    assert event["clientAddress"] == "127.0.0.1"  # the Document Server's, as the route saw it
     assert len(office.versions(file_id)) == 1
 
 
