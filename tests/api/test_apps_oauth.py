@@ -334,6 +334,28 @@ def test_scopes_not_approved_cannot_be_asked_for_at_refresh(world: dict[str, Any
     assert wider.json()["error"] == "invalid_scope"
 
 
+def test_a_narrower_approval_narrows_the_tokens_already_out(world: dict[str, Any]) -> None:
+    """An admin who approves again with fewer scopes takes the others from live tokens and
+    their refreshes at once; approving more again widens none of them."""
+    server, made = world["server"], world["made"]
+    client, token = full_flow(world)
+    bot = GraphQLClient(httpx.Client(base_url=server.url), token["access_token"])
+    assert bot.data(VIEWER)["viewer"]["displayName"] == "Standup Bot"  # users:read
+    narrowed = approve(world, CHALLENGE, scopes=["MESSAGES_READ"])
+    assert not narrowed.get("errors"), narrowed
+    refused = bot.run(VIEWER)
+    assert refused.get("data") is None and codes(refused) == ["FORBIDDEN"]
+    assert "User.displayName needs the scope users:read" in refused["errors"][0]["message"]
+    assert bot.data("{ viewer { id } }")["viewer"]["id"]
+    refreshed = client.refresh_token(token_url(server), refresh_token=token["refresh_token"])
+    assert refreshed["scope"] == "messages:read"
+    again = approve(world, CHALLENGE)  # every scope again: the narrowed family stays narrow
+    assert not again.get("errors"), again
+    bot2 = GraphQLClient(bot.http, refreshed["access_token"])
+    assert codes(bot2.run(VIEWER)) == ["FORBIDDEN"]
+    assert made["app"]["clientId"]
+
+
 def test_uninstall_rotation_and_revocation_end_tokens(world: dict[str, Any]) -> None:
     server, made = world["server"], world["made"]
     _, token = full_flow(world)
