@@ -222,6 +222,41 @@ def test_pkce_flow_end_to_end_with_authlib(world: dict[str, Any]) -> None:
     assert after.json()["error"] == "invalid_grant"
 
 
+def test_a_public_client_uses_pkce_alone(world: dict[str, Any]) -> None:
+    """A public client (no secret) through authlib sending client_id alone: the verifier is
+    what proves it; a secret it sends is refused, and it has none to rotate."""
+    server = world["server"]
+    made = register(world["dev"], name="Mobile App", publicClient=True)
+    assert made["clientSecret"] is None
+    world = {**world, "made": made}
+    client = oauth_client(server, made, token_endpoint_auth_method="none")
+    verifier = "p" * 60
+    redirect = authorize(world, client, verifier)
+    code = _code(redirect)
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}
+    public_id = made["app"]["clientId"]
+    no_verifier = httpx.post(token_url(server), data={**form, "client_id": public_id})
+    assert no_verifier.json()["error"] == "invalid_request"
+    wrong = httpx.post(
+        token_url(server), data={**form, "client_id": public_id, "code_verifier": "q" * 60}
+    )
+    assert wrong.json()["error"] == "invalid_grant"
+    with_secret = httpx.post(
+        token_url(server),
+        data={**form, "client_id": public_id, "code_verifier": verifier, "client_secret": "x"},
+    )
+    assert with_secret.json()["error"] == "invalid_client"
+    token = client.fetch_token(
+        token_url(server), authorization_response=redirect, code_verifier=verifier
+    )
+    bot = GraphQLClient(httpx.Client(base_url=server.url), token["access_token"])
+    assert bot.data(VIEWER)["viewer"]["displayName"] == "Mobile App"
+    refreshed = client.refresh_token(token_url(server), refresh_token=token["refresh_token"])
+    assert refreshed["refresh_token"] != token["refresh_token"]
+    rotate = world["dev"].run(ROTATE, {"a": made["app"]["id"]})
+    assert codes(rotate) == ["BAD_USER_INPUT"]
+
+
 def _exchange(server: Server, made: dict[str, Any], **form: str) -> httpx.Response:
     data = {"grant_type": "authorization_code", "redirect_uri": REDIRECT, **form}
     auth = (made["app"]["clientId"], made["clientSecret"])
