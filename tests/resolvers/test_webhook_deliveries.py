@@ -21,6 +21,7 @@ from api.settings import load_settings
 from crypto.keyring import Keyring
 from crypto.root_key import generate_install_salt, generate_root_key
 from integrations.webhook_http import WebhookSender
+from persistence.outbox import claim_name
 from persistence.sqlite.engine import SqliteStore
 from persistence.store import Store
 from resolvers.services import Services
@@ -175,6 +176,36 @@ async def test_a_restart_mid_queue_loses_no_delivery(
     assert [d.message_id for d in waiting] == [failed]  # it waits for its retry
     for got in delivered:
         Webhook(secret).verify(got.body, got.headers)
+    await reopened.close()
+
+
+async def test_a_node_that_dies_holding_an_attempt_loses_no_delivery(
+    tmp_path: Path, node: Node, receiver: Receiver, clock: Clock
+) -> None:
+    """A crash in the middle of an attempt (its claim taken, nothing sent or recorded): after
+    the restart the delivery waits out the dead node's lease, then goes, once."""
+    store = await open_store(tmp_path)
+    first = node(store).webhooks
+    endpoint, secret = await first.add_endpoint("owner", receiver.url())
+    sent = await first.enqueue(endpoint.endpoint_id, "message.created", {"messageId": "m"})
+    (record,), _ = await first.repository.page(limit=10)
+    lease = first.policy.lease_seconds
+    name = claim_name(record.attempts, int(clock().timestamp() // lease))
+    assert await first.repository.claim(record.delivery_id, name, first.node_id, clock())
+    await store.close()  # dies: no release, no attempt logged
+
+    reopened = await open_store(tmp_path)
+    second = node(reopened).webhooks
+    assert await second.pending() == 1
+    await second.deliver_due()
+    assert receiver.received == []  # the dead node's lease still holds it
+    clock.advance(lease + 1)
+    await second.deliver_due()
+    await second.deliver_due()
+    assert len(receiver.received) == 1
+    assert receiver.received[0].headers["webhook-id"] == sent
+    Webhook(secret).verify(receiver.received[0].body, receiver.received[0].headers)
+    assert await second.pending() == 0
     await reopened.close()
 
 
