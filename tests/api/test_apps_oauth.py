@@ -222,6 +222,17 @@ def test_pkce_flow_end_to_end_with_authlib(world: dict[str, Any]) -> None:
     assert after.json()["error"] == "invalid_grant"
 
 
+def test_a_renamed_app_renames_its_bots(world: dict[str, Any]) -> None:
+    """A bot is shown as its app (#16 item 4): under the app's name after an updateApp."""
+    _, token = full_flow(world)
+    bot = GraphQLClient(httpx.Client(base_url=world["server"].url), token["access_token"])
+    assert bot.data(VIEWER)["viewer"]["displayName"] == "Standup Bot"
+    rename = """mutation($a: ID!) { updateApp(input: {id: $a, name: "Daily Standup"}) {
+      app { name } } }"""
+    world["dev"].data(rename, {"a": world["made"]["app"]["id"]})
+    assert bot.data(VIEWER)["viewer"]["displayName"] == "Daily Standup"
+
+
 def test_a_public_client_uses_pkce_alone(world: dict[str, Any]) -> None:
     """A public client (no secret) through authlib sending client_id alone: the verifier is
     what proves it; a secret it sends is refused, and it has none to rotate."""
