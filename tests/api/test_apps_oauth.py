@@ -233,6 +233,35 @@ def test_a_renamed_app_renames_its_bots(world: dict[str, Any]) -> None:
     assert bot.data(VIEWER)["viewer"]["displayName"] == "Daily Standup"
 
 
+def test_deleting_an_app_ends_its_tokens_and_its_bots(world: dict[str, Any]) -> None:
+    """deleteApp: every token ends, the bot leaves the workspace, the client is unknown."""
+    server, made = world["server"], world["made"]
+    _, token = full_flow(world)
+    bot = GraphQLClient(httpx.Client(base_url=server.url), token["access_token"])
+    bot_id = bot.data(VIEWER)["viewer"]["id"]
+    members = """query($w: ID!) { node(id: $w) { ... on Workspace {
+      members(first: 20) { edges { node { user { id } role } } } } } }"""
+
+    def roles() -> dict[str, str]:
+        edges = world["owner"].data(members, {"w": world["ws"]})["node"]["members"]["edges"]
+        return {e["node"]["user"]["id"]: e["node"]["role"] for e in edges}
+
+    assert roles()[bot_id] == "BOT"
+    deleted = world["dev"].data(
+        "mutation($a: ID!) { deleteApp(input: {id: $a}) { deletedAppId } }",
+        {"a": made["app"]["id"]},
+    )
+    assert deleted["deleteApp"]["deletedAppId"] == made["app"]["id"]
+    assert codes(bot.run(VIEWER)) == ["UNAUTHENTICATED"]
+    assert bot_id not in roles()
+    refresh = httpx.post(
+        token_url(server),
+        data={"grant_type": "refresh_token", "refresh_token": token["refresh_token"]},
+        auth=(made["app"]["clientId"], made["clientSecret"]),
+    )
+    assert refresh.json()["error"] == "invalid_client"
+
+
 def test_a_public_client_uses_pkce_alone(world: dict[str, Any]) -> None:
     """A public client (no secret) through authlib sending client_id alone: the verifier is
     what proves it; a secret it sends is refused, and it has none to rotate."""
