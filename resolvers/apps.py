@@ -109,6 +109,12 @@ def _checked(ctx: RequestContext, app: AppRecord, changes: AppInput) -> AppRecor
         url = changes.webhook_url.strip()
         if url:
             check_url(url, field="webhookUrl", allow_http=allow_http)
+            refused = ctx.services.webhooks.refused_literal(url)
+            if refused is not None:
+                raise bad_input(
+                    f"Webhooks are not sent to {refused} (webhooks_allow_private).",
+                    field="webhookUrl",
+                )
         updated = replace(updated, webhook_url=url)
     if changes.webhook_events is not None:
         updated = replace(updated, webhook_events=check_webhook_events(changes.webhook_events))

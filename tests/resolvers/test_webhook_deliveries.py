@@ -24,6 +24,9 @@ from integrations.webhook_http import WebhookSender
 from persistence.outbox import claim_name
 from persistence.sqlite.engine import SqliteStore
 from persistence.store import Store
+from resolvers import apps
+from resolvers.apps import AppInput
+from resolvers.errors import CoveError, ErrorCode
 from resolvers.services import Services
 from tests.accounts_support import RecordingTransport, signed_up
 from tests.inprocess import Clock, build_services, ctx
@@ -327,4 +330,51 @@ async def test_one_pass_sends_a_backlog_in_order_and_a_failure_pauses_the_rest(
     assert [r.path for r in receiver.received].count("/broken") == 1  # the rest wait behind it
     await webhooks.deliver_due()
     assert [r.path for r in receiver.received].count("/broken") == 1
+    await store.close()
+
+
+@pytest.mark.parametrize("allow_private", [False, True])
+async def test_an_app_webhook_to_a_private_address_is_refused_when_registered(
+    tmp_path: Path, clock: Clock, allow_private: bool
+) -> None:
+    """A literal non-public address is refused at registerApp and updateApp (a name is
+    checked at each delivery), unless webhooks_allow_private."""
+    store = await open_store(tmp_path)
+    sender = WebhookSender(
+        allow_private=allow_private, connect_timeout_seconds=2, timeout_seconds=5
+    )
+    services = build_services(store, settings=SETTINGS, clock=clock, webhook_sender=sender)
+    dev = await signed_up(ctx(services), "dev@example.org", "a long password", "Dev")
+    base = AppInput(
+        name="Hooked",
+        homepage_url="https://app.example.org",
+        redirect_uris=["https://app.example.org/cb"],
+        scopes=["messages:read"],
+        webhook_events=["message.created"],
+    )
+    for url in ("https://10.1.2.3/hook", "https://[::1]/hook", "https://169.254.169.254/"):
+        attempt = apps.register_app(
+            ctx(services, dev.token), dataclasses.replace(base, webhook_url=url), confidential=True
+        )
+        if allow_private:
+            await attempt
+            continue
+        with pytest.raises(CoveError) as refused:
+            await attempt
+        assert (refused.value.code, refused.value.field) == (ErrorCode.BAD_USER_INPUT, "webhookUrl")
+    made = await apps.register_app(
+        ctx(services, dev.token),
+        dataclasses.replace(base, webhook_url="https://hooks.example.org/cove"),
+        confidential=True,
+    )
+    update = apps.update_app(
+        ctx(services, dev.token), made.app.app_id, AppInput(webhook_url="https://127.0.0.1/")
+    )
+    if allow_private:
+        await update
+    else:
+        with pytest.raises(CoveError):
+            await update
+    await services.webhooks.stop()
+    services.close()
     await store.close()
