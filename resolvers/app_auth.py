@@ -3,7 +3,9 @@
 An access token authenticates as the install's bot user, with the install's workspace and
 the scopes approved for its grant. It is refused once expired, once its family is ended
 (uninstall, reuse of a refresh token, revocation), once the app's client secret is rotated
-(the token names the secret's version) and once the app or its install is gone.
+(the token names the secret's version) and once the app or its install is gone. Its scopes
+are those held by both its grant's approval and the install's latest one: an admin who
+approves again with fewer scopes narrows the tokens already out at once (more widen none).
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ async def authenticate_app(services: Services, token: str) -> Principal | None:
         return None
     if install is None or install.bot_user_id != record.bot_user_id:
         return None
-    caller = AppCaller(record.app_id, record.workspace_id, scope_set(record.scopes))
+    scopes = scope_set(record.scopes) & scope_set(install.scopes)
+    caller = AppCaller(record.app_id, record.workspace_id, scopes)
     return Principal(user_id=record.bot_user_id, session_id=record.grant_id, app=caller)
 
 

@@ -149,7 +149,8 @@ async def _installed(
     ctx: RequestContext, granted: WorkspaceAccess, app: AppRecord, scopes: frozenset[str]
 ) -> InstallRecord:
     """The install, made with its bot on the first approval; its scopes are the latest
-    approval's (tokens keep the scopes of the approval they came from)."""
+    approval's. A token holds the scopes both its own approval and the install's hold
+    (resolvers/app_auth.py): approving fewer narrows the tokens out at once."""
     services = ctx.services
     now = services.clock()
     install = await services.apps.get_install(app.app_id, granted.workspace_id)

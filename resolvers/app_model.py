@@ -52,7 +52,8 @@ class AppScope(StrEnum):
 
 SCOPE_DESCRIPTIONS: dict[AppScope, str] = {
     AppScope.WORKSPACES_READ: "See the workspace's name and its members.",
-    AppScope.WORKSPACES_WRITE: "Change the workspace's name and settings.",
+    # Apps do not administer workspaces (schema/app_scopes.py closes every such field).
+    AppScope.WORKSPACES_WRITE: "Nothing yet: reserved; apps do not change workspaces.",
     AppScope.CHANNELS_READ: "See the channels the app was added to, their names and members.",
     AppScope.CHANNELS_WRITE: "Create channels, rename them and add people to them.",
     AppScope.MESSAGES_READ: "Read the messages of the channels the app was added to.",

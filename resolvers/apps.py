@@ -109,6 +109,12 @@ def _checked(ctx: RequestContext, app: AppRecord, changes: AppInput) -> AppRecor
         url = changes.webhook_url.strip()
         if url:
             check_url(url, field="webhookUrl", allow_http=allow_http)
+            refused = ctx.services.webhooks.refused_literal(url)
+            if refused is not None:
+                raise bad_input(
+                    f"Webhooks are not sent to {refused} (webhooks_allow_private).",
+                    field="webhookUrl",
+                )
         updated = replace(updated, webhook_url=url)
     if changes.webhook_events is not None:
         updated = replace(updated, webhook_events=check_webhook_events(changes.webhook_events))
@@ -192,7 +198,17 @@ async def update_app(ctx: RequestContext, app_id: str, changes: AppInput) -> App
     await services.apps.save(updated)
     if updated.webhook_url != app.webhook_url:
         await _point_endpoint(ctx, updated)
+    if updated.name != app.name:
+        await _rename_bots(services, updated)
     return updated
+
+
+async def _rename_bots(services: Services, app: AppRecord) -> None:
+    """Every install's bot is shown as the app: a new name is its bots' new display name."""
+    now = services.clock()
+    for bot_user_id in (await _bots(services, app.app_id)).values():
+        sealed = await services.keys.seal_text(display_name_ref(bot_user_id), app.name)
+        await services.accounts.set_display_name(bot_user_id, sealed, now)
 
 
 async def _point_endpoint(ctx: RequestContext, app: AppRecord) -> None:

@@ -180,6 +180,8 @@ async def _refresh(
     install = await services.apps.get_install(app.app_id, record.workspace_id)
     if install is None or install.bot_user_id != record.bot_user_id:
         raise InvalidGrantError("The app is no longer installed in that workspace.")
+    # An admin's later approval with fewer scopes narrows the family too (never widens it).
+    scopes = scope_text(scope_set(scopes) & scope_set(install.scopes))
     return await _issue(services, replace(record, scopes=scopes, used=False))
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import ipaddress
 import json
 import logging
 import secrets
@@ -22,11 +23,18 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from standardwebhooks import Webhook
 
 from crypto.field_seal import FieldRef
-from integrations.webhook_http import WebhookDeliveryError, WebhookSender, check_url, elapsed_ms
+from integrations.webhook_http import (
+    WebhookDeliveryError,
+    WebhookSender,
+    check_url,
+    elapsed_ms,
+    refusal,
+)
 from persistence.accounts import AccountRepository
 from persistence.ids import new_id
 from persistence.outbox import claim_name
@@ -149,6 +157,19 @@ class Webhooks:
         )
         await self.repository.add_endpoint(record)
         return record, secret
+
+    def refused_literal(self, url: str) -> str | None:
+        """Why a URL naming its host by a non-public IP address will never be delivered to
+        (unless `webhooks_allow_private`), said when it is registered; None otherwise. Names
+        are resolved and checked at each delivery (integrations/webhook_http.py)."""
+        if self.sender is not None and self.sender.allow_private:
+            return None
+        try:
+            host = (urlsplit(url).hostname or "").strip("[]")
+            reason = refusal(ipaddress.ip_address(host))
+        except ValueError:
+            return None
+        return None if reason is None else f"{host} is a {reason} address"
 
     async def enable_endpoint(self, endpoint_id: str) -> None:
         await self.repository.set_health(

@@ -1,7 +1,7 @@
 """What an app token may ask for: every field of a document, at every depth, checked against
 the scope each field declares here, before any resolver runs.
 
-Every field of every type in the schema is decided here, and tests/api/test_app_scopes.py
+Every field of every type in the schema is decided here, and tests/schema/test_app_scopes.py
 fails when one is not: a field is open to apps holding one scope (`OPEN`), open to any app
 (`None`: the app's own bot, the scope list, ids), or closed to every app (`CLOSED`, and the
 types in `CLOSED_TYPES`, which only closed fields lead to). Wrappers (connections, edges,

@@ -222,6 +222,81 @@ def test_pkce_flow_end_to_end_with_authlib(world: dict[str, Any]) -> None:
     assert after.json()["error"] == "invalid_grant"
 
 
+def test_a_renamed_app_renames_its_bots(world: dict[str, Any]) -> None:
+    """A bot is shown as its app (#16 item 4): under the app's name after an updateApp."""
+    _, token = full_flow(world)
+    bot = GraphQLClient(httpx.Client(base_url=world["server"].url), token["access_token"])
+    assert bot.data(VIEWER)["viewer"]["displayName"] == "Standup Bot"
+    rename = """mutation($a: ID!) { updateApp(input: {id: $a, name: "Daily Standup"}) {
+      app { name } } }"""
+    world["dev"].data(rename, {"a": world["made"]["app"]["id"]})
+    assert bot.data(VIEWER)["viewer"]["displayName"] == "Daily Standup"
+
+
+def test_deleting_an_app_ends_its_tokens_and_its_bots(world: dict[str, Any]) -> None:
+    """deleteApp: every token ends, the bot leaves the workspace, the client is unknown."""
+    server, made = world["server"], world["made"]
+    _, token = full_flow(world)
+    bot = GraphQLClient(httpx.Client(base_url=server.url), token["access_token"])
+    bot_id = bot.data(VIEWER)["viewer"]["id"]
+    members = """query($w: ID!) { node(id: $w) { ... on Workspace {
+      members(first: 20) { edges { node { user { id } role } } } } } }"""
+
+    def roles() -> dict[str, str]:
+        edges = world["owner"].data(members, {"w": world["ws"]})["node"]["members"]["edges"]
+        return {e["node"]["user"]["id"]: e["node"]["role"] for e in edges}
+
+    assert roles()[bot_id] == "BOT"
+    deleted = world["dev"].data(
+        "mutation($a: ID!) { deleteApp(input: {id: $a}) { deletedAppId } }",
+        {"a": made["app"]["id"]},
+    )
+    assert deleted["deleteApp"]["deletedAppId"] == made["app"]["id"]
+    assert codes(bot.run(VIEWER)) == ["UNAUTHENTICATED"]
+    assert bot_id not in roles()
+    refresh = httpx.post(
+        token_url(server),
+        data={"grant_type": "refresh_token", "refresh_token": token["refresh_token"]},
+        auth=(made["app"]["clientId"], made["clientSecret"]),
+    )
+    assert refresh.json()["error"] == "invalid_client"
+
+
+def test_a_public_client_uses_pkce_alone(world: dict[str, Any]) -> None:
+    """A public client (no secret) through authlib sending client_id alone: the verifier is
+    what proves it; a secret it sends is refused, and it has none to rotate."""
+    server = world["server"]
+    made = register(world["dev"], name="Mobile App", publicClient=True)
+    assert made["clientSecret"] is None
+    world = {**world, "made": made}
+    client = oauth_client(server, made, token_endpoint_auth_method="none")
+    verifier = "p" * 60
+    redirect = authorize(world, client, verifier)
+    code = _code(redirect)
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}
+    public_id = made["app"]["clientId"]
+    no_verifier = httpx.post(token_url(server), data={**form, "client_id": public_id})
+    assert no_verifier.json()["error"] == "invalid_request"
+    wrong = httpx.post(
+        token_url(server), data={**form, "client_id": public_id, "code_verifier": "q" * 60}
+    )
+    assert wrong.json()["error"] == "invalid_grant"
+    with_secret = httpx.post(
+        token_url(server),
+        data={**form, "client_id": public_id, "code_verifier": verifier, "client_secret": "x"},
+    )
+    assert with_secret.json()["error"] == "invalid_client"
+    token = client.fetch_token(
+        token_url(server), authorization_response=redirect, code_verifier=verifier
+    )
+    bot = GraphQLClient(httpx.Client(base_url=server.url), token["access_token"])
+    assert bot.data(VIEWER)["viewer"]["displayName"] == "Mobile App"
+    refreshed = client.refresh_token(token_url(server), refresh_token=token["refresh_token"])
+    assert refreshed["refresh_token"] != token["refresh_token"]
+    rotate = world["dev"].run(ROTATE, {"a": made["app"]["id"]})
+    assert codes(rotate) == ["BAD_USER_INPUT"]
+
+
 def _exchange(server: Server, made: dict[str, Any], **form: str) -> httpx.Response:
     data = {"grant_type": "authorization_code", "redirect_uri": REDIRECT, **form}
     auth = (made["app"]["clientId"], made["clientSecret"])
@@ -332,6 +407,28 @@ def test_scopes_not_approved_cannot_be_asked_for_at_refresh(world: dict[str, Any
         auth=(made["app"]["clientId"], made["clientSecret"]),
     )
     assert wider.json()["error"] == "invalid_scope"
+
+
+def test_a_narrower_approval_narrows_the_tokens_already_out(world: dict[str, Any]) -> None:
+    """An admin who approves again with fewer scopes takes the others from live tokens and
+    their refreshes at once; approving more again widens none of them."""
+    server, made = world["server"], world["made"]
+    client, token = full_flow(world)
+    bot = GraphQLClient(httpx.Client(base_url=server.url), token["access_token"])
+    assert bot.data(VIEWER)["viewer"]["displayName"] == "Standup Bot"  # users:read
+    narrowed = approve(world, CHALLENGE, scopes=["MESSAGES_READ"])
+    assert not narrowed.get("errors"), narrowed
+    refused = bot.run(VIEWER)
+    assert refused.get("data") is None and codes(refused) == ["FORBIDDEN"]
+    assert "User.displayName needs the scope users:read" in refused["errors"][0]["message"]
+    assert bot.data("{ viewer { id } }")["viewer"]["id"]
+    refreshed = client.refresh_token(token_url(server), refresh_token=token["refresh_token"])
+    assert refreshed["scope"] == "messages:read"
+    again = approve(world, CHALLENGE)  # every scope again: the narrowed family stays narrow
+    assert not again.get("errors"), again
+    bot2 = GraphQLClient(bot.http, refreshed["access_token"])
+    assert codes(bot2.run(VIEWER)) == ["FORBIDDEN"]
+    assert made["app"]["clientId"]
 
 
 def test_uninstall_rotation_and_revocation_end_tokens(world: dict[str, Any]) -> None:

@@ -21,8 +21,12 @@ from api.settings import load_settings
 from crypto.keyring import Keyring
 from crypto.root_key import generate_install_salt, generate_root_key
 from integrations.webhook_http import WebhookSender
+from persistence.outbox import claim_name
 from persistence.sqlite.engine import SqliteStore
 from persistence.store import Store
+from resolvers import apps
+from resolvers.apps import AppInput
+from resolvers.errors import CoveError, ErrorCode
 from resolvers.services import Services
 from tests.accounts_support import RecordingTransport, signed_up
 from tests.inprocess import Clock, build_services, ctx
@@ -178,6 +182,36 @@ async def test_a_restart_mid_queue_loses_no_delivery(
     await reopened.close()
 
 
+async def test_a_node_that_dies_holding_an_attempt_loses_no_delivery(
+    tmp_path: Path, node: Node, receiver: Receiver, clock: Clock
+) -> None:
+    """A crash in the middle of an attempt (its claim taken, nothing sent or recorded): after
+    the restart the delivery waits out the dead node's lease, then goes, once."""
+    store = await open_store(tmp_path)
+    first = node(store).webhooks
+    endpoint, secret = await first.add_endpoint("owner", receiver.url())
+    sent = await first.enqueue(endpoint.endpoint_id, "message.created", {"messageId": "m"})
+    (record,), _ = await first.repository.page(limit=10)
+    lease = first.policy.lease_seconds
+    name = claim_name(record.attempts, int(clock().timestamp() // lease))
+    assert await first.repository.claim(record.delivery_id, name, first.node_id, clock())
+    await store.close()  # dies: no release, no attempt logged
+
+    reopened = await open_store(tmp_path)
+    second = node(reopened).webhooks
+    assert await second.pending() == 1
+    await second.deliver_due()
+    assert receiver.received == []  # the dead node's lease still holds it
+    clock.advance(lease + 1)
+    await second.deliver_due()
+    await second.deliver_due()
+    assert len(receiver.received) == 1
+    assert receiver.received[0].headers["webhook-id"] == sent
+    Webhook(secret).verify(receiver.received[0].body, receiver.received[0].headers)
+    assert await second.pending() == 0
+    await reopened.close()
+
+
 async def test_an_endpoint_that_keeps_failing_is_disabled_and_its_owner_mailed(
     tmp_path: Path, node: Node, receiver: Receiver, clock: Clock
 ) -> None:
@@ -296,4 +330,51 @@ async def test_one_pass_sends_a_backlog_in_order_and_a_failure_pauses_the_rest(
     assert [r.path for r in receiver.received].count("/broken") == 1  # the rest wait behind it
     await webhooks.deliver_due()
     assert [r.path for r in receiver.received].count("/broken") == 1
+    await store.close()
+
+
+@pytest.mark.parametrize("allow_private", [False, True])
+async def test_an_app_webhook_to_a_private_address_is_refused_when_registered(
+    tmp_path: Path, clock: Clock, allow_private: bool
+) -> None:
+    """A literal non-public address is refused at registerApp and updateApp (a name is
+    checked at each delivery), unless webhooks_allow_private."""
+    store = await open_store(tmp_path)
+    sender = WebhookSender(
+        allow_private=allow_private, connect_timeout_seconds=2, timeout_seconds=5
+    )
+    services = build_services(store, settings=SETTINGS, clock=clock, webhook_sender=sender)
+    dev = await signed_up(ctx(services), "dev@example.org", "a long password", "Dev")
+    base = AppInput(
+        name="Hooked",
+        homepage_url="https://app.example.org",
+        redirect_uris=["https://app.example.org/cb"],
+        scopes=["messages:read"],
+        webhook_events=["message.created"],
+    )
+    for url in ("https://10.1.2.3/hook", "https://[::1]/hook", "https://169.254.169.254/"):
+        attempt = apps.register_app(
+            ctx(services, dev.token), dataclasses.replace(base, webhook_url=url), confidential=True
+        )
+        if allow_private:
+            await attempt
+            continue
+        with pytest.raises(CoveError) as refused:
+            await attempt
+        assert (refused.value.code, refused.value.field) == (ErrorCode.BAD_USER_INPUT, "webhookUrl")
+    made = await apps.register_app(
+        ctx(services, dev.token),
+        dataclasses.replace(base, webhook_url="https://hooks.example.org/cove"),
+        confidential=True,
+    )
+    update = apps.update_app(
+        ctx(services, dev.token), made.app.app_id, AppInput(webhook_url="https://127.0.0.1/")
+    )
+    if allow_private:
+        await update
+    else:
+        with pytest.raises(CoveError):
+            await update
+    await services.webhooks.stop()
+    services.close()
     await store.close()
