@@ -56,6 +56,14 @@ async def end_grant(services: Services, app_id: str, grant_id: str, bot_user_id:
     node (deletes only: they go through on a full volume)."""
     with writes_when_full():
         await services.apps.end_grant(app_id, grant_id)
+    await end_realtime(services, grant_id, bot_user_id)
+
+
+async def end_realtime(services: Services, grant_id: str, bot_user_id: str) -> None:
+    """Close the realtime sessions opened with a token family, and its sockets, on every
+    node: on its end, and when a narrower approval leaves a socket holding scopes its token
+    no longer has (a socket's scopes are those of the token it opened with)."""
+    with writes_when_full():
         opened = await services.realtime.list_for_user(
             bot_user_id, limit=services.policy.realtime.max_sessions_per_user
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc7636.challenge import CODE_CHALLENGE_PATTERN
@@ -21,7 +21,7 @@ from persistence.apps import AppRecord, CodeRecord, InstallRecord
 from persistence.ids import new_id
 from persistence.workspaces import MembershipRecord
 from resolvers.accounts import display_name_ref, email_ref
-from resolvers.app_auth import end_grants
+from resolvers.app_auth import end_grants, end_realtime
 from resolvers.app_model import CODE_PREFIX, AppScope, parse_scopes, scope_set, scope_text
 from resolvers.authz import WorkspaceAccess, forbidden
 from resolvers.context import RequestContext
@@ -178,17 +178,20 @@ async def _installed(
             installed_by=granted.principal.user_id,
             installed_at=now,
         )
+        narrowed = False
     else:
-        install = InstallRecord(
-            app_id=install.app_id,
-            workspace_id=install.workspace_id,
-            bot_user_id=install.bot_user_id,
-            scopes=scope_text(scopes),
-            installed_by=granted.principal.user_id,
-            installed_at=install.installed_at,
+        narrowed = not scope_set(install.scopes) <= scopes
+        install = replace(
+            install, scopes=scope_text(scopes), installed_by=granted.principal.user_id
         )
     await services.apps.install(install)
     services.app_events.forget(granted.workspace_id)
+    if narrowed:
+        # Tokens read the install's scopes on every request; open sockets keep the scopes
+        # they were opened with, so they close (the app reconnects with its token).
+        for grant_id, workspace_id in await services.apps.grants(app.app_id):
+            if workspace_id == granted.workspace_id:
+                await end_realtime(services, grant_id, install.bot_user_id)
     return install
 
 

@@ -1,7 +1,7 @@
 """Realtime for apps (#16 item 7): an app with realtime:read opens sessions with its token and
 gets each event sealed for its own session, exactly as people do (the documented client works
 unchanged); the topics it may follow are limited by its scopes and its bot's membership, and
-uninstalling ends a live subscription at once."""
+uninstalling ends a live subscription at once, and a narrower approval closes live sockets."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from apps_support import ADD, POST, UNINSTALL, Installed, install_app
+from apps_support import ADD, APPROVE, POST, REDIRECT, UNINSTALL, Installed, enum_name, install_app
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -86,6 +86,18 @@ async def next_message(socket: Any, seconds: float = 5) -> dict[str, Any]:
                 return message
 
 
+async def close_code(socket: Any, seconds: float = 5) -> int | None:
+    """The code the server closes `socket` with, within `seconds` (pings and a `complete` may
+    come first; anything else fails)."""
+    try:
+        async with asyncio.timeout(seconds):
+            while True:
+                message = json.loads(await socket.recv())
+                assert message["type"] in ("ping", "complete"), message
+    except ConnectionClosed as closed:
+        return None if closed.rcvd is None else closed.rcvd.code
+
+
 async def registered(team: Team, session_id: str) -> None:
     hub = team.server.server.config.app.state["services"].hub
     async with asyncio.timeout(10):
@@ -155,3 +167,29 @@ async def test_uninstall_ends_a_live_subscription(team: Team) -> None:
     await socket.close()
     assert message["type"] == "complete"
     assert error_codes(app.bot.run(example.OPEN)) == ["UNAUTHENTICATED"]
+
+
+async def test_a_narrower_approval_closes_live_sockets(team: Team) -> None:
+    """A socket keeps the scopes of the token it was opened with: when an admin approves the
+    app again with fewer, its sockets close, and reconnecting gets only what remains."""
+    app = installed(team, LIVE)
+    token = app.token["access_token"]
+    session = app.bot.data(example.OPEN)["openRealtimeSession"]["session"]
+    socket = await subscribe(team, token, session["id"], [team.joined])
+    await registered(team, session["id"])
+    approval = {
+        "clientId": app.client_id,
+        "workspaceId": team.workspace,
+        "scopes": [enum_name(s) for s in ("realtime:read", "channels:read")],
+        "redirectUri": REDIRECT,
+        "codeChallenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        "codeChallengeMethod": "S256",
+    }
+    await asyncio.to_thread(team.owner.data, APPROVE, {"i": approval})
+    assert await close_code(socket) == 4403
+    # The token lives on, narrowed: the channel's messages are no longer its to follow.
+    session = app.bot.data(example.OPEN)["openRealtimeSession"]["session"]
+    socket = await subscribe(team, token, session["id"], [team.joined])
+    message = await next_message(socket)
+    await socket.close()
+    assert "NOT_FOUND" in json.dumps(message)
