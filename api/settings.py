@@ -198,10 +198,10 @@ class Settings(SettingGroups):
         ),
     )
     realtime_rotate_seconds: int = field(
-        default=300, metadata=_doc("A subscriber's key changes after this many seconds.")
+        default=300, metadata=_doc("A subscriber's key changes after at most this many seconds.")
     )
     realtime_rotate_events: int = field(
-        default=10_000, metadata=_doc("A subscriber's key changes after this many events.")
+        default=10_000, metadata=_doc("A subscriber's key changes after at most this many events.")
     )
     realtime_queue_limit: int = field(
         default=1_000, metadata=_doc("Events queued for one subscriber before it is closed.")

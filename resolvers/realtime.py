@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import secrets
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -38,6 +39,16 @@ log = logging.getLogger("cove.realtime")
 # The notice that tells a subscriber to fetch a topic's state again: notices up to its
 # `position` may be missing from the stream (the history no longer reaches back).
 RESYNC = "resync"
+# Each key lives between (1 - this) and the whole of `rotate_seconds` and `rotate_events`,
+# drawn anew for each: subscribers who joined together (a team opening the app at 9:00, a
+# channel's hundred, counting the same events) must not all rotate in the same moment, a
+# burst of key writes that stalls every request behind it.
+ROTATION_SPREAD = 0.2
+
+
+def _spread(limit: int) -> int:
+    """`limit` less a random share of at most ROTATION_SPREAD of it; at least 1."""
+    return max(1, limit - secrets.randbelow(int(limit * ROTATION_SPREAD) + 1))
 
 
 @dataclass(frozen=True)
@@ -77,7 +88,7 @@ async def _new_key(
         key_id=key_id,
         secret_sealed=sealed,
         created_at=now,
-        expires_at=now + timedelta(seconds=policy.rotate_seconds),
+        expires_at=now + timedelta(seconds=_spread(policy.rotate_seconds)),
     )
     return record, secret
 
@@ -229,10 +240,11 @@ async def _sealed(
         key, secret = await _new_key(ctx, session.session_id, services.clock())
         await services.realtime.add_key(key)
     used = 0
+    budget = _spread(policy.rotate_events)
     seq = 0
     async for plaintext in _in_order(ctx, caller, subscription):
         now = services.clock()
-        if used >= policy.rotate_events or now >= key.expires_at:
+        if used >= budget or now >= key.expires_at:
             # A rotation is also when a stream notices its login has ended or expired.
             until = await login_until(services, caller, session.login_session_id)
             if until is None or until <= now:
@@ -240,6 +252,7 @@ async def _sealed(
             key, secret = await _new_key(ctx, session.session_id, now)
             await services.realtime.add_key(key)
             used = 0
+            budget = _spread(policy.rotate_events)
         seq += 1
         used += 1
         nonce, ciphertext = seal_notice(secret, session.session_id, seq, plaintext)

@@ -8,6 +8,7 @@ import importlib.util
 import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +134,19 @@ async def test_keys_rotate_by_count_and_the_client_follows(room: Room) -> None:
     refused = room.bob.run(example.KEY, {"s": client.session_id, "k": key_id})
     assert error_codes(refused) == ["NOT_FOUND"]
     await client.close()
+
+
+async def test_keys_opened_together_do_not_all_expire_together(room: Room) -> None:
+    """Each key lives between 80 % and all of realtime_rotate_seconds (300), drawn anew: a
+    crowd that subscribed at once does not rotate in one burst of key writes."""
+    opened = datetime.now(UTC)
+    lifetimes = []
+    for _ in range(12):
+        key = room.bob.data(example.OPEN)["openRealtimeSession"]["session"]["key"]
+        expires = datetime.fromisoformat(key["expiresAt"].replace("Z", "+00:00"))
+        lifetimes.append((expires - opened).total_seconds())
+    assert all(240 - 5 <= seconds <= 300 + 5 for seconds in lifetimes), lifetimes
+    assert len({round(seconds) for seconds in lifetimes}) > 3, lifetimes
 
 
 async def raw_socket(url: str, token: str | None) -> Any:
