@@ -41,8 +41,8 @@ log = logging.getLogger("cove.realtime")
 RESYNC = "resync"
 # Each key lives between (1 - this) and the whole of `rotate_seconds` and `rotate_events`,
 # drawn anew for each: subscribers who joined together (a team opening the app at 9:00, a
-# channel's hundred, counting the same events) must not all rotate in the same moment, a
-# burst of key writes that stalls every request behind it.
+# channel's hundred, counting the same events) must not all rotate in the same moment: a
+# burst of a thousand key writes and reads at once.
 ROTATION_SPREAD = 0.2
 
 
