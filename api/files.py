@@ -21,7 +21,7 @@ from litestar.response import Stream
 
 from api.errors import error_response
 from api.graphql import SERVICES_STATE_KEY
-from api.middleware import request_id_of
+from api.middleware import client_address_of, request_id_of
 from resolvers.calendar_ics import feed
 from resolvers.drive_downloads import Download, open_download, open_share_link
 from resolvers.drive_uploads import receive_upload
@@ -134,10 +134,6 @@ async def export_download(
     return _streamed(found)
 
 
-def _client_address(request: Request[Any, Any, Any]) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 @get("/files/share/{token:str}")
 async def share_link(
     request: Request[Any, Any, Any], token: FromPath[str], state: State
@@ -152,7 +148,7 @@ async def share_link(
             None,
             request.headers.get("range"),
             request.headers.get("if-range"),
-            client_address=_client_address(request),
+            client_address=client_address_of(request),
         )
     except TransferError as error:
         return _refusal(request, error)
@@ -181,7 +177,7 @@ async def share_link_with_password(
             password,
             request.headers.get("range"),
             request.headers.get("if-range"),
-            client_address=_client_address(request),
+            client_address=client_address_of(request),
         )
     except TransferError as error:
         return _refusal(request, error)

@@ -36,7 +36,7 @@ from api.http_spec import (
     refusal_status,
     response_media,
 )
-from api.middleware import request_id_of
+from api.middleware import client_address_of, request_id_of
 from api.realtime_socket import CoveTransportWSHandler
 from api.socket_auth import CoveWebSocketAdapter, connection_token
 from resolvers.app_model import AppScope
@@ -66,7 +66,7 @@ async def cove_context(scope: Scope, state: State) -> dict[str, Any]:
             services=services,
             request_id=request_id_of(scope),
             bearer_token=bearer_token(connection.headers.get("authorization")),
-            client_address=connection.client.host if connection.client else "unknown",
+            client_address=client_address_of(connection),
         )
     }
 

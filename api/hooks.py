@@ -17,7 +17,7 @@ from litestar.params import FromPath
 
 from api.errors import error_response
 from api.graphql import SERVICES_STATE_KEY
-from api.middleware import request_id_of
+from api.middleware import client_address_of, request_id_of
 from resolvers.context import RequestContext
 from resolvers.incoming_webhooks import HookRefused, post_through_hook
 from resolvers.services import Services
@@ -47,7 +47,7 @@ async def incoming_hook(
         except ValueError:
             document = None
         text = document.get("text") if isinstance(document, dict) else None
-        client = request.client.host if request.client else "unknown"
+        client = client_address_of(request)
         ctx = RequestContext(services=services, request_id=request_id, client_address=client)
         await post_through_hook(ctx, token, text)
     except HookRefused as refused:

@@ -6,6 +6,7 @@ import secrets
 from collections.abc import MutableMapping
 from typing import Any
 
+from litestar.connection import ASGIConnection
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -22,6 +23,11 @@ _HSTS = b"max-age=63072000; includeSubDomains"
 def request_id_of(scope: Scope | MutableMapping[str, Any]) -> str:
     state = scope.get("state") or {}
     return str(state.get("request_id", "-"))
+
+
+def client_address_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    """The peer's address, as audit entries and per-address limits name it."""
+    return connection.client.host if connection.client else "unknown"
 
 
 class SecurityMiddleware:

@@ -13,6 +13,7 @@ from litestar import Request, Response, post
 from litestar.datastructures import State
 
 from api.graphql import SERVICES_STATE_KEY
+from api.middleware import client_address_of
 from resolvers import oauth
 from resolvers.errors import CoveError
 from resolvers.services import Services
@@ -27,7 +28,7 @@ Handler = Callable[[Services, dict[str, list[str]], dict[str, str]], Awaitable[A
 
 async def _answer(request: Request[Any, Any, Any], state: State, handler: Handler) -> Response[Any]:
     services: Services = state[SERVICES_STATE_KEY]
-    address = request.client.host if request.client else "unknown"
+    address = client_address_of(request)
     try:
         # Every refused request counts against its address (guessed codes, verifiers,
         # secrets, refresh tokens), with the limit on other guessable tokens; a success

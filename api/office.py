@@ -19,7 +19,7 @@ from litestar.response import Stream
 
 from api.errors import error_response
 from api.graphql import SERVICES_STATE_KEY
-from api.middleware import request_id_of
+from api.middleware import client_address_of, request_id_of
 from resolvers.documents_office import open_office_download
 from resolvers.documents_office_saves import office_callback
 from resolvers.services import Services
@@ -74,7 +74,7 @@ async def office_callback_route(
             token,
             body,
             request.headers.get("authorization"),
-            client_address=request.client.host if request.client else "unknown",
+            client_address=client_address_of(request),
         )
     except TransferError as error:
         response = _refusal(request, error)

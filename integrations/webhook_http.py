@@ -117,6 +117,23 @@ def check_url(url: str) -> None:
     _split(url)
 
 
+def _literal(host: str) -> IPAddress | None:
+    """The address a URL's host is written as (an IP literal), or None for a name."""
+    try:
+        return ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+
+
+def literal_refusal(url: str) -> str | None:
+    """Why the guard refuses `url` whatever DNS says (its host is an IP literal the guard
+    refuses, e.g. "10.0.0.1 is a private address"); None for a name or a public address."""
+    host = urlsplit(url).hostname or ""
+    literal = _literal(host)
+    reason = None if literal is None else refusal(literal)
+    return None if reason is None else f"{host} is a {reason} address"
+
+
 class UnresolvedHost(Exception):
     """A destination's name gave no address."""
 
@@ -132,10 +149,7 @@ async def pin_url(
     rebinding cannot swap it between check and connection), its Host header and TLS server
     name. Every address the name gives is checked unless `allow_private`: UnresolvedHost or
     RefusedAddress otherwise. Shared by webhooks and the ONLYOFFICE document fetcher."""
-    try:
-        literal: IPAddress | None = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        literal = None
+    literal = _literal(host)
     if literal is not None:
         addresses = [literal]
     else:

@@ -11,6 +11,7 @@ approves again with fewer scopes narrows the tokens already out at once (more wi
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Set
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -56,21 +57,22 @@ async def end_grant(services: Services, app_id: str, grant_id: str, bot_user_id:
     node (deletes only: they go through on a full volume)."""
     with writes_when_full():
         await services.apps.end_grant(app_id, grant_id)
-    await end_realtime(services, grant_id, bot_user_id)
+    await end_realtime(services, bot_user_id, {grant_id})
 
 
-async def end_realtime(services: Services, grant_id: str, bot_user_id: str) -> None:
-    """Close the realtime sessions opened with a token family, and its sockets, on every
-    node: on its end, and when a narrower approval leaves a socket holding scopes its token
-    no longer has (a socket's scopes are those of the token it opened with)."""
+async def end_realtime(services: Services, bot_user_id: str, grant_ids: Set[str]) -> None:
+    """Close the realtime sessions opened with these token families of a bot, and their
+    sockets, on every node: when a family ends, and when a narrower approval leaves sockets
+    holding scopes their tokens no longer have (a socket keeps those it was opened with)."""
     with writes_when_full():
         opened = await services.realtime.list_for_user(
             bot_user_id, limit=services.policy.realtime.max_sessions_per_user
         )
         for session in opened:
-            if session.login_session_id == grant_id:
+            if session.login_session_id in grant_ids:
                 await services.realtime.delete(session)
-    await services.notices.login_ended(grant_id)
+    for grant_id in grant_ids:
+        await services.notices.login_ended(grant_id)
 
 
 async def end_grants(

@@ -189,9 +189,9 @@ async def _installed(
     if narrowed:
         # Tokens read the install's scopes on every request; open sockets keep the scopes
         # they were opened with, so they close (the app reconnects with its token).
-        for grant_id, workspace_id in await services.apps.grants(app.app_id):
-            if workspace_id == granted.workspace_id:
-                await end_realtime(services, grant_id, install.bot_user_id)
+        grants = await services.apps.grants(app.app_id)
+        here = {grant_id for grant_id, ws in grants if ws == granted.workspace_id}
+        await end_realtime(services, install.bot_user_id, here)
     return install
 
 

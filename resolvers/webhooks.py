@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import ipaddress
 import json
 import logging
 import secrets
@@ -23,7 +22,6 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
 from standardwebhooks import Webhook
 
@@ -33,7 +31,7 @@ from integrations.webhook_http import (
     WebhookSender,
     check_url,
     elapsed_ms,
-    refusal,
+    literal_refusal,
 )
 from persistence.accounts import AccountRepository
 from persistence.ids import new_id
@@ -164,12 +162,7 @@ class Webhooks:
         are resolved and checked at each delivery (integrations/webhook_http.py)."""
         if self.sender is not None and self.sender.allow_private:
             return None
-        try:
-            host = (urlsplit(url).hostname or "").strip("[]")
-            reason = refusal(ipaddress.ip_address(host))
-        except ValueError:
-            return None
-        return None if reason is None else f"{host} is a {reason} address"
+        return literal_refusal(url)
 
     async def enable_endpoint(self, endpoint_id: str) -> None:
         await self.repository.set_health(
