@@ -1,12 +1,14 @@
-"""The short path for plain leaf fields (schema/execution.py) answers exactly what
-graphql-core's own execution answers: values, nulls, errors and their paths; and fields with
-arguments, an `Info`, extensions or permissions, and field middleware, still run as declared."""
+"""The short path for plain leaf and object fields (schema/execution.py) answers exactly what
+graphql-core's own execution answers: values, nulls, errors and their paths (through nested
+objects, lists and asynchronous fields), values of the wrong type, deferred fragments; and
+fields with arguments, an `Info`, extensions or permissions, and field middleware, still run as
+declared."""
 
 from __future__ import annotations
 
 import warnings
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import strawberry
@@ -36,6 +38,35 @@ class Upper(FieldExtension):
         return str(next_(source, info, **kwargs)).upper()
 
 
+@strawberry.interface
+class Named:
+    name: str
+
+
+@strawberry.type
+class Person(Named):
+    """Implements an interface, so strawberry gives it an `is_type_of`."""
+
+    @strawberry.field
+    def shout(self) -> str:
+        return self.name.upper()
+
+    @strawberry.field
+    def broken_required(self) -> str:
+        raise ValueError("broken person")
+
+    @strawberry.field
+    def friend(self) -> Person | None:
+        return None if self.name.endswith("!") else Person(name=self.name + "!")
+
+
+@strawberry.type
+class Tag:
+    """Implements nothing: no `is_type_of`."""
+
+    label: str
+
+
 @strawberry.type
 class Item:
     name: str
@@ -44,6 +75,24 @@ class Item:
     when: datetime
     wrong: int  # holds a string: does not coerce
     missing: str  # holds None: null where the type forbids it
+    owner: Person
+    maybe_owner: Person | None
+    tags: list[Tag]
+    people: list[Person | None]
+    wrong_owner: Person  # holds a Tag: the wrong type
+    missing_owner: Person  # holds None
+
+    @strawberry.field
+    def buddy(self) -> Person:
+        return Person(name="buddy of " + self.name)
+
+    @strawberry.field
+    async def later_owner(self) -> Person:
+        return Person(name="later " + self.name)
+
+    @strawberry.field
+    def broken_owner(self) -> Person | None:
+        raise ValueError("broken owner")
 
     @strawberry.field
     def label(self) -> str:
@@ -94,6 +143,12 @@ def _items() -> list[Item]:
             when=when,
             wrong=wrong,
             missing=missing,
+            owner=Person(name=f"owner {n}"),
+            maybe_owner=None if n % 2 else Person(name="maybe"),
+            tags=[Tag(label=f"t{n}.{k}") for k in range(n)],
+            people=[Person(name="p"), None],
+            wrong_owner=cast(Any, Tag(label="not a person")),
+            missing_owner=missing,
         )
         for n in range(3)
     ]
@@ -118,6 +173,15 @@ QUERIES = [
     "{ requiredItems { name brokenRequired } }",
     '{ items { withInfo withArgument(prefix: "+") extended guarded } }',
     "{ items { a: name b: name ...F } } fragment F on Item { count @include(if: false) label }",
+    "{ items { owner { name shout friend { name friend { name } } } maybeOwner { name } } }",
+    "{ items { buddy { name } laterOwner { name shout } tags { label } people { name } } }",
+    "{ items { name owner { name brokenRequired } } }",
+    "{ requiredItems { name owner { brokenRequired } } }",
+    "{ items { name brokenOwner { name } } }",
+    "{ items { name wrongOwner { name } } }",
+    "{ requiredItems { name missingOwner { name } } }",
+    "{ items { owner { __typename ... on Named { name } ... on Person { shout } } } }",
+    "{ items { tags { label @skip(if: true) } owner { n: name n2: name } } }",
 ]
 
 
@@ -168,6 +232,24 @@ def test_cove_schema_executes_with_the_short_path() -> None:
     assert build_schema().execution_context_class is CoveExecutionContext
 
 
+async def test_deferred_fragments_take_graphql_cores_path() -> None:
+    from strawberry.schema.config import StrawberryConfig
+
+    query = "{ items { name ... @defer { owner { name } } } }"
+    answers = []
+    for context_class in (StrawberryGraphQLCoreExecutionContext, CoveExecutionContext):
+        schema = strawberry.Schema(
+            query=Query,
+            execution_context_class=context_class,
+            config=StrawberryConfig(enable_experimental_incremental_execution=True),
+        )
+        result = await schema.execute(query)
+        initial = getattr(result, "initial_result", result)
+        answers.append((initial.data, [item async for item in result.subsequent_results]))
+    assert answers[0] == answers[1]
+    assert answers[1][0] == {"items": [{"name": f"i{n}"} for n in range(3)]}
+
+
 def test_only_plain_leaf_fields_take_the_short_path() -> None:
     from schema.execution import _Plan, _plan
 
@@ -176,4 +258,6 @@ def test_only_plain_leaf_fields_take_the_short_path() -> None:
     fields = item.fields
     short = {name for name, field in fields.items() if isinstance(_plan(field), _Plan)}
     plain = {"name", "count", "maybe", "when", "wrong", "missing", "label", "later"}
-    assert short == plain | {"broken", "brokenRequired"}
+    objects = {"owner", "maybeOwner", "wrongOwner", "missingOwner", "buddy", "brokenOwner"}
+    # Lists, asynchronous resolvers and the rest take graphql-core's path.
+    assert short == plain | {"broken", "brokenRequired"} | objects
