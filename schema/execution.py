@@ -16,12 +16,17 @@ of the schema:
 - a *self method*: a synchronous resolver that takes only `self`, with no extensions and no
   arguments, so it needs no `Info` and no argument conversion.
 
-For these, the value is read or the method called directly, and a scalar or enum result is
-coerced as graphql-core would. Anything else (an object or list result, an awaitable, a
-null where the type forbids one, an error) goes back to graphql-core's own path, so errors,
+For these, the value is read or the method called directly. A scalar or enum result is
+coerced as graphql-core would, in line in the loop over the object's fields (the field's path
+is made only when an error must name it). An object result, and any object value graphql-core
+completes (a list's items, an asynchronous field's result), has its fields executed at once,
+after strawberry's own `is_type_of` check, without graphql-core's chain of completions.
+Anything else (a list, an awaitable, a null, a value that does not coerce, an object of
+another type, a deferred fragment, an error) goes back to graphql-core's own path, so errors,
 null propagation and awaiting stay exactly graphql-core's. Resolvers with arguments, an
-`Info`, extensions or permission classes, and every asynchronous resolver, always take
-graphql-core's path: per-field checks run where they are declared.
+`Info`, extensions or permission classes, every asynchronous resolver, and every field while
+a field middleware runs, always take graphql-core's path: per-field checks run where they are
+declared.
 """
 
 from __future__ import annotations
