@@ -95,7 +95,8 @@ async def plain_page(request: Request[Any, Any, Any], channel_id: str) -> list[d
 
 def bench_app() -> Litestar:
     """Cove's app plus the plain route, for the server process of this benchmark."""
-    app = create_app(load_settings())
+    # The process's only tenant, as under `cove serve`: the same garbage-collector tuning.
+    app = create_app(load_settings(), owns_process=True)
     app.register(plain_page)
     return app
 
@@ -307,8 +308,10 @@ def main() -> None:
         graphql, plain = measure_pages(env, token, channel_id)
         posts = measure_posts(env, token, channel_id)
         print_pages("SQLite", graphql, plain)
+        # About 5 us a value, 55 values a page: a small share, which grows as the rest of
+        # the page gets cheaper (it was under 5 % while execution cost half as much again).
         print(
-            f"share of GraphQL execution time spent opening sealed fields: {share * 100:.1f}%  (expected under 5%)"
+            f"share of GraphQL execution time spent opening sealed fields: {share * 100:.1f}%  (expected under 10%)"
         )
         print_posts("SQLite", posts)
         on_cassandra = os.environ.get("BENCH_CASSANDRA", "auto")

@@ -81,7 +81,8 @@ async def plain_insert() -> dict[str, bool]:
 
 def bench_app() -> Litestar:
     """Cove's app plus the two plain routes, for the server process of this benchmark."""
-    app = create_app(load_settings())
+    # The process's only tenant, as under `cove serve`: the same garbage-collector tuning.
+    app = create_app(load_settings(), owns_process=True)
     app.register(plain_page)
     app.register(plain_insert)
     return app
