@@ -202,4 +202,4 @@ def test_a_serving_process_freezes_its_start_up_heap_and_collects_less_often() -
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     ).stdout.split(maxsplit=2)
-    assert out == ["0", "True", "(50000, 20, 10)\n"]
+    assert out == ["0", "True", "(10000, 20, 50)\n"]
