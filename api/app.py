@@ -342,8 +342,8 @@ def settle_garbage_collector() -> None:
     collection never walks it again. Every request leaves some 165 objects in reference
     cycles (litestar's request and scope, strawberry's loaders, graphql-core's execution
     context), which only the collector frees: a young collection walks what was allocated
-    since the last one, so it runs after 10,000 allocations (a few ms) rather than 50,000
-    (20-90 ms under a thousand sockets, long enough to be a post's p99). Full collections
+    since the last one, so it runs after 10,000 allocations (about 7 ms under a thousand
+    sockets) rather than 50,000 (20-90 ms, long enough to be a post's p99). Full collections
     stay as rare as before: after 50 middle ones, i.e. 10 million allocations.
     """
     gc.collect()
