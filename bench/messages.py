@@ -308,7 +308,7 @@ def main() -> None:
         graphql, plain = measure_pages(env, token, channel_id)
         posts = measure_posts(env, token, channel_id)
         print_pages("SQLite", graphql, plain)
-        # About 5 us a value, 55 values a page: a small share, which grows as the rest of
+        # About 5 µs a value, 55 values a page: a small share, which grows as the rest of
         # the page gets cheaper (it was under 5 % while execution cost half as much again).
         print(
             f"share of GraphQL execution time spent opening sealed fields: {share * 100:.1f}%  (expected under 10%)"
