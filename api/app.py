@@ -387,8 +387,10 @@ def create_app(settings: Settings, *, owns_process: bool = False) -> Litestar:
                 listener = MetricsListener(settings.metrics_bind, metrics, settings.metrics_token)
                 await asyncio.to_thread(listener.start)
                 app.state["metrics_listener"] = listener
+            unwatch = None
             if owns_process:
                 settle_garbage_collector()
+                unwatch = metrics.watch_collector()
             uploads: set[asyncio.Task[Any]] = app.state[UPLOADS_STATE_KEY]
             backups = scheduled_backups(settings, keyring, metrics)
             try:
@@ -404,6 +406,8 @@ def create_app(settings: Settings, *, owns_process: bool = False) -> Litestar:
                     await asyncio.wait(list(uploads), timeout=UPLOAD_CLEANUP_SECONDS)
                 if listener is not None:
                     await asyncio.to_thread(listener.stop)
+                if unwatch is not None:
+                    unwatch()
 
     graphiql = GraphiQL.load() if settings.serve_graphiql else None
 

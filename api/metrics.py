@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable, Iterator, Mapping
 
@@ -51,8 +52,32 @@ class Metrics:
             "Scheduled backups this process tried and failed to make.",
             registry=self.registry,
         )
+        self.gc_pauses = Histogram(
+            "cove_gc_pause_seconds",
+            "Pauses of Python's cyclic garbage collector by generation (0 young, 2 full), "
+            "while this process watches them (`cove serve`).",
+            ["generation"],
+            registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+        )
         self._broker_drops = _BrokerDrops()
         self.registry.register(self._broker_drops)
+        self._gc_started = 0.0
+
+    def watch_collector(self) -> Callable[[], None]:
+        """Time each garbage collection of this process into `cove_gc_pause_seconds`; the
+        answer stops watching. The collector is process-wide: only the process's only app
+        (`cove serve`) watches it."""
+        pauses = [self.gc_pauses.labels(str(generation)) for generation in range(3)]
+
+        def timed(phase: str, info: Mapping[str, int]) -> None:
+            if phase == "start":
+                self._gc_started = time.perf_counter()
+            else:
+                pauses[info["generation"]].observe(time.perf_counter() - self._gc_started)
+
+        gc.callbacks.append(timed)
+        return lambda: gc.callbacks.remove(timed)
 
     def watch_broker_drops(self, drops: Callable[[], Mapping[str, int]]) -> None:
         """Expose the realtime hub's dropped envelopes, read from `drops` at each scrape."""

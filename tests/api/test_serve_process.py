@@ -62,6 +62,8 @@ def test_first_serve_initialises_and_two_workers_share_one_store(tmp_path: Path)
                         },
                     )
                     assert logged.json()["data"]["logIn"]["token"].startswith("cove_")
+            # The serving process times its garbage collector's pauses.
+            assert 'cove_gc_pause_seconds_count{generation="2"}' in http.get("/metrics").text
     finally:
         server.terminate()
         server.wait(timeout=20)
