@@ -69,6 +69,8 @@ class Metrics:
         answer stops watching. The collector is process-wide: only the process's only app
         (`cove serve`) watches it."""
         pauses = [self.gc_pauses.labels(str(generation)) for generation in range(3)]
+        # A collection starts only when a tracked object (a container) is allocated; under its
+        # locks `observe` adds floats only, so a collection never starts while it holds one.
 
         def timed(phase: str, info: Mapping[str, int]) -> None:
             if phase == "start":
