@@ -62,7 +62,6 @@ class Metrics:
         )
         self._broker_drops = _BrokerDrops()
         self.registry.register(self._broker_drops)
-        self._gc_started = 0.0
 
     def watch_collector(self) -> Callable[[], None]:
         """Time each garbage collection of this process into `cove_gc_pause_seconds`; the
@@ -72,11 +71,14 @@ class Metrics:
         # A collection starts only when a tracked object (a container) is allocated; under its
         # locks `observe` adds floats only, so a collection never starts while it holds one.
 
+        started = 0.0
+
         def timed(phase: str, info: Mapping[str, int]) -> None:
+            nonlocal started
             if phase == "start":
-                self._gc_started = time.perf_counter()
+                started = time.perf_counter()
             else:
-                pauses[info["generation"]].observe(time.perf_counter() - self._gc_started)
+                pauses[info["generation"]].observe(time.perf_counter() - started)
 
         gc.callbacks.append(timed)
         return lambda: gc.callbacks.remove(timed)

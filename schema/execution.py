@@ -200,21 +200,20 @@ class CoveExecutionContext(StrawberryGraphQLCoreExecutionContext):
                         )
                         results[response_name] = None
                         continue
+                # A leaf read but not completed in line, or any other field: its path now.
+                field_path = Path(path, response_name, parent_type.name)
+                if leaf is not None and field is not None:
                     result = self._complete_read(
                         field,
                         parent_type,
                         field_details_list,
-                        Path(path, response_name, parent_type.name),
+                        field_path,
                         value,
                         position_context=position_context,
                     )
                 else:
                     result = self.execute_field(
-                        parent_type,
-                        source_value,
-                        field_details_list,
-                        Path(path, response_name, parent_type.name),
-                        position_context,
+                        parent_type, source_value, field_details_list, field_path, position_context
                     )
                 if result is not Undefined:
                     results[response_name] = result
