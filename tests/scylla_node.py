@@ -9,6 +9,7 @@ end. `make test` skips what needs a node.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import shutil
 from collections import Counter
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cassandra.cluster import Cluster
+from cassandra.cluster import Cluster, Session
 from redis_server import free_port
 
 from persistence.scylla.engine import ScyllaStore
@@ -62,6 +63,7 @@ def scylla_hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield f"{node.address}:{node.port}"
     finally:
         os.environ.pop(NODE_DIR_VARIABLE, None)
+        close_sessions()
         down(node)
 
 
@@ -123,29 +125,57 @@ def config(hosts: str, keyspace: str) -> ScyllaConfig:
     return ScyllaConfig(hosts=parse_hosts(hosts), keyspace=keyspace, replication=1)
 
 
+# The run's own driver sessions, one per cluster: connecting costs the node a handshake and the
+# control connection's queries, and `make test-scylla` empties the keyspace before most tests.
+_sessions: dict[str, Session] = {}
+
+
+def cql_session(hosts: str) -> Session:
+    """A driver session on the test cluster for CQL the tests run themselves, opened once per
+    run. Its timeouts are the engine's and longer (`ScyllaConfig`): the driver's default gives
+    the control connection's first queries 2 s, less than a node busy flushing or collecting
+    takes now and then on a two-core machine, and a refused connection fails the test."""
+    session = _sessions.get(hosts)
+    if session is None:
+        pairs = parse_hosts(hosts)
+        cluster = Cluster(
+            [host for host, _ in pairs],
+            port=pairs[0][1],
+            protocol_version=5,
+            connect_timeout=30,
+            control_connection_timeout=30,
+            # Tests create and drop keyspaces all run long: no schema mirrored here.
+            schema_metadata_enabled=False,
+        )
+        session = cluster.connect()
+        # TRUNCATE waits for every replica to flush; the node allows it a minute.
+        session.default_timeout = 60
+        _sessions[hosts] = session
+    return session
+
+
+@atexit.register
+def close_sessions() -> None:
+    """Shut the run's sessions down (before its node stops, so the driver does not retry)."""
+    while _sessions:
+        _, session = _sessions.popitem()
+        session.cluster.shutdown()
+
+
 def empty_keyspace(hosts: str, keyspace: str) -> None:
     """Truncate every table of `keyspace` that holds a row, so the next test starts empty
     (much faster than a fresh keyspace: about 8 s to create Cove's tables)."""
-    pairs = parse_hosts(hosts)
-    cluster = Cluster(
-        [host for host, _ in pairs], port=pairs[0][1], protocol_version=5, connect_timeout=15
-    )
-    try:
-        session = cluster.connect()
-        names = [
-            row.table_name
-            for row in session.execute(
-                "SELECT table_name FROM system_schema.tables WHERE keyspace_name = %s",
-                [keyspace],
-            )
-            if row.table_name not in RESERVED_TABLES
-        ]
-        probes = [
-            (name, session.execute_async(f"SELECT * FROM {keyspace}.{name} LIMIT 1"))
-            for name in names
-        ]
-        for name, probe in probes:
-            if probe.result().one() is not None:
-                session.execute(f"TRUNCATE {keyspace}.{name}")
-    finally:
-        cluster.shutdown()
+    session = cql_session(hosts)
+    names = [
+        row.table_name
+        for row in session.execute(
+            "SELECT table_name FROM system_schema.tables WHERE keyspace_name = %s", [keyspace]
+        )
+        if row.table_name not in RESERVED_TABLES
+    ]
+    probes = [
+        (name, session.execute_async(f"SELECT * FROM {keyspace}.{name} LIMIT 1")) for name in names
+    ]
+    for name, probe in probes:
+        if probe.result().one() is not None:
+            session.execute(f"TRUNCATE {keyspace}.{name}")

@@ -9,13 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cassandra.cluster import Cluster
-from scylla_node import config
+from scylla_node import config, cql_session
 
 from persistence.declare import Column, ColumnType, Copy, Order, Row, Table
 from persistence.migrations import Migration, check_migrations
 from persistence.scylla.engine import ScyllaStore
-from persistence.scylla.hosts import parse_hosts
 from persistence.sqlite import SqliteStore
 from persistence.store import Store
 
@@ -54,12 +52,7 @@ async def opener(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
     hosts = request.getfixturevalue("scylla_hosts")
     keyspace = f"cove_copy_{secrets.token_hex(4)}"
     yield lambda migrations: ScyllaStore.open(config(hosts, keyspace), migrations=migrations)
-    pairs = parse_hosts(hosts)
-    cluster = Cluster([host for host, _ in pairs], port=pairs[0][1])
-    try:
-        cluster.connect().execute(f"DROP KEYSPACE IF EXISTS {keyspace}")
-    finally:
-        cluster.shutdown()
+    cql_session(hosts).execute(f"DROP KEYSPACE IF EXISTS {keyspace}")
 
 
 async def test_a_migration_copies_every_row_converted(opener: Opener) -> None:

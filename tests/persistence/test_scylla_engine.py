@@ -8,10 +8,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from cassandra.cluster import Cluster
 from cassandra.query import BatchStatement, BatchType
 from redis_server import free_port
-from scylla_node import config
+from scylla_node import config, cql_session
 
 from persistence.declare import Column, ColumnType, Table
 from persistence.migrations import MIGRATIONS
@@ -99,22 +98,11 @@ async def test_an_unreachable_cluster_is_unavailable_not_a_crash() -> None:
 
 
 def _cql(hosts: str, statement: str) -> None:
-    pairs = parse_hosts(hosts)
-    cluster = Cluster([host for host, _ in pairs], port=pairs[0][1])
-    try:
-        cluster.connect().execute(statement)
-    finally:
-        cluster.shutdown()
+    cql_session(hosts).execute(statement)
 
 
 def _node_count(hosts: str) -> int:
-    pairs = parse_hosts(hosts)
-    cluster = Cluster([host for host, _ in pairs], port=pairs[0][1])
-    try:
-        cluster.connect()
-        return len(cluster.metadata.all_hosts())
-    finally:
-        cluster.shutdown()
+    return len(cql_session(hosts).cluster.metadata.all_hosts())
 
 
 async def test_too_few_replicas_for_the_consistency_level_is_unavailable(
@@ -171,14 +159,9 @@ async def test_nodes_starting_together_migrate_once_under_the_schema_lock(
         await stores[0].put(ITEMS, {**key(), "a": "seen by all"})
         for store in stores:
             assert (await store.get(ITEMS, key()))["a"] == "seen by all"  # type: ignore[index]
-        pairs = parse_hosts(scylla_hosts)
-        cluster = Cluster([host for host, _ in pairs], port=pairs[0][1])
-        try:
-            session = cluster.connect()
-            rows = list(session.execute(f"SELECT number, name FROM {keyspace}.cove_migrations"))
-            lock = list(session.execute(f"SELECT * FROM {keyspace}.cove_schema_lock"))
-        finally:
-            cluster.shutdown()
+        session = cql_session(scylla_hosts)
+        rows = list(session.execute(f"SELECT number, name FROM {keyspace}.cove_migrations"))
+        lock = list(session.execute(f"SELECT * FROM {keyspace}.cove_schema_lock"))
         assert sorted((row.number, row.name) for row in rows) == [
             (m.number, m.name) for m in MIGRATIONS
         ]
