@@ -78,8 +78,9 @@ def free_bytes(path: Path) -> int:
 class Volume:
     """One local directory Cove writes, watched for free space (see the module's doc).
 
-    `probe` (blocking: run it in a thread) measures and updates the state; `check_write`
-    refuses a write up front while full; `failed` records a write refused for space.
+    `probe` (blocking: run it in a thread) measures and updates the state, making the reserve
+    again once there is room; `check_write` measures too and refuses a write up front while
+    full; `failed` records a write refused for space.
     """
 
     def __init__(self, name: str, path: Path, *, min_free_bytes: int, reserve: bool) -> None:
@@ -95,7 +96,15 @@ class Volume:
         return self._full
 
     def check_write(self) -> None:
-        """Refuse a write while the volume is full, unless inside `writes_when_full()`."""
+        """Refuse a write while the volume is full, unless inside `writes_when_full()`.
+
+        The free space is measured here too (one statvfs, under a microsecond), not only by
+        the probes: the volume may fill between two of them, and SQLite may then fit a write
+        into room its files already hold, so it would succeed below `min_free_bytes`."""
+        if not self._full:
+            free = free_bytes(self.path)
+            if free < self.min_free_bytes:
+                self._fill(f"{free:,} bytes free, below min_free_bytes {self.min_free_bytes:,}")
         if self._full and not _allowed.get():
             raise StorageFull(f"the {self.name} volume is full; delete to free space")
 

@@ -70,6 +70,23 @@ def test_a_volume_keeps_a_reserve_releases_it_when_full_and_makes_it_again(
     volume.check_write()
 
 
+def test_a_write_is_refused_as_soon_as_the_volume_runs_low_with_no_probe_between(
+    tmp_path: Path, disk: Disk
+) -> None:
+    """Filled between two probes, the volume still refuses the next write: SQLite could fit
+    it into room its files hold already, and would store it below min_free_bytes."""
+    volume = Volume("data_dir", tmp_path, min_free_bytes=4 * MiB, reserve=True)
+    assert volume.probe() is False
+    volume.check_write()
+    disk.free = 0
+    with pytest.raises(StorageFull):
+        volume.check_write()
+    assert volume.full
+    assert not (tmp_path / RESERVE_NAME).exists()  # released for the deletes
+    with writes_when_full():
+        volume.check_write()
+
+
 def test_a_write_failed_for_space_fills_the_volume_until_a_probe_finds_room(
     tmp_path: Path, disk: Disk
 ) -> None:
