@@ -1,4 +1,5 @@
-"""SqliteStore: the embedded Store, with one writer thread and a pool of reader threads."""
+"""SqliteStore: the embedded Store, with one writer thread, a pool of reader threads, and
+small reads run in place on the event loop's thread."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from persistence.sqlite.compile import (
     update_sql,
 )
 from persistence.sqlite.connect import connect_reader, connect_writer, restrict_side_files
+from persistence.sqlite.in_place import InPlaceReads, busy
 from persistence.sqlite.migrate import MIGRATIONS_TABLE, check_schema, migrate
 from persistence.sqlite.threads import ConnectionThreads, run_each
 from persistence.store import Delete, Put, StorageFull, StoreError, Update
@@ -159,7 +161,9 @@ class SqliteStore:
     Writes, batches and migrations go through one writer thread and connection, so they
     never wait on each other inside SQLite; writes handed to it together share one
     transaction and one commit (each in its own savepoint, so one that fails fails alone).
-    Reads use a pool of reader connections that WAL lets run alongside the writer.
+    Reads use reader connections that WAL lets run alongside the writer: a read of a few rows
+    runs in place on the loop's thread (persistence/sqlite/in_place.py), others in a pool of
+    reader threads.
     """
 
     def __init__(
@@ -168,7 +172,9 @@ class SqliteStore:
         tables: Mapping[str, _Compiled],
         writer: ConnectionThreads,
         readers: ConnectionThreads,
+        *,
         volume: Volume | None = None,
+        in_place: InPlaceReads | None = None,
     ) -> None:
         self._path = path
         # The data dir's volume: writes are refused up front while it is full.
@@ -178,6 +184,7 @@ class SqliteStore:
         self._updates: dict[tuple[str, tuple[Column, ...]], str] = {}
         self._writer = writer
         self._readers = readers
+        self._in_place = in_place
         self._closed = False
 
     @classmethod
@@ -190,12 +197,14 @@ class SqliteStore:
         readers: int = 4,
         busy_timeout: float = 5.0,
         volume: Volume | None = None,
+        in_place_reads: bool = True,
     ) -> SqliteStore:
         """Open (creating if need be) the database at `path` and apply pending migrations.
 
         `tables` are created if absent without a migration (tests, scratch tables). A write
         that fails for lack of space raises StorageFull; with `volume` (the data dir's), it
         also marks the volume full, which refuses later writes up front until it has room.
+        `in_place_reads=False` hands every read to the reader threads (the tests cover both).
         """
         if sqlite3.sqlite_version_info < _MIN_SQLITE:
             raise StoreError(f"SQLite {sqlite3.sqlite_version} is too old: Cove needs 3.24+")
@@ -212,7 +221,9 @@ class SqliteStore:
         reader_threads = ConnectionThreads(
             partial(connect_reader, path, busy_timeout), workers=readers, name="cove-sqlite-reader"
         )
-        store = cls(path, known, writer, reader_threads, volume)
+        # Never waits for a lock: a busy read goes to the threads, which do.
+        in_place = InPlaceReads(partial(connect_reader, path, 0)) if in_place_reads else None
+        store = cls(path, known, writer, reader_threads, volume=volume, in_place=in_place)
 
         def prepare(connection: sqlite3.Connection) -> None:
             migrate(connection, migrations, extra, time.time_ns() // 1_000_000)
@@ -237,7 +248,7 @@ class SqliteStore:
             stored = connection.execute(sql, parameters).fetchone()
             return None if stored is None else decode(table.columns, stored)
 
-        return await self._read(f"get from {table.name}", read)
+        return await self._read(f"get from {table.name}", read, rows=1)
 
     async def get_many(self, table: Table, keys: Sequence[Mapping[str, Any]]) -> list[Row | None]:
         """The row for each full primary key, in order (None where there is none), one hop."""
@@ -246,7 +257,7 @@ class SqliteStore:
         if not wanted:
             return []
         work = partial(select_keys, table=table, keys=wanted)
-        return await self._read(f"get_many from {table.name}", work)
+        return await self._read(f"get_many from {table.name}", work, rows=len(wanted))
 
     async def scan(
         self,
@@ -271,7 +282,7 @@ class SqliteStore:
             rows = connection.execute(sql, parameters).fetchall()
             return [decode(table.columns, stored) for stored in rows]
 
-        return await self._read(f"scan of {table.name}", read)
+        return await self._read(f"scan of {table.name}", read, rows=limit)
 
     async def scan_many(
         self,
@@ -295,7 +306,8 @@ class SqliteStore:
             limit=limit_per_partition,
             ascending=ascending,
         )
-        return await self._read(f"scan_many of {table.name}", work)
+        rows = len(wanted) * limit_per_partition
+        return await self._read(f"scan_many of {table.name}", work, rows=rows)
 
     async def count(
         self,
@@ -315,7 +327,7 @@ class SqliteStore:
         def read(connection: sqlite3.Connection) -> int:
             return int(connection.execute(sql, parameters).fetchone()[0])
 
-        return await self._read(f"count in {table.name}", read)
+        return await self._read(f"count in {table.name}", read, rows=limit)
 
     async def put(self, table: Table, row: Mapping[str, Any]) -> None:
         """Insert or overwrite a row; value columns left out become None."""
@@ -453,6 +465,8 @@ class SqliteStore:
         self._closed = True
         self._readers.shutdown()
         self._writer.shutdown()
+        if self._in_place is not None:
+            self._in_place.close()
 
     def _statements(self, table: Table) -> Statements:
         compiled = self._tables.get(table.name)
@@ -476,7 +490,22 @@ class SqliteStore:
             sql = self._updates[(table.name, columns)] = update_sql(table, columns)
         return sql, encode((*table.key, *columns), parameters)
 
-    async def _read(self, what: str, work: Callable[[sqlite3.Connection], T]) -> T:
+    async def _read(
+        self, what: str, work: Callable[[sqlite3.Connection], T], *, rows: int | None = None
+    ) -> T:
+        """Run a read: in place when it returns or counts at most `rows` rows and that is few
+        enough, else in a reader thread."""
+        in_place = self._in_place
+        if rows is not None and in_place is not None and not self._closed:
+            try:
+                connection = in_place.take(rows)
+                if connection is not None:
+                    return work(connection)
+            except (sqlite3.Error, OSError) as error:
+                if not (isinstance(error, sqlite3.Error) and busy(error)):
+                    raise self._failed(what, error) from error
+                # Locked by a connection that has the file to itself for a moment: a
+                # reader thread waits for the lock, the loop does not.
         return await self._run(self._readers, what, work)
 
     async def _write(self, what: str, work: Callable[[sqlite3.Connection], T]) -> T:
@@ -493,12 +522,15 @@ class SqliteStore:
         try:
             return await threads.run(work)
         except (sqlite3.Error, OSError) as error:
-            if _out_of_space(error):
-                # SQLite rolled the transaction back: nothing of the write was applied.
-                if self._volume is not None:
-                    raise self._volume.failed(error) from error
-                raise StorageFull(f"SQLite {what} at {self._path}: {error}") from error
-            raise StoreError(f"SQLite {what} at {self._path} failed: {error}") from error
+            raise self._failed(what, error) from error
+
+    def _failed(self, what: str, error: sqlite3.Error | OSError) -> StoreError:
+        if _out_of_space(error):
+            # SQLite rolled the transaction back: nothing of the write was applied.
+            if self._volume is not None:
+                return self._volume.failed(error)
+            return StorageFull(f"SQLite {what} at {self._path}: {error}")
+        return StoreError(f"SQLite {what} at {self._path} failed: {error}")
 
 
 def _out_of_space(error: BaseException) -> bool:

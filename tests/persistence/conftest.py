@@ -15,7 +15,8 @@ from persistence.sqlite import SqliteStore
 from persistence.store import Store
 from tests.scylla_node import config, empty_keyspace
 
-ENGINES = ["sqlite", "scylla"]
+# `sqlite-threads`: SQLite with every read handed to a reader thread, none run in place.
+ENGINES = ["sqlite", "sqlite-threads", "scylla"]
 # One keyspace for the run: each test's tables are emptied when it ends.
 KEYSPACE = "cove_contract"
 
@@ -26,6 +27,8 @@ async def open_store(
     """A fresh, migrated store of `engine` that also holds `tables`."""
     if engine == "sqlite":
         return await SqliteStore.open(directory / "cove.db", tables)
+    if engine == "sqlite-threads":
+        return await SqliteStore.open(directory / "cove.db", tables, in_place_reads=False)
     if engine == "scylla" and hosts is not None:
         return await ScyllaStore.open(config(hosts, KEYSPACE), tables)
     raise AssertionError(f"unknown engine {engine}")
