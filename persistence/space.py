@@ -66,13 +66,18 @@ def writes_when_full() -> Iterator[None]:
 def free_bytes(path: Path) -> int:
     """Bytes an unprivileged writer may still use on the volume holding `path` (or, while
     it does not exist yet, its nearest existing parent)."""
-    for candidate in (path, *path.parents):  # ends at the file system root, which exists
-        try:
-            found = os.statvfs(candidate)
-        except FileNotFoundError:
-            continue
-        return found.f_bavail * found.f_frsize
-    raise FileNotFoundError(path)
+    try:
+        found = os.statvfs(path)
+    except FileNotFoundError:
+        for candidate in path.parents:  # ends at the file system root, which exists
+            try:
+                found = os.statvfs(candidate)
+            except FileNotFoundError:
+                continue
+            break
+        else:
+            raise FileNotFoundError(path) from None
+    return found.f_bavail * found.f_frsize
 
 
 class Volume:

@@ -72,6 +72,8 @@ class _Plan:
 _NO_PLAN: object = object()
 _FULL_PATH: object = object()  # an object the short path leaves to graphql-core
 _NO_INFO: Any = None  # what strawberry's own `is_type_of` is given: it reads only the value
+# Values that are never null, an error or awaitable: most leaves, tested for nothing else.
+_PLAIN_VALUES = frozenset({str, int, float, bool})
 # By the field's id (graphql-core's fields are not hashable), with a weak reference that tells
 # a field from a later one given the same id after the first was collected.
 _plans: dict[int, tuple[weakref.ref[GraphQLField], _Plan | object]] = {}
@@ -186,7 +188,7 @@ class CoveExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 if leaf is not None and field is not None:
                     try:
                         value = plan.read(source_value)
-                        if not (
+                        if type(value) in _PLAIN_VALUES or not (
                             value is None or isinstance(value, Exception) or is_awaitable(value)
                         ):
                             coerced = leaf.coerce_output_value(value)
@@ -217,7 +219,8 @@ class CoveExecutionContext(StrawberryGraphQLCoreExecutionContext):
                     )
                 if result is not Undefined:
                     results[response_name] = result
-                    if is_awaitable(result):
+                    # An object completed in line is a dict: only other values may be awaitable.
+                    if type(result) is not dict and is_awaitable(result):
                         awaitable_fields.append(response_name)
         except Exception:
             if awaitable_fields:

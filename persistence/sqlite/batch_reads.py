@@ -9,7 +9,7 @@ from typing import Any
 
 from persistence.declare import Row, Table
 from persistence.sqlite.codec import decode
-from persistence.sqlite.compile import get_many_sql, scan_many_sql
+from persistence.sqlite.compile import Statements
 
 Key = tuple[Any, ...]
 # SQLite's defaults before 3.32 (999 bound parameters) and still (500 SELECTs in a
@@ -29,9 +29,10 @@ def partitions_per_query(table: Table) -> int:
 
 
 def select_keys(
-    connection: sqlite3.Connection, table: Table, keys: Sequence[Key]
+    connection: sqlite3.Connection, statements: Statements, keys: Sequence[Key]
 ) -> list[Row | None]:
     """The row for each encoded full primary key, in order, None where there is none."""
+    table = statements.table
     width = len(table.key)
     found: dict[Key, Sequence[Any]] = {}
     most = keys_per_query(table)
@@ -42,7 +43,7 @@ def select_keys(
             # Padding repeats a key, which IN ignores.
             padded = [*chunk, *[chunk[-1]] * (size - len(chunk))]
             parameters = [value for key in padded for value in key]
-            for stored in connection.execute(get_many_sql(table, size), parameters):
+            for stored in connection.execute(statements.get_many(size), parameters):
                 found[tuple(stored[:width])] = stored
     # Decoded per occurrence, so a key asked twice gives two rows a caller may change apart.
     return [
@@ -53,13 +54,14 @@ def select_keys(
 
 def scan_partitions(
     connection: sqlite3.Connection,
-    table: Table,
+    statements: Statements,
     partitions: Sequence[Key],
     *,
     limit: int,
     ascending: bool,
 ) -> list[list[Row]]:
     """Up to `limit` rows of each encoded partition key, in order, in iteration order each."""
+    table = statements.table
     width = len(table.partition_key)
     unique = list(dict.fromkeys(partitions))
     found: dict[Key, list[Sequence[Any]]] = {partition: [] for partition in unique}
@@ -72,7 +74,7 @@ def scan_partitions(
             scans = [(*partition, limit) for partition in chunk]
             scans += [(*chunk[-1], 0)] * (size - len(chunk))
             parameters = [value for scan in scans for value in scan]
-            sql = scan_many_sql(table, size, ascending=ascending)
+            sql = statements.scan_many(size, ascending=ascending)
             for stored in connection.execute(sql, parameters):
                 found[tuple(stored[:width])].append(stored)
     return [

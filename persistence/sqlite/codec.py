@@ -63,7 +63,35 @@ def encode(columns: Sequence[Column], values: Sequence[Any]) -> tuple[Any, ...]:
 
 def decode(columns: Sequence[Column], stored: Sequence[Any]) -> Row:
     """A row as SQLite returns it, in column order, as Python values by name."""
-    return {
-        column.name: _DECODERS[column.type](value)
-        for column, value in zip(columns, stored, strict=True)
-    }
+    names, converted = _decoding(columns)
+    row = dict(zip(names, stored, strict=True))
+    for name, convert in converted:
+        value = row[name]
+        if value is not None:
+            row[name] = convert(value)
+    return row
+
+
+# How each sequence of columns decodes (its names; the columns whose values convert), by the
+# sequence's identity: a table's columns are one tuple for its life. The sequence is kept
+# beside its entry, so an identity is never reused while its entry stands; entries made for
+# passing sequences are dropped once there are many.
+_Decoding = tuple[tuple[str, ...], tuple[tuple[str, Convert], ...]]
+_decodings: dict[int, tuple[Sequence[Column], _Decoding]] = {}
+_MOST_DECODINGS = 1024
+
+
+def _decoding(columns: Sequence[Column]) -> _Decoding:
+    known = _decodings.get(id(columns))
+    if known is not None and known[0] is columns:
+        return known[1]
+    decoding = (
+        tuple(column.name for column in columns),
+        tuple(
+            (column.name, _DECODERS[column.type]) for column in columns if column.type not in _AS_IS
+        ),
+    )
+    if len(_decodings) >= _MOST_DECODINGS:
+        _decodings.clear()
+    _decodings[id(columns)] = (columns, decoding)
+    return decoding

@@ -7,7 +7,7 @@ quoted) are interpolated; every value is a bound parameter.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from persistence.declare import Column, ColumnType, Order, Table
 
@@ -189,6 +189,25 @@ class Statements:
     delete_partition: str
     scans: Mapping[tuple[bool, bool, bool], str]
     counts: Mapping[tuple[bool, bool], str]
+    table: Table
+    # Batched reads, by shape, compiled on first use: (keys, None) or (partitions, ascending).
+    _many: dict[tuple[int, bool | None], str] = field(default_factory=dict, compare=False)
+
+    def get_many(self, keys: int) -> str:
+        """`get_many_sql` for `keys` keys, compiled once per store."""
+        sql = self._many.get((keys, None))
+        if sql is None:
+            sql = self._many[keys, None] = get_many_sql(self.table, keys)
+        return sql
+
+    def scan_many(self, partitions: int, *, ascending: bool) -> str:
+        """`scan_many_sql` for `partitions` partitions, compiled once per store."""
+        sql = self._many.get((partitions, ascending))
+        if sql is None:
+            sql = self._many[partitions, ascending] = scan_many_sql(
+                self.table, partitions, ascending=ascending
+            )
+        return sql
 
     def scan(self, *, after: bool, before: bool, ascending: bool) -> str:
         """The scan statement for this combination of bounds and direction."""
@@ -221,4 +240,5 @@ def compile_table(table: Table) -> Statements:
             for after in bounds
             for before in bounds
         },
+        table=table,
     )

@@ -252,11 +252,11 @@ class SqliteStore:
 
     async def get_many(self, table: Table, keys: Sequence[Mapping[str, Any]]) -> list[Row | None]:
         """The row for each full primary key, in order (None where there is none), one hop."""
-        self._statements(table)  # refuses a table the store was not opened with
+        statements = self._statements(table)  # refuses a table the store was not opened with
         wanted = [encode(table.key, key) for key in many_keys(table, keys)]
         if not wanted:
             return []
-        work = partial(select_keys, table=table, keys=wanted)
+        work = partial(select_keys, statements=statements, keys=wanted)
         return await self._read(f"get_many from {table.name}", work, rows=len(wanted))
 
     async def scan(
@@ -293,7 +293,7 @@ class SqliteStore:
         reverse: bool = False,
     ) -> list[list[Row]]:
         """Up to `limit_per_partition` rows of each partition, in order, in one hop."""
-        self._statements(table)
+        statements = self._statements(table)
         check_limit(limit_per_partition, "limit_per_partition")
         wanted = [encode(table.partition_key, p) for p in many_partitions(table, partitions)]
         if not wanted:
@@ -301,7 +301,7 @@ class SqliteStore:
         ascending = (table.order is Order.ASC) != reverse
         work = partial(
             scan_partitions,
-            table=table,
+            statements=statements,
             partitions=wanted,
             limit=limit_per_partition,
             ascending=ascending,

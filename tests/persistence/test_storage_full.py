@@ -45,6 +45,14 @@ def disk(monkeypatch: pytest.MonkeyPatch) -> Disk:
     return found
 
 
+def test_the_free_space_of_a_folder_not_made_yet_is_its_volumes(tmp_path: Path) -> None:
+    measured = space.free_bytes(tmp_path)
+    assert measured > 0
+    not_yet = space.free_bytes(tmp_path / "not" / "made" / "yet")
+    # The same volume: only what other processes wrote in between may differ.
+    assert abs(not_yet - measured) < 64 * MiB
+
+
 def test_a_volume_keeps_a_reserve_releases_it_when_full_and_makes_it_again(
     tmp_path: Path, disk: Disk
 ) -> None:
