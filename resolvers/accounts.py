@@ -17,6 +17,7 @@ from resolvers.audit import AuditKind
 from resolvers.authz import Action, Principal
 from resolvers.context import RequestContext
 from resolvers.errors import CoveError, ErrorCode, bad_input, not_found
+from resolvers.global_ids import to_global_id
 from resolvers.services import Services
 from resolvers.sessions import open_session, revoke_other_sessions
 from resolvers.validation import check_password, clean_name, normalize_email
@@ -50,6 +51,15 @@ class UserView:
         self._loading: asyncio.Task[UserRecord] | None = None
         self._loader = loader
         self._display_name: str | None = None  # opened once, however often it is shown
+        self._global_id: str | None = None
+
+    @property
+    def global_id(self) -> str:
+        """The user's opaque global id, encoded once however often it is shown (an author
+        appears on many messages of a page, all sharing one view)."""
+        if self._global_id is None:
+            self._global_id = to_global_id("User", self.id)
+        return self._global_id
 
     async def record(self) -> UserRecord:
         """The sealed record, read once however many fields ask for it at the same time."""

@@ -22,7 +22,7 @@ from resolvers.errors import CoveError, bad_input, not_found
 from resolvers.global_ids import to_global_id as gid
 from resolvers.keys import ACCOUNT_SCOPE
 from resolvers.notice_types import MessageNotice
-from resolvers.pagination import Page, check_first, decode_cursor, encode_cursor
+from resolvers.pagination import Cursor, Page, check_first, decode_cursor
 from resolvers.users import fellow
 
 MAX_MENTIONS = 50
@@ -506,7 +506,7 @@ async def channel_messages(
         after_id=str(start[0]) if start else None,
     )
     views = await page_views(ctx, access, rows[:first])
-    edges = [(encode_cursor([v.id]), v) for v in views]
+    edges = [(Cursor([v.id]), v) for v in views]
     return Page(edges=edges, has_next_page=len(rows) > first)
 
 
@@ -523,7 +523,7 @@ async def replies(
     )
     access = parent.access
     views = await page_views(ctx, access, rows[:first])
-    edges = [(encode_cursor([v.id]), v) for v in views]
+    edges = [(Cursor([v.id]), v) for v in views]
     return Page(edges=edges, has_next_page=len(rows) > first)
 
 
@@ -542,7 +542,7 @@ async def pinned_messages(
     ]
     records = await ctx.loaders.messages.load_many(locations)
     views = await page_views(ctx, access, [r for r in records if r is not None])
-    edges = [(encode_cursor([v.id]), v) for v in views]
+    edges = [(Cursor([v.id]), v) for v in views]
     return Page(edges=edges, has_next_page=len(pins) > first)
 
 
@@ -552,7 +552,7 @@ async def my_mentions(ctx: RequestContext, first: int, after: str | None) -> Pag
     caller = await ctx.require_user()
     start = decode_cursor(after, 1)
     cursor = str(start[0]) if start else None
-    edges: list[tuple[str, MessageView]] = []
+    edges: list[tuple[Cursor, MessageView]] = []
     more = False
     # Mentions in channels the caller has since left are skipped; read until the page fills.
     for _ in range(_MENTIONS_SCAN_ROUNDS):
@@ -567,7 +567,7 @@ async def my_mentions(ctx: RequestContext, first: int, after: str | None) -> Pag
                 message = await get_message(ctx, row.message_id)
             except CoveError:
                 continue
-            edges.append((encode_cursor([row.message_id]), message))
+            edges.append((Cursor([row.message_id]), message))
         if more or len(rows) <= first:
             break
         cursor = rows[-1].message_id

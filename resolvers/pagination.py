@@ -15,16 +15,32 @@ MAX_PAGE_SIZE = 100
 T = TypeVar("T")
 
 
+class Cursor:
+    """An item's cursor, encoded when first read: a page makes one for each of its items, and
+    a client mostly reads only the last (`endCursor`)."""
+
+    __slots__ = ("_key", "_text")
+
+    def __init__(self, key: Sequence[str | int]) -> None:
+        self._key = key
+        self._text: str | None = None
+
+    def __str__(self) -> str:
+        if self._text is None:
+            self._text = encode_cursor(self._key)
+        return self._text
+
+
 @dataclass(frozen=True)
 class Page(Generic[T]):
     """One page of a connection: (cursor, item) pairs and whether more follow."""
 
-    edges: list[tuple[str, T]]
+    edges: Sequence[tuple[str | Cursor, T]]
     has_next_page: bool
 
     @property
     def end_cursor(self) -> str | None:
-        return self.edges[-1][0] if self.edges else None
+        return str(self.edges[-1][0]) if self.edges else None
 
 
 def check_first(first: int) -> int:

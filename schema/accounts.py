@@ -55,7 +55,7 @@ class User(Node):
 
     @classmethod
     def from_view(cls, view: UserView) -> User:
-        return cls(id=to_global_id("User", view.id), view=view)
+        return cls(id=strawberry.ID(view.global_id), view=view)
 
     @strawberry.field
     def display_name(self) -> str:

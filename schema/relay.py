@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import strawberry
 
 from resolvers import global_ids
 from resolvers.errors import not_found
-from resolvers.pagination import Page
+from resolvers.pagination import Cursor, Page
 
 T = TypeVar("T")
 N = TypeVar("N")
@@ -43,9 +43,14 @@ class PageInfo:
     end_cursor: str | None
 
 
+def _cursor(root: Edge[Any]) -> str:
+    return str(root.at)
+
+
 @strawberry.type
 class Edge(Generic[T]):
-    cursor: str
+    at: strawberry.Private[str | Cursor]  # encoded only if `cursor` is asked for
+    cursor: str = strawberry.field(resolver=_cursor)
     node: T | None = strawberry.field(
         description="Null only when this item could not be read (its error says why, "
         "e.g. DATA_DAMAGED); the other edges of the page are unaffected."
@@ -60,13 +65,13 @@ class Connection(Generic[T]):
 
 def connection_from_page(page: Page[N], convert: Callable[[N], T]) -> Connection[T]:
     """Build a connection from a resolver's page, converting each item to its GraphQL type."""
-    edges = [Edge(cursor=cursor, node=convert(item)) for cursor, item in page.edges]
+    edges = [Edge(at=cursor, node=convert(item)) for cursor, item in page.edges]
     return Connection(
         edges=edges,
         page_info=PageInfo(
             has_next_page=page.has_next_page,
             has_previous_page=False,
-            start_cursor=edges[0].cursor if edges else None,
+            start_cursor=str(edges[0].at) if edges else None,
             end_cursor=page.end_cursor,
         ),
     )
