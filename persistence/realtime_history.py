@@ -10,6 +10,7 @@ delete of a row claimed long before; should one be lost, readers see a hole and 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,10 +42,20 @@ class HistoryRow:
 
 
 class RealtimeHistoryRepository:
-    """Claims positions, reads history after a position, finds each topic's newest position."""
+    """Claims positions, reads history after a position, finds each topic's newest position.
+
+    This node's publishers of one topic claim one after the other (a lock per topic while
+    any is claiming): claiming together, they would all read the same head and try the same
+    position, one winning each round, and under a steady load one of them could lose every
+    round. Publishers on other nodes may still take a position first: the loser reads the
+    head again and tries after it.
+    """
 
     def __init__(self, store: Store) -> None:
         self._store = store
+        # Each topic being claimed on this node: its lock, and how many publishers hold or
+        # wait for it (the entry goes when the last is done).
+        self._claiming: dict[str, tuple[asyncio.Lock, list[int]]] = {}
 
     async def head(self, topic: str) -> int:
         """The topic's newest position, 0 if it has none."""
@@ -66,17 +77,29 @@ class RealtimeHistoryRepository:
     ) -> int:
         """Claim the topic's next position with the row `seal(position)` makes, delete the
         row `limit` places older, and answer the position."""
+        lock, users = self._claiming.setdefault(topic, (asyncio.Lock(), [0]))
+        users[0] += 1
+        try:
+            async with lock:
+                position = await self._claim(topic, seal, at)
+        finally:
+            users[0] -= 1
+            if not users[0]:
+                del self._claiming[topic]
+        if position > limit:
+            await self._store.delete(
+                REALTIME_HISTORY, {"topic": topic, "position": position - limit}
+            )
+        return position
+
+    async def _claim(self, topic: str, seal: Callable[[int], bytes], at: datetime) -> int:
         position = await self.head(topic) + 1
         for _ in range(MAX_CLAIM_ATTEMPTS):
             row = {"topic": topic, "position": position, "sealed": seal(position), "at": at}
             if await self._store.put_if_absent(REALTIME_HISTORY, row):
-                if position > limit:
-                    await self._store.delete(
-                        REALTIME_HISTORY, {"topic": topic, "position": position - limit}
-                    )
                 return position
-            # Taken (by another publisher, or a stale read of the head): try the next one.
-            position += 1
+            # Taken by another node's publisher: try after the newest position there is.
+            position = max(position, await self.head(topic)) + 1
         raise StoreError(f"no free history position after {MAX_CLAIM_ATTEMPTS} attempts")
 
     async def after(self, topic: str, position: int, *, limit: int) -> list[HistoryRow]:
