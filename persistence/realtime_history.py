@@ -53,9 +53,11 @@ class RealtimeHistoryRepository:
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        # Each topic being claimed on this node: its lock, and how many publishers hold or
-        # wait for it (the entry goes when the last is done).
-        self._claiming: dict[str, tuple[asyncio.Lock, list[int]]] = {}
+        # Each topic being claimed on this node, by event loop (a lock serves one loop): its
+        # lock, and how many publishers hold or wait for it (the entry goes with the last).
+        self._claiming: dict[
+            tuple[str, asyncio.AbstractEventLoop], tuple[asyncio.Lock, list[int]]
+        ] = {}
 
     async def head(self, topic: str) -> int:
         """The topic's newest position, 0 if it has none."""
@@ -77,7 +79,11 @@ class RealtimeHistoryRepository:
     ) -> int:
         """Claim the topic's next position with the row `seal(position)` makes, delete the
         row `limit` places older, and answer the position."""
-        lock, users = self._claiming.setdefault(topic, (asyncio.Lock(), [0]))
+        key = (topic, asyncio.get_running_loop())
+        claiming = self._claiming.get(key)
+        if claiming is None:
+            claiming = self._claiming[key] = (asyncio.Lock(), [0])
+        lock, users = claiming
         users[0] += 1
         try:
             async with lock:
@@ -85,7 +91,7 @@ class RealtimeHistoryRepository:
         finally:
             users[0] -= 1
             if not users[0]:
-                del self._claiming[topic]
+                del self._claiming[key]
         if position > limit:
             await self._store.delete(
                 REALTIME_HISTORY, {"topic": topic, "position": position - limit}
